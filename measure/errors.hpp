@@ -1,0 +1,53 @@
+// Error types of mrforge. One small hierarchy: every error the libraries throw derives from
+// mrforge::Error, and the CLI maps the kinds to exit codes (see cli/exit_codes.hpp).
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+namespace mrforge {
+
+// Base of all mrforge errors.
+class Error : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+// Untrusted bytes that do not follow their format. what() reads
+// "OVMF.fd+0x1fffb0: TDVF section 2: gpa 0x801234 is not 4 KiB aligned".
+class FormatError : public Error {
+public:
+  FormatError(std::string source, uint64_t offset, const std::string &message);
+  const std::string &source() const { return m_source; }
+  uint64_t offset() const { return m_offset; }
+  const std::string &detail() const { return m_detail; }
+
+private:
+  std::string m_source;
+  uint64_t m_offset;
+  std::string m_detail;
+};
+
+// A value given by the user (option, profile field, digest) that is not acceptable.
+// what() names the input: "--memory: 3T is larger than ...".
+class InputError : public Error {
+public:
+  InputError(std::string input, const std::string &message);
+  const std::string &input() const { return m_input; }
+
+private:
+  std::string m_input;
+};
+
+// The operating system (or a C library) refused: a file that cannot be opened, a failed read.
+class SystemError : public Error {
+public:
+  SystemError(std::string path, const std::string &message);
+  const std::string &path() const { return m_path; }
+
+private:
+  std::string m_path;
+};
+
+} // namespace mrforge
