@@ -19,6 +19,10 @@ FormatError::FormatError(std::string source, uint64_t offset, const std::string 
 InputError::InputError(std::string input, const std::string &message)
     : Error(input + ": " + message), m_input(std::move(input)) {}
 
+DocumentError::DocumentError(std::string file, int line, int column, const std::string &message)
+    : Error(file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + message), m_file(std::move(file)),
+      m_line(line), m_column(column) {}
+
 SystemError::SystemError(std::string path, const std::string &message)
     : Error(path + ": " + message), m_path(std::move(path)) {}
 

@@ -40,6 +40,21 @@ private:
   std::string m_input;
 };
 
+// An error in a YAML document we read (recipe, platform profile, OVMF variant), located by
+// yaml-cpp's marks. what() reads "profiles/x.yaml:12:3: mrtd.page_order: expected ...".
+class DocumentError : public Error {
+public:
+  DocumentError(std::string file, int line, int column, const std::string &message);
+  const std::string &file() const { return m_file; }
+  int line() const { return m_line; }
+  int column() const { return m_column; }
+
+private:
+  std::string m_file;
+  int m_line;
+  int m_column;
+};
+
 // The operating system (or a C library) refused: a file that cannot be opened, a failed read.
 class SystemError : public Error {
 public:

@@ -40,8 +40,24 @@ MappedFile::~MappedFile() {
 }
 
 Bytes read_file(const std::string &path) {
-  MappedFile f(path);
-  return f.bytes().to_bytes();
+  // read() rather than mmap so that pseudo-files (sysfs fw_cfg blobs, pipes) work too.
+  Fd f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+  if (f.fd < 0) throw SystemError(path, std::string("cannot open: ") + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(f.fd, &st) != 0) throw SystemError(path, std::string("cannot stat: ") + std::strerror(errno));
+  if (S_ISDIR(st.st_mode)) throw SystemError(path, "is a directory");
+  Bytes out;
+  uint8_t buf[65536];
+  for (;;) {
+    ssize_t n = ::read(f.fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw SystemError(path, std::string("read failed: ") + std::strerror(errno));
+    }
+    if (n == 0) break;
+    out.insert(out.end(), buf, buf + n);
+  }
+  return out;
 }
 
 } // namespace mrforge

@@ -26,7 +26,7 @@ private:
   size_t m_size = 0;
 };
 
-// Reads a whole file into memory (for small files and sources that cannot be mapped).
+// Reads a whole file into memory with read() (small files, and pseudo-files that cannot be mapped).
 Bytes read_file(const std::string &path);
 
 } // namespace mrforge

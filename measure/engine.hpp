@@ -1,0 +1,62 @@
+// The measure engine: turns a platform profile, an OVMF variant and the inputs (firmware, kernel,
+// initrd, command line, VM shape, ACPI blobs, or any component digest supplied directly) into
+// the ordered expected event list, RTMR0-2 folded from it, and MRTD from the firmware.
+#pragma once
+
+#include <measure/acpi_digests.hpp>
+#include <measure/event.hpp>
+#include <measure/profile.hpp>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace mrforge {
+
+// Component digests a user may supply instead of the binaries (an auditor may hold only
+// published digests).
+enum class DigestSlot { td_hob, cfv, acpi_loader, acpi_rsdp, acpi_tables, kernel, cmdline, initrd };
+const char *digest_slot_name(DigestSlot s); // "td-hob", "cfv", "acpi-loader", ...
+std::optional<DigestSlot> digest_slot_from_name(const std::string &name);
+std::string digest_slot_names(); // "td-hob, cfv, ..." for help and errors
+
+struct NamedBytes {
+  ByteView bytes;
+  std::string name; // file name for messages and event sources
+};
+
+struct MeasureInputs {
+  std::optional<NamedBytes> firmware;
+  std::optional<NamedBytes> kernel;
+  std::optional<NamedBytes> initrd;
+  std::optional<uint64_t> initrd_size; // needed for the header patch when only the initrd digest is supplied
+  std::string cmdline;
+  uint32_t cpus = 0;
+  uint64_t memory = 0;                 // bytes
+  std::optional<AcpiDigests> acpi;
+  std::string acpi_origin;             // e.g. the --acpi-tables directory
+  std::map<DigestSlot, Sha384> supplied;
+};
+
+struct Measurement {
+  std::optional<Sha384> mrtd; // absent when no firmware file was given
+  std::vector<Event> events;  // in log order
+  RtmrValues rtmr{};          // folded from events (rtmr3 stays zero: it is runtime)
+  std::vector<std::pair<std::string, std::string>> inputs; // every input that fed the result
+};
+
+// Largest guest memory accepted (64 TiB: beyond any host the profiles describe).
+constexpr uint64_t k_max_memory = 64ull << 40;
+
+// Parses "2G", "2048M", "2GiB", "512m", "4096" (bytes). Throws InputError naming `what`.
+uint64_t parse_memory_size(const std::string &text, const std::string &what = "--memory");
+std::string format_memory_size(uint64_t bytes); // "2 GiB", "2560 MiB", "4096 bytes"
+
+// Throws InputError when an input needed by the profile is missing or unacceptable (naming the
+// option to give), FormatError when a supplied binary is malformed.
+Measurement measure(const PlatformProfile &profile, const OvmfVariant &ovmf, const MeasureInputs &in);
+
+} // namespace mrforge

@@ -1,0 +1,97 @@
+// Platform profiles and OVMF variants: the data that says how a given host (QEMU version, TDX
+// stack) and a given firmware build turn inputs into events. Loaded from YAML files in
+// measure/profiles/ (see profile_yaml.hpp); the engine only sees these plain structs.
+#pragma once
+
+#include <measure/event.hpp>
+#include <measure/guid.hpp>
+#include <measure/memory_layout.hpp>
+#include <measure/mrtd.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mrforge {
+
+// One step of the boot's event sequence, in log order. Each step yields zero or more events;
+// which register each lands in is fixed by the step (or, for separator_boot, by the OVMF variant).
+enum class EventStep {
+  td_hob,                        // RTMR0 EV_EFI_HANDOFF_TABLES2: TD HOB built by the host
+  cfv,                           // RTMR0 EV_EFI_PLATFORM_FIRMWARE_BLOB2: configuration FV (VARS)
+  secure_boot_variables,         // RTMR0 EV_EFI_VARIABLE_DRIVER_CONFIG: SecureBoot, PK, KEK, db, dbx
+  separator_firmware,            // RTMR0 EV_SEPARATOR for PCR7 (end of Secure Boot policy)
+  acpi_tables,                   // RTMR0 three EV_PLATFORM_CONFIG_FLAGS "ACPI DATA"
+  kernel,                        // RTMR1 EV_EFI_BOOT_SERVICES_APPLICATION: kernel Authenticode
+  boot_variables,                // RTMR0 EV_EFI_VARIABLE_BOOT: BootOrder, Boot0000
+  ovmf_extra_events,             // the OVMF variant's additional events (edk2-stable202505 and later)
+  calling_efi_application,       // RTMR1 EV_EFI_ACTION
+  separator_boot,                // EV_SEPARATOR for PCRs 0-6 at ReadyToBoot: RTMR1 or RTMR0 (OVMF variant)
+  cmdline,                       // RTMR2 EV_EVENT_TAG: LOADED_IMAGE::LoadOptions (Linux EFI stub)
+  initrd,                        // RTMR2 EV_EVENT_TAG: Linux initrd (when one is passed)
+  exit_boot_services_invocation, // RTMR1 EV_EFI_ACTION
+  exit_boot_services_returned,   // RTMR1 EV_EFI_ACTION
+};
+const char *event_step_name(EventStep s);
+std::optional<EventStep> event_step_from_name(const std::string &name);
+
+enum class KernelHeaderPatch {
+  none,               // the kernel is served as it is (QEMU >= 10.2 for confidential guests)
+  qemu_x86_load_linux // QEMU's x86_load_linux() rewrites the setup header before serving it
+};
+const char *kernel_header_patch_name(KernelHeaderPatch p);
+
+enum class AcpiSource {
+  fw_cfg_blobs // the three blobs (or their digests) must be supplied: --acpi-tables DIR or --digest
+};
+const char *acpi_source_name(AcpiSource s);
+
+// A host platform: QEMU version and TDX stack.
+struct PlatformProfile {
+  std::string name;
+  std::string file;        // where it was loaded from
+  std::string description;
+  PageOrder mrtd_page_order = PageOrder::single_pass;
+  KernelHeaderPatch kernel_header_patch = KernelHeaderPatch::none;
+  MemoryLayout memory_layout{};
+  AcpiSource acpi_source = AcpiSource::fw_cfg_blobs;
+  std::string default_ovmf_variant;
+  std::vector<EventStep> events;
+};
+
+struct UefiVariable {
+  std::string name;
+  Guid vendor;
+  Bytes data;
+};
+
+struct LoadOption {
+  std::string variable; // "Boot0000"
+  uint32_t attributes = 0;
+  std::string description;
+  Guid fv;              // firmware volume holding the application
+  Guid file;            // the application's file GUID
+};
+
+// An event the OVMF variant adds, given by its digest or by the bytes that are hashed.
+struct ExtraEvent {
+  Register reg = Register::rtmr0;
+  uint32_t type = 0;
+  std::string description;
+  Sha384 digest{};
+};
+
+// A firmware build: what belongs to OVMF rather than to the host.
+struct OvmfVariant {
+  std::string name;
+  std::string file;
+  std::string description;
+  std::vector<UefiVariable> secure_boot_variables; // in measurement order
+  Register separator_boot_register = Register::rtmr1;
+  Guid global_variable_guid;                       // vendor of BootOrder / Boot####
+  Bytes boot_order;                                // BootOrder data
+  std::vector<LoadOption> boot_options;            // Boot#### in BootOrder order
+  std::vector<ExtraEvent> extra_events;
+};
+
+} // namespace mrforge

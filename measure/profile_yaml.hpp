@@ -1,0 +1,28 @@
+// Loading platform profiles and OVMF variants from YAML (yaml-cpp), strictly: unknown keys, wrong
+// types and missing fields are DocumentErrors naming file, line, column and the field.
+// Shipped files live in measure/profiles/platform/ and measure/profiles/ovmf/.
+#pragma once
+
+#include <measure/profile.hpp>
+
+#include <string>
+#include <vector>
+
+namespace mrforge {
+
+// A name ("qemu-9.2-tdx") resolves to the shipped file; anything containing '/' or ending in
+// ".yaml" is a path. Throws InputError for an unknown name (listing the known ones),
+// SystemError for an unreadable file, DocumentError for a malformed one.
+PlatformProfile load_platform_profile(const std::string &name_or_path);
+OvmfVariant load_ovmf_variant(const std::string &name_or_path);
+
+// From text (for tests and embedded use); `file` names it in errors.
+PlatformProfile parse_platform_profile(const std::string &yaml, const std::string &file);
+OvmfVariant parse_ovmf_variant(const std::string &yaml, const std::string &file);
+
+// Names of the shipped profiles / variants, sorted.
+std::vector<std::string> shipped_platform_profiles();
+std::vector<std::string> shipped_ovmf_variants();
+std::string shipped_profile_dir();
+
+} // namespace mrforge
