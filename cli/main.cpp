@@ -1,1 +1,53 @@
-int main() { return 0; }
+// mrforge: reproducible TDX guest images and their measurements. This front end only parses
+// arguments, calls the libraries and maps errors to exit codes.
+#include "commands.hpp"
+
+#include <measure/errors.hpp>
+
+#include <iostream>
+
+namespace {
+
+constexpr const char *k_exit_codes_help =
+    "Exit codes: 0 ok, 1 usage error, 2 bad input (a file, profile or value is wrong or missing),\n"
+    "3 internal error.";
+
+} // namespace
+
+int main(int argc, char **argv) {
+  using namespace mrforge;
+  using namespace mrforge::cli;
+  CLI::App app{"mrforge: reproducible Intel TDX guest images and their measurements (MRTD, RTMR0-2)"};
+  app.footer(k_exit_codes_help);
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "mrforge 0.1.0");
+  Runner run;
+  add_measure_command(app, run);
+  add_inspect_command(app, run);
+  add_profiles_command(app, run);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError &e) {
+    int code = app.exit(e);
+    return code == 0 ? k_exit_ok : k_exit_usage;
+  }
+  try {
+    run();
+    return k_exit_ok;
+  } catch (const FormatError &e) {
+    std::cerr << "mrforge: error: " << e.what() << "\n";
+  } catch (const InputError &e) {
+    std::cerr << "mrforge: error: " << e.what() << "\n";
+  } catch (const DocumentError &e) {
+    std::cerr << "mrforge: error: " << e.what() << "\n";
+  } catch (const SystemError &e) {
+    std::cerr << "mrforge: error: " << e.what() << "\n";
+  } catch (const Error &e) {
+    std::cerr << "mrforge: internal error: " << e.what() << "\n";
+    return k_exit_internal;
+  } catch (const std::exception &e) {
+    std::cerr << "mrforge: internal error: " << e.what() << "\n";
+    return k_exit_internal;
+  }
+  return k_exit_bad_input;
+}

@@ -1,1 +1,281 @@
-// placeholder: filled in by its module's author
+#include <measure/errors.hpp>
+#include <measure/hash.hpp>
+#include <measure/mapped_file.hpp>
+#include <measure/profile_yaml.hpp>
+#include <measure/tcg_log.hpp>
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <set>
+
+namespace mrforge {
+
+namespace {
+
+constexpr const char *k_api_version = "mrforge/v1";
+
+// A YAML node with the path that led to it, so every error names file, line, column and field.
+class Field {
+public:
+  Field(YAML::Node node, std::string file, std::string path) : m_node(std::move(node)), m_file(std::move(file)), m_path(std::move(path)) {}
+
+  [[noreturn]] void fail(const std::string &message) const {
+    YAML::Mark m = m_node.Mark();
+    int line = m.is_null() ? 0 : m.line + 1, column = m.is_null() ? 0 : m.column + 1;
+    throw DocumentError(m_file, line, column, (m_path.empty() ? std::string() : m_path + ": ") + message);
+  }
+
+  // A mapping whose keys must all be in `allowed`.
+  void expect_map(std::initializer_list<const char *> allowed) const {
+    if (!m_node.IsMap()) fail("expected a mapping");
+    for (const auto &kv : m_node) {
+      std::string key = kv.first.as<std::string>();
+      if (std::none_of(allowed.begin(), allowed.end(), [&](const char *a) { return key == a; })) {
+        std::string list;
+        for (const char *a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+        Field(kv.first, m_file, join(key)).fail("unknown key (allowed here: " + list + ")");
+      }
+    }
+  }
+
+  Field required(const std::string &key) const {
+    YAML::Node n = m_node[key];
+    if (!n) fail("missing required field '" + key + "'");
+    return Field(n, m_file, join(key));
+  }
+  std::optional<Field> optional(const std::string &key) const {
+    YAML::Node n = m_node[key];
+    if (!n) return std::nullopt;
+    return Field(n, m_file, join(key));
+  }
+
+  std::string str() const {
+    if (!m_node.IsScalar()) fail("expected a string");
+    return m_node.Scalar();
+  }
+  uint64_t u64() const {
+    std::string s = str();
+    try {
+      size_t used = 0;
+      unsigned long long v = std::stoull(s, &used, 0);
+      if (used != s.size() || s[0] == '-') throw std::invalid_argument(s);
+      return v;
+    } catch (const std::exception &) {
+      fail("expected an unsigned integer (decimal or 0x hex), got '" + s + "'");
+    }
+  }
+  uint32_t u32() const {
+    uint64_t v = u64();
+    if (v > UINT32_MAX) fail("value " + str() + " does not fit in 32 bits");
+    return static_cast<uint32_t>(v);
+  }
+  Guid guid() const {
+    try {
+      return Guid::parse(str(), m_path);
+    } catch (const InputError &e) {
+      fail(e.what());
+    }
+  }
+  Bytes hex() const {
+    try {
+      return from_hex(str(), m_path);
+    } catch (const InputError &e) {
+      fail(e.what());
+    }
+  }
+  std::vector<Field> list() const {
+    if (!m_node.IsSequence()) fail("expected a list");
+    std::vector<Field> out;
+    size_t i = 0;
+    for (const auto &n : m_node) out.emplace_back(n, m_file, m_path + "[" + std::to_string(i++) + "]");
+    return out;
+  }
+  Register reg() const {
+    std::string s = str();
+    for (Register r : {Register::rtmr0, Register::rtmr1, Register::rtmr2, Register::rtmr3})
+      if (s == register_name(r)) return r;
+    fail("expected rtmr0, rtmr1, rtmr2 or rtmr3, got '" + s + "'");
+  }
+
+private:
+  std::string join(const std::string &key) const { return m_path.empty() ? key : m_path + "." + key; }
+  YAML::Node m_node;
+  std::string m_file;
+  std::string m_path;
+};
+
+Field load_root(const std::string &yaml, const std::string &file, const char *kind) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml);
+  } catch (const YAML::ParserException &e) {
+    throw DocumentError(file, e.mark.line + 1, e.mark.column + 1, "YAML syntax error: " + e.msg);
+  }
+  Field f(root, file, "");
+  if (!root.IsMap()) f.fail(std::string("expected a ") + kind + " document (a mapping)");
+  std::string api = f.required("apiVersion").str();
+  if (api != k_api_version) f.required("apiVersion").fail("unsupported apiVersion '" + api + "' (this mrforge reads " + k_api_version + ")");
+  std::string k = f.required("kind").str();
+  if (k != kind) f.required("kind").fail(std::string("expected kind ") + kind + ", got '" + k + "'");
+  return f;
+}
+
+std::string read_text(const std::string &path) {
+  Bytes b = read_file(path);
+  return std::string(b.begin(), b.end());
+}
+
+std::string resolve(const std::string &name_or_path, const char *subdir, const char *what,
+                    const std::vector<std::string> &known) {
+  bool is_path = name_or_path.find('/') != std::string::npos ||
+                 (name_or_path.size() > 5 && name_or_path.compare(name_or_path.size() - 5, 5, ".yaml") == 0);
+  if (is_path) return name_or_path;
+  std::string path = shipped_profile_dir() + "/" + subdir + "/" + name_or_path + ".yaml";
+  if (!std::filesystem::exists(path)) {
+    std::string list;
+    for (const auto &k : known) list += (list.empty() ? "" : ", ") + k;
+    throw InputError(what, "no shipped " + std::string(subdir) + " '" + name_or_path + "' (known: " + list + "; or give a path to a YAML file)");
+  }
+  return path;
+}
+
+std::vector<std::string> list_dir(const char *subdir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto &e : std::filesystem::directory_iterator(shipped_profile_dir() + "/" + subdir, ec))
+    if (e.path().extension() == ".yaml") out.push_back(e.path().stem().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+} // namespace
+
+std::string shipped_profile_dir() { return MRFORGE_PROFILE_DIR; }
+std::vector<std::string> shipped_platform_profiles() { return list_dir("platform"); }
+std::vector<std::string> shipped_ovmf_variants() { return list_dir("ovmf"); }
+
+PlatformProfile parse_platform_profile(const std::string &yaml, const std::string &file) {
+  Field root = load_root(yaml, file, "PlatformProfile");
+  root.expect_map({"apiVersion", "kind", "name", "description", "mrtd", "memory_layout", "kernel", "acpi",
+                   "default_ovmf_variant", "events"});
+  PlatformProfile p;
+  p.file = file;
+  p.name = root.required("name").str();
+  p.description = root.required("description").str();
+
+  Field mrtd = root.required("mrtd");
+  mrtd.expect_map({"page_order"});
+  Field order = mrtd.required("page_order");
+  if (order.str() == "single-pass") p.mrtd_page_order = PageOrder::single_pass;
+  else if (order.str() == "two-pass") p.mrtd_page_order = PageOrder::two_pass;
+  else order.fail("expected single-pass or two-pass, got '" + order.str() + "'");
+
+  Field mem = root.required("memory_layout");
+  mem.expect_map({"split_threshold", "low_top_when_split", "high_base"});
+  p.memory_layout.split_threshold = mem.required("split_threshold").u64();
+  p.memory_layout.low_top_when_split = mem.required("low_top_when_split").u64();
+  p.memory_layout.high_base = mem.required("high_base").u64();
+  if (p.memory_layout.low_top_when_split > p.memory_layout.split_threshold || p.memory_layout.high_base < p.memory_layout.split_threshold)
+    mem.fail("expected low_top_when_split <= split_threshold <= high_base");
+  if (p.memory_layout.low_top_when_split % 4096 || p.memory_layout.high_base % 4096)
+    mem.fail("low_top_when_split and high_base must be 4 KiB aligned");
+
+  Field kernel = root.required("kernel");
+  kernel.expect_map({"header_patch"});
+  Field patch = kernel.required("header_patch");
+  if (patch.str() == "none") p.kernel_header_patch = KernelHeaderPatch::none;
+  else if (patch.str() == "qemu-x86-load-linux") p.kernel_header_patch = KernelHeaderPatch::qemu_x86_load_linux;
+  else patch.fail("expected none or qemu-x86-load-linux, got '" + patch.str() + "'");
+
+  Field acpi = root.required("acpi");
+  acpi.expect_map({"source"});
+  Field source = acpi.required("source");
+  if (source.str() != "fw_cfg-blobs") source.fail("expected fw_cfg-blobs, got '" + source.str() + "'");
+  p.acpi_source = AcpiSource::fw_cfg_blobs;
+
+  p.default_ovmf_variant = root.required("default_ovmf_variant").str();
+
+  std::set<EventStep> seen;
+  for (const Field &f : root.required("events").list()) {
+    std::optional<EventStep> step = event_step_from_name(f.str());
+    if (!step) f.fail("unknown event step '" + f.str() + "'");
+    if (!seen.insert(*step).second) f.fail("event step '" + f.str() + "' listed twice");
+    p.events.push_back(*step);
+  }
+  if (p.events.empty()) root.required("events").fail("the event list is empty");
+  return p;
+}
+
+OvmfVariant parse_ovmf_variant(const std::string &yaml, const std::string &file) {
+  Field root = load_root(yaml, file, "OvmfVariant");
+  root.expect_map({"apiVersion", "kind", "name", "description", "secure_boot_variables", "separator_boot_register",
+                   "boot_variables", "extra_events"});
+  OvmfVariant v;
+  v.file = file;
+  v.name = root.required("name").str();
+  v.description = root.required("description").str();
+  for (const Field &f : root.required("secure_boot_variables").list()) {
+    f.expect_map({"name", "vendor", "data"});
+    UefiVariable var;
+    var.name = f.required("name").str();
+    var.vendor = f.required("vendor").guid();
+    var.data = f.required("data").hex();
+    v.secure_boot_variables.push_back(std::move(var));
+  }
+  Register sep = root.required("separator_boot_register").reg();
+  if (sep != Register::rtmr0 && sep != Register::rtmr1) root.required("separator_boot_register").fail("expected rtmr0 or rtmr1");
+  v.separator_boot_register = sep;
+
+  Field boot = root.required("boot_variables");
+  boot.expect_map({"vendor", "boot_order", "options"});
+  v.global_variable_guid = boot.required("vendor").guid();
+  v.boot_order = boot.required("boot_order").hex();
+  for (const Field &f : boot.required("options").list()) {
+    f.expect_map({"variable", "attributes", "description", "fv", "file"});
+    LoadOption o;
+    o.variable = f.required("variable").str();
+    o.attributes = f.required("attributes").u32();
+    o.description = f.required("description").str();
+    o.fv = f.required("fv").guid();
+    o.file = f.required("file").guid();
+    v.boot_options.push_back(std::move(o));
+  }
+  if (auto extra = root.optional("extra_events")) {
+    for (const Field &f : extra->list()) {
+      f.expect_map({"register", "type", "description", "digest", "data"});
+      ExtraEvent e;
+      e.reg = f.required("register").reg();
+      Field type = f.required("type");
+      std::optional<uint32_t> t = tcg_event_type_from_name(type.str());
+      if (!t) type.fail("unknown TCG event type '" + type.str() + "' (use a name such as EV_EFI_HANDOFF_TABLES2)");
+      e.type = *t;
+      e.description = f.required("description").str();
+      auto digest = f.optional("digest");
+      auto data = f.optional("data");
+      if (digest.has_value() == data.has_value()) f.fail("give exactly one of 'digest' (SHA-384 hex) or 'data' (hex of the hashed bytes)");
+      if (digest) {
+        Bytes d = digest->hex();
+        if (d.size() != 48) digest->fail("a SHA-384 digest has 96 hex digits");
+        e.digest = to_sha384(d);
+      } else {
+        e.digest = sha384(data->hex());
+      }
+      v.extra_events.push_back(std::move(e));
+    }
+  }
+  return v;
+}
+
+PlatformProfile load_platform_profile(const std::string &name_or_path) {
+  std::string path = resolve(name_or_path, "platform", "--profile", shipped_platform_profiles());
+  return parse_platform_profile(read_text(path), path);
+}
+
+OvmfVariant load_ovmf_variant(const std::string &name_or_path) {
+  std::string path = resolve(name_or_path, "ovmf", "--ovmf-variant", shipped_ovmf_variants());
+  return parse_ovmf_variant(read_text(path), path);
+}
+
+} // namespace mrforge

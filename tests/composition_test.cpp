@@ -1,1 +1,113 @@
-// placeholder: filled in by its module's author
+// Composition against hardware: the engine, given the VM shape, the platform profile, Debian's
+// OVMF.fd for its TDVF layout (the same TD_HOB/TempMem layout as dstack's OVMF) and only the
+// component digests that need binaries we do not have (CFV, the three ACPI blobs, kernel
+// Authenticode, cmdline, initrd, all read out of the very log that came with the quote), produces
+// RTMR0, RTMR1 and RTMR2 equal to the quote's.
+#include "log_vectors.hpp"
+#include "test_support.hpp"
+
+#include <measure/engine.hpp>
+#include <measure/firmware.hpp>
+#include <measure/mapped_file.hpp>
+#include <measure/profile_yaml.hpp>
+#include <measure/td_hob.hpp>
+
+#include <catch2/catch.hpp>
+
+using namespace mrforge;
+using namespace mrforge::test;
+
+namespace {
+
+constexpr unsigned k_rtmr0 = 0, k_rtmr1 = 1, k_rtmr2 = 2;
+
+// The digests that need binaries we do not have, taken from the log by position and type.
+std::map<DigestSlot, Sha384> binary_digests(const std::vector<VectorEvent> &events) {
+  std::map<DigestSlot, Sha384> s;
+  s[DigestSlot::cfv] = first_event(events, k_rtmr0, event_type::k_efi_platform_firmware_blob2).digest;
+  auto acpi = events_of(events, k_rtmr0, event_type::k_platform_config_flags);
+  REQUIRE(acpi.size() == 3);
+  s[DigestSlot::acpi_loader] = acpi[0].digest;
+  s[DigestSlot::acpi_rsdp] = acpi[1].digest;
+  s[DigestSlot::acpi_tables] = acpi[2].digest;
+  s[DigestSlot::kernel] = first_event(events, k_rtmr1, event_type::k_efi_boot_services_application).digest;
+  auto tags = events_of(events, k_rtmr2, event_type::k_event_tag);
+  REQUIRE(tags.size() == 2);
+  s[DigestSlot::cmdline] = tags[0].digest;
+  s[DigestSlot::initrd] = tags[1].digest;
+  return s;
+}
+
+void check_composition(const char *vector, const char *profile_name, uint32_t cpus, uint64_t memory) {
+  INFO(vector << " with " << profile_name);
+  auto events = dstack_boot_events(vector);
+  auto quote = dstack_quote_rtmrs(vector);
+  MappedFile fw(debian_ovmf());
+  PlatformProfile profile = load_platform_profile(profile_name);
+  OvmfVariant ovmf = load_ovmf_variant(profile.default_ovmf_variant);
+
+  MeasureInputs in;
+  in.firmware = NamedBytes{fw.bytes(), "OVMF.fd"};
+  in.cpus = cpus;
+  in.memory = memory;
+  in.supplied = binary_digests(events);
+  Measurement m = measure(profile, ovmf, in);
+
+  CHECK(to_hex(m.rtmr[0]) == to_hex(quote[0]));
+  CHECK(to_hex(m.rtmr[1]) == to_hex(quote[1]));
+  CHECK(to_hex(m.rtmr[2]) == to_hex(quote[2]));
+  // The computed TD HOB event is the log's: the engine computed it, nothing supplied it.
+  CHECK(m.events.at(0).source.find("computed") != std::string::npos);
+  CHECK(to_hex(m.events.at(0).digest) == to_hex(events.at(0).digest));
+  // Same number of boot events as the real log, in the same registers and types.
+  REQUIRE(m.events.size() == events.size());
+  for (size_t i = 0; i < events.size(); ++i) {
+    INFO("event " << i << ": " << m.events[i].description);
+    CHECK(static_cast<unsigned>(m.events[i].reg) == events[i].reg);
+    CHECK(m.events[i].type == events[i].type);
+    CHECK(to_hex(m.events[i].digest) == to_hex(events[i].digest));
+  }
+}
+
+} // namespace
+
+TEST_CASE("dstack lite on QEMU 8.2.2 (2 vCPU, 2 GiB): RTMR0-2 equal the quote", "[composition]") {
+  check_composition("dstack/tdx-lite-getquote.json", "qemu-8.2-tdx", 2, 2ull << 30);
+}
+
+TEST_CASE("dstack on QEMU 9.2.1 (16 vCPU, 64 GiB): RTMR0-2 equal the quote", "[composition]") {
+  check_composition("dstack/quote-report.json", "qemu-9.2-tdx", 16, 64ull << 30);
+}
+
+TEST_CASE("TD HOB digests for 2, 10 and 64 GiB equal the first RTMR0 event of real logs", "[composition][td_hob]") {
+  MappedFile fw(debian_ovmf());
+  FirmwareImage image = parse_firmware(fw.bytes(), "OVMF.fd");
+  PlatformProfile profile = load_platform_profile("qemu-9.2-tdx");
+  struct Case {
+    uint64_t memory;
+    std::vector<VectorEvent> events;
+  } cases[] = {
+      {2ull << 30, dstack_boot_events("dstack/tdx-lite-getquote.json")},
+      {2ull << 30, ccel_events("trustee/eventlog/CCEL_data_ovmf")},
+      {10ull << 30, ccel_events("trustee/eventlog/CCEL_data_grub")},
+      {64ull << 30, dstack_boot_events("dstack/quote-report.json")},
+  };
+  for (const auto &c : cases) {
+    INFO(c.memory);
+    const VectorEvent &first = c.events.at(0);
+    REQUIRE(first.reg == k_rtmr0);
+    REQUIRE(first.type == event_type::k_efi_handoff_tables2);
+    CHECK(to_hex(td_hob_digest(image.sections, c.memory, profile.memory_layout)) == to_hex(first.digest));
+  }
+}
+
+TEST_CASE("A missing input names the option that supplies it", "[composition]") {
+  PlatformProfile profile = load_platform_profile("qemu-9.2-tdx");
+  OvmfVariant ovmf = load_ovmf_variant(profile.default_ovmf_variant);
+  MeasureInputs in;
+  in.memory = 2ull << 30;
+  CHECK_THROWS_WITH(measure(profile, ovmf, in), Catch::Contains("--firmware"));
+  MappedFile fw(debian_ovmf());
+  in.firmware = NamedBytes{fw.bytes(), "OVMF.fd"};
+  CHECK_THROWS_WITH(measure(profile, ovmf, in), Catch::Contains("--acpi-tables"));
+}

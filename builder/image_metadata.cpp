@@ -1,0 +1,51 @@
+#include <builder/image_metadata.hpp>
+#include <measure/errors.hpp>
+#include <measure/mapped_file.hpp>
+
+#include <nlohmann/json.hpp>
+
+namespace mrforge {
+
+namespace {
+
+// A file name from metadata.json must stay inside the image directory.
+std::string file_in(const std::string &dir, const std::string &meta, const std::string &field, const std::string &name) {
+  if (name.empty() || name[0] == '/' || name == ".." || name.rfind("../", 0) == 0 || name.find("/../") != std::string::npos ||
+      (name.size() >= 3 && name.compare(name.size() - 3, 3, "/..") == 0))
+    throw InputError(meta + ": " + field, "'" + name + "' must be a file name inside the image directory");
+  return dir + "/" + name;
+}
+
+} // namespace
+
+ImageMetadata read_image_metadata(const std::string &dir) {
+  std::string meta = dir + "/metadata.json";
+  Bytes text = read_file(meta);
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text.begin(), text.end());
+  } catch (const nlohmann::json::parse_error &e) {
+    throw FormatError(meta, e.byte, std::string("not valid JSON: ") + e.what());
+  }
+  if (!j.is_object()) throw InputError(meta, "expected a JSON object with bios, kernel, initrd and cmdline");
+  auto str = [&](const char *field, bool required) -> std::optional<std::string> {
+    auto it = j.find(field);
+    if (it == j.end() || it->is_null()) {
+      if (required) throw InputError(meta, std::string("missing field \"") + field + "\"");
+      return std::nullopt;
+    }
+    if (!it->is_string()) throw InputError(meta + ": " + field, "expected a string");
+    return it->get<std::string>();
+  };
+  ImageMetadata m;
+  m.dir = dir;
+  m.bios = file_in(dir, meta, "bios", *str("bios", true));
+  m.kernel = file_in(dir, meta, "kernel", *str("kernel", true));
+  if (auto initrd = str("initrd", false); initrd && !initrd->empty()) m.initrd = file_in(dir, meta, "initrd", *initrd);
+  m.cmdline = *str("cmdline", true);
+  if (auto rootfs = str("rootfs", false)) m.rootfs = file_in(dir, meta, "rootfs", *rootfs);
+  m.version = str("version", false);
+  return m;
+}
+
+} // namespace mrforge

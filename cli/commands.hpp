@@ -1,0 +1,23 @@
+// Subcommands of the mrforge front end. Each registers its options on the CLI11 app and returns
+// the function that runs it (which throws mrforge errors; main() maps them to exit codes).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+
+namespace mrforge::cli {
+
+using Runner = std::function<void()>;
+
+// Exit codes (documented in --help and the README).
+constexpr int k_exit_ok = 0;
+constexpr int k_exit_usage = 1;     // bad command line
+constexpr int k_exit_bad_input = 2; // an input file, profile or value is wrong or missing
+constexpr int k_exit_internal = 3;  // a bug or an environment failure (OpenSSL, memory)
+
+void add_measure_command(CLI::App &app, Runner &run);
+void add_inspect_command(CLI::App &app, Runner &run);
+void add_profiles_command(CLI::App &app, Runner &run);
+
+} // namespace mrforge::cli

@@ -1,0 +1,43 @@
+#include "output.hpp"
+
+#include <measure/reader.hpp>
+#include <measure/tcg_log.hpp>
+
+#include <algorithm>
+#include <iostream>
+
+namespace mrforge::cli {
+
+void print_json(const Json &j) { std::cout << j.dump(2) << "\n"; }
+
+std::string event_type_label(uint32_t type) {
+  const char *name = tcg_event_type_name(type);
+  return name ? name : hex_u64(type);
+}
+
+Json event_json(const Event &e) {
+  return Json{{"register", register_name(e.reg)},
+              {"type", event_type_label(e.type)},
+              {"description", e.description},
+              {"digest", to_hex(e.digest)},
+              {"source", e.source}};
+}
+
+void print_table(const std::vector<std::vector<std::string>> &rows) {
+  std::vector<size_t> width;
+  for (const auto &r : rows)
+    for (size_t i = 0; i < r.size(); ++i) {
+      if (width.size() <= i) width.push_back(0);
+      width[i] = std::max(width[i], r[i].size());
+    }
+  for (const auto &r : rows) {
+    std::string line;
+    for (size_t i = 0; i < r.size(); ++i) {
+      line += r[i];
+      if (i + 1 < r.size()) line += std::string(width[i] - r[i].size() + 2, ' ');
+    }
+    std::cout << line << "\n";
+  }
+}
+
+} // namespace mrforge::cli
