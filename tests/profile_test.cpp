@@ -1,1 +1,100 @@
-// placeholder: filled in by its module's author
+// Platform profiles and OVMF variants: the shipped files load and say what their provenance says;
+// malformed or incomplete files are rejected naming file, line, column and field.
+#include "test_support.hpp"
+
+#include <measure/errors.hpp>
+#include <measure/profile_yaml.hpp>
+
+#include <catch2/catch.hpp>
+
+using namespace mrforge;
+
+namespace {
+
+// A complete, valid profile to mutate in the tests below.
+const std::string k_valid_profile = R"(apiVersion: mrforge/v1
+kind: PlatformProfile
+name: custom
+description: a test profile
+mrtd:
+  page_order: two-pass
+memory_layout:
+  split_threshold: 0xB0000000
+  low_top_when_split: 0x80000000
+  high_base: 0x100000000
+kernel:
+  header_patch: none
+acpi:
+  source: fw_cfg-blobs
+default_ovmf_variant: edk2-stable202411
+events: [td_hob, cfv, kernel]
+)";
+
+std::string replace(std::string s, const std::string &from, const std::string &to) {
+  size_t at = s.find(from);
+  REQUIRE(at != std::string::npos);
+  return s.replace(at, from.size(), to);
+}
+
+} // namespace
+
+TEST_CASE("The shipped platform profiles load with their documented behaviour", "[profile]") {
+  auto names = shipped_platform_profiles();
+  REQUIRE(std::find(names.begin(), names.end(), "qemu-8.2-tdx") != names.end());
+  PlatformProfile p82 = load_platform_profile("qemu-8.2-tdx");
+  PlatformProfile p92 = load_platform_profile("qemu-9.2-tdx");
+  PlatformProfile p102 = load_platform_profile("qemu-10.2-tdx");
+  CHECK(p82.mrtd_page_order == PageOrder::two_pass);
+  CHECK(p92.mrtd_page_order == PageOrder::single_pass);
+  CHECK(p102.mrtd_page_order == PageOrder::single_pass);
+  CHECK(p82.kernel_header_patch == KernelHeaderPatch::qemu_x86_load_linux);
+  CHECK(p92.kernel_header_patch == KernelHeaderPatch::qemu_x86_load_linux);
+  CHECK(p102.kernel_header_patch == KernelHeaderPatch::none);
+  for (const auto &p : {p82, p92, p102}) {
+    CHECK(p.events.front() == EventStep::td_hob);
+    CHECK_NOTHROW(load_ovmf_variant(p.default_ovmf_variant));
+  }
+  for (const auto &name : shipped_ovmf_variants()) CHECK_NOTHROW(load_ovmf_variant(name));
+}
+
+TEST_CASE("A user's profile file is loaded by path", "[profile]") {
+  PlatformProfile p = parse_platform_profile(k_valid_profile, "custom.yaml");
+  CHECK(p.name == "custom");
+  CHECK(p.events.size() == 3);
+  CHECK(p.memory_layout.low_memory(3ull << 30) == 0x80000000ull);
+  CHECK_NOTHROW(load_platform_profile(test::source_path("measure/profiles/platform/qemu-9.2-tdx.yaml")));
+}
+
+TEST_CASE("Malformed or incomplete profiles are rejected naming the field", "[profile]") {
+  auto rejects = [](const std::string &yaml, const std::string &expect) {
+    INFO(yaml);
+    CHECK_THROWS_WITH(parse_platform_profile(yaml, "p.yaml"), Catch::Contains(expect));
+  };
+  rejects(replace(k_valid_profile, "page_order: two-pass", "page_order: three-pass"), "p.yaml:6:15: mrtd.page_order: expected single-pass or two-pass");
+  rejects(replace(k_valid_profile, "  page_order: two-pass\n", "  page_order: two-pass\n  extra: 1\n"), "mrtd.extra: unknown key");
+  rejects(replace(k_valid_profile, "kernel:\n  header_patch: none\n", ""), "missing required field 'kernel'");
+  rejects(replace(k_valid_profile, "header_patch: none", "header_patch: maybe"), "kernel.header_patch: expected none or qemu-x86-load-linux");
+  rejects(replace(k_valid_profile, "high_base: 0x100000000", "high_base: lots"), "memory_layout.high_base: expected an unsigned integer");
+  rejects(replace(k_valid_profile, "[td_hob, cfv, kernel]", "[td_hob, td_hob]"), "listed twice");
+  rejects(replace(k_valid_profile, "[td_hob, cfv, kernel]", "[td_hob, bios]"), "events[1]: unknown event step 'bios'");
+  rejects(replace(k_valid_profile, "kind: PlatformProfile", "kind: OvmfVariant"), "expected kind PlatformProfile");
+  rejects(replace(k_valid_profile, "mrforge/v1", "mrforge/v9"), "unsupported apiVersion");
+  rejects("name: [unclosed", "YAML syntax error");
+  CHECK_THROWS_WITH(load_platform_profile("qemu-1.0-tdx"), Catch::Contains("known: ") && Catch::Contains("qemu-9.2-tdx"));
+}
+
+TEST_CASE("Malformed OVMF variants are rejected naming the field", "[profile]") {
+  std::string v = "apiVersion: mrforge/v1\nkind: OvmfVariant\nname: x\ndescription: d\n"
+                  "secure_boot_variables:\n  - {name: SecureBoot, vendor: 8be4df61-93ca-11d2-aa0d-00e098032b8c, data: \"0\"}\n"
+                  "separator_boot_register: rtmr1\n"
+                  "boot_variables: {vendor: 8be4df61-93ca-11d2-aa0d-00e098032b8c, boot_order: \"0000\", options: []}\n";
+  CHECK_THROWS_WITH(parse_ovmf_variant(v, "v.yaml"), Catch::Contains("secure_boot_variables[0].data") && Catch::Contains("odd"));
+  std::string ok = replace(v, "data: \"0\"", "data: \"\"");
+  CHECK_NOTHROW(parse_ovmf_variant(ok, "v.yaml"));
+  CHECK_THROWS_WITH(parse_ovmf_variant(replace(ok, "rtmr1", "rtmr2"), "v.yaml"), Catch::Contains("expected rtmr0 or rtmr1"));
+  CHECK_THROWS_WITH(parse_ovmf_variant(ok + "extra_events:\n  - {register: rtmr0, type: EV_BOGUS, description: x, digest: \"00\"}\n", "v.yaml"),
+                    Catch::Contains("unknown TCG event type 'EV_BOGUS'"));
+  OvmfVariant e = parse_ovmf_variant(ok + "extra_events:\n  - {register: rtmr0, type: EV_EFI_HANDOFF_TABLES2, description: SMBIOS, data: \"00\"}\n", "v.yaml");
+  REQUIRE(e.extra_events.size() == 1);
+  CHECK(e.extra_events[0].type == 0x8000000B);
+}
