@@ -1,1 +1,199 @@
-// placeholder: filled in by its module's author
+// The mrforge command line, run as a user runs it: exit codes, JSON shape, errors that name the
+// input, and agreement between subcommands.
+#include "test_support.hpp"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sys/wait.h>
+
+namespace fs = std::filesystem;
+using mrforge::test::debian_kernel_612;
+using mrforge::test::debian_ovmf;
+
+namespace {
+
+struct Run {
+  int exit_code = -1;
+  std::string out; // stdout
+  std::string err; // stderr
+};
+
+std::string quote(const std::string &s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+Run run_mrforge(const std::vector<std::string> &args) {
+  char tmpl[] = "/tmp/mrforge-cli-XXXXXX";
+  int fd = mkstemp(tmpl);
+  REQUIRE(fd >= 0);
+  close(fd);
+  std::string cmd = quote(MRFORGE_BINARY);
+  for (const auto &a : args) cmd += " " + quote(a);
+  cmd += " 2>" + quote(tmpl);
+  Run r;
+  FILE *p = popen(cmd.c_str(), "r");
+  REQUIRE(p != nullptr);
+  std::array<char, 4096> buf{};
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  int status = pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream e(tmpl);
+  r.err.assign(std::istreambuf_iterator<char>(e), std::istreambuf_iterator<char>());
+  fs::remove(tmpl);
+  return r;
+}
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    char tmpl[] = "/tmp/mrforge-cli-dir-XXXXXX";
+    path = mkdtemp(tmpl);
+  }
+  ~TempDir() { fs::remove_all(path); }
+};
+
+void write_text(const fs::path &p, const std::string &s) { std::ofstream(p, std::ios::binary) << s; }
+
+const std::vector<std::string> k_acpi_digests = {
+    "--digest", "acpi-loader=" + std::string(96, 'a'), "--digest", "acpi-rsdp=" + std::string(96, 'b'),
+    "--digest", "acpi-tables=" + std::string(96, 'c')};
+
+std::vector<std::string> with(std::vector<std::string> a, const std::vector<std::string> &b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+} // namespace
+
+TEST_CASE("mrforge --help documents subcommands and exit codes; usage errors exit 1", "[cli]") {
+  Run help = run_mrforge({"--help"});
+  CHECK(help.exit_code == 0);
+  CHECK(help.out.find("measure") != std::string::npos);
+  CHECK(help.out.find("inspect") != std::string::npos);
+  CHECK(help.out.find("Exit codes: 0 ok, 1 usage error, 2 bad input") != std::string::npos);
+  CHECK(run_mrforge({}).exit_code == 1);
+  CHECK(run_mrforge({"measure", "--cpus", "2"}).exit_code == 1);
+  CHECK(run_mrforge({"frobnicate"}).exit_code == 1);
+  Run mh = run_mrforge({"measure", "--help"});
+  CHECK(mh.exit_code == 0);
+  CHECK(mh.out.find("--acpi-tables") != std::string::npos);
+}
+
+TEST_CASE("mrforge measure --json prints the registers, the events and the inputs", "[cli]") {
+  TempDir d;
+  write_text(d.path / "initrd.img", std::string(8192, 'i'));
+  auto args = with({"measure", "--firmware", debian_ovmf(), "--kernel", debian_kernel_612(), "--initrd",
+                    (d.path / "initrd.img").string(), "--cmdline", "console=hvc0", "--cpus", "2", "--memory", "2G",
+                    "--profile", "qemu-8.2-tdx"},
+                   k_acpi_digests);
+  Run r = run_mrforge(with(args, {"--json"}));
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  auto j = nlohmann::json::parse(r.out);
+  for (const char *k : {"mrtd", "rtmr0", "rtmr1", "rtmr2"}) {
+    REQUIRE(j.at(k).is_string());
+    CHECK(j.at(k).get<std::string>().size() == 96);
+  }
+  REQUIRE(j.at("events").size() == 20);
+  for (const auto &e : j.at("events")) {
+    for (const char *k : {"register", "type", "description", "digest", "source"}) CHECK(e.contains(k));
+    std::string reg = e.at("register");
+    CHECK((reg == "rtmr0" || reg == "rtmr1" || reg == "rtmr2"));
+  }
+  CHECK(j["events"][0]["type"] == "EV_EFI_HANDOFF_TABLES2");
+  CHECK(j["events"][16]["type"] == "EV_EVENT_TAG");
+  CHECK(j.at("inputs").at("profile").get<std::string>().rfind("qemu-8.2-tdx", 0) == 0);
+  CHECK(j["events"][8]["source"] == "supplied digest (--digest acpi-loader)");
+
+  // The MRTD agrees with `inspect firmware` for the profile's page order (two-pass for QEMU 8.2).
+  Run fw = run_mrforge({"inspect", "firmware", debian_ovmf(), "--json"});
+  REQUIRE(fw.exit_code == 0);
+  auto fj = nlohmann::json::parse(fw.out);
+  CHECK(fj["mrtd"]["two-pass"] == j["mrtd"]);
+  CHECK(fj["cfv_digest"] == j["events"][1]["digest"]);
+
+  // The text output carries the same values.
+  Run text = run_mrforge(args);
+  REQUIRE(text.exit_code == 0);
+  CHECK(text.out.find("RTMR1  " + j["rtmr1"].get<std::string>()) != std::string::npos);
+}
+
+TEST_CASE("mrforge measure IMAGE_DIR reads dstack's metadata.json", "[cli]") {
+  TempDir d;
+  fs::create_symlink(debian_ovmf(), d.path / "ovmf.fd");
+  fs::create_symlink(debian_kernel_612(), d.path / "bzImage");
+  write_text(d.path / "initramfs.cpio.gz", std::string(4096, 'r'));
+  write_text(d.path / "metadata.json",
+             R"({"bios": "ovmf.fd", "kernel": "bzImage", "initrd": "initramfs.cpio.gz", "cmdline": "console=ttyS0", "version": "1"})");
+  auto shape = with({"--cpus", "4", "--memory", "4G", "--profile", "qemu-9.2-tdx", "--json"}, k_acpi_digests);
+  Run from_dir = run_mrforge(with({"measure", d.path.string()}, shape));
+  INFO(from_dir.err);
+  REQUIRE(from_dir.exit_code == 0);
+  Run explicit_files = run_mrforge(with({"measure", "--firmware", debian_ovmf(), "--kernel", debian_kernel_612(), "--initrd",
+                                     (d.path / "initramfs.cpio.gz").string(), "--cmdline", "console=ttyS0"},
+                                    shape));
+  REQUIRE(explicit_files.exit_code == 0);
+  auto a = nlohmann::json::parse(from_dir.out), b = nlohmann::json::parse(explicit_files.out);
+  for (const char *k : {"mrtd", "rtmr0", "rtmr1", "rtmr2"}) CHECK(a[k] == b[k]);
+
+  write_text(d.path / "metadata.json", R"({"bios": "../ovmf.fd", "kernel": "bzImage", "cmdline": ""})");
+  Run escape = run_mrforge(with({"measure", d.path.string()}, shape));
+  CHECK(escape.exit_code == 2);
+  CHECK(escape.err.find("bios") != std::string::npos);
+}
+
+TEST_CASE("Bad inputs exit 2 with a message naming the input", "[cli]") {
+  auto base = with({"--cmdline", "", "--cpus", "1", "--memory", "2G", "--profile", "qemu-9.2-tdx"}, k_acpi_digests);
+  Run missing = run_mrforge(with({"measure", "--firmware", "/nonexistent/OVMF.fd", "--kernel", debian_kernel_612()}, base));
+  CHECK(missing.exit_code == 2);
+  CHECK(missing.err.find("/nonexistent/OVMF.fd: cannot open") != std::string::npos);
+
+  Run split = run_mrforge(with({"measure", "--firmware", "/usr/share/OVMF/OVMF_CODE.fd", "--kernel", debian_kernel_612()}, base));
+  CHECK(split.exit_code == 2);
+  CHECK(split.err.find("OVMF_CODE.fd+0x") != std::string::npos);
+  CHECK(split.err.find("unified OVMF.fd") != std::string::npos);
+
+  Run not_pe = run_mrforge(with({"measure", "--firmware", debian_ovmf(), "--kernel", debian_ovmf()}, base));
+  CHECK(not_pe.exit_code == 2);
+  CHECK(not_pe.err.find(debian_ovmf() + "+0x") != std::string::npos);
+
+  Run memory = run_mrforge({"measure", "--firmware", debian_ovmf(), "--cmdline", "", "--cpus", "1", "--memory", "3P", "--profile", "qemu-9.2-tdx"});
+  CHECK(memory.exit_code == 2);
+  CHECK(memory.err.find("--memory") != std::string::npos);
+
+  Run digest = run_mrforge(with({"measure", "--firmware", debian_ovmf(), "--kernel", debian_kernel_612(), "--digest", "kernal=00"}, base));
+  CHECK(digest.exit_code == 2);
+  CHECK(digest.err.find("unknown component 'kernal'") != std::string::npos);
+
+  Run profile = run_mrforge({"measure", "--cmdline", "", "--cpus", "1", "--memory", "2G", "--profile", "qemu-7.0-tdx"});
+  CHECK(profile.exit_code == 2);
+  CHECK(profile.err.find("known:") != std::string::npos);
+
+  Run no_acpi = run_mrforge({"measure", "--firmware", debian_ovmf(), "--kernel", debian_kernel_612(), "--cmdline", "", "--cpus", "1",
+                         "--memory", "2G", "--profile", "qemu-9.2-tdx"});
+  CHECK(no_acpi.exit_code == 2);
+  CHECK(no_acpi.err.find("--acpi-tables") != std::string::npos);
+}
+
+TEST_CASE("mrforge inspect kernel reports the Authenticode digests and the signature", "[cli]") {
+  Run r = run_mrforge({"inspect", "kernel", debian_kernel_612(), "--json"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["signed"] == true);
+  CHECK(j["authenticode"]["sha256"].get<std::string>().size() == 64);
+  CHECK(j["authenticode"]["sha384"].get<std::string>().size() == 96);
+  CHECK(j["boot_protocol"] == "2.15");
+  CHECK(j["setup_header"]["can_be_loaded_above_4g"] == true);
+  Run profiles = run_mrforge({"profiles", "--json"});
+  REQUIRE(profiles.exit_code == 0);
+  CHECK(nlohmann::json::parse(profiles.out)["platform_profiles"].size() >= 3);
+}
