@@ -140,10 +140,16 @@ void parse_spec_id_event(Reader r, TcgLog &log) {
     r.fail("Spec ID event: " + std::to_string(r.remaining()) + " bytes after the vendor info");
 }
 
+// Quirk: PFP 1.06 puts the header event in PCR 0. OVMF's TdTcg2Dxe writes CCEL records with the
+// MR index (PCR 0 -> MR index 1 = RTMR0) and applies that mapping to the header event too, so
+// every OVMF CCEL in the vectors starts with index 1; td-shim writes 0. Both are accepted.
+bool is_valid_header_index(uint32_t index) { return index == 0 || index == 1; }
+
 // The header event (TCG_PCClientPCREvent, SHA-1 format); returns with r after it.
 void parse_header_event(Reader &r, TcgLog &log) {
   uint32_t index = r.read_le<uint32_t>();
-  if (index != 0) r.fail_at(0, "header event: index " + std::to_string(index) + " (expected 0)");
+  if (!is_valid_header_index(index))
+    r.fail_at(0, "header event: index " + std::to_string(index) + " (expected 0, or 1 in an OVMF CCEL)");
   uint32_t type = r.read_le<uint32_t>();
   if (type != k_ev_no_action)
     r.fail_at(4, "header event: type " + hex_u64(type) + " (expected EV_NO_ACTION: not a crypto-agile log)");
