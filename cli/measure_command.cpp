@@ -136,8 +136,7 @@ void add_measure_command(CLI::App &app, Runner &run) {
       "  mrforge measure --firmware /usr/share/ovmf/OVMF.fd --kernel vmlinuz --initrd initrd.img \\\n"
       "    --cmdline 'console=hvc0' --cpus 2 --memory 2G --profile qemu-9.2-tdx --acpi-tables acpi/\n"
       "Exit codes: 0 ok, 1 usage error, 2 bad input, 3 internal error.");
-  cmd->add_option("image_dir", o->image_dir, "Image directory with metadata.json (bios, kernel, initrd, cmdline)")
-      ->check(CLI::ExistingDirectory);
+  cmd->add_option("image_dir", o->image_dir, "Image directory with metadata.json (bios, kernel, initrd, cmdline)");
   cmd->add_option("--firmware", o->firmware, "OVMF.fd (unified CODE+VARS image with TDX metadata)");
   cmd->add_option("--kernel", o->kernel, "Kernel (bzImage / EFI stub PE)");
   cmd->add_option("--initrd", o->initrd, "Initrd file");

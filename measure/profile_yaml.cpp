@@ -7,6 +7,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <set>
 
@@ -146,7 +147,8 @@ std::vector<std::string> list_dir(const char *subdir) {
   std::error_code ec;
   for (const auto &e : std::filesystem::directory_iterator(shipped_profile_dir() + "/" + subdir, ec))
     if (e.path().extension() == ".yaml") out.push_back(e.path().stem().string());
-  std::sort(out.begin(), out.end());
+  // Version order: qemu-8.2-tdx before qemu-10.2-tdx.
+  std::sort(out.begin(), out.end(), [](const std::string &a, const std::string &b) { return strverscmp(a.c_str(), b.c_str()) < 0; });
   return out;
 }
 

@@ -20,7 +20,7 @@ OvmfVariant load_ovmf_variant(const std::string &name_or_path);
 PlatformProfile parse_platform_profile(const std::string &yaml, const std::string &file);
 OvmfVariant parse_ovmf_variant(const std::string &yaml, const std::string &file);
 
-// Names of the shipped profiles / variants, sorted.
+// Names of the shipped profiles / variants, in version order.
 std::vector<std::string> shipped_platform_profiles();
 std::vector<std::string> shipped_ovmf_variants();
 std::string shipped_profile_dir();
