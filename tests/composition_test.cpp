@@ -6,9 +6,11 @@
 #include "log_vectors.hpp"
 #include "test_support.hpp"
 
+#include <measure/authenticode.hpp>
 #include <measure/engine.hpp>
 #include <measure/firmware.hpp>
 #include <measure/mapped_file.hpp>
+#include <measure/pe.hpp>
 #include <measure/profile_yaml.hpp>
 #include <measure/td_hob.hpp>
 
@@ -110,4 +112,68 @@ TEST_CASE("A missing input names the option that supplies it", "[composition]") 
   MappedFile fw(debian_ovmf());
   in.firmware = NamedBytes{fw.bytes(), "OVMF.fd"};
   CHECK_THROWS_WITH(measure(profile, ovmf, in), Catch::Contains("--acpi-tables"));
+}
+
+namespace {
+
+Measurement measure_debian(const std::string &profile_name, uint64_t memory, const Bytes &initrd, const MappedFile &fw,
+                           const MappedFile &kernel) {
+  PlatformProfile profile = load_platform_profile(profile_name);
+  OvmfVariant ovmf = load_ovmf_variant(profile.default_ovmf_variant);
+  MeasureInputs in;
+  in.firmware = NamedBytes{fw.bytes(), "OVMF.fd"};
+  in.kernel = NamedBytes{kernel.bytes(), "vmlinuz"};
+  in.initrd = NamedBytes{initrd, "initrd"};
+  in.cmdline = "console=hvc0";
+  in.cpus = 2;
+  in.memory = memory;
+  Sha384 zero{};
+  in.supplied = {{DigestSlot::acpi_loader, zero}, {DigestSlot::acpi_rsdp, zero}, {DigestSlot::acpi_tables, zero}};
+  return measure(profile, ovmf, in);
+}
+
+std::string kernel_event(const Measurement &m) {
+  for (const Event &e : m.events)
+    if (e.type == event_type::k_efi_boot_services_application) return to_hex(e.digest);
+  FAIL("no kernel event");
+  return {};
+}
+
+} // namespace
+
+TEST_CASE("The kernel event depends on memory and initrd size only where the profile patches the header", "[composition]") {
+  MappedFile fw(debian_ovmf()), kernel(debian_kernel_612());
+  Bytes small(4096, 1), large(1 << 20, 1);
+  // QEMU <= 10.1: the patched setup header carries the initrd address (from RAM) and size.
+  std::string a = kernel_event(measure_debian("qemu-9.2-tdx", 2ull << 30, small, fw, kernel));
+  CHECK(a != kernel_event(measure_debian("qemu-9.2-tdx", 2560ull << 20, small, fw, kernel)));
+  CHECK(a != kernel_event(measure_debian("qemu-9.2-tdx", 2ull << 30, large, fw, kernel)));
+  // Above the q35 split, low memory is capped at 2 GiB: 4 GiB and 8 GiB patch the same header.
+  CHECK(kernel_event(measure_debian("qemu-9.2-tdx", 4ull << 30, small, fw, kernel)) ==
+        kernel_event(measure_debian("qemu-9.2-tdx", 8ull << 30, small, fw, kernel)));
+  // QEMU 8.2 patches the same way as 9.2; only the MRTD page order differs.
+  Measurement m82 = measure_debian("qemu-8.2-tdx", 2ull << 30, small, fw, kernel);
+  Measurement m92 = measure_debian("qemu-9.2-tdx", 2ull << 30, small, fw, kernel);
+  CHECK(kernel_event(m82) == a);
+  CHECK(to_hex(m82.rtmr[1]) == to_hex(m92.rtmr[1]));
+  CHECK(to_hex(*m82.mrtd) != to_hex(*m92.mrtd));
+  // QEMU >= 10.2: the kernel is served as it is; its event is the file's own Authenticode.
+  std::string unpatched = kernel_event(measure_debian("qemu-10.2-tdx", 2ull << 30, small, fw, kernel));
+  CHECK(unpatched == kernel_event(measure_debian("qemu-10.2-tdx", 64ull << 30, large, fw, kernel)));
+  CHECK(unpatched != a);
+  PeImage pe = parse_pe(kernel.bytes(), "vmlinuz");
+  CHECK(unpatched == to_hex(authenticode(kernel.bytes(), pe, HashAlgorithm::sha384)));
+}
+
+TEST_CASE("RTMR2 covers the command line and the initrd; RTMR0 the memory size", "[composition]") {
+  MappedFile fw(debian_ovmf()), kernel(debian_kernel_612());
+  Bytes initrd(4096, 1), other(4096, 2);
+  Measurement a = measure_debian("qemu-9.2-tdx", 2ull << 30, initrd, fw, kernel);
+  Measurement b = measure_debian("qemu-9.2-tdx", 2ull << 30, other, fw, kernel);
+  Measurement c = measure_debian("qemu-9.2-tdx", 10ull << 30, initrd, fw, kernel);
+  CHECK(to_hex(a.rtmr[2]) != to_hex(b.rtmr[2]));
+  CHECK(to_hex(a.rtmr[0]) == to_hex(b.rtmr[0]));
+  CHECK(to_hex(a.rtmr[0]) != to_hex(c.rtmr[0])); // the TD HOB
+  CHECK(to_hex(a.rtmr[2]) == to_hex(c.rtmr[2]));
+  CHECK(to_hex(*a.mrtd) == to_hex(*c.mrtd)); // MRTD depends on the firmware and page order only
 }
