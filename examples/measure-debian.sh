@@ -3,7 +3,7 @@
 # a tiny initrd built here, as a 2-vCPU, 2-GiB TD on a QEMU 8.2 TDX host (dstack's "lite" shape).
 #
 # Usage: examples/measure-debian.sh [extra mrforge measure options, e.g. --json or --events]
-# Needs: a built mrforge (build/cli/mrforge or $MRFORGE), Debian's ovmf and linux-image-6.12-amd64.
+# Writes build/example/initrd.img. Needs: a built mrforge (build/cli/mrforge or $MRFORGE), Debian's ovmf and linux-image-6.12-amd64.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
@@ -13,8 +13,8 @@ kernel=$(ls /boot/vmlinuz-6.12* 2>/dev/null | sort | tail -n 1 || true)
 [ -f /usr/share/ovmf/OVMF.fd ] || { echo "no /usr/share/ovmf/OVMF.fd: apt-get install ovmf" >&2; exit 2; }
 
 # A tiny, reproducible initrd: one /init script, fixed mtimes, sorted names, newc format.
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+work=$root/build/example
+rm -rf "$work"
 mkdir -p "$work/root"
 printf '#!/bin/sh\necho hello from a measured initrd\n' > "$work/root/init"
 chmod 0755 "$work/root/init"
