@@ -1,1 +1,310 @@
-// placeholder: filled in by its module's author
+// Tests of the TDX quote (v4, v5) and TDREPORT parser against the real quotes in
+// ../shared/vectors: every field MANIFEST.json lists, the dstack quotes against the replay of
+// their JSON event logs, the quote/CCEL pairs, hand-built malformed quotes and truncation sweeps.
+#include "test_support.hpp"
+
+#include <measure/errors.hpp>
+#include <measure/hash.hpp>
+#include <measure/quote.hpp>
+#include <measure/tcg_log.hpp>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <string>
+
+namespace mrforge {
+namespace {
+
+using nlohmann::json;
+
+json read_json(const std::string &rel) {
+  std::ifstream in(test::vector_path(rel));
+  return json::parse(in);
+}
+
+bool ends_with(const std::string &s, const std::string &suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// The quote bytes of a manifest entry: a binary file, or the hex "quote" field of a dstack JSON.
+Bytes quote_bytes_of(const std::string &rel) {
+  if (ends_with(rel, ".json")) return from_hex(read_json(rel)["quote"].get<std::string>(), rel + ": quote");
+  return test::read(test::vector_path(rel));
+}
+
+// An 8-byte field as the manifest writes it: its bytes in quote order, in hex.
+std::string le_hex(uint64_t v) {
+  Bytes b;
+  for (int i = 0; i < 8; ++i) b.push_back(static_cast<uint8_t>(v >> (8 * i)));
+  return to_hex(b);
+}
+
+// Replays a dstack JSON event log (imr 0..3 = RTMR0..3). A blank digest is a dstack runtime
+// event: SHA384(u32le(event_type) || ":" || event || ":" || payload), payload given in hex.
+std::array<Sha384, 4> replay_dstack_json(const json &events, const std::string &what) {
+  std::array<Sha384, 4> rtmr{};
+  for (const json &e : events) {
+    size_t imr = e["imr"].get<size_t>();
+    REQUIRE(imr < 4);
+    std::string digest_hex = e["digest"].get<std::string>();
+    Sha384 digest;
+    if (!digest_hex.empty()) {
+      digest = sha384_from_hex(digest_hex, what);
+    } else {
+      uint32_t type = e["event_type"].get<uint32_t>();
+      Bytes msg;
+      for (int i = 0; i < 4; ++i) msg.push_back(static_cast<uint8_t>(type >> (8 * i)));
+      std::string name = e["event"].get<std::string>();
+      msg.push_back(':');
+      msg.insert(msg.end(), name.begin(), name.end());
+      msg.push_back(':');
+      Bytes payload = from_hex(e["event_payload"].get<std::string>(), what);
+      msg.insert(msg.end(), payload.begin(), payload.end());
+      digest = sha384(msg);
+    }
+    extend(rtmr[imr], digest);
+  }
+  return rtmr;
+}
+
+// Little-endian writers for hand-built quotes.
+void put_u16(Bytes &b, uint16_t v) {
+  for (int i = 0; i < 2; ++i) b.push_back(static_cast<uint8_t>(v >> (8 * i)));
+}
+void put_u32(Bytes &b, uint32_t v) {
+  for (int i = 0; i < 4; ++i) b.push_back(static_cast<uint8_t>(v >> (8 * i)));
+}
+
+// A quote header: version, key type 2, TEE type, zero SVNs, vendor id and user data.
+Bytes quote_header(uint16_t version, uint32_t tee_type) {
+  Bytes b;
+  put_u16(b, version);
+  put_u16(b, 2);
+  put_u32(b, tee_type);
+  b.insert(b.end(), 40, 0);
+  return b;
+}
+
+// A v5 quote with the given body type and size, a body of `body_bytes` bytes of 0x5A, and
+// signature data of sig_size bytes (sig_len is what the length field claims).
+Bytes quote_v5(uint16_t body_type, uint32_t body_size, size_t body_bytes, uint32_t sig_len, size_t sig_size) {
+  Bytes b = quote_header(5, 0x81);
+  put_u16(b, body_type);
+  put_u32(b, body_size);
+  b.insert(b.end(), body_bytes, 0x5A);
+  put_u32(b, sig_len);
+  b.insert(b.end(), sig_size, 0x33);
+  return b;
+}
+
+template <typename F> FormatError format_error(F &&f) {
+  try {
+    f();
+  } catch (const FormatError &e) {
+    return e;
+  }
+  FAIL("no FormatError");
+  return FormatError("", 0, "unreachable"); // FAIL throws
+}
+
+} // namespace
+
+TEST_CASE("Every quote in the manifest has the fields it lists", "[quote]") {
+  json m = read_json("MANIFEST.json");
+  REQUIRE(m["quotes"].size() >= 10);
+  for (const auto &[rel, expected] : m["quotes"].items()) {
+    INFO(rel);
+    Bytes data = quote_bytes_of(rel);
+    TdQuote q = parse_td_quote(data, rel);
+    CHECK(q.version == expected["version"].get<uint16_t>());
+    CHECK(q.tee_type == k_tee_type_tdx);
+    CHECK(to_hex(q.mrtd) == expected["mrtd"].get<std::string>());
+    for (size_t i = 0; i < 4; ++i) {
+      INFO("RTMR" << i);
+      CHECK(to_hex(q.rtmr[i]) == expected["rtmr"][i].get<std::string>());
+    }
+    if (expected.contains("td_attributes")) CHECK(le_hex(q.td_attributes) == expected["td_attributes"].get<std::string>());
+    if (expected.contains("xfam")) CHECK(le_hex(q.xfam) == expected["xfam"].get<std::string>());
+    if (expected.contains("mrconfigid")) CHECK(to_hex(q.mrconfigid) == expected["mrconfigid"].get<std::string>());
+    CHECK(q.mrseam.size() == 48);
+    CHECK(q.report_data.size() == 64);
+    CHECK(!q.signature_data.empty());
+    CHECK(q.quote_bytes <= data.size());
+    if (q.version == 4) CHECK(q.body_type == k_quote_body_td10);
+    if (q.body_type == k_quote_body_td15) CHECK(q.mrservicetd.size() == 48);
+    else CHECK(q.mrservicetd.empty());
+  }
+}
+
+TEST_CASE("The dstack quotes' RTMRs equal the replay of their JSON event logs", "[quote]") {
+  for (const char *rel : {"dstack/quote-report.json", "dstack/tdx-lite-getquote.json"}) {
+    INFO(rel);
+    json doc = read_json(rel);
+    TdQuote q = parse_td_quote(from_hex(doc["quote"].get<std::string>(), "quote"), rel);
+    // The event log is a JSON document held in a string.
+    json events = doc["event_log"].is_string() ? json::parse(doc["event_log"].get<std::string>()) : doc["event_log"];
+    REQUIRE(events.size() > 10);
+    std::array<Sha384, 4> replayed = replay_dstack_json(events, rel);
+    for (size_t i = 0; i < 4; ++i) {
+      INFO("RTMR" << i);
+      CHECK(to_hex(q.rtmr[i]) == to_hex(replayed[i]));
+    }
+    CHECK(q.rtmr[3] != Sha384{}); // dstack's runtime events are in RTMR3
+    CHECK(to_hex(q.report_data) == doc["report_data"].get<std::string>());
+  }
+}
+
+TEST_CASE("Quotes paired with a CCEL match its replay where the manifest says so", "[quote]") {
+  json m = read_json("MANIFEST.json");
+  size_t pairs = 0;
+  for (const auto &[rel, expected] : m["quotes"].items()) {
+    if (!expected.contains("paired_event_log")) continue;
+    std::string log_rel = expected["paired_event_log"].get<std::string>();
+    INFO(rel << " with " << log_rel);
+    TdQuote q = parse_td_quote(quote_bytes_of(rel), rel);
+    std::array<Sha384, 4> replayed = replay_rtmrs(parse_tcg_log(test::read(test::vector_path(log_rel)), log_rel));
+    for (size_t i = 0; i < 4; ++i) {
+      INFO("RTMR" << i);
+      CHECK((q.rtmr[i] == replayed[i]) == expected["match"][i].get<bool>());
+    }
+    ++pairs;
+  }
+  CHECK(pairs >= 2);
+}
+
+TEST_CASE("An SGX quote is rejected as not TDX", "[quote]") {
+  Bytes data = test::read(test::vector_path("automata/sgx_v3_quote.bin"));
+  FormatError e = format_error([&] { parse_td_quote(data, "sgx_v3_quote.bin"); });
+  CHECK(e.source() == "sgx_v3_quote.bin");
+  CHECK(e.offset() == 4);
+  CHECK_THAT(e.what(), Catch::Contains("this is an SGX quote") && Catch::Contains("not TDX"));
+  // A v5 quote whose body is an SGX enclave report.
+  CHECK_THROWS_WITH(parse_td_quote(quote_v5(1, 384, 384, 0, 0), "q"), Catch::Contains("SGX quote"));
+}
+
+TEST_CASE("Quote v4 and v5 layouts place the TD body where the spec says", "[quote]") {
+  TdQuote v4 = parse_td_quote(test::read(test::vector_path("trustee/verifier/tdx_quote_4.dat")), "v4");
+  CHECK(v4.version == 4);
+  CHECK(v4.attestation_key_type == 2);
+  CHECK(v4.qe_vendor_id.size() == 16);
+  CHECK(v4.user_data.size() == 20);
+  CHECK(v4.quote_bytes == k_quote_header_size + k_td10_body_size + 4 + v4.signature_data.size());
+  TdQuote v5 = parse_td_quote(test::read(test::vector_path("trustee/verifier/tdx_quote_5.dat")), "v5");
+  CHECK(v5.version == 5);
+  CHECK(v5.body_type == k_quote_body_td15);
+  CHECK(v5.tee_tcb_svn2.size() == 16);
+  CHECK(v5.mrservicetd.size() == 48);
+  CHECK(v5.quote_bytes == k_quote_header_size + 6 + k_td15_body_size + 4 + v5.signature_data.size());
+  // A TD 1.0 body in a v5 quote.
+  Bytes b = quote_v5(2, 584, 584, 3, 3);
+  TdQuote td10 = parse_td_quote(b, "built");
+  CHECK(td10.body_type == k_quote_body_td10);
+  CHECK(td10.signature_data == Bytes(3, 0x33));
+  CHECK(td10.mrservicetd.empty());
+  CHECK(td10.quote_bytes == b.size());
+}
+
+TEST_CASE("Bytes after the signature data are not part of the quote", "[quote]") {
+  // go-tdx-guest's production quote carries trailing text; others a zero-filled buffer.
+  Bytes data = test::read(test::vector_path("go-tdx-guest/tdx_prod_quote_SPR_E4.dat"));
+  TdQuote q = parse_td_quote(data, "spr");
+  CHECK(q.quote_bytes < data.size());
+  Bytes exact(data.begin(), data.begin() + static_cast<std::ptrdiff_t>(q.quote_bytes));
+  TdQuote same = parse_td_quote(exact, "spr exact");
+  CHECK(same.mrtd == q.mrtd);
+  CHECK(same.signature_data == q.signature_data);
+}
+
+TEST_CASE("Malformed quotes are rejected with the offset of the bad field", "[quote]") {
+  SECTION("an unknown version") {
+    Bytes b = quote_header(3, 0x81);
+    FormatError e = format_error([&] { parse_td_quote(b, "q"); });
+    CHECK(e.offset() == 0);
+    CHECK_THAT(e.what(), Catch::Contains("version 3"));
+  }
+  SECTION("a TEE type that is neither TDX nor SGX") {
+    CHECK_THROWS_WITH(parse_td_quote(quote_header(4, 0x82), "q"), Catch::Contains("TEE type 0x82"));
+  }
+  SECTION("an unknown attestation key type") {
+    Bytes b = quote_header(4, 0x81);
+    b[2] = 9;
+    CHECK_THROWS_WITH(parse_td_quote(b, "q"), Catch::Contains("attestation key type 9"));
+  }
+  SECTION("a v5 body size that does not match its type") {
+    FormatError e = format_error([&] { parse_td_quote(quote_v5(3, 584, 648, 0, 0), "q"); });
+    CHECK(e.offset() == 50);
+    CHECK_THAT(e.what(), Catch::Contains("body size 584"));
+  }
+  SECTION("an unknown v5 body type") {
+    CHECK_THROWS_WITH(parse_td_quote(quote_v5(4, 584, 584, 0, 0), "q"), Catch::Contains("body type 4"));
+  }
+  SECTION("signature data that does not fit") {
+    FormatError e = format_error([&] { parse_td_quote(quote_v5(2, 584, 584, 10, 9), "q"); });
+    CHECK(e.offset() == 48 + 6 + 584);
+    CHECK_THAT(e.what(), Catch::Contains("truncated quote"));
+    CHECK_THROWS_WITH(parse_td_quote(quote_v5(2, 584, 584, 0xFFFFFFFF, 0), "q"), Catch::Contains("cap"));
+  }
+}
+
+TEST_CASE("A quote truncated at any length gives a clean error", "[quote]") {
+  for (const char *rel : {"trustee/verifier/tdx_quote_4.dat", "automata/tdx_v5_quote.bin"}) {
+    INFO(rel);
+    Bytes full = test::read(test::vector_path(rel));
+    TdQuote whole = parse_td_quote(full, rel);
+    for (size_t n = 0; n < whole.quote_bytes; ++n) {
+      INFO("length " << n);
+      FormatError e = format_error([&] { parse_td_quote(ByteView(full.data(), n), rel); });
+      CHECK(e.source() == rel);
+      CHECK(e.offset() <= n);
+    }
+  }
+}
+
+TEST_CASE("A raw TDREPORT parses and its hashes are checked", "[quote]") {
+  const std::string rel = "guest-components/tdx_report_1.bin";
+  Bytes data = test::read(test::vector_path(rel));
+  TdQuote r = parse_td_report(data, rel);
+  CHECK(r.version == 0);
+  CHECK(r.tee_type == k_tee_type_tdx);
+  CHECK(r.body_type == k_quote_body_td15); // REPORTTYPE.VERSION 1
+  CHECK(r.mrtd != Sha384{});
+  CHECK(r.rtmr[0] != Sha384{});
+  CHECK(r.mrseam.size() == 48);
+  CHECK(r.tee_tcb_svn2.size() == 16);
+  CHECK(r.mrservicetd.size() == 48);
+  CHECK(r.report_data.size() == 64);
+  CHECK(r.signature_data.empty());
+
+  // The same fields sit in TDINFO (offset 512) as in a quote's body: MRTD at 528, RTMR0 at 720.
+  CHECK(ByteView(r.mrtd.data(), 48) == ByteView(data.data() + 528, 48));
+  CHECK(ByteView(r.rtmr[0].data(), 48) == ByteView(data.data() + 720, 48));
+
+  SECTION("a changed TDINFO byte breaks TEE_INFO_HASH") {
+    data[720] ^= 1;
+    CHECK_THROWS_WITH(parse_td_report(data, rel), Catch::Contains("TEE_INFO_HASH"));
+  }
+  SECTION("a changed TEE_TCB_INFO byte breaks TEE_TCB_INFO_HASH") {
+    data[300] ^= 1;
+    CHECK_THROWS_WITH(parse_td_report(data, rel), Catch::Contains("TEE_TCB_INFO_HASH"));
+  }
+  SECTION("an SGX report type") {
+    data[0] = 0;
+    CHECK_THROWS_WITH(parse_td_report(data, rel), Catch::Contains("SGX report"));
+  }
+  SECTION("a wrong size") {
+    for (size_t n : {size_t{0}, size_t{512}, size_t{1023}}) {
+      INFO(n);
+      CHECK_THROWS_AS(parse_td_report(ByteView(data.data(), n), rel), FormatError);
+    }
+    data.push_back(0);
+    CHECK_THROWS_WITH(parse_td_report(data, rel), Catch::Contains("1024 bytes"));
+  }
+  SECTION("a quote is not a TDREPORT") {
+    CHECK_THROWS_AS(parse_td_report(test::read(test::vector_path("trustee/verifier/tdx_quote_4.dat")), "q"),
+                    FormatError);
+  }
+}
+
+} // namespace mrforge
