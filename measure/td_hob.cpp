@@ -82,7 +82,8 @@ std::vector<RamRange> ram_entries(uint64_t memory_bytes, const MemoryLayout &lay
                                           " bytes of RAM, high base " + hex_u64(layout.high_base) +
                                           ": not page aligned or larger than the RAM");
   const uint64_t high = memory_bytes - low;
-  std::vector<RamRange> entries{{0, low, false}};
+  std::vector<RamRange> entries;
+  if (low != 0) entries.push_back({0, low, false});
   if (high != 0) {
     if (layout.high_base < low)
       throw InputError("memory layout", "high RAM base " + hex_u64(layout.high_base) + " lies below the end of low RAM " +
