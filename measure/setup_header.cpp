@@ -9,7 +9,7 @@
 // kernel) is rejected: QEMU would boot those through other paths that never carry an EFI stub,
 // so they cannot be the EFI application OVMF measures.
 //
-// QEMU's patch (hw/i386/x86.c x86_load_linux(); hw/i386/x86-common.c since QEMU 9.1) writes
+// QEMU's patch (x86_load_linux() in hw/i386/x86.c, moved to hw/i386/x86-common.c in 2024) writes
 // type_of_loader, loadflags|CAN_USE_HEAP, heap_end_ptr, the command line address, vid_mode for
 // vga=, and with an initrd ramdisk_image/ramdisk_size; for protocol 2.00/2.01 it places the command
 // line below 0x9A000 and uses the old 0xA33F command-line protocol at 0x20. Every rule below cites
