@@ -224,6 +224,7 @@ private:
     }
     patch.cmdline = m_in.cmdline;
     patch.layout = m_profile.memory_layout;
+    patch.acpi_data_size = m_profile.qemu_acpi_data_size;
     Bytes patched = qemu_patched_kernel(k.bytes, header, patch);
     PeImage pe = parse_pe(patched, k.name);
     std::string initrd_note = patch.initrd_size ? ", initrd " + std::to_string(*patch.initrd_size) + " bytes" : ", no initrd";

@@ -53,6 +53,9 @@ struct PlatformProfile {
   std::string description;
   PageOrder mrtd_page_order = PageOrder::single_pass;
   KernelHeaderPatch kernel_header_patch = KernelHeaderPatch::none;
+  // With qemu_x86_load_linux: bytes QEMU reserves below the top of low RAM for ACPI data, which
+  // caps the initrd address (hw/i386/pc.c acpi_data_size; 0x28000 since pc-i440fx-2.1 / q35).
+  uint64_t qemu_acpi_data_size = 0;
   MemoryLayout memory_layout{};
   AcpiSource acpi_source = AcpiSource::fw_cfg_blobs;
   std::string default_ovmf_variant;

@@ -185,11 +185,19 @@ PlatformProfile parse_platform_profile(const std::string &yaml, const std::strin
     mem.fail("low_top_when_split and high_base must be 4 KiB aligned");
 
   Field kernel = root.required("kernel");
-  kernel.expect_map({"header_patch"});
+  kernel.expect_map({"header_patch", "acpi_data_size"});
   Field patch = kernel.required("header_patch");
-  if (patch.str() == "none") p.kernel_header_patch = KernelHeaderPatch::none;
-  else if (patch.str() == "qemu-x86-load-linux") p.kernel_header_patch = KernelHeaderPatch::qemu_x86_load_linux;
-  else patch.fail("expected none or qemu-x86-load-linux, got '" + patch.str() + "'");
+  if (patch.str() == "none") {
+    p.kernel_header_patch = KernelHeaderPatch::none;
+    if (kernel.optional("acpi_data_size")) kernel.required("acpi_data_size").fail("only meaningful with header_patch: qemu-x86-load-linux");
+  } else if (patch.str() == "qemu-x86-load-linux") {
+    p.kernel_header_patch = KernelHeaderPatch::qemu_x86_load_linux;
+    Field size = kernel.required("acpi_data_size");
+    p.qemu_acpi_data_size = size.u64();
+    if (p.qemu_acpi_data_size == 0 || p.qemu_acpi_data_size % 4096) size.fail("expected a non-zero multiple of 4 KiB");
+  } else {
+    patch.fail("expected none or qemu-x86-load-linux, got '" + patch.str() + "'");
+  }
 
   Field acpi = root.required("acpi");
   acpi.expect_map({"source"});

@@ -48,6 +48,7 @@ TEST_CASE("The shipped platform profiles load with their documented behaviour", 
   CHECK(p92.mrtd_page_order == PageOrder::single_pass);
   CHECK(p102.mrtd_page_order == PageOrder::single_pass);
   CHECK(p82.kernel_header_patch == KernelHeaderPatch::qemu_x86_load_linux);
+  CHECK(p82.qemu_acpi_data_size == 0x28000);
   CHECK(p92.kernel_header_patch == KernelHeaderPatch::qemu_x86_load_linux);
   CHECK(p102.kernel_header_patch == KernelHeaderPatch::none);
   for (const auto &p : {p82, p92, p102}) {
@@ -74,6 +75,10 @@ TEST_CASE("Malformed or incomplete profiles are rejected naming the field", "[pr
   rejects(replace(k_valid_profile, "  page_order: two-pass\n", "  page_order: two-pass\n  extra: 1\n"), "mrtd.extra: unknown key");
   rejects(replace(k_valid_profile, "kernel:\n  header_patch: none\n", ""), "missing required field 'kernel'");
   rejects(replace(k_valid_profile, "header_patch: none", "header_patch: maybe"), "kernel.header_patch: expected none or qemu-x86-load-linux");
+  rejects(replace(k_valid_profile, "header_patch: none", "header_patch: qemu-x86-load-linux"),
+          "kernel: missing required field 'acpi_data_size'");
+  rejects(replace(k_valid_profile, "header_patch: none", "header_patch: none\n  acpi_data_size: 0x28000"),
+          "kernel.acpi_data_size: only meaningful with header_patch: qemu-x86-load-linux");
   rejects(replace(k_valid_profile, "high_base: 0x100000000", "high_base: lots"), "memory_layout.high_base: expected an unsigned integer");
   rejects(replace(k_valid_profile, "[td_hob, cfv, kernel]", "[td_hob, td_hob]"), "listed twice");
   rejects(replace(k_valid_profile, "[td_hob, cfv, kernel]", "[td_hob, bios]"), "events[1]: unknown event step 'bios'");
