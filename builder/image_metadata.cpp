@@ -9,9 +9,10 @@ namespace mrforge {
 namespace {
 
 // A file name from metadata.json must stay inside the image directory.
-std::string file_in(const std::string &dir, const std::string &meta, const std::string &field, const std::string &name) {
-  if (name.empty() || name[0] == '/' || name == ".." || name.rfind("../", 0) == 0 || name.find("/../") != std::string::npos ||
-      (name.size() >= 3 && name.compare(name.size() - 3, 3, "/..") == 0))
+std::string file_in(const std::string &dir, const std::string &meta, const std::string &field,
+                    const std::string &name) {
+  if (name.empty() || name[0] == '/' || name == ".." || name.rfind("../", 0) == 0 ||
+      name.find("/../") != std::string::npos || (name.size() >= 3 && name.compare(name.size() - 3, 3, "/..") == 0))
     throw InputError(meta + ": " + field, "'" + name + "' must be a file name inside the image directory");
   return dir + "/" + name;
 }

@@ -10,8 +10,8 @@ namespace mrforge {
 
 struct ImageMetadata {
   std::string dir;
-  std::string bios;   // path (dir joined with the file name)
-  std::string kernel; // path
+  std::string bios;                  // path (dir joined with the file name)
+  std::string kernel;                // path
   std::optional<std::string> initrd; // path
   std::string cmdline;
   std::optional<std::string> rootfs;

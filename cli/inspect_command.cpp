@@ -56,10 +56,11 @@ void inspect_firmware(const InspectOptions &o) {
     print_json(j);
     return;
   }
-  std::cout << o.file << ": " << fw.size << " bytes, TDVF descriptor v" << fw.tdvf_version << " at " << hex_u64(fw.tdvf_offset)
-            << "\n\nOVMF GUIDed table:\n";
+  std::cout << o.file << ": " << fw.size << " bytes, TDVF descriptor v" << fw.tdvf_version << " at "
+            << hex_u64(fw.tdvf_offset) << "\n\nOVMF GUIDed table:\n";
   std::vector<std::vector<std::string>> rows = {{"  GUID", "OFFSET", "SIZE"}};
-  for (const auto &e : fw.guided_table) rows.push_back({"  " + e.guid.str(), hex_u64(e.data_offset), std::to_string(e.data_size)});
+  for (const auto &e : fw.guided_table)
+    rows.push_back({"  " + e.guid.str(), hex_u64(e.data_offset), std::to_string(e.data_size)});
   print_table(rows);
   std::cout << "\nTDVF sections:\n";
   rows = {{"  #", "TYPE", "FILE OFFSET", "RAW SIZE", "GPA", "MEM SIZE", "ATTRIBUTES"}};
@@ -126,19 +127,23 @@ void inspect_kernel(const InspectOptions &o) {
   const char *machine = pe_machine_name(pe.machine);
   std::cout << o.file << ": " << pe.file_size << " bytes, " << (pe.pe32_plus ? "PE32+" : "PE32") << " "
             << (machine ? machine : hex_u64(pe.machine)) << ", subsystem " << pe.subsystem << ", "
-            << (has_signature(pe) ? "signed (certificate table " + std::to_string(pe.cert_table_size) + " bytes)" : "unsigned")
+            << (has_signature(pe) ? "signed (certificate table " + std::to_string(pe.cert_table_size) + " bytes)"
+                                  : "unsigned")
             << "\n\nSections:\n";
   std::vector<std::vector<std::string>> rows = {{"  NAME", "VADDR", "VSIZE", "FILE OFFSET", "RAW SIZE"}};
   for (const auto &s : pe.sections)
-    rows.push_back({"  " + s.name, hex_u64(s.virtual_address), hex_u64(s.virtual_size), hex_u64(s.raw_offset), hex_u64(s.raw_size)});
+    rows.push_back({"  " + s.name, hex_u64(s.virtual_address), hex_u64(s.virtual_size), hex_u64(s.raw_offset),
+                    hex_u64(s.raw_size)});
   print_table(rows);
   std::cout << "\n";
   if (hdr) {
-    print_table({{"Linux boot protocol", std::to_string(hdr->protocol >> 8) + "." + std::to_string(hdr->protocol & 0xFF)},
-                 {"kernel version", hdr->kernel_version},
-                 {"initrd_addr_max", hex_u64(hdr->initrd_addr_max) + (hdr->can_be_loaded_above_4g() ? " (XLF_CAN_BE_LOADED_ABOVE_4G)" : "")},
-                 {"xloadflags", hex_u64(hdr->xloadflags)},
-                 {"cmdline_size", std::to_string(hdr->cmdline_size)}});
+    print_table(
+        {{"Linux boot protocol", std::to_string(hdr->protocol >> 8) + "." + std::to_string(hdr->protocol & 0xFF)},
+         {"kernel version", hdr->kernel_version},
+         {"initrd_addr_max",
+          hex_u64(hdr->initrd_addr_max) + (hdr->can_be_loaded_above_4g() ? " (XLF_CAN_BE_LOADED_ABOVE_4G)" : "")},
+         {"xloadflags", hex_u64(hdr->xloadflags)},
+         {"cmdline_size", std::to_string(hdr->cmdline_size)}});
   } else {
     std::cout << "No Linux setup header: " << hdr_error << "\n";
   }
@@ -159,7 +164,8 @@ void add_inspect_command(CLI::App &app, Runner &run) {
   f->add_flag("--json", fw->json, "Print JSON");
   f->callback([fw, &run] { run = [fw] { inspect_firmware(*fw); }; });
   auto k = std::make_shared<InspectOptions>();
-  CLI::App *kc = cmd->add_subcommand("kernel", "PE sections, boot protocol, setup header, Authenticode digests, signature");
+  CLI::App *kc =
+      cmd->add_subcommand("kernel", "PE sections, boot protocol, setup header, Authenticode digests, signature");
   kc->add_option("file", k->file, "Kernel (bzImage with EFI stub) or any EFI application")->required();
   kc->add_flag("--json", k->json, "Print JSON");
   kc->callback([k, &run] { run = [k] { inspect_kernel(*k); }; });

@@ -36,10 +36,12 @@ std::map<DigestSlot, Sha384> parse_digests(const std::vector<std::string> &specs
   std::map<DigestSlot, Sha384> out;
   for (const std::string &spec : specs) {
     size_t eq = spec.find('=');
-    if (eq == std::string::npos) throw InputError("--digest " + spec, "expected NAME=HEX with NAME one of " + digest_slot_names());
+    if (eq == std::string::npos)
+      throw InputError("--digest " + spec, "expected NAME=HEX with NAME one of " + digest_slot_names());
     std::string name = spec.substr(0, eq);
     std::optional<DigestSlot> slot = digest_slot_from_name(name);
-    if (!slot) throw InputError("--digest " + spec, "unknown component '" + name + "' (known: " + digest_slot_names() + ")");
+    if (!slot)
+      throw InputError("--digest " + spec, "unknown component '" + name + "' (known: " + digest_slot_names() + ")");
     if (out.count(*slot)) throw InputError("--digest " + spec, "'" + name + "' given twice");
     out[*slot] = sha384_from_hex(spec.substr(eq + 1), "--digest " + name);
   }
@@ -62,7 +64,8 @@ void run_measure(const MeasureOptions &o) {
     if (initrd.empty() && meta.initrd) initrd = *meta.initrd;
     if (!cmdline) cmdline = meta.cmdline;
   }
-  if (!cmdline) throw InputError("--cmdline", "give the kernel command line (--cmdline \"\" for none), or an IMAGE_DIR");
+  if (!cmdline)
+    throw InputError("--cmdline", "give the kernel command line (--cmdline \"\" for none), or an IMAGE_DIR");
 
   PlatformProfile profile = load_platform_profile(o.profile);
   OvmfVariant ovmf = load_ovmf_variant(o.ovmf_variant.empty() ? profile.default_ovmf_variant : o.ovmf_variant);
@@ -114,7 +117,8 @@ void run_measure(const MeasureOptions &o) {
     std::vector<std::vector<std::string>> table = {{"#", "MR", "TYPE", "DIGEST", "DESCRIPTION"}};
     for (size_t i = 0; i < m.events.size(); ++i) {
       const Event &e = m.events[i];
-      table.push_back({std::to_string(i), register_name(e.reg), event_type_label(e.type), to_hex(e.digest), e.description});
+      table.push_back(
+          {std::to_string(i), register_name(e.reg), event_type_label(e.type), to_hex(e.digest), e.description});
       table.push_back({"", "", "", "", "  <- " + e.source});
     }
     print_table(table);
@@ -130,7 +134,8 @@ void add_measure_command(CLI::App &app, Runner &run) {
   CLI::App *cmd = app.add_subcommand("measure", "Compute the expected MRTD and RTMR0-2 of a TDX guest");
   cmd->footer(
       "Inputs come from files (--firmware, --kernel, --initrd), an IMAGE_DIR with dstack's metadata.json, or as\n"
-      "digests (--digest NAME=HEX, NAME one of " + digest_slot_names() +
+      "digests (--digest NAME=HEX, NAME one of " +
+      digest_slot_names() +
       ") for components whose binaries you do not have.\n"
       "Example:\n"
       "  mrforge measure --firmware /usr/share/ovmf/OVMF.fd --kernel vmlinuz --initrd initrd.img \\\n"

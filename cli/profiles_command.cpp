@@ -13,7 +13,8 @@ namespace {
 
 void run_profiles(bool json) {
   Json j{{"directory", shipped_profile_dir()}, {"platform_profiles", Json::array()}, {"ovmf_variants", Json::array()}};
-  std::vector<std::vector<std::string>> rows = {{"PLATFORM PROFILE", "MRTD ORDER", "KERNEL PATCH", "DEFAULT OVMF", "DESCRIPTION"}};
+  std::vector<std::vector<std::string>> rows = {
+      {"PLATFORM PROFILE", "MRTD ORDER", "KERNEL PATCH", "DEFAULT OVMF", "DESCRIPTION"}};
   for (const std::string &name : shipped_platform_profiles()) {
     PlatformProfile p = load_platform_profile(name);
     j["platform_profiles"].push_back(Json{{"name", p.name},

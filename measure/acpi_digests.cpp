@@ -46,7 +46,8 @@ AcpiDigests acpi_digests(ByteView table_loader, const std::string &loader_source
   Reader r(rsdp, rsdp_source);
   r.expect(ByteView::of("RSD PTR "), "RSDP signature (expected \"RSD PTR \")");
   if (rsdp.size() != 20 && rsdp.size() != 36)
-    throw FormatError(rsdp_source, rsdp.size(), "an RSDP has 20 (ACPI 1.0) or 36 bytes, this one " + std::to_string(rsdp.size()));
+    throw FormatError(rsdp_source, rsdp.size(),
+                      "an RSDP has 20 (ACPI 1.0) or 36 bytes, this one " + std::to_string(rsdp.size()));
   if (tables.empty()) throw FormatError(tables_source, 0, "the ACPI tables blob is empty");
   return {sha384(table_loader), sha384(rsdp), sha384(tables)};
 }

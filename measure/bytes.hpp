@@ -15,9 +15,7 @@ public:
   constexpr ByteView() = default;
   constexpr ByteView(const uint8_t *data, size_t size) : m_data(data), m_size(size) {}
   ByteView(const Bytes &bytes) : m_data(bytes.data()), m_size(bytes.size()) {} // NOLINT: implicit by design
-  static ByteView of(std::string_view text) {
-    return {reinterpret_cast<const uint8_t *>(text.data()), text.size()};
-  }
+  static ByteView of(std::string_view text) { return {reinterpret_cast<const uint8_t *>(text.data()), text.size()}; }
 
   const uint8_t *data() const { return m_data; }
   size_t size() const { return m_size; }

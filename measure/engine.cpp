@@ -80,7 +80,8 @@ private:
   template <typename Compute>
   void add_slot(DigestSlot slot, Register reg, uint32_t type, std::string description, Compute compute) {
     if (const Sha384 *d = supplied(slot)) {
-      add(reg, type, std::move(description), *d, std::string("supplied digest (--digest ") + digest_slot_name(slot) + ")");
+      add(reg, type, std::move(description), *d,
+          std::string("supplied digest (--digest ") + digest_slot_name(slot) + ")");
       return;
     }
     auto [digest, source] = compute();
@@ -89,12 +90,14 @@ private:
 
   const FirmwareImage &firmware_for(const char *what, DigestSlot slot) const {
     if (!m_fw)
-      throw InputError(what, std::string("needs the firmware: give --firmware OVMF.fd or --digest ") + digest_slot_name(slot) + "=HEX");
+      throw InputError(what, std::string("needs the firmware: give --firmware OVMF.fd or --digest ") +
+                                 digest_slot_name(slot) + "=HEX");
     return *m_fw;
   }
 
   uint64_t memory_for(const char *what) const {
-    if (m_in.memory == 0) throw InputError("--memory", std::string("the ") + what + " depends on the guest memory size: give --memory");
+    if (m_in.memory == 0)
+      throw InputError("--memory", std::string("the ") + what + " depends on the guest memory size: give --memory");
     return m_in.memory;
   }
 
@@ -121,7 +124,8 @@ private:
       break;
     case EventStep::secure_boot_variables:
       for (const UefiVariable &v : m_ovmf.secure_boot_variables)
-        add(Register::rtmr0, event_type::k_efi_variable_driver_config, "UEFI variable " + v.name + " (" + v.vendor.str() + ")",
+        add(Register::rtmr0, event_type::k_efi_variable_driver_config,
+            "UEFI variable " + v.name + " (" + v.vendor.str() + ")",
             sha384(uefi_variable_data(v.vendor, v.name, v.data)),
             "OVMF variant " + m_ovmf.name + ": " + (v.data.empty() ? "absent (empty data)" : "data " + to_hex(v.data)));
       break;
@@ -129,9 +133,7 @@ private:
       add(Register::rtmr0, event_type::k_separator, "separator (PCR7: end of Secure Boot policy)", separator_digest(),
           "constant: SHA-384 of 00000000");
       break;
-    case EventStep::acpi_tables:
-      add_acpi();
-      break;
+    case EventStep::acpi_tables: add_acpi(); break;
     case EventStep::kernel:
       add_slot(DigestSlot::kernel, Register::rtmr1, event_type::k_efi_boot_services_application,
                "kernel (PE Authenticode, SHA-384)", [&] { return kernel_digest(); });
@@ -142,8 +144,9 @@ private:
           origin + ": BootOrder " + to_hex(m_ovmf.boot_order));
       for (const LoadOption &o : m_ovmf.boot_options) {
         Bytes data = efi_load_option(o.attributes, o.description, fv_file_device_path(o.fv, o.file));
-        add(Register::rtmr0, event_type::k_efi_variable_boot, "UEFI variable " + o.variable + " (data: " + o.description + " load option)",
-            sha384(data), origin + ": " + o.variable + " = " + to_hex(data));
+        add(Register::rtmr0, event_type::k_efi_variable_boot,
+            "UEFI variable " + o.variable + " (data: " + o.description + " load option)", sha384(data),
+            origin + ": " + o.variable + " = " + to_hex(data));
       }
       break;
     }
@@ -152,12 +155,12 @@ private:
         add(e.reg, e.type, e.description, e.digest, "OVMF variant " + m_ovmf.name + " (" + m_ovmf.file + ")");
       break;
     case EventStep::calling_efi_application:
-      add(Register::rtmr1, event_type::k_efi_action, k_calling_efi_application, action_digest(k_calling_efi_application),
-          "constant: EFI action string");
+      add(Register::rtmr1, event_type::k_efi_action, k_calling_efi_application,
+          action_digest(k_calling_efi_application), "constant: EFI action string");
       break;
     case EventStep::separator_boot:
-      add(m_ovmf.separator_boot_register, event_type::k_separator, "separator (PCRs 0-6 at ReadyToBoot)", separator_digest(),
-          "constant: SHA-384 of 00000000; register from OVMF variant " + m_ovmf.name);
+      add(m_ovmf.separator_boot_register, event_type::k_separator, "separator (PCRs 0-6 at ReadyToBoot)",
+          separator_digest(), "constant: SHA-384 of 00000000; register from OVMF variant " + m_ovmf.name);
       break;
     case EventStep::cmdline:
       add_slot(DigestSlot::cmdline, Register::rtmr2, event_type::k_event_tag, "kernel command line (LoadOptions)", [&] {
@@ -168,9 +171,8 @@ private:
       break;
     case EventStep::initrd:
       if (!has_initrd()) break;
-      add_slot(DigestSlot::initrd, Register::rtmr2, event_type::k_event_tag, "initrd (Linux initrd)", [&] {
-        return std::make_pair(sha384(m_in.initrd->bytes), "computed: SHA-384 of " + m_in.initrd->name);
-      });
+      add_slot(DigestSlot::initrd, Register::rtmr2, event_type::k_event_tag, "initrd (Linux initrd)",
+               [&] { return std::make_pair(sha384(m_in.initrd->bytes), "computed: SHA-384 of " + m_in.initrd->name); });
       break;
     case EventStep::exit_boot_services_invocation:
       add(Register::rtmr1, event_type::k_efi_action, k_exit_boot_services_invocation,
@@ -195,11 +197,14 @@ private:
       add_slot(b.slot, Register::rtmr0, event_type::k_platform_config_flags,
                std::string(k_acpi_event_data) + ": " + b.blob, [&] {
                  if (!m_in.acpi)
-                   throw InputError("ACPI", std::string("profile ") + m_profile.name +
-                                                " takes the ACPI digests from QEMU's fw_cfg blobs: give --acpi-tables DIR (a copy of "
-                                                "/sys/firmware/qemu_fw_cfg/by_name/etc from a guest of the same shape) or --digest " +
-                                                digest_slot_name(b.slot) + "=HEX");
-                 return std::make_pair((*m_in.acpi).*(b.field), "computed: SHA-384 of " + std::string(b.blob) + " from " + m_in.acpi_origin);
+                   throw InputError(
+                       "ACPI",
+                       std::string("profile ") + m_profile.name +
+                           " takes the ACPI digests from QEMU's fw_cfg blobs: give --acpi-tables DIR (a copy of "
+                           "/sys/firmware/qemu_fw_cfg/by_name/etc from a guest of the same shape) or --digest " +
+                           digest_slot_name(b.slot) + "=HEX");
+                 return std::make_pair((*m_in.acpi).*(b.field),
+                                       "computed: SHA-384 of " + std::string(b.blob) + " from " + m_in.acpi_origin);
                });
     }
   }
@@ -219,7 +224,9 @@ private:
       patch.initrd_size = m_in.initrd->bytes.size();
     else if (supplied(DigestSlot::initrd)) {
       if (!m_in.initrd_size)
-        throw InputError("--initrd-size", "QEMU patches the kernel header with the initrd size: give --initrd FILE or --initrd-size BYTES");
+        throw InputError(
+            "--initrd-size",
+            "QEMU patches the kernel header with the initrd size: give --initrd FILE or --initrd-size BYTES");
       patch.initrd_size = *m_in.initrd_size;
     }
     patch.cmdline = m_in.cmdline;
@@ -227,7 +234,8 @@ private:
     patch.acpi_data_size = m_profile.qemu_acpi_data_size;
     Bytes patched = qemu_patched_kernel(k.bytes, header, patch);
     PeImage pe = parse_pe(patched, k.name);
-    std::string initrd_note = patch.initrd_size ? ", initrd " + std::to_string(*patch.initrd_size) + " bytes" : ", no initrd";
+    std::string initrd_note =
+        patch.initrd_size ? ", initrd " + std::to_string(*patch.initrd_size) + " bytes" : ", no initrd";
     return {to_sha384(authenticode(patched, pe, HashAlgorithm::sha384)),
             "computed: Authenticode of " + k.name + " after QEMU's setup-header patch (memory " +
                 format_memory_size(patch.memory_bytes) + initrd_note + ")"};
@@ -273,17 +281,25 @@ uint64_t parse_memory_size(const std::string &text, const std::string &what) {
   std::string unit = text.substr(i);
   for (char &c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   unsigned shift = 0;
-  if (unit.empty() || unit == "B") shift = 0;
-  else if (unit == "K" || unit == "KB" || unit == "KIB") shift = 10;
-  else if (unit == "M" || unit == "MB" || unit == "MIB") shift = 20;
-  else if (unit == "G" || unit == "GB" || unit == "GIB") shift = 30;
-  else if (unit == "T" || unit == "TB" || unit == "TIB") shift = 40;
-  else throw InputError(what, "unknown unit '" + text.substr(i) + "' in '" + text + "' (use K, M, G or T, binary)");
-  if (shift && value > (k_max_memory >> shift)) throw InputError(what, "'" + text + "' is larger than the 64 TiB limit");
+  if (unit.empty() || unit == "B")
+    shift = 0;
+  else if (unit == "K" || unit == "KB" || unit == "KIB")
+    shift = 10;
+  else if (unit == "M" || unit == "MB" || unit == "MIB")
+    shift = 20;
+  else if (unit == "G" || unit == "GB" || unit == "GIB")
+    shift = 30;
+  else if (unit == "T" || unit == "TB" || unit == "TIB")
+    shift = 40;
+  else
+    throw InputError(what, "unknown unit '" + text.substr(i) + "' in '" + text + "' (use K, M, G or T, binary)");
+  if (shift && value > (k_max_memory >> shift))
+    throw InputError(what, "'" + text + "' is larger than the 64 TiB limit");
   value <<= shift;
   if (value == 0) throw InputError(what, "memory size must not be zero");
   if (value > k_max_memory) throw InputError(what, "'" + text + "' is larger than the 64 TiB limit");
-  if (value % 4096) throw InputError(what, "'" + text + "' is not a multiple of 4 KiB (guest memory is mapped in pages)");
+  if (value % 4096)
+    throw InputError(what, "'" + text + "' is not a multiple of 4 KiB (guest memory is mapped in pages)");
   return value;
 }
 

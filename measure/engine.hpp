@@ -35,16 +35,16 @@ struct MeasureInputs {
   std::optional<uint64_t> initrd_size; // needed for the header patch when only the initrd digest is supplied
   std::string cmdline;
   uint32_t cpus = 0;
-  uint64_t memory = 0;                 // bytes
+  uint64_t memory = 0; // bytes
   std::optional<AcpiDigests> acpi;
-  std::string acpi_origin;             // e.g. the --acpi-tables directory
+  std::string acpi_origin; // e.g. the --acpi-tables directory
   std::map<DigestSlot, Sha384> supplied;
 };
 
 struct Measurement {
-  std::optional<Sha384> mrtd; // absent when no firmware file was given
-  std::vector<Event> events;  // in log order
-  RtmrValues rtmr{};          // folded from events (rtmr3 stays zero: it is runtime)
+  std::optional<Sha384> mrtd;                              // absent when no firmware file was given
+  std::vector<Event> events;                               // in log order
+  RtmrValues rtmr{};                                       // folded from events (rtmr3 stays zero: it is runtime)
   std::vector<std::pair<std::string, std::string>> inputs; // every input that fed the result
 };
 

@@ -13,8 +13,7 @@ std::string at(const std::string &source, uint64_t offset) {
 } // namespace
 
 FormatError::FormatError(std::string source, uint64_t offset, const std::string &message)
-    : Error(at(source, offset) + ": " + message), m_source(std::move(source)), m_offset(offset),
-      m_detail(message) {}
+    : Error(at(source, offset) + ": " + message), m_source(std::move(source)), m_offset(offset), m_detail(message) {}
 
 InputError::InputError(std::string input, const std::string &message)
     : Error(input + ": " + message), m_input(std::move(input)) {}

@@ -34,7 +34,7 @@ struct Event {
   uint32_t type = 0;
   std::string description; // what was measured, e.g. "TD HOB (2 GiB)"
   Sha384 digest{};
-  std::string source;      // the input it came from, e.g. "computed from --memory and OVMF.fd TDVF sections"
+  std::string source; // the input it came from, e.g. "computed from --memory and OVMF.fd TDVF sections"
 };
 
 using RtmrValues = std::array<Sha384, 4>;

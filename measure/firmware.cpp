@@ -89,11 +89,11 @@ std::vector<GuidedEntry> parse_guided_table(const Reader &file) {
   const size_t table_len = file.peek_le<uint16_t>(table_len_pos);
   const size_t table_end = size - k_bytes_after_footer;
   if (table_len < k_entry_trailer)
-    file.fail_at(table_len_pos, "GUIDed table length " + std::to_string(table_len) +
-                                    " is smaller than its own footer (18 bytes)");
+    file.fail_at(table_len_pos,
+                 "GUIDed table length " + std::to_string(table_len) + " is smaller than its own footer (18 bytes)");
   if (table_len > table_end)
-    file.fail_at(table_len_pos, "GUIDed table length " + std::to_string(table_len) +
-                                    " reaches before the start of the file");
+    file.fail_at(table_len_pos,
+                 "GUIDed table length " + std::to_string(table_len) + " reaches before the start of the file");
   const size_t table_start = table_end - table_len;
 
   std::vector<GuidedEntry> entries;
@@ -182,8 +182,7 @@ void check_section(const Reader &file, size_t at, size_t index, const TdvfSectio
     if (s.raw_size != 0) file.fail_at(raw_size_at, label + ": must have no raw data, has " + hex_u64(s.raw_size));
     break;
   case TdvfSectionType::payload:
-  case TdvfSectionType::payload_param:
-    break;
+  case TdvfSectionType::payload_param: break;
   }
 
   // QEMU/KVM measure mem_size bytes copied from data_offset on (KVM_TDX_INIT_MEM_REGION), i.e.
@@ -261,17 +260,19 @@ FirmwareImage parse_firmware(ByteView fw, const std::string &source) {
                      k_tdx_metadata_offset_guid + "): this firmware was built without TDX support");
   // QEMU reads a u32 at the start of the data, dstack-mr the last 4 bytes: require exactly 4.
   if (it->data_size != sizeof(uint32_t))
-    file.fail_at(it->data_offset, "TDX metadata offset entry holds " + std::to_string(it->data_size) +
-                                      " bytes of data, expected a u32");
+    file.fail_at(it->data_offset,
+                 "TDX metadata offset entry holds " + std::to_string(it->data_size) + " bytes of data, expected a u32");
   const size_t offset_pos = it->data_offset;
   const uint32_t from_end = file.peek_le<uint32_t>(offset_pos);
   if (from_end > file.size())
-    file.fail_at(offset_pos, "TDVF descriptor offset " + hex_u64(from_end) + " from the end points before the start of this " +
-                                 hex_u64(file.size()) + "-byte file: this looks like a split OVMF_CODE image; MRTD needs "
+    file.fail_at(offset_pos, "TDVF descriptor offset " + hex_u64(from_end) +
+                                 " from the end points before the start of this " + hex_u64(file.size()) +
+                                 "-byte file: this looks like a split OVMF_CODE image; MRTD needs "
                                  "the unified OVMF.fd (CODE+VARS) image");
   const size_t tdvf_offset = file.size() - from_end;
   if (from_end < k_descriptor_header_size)
-    file.fail_at(offset_pos, "TDVF descriptor offset " + hex_u64(from_end) + " from the end leaves no room for its header");
+    file.fail_at(offset_pos,
+                 "TDVF descriptor offset " + hex_u64(from_end) + " from the end leaves no room for its header");
   image.tdvf_offset = tdvf_offset;
 
   Reader d = file.sub(tdvf_offset, file.size() - tdvf_offset, "TDVF descriptor");
@@ -290,8 +291,8 @@ FirmwareImage parse_firmware(ByteView fw, const std::string &source) {
                              std::to_string(k_max_tdvf_sections) + " we accept");
   const uint64_t expected_length = k_descriptor_header_size + uint64_t{count} * k_section_size;
   if (length != expected_length)
-    d.fail_at(length_pos, "TDVF descriptor length " + hex_u64(length) + " does not match its " +
-                              std::to_string(count) + " sections (expected " + hex_u64(expected_length) + ")");
+    d.fail_at(length_pos, "TDVF descriptor length " + hex_u64(length) + " does not match its " + std::to_string(count) +
+                              " sections (expected " + hex_u64(expected_length) + ")");
   if (length > d.size())
     d.fail_at(length_pos, "TDVF descriptor of " + hex_u64(length) + " bytes runs past the end of the file");
 

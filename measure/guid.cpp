@@ -9,7 +9,8 @@ namespace mrforge {
 Guid Guid::parse(std::string_view text, const std::string &what) {
   // Registry form: 8-4-4-4-12 hex digits.
   if (text.size() != 36 || text[8] != '-' || text[13] != '-' || text[18] != '-' || text[23] != '-')
-    throw InputError(what, "expected a GUID like 8be4df61-93ca-11d2-aa0d-00e098032b8c, got '" + std::string(text) + "'");
+    throw InputError(what,
+                     "expected a GUID like 8be4df61-93ca-11d2-aa0d-00e098032b8c, got '" + std::string(text) + "'");
   std::string hex;
   for (char c : text)
     if (c != '-') hex.push_back(c);

@@ -73,11 +73,13 @@ int nibble(char c) {
 } // namespace
 
 Bytes from_hex(std::string_view hex, const std::string &what) {
-  if (hex.size() % 2) throw InputError(what, "hex string has an odd number of digits (" + std::to_string(hex.size()) + ")");
+  if (hex.size() % 2)
+    throw InputError(what, "hex string has an odd number of digits (" + std::to_string(hex.size()) + ")");
   Bytes out(hex.size() / 2);
   for (size_t i = 0; i < out.size(); ++i) {
     int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) throw InputError(what, "not a hex digit at position " + std::to_string(hi < 0 ? 2 * i : 2 * i + 1));
+    if (hi < 0 || lo < 0)
+      throw InputError(what, "not a hex digit at position " + std::to_string(hi < 0 ? 2 * i : 2 * i + 1));
     out[i] = static_cast<uint8_t>(hi << 4 | lo);
   }
   return out;
@@ -85,13 +87,15 @@ Bytes from_hex(std::string_view hex, const std::string &what) {
 
 Sha384 sha384_from_hex(std::string_view hex, const std::string &what) {
   Bytes b = from_hex(hex, what);
-  if (b.size() != 48)
-    throw InputError(what, "a SHA-384 digest has 96 hex digits, got " + std::to_string(hex.size()));
+  if (b.size() != 48) throw InputError(what, "a SHA-384 digest has 96 hex digits, got " + std::to_string(hex.size()));
   return to_sha384(b);
 }
 
 void extend(Sha384 &mr, const Sha384 &digest) {
-  mr = to_sha384(Hasher(HashAlgorithm::sha384).update(ByteView(mr.data(), mr.size())).update(ByteView(digest.data(), digest.size())).finish());
+  mr = to_sha384(Hasher(HashAlgorithm::sha384)
+                     .update(ByteView(mr.data(), mr.size()))
+                     .update(ByteView(digest.data(), digest.size()))
+                     .finish());
 }
 
 } // namespace mrforge

@@ -8,9 +8,9 @@
 namespace mrforge {
 
 struct MemoryLayout {
-  uint64_t split_threshold = 0;   // RAM >= this: low RAM ends at low_top_when_split
+  uint64_t split_threshold = 0; // RAM >= this: low RAM ends at low_top_when_split
   uint64_t low_top_when_split = 0;
-  uint64_t high_base = 0;         // where the rest of RAM starts (4 GiB)
+  uint64_t high_base = 0; // where the rest of RAM starts (4 GiB)
 
   // Bytes of RAM below 4 GiB for a guest of `ram` bytes.
   uint64_t low_memory(uint64_t ram) const { return ram >= split_threshold ? low_top_when_split : ram; }

@@ -22,7 +22,7 @@ namespace mrforge {
 
 namespace {
 
-constexpr size_t k_block_size = 128;       // TDX module: SHA-384 block of the MRTD stream
+constexpr size_t k_block_size = 128;        // TDX module: SHA-384 block of the MRTD stream
 constexpr size_t k_extend_chunk_size = 256; // TDH.MR.EXTEND measures 256 bytes per call
 constexpr size_t k_chunks_per_page = k_tdx_page_size / k_extend_chunk_size;
 

@@ -146,8 +146,7 @@ PeImage parse_pe(ByteView image, const std::string &source) {
   if (!known_machine(pe.machine))
     r.fail_at(coff + k_coff_machine, "COFF Machine " + hex_u64(pe.machine) + " is not a UEFI architecture");
   const uint16_t section_count = le_at<uint16_t>(r, coff + k_coff_number_of_sections, "COFF NumberOfSections");
-  const uint16_t optional_size =
-      le_at<uint16_t>(r, coff + k_coff_size_of_optional_header, "COFF SizeOfOptionalHeader");
+  const uint16_t optional_size = le_at<uint16_t>(r, coff + k_coff_size_of_optional_header, "COFF SizeOfOptionalHeader");
   pe.characteristics = le_at<uint16_t>(r, coff + k_coff_characteristics, "COFF Characteristics");
   if (section_count == 0) r.fail_at(coff + k_coff_number_of_sections, "the image has no sections");
   if (section_count > k_max_sections)
@@ -193,15 +192,15 @@ PeImage parse_pe(ByteView image, const std::string &source) {
   const size_t directories = opt + fixed_size;
   for (uint32_t i = 0; i < pe.number_of_rva_and_sizes; ++i) {
     const size_t at = directories + size_t{i} * k_data_directory_size;
-    pe.data_directories.push_back({le_at<uint32_t>(r, at, "data directory"), le_at<uint32_t>(r, at + 4, "data directory")});
+    pe.data_directories.push_back(
+        {le_at<uint32_t>(r, at, "data directory"), le_at<uint32_t>(r, at + 4, "data directory")});
   }
 
   // Header sizes against the section table (edk2 PeCoffLoaderGetPeHeader, checks 3 and 4).
   const size_t section_table = opt + optional_size;
   pe.section_table_offset = section_table;
   const size_t size_of_headers_pos = opt + k_opt_size_of_headers;
-  if (pe.size_of_image <= section_table ||
-      (pe.size_of_image - section_table) / k_section_header_size <= section_count)
+  if (pe.size_of_image <= section_table || (pe.size_of_image - section_table) / k_section_header_size <= section_count)
     r.fail_at(opt + k_opt_size_of_image, "SizeOfImage " + hex_u64(pe.size_of_image) + " cannot hold the headers and " +
                                              std::to_string(section_count) + " section headers");
   if (pe.size_of_headers <= section_table ||
@@ -221,7 +220,8 @@ PeImage parse_pe(ByteView image, const std::string &source) {
     const size_t at = section_table + size_t{i} * k_section_header_size;
     ByteView name_bytes = r.view(at, k_section_name_size, "section name");
     PeSection s;
-    for (size_t k = 0; k < k_section_name_size && name_bytes[k] != 0; ++k) s.name.push_back(static_cast<char>(name_bytes[k]));
+    for (size_t k = 0; k < k_section_name_size && name_bytes[k] != 0; ++k)
+      s.name.push_back(static_cast<char>(name_bytes[k]));
     s.virtual_size = le_at<uint32_t>(r, at + k_section_virtual_size, "section VirtualSize");
     s.virtual_address = le_at<uint32_t>(r, at + k_section_virtual_address, "section VirtualAddress");
     s.raw_size = le_at<uint32_t>(r, at + k_section_raw_size, "section SizeOfRawData");
@@ -243,8 +243,8 @@ PeImage parse_pe(ByteView image, const std::string &source) {
     const PeDataDirectory &cert = pe.data_directories[k_security_directory_index];
     if (cert.size != 0) {
       if (cert.virtual_address < pe.size_of_headers)
-        r.fail_at(entry, "certificate table at " + hex_u64(cert.virtual_address) + " overlaps the headers (SizeOfHeaders " +
-                             hex_u64(pe.size_of_headers) + ")");
+        r.fail_at(entry, "certificate table at " + hex_u64(cert.virtual_address) +
+                             " overlaps the headers (SizeOfHeaders " + hex_u64(pe.size_of_headers) + ")");
       if (cert.virtual_address > image.size() || cert.size > image.size() - cert.virtual_address)
         r.fail_at(entry, "certificate table [" + hex_u64(cert.virtual_address) + ", +" + hex_u64(cert.size) +
                              ") lies beyond the end of the file (size " + hex_u64(image.size()) + ")");

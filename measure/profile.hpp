@@ -49,7 +49,7 @@ const char *acpi_source_name(AcpiSource s);
 // A host platform: QEMU version and TDX stack.
 struct PlatformProfile {
   std::string name;
-  std::string file;        // where it was loaded from
+  std::string file; // where it was loaded from
   std::string description;
   PageOrder mrtd_page_order = PageOrder::single_pass;
   KernelHeaderPatch kernel_header_patch = KernelHeaderPatch::none;
@@ -72,8 +72,8 @@ struct LoadOption {
   std::string variable; // "Boot0000"
   uint32_t attributes = 0;
   std::string description;
-  Guid fv;              // firmware volume holding the application
-  Guid file;            // the application's file GUID
+  Guid fv;   // firmware volume holding the application
+  Guid file; // the application's file GUID
 };
 
 // An event the OVMF variant adds, given by its digest or by the bytes that are hashed.
@@ -91,9 +91,9 @@ struct OvmfVariant {
   std::string description;
   std::vector<UefiVariable> secure_boot_variables; // in measurement order
   Register separator_boot_register = Register::rtmr1;
-  Guid global_variable_guid;                       // vendor of BootOrder / Boot####
-  Bytes boot_order;                                // BootOrder data
-  std::vector<LoadOption> boot_options;            // Boot#### in BootOrder order
+  Guid global_variable_guid;            // vendor of BootOrder / Boot####
+  Bytes boot_order;                     // BootOrder data
+  std::vector<LoadOption> boot_options; // Boot#### in BootOrder order
   std::vector<ExtraEvent> extra_events;
 };
 

@@ -20,7 +20,8 @@ constexpr const char *k_api_version = "mrforge/v1";
 // A YAML node with the path that led to it, so every error names file, line, column and field.
 class Field {
 public:
-  Field(YAML::Node node, std::string file, std::string path) : m_node(std::move(node)), m_file(std::move(file)), m_path(std::move(path)) {}
+  Field(YAML::Node node, std::string file, std::string path)
+      : m_node(std::move(node)), m_file(std::move(file)), m_path(std::move(path)) {}
 
   [[noreturn]] void fail(const std::string &message) const {
     YAML::Mark m = m_node.Mark();
@@ -117,7 +118,8 @@ Field load_root(const std::string &yaml, const std::string &file, const char *ki
   Field f(root, file, "");
   if (!root.IsMap()) f.fail(std::string("expected a ") + kind + " document (a mapping)");
   std::string api = f.required("apiVersion").str();
-  if (api != k_api_version) f.required("apiVersion").fail("unsupported apiVersion '" + api + "' (this mrforge reads " + k_api_version + ")");
+  if (api != k_api_version)
+    f.required("apiVersion").fail("unsupported apiVersion '" + api + "' (this mrforge reads " + k_api_version + ")");
   std::string k = f.required("kind").str();
   if (k != kind) f.required("kind").fail(std::string("expected kind ") + kind + ", got '" + k + "'");
   return f;
@@ -137,7 +139,8 @@ std::string resolve(const std::string &name_or_path, const char *subdir, const c
   if (!std::filesystem::exists(path)) {
     std::string list;
     for (const auto &k : known) list += (list.empty() ? "" : ", ") + k;
-    throw InputError(what, "no shipped " + std::string(subdir) + " '" + name_or_path + "' (known: " + list + "; or give a path to a YAML file)");
+    throw InputError(what, "no shipped " + std::string(subdir) + " '" + name_or_path + "' (known: " + list +
+                               "; or give a path to a YAML file)");
   }
   return path;
 }
@@ -148,7 +151,8 @@ std::vector<std::string> list_dir(const char *subdir) {
   for (const auto &e : std::filesystem::directory_iterator(shipped_profile_dir() + "/" + subdir, ec))
     if (e.path().extension() == ".yaml") out.push_back(e.path().stem().string());
   // Version order: qemu-8.2-tdx before qemu-10.2-tdx.
-  std::sort(out.begin(), out.end(), [](const std::string &a, const std::string &b) { return strverscmp(a.c_str(), b.c_str()) < 0; });
+  std::sort(out.begin(), out.end(),
+            [](const std::string &a, const std::string &b) { return strverscmp(a.c_str(), b.c_str()) < 0; });
   return out;
 }
 
@@ -170,16 +174,20 @@ PlatformProfile parse_platform_profile(const std::string &yaml, const std::strin
   Field mrtd = root.required("mrtd");
   mrtd.expect_map({"page_order"});
   Field order = mrtd.required("page_order");
-  if (order.str() == "single-pass") p.mrtd_page_order = PageOrder::single_pass;
-  else if (order.str() == "two-pass") p.mrtd_page_order = PageOrder::two_pass;
-  else order.fail("expected single-pass or two-pass, got '" + order.str() + "'");
+  if (order.str() == "single-pass")
+    p.mrtd_page_order = PageOrder::single_pass;
+  else if (order.str() == "two-pass")
+    p.mrtd_page_order = PageOrder::two_pass;
+  else
+    order.fail("expected single-pass or two-pass, got '" + order.str() + "'");
 
   Field mem = root.required("memory_layout");
   mem.expect_map({"split_threshold", "low_top_when_split", "high_base"});
   p.memory_layout.split_threshold = mem.required("split_threshold").u64();
   p.memory_layout.low_top_when_split = mem.required("low_top_when_split").u64();
   p.memory_layout.high_base = mem.required("high_base").u64();
-  if (p.memory_layout.low_top_when_split > p.memory_layout.split_threshold || p.memory_layout.high_base < p.memory_layout.split_threshold)
+  if (p.memory_layout.low_top_when_split > p.memory_layout.split_threshold ||
+      p.memory_layout.high_base < p.memory_layout.split_threshold)
     mem.fail("expected low_top_when_split <= split_threshold <= high_base");
   if (p.memory_layout.low_top_when_split % 4096 || p.memory_layout.high_base % 4096)
     mem.fail("low_top_when_split and high_base must be 4 KiB aligned");
@@ -189,7 +197,8 @@ PlatformProfile parse_platform_profile(const std::string &yaml, const std::strin
   Field patch = kernel.required("header_patch");
   if (patch.str() == "none") {
     p.kernel_header_patch = KernelHeaderPatch::none;
-    if (kernel.optional("acpi_data_size")) kernel.required("acpi_data_size").fail("only meaningful with header_patch: qemu-x86-load-linux");
+    if (kernel.optional("acpi_data_size"))
+      kernel.required("acpi_data_size").fail("only meaningful with header_patch: qemu-x86-load-linux");
   } else if (patch.str() == "qemu-x86-load-linux") {
     p.kernel_header_patch = KernelHeaderPatch::qemu_x86_load_linux;
     Field size = kernel.required("acpi_data_size");
@@ -235,7 +244,8 @@ OvmfVariant parse_ovmf_variant(const std::string &yaml, const std::string &file)
     v.secure_boot_variables.push_back(std::move(var));
   }
   Register sep = root.required("separator_boot_register").reg();
-  if (sep != Register::rtmr0 && sep != Register::rtmr1) root.required("separator_boot_register").fail("expected rtmr0 or rtmr1");
+  if (sep != Register::rtmr0 && sep != Register::rtmr1)
+    root.required("separator_boot_register").fail("expected rtmr0 or rtmr1");
   v.separator_boot_register = sep;
 
   Field boot = root.required("boot_variables");
@@ -264,7 +274,8 @@ OvmfVariant parse_ovmf_variant(const std::string &yaml, const std::string &file)
       e.description = f.required("description").str();
       auto digest = f.optional("digest");
       auto data = f.optional("data");
-      if (digest.has_value() == data.has_value()) f.fail("give exactly one of 'digest' (SHA-384 hex) or 'data' (hex of the hashed bytes)");
+      if (digest.has_value() == data.has_value())
+        f.fail("give exactly one of 'digest' (SHA-384 hex) or 'data' (hex of the hashed bytes)");
       if (digest) {
         Bytes d = digest->hex();
         if (d.size() != 48) digest->fail("a SHA-384 digest has 96 hex digits");

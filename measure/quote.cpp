@@ -92,8 +92,7 @@ TdQuote parse_td_quote(ByteView data, const std::string &source) {
     r.fail_at(4, "this is an SGX quote (version " + std::to_string(q.version) + ", TEE type 0x00), not TDX");
   if (q.version != 4 && q.version != 5)
     r.fail_at(0, "quote version " + std::to_string(q.version) + " is not supported (TDX quotes are version 4 or 5)");
-  if (q.tee_type != k_tee_type_tdx)
-    r.fail_at(4, "TEE type " + hex_u64(q.tee_type) + " is not TDX (0x81)");
+  if (q.tee_type != k_tee_type_tdx) r.fail_at(4, "TEE type " + hex_u64(q.tee_type) + " is not TDX (0x81)");
   if (q.attestation_key_type != k_ak_ecdsa_p256 && q.attestation_key_type != k_ak_ecdsa_p384)
     r.fail_at(2, "unknown attestation key type " + std::to_string(q.attestation_key_type));
   q.qe_svn = r.read_le<uint16_t>();

@@ -17,13 +17,13 @@ namespace mrforge {
 // "Quote Format" (v4) and Quote Format v5; TDX module ABI (TDREPORT_STRUCT).
 constexpr uint32_t k_tee_type_sgx = 0x00000000;
 constexpr uint32_t k_tee_type_tdx = 0x00000081;
-constexpr uint16_t k_quote_body_sgx = 1;   // v5 body type: SGX enclave report
-constexpr uint16_t k_quote_body_td10 = 2;  // v5 body type: TD report, TDX 1.0 (584 bytes)
-constexpr uint16_t k_quote_body_td15 = 3;  // v5 body type: TD report, TDX 1.5 (648 bytes)
+constexpr uint16_t k_quote_body_sgx = 1;  // v5 body type: SGX enclave report
+constexpr uint16_t k_quote_body_td10 = 2; // v5 body type: TD report, TDX 1.0 (584 bytes)
+constexpr uint16_t k_quote_body_td15 = 3; // v5 body type: TD report, TDX 1.5 (648 bytes)
 constexpr size_t k_quote_header_size = 48;
 constexpr size_t k_td10_body_size = 584;
 constexpr size_t k_td15_body_size = 648;
-constexpr size_t k_td_report_size = 1024;  // TDREPORT_STRUCT
+constexpr size_t k_td_report_size = 1024; // TDREPORT_STRUCT
 // Cap on the signature data length (ours): the ECDSA signature, attestation key, QE report and
 // PCK certificate chain of real quotes take about 4.3 KB.
 constexpr uint32_t k_max_quote_signature_size = 1u << 20;

@@ -9,13 +9,14 @@ Reader::Reader(ByteView data, std::string source, uint64_t base)
 
 void Reader::seek(size_t pos) {
   if (pos > m_data.size())
-    fail_at(m_data.size(), "offset " + hex_u64(m_base + pos) + " is beyond the end of the data (size " +
-                               hex_u64(m_data.size()) + ")");
+    fail_at(m_data.size(),
+            "offset " + hex_u64(m_base + pos) + " is beyond the end of the data (size " + hex_u64(m_data.size()) + ")");
   m_pos = pos;
 }
 
 void Reader::skip(size_t n) {
-  if (n > remaining()) fail("truncated: need " + std::to_string(n) + " more bytes, have " + std::to_string(remaining()));
+  if (n > remaining())
+    fail("truncated: need " + std::to_string(n) + " more bytes, have " + std::to_string(remaining()));
   m_pos += n;
 }
 
@@ -28,9 +29,9 @@ ByteView Reader::read_bytes(size_t n) {
 
 ByteView Reader::view(size_t pos, size_t n, const char *what) const {
   if (pos > m_data.size() || n > m_data.size() - pos)
-    fail_at(pos > m_data.size() ? m_data.size() : pos,
-            std::string(what) + " [" + hex_u64(m_base + pos) + ", +" + hex_u64(n) + ") lies outside the data (size " +
-                hex_u64(m_data.size()) + ")");
+    fail_at(pos > m_data.size() ? m_data.size() : pos, std::string(what) + " [" + hex_u64(m_base + pos) + ", +" +
+                                                           hex_u64(n) + ") lies outside the data (size " +
+                                                           hex_u64(m_data.size()) + ")");
   return m_data.unchecked_sub(pos, n);
 }
 

@@ -57,9 +57,9 @@ constexpr size_t k_old_cmdline_offset = 0x22;
 constexpr uint16_t k_old_cmdline_magic_value = 0xA33F;
 
 constexpr size_t k_sector_size = 512;
-constexpr uint8_t k_default_setup_sects = 4; // "If this field is 0, the real value is 4."
-constexpr uint8_t k_loaded_high = 0x01;      // loadflags LOADED_HIGH
-constexpr uint8_t k_can_use_heap = 0x80;     // loadflags CAN_USE_HEAP
+constexpr uint8_t k_default_setup_sects = 4;               // "If this field is 0, the real value is 4."
+constexpr uint8_t k_loaded_high = 0x01;                    // loadflags LOADED_HIGH
+constexpr uint8_t k_can_use_heap = 0x80;                   // loadflags CAN_USE_HEAP
 constexpr uint16_t k_xlf_can_be_loaded_above_4g = 1u << 1; // xloadflags XLF_CAN_BE_LOADED_ABOVE_4G
 // kernel_version is an offset from 0x200 (boot.rst field "kernel_version").
 constexpr size_t k_kernel_version_base = 0x200;
@@ -67,19 +67,18 @@ constexpr size_t k_kernel_version_base = 0x200;
 constexpr size_t k_max_kernel_version_length = 1024;
 
 // Boot protocol versions at which fields appear.
-constexpr uint16_t k_protocol_2_00 = 0x200, k_protocol_2_01 = 0x201, k_protocol_2_02 = 0x202,
-                   k_protocol_2_03 = 0x203, k_protocol_2_05 = 0x205, k_protocol_2_06 = 0x206,
-                   k_protocol_2_08 = 0x208, k_protocol_2_10 = 0x20A, k_protocol_2_11 = 0x20B,
-                   k_protocol_2_12 = 0x20C, k_protocol_2_15 = 0x20F;
+constexpr uint16_t k_protocol_2_00 = 0x200, k_protocol_2_01 = 0x201, k_protocol_2_02 = 0x202, k_protocol_2_03 = 0x203,
+                   k_protocol_2_05 = 0x205, k_protocol_2_06 = 0x206, k_protocol_2_08 = 0x208, k_protocol_2_10 = 0x20A,
+                   k_protocol_2_11 = 0x20B, k_protocol_2_12 = 0x20C, k_protocol_2_15 = 0x20F;
 
 // QEMU x86_load_linux() constants.
-constexpr uint8_t k_qemu_loader_type = 0xB0; // "High nybble = B reserved for QEMU"
-constexpr uint64_t k_qemu_real_addr_high = 0x10000;    // "High and recent kernel": real_addr
-constexpr uint64_t k_qemu_cmdline_addr_high = 0x20000; // ... cmdline_addr
-constexpr uint64_t k_qemu_real_addr_low = 0x90000;     // "High but ancient kernel" (< 2.02)
-constexpr uint64_t k_qemu_cmdline_top_low = 0x9A000;   // cmdline_addr = 0x9a000 - cmdline_size
-constexpr uint64_t k_qemu_heap_gap = 0x200;            // heap_end_ptr = cmdline - real - 0x200
-constexpr uint32_t k_qemu_initrd_max_old = 0x37FFFFFF; // protocol < 2.03
+constexpr uint8_t k_qemu_loader_type = 0xB0;                   // "High nybble = B reserved for QEMU"
+constexpr uint64_t k_qemu_real_addr_high = 0x10000;            // "High and recent kernel": real_addr
+constexpr uint64_t k_qemu_cmdline_addr_high = 0x20000;         // ... cmdline_addr
+constexpr uint64_t k_qemu_real_addr_low = 0x90000;             // "High but ancient kernel" (< 2.02)
+constexpr uint64_t k_qemu_cmdline_top_low = 0x9A000;           // cmdline_addr = 0x9a000 - cmdline_size
+constexpr uint64_t k_qemu_heap_gap = 0x200;                    // heap_end_ptr = cmdline - real - 0x200
+constexpr uint32_t k_qemu_initrd_max_old = 0x37FFFFFF;         // protocol < 2.03
 constexpr uint64_t k_qemu_initrd_align_mask = ~uint64_t{4095}; // initrd_addr & ~4095
 constexpr uint64_t k_four_gib = 0x100000000ull;
 // vga= keywords (QEMU; also Linux NORMAL_VGA, EXTENDED_VGA, ASK_VGA).
@@ -202,7 +201,8 @@ std::optional<uint16_t> qemu_vga_mode(const std::string &cmdline) {
   };
   // strtoull(base 0): leading C-locale white space, an optional sign, "0x" hex, "0" octal.
   while (i < cmdline.size() && is_c_space(cmdline[i])) ++i;
-  if (i < cmdline.size() && cmdline[i] == '+') ++i;
+  if (i < cmdline.size() && cmdline[i] == '+')
+    ++i;
   else if (i < cmdline.size() && cmdline[i] == '-')
     throw InputError(k_cmdline_input, "negative 'vga=' value: QEMU versions convert it differently");
   unsigned base = 10;
@@ -222,7 +222,8 @@ std::optional<uint16_t> qemu_vga_mode(const std::string &cmdline) {
     if (value > UINT32_MAX) throw invalid("the number does not fit in 32 bits");
   }
   if (i == digits_start) throw invalid("no number");
-  if (i < cmdline.size() && cmdline[i] != ' ') throw invalid("the number is followed by '" + std::string(1, cmdline[i]) + "'");
+  if (i < cmdline.size() && cmdline[i] != ' ')
+    throw invalid("the number is followed by '" + std::string(1, cmdline[i]) + "'");
   return static_cast<uint16_t>(value);
 }
 
@@ -249,8 +250,10 @@ QemuSetupPatch qemu_setup_patch(const SetupHeader &header, const QemuPatchInput 
   // initrd_addr_max; else 0x37ffffff; then "if (initrd_max >= below_4g_mem_size - acpi_data_size)
   // initrd_max = below_4g_mem_size - acpi_data_size - 1".
   uint32_t initrd_max = k_qemu_initrd_max_old;
-  if (header.can_be_loaded_above_4g()) initrd_max = UINT32_MAX;
-  else if (header.protocol >= k_protocol_2_03) initrd_max = header.initrd_addr_max;
+  if (header.can_be_loaded_above_4g())
+    initrd_max = UINT32_MAX;
+  else if (header.protocol >= k_protocol_2_03)
+    initrd_max = header.initrd_addr_max;
   const uint64_t below_4g = in.layout.low_memory(in.memory_bytes);
   if (below_4g > k_four_gib)
     throw InputError("memory layout", hex_u64(below_4g) + " bytes of RAM below 4 GiB is impossible");

@@ -15,28 +15,28 @@ namespace mrforge {
 // protocol version predates reads as 0.
 struct SetupHeader {
   uint64_t file_size = 0;
-  uint8_t setup_sects = 0;  // 0x1F1, as stored (0 means 4)
-  uint32_t setup_size = 0;  // bytes of real-mode setup incl. the boot sector: (sects + 1) * 512
-  uint16_t vid_mode = 0;    // 0x1FA
-  uint16_t boot_flag = 0;   // 0x1FE, 0xAA55 in real kernels (not required, QEMU ignores it)
-  uint16_t protocol = 0;    // 0x206, e.g. 0x20f for 2.15
-  uint8_t type_of_loader = 0;   // 0x210
-  uint8_t loadflags = 0;        // 0x211
-  uint32_t ramdisk_image = 0;   // 0x218
-  uint32_t ramdisk_size = 0;    // 0x21C
-  uint16_t heap_end_ptr = 0;    // 0x224 (2.01+)
-  uint32_t cmd_line_ptr = 0;    // 0x228 (2.02+)
-  uint32_t initrd_addr_max = 0; // 0x22C (2.03+)
-  uint32_t kernel_alignment = 0;  // 0x230 (2.05+)
-  uint8_t relocatable_kernel = 0; // 0x234 (2.05+)
-  uint8_t min_alignment = 0;      // 0x235 (2.10+)
-  uint16_t xloadflags = 0;        // 0x236 (2.12+)
-  uint32_t cmdline_size = 0;      // 0x238 (2.06+)
-  uint32_t payload_offset = 0;    // 0x248 (2.08+)
-  uint32_t payload_length = 0;    // 0x24C (2.08+)
-  uint64_t pref_address = 0;      // 0x258 (2.10+)
-  uint32_t init_size = 0;         // 0x260 (2.10+)
-  uint32_t handover_offset = 0;   // 0x264 (2.11+)
+  uint8_t setup_sects = 0;         // 0x1F1, as stored (0 means 4)
+  uint32_t setup_size = 0;         // bytes of real-mode setup incl. the boot sector: (sects + 1) * 512
+  uint16_t vid_mode = 0;           // 0x1FA
+  uint16_t boot_flag = 0;          // 0x1FE, 0xAA55 in real kernels (not required, QEMU ignores it)
+  uint16_t protocol = 0;           // 0x206, e.g. 0x20f for 2.15
+  uint8_t type_of_loader = 0;      // 0x210
+  uint8_t loadflags = 0;           // 0x211
+  uint32_t ramdisk_image = 0;      // 0x218
+  uint32_t ramdisk_size = 0;       // 0x21C
+  uint16_t heap_end_ptr = 0;       // 0x224 (2.01+)
+  uint32_t cmd_line_ptr = 0;       // 0x228 (2.02+)
+  uint32_t initrd_addr_max = 0;    // 0x22C (2.03+)
+  uint32_t kernel_alignment = 0;   // 0x230 (2.05+)
+  uint8_t relocatable_kernel = 0;  // 0x234 (2.05+)
+  uint8_t min_alignment = 0;       // 0x235 (2.10+)
+  uint16_t xloadflags = 0;         // 0x236 (2.12+)
+  uint32_t cmdline_size = 0;       // 0x238 (2.06+)
+  uint32_t payload_offset = 0;     // 0x248 (2.08+)
+  uint32_t payload_length = 0;     // 0x24C (2.08+)
+  uint64_t pref_address = 0;       // 0x258 (2.10+)
+  uint32_t init_size = 0;          // 0x260 (2.10+)
+  uint32_t handover_offset = 0;    // 0x264 (2.11+)
   uint32_t kernel_info_offset = 0; // 0x268 (2.15+)
   std::string kernel_version;      // the string kernel_version (0x20E) points at; empty if none
 
@@ -55,24 +55,24 @@ constexpr uint64_t k_qemu_acpi_data_size = 0x28000;
 
 // What QEMU's x86_load_linux() needs to patch the setup header.
 struct QemuPatchInput {
-  uint64_t memory_bytes = 0;             // guest RAM (-m)
-  std::optional<uint64_t> initrd_size;   // -initrd file size, if any
-  std::string cmdline;                   // -append (only vga= matters for protocol >= 2.02)
+  uint64_t memory_bytes = 0;           // guest RAM (-m)
+  std::optional<uint64_t> initrd_size; // -initrd file size, if any
+  std::string cmdline;                 // -append (only vga= matters for protocol >= 2.02)
   MemoryLayout layout = k_q35_memory_layout;
   uint64_t acpi_data_size = k_qemu_acpi_data_size;
 };
 
 // The header values QEMU writes (each optional is absent when QEMU leaves that field alone).
 struct QemuSetupPatch {
-  uint8_t type_of_loader = 0;                  // 0x210 = 0xB0
-  uint8_t loadflags = 0;                       // 0x211, with CAN_USE_HEAP for protocol >= 2.01
-  std::optional<uint16_t> heap_end_ptr;        // 0x224 (2.01+)
-  std::optional<uint32_t> cmd_line_ptr;        // 0x228 (2.02+)
-  std::optional<uint16_t> old_cmdline_offset;  // 0x22, with magic 0xA33F at 0x20 (2.00, 2.01)
-  std::optional<uint16_t> vid_mode;            // 0x1FA, from vga=
-  uint32_t initrd_max = 0;                     // highest initrd address QEMU allows
-  std::optional<uint32_t> ramdisk_image;       // 0x218, with an initrd
-  std::optional<uint32_t> ramdisk_size;        // 0x21C, with an initrd
+  uint8_t type_of_loader = 0;                 // 0x210 = 0xB0
+  uint8_t loadflags = 0;                      // 0x211, with CAN_USE_HEAP for protocol >= 2.01
+  std::optional<uint16_t> heap_end_ptr;       // 0x224 (2.01+)
+  std::optional<uint32_t> cmd_line_ptr;       // 0x228 (2.02+)
+  std::optional<uint16_t> old_cmdline_offset; // 0x22, with magic 0xA33F at 0x20 (2.00, 2.01)
+  std::optional<uint16_t> vid_mode;           // 0x1FA, from vga=
+  uint32_t initrd_max = 0;                    // highest initrd address QEMU allows
+  std::optional<uint32_t> ramdisk_image;      // 0x218, with an initrd
+  std::optional<uint32_t> ramdisk_size;       // 0x21C, with an initrd
 };
 
 // The vid_mode QEMU derives from the first "vga=" in the command line (a plain substring search,

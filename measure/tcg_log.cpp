@@ -82,9 +82,9 @@ struct AlgorithmName {
 
 // TCG Algorithm Registry, hash algorithms seen in event logs.
 constexpr AlgorithmName k_algorithm_names[] = {
-    {k_tpm_alg_sha1, "sha1"},       {k_tpm_alg_sha256, "sha256"},   {k_tpm_alg_sha384, "sha384"},
-    {k_tpm_alg_sha512, "sha512"},   {k_tpm_alg_sm3_256, "sm3_256"}, {0x0027, "sha3_256"},
-    {0x0028, "sha3_384"},           {0x0029, "sha3_512"},
+    {k_tpm_alg_sha1, "sha1"},     {k_tpm_alg_sha256, "sha256"},   {k_tpm_alg_sha384, "sha384"},
+    {k_tpm_alg_sha512, "sha512"}, {k_tpm_alg_sm3_256, "sm3_256"}, {0x0027, "sha3_256"},
+    {0x0028, "sha3_384"},         {0x0029, "sha3_512"},
 };
 
 // "Spec ID Event03" with its NUL terminator (PFP 1.06 section 10.4.5.1).
@@ -136,8 +136,7 @@ void parse_spec_id_event(Reader r, TcgLog &log) {
   }
   uint8_t vendor_size = r.read_le<uint8_t>();
   log.vendor_info = r.read_bytes(vendor_size).to_bytes();
-  if (r.remaining() != 0)
-    r.fail("Spec ID event: " + std::to_string(r.remaining()) + " bytes after the vendor info");
+  if (r.remaining() != 0) r.fail("Spec ID event: " + std::to_string(r.remaining()) + " bytes after the vendor info");
 }
 
 // Quirk: PFP 1.06 puts the header event in PCR 0. OVMF's TdTcg2Dxe writes CCEL records with the
@@ -159,8 +158,8 @@ void parse_header_event(Reader &r, TcgLog &log) {
   size_t size_at = r.pos();
   uint32_t size = r.read_le<uint32_t>();
   if (size > r.remaining())
-    r.fail_at(size_at, "header event: size " + std::to_string(size) + " exceeds the " +
-                           std::to_string(r.remaining()) + " bytes left");
+    r.fail_at(size_at, "header event: size " + std::to_string(size) + " exceeds the " + std::to_string(r.remaining()) +
+                           " bytes left");
   parse_spec_id_event(r.sub(r.pos(), size, "Spec ID event"), log);
   r.skip(size);
 }
@@ -237,8 +236,7 @@ TcgLog parse_tcg_log(ByteView data, const std::string &source) {
     // The unused tail of the log buffer (CCEL "Log Area Minimum Length"); padding can only
     // start at a record boundary and must run to the end.
     if (rest_is(r, 0x00) || rest_is(r, 0xFF)) break;
-    if (log.events.size() == k_max_tcg_events)
-      r.fail("more than " + std::to_string(k_max_tcg_events) + " events");
+    if (log.events.size() == k_max_tcg_events) r.fail("more than " + std::to_string(k_max_tcg_events) + " events");
     log.events.push_back(parse_event(r, log, log.events.size() + 1));
   }
   log.log_bytes = r.pos();
@@ -249,8 +247,9 @@ std::array<Sha384, 4> replay_rtmrs(const TcgLog &log) {
   if (!log.has_algorithm(k_tpm_alg_sha384)) {
     std::string algs;
     for (const SpecIdAlgorithm &a : log.algorithms) algs += (algs.empty() ? "" : ", ") + algorithm_label(a.id);
-    throw FormatError(log.source, 0, "the log has no SHA-384 digests (its Spec ID event lists " + algs +
-                                         "), so it cannot be replayed into TDX RTMRs");
+    throw FormatError(log.source, 0,
+                      "the log has no SHA-384 digests (its Spec ID event lists " + algs +
+                          "), so it cannot be replayed into TDX RTMRs");
   }
   std::array<Sha384, 4> rtmr{};
   for (size_t i = 0; i < log.events.size(); ++i) {

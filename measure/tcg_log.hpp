@@ -29,10 +29,10 @@ constexpr uint32_t k_ev_no_action = 0x00000003;
 
 // Caps on untrusted header fields (ours, not the TCG's; generous for real firmware and runtime
 // logs, small enough that a corrupt length fails fast instead of allocating gigabytes).
-constexpr size_t k_max_tcg_events = 1000000;           // TCG_PCR_EVENT2 records per log
-constexpr uint32_t k_max_tcg_event_size = 16u << 20;   // event data bytes per record
-constexpr uint32_t k_max_spec_id_algorithms = 16;      // digest banks in the Spec ID event
-constexpr uint16_t k_max_tcg_digest_size = 64;         // SHA-512 / SHA3-512
+constexpr size_t k_max_tcg_events = 1000000;         // TCG_PCR_EVENT2 records per log
+constexpr uint32_t k_max_tcg_event_size = 16u << 20; // event data bytes per record
+constexpr uint32_t k_max_spec_id_algorithms = 16;    // digest banks in the Spec ID event
+constexpr uint16_t k_max_tcg_digest_size = 64;       // SHA-512 / SHA3-512
 
 // "sha384", "sm3_256", ...; nullptr for an algorithm id it does not know.
 const char *tcg_algorithm_name(uint16_t algorithm);

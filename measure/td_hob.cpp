@@ -64,16 +64,17 @@ void put_le(Bytes &out, uint64_t v, size_t n) {
 }
 
 std::string section_label(size_t index, const TdvfSection &s) {
-  return "TDVF section " + std::to_string(index) + " (" + section_type_name(s.type) + ") [" + hex_u64(s.gpa) +
-         ", +" + hex_u64(s.mem_size) + ")";
+  return "TDVF section " + std::to_string(index) + " (" + section_type_name(s.type) + ") [" + hex_u64(s.gpa) + ", +" +
+         hex_u64(s.mem_size) + ")";
 }
 
 // QEMU's e820 RAM entries for `memory_bytes` of RAM (hw/i386/pc.c pc_memory_init).
 std::vector<RamRange> ram_entries(uint64_t memory_bytes, const MemoryLayout &layout) {
   if (memory_bytes == 0) throw InputError("memory size", "0 bytes: a TD needs RAM");
   if (memory_bytes % k_qemu_ram_granularity != 0)
-    throw InputError("memory size", hex_u64(memory_bytes) +
-                                        " bytes is not a multiple of 8 KiB; QEMU rounds -m up to 8 KiB, give that size");
+    throw InputError("memory size",
+                     hex_u64(memory_bytes) +
+                         " bytes is not a multiple of 8 KiB; QEMU rounds -m up to 8 KiB, give that size");
   if (memory_bytes > k_max_physical_address)
     throw InputError("memory size", hex_u64(memory_bytes) + " bytes is more than a 52-bit physical address space");
   const uint64_t low = layout.low_memory(memory_bytes);
@@ -86,10 +87,11 @@ std::vector<RamRange> ram_entries(uint64_t memory_bytes, const MemoryLayout &lay
   if (low != 0) entries.push_back({0, low, false});
   if (high != 0) {
     if (layout.high_base < low)
-      throw InputError("memory layout", "high RAM base " + hex_u64(layout.high_base) + " lies below the end of low RAM " +
-                                            hex_u64(low));
+      throw InputError("memory layout",
+                       "high RAM base " + hex_u64(layout.high_base) + " lies below the end of low RAM " + hex_u64(low));
     if (layout.high_base > k_max_physical_address || high > k_max_physical_address - layout.high_base)
-      throw InputError("memory size", hex_u64(memory_bytes) + " bytes of RAM end past the 52-bit physical address space");
+      throw InputError("memory size",
+                       hex_u64(memory_bytes) + " bytes of RAM end past the 52-bit physical address space");
     entries.push_back({layout.high_base, high, false});
   }
   return entries;
@@ -102,8 +104,7 @@ std::vector<Accepted> accepted_sections(const std::vector<TdvfSection> &sections
     const TdvfSection &s = sections[i];
     switch (s.type) {
     case TdvfSectionType::bfv:
-    case TdvfSectionType::cfv:
-      break; // firmware volumes live in the flash range, not in RAM
+    case TdvfSectionType::cfv: break; // firmware volumes live in the flash range, not in RAM
     case TdvfSectionType::td_hob:
     case TdvfSectionType::temp_mem:
       if (s.gpa % k_tdx_page_size != 0 || s.mem_size % k_tdx_page_size != 0 || s.mem_size == 0 ||
@@ -187,18 +188,18 @@ Bytes build_td_hob(const std::vector<TdvfSection> &sections, uint64_t memory_byt
   put_le(hob, k_phit_size, 2);
   put_le(hob, 0, 4); // Reserved
   put_le(hob, k_handoff_table_version, 4);
-  put_le(hob, 0, 4); // BootMode
-  put_le(hob, 0, 8); // EfiMemoryTop
-  put_le(hob, 0, 8); // EfiMemoryBottom
-  put_le(hob, 0, 8); // EfiFreeMemoryTop
-  put_le(hob, 0, 8); // EfiFreeMemoryBottom
+  put_le(hob, 0, 4);                                                // BootMode
+  put_le(hob, 0, 8);                                                // EfiMemoryTop
+  put_le(hob, 0, 8);                                                // EfiMemoryBottom
+  put_le(hob, 0, 8);                                                // EfiFreeMemoryTop
+  put_le(hob, 0, 8);                                                // EfiFreeMemoryBottom
   put_le(hob, hob_section.gpa + list_size + k_end_of_list_size, 8); // EfiEndOfHobList
   // Resource descriptor HOBs (EFI_HOB_RESOURCE_DESCRIPTOR).
   for (const RamRange &r : ranges) {
     put_le(hob, k_hob_type_resource_descriptor, 2);
     put_le(hob, k_resource_descriptor_size, 2);
-    put_le(hob, 0, 4);  // Reserved
-    put_le(hob, 0, 8);  // Owner GUID, zero (EFI_HOB_OWNER_ZERO)
+    put_le(hob, 0, 4); // Reserved
+    put_le(hob, 0, 8); // Owner GUID, zero (EFI_HOB_OWNER_ZERO)
     put_le(hob, 0, 8);
     put_le(hob, r.accepted ? k_resource_system_memory : k_resource_memory_unaccepted, 4);
     put_le(hob, k_resource_attributes, 4);

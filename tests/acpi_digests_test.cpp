@@ -25,7 +25,8 @@ struct TempDir {
 
 void write(const fs::path &p, const Bytes &b) {
   fs::create_directories(p.parent_path());
-  std::ofstream(p, std::ios::binary).write(reinterpret_cast<const char *>(b.data()), static_cast<std::streamsize>(b.size()));
+  std::ofstream(p, std::ios::binary)
+      .write(reinterpret_cast<const char *>(b.data()), static_cast<std::streamsize>(b.size()));
 }
 
 // Blobs shaped like QEMU's: 4096-byte loader (32 commands), a 20-byte ACPI 1.0 RSDP, 128 KiB tables.
@@ -68,13 +69,16 @@ TEST_CASE("Missing or malformed ACPI blobs are named in the error", "[acpi]") {
   TempDir d;
   write(d.path / "table-loader", b.loader);
   write(d.path / "rsdp", b.rsdp);
-  CHECK_THROWS_WITH(acpi_digests_from_dir(d.path.string()), Catch::Contains("etc/acpi/tables") && Catch::Contains("qemu_fw_cfg"));
+  CHECK_THROWS_WITH(acpi_digests_from_dir(d.path.string()),
+                    Catch::Contains("etc/acpi/tables") && Catch::Contains("qemu_fw_cfg"));
   CHECK_THROWS_AS(acpi_digests_from_dir((d.path / "nope").string()), InputError);
 
-  CHECK_THROWS_WITH(acpi_digests(Bytes(100, 0), "L", b.rsdp, "R", b.tables, "T"), Catch::Contains("L+0x64") && Catch::Contains("128-byte"));
+  CHECK_THROWS_WITH(acpi_digests(Bytes(100, 0), "L", b.rsdp, "R", b.tables, "T"),
+                    Catch::Contains("L+0x64") && Catch::Contains("128-byte"));
   Bytes bad_rsdp = b.rsdp;
   bad_rsdp[0] = 'X';
-  CHECK_THROWS_WITH(acpi_digests(b.loader, "L", bad_rsdp, "R", b.tables, "T"), Catch::Contains("R+0x0") && Catch::Contains("RSDP"));
+  CHECK_THROWS_WITH(acpi_digests(b.loader, "L", bad_rsdp, "R", b.tables, "T"),
+                    Catch::Contains("R+0x0") && Catch::Contains("RSDP"));
   Bytes short_rsdp(b.rsdp.begin(), b.rsdp.begin() + 8);
   CHECK_THROWS_AS(acpi_digests(b.loader, "L", short_rsdp, "R", b.tables, "T"), FormatError);
   CHECK_THROWS_WITH(acpi_digests(b.loader, "L", b.rsdp, "R", Bytes(), "T"), Catch::Contains("empty"));

@@ -51,7 +51,8 @@ SignedDigest signed_digest(const Bytes &image, const PeImage &pe) {
   REQUIRE(table);
   REQUIRE(table->size > 8);
   const uint8_t *cert = image.data() + table->offset;
-  const uint32_t length = uint32_t{cert[0]} | uint32_t{cert[1]} << 8 | uint32_t{cert[2]} << 16 | uint32_t{cert[3]} << 24;
+  const uint32_t length =
+      uint32_t{cert[0]} | uint32_t{cert[1]} << 8 | uint32_t{cert[2]} << 16 | uint32_t{cert[3]} << 24;
   const uint16_t revision = static_cast<uint16_t>(cert[4] | cert[5] << 8);
   const uint16_t type = static_cast<uint16_t>(cert[6] | cert[7] << 8);
   REQUIRE(length <= table->size);

@@ -62,9 +62,9 @@ struct TempDir {
 
 void write_text(const fs::path &p, const std::string &s) { std::ofstream(p, std::ios::binary) << s; }
 
-const std::vector<std::string> k_acpi_digests = {
-    "--digest", "acpi-loader=" + std::string(96, 'a'), "--digest", "acpi-rsdp=" + std::string(96, 'b'),
-    "--digest", "acpi-tables=" + std::string(96, 'c')};
+const std::vector<std::string> k_acpi_digests = {"--digest", "acpi-loader=" + std::string(96, 'a'),
+                                                 "--digest", "acpi-rsdp=" + std::string(96, 'b'),
+                                                 "--digest", "acpi-tables=" + std::string(96, 'c')};
 
 std::vector<std::string> with(std::vector<std::string> a, const std::vector<std::string> &b) {
   a.insert(a.end(), b.begin(), b.end());
@@ -131,15 +131,17 @@ TEST_CASE("mrforge measure IMAGE_DIR reads dstack's metadata.json", "[cli]") {
   fs::create_symlink(debian_ovmf(), d.path / "ovmf.fd");
   fs::create_symlink(debian_kernel_612(), d.path / "bzImage");
   write_text(d.path / "initramfs.cpio.gz", std::string(4096, 'r'));
-  write_text(d.path / "metadata.json",
-             R"({"bios": "ovmf.fd", "kernel": "bzImage", "initrd": "initramfs.cpio.gz", "cmdline": "console=ttyS0", "version": "1"})");
+  write_text(
+      d.path / "metadata.json",
+      R"({"bios": "ovmf.fd", "kernel": "bzImage", "initrd": "initramfs.cpio.gz", "cmdline": "console=ttyS0", "version": "1"})");
   auto shape = with({"--cpus", "4", "--memory", "4G", "--profile", "qemu-9.2-tdx", "--json"}, k_acpi_digests);
   Run from_dir = run_mrforge(with({"measure", d.path.string()}, shape));
   INFO(from_dir.err);
   REQUIRE(from_dir.exit_code == 0);
-  Run explicit_files = run_mrforge(with({"measure", "--firmware", debian_ovmf(), "--kernel", debian_kernel_612(), "--initrd",
-                                     (d.path / "initramfs.cpio.gz").string(), "--cmdline", "console=ttyS0"},
-                                    shape));
+  Run explicit_files =
+      run_mrforge(with({"measure", "--firmware", debian_ovmf(), "--kernel", debian_kernel_612(), "--initrd",
+                        (d.path / "initramfs.cpio.gz").string(), "--cmdline", "console=ttyS0"},
+                       shape));
   REQUIRE(explicit_files.exit_code == 0);
   auto a = nlohmann::json::parse(from_dir.out), b = nlohmann::json::parse(explicit_files.out);
   for (const char *k : {"mrtd", "rtmr0", "rtmr1", "rtmr2"}) CHECK(a[k] == b[k]);
@@ -152,11 +154,13 @@ TEST_CASE("mrforge measure IMAGE_DIR reads dstack's metadata.json", "[cli]") {
 
 TEST_CASE("Bad inputs exit 2 with a message naming the input", "[cli]") {
   auto base = with({"--cmdline", "", "--cpus", "1", "--memory", "2G", "--profile", "qemu-9.2-tdx"}, k_acpi_digests);
-  Run missing = run_mrforge(with({"measure", "--firmware", "/nonexistent/OVMF.fd", "--kernel", debian_kernel_612()}, base));
+  Run missing =
+      run_mrforge(with({"measure", "--firmware", "/nonexistent/OVMF.fd", "--kernel", debian_kernel_612()}, base));
   CHECK(missing.exit_code == 2);
   CHECK(missing.err.find("/nonexistent/OVMF.fd: cannot open") != std::string::npos);
 
-  Run split = run_mrforge(with({"measure", "--firmware", "/usr/share/OVMF/OVMF_CODE.fd", "--kernel", debian_kernel_612()}, base));
+  Run split = run_mrforge(
+      with({"measure", "--firmware", "/usr/share/OVMF/OVMF_CODE.fd", "--kernel", debian_kernel_612()}, base));
   CHECK(split.exit_code == 2);
   CHECK(split.err.find("OVMF_CODE.fd+0x") != std::string::npos);
   CHECK(split.err.find("unified OVMF.fd") != std::string::npos);
@@ -165,11 +169,13 @@ TEST_CASE("Bad inputs exit 2 with a message naming the input", "[cli]") {
   CHECK(not_pe.exit_code == 2);
   CHECK(not_pe.err.find(debian_ovmf() + "+0x") != std::string::npos);
 
-  Run memory = run_mrforge({"measure", "--firmware", debian_ovmf(), "--cmdline", "", "--cpus", "1", "--memory", "3P", "--profile", "qemu-9.2-tdx"});
+  Run memory = run_mrforge({"measure", "--firmware", debian_ovmf(), "--cmdline", "", "--cpus", "1", "--memory", "3P",
+                            "--profile", "qemu-9.2-tdx"});
   CHECK(memory.exit_code == 2);
   CHECK(memory.err.find("--memory") != std::string::npos);
 
-  Run digest = run_mrforge(with({"measure", "--firmware", debian_ovmf(), "--kernel", debian_kernel_612(), "--digest", "kernal=00"}, base));
+  Run digest = run_mrforge(
+      with({"measure", "--firmware", debian_ovmf(), "--kernel", debian_kernel_612(), "--digest", "kernal=00"}, base));
   CHECK(digest.exit_code == 2);
   CHECK(digest.err.find("unknown component 'kernal'") != std::string::npos);
 
@@ -177,8 +183,8 @@ TEST_CASE("Bad inputs exit 2 with a message naming the input", "[cli]") {
   CHECK(profile.exit_code == 2);
   CHECK(profile.err.find("known:") != std::string::npos);
 
-  Run no_acpi = run_mrforge({"measure", "--firmware", debian_ovmf(), "--kernel", debian_kernel_612(), "--cmdline", "", "--cpus", "1",
-                         "--memory", "2G", "--profile", "qemu-9.2-tdx"});
+  Run no_acpi = run_mrforge({"measure", "--firmware", debian_ovmf(), "--kernel", debian_kernel_612(), "--cmdline", "",
+                             "--cpus", "1", "--memory", "2G", "--profile", "qemu-9.2-tdx"});
   CHECK(no_acpi.exit_code == 2);
   CHECK(no_acpi.err.find("--acpi-tables") != std::string::npos);
 }

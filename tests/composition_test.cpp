@@ -141,7 +141,8 @@ std::string kernel_event(const Measurement &m) {
 
 } // namespace
 
-TEST_CASE("The kernel event depends on memory and initrd size only where the profile patches the header", "[composition]") {
+TEST_CASE("The kernel event depends on memory and initrd size only where the profile patches the header",
+          "[composition]") {
   MappedFile fw(debian_ovmf()), kernel(debian_kernel_612());
   Bytes small(4096, 1), large(1 << 20, 1);
   // QEMU <= 10.1: the patched setup header carries the initrd address (from RAM) and size.

@@ -45,7 +45,8 @@ TEST_CASE("Secure Boot variable events equal the ones in real logs", "[events]")
       INFO(var.name);
       Bytes data = uefi_variable_data(var.vendor, var.name, var.data);
       CHECK(to_hex(sha384(data)) == to_hex(logged[i].digest));
-      if (!logged[i].data.empty()) CHECK(to_hex(data) == to_hex(logged[i].data)); // the log carries the UEFI_VARIABLE_DATA
+      if (!logged[i].data.empty())
+        CHECK(to_hex(data) == to_hex(logged[i].data)); // the log carries the UEFI_VARIABLE_DATA
     }
   }
 }

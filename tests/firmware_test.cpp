@@ -107,8 +107,8 @@ SyntheticFirmware make_firmware(const std::vector<SectionSpec> &sections = defau
     put_le(f.bytes, SyntheticFirmware::type_field(i), s.type, 4);
     put_le(f.bytes, SyntheticFirmware::attributes_field(i), s.attributes, 4);
   }
-  put_le(f.bytes, SyntheticFirmware::k_other_entry, 0x0080f000, 4);           // data
-  put_le(f.bytes, SyntheticFirmware::other_length_field(), 22, 2);            // entry length
+  put_le(f.bytes, SyntheticFirmware::k_other_entry, 0x0080f000, 4); // data
+  put_le(f.bytes, SyntheticFirmware::other_length_field(), 22, 2);  // entry length
   put_guid(f.bytes, SyntheticFirmware::k_other_entry + 6, "00f771de-1a7e-4fcb-890e-68c77e2fb44e");
   put_le(f.bytes, SyntheticFirmware::tdx_offset_field(), SyntheticFirmware::k_size - d, 4); // from the end
   put_le(f.bytes, SyntheticFirmware::tdx_length_field(), 22, 2);
@@ -194,7 +194,8 @@ TEST_CASE("Debian's OVMF.fd declares six TDVF sections: BFV, CFV, three TempMem 
   CHECK(found);
 }
 
-TEST_CASE("The CFV digest of Debian's OVMF.fd is the digest of the separately shipped OVMF_VARS.fd", "[firmware][mrtd]") {
+TEST_CASE("The CFV digest of Debian's OVMF.fd is the digest of the separately shipped OVMF_VARS.fd",
+          "[firmware][mrtd]") {
   const Bytes fw = test::read(test::debian_ovmf());
   const FirmwareImage image = parse_firmware(fw, "OVMF.fd");
   CHECK(to_hex(cfv_digest(fw, image)) == to_hex(sha384(test::read(k_debian_ovmf_vars))));
@@ -500,12 +501,14 @@ TEST_CASE("Malformed TDVF descriptors are rejected at the offending field", "[fi
   SECTION("a memory size smaller than the raw data") {
     std::vector<SectionSpec> s = default_sections();
     s[1].raw_size = 0x2000; // CFV memory is 0x1000
-    require_format_error(make_firmware(s).bytes, F::raw_size_field(1), "raw data size 0x2000 is larger than the memory size 0x1000");
+    require_format_error(make_firmware(s).bytes, F::raw_size_field(1),
+                         "raw data size 0x2000 is larger than the memory size 0x1000");
   }
   SECTION("raw data beyond the end of the file") {
     std::vector<SectionSpec> s = default_sections();
     s[0].data_offset = 0x2000; // BFV: 0x2000 + 0x3000 > 0x4000
-    require_format_error(make_firmware(s).bytes, F::data_offset_field(0), "extends past the end of this 0x4000-byte file");
+    require_format_error(make_firmware(s).bytes, F::data_offset_field(0),
+                         "extends past the end of this 0x4000-byte file");
   }
   SECTION("raw data whose end overflows 32 bits") {
     std::vector<SectionSpec> s = default_sections();

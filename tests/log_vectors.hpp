@@ -15,7 +15,7 @@ struct VectorEvent {
   unsigned reg = 0; // 0..3 = RTMR0..3
   uint32_t type = 0;
   Sha384 digest{};
-  Bytes data;       // event payload (may be empty in dstack "lite" logs)
+  Bytes data; // event payload (may be empty in dstack "lite" logs)
 };
 
 // dstack attestation JSON (field "event_log": a JSON string with [{imr, event_type, digest,

@@ -198,8 +198,7 @@ TEST_CASE("Malformed PE headers are rejected with the field that is wrong", "[pe
   }
   SECTION("section raw data beyond the end of the file") {
     put32(b, k_section + 16, 0x300); // SizeOfRawData 0x300 at 0x200: ends at 0x500 > 0x400
-    CHECK(expect_format_error(b, "section 0 (.text): raw data [0x200, +0x300) lies beyond the end") ==
-          k_section + 20);
+    CHECK(expect_format_error(b, "section 0 (.text): raw data [0x200, +0x300) lies beyond the end") == k_section + 20);
   }
   SECTION("section raw offset beyond the end of the file") {
     put32(b, k_section + 20, 0xFFFFFFF0);

@@ -71,35 +71,47 @@ TEST_CASE("Malformed or incomplete profiles are rejected naming the field", "[pr
     INFO(yaml);
     CHECK_THROWS_WITH(parse_platform_profile(yaml, "p.yaml"), Catch::Contains(expect));
   };
-  rejects(replace(k_valid_profile, "page_order: two-pass", "page_order: three-pass"), "p.yaml:6:15: mrtd.page_order: expected single-pass or two-pass");
-  rejects(replace(k_valid_profile, "  page_order: two-pass\n", "  page_order: two-pass\n  extra: 1\n"), "mrtd.extra: unknown key");
+  rejects(replace(k_valid_profile, "page_order: two-pass", "page_order: three-pass"),
+          "p.yaml:6:15: mrtd.page_order: expected single-pass or two-pass");
+  rejects(replace(k_valid_profile, "  page_order: two-pass\n", "  page_order: two-pass\n  extra: 1\n"),
+          "mrtd.extra: unknown key");
   rejects(replace(k_valid_profile, "kernel:\n  header_patch: none\n", ""), "missing required field 'kernel'");
-  rejects(replace(k_valid_profile, "header_patch: none", "header_patch: maybe"), "kernel.header_patch: expected none or qemu-x86-load-linux");
+  rejects(replace(k_valid_profile, "header_patch: none", "header_patch: maybe"),
+          "kernel.header_patch: expected none or qemu-x86-load-linux");
   rejects(replace(k_valid_profile, "header_patch: none", "header_patch: qemu-x86-load-linux"),
           "kernel: missing required field 'acpi_data_size'");
   rejects(replace(k_valid_profile, "header_patch: none", "header_patch: none\n  acpi_data_size: 0x28000"),
           "kernel.acpi_data_size: only meaningful with header_patch: qemu-x86-load-linux");
-  rejects(replace(k_valid_profile, "high_base: 0x100000000", "high_base: lots"), "memory_layout.high_base: expected an unsigned integer");
+  rejects(replace(k_valid_profile, "high_base: 0x100000000", "high_base: lots"),
+          "memory_layout.high_base: expected an unsigned integer");
   rejects(replace(k_valid_profile, "[td_hob, cfv, kernel]", "[td_hob, td_hob]"), "listed twice");
   rejects(replace(k_valid_profile, "[td_hob, cfv, kernel]", "[td_hob, bios]"), "events[1]: unknown event step 'bios'");
   rejects(replace(k_valid_profile, "kind: PlatformProfile", "kind: OvmfVariant"), "expected kind PlatformProfile");
   rejects(replace(k_valid_profile, "mrforge/v1", "mrforge/v9"), "unsupported apiVersion");
   rejects("name: [unclosed", "YAML syntax error");
-  CHECK_THROWS_WITH(load_platform_profile("qemu-1.0-tdx"), Catch::Contains("known: ") && Catch::Contains("qemu-9.2-tdx"));
+  CHECK_THROWS_WITH(load_platform_profile("qemu-1.0-tdx"),
+                    Catch::Contains("known: ") && Catch::Contains("qemu-9.2-tdx"));
 }
 
 TEST_CASE("Malformed OVMF variants are rejected naming the field", "[profile]") {
-  std::string v = "apiVersion: mrforge/v1\nkind: OvmfVariant\nname: x\ndescription: d\n"
-                  "secure_boot_variables:\n  - {name: SecureBoot, vendor: 8be4df61-93ca-11d2-aa0d-00e098032b8c, data: \"0\"}\n"
-                  "separator_boot_register: rtmr1\n"
-                  "boot_variables: {vendor: 8be4df61-93ca-11d2-aa0d-00e098032b8c, boot_order: \"0000\", options: []}\n";
-  CHECK_THROWS_WITH(parse_ovmf_variant(v, "v.yaml"), Catch::Contains("secure_boot_variables[0].data") && Catch::Contains("odd"));
+  std::string v =
+      "apiVersion: mrforge/v1\nkind: OvmfVariant\nname: x\ndescription: d\n"
+      "secure_boot_variables:\n  - {name: SecureBoot, vendor: 8be4df61-93ca-11d2-aa0d-00e098032b8c, data: \"0\"}\n"
+      "separator_boot_register: rtmr1\n"
+      "boot_variables: {vendor: 8be4df61-93ca-11d2-aa0d-00e098032b8c, boot_order: \"0000\", options: []}\n";
+  CHECK_THROWS_WITH(parse_ovmf_variant(v, "v.yaml"),
+                    Catch::Contains("secure_boot_variables[0].data") && Catch::Contains("odd"));
   std::string ok = replace(v, "data: \"0\"", "data: \"\"");
   CHECK_NOTHROW(parse_ovmf_variant(ok, "v.yaml"));
-  CHECK_THROWS_WITH(parse_ovmf_variant(replace(ok, "rtmr1", "rtmr2"), "v.yaml"), Catch::Contains("expected rtmr0 or rtmr1"));
-  CHECK_THROWS_WITH(parse_ovmf_variant(ok + "extra_events:\n  - {register: rtmr0, type: EV_BOGUS, description: x, digest: \"00\"}\n", "v.yaml"),
-                    Catch::Contains("unknown TCG event type 'EV_BOGUS'"));
-  OvmfVariant e = parse_ovmf_variant(ok + "extra_events:\n  - {register: rtmr0, type: EV_EFI_HANDOFF_TABLES2, description: SMBIOS, data: \"00\"}\n", "v.yaml");
+  CHECK_THROWS_WITH(parse_ovmf_variant(replace(ok, "rtmr1", "rtmr2"), "v.yaml"),
+                    Catch::Contains("expected rtmr0 or rtmr1"));
+  CHECK_THROWS_WITH(
+      parse_ovmf_variant(ok + "extra_events:\n  - {register: rtmr0, type: EV_BOGUS, description: x, digest: \"00\"}\n",
+                         "v.yaml"),
+      Catch::Contains("unknown TCG event type 'EV_BOGUS'"));
+  OvmfVariant e = parse_ovmf_variant(
+      ok + "extra_events:\n  - {register: rtmr0, type: EV_EFI_HANDOFF_TABLES2, description: SMBIOS, data: \"00\"}\n",
+      "v.yaml");
   REQUIRE(e.extra_events.size() == 1);
   CHECK(e.extra_events[0].type == 0x8000000B);
 }

@@ -125,7 +125,8 @@ TEST_CASE("Every quote in the manifest has the fields it lists", "[quote]") {
       INFO("RTMR" << i);
       CHECK(to_hex(q.rtmr[i]) == expected["rtmr"][i].get<std::string>());
     }
-    if (expected.contains("td_attributes")) CHECK(le_hex(q.td_attributes) == expected["td_attributes"].get<std::string>());
+    if (expected.contains("td_attributes"))
+      CHECK(le_hex(q.td_attributes) == expected["td_attributes"].get<std::string>());
     if (expected.contains("xfam")) CHECK(le_hex(q.xfam) == expected["xfam"].get<std::string>());
     if (expected.contains("mrconfigid")) CHECK(to_hex(q.mrconfigid) == expected["mrconfigid"].get<std::string>());
     CHECK(q.mrseam.size() == 48);
@@ -133,8 +134,10 @@ TEST_CASE("Every quote in the manifest has the fields it lists", "[quote]") {
     CHECK(!q.signature_data.empty());
     CHECK(q.quote_bytes <= data.size());
     if (q.version == 4) CHECK(q.body_type == k_quote_body_td10);
-    if (q.body_type == k_quote_body_td15) CHECK(q.mrservicetd.size() == 48);
-    else CHECK(q.mrservicetd.empty());
+    if (q.body_type == k_quote_body_td15)
+      CHECK(q.mrservicetd.size() == 48);
+    else
+      CHECK(q.mrservicetd.empty());
   }
 }
 

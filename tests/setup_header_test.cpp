@@ -120,13 +120,13 @@ TEST_CASE("QEMU's patch of Debian's kernel with an initrd follows the doc's rule
     const QemuSetupPatch p = qemu_setup_patch(h, input(c.memory, initrd));
     CHECK(p.initrd_max == c.initrd_max);
     const Bytes patched = qemu_patched_kernel(k, h, input(c.memory, initrd));
-    CHECK(patched[0x210] == 0xB0);                          // type_of_loader
-    CHECK(patched[0x211] == (k[0x211] | 0x80));             // loadflags |= CAN_USE_HEAP
-    CHECK(le16(patched, 0x224) == 0xFE00);                  // heap_end_ptr = 0x20000 - 0x10000 - 0x200
-    CHECK(le32(patched, 0x228) == 0x20000);                 // cmd_line_ptr
-    CHECK(le32(patched, 0x218) == c.ramdisk_image);         // ramdisk_image
-    CHECK(le32(patched, 0x21C) == initrd);                  // ramdisk_size
-    CHECK(le16(patched, 0x1FA) == le16(k, 0x1FA));          // no vga=: vid_mode untouched
+    CHECK(patched[0x210] == 0xB0);                  // type_of_loader
+    CHECK(patched[0x211] == (k[0x211] | 0x80));     // loadflags |= CAN_USE_HEAP
+    CHECK(le16(patched, 0x224) == 0xFE00);          // heap_end_ptr = 0x20000 - 0x10000 - 0x200
+    CHECK(le32(patched, 0x228) == 0x20000);         // cmd_line_ptr
+    CHECK(le32(patched, 0x218) == c.ramdisk_image); // ramdisk_image
+    CHECK(le32(patched, 0x21C) == initrd);          // ramdisk_size
+    CHECK(le16(patched, 0x1FA) == le16(k, 0x1FA));  // no vga=: vid_mode untouched
     check_only_patchable_bytes_differ(k, patched);
   }
 }
@@ -163,11 +163,11 @@ TEST_CASE("vga= on the command line sets vid_mode the way QEMU parses it", "[set
   CHECK(*qemu_vga_mode("vga=normalish") == 0xFFFF); // QEMU compares prefixes (strncmp)
   CHECK(*qemu_vga_mode("console=ttyS0 vga=791 quiet") == 791);
   CHECK(*qemu_vga_mode("vga=0x317") == 0x317);
-  CHECK(*qemu_vga_mode("vga=0317") == 0317);    // strtoul base 0: leading 0 is octal
+  CHECK(*qemu_vga_mode("vga=0317") == 0317); // strtoul base 0: leading 0 is octal
   CHECK(*qemu_vga_mode("vga=0") == 0);
   CHECK(*qemu_vga_mode("vga=0x12345") == 0x2345); // stw_le_p keeps the low 16 bits
-  CHECK(*qemu_vga_mode("xvga=5") == 5);            // QEMU uses strstr: any "vga=" counts
-  CHECK(*qemu_vga_mode("vga=7 vga=9") == 7);       // the first one wins
+  CHECK(*qemu_vga_mode("xvga=5") == 5);           // QEMU uses strstr: any "vga=" counts
+  CHECK(*qemu_vga_mode("vga=7 vga=9") == 7);      // the first one wins
   for (const char *bad : {"vga=", "vga=foo", "vga=791x", "vga=08", "vga=0x", "vga=99999999999", "vga=1,2"}) {
     INFO(bad);
     CHECK_THROWS_AS(qemu_vga_mode(bad), InputError);

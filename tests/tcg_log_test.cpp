@@ -39,19 +39,19 @@ Bytes spec_id_header() {
   Bytes spec;
   const char signature[] = "Spec ID Event03"; // 15 characters + NUL
   spec.insert(spec.end(), signature, signature + sizeof signature);
-  put_u32(spec, 0);       // platformClass
-  spec.push_back(0);      // specVersionMinor
-  spec.push_back(2);      // specVersionMajor
-  spec.push_back(0);      // specErrata
-  spec.push_back(2);      // uintnSize: UINT64
-  put_u32(spec, 1);       // numberOfAlgorithms
-  put_u16(spec, 0x000C);  // SHA-384
-  put_u16(spec, 48);      //   digest size
-  spec.push_back(0);      // vendorInfoSize
+  put_u32(spec, 0);      // platformClass
+  spec.push_back(0);     // specVersionMinor
+  spec.push_back(2);     // specVersionMajor
+  spec.push_back(0);     // specErrata
+  spec.push_back(2);     // uintnSize: UINT64
+  put_u32(spec, 1);      // numberOfAlgorithms
+  put_u16(spec, 0x000C); // SHA-384
+  put_u16(spec, 48);     //   digest size
+  spec.push_back(0);     // vendorInfoSize
   Bytes b;
-  put_u32(b, 0);          // pcrIndex
-  put_u32(b, 3);          // eventType EV_NO_ACTION
-  put_fill(b, 20, 0);     // SHA-1 digest, zero
+  put_u32(b, 0);      // pcrIndex
+  put_u32(b, 3);      // eventType EV_NO_ACTION
+  put_fill(b, 20, 0); // SHA-1 digest, zero
   put_u32(b, static_cast<uint32_t>(spec.size()));
   b.insert(b.end(), spec.begin(), spec.end());
   return b;
@@ -61,8 +61,8 @@ Bytes spec_id_header() {
 void put_event(Bytes &b, uint32_t index, uint32_t type, uint8_t fill, uint32_t data_size) {
   put_u32(b, index);
   put_u32(b, type);
-  put_u32(b, 1);       // digest count
-  put_u16(b, 0x000C);  // SHA-384
+  put_u32(b, 1);      // digest count
+  put_u16(b, 0x000C); // SHA-384
   put_fill(b, 48, fill);
   put_u32(b, data_size);
   put_fill(b, data_size, 0x41);
@@ -141,7 +141,7 @@ TEST_CASE("EV_NO_ACTION events in the middle of a log are kept but not extended"
 }
 
 TEST_CASE("Padded and unpadded copies of a log parse to the same records", "[tcg_log]") {
-  TcgLog padded = parse_vector("go-eventlog/cos-113-intel-tdx-dupe-separator.bin");   // 0xFF tail
+  TcgLog padded = parse_vector("go-eventlog/cos-113-intel-tdx-dupe-separator.bin"); // 0xFF tail
   TcgLog unpadded = parse_vector("go-eventlog/cos-113-intel-tdx-dupe-separator-unpadded.bin");
   REQUIRE(padded.events.size() == unpadded.events.size());
   for (size_t i = 0; i < padded.events.size(); ++i) {
@@ -199,8 +199,9 @@ TEST_CASE("TCG event type names and values convert both ways", "[tcg_log]") {
   CHECK(tcg_event_type_from_name("ev_separator") == std::nullopt); // names are exact
   CHECK(tcg_event_type_from_name("EV_BOGUS") == std::nullopt);
   CHECK(tcg_event_type_from_name("") == std::nullopt);
-  for (uint32_t t : {0u, 1u, 2u, 3u, 4u, 5u, 6u, 7u, 8u, 9u, 0xAu, 0xBu, 0xCu, 0xDu, 0xEu, 0x12u, 0x80000001u,
-                     0x80000003u, 0x80000006u, 0x80000010u, 0x800000E4u}) {
+  for (uint32_t t :
+       {0u,   1u,   2u,   3u,   4u,    5u,          6u,          7u,          8u,          9u,         0xAu,
+        0xBu, 0xCu, 0xDu, 0xEu, 0x12u, 0x80000001u, 0x80000003u, 0x80000006u, 0x80000010u, 0x800000E4u}) {
     INFO(t);
     REQUIRE(tcg_event_type_name(t) != nullptr);
     CHECK(tcg_event_type_from_name(tcg_event_type_name(t)) == t);
@@ -320,15 +321,15 @@ TEST_CASE("Replay rejects a measured event outside RTMR0..3 and names it", "[tcg
       FAIL("accepted MR index " << index);
     } catch (const FormatError &e) {
       CHECK(e.offset() == bad);
-      CHECK_THAT(e.what(), Catch::Contains("event 2 (EV_EFI_ACTION)") &&
-                               Catch::Contains("MR index " + std::to_string(index)));
+      CHECK_THAT(e.what(),
+                 Catch::Contains("event 2 (EV_EFI_ACTION)") && Catch::Contains("MR index " + std::to_string(index)));
     }
   }
 }
 
 TEST_CASE("A log truncated at any length gives a clean error or a shorter valid log", "[tcg_log]") {
-  for (const char *rel : {"go-eventlog/CCEL_unpadded.data.bin", "trustee/eventlog/CCEL_data_ovmf",
-                          "trustee/eventlog/CCEL_data_csv"}) {
+  for (const char *rel :
+       {"go-eventlog/CCEL_unpadded.data.bin", "trustee/eventlog/CCEL_data_ovmf", "trustee/eventlog/CCEL_data_csv"}) {
     INFO(rel);
     Bytes full = test::read(test::vector_path(rel));
     TcgLog whole = parse_tcg_log(full, rel);

@@ -116,7 +116,8 @@ void check_resources(const std::vector<Hob> &hobs, const std::vector<TdvfSection
     CHECK(h.attributes == 7);
     CHECK(h.length_bytes > 0);
     bool is_section = false;
-    for (const Range &a : accepted) is_section = is_section || (a.start == h.start && a.end == h.start + h.length_bytes);
+    for (const Range &a : accepted)
+      is_section = is_section || (a.start == h.start && a.end == h.start + h.length_bytes);
     if (h.resource_type == 0) {
       CHECK(is_section);
       ++accepted_seen;
