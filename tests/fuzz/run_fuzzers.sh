@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets with clang under ASan+UBSan and runs each for a fixed time, seeded
+# with its committed corpus (tests/fuzz/corpus/<target>) and, for the event-log and quote parsers,
+# with every file of ../shared/vectors. Exits non-zero on the first crash, leaving the crashing
+# input in the work directory it prints. CI runs it with a short time per target.
+#
+# Usage: tests/fuzz/run_fuzzers.sh [SECONDS_PER_TARGET]   (default 30; BUILD_DIR default build-fuzz)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+seconds=${1:-30}
+build=${BUILD_DIR:-$root/build-fuzz}
+targets=(firmware pe tcg_log quote)
+cmake -S "$root" -B "$build" -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DMRFORGE_FUZZ=ON -DMRFORGE_SANITIZE=ON >/dev/null
+cmake --build "$build" -j"$(nproc)" --target "${targets[@]/#/fuzz_}"
+work=$(mktemp -d /tmp/mrforge-fuzz-XXXXXX)
+vectors=$root/../shared/vectors
+for t in "${targets[@]}"; do
+  corpus=$work/$t
+  mkdir -p "$corpus"
+  cp "$root/tests/fuzz/corpus/$t/"* "$corpus/"
+  if [ "$t" = tcg_log ] || [ "$t" = quote ]; then
+    [ -d "$vectors" ] || { echo "$vectors is missing: the fuzzers are seeded with the vectors" >&2; exit 2; }
+    find "$vectors" -type f | while read -r f; do cp "$f" "$corpus/vector-$(echo "${f#$vectors/}" | tr / _)"; done
+  fi
+  echo "fuzz_$t: ${seconds}s, seeds: $(ls "$corpus" | wc -l)"
+  (cd "$work" && "$build/tests/fuzz_$t" -max_total_time="$seconds" -max_len=65536 -print_final_stats=0 "$corpus" \
+    >"$work/fuzz_$t.log" 2>&1) || { tail -n 40 "$work/fuzz_$t.log"; echo "fuzz_$t found a crash (inputs in $work)" >&2; exit 1; }
+  grep -E '^Done [0-9]+ runs' "$work/fuzz_$t.log" || true
+done
+rm -rf "$work"
