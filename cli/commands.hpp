@@ -8,16 +8,21 @@
 
 namespace mrforge::cli {
 
-using Runner = std::function<void()>;
+// Returns the process exit code.
+using Runner = std::function<int()>;
 
 // Exit codes (documented in --help and the README).
 constexpr int k_exit_ok = 0;
 constexpr int k_exit_usage = 1;     // bad command line
 constexpr int k_exit_bad_input = 2; // an input file, profile or value is wrong or missing
 constexpr int k_exit_internal = 3;  // a bug or an environment failure (OpenSSL, memory)
+constexpr int k_exit_mismatch = 4;  // verify: the TD does not match (log altered or measurements differ)
 
 void add_measure_command(CLI::App &app, Runner &run);
 void add_inspect_command(CLI::App &app, Runner &run);
 void add_profiles_command(CLI::App &app, Runner &run);
+void add_eventlog_command(CLI::App &app, Runner &run);
+void add_quote_command(CLI::App &app, Runner &run);
+void add_verify_command(CLI::App &app, Runner &run);
 
 } // namespace mrforge::cli

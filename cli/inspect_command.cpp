@@ -162,13 +162,23 @@ void add_inspect_command(CLI::App &app, Runner &run) {
   CLI::App *f = cmd->add_subcommand("firmware", "OVMF GUIDed table, TDVF sections, both MRTDs and the CFV digest");
   f->add_option("file", fw->file, "OVMF.fd")->required();
   f->add_flag("--json", fw->json, "Print JSON");
-  f->callback([fw, &run] { run = [fw] { inspect_firmware(*fw); }; });
+  f->callback([fw, &run] {
+    run = [fw] {
+      inspect_firmware(*fw);
+      return k_exit_ok;
+    };
+  });
   auto k = std::make_shared<InspectOptions>();
   CLI::App *kc =
       cmd->add_subcommand("kernel", "PE sections, boot protocol, setup header, Authenticode digests, signature");
   kc->add_option("file", k->file, "Kernel (bzImage with EFI stub) or any EFI application")->required();
   kc->add_flag("--json", k->json, "Print JSON");
-  kc->callback([k, &run] { run = [k] { inspect_kernel(*k); }; });
+  kc->callback([k, &run] {
+    run = [k] {
+      inspect_kernel(*k);
+      return k_exit_ok;
+    };
+  });
 }
 
 } // namespace mrforge::cli

@@ -10,7 +10,7 @@ namespace {
 
 constexpr const char *k_exit_codes_help =
     "Exit codes: 0 ok, 1 usage error, 2 bad input (a file, profile or value is wrong or missing),\n"
-    "3 internal error.";
+    "3 internal error, 4 verification failed (the TD does not match).";
 
 } // namespace
 
@@ -25,6 +25,9 @@ int main(int argc, char **argv) {
   add_measure_command(app, run);
   add_inspect_command(app, run);
   add_profiles_command(app, run);
+  add_eventlog_command(app, run);
+  add_quote_command(app, run);
+  add_verify_command(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError &e) {
@@ -32,8 +35,7 @@ int main(int argc, char **argv) {
     return code == 0 ? k_exit_ok : k_exit_usage;
   }
   try {
-    run();
-    return k_exit_ok;
+    return run();
   } catch (const FormatError &e) {
     std::cerr << "mrforge: error: " << e.what() << "\n";
   } catch (const InputError &e) {

@@ -74,7 +74,12 @@ void add_measure_command(CLI::App &app, Runner &run) {
   add_measure_options(cmd, o->inputs, true);
   cmd->add_flag("--json", o->json, "Print JSON: {mrtd, rtmr0, rtmr1, rtmr2, events, inputs}");
   cmd->add_flag("--events", o->events, "Also print the expected event list");
-  cmd->callback([o, &run] { run = [o] { run_measure(*o); }; });
+  cmd->callback([o, &run] {
+    run = [o] {
+      run_measure(*o);
+      return k_exit_ok;
+    };
+  });
 }
 
 } // namespace mrforge::cli

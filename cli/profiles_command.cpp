@@ -50,7 +50,12 @@ void add_profiles_command(CLI::App &app, Runner &run) {
   auto json = std::make_shared<bool>(false);
   CLI::App *cmd = app.add_subcommand("profiles", "List the shipped platform profiles and OVMF variants");
   cmd->add_flag("--json", *json, "Print JSON");
-  cmd->callback([json, &run] { run = [json] { run_profiles(*json); }; });
+  cmd->callback([json, &run] {
+    run = [json] {
+      run_profiles(*json);
+      return k_exit_ok;
+    };
+  });
 }
 
 } // namespace mrforge::cli

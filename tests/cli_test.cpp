@@ -203,3 +203,139 @@ TEST_CASE("mrforge inspect kernel reports the Authenticode digests and the signa
   REQUIRE(profiles.exit_code == 0);
   CHECK(nlohmann::json::parse(profiles.out)["platform_profiles"].size() >= 3);
 }
+
+namespace {
+
+using mrforge::test::vector_path;
+
+nlohmann::json vector_json(const std::string &rel) {
+  std::ifstream in(vector_path(rel));
+  return nlohmann::json::parse(in);
+}
+
+// The component digests an auditor of a dstack app holds published (CFV, ACPI, kernel, cmdline,
+// initrd), taken here from the vector's own log, as in composition_test.
+std::vector<std::string> published_digests(const std::string &rel) {
+  auto doc = vector_json(rel);
+  auto log = nlohmann::json::parse(doc.at("event_log").get<std::string>());
+  auto all = [&](int imr, uint32_t type) {
+    std::vector<std::string> out;
+    for (const auto &e : log)
+      if (e.at("imr") == imr && e.at("event_type") == type) out.push_back(e.at("digest"));
+    return out;
+  };
+  auto acpi = all(0, 0xA), tags = all(2, 0x6);
+  return {"--digest", "cfv=" + all(0, 0x8000000A).at(0),
+          "--digest", "acpi-loader=" + acpi.at(0),
+          "--digest", "acpi-rsdp=" + acpi.at(1),
+          "--digest", "acpi-tables=" + acpi.at(2),
+          "--digest", "kernel=" + all(1, 0x80000003).at(0),
+          "--digest", "cmdline=" + tags.at(0),
+          "--digest", "initrd=" + tags.at(1)};
+}
+
+} // namespace
+
+TEST_CASE("mrforge quote show --json prints the quote's fields in lowercase hex", "[cli][quote]") {
+  Run r = run_mrforge({"quote", "show", vector_path("dstack/quote-report.json"), "--json"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  auto j = nlohmann::json::parse(r.out);
+  for (const char *k : {"version", "tee_type", "mrtd", "rtmr0", "rtmr1", "rtmr2", "rtmr3", "mrconfigid", "report_data",
+                        "td_attributes"})
+    CHECK(j.contains(k));
+  CHECK(j["version"] == 4);
+  CHECK(j["report_data"].get<std::string>().rfind("1234", 0) == 0); // vm report_data of the vector
+  CHECK(j["td_attributes_decoded"]["debug"] == false);
+
+  Run sgx = run_mrforge({"quote", "show", vector_path("automata/sgx_v3_quote.bin")});
+  CHECK(sgx.exit_code == 2);
+  CHECK(sgx.err.find("SGX") != std::string::npos);
+}
+
+TEST_CASE("mrforge eventlog replay --json equals the manifest's replayed RTMRs", "[cli][eventlog]") {
+  auto manifest = vector_json("MANIFEST.json");
+  for (const char *rel : {"trustee/eventlog/CCEL_data_grub", "go-eventlog/CCEL_unpadded.data.bin"}) {
+    INFO(rel);
+    Run r = run_mrforge({"eventlog", "replay", vector_path(rel), "--json"});
+    REQUIRE(r.exit_code == 0);
+    auto j = nlohmann::json::parse(r.out);
+    for (int i = 0; i < 4; ++i)
+      CHECK(j["rtmr" + std::to_string(i)] == manifest["event_logs"][rel]["replayed_rtmr"][static_cast<size_t>(i)]);
+  }
+  Run show = run_mrforge({"eventlog", "show", vector_path("trustee/eventlog/CCEL_data_ovmf"), "--json"});
+  REQUIRE(show.exit_code == 0);
+  auto j = nlohmann::json::parse(show.out);
+  CHECK(j["events"].size() == manifest["event_logs"]["trustee/eventlog/CCEL_data_ovmf"]["events"]);
+  CHECK(j["events"][16]["register"] == "rtmr2");
+}
+
+TEST_CASE("mrforge verify passes for a real dstack TD and names the divergence when an input changes",
+          "[cli][verify]") {
+  const std::string vec = "dstack/quote-report.json";
+  auto base = with({"verify", "--quote", vector_path(vec), "--firmware", debian_ovmf(), "--no-mrtd", "--cpus", "16",
+                    "--cmdline", "", "--profile", "qemu-9.2-tdx"},
+                   published_digests(vec));
+  Run ok = run_mrforge(with(base, {"--memory", "64G", "--json"}));
+  INFO(ok.err);
+  REQUIRE(ok.exit_code == 0);
+  auto j = nlohmann::json::parse(ok.out);
+  CHECK(j["ok"] == true);
+  CHECK(j["log_consistent"] == true);
+  CHECK(j["rtmr3_events"].size() >= 8);
+
+  Run wrong = run_mrforge(with(base, {"--memory", "32G", "--json"}));
+  CHECK(wrong.exit_code == 4);
+  auto w = nlohmann::json::parse(wrong.out);
+  CHECK(w["ok"] == false);
+  REQUIRE(!w["divergences"].empty());
+  CHECK(w["divergences"][0]["register"] == "rtmr0");
+  CHECK(w["divergences"][0]["position"] == 0);
+  bool explained = false;
+  for (const auto &e : w["explanations"])
+    explained |= e["assumption"].get<std::string>().find("64 GiB") != std::string::npos;
+  CHECK(explained);
+
+  // The same expected values through a file written by `mrforge measure --json`.
+  TempDir d;
+  auto measure_args = with({"measure", "--firmware", debian_ovmf(), "--cpus", "16", "--memory", "64G", "--cmdline", "",
+                            "--profile", "qemu-9.2-tdx", "--json"},
+                           published_digests(vec));
+  Run m = run_mrforge(measure_args);
+  REQUIRE(m.exit_code == 0);
+  auto expected = nlohmann::json::parse(m.out);
+  expected["mrtd"] = nullptr; // Debian's OVMF.fd stood in for its TDVF layout only
+  write_text(d.path / "expected.json", expected.dump());
+  Run from_file =
+      run_mrforge({"verify", "--quote", vector_path(vec), "--expected", (d.path / "expected.json").string()});
+  INFO(from_file.out);
+  CHECK(from_file.exit_code == 0);
+}
+
+TEST_CASE("mrforge verify checks every quote and log pair of the vectors for consistency", "[cli][verify]") {
+  struct Pair {
+    std::string quote, log, ima;
+  } pairs[] = {
+      {"go-tdx-guest/cos-113-tdx-quote.dat", "go-tdx-guest/ccel_data.dat", ""},
+      {"cc-trusted-api/quote.bin", "cc-trusted-api/ccel_data.bin", "cc-trusted-api/ima_log.bin"},
+      {"dstack/tdx-lite-getquote.json", "dstack/tdx-lite-getquote.json", ""},
+      {"dstack/quote-report.json", "dstack/quote-report.json", ""},
+  };
+  for (const auto &p : pairs) {
+    INFO(p.quote);
+    std::vector<std::string> args = {"verify",      "--quote",          vector_path(p.quote),
+                                     "--event-log", vector_path(p.log), "--json"};
+    if (!p.ima.empty()) args = with(args, {"--ima", vector_path(p.ima)});
+    Run r = run_mrforge(args);
+    INFO(r.err);
+    CHECK(r.exit_code == 0);
+    CHECK(nlohmann::json::parse(r.out)["log_consistent"] == true);
+  }
+  // Without the IMA list, cc-trusted-api's RTMR2 does not replay: named, exit 4.
+  Run no_ima = run_mrforge({"verify", "--quote", vector_path("cc-trusted-api/quote.bin"), "--event-log",
+                            vector_path("cc-trusted-api/ccel_data.bin"), "--json"});
+  CHECK(no_ima.exit_code == 4);
+  auto j = nlohmann::json::parse(no_ima.out);
+  CHECK(j["log_vs_quote"][2]["match"] == false);
+  CHECK(j["log_vs_quote"][1]["match"] == true);
+}

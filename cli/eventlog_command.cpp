@@ -1,0 +1,109 @@
+// mrforge eventlog show|replay: the events of a TD's log, decoded, and the registers they replay to.
+#include "attestation_files.hpp"
+#include "commands.hpp"
+#include "output.hpp"
+
+#include <measure/event_decode.hpp>
+
+#include <iostream>
+#include <memory>
+
+namespace mrforge::cli {
+
+namespace {
+
+struct EventlogOptions {
+  std::string log;
+  std::string ima;
+  bool json = false;
+};
+
+constexpr uint32_t k_dstack_runtime_event = 0x08000001;
+
+std::string summary_of(const LoggedEvent &e) {
+  // dstack "lite" logs carry digests without event data.
+  std::string summary = e.data.empty() && e.reg != Register::rtmr3
+                            ? "(no event data in this log)"
+                            : decode_event_data(e.type, e.data, e.origin, e.offset).summary;
+  return e.name.empty() ? summary : e.name + ": " + summary;
+}
+
+std::string type_label(const LoggedEvent &e) {
+  if (e.type == k_dstack_runtime_event) return "DSTACK_RUNTIME_EVENT";
+  return event_type_label(e.type);
+}
+
+Json logged_event_json(const LoggedEvent &e) {
+  DecodedEvent d = decode_event_data(e.type, e.data, e.origin, e.offset);
+  if (e.data.empty() && e.reg != Register::rtmr3) d = DecodedEvent{"(no event data in this log)", {}};
+  Json fields = Json::object();
+  for (const auto &[k, v] : d.fields) fields[k] = v;
+  Json j{{"index", e.index},
+         {"register", e.reg ? Json(register_name(*e.reg)) : Json(nullptr)},
+         {"type", type_label(e)},
+         {"type_value", e.type},
+         {"digest", e.digest ? Json(to_hex(*e.digest)) : Json(nullptr)},
+         {"summary", d.summary},
+         {"fields", fields},
+         {"data", to_hex(e.data)}};
+  if (!e.name.empty()) j["name"] = e.name;
+  return j;
+}
+
+int run_show(const EventlogOptions &o) {
+  EventLog log = read_event_log(o.log, o.ima);
+  if (o.json) {
+    Json j{{"source", log.source}, {"format", log.format}, {"events", Json::array()}};
+    for (const LoggedEvent &e : log.events) j["events"].push_back(logged_event_json(e));
+    print_json(j);
+    return k_exit_ok;
+  }
+  std::vector<std::vector<std::string>> rows = {{"#", "MR", "TYPE", "DIGEST", "DATA"}};
+  for (const LoggedEvent &e : log.events)
+    rows.push_back({std::to_string(e.index), e.reg ? register_name(*e.reg) : "-", type_label(e),
+                    e.digest ? to_hex(*e.digest) : "-", summary_of(e)});
+  print_table(rows);
+  std::cerr << log.source << ": " << log.format << ", " << log.events.size() << " events\n";
+  return k_exit_ok;
+}
+
+int run_replay(const EventlogOptions &o) {
+  EventLog log = read_event_log(o.log, o.ima);
+  RtmrValues mr = replay(log);
+  if (o.json) {
+    Json j;
+    for (size_t i = 0; i < 4; ++i) j["rtmr" + std::to_string(i)] = to_hex(mr[i]);
+    print_json(j);
+    return k_exit_ok;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (size_t i = 0; i < 4; ++i) rows.push_back({"RTMR" + std::to_string(i), to_hex(mr[i])});
+  print_table(rows);
+  return k_exit_ok;
+}
+
+void add_log_options(CLI::App *cmd, EventlogOptions &o) {
+  cmd->add_option("log", o.log,
+                  "Event log: binary CCEL/TCG2 (e.g. /sys/firmware/acpi/tables/data/CCEL), hex text, a dstack JSON "
+                  "event log or attestation JSON")
+      ->required();
+  cmd->add_option("--ima", o.ima, "IMA ASCII measurement list whose entries extend RTMR2 after the firmware log");
+  cmd->add_flag("--json", o.json, "Print JSON");
+}
+
+} // namespace
+
+void add_eventlog_command(CLI::App &app, Runner &run) {
+  CLI::App *cmd = app.add_subcommand("eventlog", "Show or replay a TD's event log");
+  cmd->require_subcommand(1);
+  auto show = std::make_shared<EventlogOptions>();
+  CLI::App *s = cmd->add_subcommand("show", "Table of events: index, register, type, digest, decoded data");
+  add_log_options(s, *show);
+  s->callback([show, &run] { run = [show] { return run_show(*show); }; });
+  auto rep = std::make_shared<EventlogOptions>();
+  CLI::App *r = cmd->add_subcommand("replay", "RTMR0-3 the log replays to");
+  add_log_options(r, *rep);
+  r->callback([rep, &run] { run = [rep] { return run_replay(*rep); }; });
+}
+
+} // namespace mrforge::cli
