@@ -11,7 +11,6 @@
 #include <nlohmann/json.hpp>
 
 #include <fstream>
-#include <iostream>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -331,24 +330,6 @@ TEST_CASE("Unknown types and random bytes show length and a hex prefix", "[event
       }
       CHECK_NOTHROW(decode_event_data(type, b, "t", 0));
     }
-  }
-}
-
-TEST_CASE("dump", "[.event_decode_dump]") {
-  for (const std::string &rel : manifest_logs()) {
-    TcgLog log = parse_vector(rel);
-    std::cout << "===== " << rel << "\n";
-    for (const LogEvent &e : log.events) {
-      DecodedEvent d = decode_event_data(e.type, e.data, rel, e.offset);
-      std::cout << std::hex << e.offset << std::dec << " " << e.index << " " << std::hex << e.type << std::dec << " "
-                << d.summary << "\n";
-      for (const auto &f : d.fields) std::cout << "      " << f.first << ": " << f.second << "\n";
-    }
-  }
-  for (const test::VectorEvent &e : test::dstack_boot_events("dstack/quote-report.json")) {
-    DecodedEvent d = decode_event_data(e.type, e.data, "quote-report.json", 0);
-    std::cout << e.reg << " " << std::hex << e.type << std::dec << " " << d.summary << "\n";
-    for (const auto &f : d.fields) std::cout << "      " << f.first << ": " << f.second << "\n";
   }
 }
 
