@@ -21,6 +21,7 @@ struct EventlogOptions {
 constexpr uint32_t k_dstack_runtime_event = 0x08000001;
 
 std::string summary_of(const LoggedEvent &e) {
+  if (e.reg == Register::rtmr3 && !e.name.empty()) return e.name + ": " + payload_text(e.data);
   // dstack "lite" logs carry digests without event data.
   std::string summary = e.data.empty() && e.reg != Register::rtmr3
                             ? "(no event data in this log)"

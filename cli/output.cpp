@@ -23,6 +23,12 @@ Json event_json(const Event &e) {
               {"source", e.source}};
 }
 
+std::string payload_text(ByteView payload) {
+  for (uint8_t c : payload)
+    if (c < 0x20 || c > 0x7E) return to_hex(payload);
+  return "\"" + std::string(payload.begin(), payload.end()) + "\"";
+}
+
 void print_table(const std::vector<std::vector<std::string>> &rows) {
   std::vector<size_t> width;
   for (const auto &r : rows)

@@ -10,7 +10,6 @@
 
 #include <measure/attestation_inputs.hpp>
 #include <measure/errors.hpp>
-#include <measure/event_decode.hpp>
 #include <measure/mapped_file.hpp>
 #include <measure/profile_yaml.hpp>
 #include <measure/tcg_log.hpp>
@@ -110,7 +109,7 @@ Json report_json(const VerifyReport &r, const EventLog &log, bool passed) {
   j["rtmr3_events"] = Json::array();
   for (const LoggedEvent *e : events_of(log, Register::rtmr3))
     j["rtmr3_events"].push_back(Json{{"name", e->name},
-                                     {"payload", decode_event_data(e->type, e->data, log.source, e->offset).summary},
+                                     {"payload", payload_text(e->data)},
                                      {"digest", e->digest ? Json(to_hex(*e->digest)) : Json(nullptr)}});
   return j;
 }
@@ -146,7 +145,7 @@ void print_report(const VerifyReport &r, const EventLog &log, const TdQuote &q, 
     std::vector<std::vector<std::string>> ev = {{"  #", "NAME", "PAYLOAD"}};
     for (const LoggedEvent *e : rtmr3)
       ev.push_back({"  " + std::to_string(e->index), e->name.empty() ? event_type_label(e->type) : e->name,
-                    decode_event_data(e->type, e->data, log.source, e->offset).summary});
+                    payload_text(e->data)});
     print_table(ev);
   }
   std::cout << "\n";
