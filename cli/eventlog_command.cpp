@@ -4,6 +4,7 @@
 #include "output.hpp"
 
 #include <measure/event_decode.hpp>
+#include <measure/event_log.hpp>
 
 #include <iostream>
 #include <memory>
@@ -18,8 +19,6 @@ struct EventlogOptions {
   bool json = false;
 };
 
-constexpr uint32_t k_dstack_runtime_event = 0x08000001;
-
 std::string summary_of(const LoggedEvent &e) {
   if (e.reg == Register::rtmr3 && !e.name.empty()) return e.name + ": " + payload_text(e.data);
   // dstack "lite" logs carry digests without event data.
@@ -30,7 +29,7 @@ std::string summary_of(const LoggedEvent &e) {
 }
 
 std::string type_label(const LoggedEvent &e) {
-  if (e.type == k_dstack_runtime_event) return "DSTACK_RUNTIME_EVENT";
+  if (e.type == k_dstack_runtime_event_type) return "DSTACK_RUNTIME_EVENT";
   return event_type_label(e.type);
 }
 

@@ -26,7 +26,6 @@ namespace {
 using Json = nlohmann::json;
 
 // dstack's runtime event type (cc-eventlog DSTACK_RUNTIME_EVENT_TYPE), extended into RTMR3.
-constexpr uint32_t k_dstack_runtime_event_type = 0x08000001;
 // Caps (ours): events in a JSON or SCALE log, entries in an IMA list.
 constexpr size_t k_max_json_events = 1000000;
 constexpr size_t k_max_ima_entries = 1000000;

@@ -2,6 +2,7 @@
 // FormatError on anything out of bounds; decode_event_data catches exactly that and reports the
 // event as undecodable. Every walk advances and has a named cap (k_max_*).
 #include <measure/event_decode.hpp>
+#include <measure/event_log.hpp>
 
 #include <measure/errors.hpp>
 #include <measure/event.hpp>
@@ -46,7 +47,6 @@ constexpr uint32_t k_ev_efi_platform_firmware_blob = 0x80000008;
 constexpr uint32_t k_ev_efi_handoff_tables = 0x80000009;
 constexpr uint32_t k_ev_efi_variable_authority = 0x800000E0;
 // dstack's runtime events (RTMR3), see event_log.hpp.
-constexpr uint32_t k_dstack_runtime_event = 0x08000001;
 
 // Tagged event ids of the Linux EFI stub (include/linux/efi.h, drivers/firmware/efi/libstub).
 constexpr uint32_t k_tag_linux_load_options = 0x8F3B22ED;
@@ -767,7 +767,7 @@ void decode(Decoder &d, uint32_t type) {
   case k_ev_nonhost_info:
   case k_ev_omit_boot_device_events:
   case k_ev_cpu_microcode:
-  case k_dstack_runtime_event: return d.text_or_hex("");
+  case k_dstack_runtime_event_type: return d.text_or_hex("");
   default: return d.hex_dump("");
   }
 }

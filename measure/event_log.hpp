@@ -41,6 +41,9 @@ RtmrValues replay(const EventLog &log);
 // The events of one register, in log order.
 std::vector<const LoggedEvent *> events_of(const EventLog &log, Register reg);
 
+// dstack's runtime event type (RTMR3 events its guest agent extends).
+constexpr uint32_t k_dstack_runtime_event_type = 0x08000001;
+
 // dstack's runtime event digest (RTMR3): SHA384(u32le(type) || ":" || name || ":" || payload).
 Sha384 dstack_runtime_event_digest(uint32_t type, const std::string &name, ByteView payload);
 
