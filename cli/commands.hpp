@@ -24,5 +24,9 @@ void add_profiles_command(CLI::App &app, Runner &run);
 void add_eventlog_command(CLI::App &app, Runner &run);
 void add_quote_command(CLI::App &app, Runner &run);
 void add_verify_command(CLI::App &app, Runner &run);
+void add_lock_command(CLI::App &app, Runner &run);
+void add_fetch_command(CLI::App &app, Runner &run);
+void add_build_command(CLI::App &app, Runner &run);
+void add_archive_command(CLI::App &app, Runner &run);
 
 } // namespace mrforge::cli

@@ -28,6 +28,10 @@ int main(int argc, char **argv) {
   add_eventlog_command(app, run);
   add_quote_command(app, run);
   add_verify_command(app, run);
+  add_lock_command(app, run);
+  add_fetch_command(app, run);
+  add_build_command(app, run);
+  add_archive_command(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError &e) {

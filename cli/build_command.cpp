@@ -1,0 +1,6 @@
+// Placeholder: filled in by the module owner.
+#include "commands.hpp"
+
+namespace mrforge::cli {
+void add_build_command(CLI::App &, Runner &) {}
+} // namespace mrforge::cli
