@@ -88,4 +88,7 @@ struct ScanOptions {
 };
 FsTree scan_directory(const std::string &host_dir, const ScanOptions &options);
 
+// "usr/bin/env" -> "usr/bin"; "etc" -> "".
+std::string parent_path(const std::string &path);
+
 } // namespace mrforge::builder

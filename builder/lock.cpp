@@ -1,1 +1,314 @@
-// Placeholder: filled in by the module owner.
+#include <builder/lock.hpp>
+#include <builder/store.hpp>
+
+#include <measure/errors.hpp>
+#include <measure/mapped_file.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <set>
+
+namespace mrforge::builder {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+constexpr int k_lock_version = 1;
+
+json debian_json(const DebianSourceSpec &d) {
+  json j = {{"suite", d.suite}, {"components", d.components}, {"architecture", d.architecture}};
+  if (!d.mirror.empty())
+    j["mirror"] = d.mirror;
+  return j;
+}
+
+// Locates a byte offset of the text as line:column for messages.
+std::pair<int, int> line_column(const std::string &text, size_t offset) {
+  int line = 1, column = 1;
+  for (size_t i = 0; i < offset && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
+  }
+  return {line, column};
+}
+
+class LockReader {
+public:
+  LockReader(const std::string &file) : m_file(file) {}
+  [[noreturn]] void fail(const std::string &where, const std::string &message) const {
+    throw DocumentError(m_file, 0, 0, where + ": " + message + " (regenerate the lock with `mrforge lock`)");
+  }
+  const json &field(const json &obj, const std::string &key, const std::string &where) const {
+    if (!obj.is_object())
+      fail(where, "expected an object");
+    auto it = obj.find(key);
+    if (it == obj.end())
+      fail(where, "missing field '" + key + "'");
+    return *it;
+  }
+  std::string str(const json &obj, const std::string &key, const std::string &where) const {
+    const json &v = field(obj, key, where);
+    if (!v.is_string())
+      fail(where + "." + key, "expected a string");
+    return v.get<std::string>();
+  }
+  uint64_t u64(const json &obj, const std::string &key, const std::string &where) const {
+    const json &v = field(obj, key, where);
+    if (!v.is_number_unsigned())
+      fail(where + "." + key, "expected an unsigned integer");
+    return v.get<uint64_t>();
+  }
+  std::string digest(const json &obj, const std::string &key, const std::string &where) const {
+    std::string s = str(obj, key, where);
+    if (s.size() != 64 || s.find_first_not_of("0123456789abcdef") != std::string::npos)
+      fail(where + "." + key, "expected a lowercase sha256 digest");
+    return s;
+  }
+  std::vector<std::string> strings(const json &obj, const std::string &key, const std::string &where) const {
+    const json &v = field(obj, key, where);
+    if (!v.is_array())
+      fail(where + "." + key, "expected a list of strings");
+    std::vector<std::string> out;
+    for (const json &e : v) {
+      if (!e.is_string())
+        fail(where + "." + key, "expected a list of strings");
+      out.push_back(e.get<std::string>());
+    }
+    return out;
+  }
+  const json &array(const json &obj, const std::string &key, const std::string &where) const {
+    const json &v = field(obj, key, where);
+    if (!v.is_array())
+      fail(where + "." + key, "expected a list");
+    return v;
+  }
+
+private:
+  std::string m_file;
+};
+
+void add_directory_files(const fs::path &base, const std::string &rel, std::vector<LockedFile> &out) {
+  std::vector<std::string> names;
+  for (const auto &entry : fs::directory_iterator(base / rel))
+    names.push_back(entry.path().filename().string());
+  std::sort(names.begin(), names.end());
+  for (const auto &name : names) {
+    std::string child = rel + "/" + name;
+    auto st = fs::symlink_status(base / child);
+    if (fs::is_directory(st))
+      add_directory_files(base, child, out);
+    else if (fs::is_regular_file(st)) {
+      FileDigest d = digest_file((base / child).string());
+      out.push_back({child, d.sha256_hex, d.size});
+    }
+  }
+}
+
+} // namespace
+
+std::string lock_to_json(const Lock &lock) {
+  json recipe = {{"name", lock.recipe_name}, {"packages", lock.requested}};
+  if (lock.has_debian)
+    recipe["debian"] = debian_json(lock.debian);
+  json sources = json::array();
+  for (const auto &s : lock.sources) {
+    json indexes = json::array();
+    for (const auto &i : s.indexes)
+      indexes.push_back({{"path", i.path}, {"sha256", i.sha256}, {"size", i.size}});
+    sources.push_back({{"suite", s.suite},
+                       {"components", s.components},
+                       {"architecture", s.architecture},
+                       {"inrelease_sha256", s.inrelease_sha256},
+                       {"indexes", indexes}});
+  }
+  json packages = json::array();
+  for (const auto &p : lock.packages)
+    packages.push_back({{"name", p.name},
+                        {"version", p.version},
+                        {"architecture", p.architecture},
+                        {"size", p.size},
+                        {"sha256", p.sha256},
+                        {"filename", p.filename},
+                        {"source", p.source},
+                        {"reason", p.reason}});
+  json files = json::array();
+  for (const auto &f : lock.files)
+    files.push_back({{"path", f.path}, {"sha256", f.sha256}, {"size", f.size}});
+  json doc = {{"lockVersion", k_lock_version},
+              {"recipe", recipe},
+              {"sources", sources},
+              {"packages", packages},
+              {"files", files}};
+  return doc.dump(2) + "\n";
+}
+
+Lock parse_lock(const std::string &text, const std::string &file) {
+  json doc;
+  try {
+    doc = json::parse(text);
+  } catch (const json::parse_error &e) {
+    auto [line, column] = line_column(text, e.byte == 0 ? 0 : e.byte - 1);
+    throw DocumentError(file, line, column, std::string("not valid JSON: ") + e.what());
+  }
+  LockReader r(file);
+  if (!doc.is_object())
+    r.fail("lock", "expected a JSON object");
+  const json &version = r.field(doc, "lockVersion", "lock");
+  if (!version.is_number_integer() || version.get<int64_t>() != k_lock_version)
+    r.fail("lockVersion", "this mrforge reads lock version " + std::to_string(k_lock_version));
+  Lock lock;
+  const json &recipe = r.field(doc, "recipe", "lock");
+  lock.recipe_name = r.str(recipe, "name", "recipe");
+  lock.requested = r.strings(recipe, "packages", "recipe");
+  if (recipe.contains("debian")) {
+    const json &d = recipe["debian"];
+    lock.has_debian = true;
+    lock.debian.suite = r.str(d, "suite", "recipe.debian");
+    lock.debian.components = r.strings(d, "components", "recipe.debian");
+    lock.debian.architecture = r.str(d, "architecture", "recipe.debian");
+    if (d.contains("mirror"))
+      lock.debian.mirror = r.str(d, "mirror", "recipe.debian");
+  }
+  size_t i = 0;
+  for (const json &s : r.array(doc, "sources", "lock")) {
+    std::string where = "sources[" + std::to_string(i++) + "]";
+    LockedSource src;
+    src.suite = r.str(s, "suite", where);
+    src.components = r.strings(s, "components", where);
+    src.architecture = r.str(s, "architecture", where);
+    src.inrelease_sha256 = r.digest(s, "inrelease_sha256", where);
+    size_t k = 0;
+    for (const json &ix : r.array(s, "indexes", where)) {
+      std::string w = where + ".indexes[" + std::to_string(k++) + "]";
+      src.indexes.push_back({r.str(ix, "path", w), r.digest(ix, "sha256", w), r.u64(ix, "size", w)});
+    }
+    lock.sources.push_back(std::move(src));
+  }
+  i = 0;
+  std::set<std::string> names;
+  for (const json &p : r.array(doc, "packages", "lock")) {
+    std::string where = "packages[" + std::to_string(i++) + "]";
+    LockedPackage pkg;
+    pkg.name = r.str(p, "name", where);
+    pkg.version = r.str(p, "version", where);
+    pkg.architecture = r.str(p, "architecture", where);
+    pkg.size = r.u64(p, "size", where);
+    pkg.sha256 = r.digest(p, "sha256", where);
+    pkg.filename = r.str(p, "filename", where);
+    pkg.source = r.str(p, "source", where);
+    pkg.reason = r.str(p, "reason", where);
+    if (pkg.filename.empty() || pkg.filename[0] == '/' || pkg.filename.find("..") != std::string::npos)
+      r.fail(where + ".filename", "expected a pool path relative to the mirror");
+    if (!names.insert(pkg.name).second)
+      r.fail(where, "package '" + pkg.name + "' is locked twice");
+    lock.packages.push_back(std::move(pkg));
+  }
+  i = 0;
+  for (const json &f : r.array(doc, "files", "lock")) {
+    std::string where = "files[" + std::to_string(i++) + "]";
+    lock.files.push_back({r.str(f, "path", where), r.digest(f, "sha256", where), r.u64(f, "size", where)});
+  }
+  return lock;
+}
+
+Lock read_lock(const std::string &path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec))
+    throw SystemError(path, "no lock file; run `mrforge lock RECIPE` to create it");
+  Bytes bytes = read_file(path);
+  return parse_lock(std::string(bytes.begin(), bytes.end()), path);
+}
+
+std::vector<LockedFile> digest_recipe_files(const Recipe &recipe) {
+  std::vector<LockedFile> out;
+  fs::path base(recipe.dir);
+  for (const FileSpec &f : recipe.files) {
+    if (fs::is_directory(fs::symlink_status(f.source_path))) {
+      add_directory_files(base, f.source, out);
+    } else {
+      FileDigest d = digest_file(f.source_path);
+      out.push_back({f.source, d.sha256_hex, d.size});
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const LockedFile &a, const LockedFile &b) { return a.path < b.path; });
+  out.erase(std::unique(out.begin(), out.end(), [](const LockedFile &a, const LockedFile &b) { return a.path == b.path; }),
+            out.end());
+  return out;
+}
+
+namespace {
+
+std::vector<std::string> requested_names(const Recipe &recipe) {
+  std::vector<std::string> names;
+  for (const auto &p : recipe.packages)
+    names.push_back(p.name);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+void compare_package_side(const Recipe &recipe, const Lock &lock, std::vector<std::string> &out) {
+  std::vector<std::string> want = requested_names(recipe);
+  std::set<std::string> have(lock.requested.begin(), lock.requested.end());
+  for (const auto &p : recipe.packages)
+    if (!have.count(p.name))
+      out.push_back("package " + p.name + ": in the recipe (" + p.where.describe() + "), not in the lock");
+  std::set<std::string> wanted(want.begin(), want.end());
+  for (const auto &name : lock.requested)
+    if (!wanted.count(name))
+      out.push_back("package " + name + ": in the lock, no longer in the recipe");
+  if (recipe.has_debian != lock.has_debian) {
+    out.push_back(std::string("debian: ") + (recipe.has_debian ? "in the recipe, not in the lock" : "in the lock, not in the recipe"));
+  } else if (recipe.has_debian) {
+    const DebianSourceSpec &a = recipe.debian, &b = lock.debian;
+    if (a.suite != b.suite)
+      out.push_back("debian.suite: the recipe says " + a.suite + ", the lock " + b.suite);
+    if (a.components != b.components)
+      out.push_back("debian.components: the recipe and the lock differ");
+    if (a.architecture != b.architecture)
+      out.push_back("debian.architecture: the recipe says " + a.architecture + ", the lock " + b.architecture);
+    if (a.mirror != b.mirror)
+      out.push_back("debian.mirror: the recipe says '" + a.mirror + "', the lock '" + b.mirror + "'");
+  }
+}
+
+} // namespace
+
+bool packages_differ(const Recipe &recipe, const Lock &lock) {
+  std::vector<std::string> out;
+  compare_package_side(recipe, lock, out);
+  return !out.empty();
+}
+
+std::vector<std::string> lock_differences(const Recipe &recipe, const Lock &lock) {
+  std::vector<std::string> out;
+  if (recipe.name != lock.recipe_name)
+    out.push_back("name: the recipe says " + recipe.name + ", the lock " + lock.recipe_name);
+  compare_package_side(recipe, lock, out);
+  std::map<std::string, const LockedFile *> locked;
+  for (const auto &f : lock.files)
+    locked[f.path] = &f;
+  std::set<std::string> seen;
+  for (const LockedFile &f : digest_recipe_files(recipe)) {
+    seen.insert(f.path);
+    auto it = locked.find(f.path);
+    if (it == locked.end())
+      out.push_back("file " + f.path + ": used by the recipe, not in the lock");
+    else if (it->second->sha256 != f.sha256)
+      out.push_back("file " + f.path + ": content changed (lock sha256 " + it->second->sha256 + ", now " + f.sha256 + ")");
+  }
+  for (const auto &f : lock.files)
+    if (!seen.count(f.path))
+      out.push_back("file " + f.path + ": in the lock, no longer used by the recipe");
+  return out;
+}
+
+} // namespace mrforge::builder

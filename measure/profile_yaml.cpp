@@ -3,6 +3,7 @@
 #include <measure/mapped_file.hpp>
 #include <measure/profile_yaml.hpp>
 #include <measure/tcg_log.hpp>
+#include <measure/yaml_field.hpp>
 
 #include <yaml-cpp/yaml.h>
 
@@ -15,114 +16,26 @@ namespace mrforge {
 
 namespace {
 
-constexpr const char *k_api_version = "mrforge/v1";
 
-// A YAML node with the path that led to it, so every error names file, line, column and field.
-class Field {
-public:
-  Field(YAML::Node node, std::string file, std::string path)
-      : m_node(std::move(node)), m_file(std::move(file)), m_path(std::move(path)) {}
+using Field = YamlField;
 
-  [[noreturn]] void fail(const std::string &message) const {
-    YAML::Mark m = m_node.Mark();
-    int line = m.is_null() ? 0 : m.line + 1, column = m.is_null() ? 0 : m.column + 1;
-    throw DocumentError(m_file, line, column, (m_path.empty() ? std::string() : m_path + ": ") + message);
+Guid field_guid(const Field &f) {
+  try {
+    return Guid::parse(f.str(), f.path());
+  } catch (const InputError &e) {
+    f.fail(e.what());
   }
+}
 
-  // A mapping whose keys must all be in `allowed`.
-  void expect_map(std::initializer_list<const char *> allowed) const {
-    if (!m_node.IsMap()) fail("expected a mapping");
-    for (const auto &kv : m_node) {
-      std::string key = kv.first.as<std::string>();
-      if (std::none_of(allowed.begin(), allowed.end(), [&](const char *a) { return key == a; })) {
-        std::string list;
-        for (const char *a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
-        Field(kv.first, m_file, join(key)).fail("unknown key (allowed here: " + list + ")");
-      }
-    }
-  }
-
-  Field required(const std::string &key) const {
-    YAML::Node n = m_node[key];
-    if (!n) fail("missing required field '" + key + "'");
-    return Field(n, m_file, join(key));
-  }
-  std::optional<Field> optional(const std::string &key) const {
-    YAML::Node n = m_node[key];
-    if (!n) return std::nullopt;
-    return Field(n, m_file, join(key));
-  }
-
-  std::string str() const {
-    if (!m_node.IsScalar()) fail("expected a string");
-    return m_node.Scalar();
-  }
-  uint64_t u64() const {
-    std::string s = str();
-    try {
-      size_t used = 0;
-      unsigned long long v = std::stoull(s, &used, 0);
-      if (used != s.size() || s[0] == '-') throw std::invalid_argument(s);
-      return v;
-    } catch (const std::exception &) {
-      fail("expected an unsigned integer (decimal or 0x hex), got '" + s + "'");
-    }
-  }
-  uint32_t u32() const {
-    uint64_t v = u64();
-    if (v > UINT32_MAX) fail("value " + str() + " does not fit in 32 bits");
-    return static_cast<uint32_t>(v);
-  }
-  Guid guid() const {
-    try {
-      return Guid::parse(str(), m_path);
-    } catch (const InputError &e) {
-      fail(e.what());
-    }
-  }
-  Bytes hex() const {
-    try {
-      return from_hex(str(), m_path);
-    } catch (const InputError &e) {
-      fail(e.what());
-    }
-  }
-  std::vector<Field> list() const {
-    if (!m_node.IsSequence()) fail("expected a list");
-    std::vector<Field> out;
-    size_t i = 0;
-    for (const auto &n : m_node) out.emplace_back(n, m_file, m_path + "[" + std::to_string(i++) + "]");
-    return out;
-  }
-  Register reg() const {
-    std::string s = str();
-    for (Register r : {Register::rtmr0, Register::rtmr1, Register::rtmr2, Register::rtmr3})
-      if (s == register_name(r)) return r;
-    fail("expected rtmr0, rtmr1, rtmr2 or rtmr3, got '" + s + "'");
-  }
-
-private:
-  std::string join(const std::string &key) const { return m_path.empty() ? key : m_path + "." + key; }
-  YAML::Node m_node;
-  std::string m_file;
-  std::string m_path;
-};
+Register field_register(const Field &f) {
+  std::string s = f.str();
+  for (Register r : {Register::rtmr0, Register::rtmr1, Register::rtmr2, Register::rtmr3})
+    if (s == register_name(r)) return r;
+  f.fail("expected rtmr0, rtmr1, rtmr2 or rtmr3, got '" + s + "'");
+}
 
 Field load_root(const std::string &yaml, const std::string &file, const char *kind) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(yaml);
-  } catch (const YAML::ParserException &e) {
-    throw DocumentError(file, e.mark.line + 1, e.mark.column + 1, "YAML syntax error: " + e.msg);
-  }
-  Field f(root, file, "");
-  if (!root.IsMap()) f.fail(std::string("expected a ") + kind + " document (a mapping)");
-  std::string api = f.required("apiVersion").str();
-  if (api != k_api_version)
-    f.required("apiVersion").fail("unsupported apiVersion '" + api + "' (this mrforge reads " + k_api_version + ")");
-  std::string k = f.required("kind").str();
-  if (k != kind) f.required("kind").fail(std::string("expected kind ") + kind + ", got '" + k + "'");
-  return f;
+  return load_yaml_document(yaml, file, kind);
 }
 
 std::string read_text(const std::string &path) {
@@ -239,18 +152,18 @@ OvmfVariant parse_ovmf_variant(const std::string &yaml, const std::string &file)
     f.expect_map({"name", "vendor", "data"});
     UefiVariable var;
     var.name = f.required("name").str();
-    var.vendor = f.required("vendor").guid();
+    var.vendor = field_guid(f.required("vendor"));
     var.data = f.required("data").hex();
     v.secure_boot_variables.push_back(std::move(var));
   }
-  Register sep = root.required("separator_boot_register").reg();
+  Register sep = field_register(root.required("separator_boot_register"));
   if (sep != Register::rtmr0 && sep != Register::rtmr1)
     root.required("separator_boot_register").fail("expected rtmr0 or rtmr1");
   v.separator_boot_register = sep;
 
   Field boot = root.required("boot_variables");
   boot.expect_map({"vendor", "boot_order", "options"});
-  v.global_variable_guid = boot.required("vendor").guid();
+  v.global_variable_guid = field_guid(boot.required("vendor"));
   v.boot_order = boot.required("boot_order").hex();
   for (const Field &f : boot.required("options").list()) {
     f.expect_map({"variable", "attributes", "description", "fv", "file"});
@@ -258,15 +171,15 @@ OvmfVariant parse_ovmf_variant(const std::string &yaml, const std::string &file)
     o.variable = f.required("variable").str();
     o.attributes = f.required("attributes").u32();
     o.description = f.required("description").str();
-    o.fv = f.required("fv").guid();
-    o.file = f.required("file").guid();
+    o.fv = field_guid(f.required("fv"));
+    o.file = field_guid(f.required("file"));
     v.boot_options.push_back(std::move(o));
   }
   if (auto extra = root.optional("extra_events")) {
     for (const Field &f : extra->list()) {
       f.expect_map({"register", "type", "description", "digest", "data"});
       ExtraEvent e;
-      e.reg = f.required("register").reg();
+      e.reg = field_register(f.required("register"));
       Field type = f.required("type");
       std::optional<uint32_t> t = tcg_event_type_from_name(type.str());
       if (!t) type.fail("unknown TCG event type '" + type.str() + "' (use a name such as EV_EFI_HANDOFF_TABLES2)");

@@ -1,1 +1,141 @@
-// Placeholder: filled in by the module owner.
+// Recipes: strict loading with errors that name file, line, column and field, paths that cannot
+// leave the recipe's folder, and the one timestamp of a build.
+#include "test_support.hpp"
+
+#include <builder/recipe.hpp>
+#include <measure/errors.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+
+using namespace mrforge;
+using namespace mrforge::builder;
+using mrforge::test::TempDir;
+using mrforge::test::write_text;
+
+namespace {
+
+const char *k_header = "apiVersion: mrforge/v1\nkind: OciImage\nname: demo\n";
+
+// Loads a recipe text from a fresh folder (with a hello.sh beside it) and returns the error text.
+std::string error_of(const std::string &body, int *line = nullptr, int *column = nullptr) {
+  TempDir dir("recipe");
+  write_text(dir / "hello.sh", "#!/bin/sh\n");
+  write_text(dir / "r.yaml", body);
+  try {
+    load_recipe(dir / "r.yaml");
+  } catch (const DocumentError &e) {
+    if (line)
+      *line = e.line();
+    if (column)
+      *column = e.column();
+    return e.what();
+  }
+  return "(no error)";
+}
+
+} // namespace
+
+TEST_CASE("The example recipe loads with its layers, users, files and config", "[recipe]") {
+  Recipe r = load_recipe(test::source_path("examples/oci/hello.yaml"));
+  CHECK(r.name == "mrforge/hello");
+  CHECK(r.tag == "1.0");
+  CHECK(r.source_date_epoch == 1735689600);
+  CHECK(r.debian.suite == "bookworm");
+  CHECK(r.debian.mirror.empty());
+  REQUIRE(r.layers == std::vector<std::string>{"base", "app"});
+  REQUIRE(r.packages.size() == 2);
+  CHECK(r.packages[0].layer == "base");
+  REQUIRE(r.files.size() == 2);
+  CHECK(r.files[0].target == "usr/local/bin/hello");
+  CHECK(r.files[0].mode == 0755u);
+  CHECK(r.files[1].layer == "app");
+  REQUIRE(r.directories.size() == 1);
+  CHECK(r.directories[0].uid == 1000);
+  CHECK(r.directories[0].gid == 1000);
+  CHECK(r.config.env == std::vector<std::string>{"PATH=/usr/local/bin:/usr/bin:/bin"});
+  CHECK(r.config.exposed_ports == std::vector<std::string>{"8080/tcp"});
+}
+
+TEST_CASE("Unknown keys, wrong types and missing fields name file, line, column and field", "[recipe]") {
+  int line = 0, column = 0;
+  std::string e = error_of(std::string(k_header) + "source_date_epoch: 1\npackagez: [a]\n", &line, &column);
+  CHECK(e.find("r.yaml:5:1: packagez: unknown key") != std::string::npos);
+  CHECK(line == 5);
+  CHECK(column == 1);
+
+  e = error_of(std::string(k_header) + "source_date_epoch: yesterday\n");
+  CHECK(e.find("r.yaml:4:20: source_date_epoch: expected a decimal integer") != std::string::npos);
+
+  e = error_of("apiVersion: mrforge/v1\nkind: OciImage\n");
+  CHECK(e.find("missing required field 'name'") != std::string::npos);
+
+  e = error_of(std::string(k_header) + "files:\n  - {source: hello.sh, target: /x, mode: 0999}\n");
+  CHECK(e.find("r.yaml:5:42: files[0].mode: expected an octal file mode") != std::string::npos);
+
+  e = error_of(std::string(k_header) + "debian: {suite: bookworm}\npackages: [Bad_Name]\n");
+  CHECK(e.find("packages[0]: 'Bad_Name' is not a Debian package name") != std::string::npos);
+
+  e = error_of(std::string(k_header) + "packages: [busybox]\n");
+  CHECK(e.find("packages need a 'debian:' section") != std::string::npos);
+
+  e = error_of(std::string(k_header) + "layers: [a]\nfiles:\n  - {source: hello.sh, target: /x, layer: b}\n");
+  CHECK(e.find("files[0].layer: unknown layer 'b' (the recipe's layers: a)") != std::string::npos);
+
+  e = error_of(std::string(k_header) + "name: again\n");
+  CHECK(e.find("key given twice") != std::string::npos);
+
+  e = error_of(std::string(k_header) + "kind: Other\n");
+  CHECK(e.find("key given twice") != std::string::npos);
+
+  e = error_of("apiVersion: mrforge/v2\nkind: OciImage\nname: x\n");
+  CHECK(e.find("unsupported apiVersion 'mrforge/v2'") != std::string::npos);
+
+  e = error_of(std::string(k_header) + "files: [\n");
+  CHECK(e.find("YAML syntax error") != std::string::npos);
+
+  e = error_of(std::string(k_header) + "config: {user: nobody}\n");
+  CHECK(e.find("config.user: unknown user 'nobody'") != std::string::npos);
+
+  e = error_of(std::string(k_header) + "users: [{name: app, uid: 1000, group: staff}]\n");
+  CHECK(e.find("unknown group 'staff'") != std::string::npos);
+}
+
+TEST_CASE("A recipe cannot reach outside its folder", "[recipe]") {
+  std::string e = error_of(std::string(k_header) + "files:\n  - {source: ../etc/passwd, target: /x}\n");
+  CHECK(e.find("files[0].source") != std::string::npos);
+  CHECK(e.find("contains '..'") != std::string::npos);
+  CHECK(e.find("a recipe can only use files from its own folder") != std::string::npos);
+
+  e = error_of(std::string(k_header) + "files:\n  - {source: /etc/passwd, target: /x}\n");
+  CHECK(e.find("expected a path relative to the recipe's folder") != std::string::npos);
+
+  // Through a symlink inside the folder.
+  TempDir dir("recipe");
+  std::filesystem::create_symlink("/etc", dir / "etc");
+  write_text(dir / "r.yaml", std::string(k_header) + "files:\n  - {source: etc/passwd, target: /x}\n");
+  try {
+    load_recipe(dir / "r.yaml");
+    FAIL("a symlink out of the folder was accepted");
+  } catch (const DocumentError &err) {
+    CHECK(std::string(err.what()).find("outside the recipe's folder") != std::string::npos);
+  }
+
+  e = error_of(std::string(k_header) + "files:\n  - {source: hello.sh, target: /usr/.wh.x}\n");
+  CHECK(e.find("OCI whiteouts") != std::string::npos);
+  e = error_of(std::string(k_header) + "files:\n  - {source: hello.sh, target: relative/x}\n");
+  CHECK(e.find("expected an absolute path in the image") != std::string::npos);
+}
+
+TEST_CASE("The build timestamp is SOURCE_DATE_EPOCH, else the recipe's, never the clock", "[recipe]") {
+  Recipe r;
+  r.path = "r.yaml";
+  CHECK_THROWS_WITH(resolve_source_date_epoch(r, nullptr), Catch::Contains("no timestamp"));
+  r.source_date_epoch = 1700000000;
+  CHECK(resolve_source_date_epoch(r, nullptr) == 1700000000);
+  CHECK(resolve_source_date_epoch(r, "1600000000") == 1600000000);
+  CHECK_THROWS_WITH(resolve_source_date_epoch(r, "16e8"), Catch::Contains("SOURCE_DATE_EPOCH"));
+  CHECK_THROWS_WITH(resolve_source_date_epoch(r, ""), Catch::Contains("SOURCE_DATE_EPOCH"));
+  CHECK_THROWS_WITH(resolve_source_date_epoch(r, "-1"), Catch::Contains("SOURCE_DATE_EPOCH"));
+}

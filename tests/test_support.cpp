@@ -5,7 +5,12 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <stdexcept>
+#include <sys/wait.h>
 #include <vector>
 
 namespace mrforge::test {
@@ -36,5 +41,62 @@ std::string debian_kernel_612() {
 }
 
 Bytes read(const std::string &path) { return read_file(path); }
+
+} // namespace mrforge::test
+
+namespace mrforge::test {
+
+TempDir::TempDir(const std::string &hint) {
+  std::string templ = "/tmp/mrforge-" + hint + "-XXXXXX";
+  if (::mkdtemp(templ.data()) == nullptr)
+    throw std::runtime_error("mkdtemp failed");
+  m_path = templ;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(m_path, ec);
+}
+
+void write_text(const std::string &path, const std::string &content) {
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << content;
+  if (!out)
+    throw std::runtime_error("cannot write " + path);
+}
+
+std::string read_text(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    throw std::runtime_error("cannot read " + path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+std::string shell_quote(const std::string &s) {
+  std::string q = "'";
+  for (char c : s)
+    q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+ShellResult run_shell(const std::string &command) {
+  TempDir dir("sh");
+  std::string full = "( " + command + " ) >" + shell_quote(dir / "out") + " 2>" + shell_quote(dir / "err");
+  int status = std::system(full.c_str());
+  ShellResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = read_text(dir / "out");
+  r.err = read_text(dir / "err");
+  return r;
+}
+
+ShellResult run_mrforge_cli(const std::vector<std::string> &args, const std::string &prefix) {
+  std::string cmd = prefix.empty() ? std::string() : prefix + " ";
+  cmd += shell_quote(MRFORGE_BINARY);
+  for (const auto &a : args)
+    cmd += " " + shell_quote(a);
+  return run_shell(cmd);
+}
 
 } // namespace mrforge::test

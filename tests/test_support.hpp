@@ -4,6 +4,7 @@
 #include <measure/bytes.hpp>
 
 #include <string>
+#include <vector>
 
 namespace mrforge::test {
 
@@ -16,5 +17,35 @@ std::string debian_ovmf();
 // /boot/vmlinuz-6.12* from Debian's linux-image-6.12-amd64 (installed by .ci/run). Fails if absent.
 std::string debian_kernel_612();
 Bytes read(const std::string &path);
+
+// A fresh directory under /tmp, removed with everything in it at the end of the scope.
+class TempDir {
+public:
+  explicit TempDir(const std::string &hint = "test");
+  ~TempDir();
+  TempDir(const TempDir &) = delete;
+  TempDir &operator=(const TempDir &) = delete;
+  const std::string &path() const { return m_path; }
+  std::string operator/(const std::string &rel) const { return m_path + "/" + rel; }
+
+private:
+  std::string m_path;
+};
+
+void write_text(const std::string &path, const std::string &content);
+std::string read_text(const std::string &path);
+// Single-quotes a word for /bin/sh.
+std::string shell_quote(const std::string &s);
+
+struct ShellResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+// Runs a /bin/sh command line, capturing stdout and stderr.
+ShellResult run_shell(const std::string &command);
+// Runs the mrforge binary under test with these arguments (each quoted), optionally prefixed by
+// shell text (e.g. "cd /x && umask 077 && TZ=Asia/Tokyo").
+ShellResult run_mrforge_cli(const std::vector<std::string> &args, const std::string &prefix = "");
 
 } // namespace mrforge::test

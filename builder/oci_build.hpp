@@ -1,0 +1,43 @@
+// Building an OciImage recipe: assemble the file system from the locked inputs in the store
+// (offline), write one deterministic layer per recipe layer, and produce the OCI image layout and
+// docker-archive in an output directory that is replaced atomically.
+#pragma once
+
+#include <builder/inputs.hpp>
+#include <builder/lock.hpp>
+#include <builder/oci_image.hpp>
+#include <builder/recipe.hpp>
+#include <builder/store.hpp>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include <string>
+
+namespace mrforge::builder {
+
+// The file in every output directory that records how it was made; its presence also marks the
+// directory as mrforge's, so that a later build may replace it.
+constexpr const char *k_build_record = "mrforge-build.json";
+
+struct OciBuildSettings {
+  std::string out_dir;
+  int64_t source_date_epoch = 0;
+  int threads = 1; // compression threads: speed only, never bytes
+  Progress progress;
+};
+
+struct OciBuildResult {
+  OciImageResult image;
+  std::string out_dir;
+  std::string ref_name;
+  std::string lock_sha256;
+  std::string compressor;
+};
+
+OciBuildResult build_oci(const Recipe &recipe, const Lock &lock, Store &store, const OciBuildSettings &settings);
+
+// {"manifest_digest", "config_digest", "index_digest", "ref", "layers": [{"name", "digest",
+// "diff_id", "size", "media_type"}], ...}: what `build --json` prints and the build record holds.
+nlohmann::json oci_build_json(const OciBuildResult &result);
+
+} // namespace mrforge::builder

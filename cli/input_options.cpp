@@ -1,0 +1,41 @@
+#include "input_options.hpp"
+
+#include <iostream>
+
+namespace mrforge::cli {
+
+void add_input_options(CLI::App *cmd, InputOptions &o, InputOptionSet set) {
+  cmd->add_option("RECIPE", o.recipe, "Recipe file (YAML, apiVersion mrforge/v1); its lock is RECIPE.lock")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_flag("-q,--quiet", o.quiet, "No progress lines on stderr");
+  if (set == InputOptionSet::lock)
+    return;
+  cmd->add_option("--store", o.store,
+                  "Content-addressed input store (default $MRFORGE_STORE, $XDG_CACHE_HOME/mrforge/store or "
+                  "~/.cache/mrforge/store)");
+  cmd->add_flag("--frozen", o.frozen, "Fail (naming each entry) if the recipe and its lock disagree, instead of re-locking");
+  cmd->add_flag("--offline", o.offline, "Never use the network: everything must be in the store (or --debs)");
+  cmd->add_option("--mirror", o.mirrors,
+                  "Also fetch pinned packages from this mirror (tried first; repeatable), e.g. a "
+                  "snapshot.debian.org/archive/debian/DATE URL");
+  cmd->add_option("--debs", o.debs_dir, "A directory of .deb files to take pinned packages from (checked by sha256)")
+      ->check(CLI::ExistingDirectory);
+}
+
+builder::Progress progress_printer(const InputOptions &o) {
+  if (o.quiet)
+    return {};
+  return [](const std::string &line) { std::cerr << "mrforge: " << line << "\n"; };
+}
+
+std::string store_root(const InputOptions &o) { return o.store.empty() ? builder::Store::default_root() : o.store; }
+
+builder::FetchOptions fetch_options(const InputOptions &o) {
+  builder::FetchOptions f;
+  f.mirrors = o.mirrors;
+  f.debs_dir = o.debs_dir;
+  return f;
+}
+
+} // namespace mrforge::cli

@@ -1,0 +1,32 @@
+// Options shared by the commands that work from a recipe (lock, fetch, build): the recipe, the
+// store, mirrors and local .deb directories, --frozen/--offline, progress on stderr.
+#pragma once
+
+#include <builder/inputs.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+#include <vector>
+
+namespace mrforge::cli {
+
+struct InputOptions {
+  std::string recipe;
+  std::string store; // empty: the default store
+  std::vector<std::string> mirrors;
+  std::string debs_dir;
+  bool frozen = false;
+  bool offline = false;
+  bool quiet = false;
+};
+
+enum class InputOptionSet { lock, fetch };
+
+void add_input_options(CLI::App *cmd, InputOptions &o, InputOptionSet set);
+// Progress lines on stderr ("mrforge: ..."), silent with --quiet.
+builder::Progress progress_printer(const InputOptions &o);
+std::string store_root(const InputOptions &o);
+builder::FetchOptions fetch_options(const InputOptions &o);
+
+} // namespace mrforge::cli

@@ -1,0 +1,192 @@
+#include <measure/errors.hpp>
+#include <measure/hash.hpp>
+#include <measure/yaml_field.hpp>
+
+#include <algorithm>
+#include <set>
+
+namespace mrforge {
+
+namespace {
+constexpr const char *k_api_version = "mrforge/v1";
+}
+
+YamlField::YamlField(YAML::Node node, std::string file, std::string path)
+    : m_node(std::move(node)), m_file(std::move(file)), m_path(std::move(path)) {}
+
+int YamlField::line() const {
+  YAML::Mark m = m_node.Mark();
+  return m.is_null() ? 0 : m.line + 1;
+}
+
+int YamlField::column() const {
+  YAML::Mark m = m_node.Mark();
+  return m.is_null() ? 0 : m.column + 1;
+}
+
+void YamlField::fail(const std::string &message) const {
+  throw DocumentError(m_file, line(), column(), (m_path.empty() ? std::string() : m_path + ": ") + message);
+}
+
+void YamlField::expect_map(std::initializer_list<const char *> allowed) const {
+  if (!m_node.IsMap())
+    fail("expected a mapping");
+  std::set<std::string> seen;
+  for (const auto &kv : m_node) {
+    YamlField key_field(kv.first, m_file, m_path);
+    if (!kv.first.IsScalar())
+      key_field.fail("keys must be strings");
+    std::string key = kv.first.Scalar();
+    if (std::none_of(allowed.begin(), allowed.end(), [&](const char *a) { return key == a; })) {
+      std::string list;
+      for (const char *a : allowed)
+        list += (list.empty() ? "" : ", ") + std::string(a);
+      YamlField(kv.first, m_file, join(key)).fail("unknown key (allowed here: " + list + ")");
+    }
+    if (!seen.insert(key).second)
+      YamlField(kv.first, m_file, join(key)).fail("key given twice");
+  }
+}
+
+YamlField YamlField::required(const std::string &key) const {
+  YAML::Node n = m_node[key];
+  if (!n)
+    fail("missing required field '" + key + "'");
+  return YamlField(n, m_file, join(key));
+}
+
+std::optional<YamlField> YamlField::optional(const std::string &key) const {
+  YAML::Node n = m_node[key];
+  if (!n)
+    return std::nullopt;
+  return YamlField(n, m_file, join(key));
+}
+
+std::string YamlField::str() const {
+  if (!m_node.IsScalar())
+    fail("expected a string");
+  return m_node.Scalar();
+}
+
+uint64_t YamlField::u64() const {
+  std::string s = str();
+  try {
+    size_t used = 0;
+    unsigned long long v = std::stoull(s, &used, 0);
+    if (used != s.size() || s.empty() || s[0] == '-' || s[0] == '+' || s[0] == ' ')
+      throw std::invalid_argument(s);
+    return v;
+  } catch (const std::exception &) {
+    fail("expected an unsigned integer (decimal or 0x hex), got '" + s + "'");
+  }
+}
+
+uint32_t YamlField::u32() const {
+  uint64_t v = u64();
+  if (v > UINT32_MAX)
+    fail("value " + str() + " does not fit in 32 bits");
+  return static_cast<uint32_t>(v);
+}
+
+int64_t YamlField::i64() const {
+  std::string s = str();
+  try {
+    size_t used = 0;
+    long long v = std::stoll(s, &used, 10);
+    if (used != s.size() || s.empty() || s[0] == ' ' || s[0] == '+')
+      throw std::invalid_argument(s);
+    return v;
+  } catch (const std::exception &) {
+    fail("expected a decimal integer, got '" + s + "'");
+  }
+}
+
+bool YamlField::boolean() const {
+  std::string s = str();
+  if (s == "true")
+    return true;
+  if (s == "false")
+    return false;
+  fail("expected true or false, got '" + s + "'");
+}
+
+uint32_t YamlField::mode() const {
+  std::string s = str();
+  bool ok = !s.empty() && s.size() <= 5 && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '7'; });
+  if (!ok)
+    fail("expected an octal file mode such as \"0644\" or \"0755\" (quote it), got '" + s + "'");
+  unsigned long v = std::stoul(s, nullptr, 8);
+  if (v > 07777)
+    fail("mode '" + s + "' has bits beyond 07777");
+  return static_cast<uint32_t>(v);
+}
+
+Bytes YamlField::hex() const {
+  try {
+    return from_hex(str(), m_path);
+  } catch (const InputError &e) {
+    fail(e.what());
+  }
+}
+
+std::vector<YamlField> YamlField::list() const {
+  if (!m_node.IsSequence())
+    fail("expected a list");
+  std::vector<YamlField> out;
+  size_t i = 0;
+  for (const auto &n : m_node)
+    out.emplace_back(n, m_file, m_path + "[" + std::to_string(i++) + "]");
+  return out;
+}
+
+std::vector<std::string> YamlField::str_list() const {
+  std::vector<std::string> out;
+  for (const YamlField &f : list())
+    out.push_back(f.str());
+  return out;
+}
+
+std::vector<std::pair<std::string, YamlField>> YamlField::entries() const {
+  if (!m_node.IsMap())
+    fail("expected a mapping");
+  std::vector<std::pair<std::string, YamlField>> out;
+  std::set<std::string> seen;
+  for (const auto &kv : m_node) {
+    if (!kv.first.IsScalar())
+      YamlField(kv.first, m_file, m_path).fail("keys must be strings");
+    std::string key = kv.first.Scalar();
+    if (!seen.insert(key).second)
+      YamlField(kv.first, m_file, join(key)).fail("key given twice");
+    out.emplace_back(key, YamlField(kv.second, m_file, join(key)));
+  }
+  return out;
+}
+
+std::pair<YamlField, std::string> load_yaml_document_any(const std::string &yaml, const std::string &file,
+                                                         std::initializer_list<const char *> kinds) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml);
+  } catch (const YAML::ParserException &e) {
+    throw DocumentError(file, e.mark.line + 1, e.mark.column + 1, "YAML syntax error: " + e.msg);
+  }
+  YamlField f(root, file, "");
+  std::string kind_list;
+  for (const char *k : kinds)
+    kind_list += (kind_list.empty() ? "" : " or ") + std::string(k);
+  if (!root.IsMap())
+    f.fail("expected a " + kind_list + " document (a mapping)");
+  std::string api = f.required("apiVersion").str();
+  if (api != k_api_version)
+    f.required("apiVersion").fail("unsupported apiVersion '" + api + "' (this mrforge reads " + k_api_version + ")");
+  std::string k = f.required("kind").str();
+  if (std::none_of(kinds.begin(), kinds.end(), [&](const char *a) { return k == a; }))
+    f.required("kind").fail("expected kind " + kind_list + ", got '" + k + "'");
+  return {f, k};
+}
+
+YamlField load_yaml_document(const std::string &yaml, const std::string &file, const char *kind) {
+  return load_yaml_document_any(yaml, file, {kind}).first;
+}
+
+} // namespace mrforge
