@@ -1,0 +1,74 @@
+// A Debian repository's package index for one suite and architecture, verified the way apt does.
+//
+// 1. Fetch URI/dists/SUITE/InRelease.
+// 2. Verify its OpenPGP signature with `gpgv --keyring KEYRING --status-fd 3 --output CONTENT`.
+//    OpenPGP verification is delegated to Debian's gpgv because none of the libraries the builder
+//    may use implements it; apt itself does the same. Only gpgv's output (the signed content) is
+//    parsed, never the clearsigned file itself. A signature counts only with both GOODSIG and
+//    VALIDSIG status lines and a digest other than MD5, SHA-1 or RIPEMD-160 (which apt refuses
+//    too); any BADSIG refuses the file. Signatures by keys not in the keyring (NO_PUBKEY) are
+//    ignored when another signature is good, as Debian signs with several keys. Armored keyrings
+//    (*.asc) are converted with `gpg --dearmor` first, since gpgv 2.2 reads binary keyrings only.
+// 3. Check the content: Suite or Codename equals the requested suite; Architectures lists the
+//    requested architecture; Valid-Until, if present, is in the future.
+// 4. For each component, pick COMPONENT/binary-ARCH/Packages.xz, else .gz, else Packages from the
+//    SHA256 list; fetch it (by hash when the Release says Acquire-By-Hash: yes, falling back to the
+//    plain path), check size and sha256, decompress with libarchive and parse the records.
+#pragma once
+
+#include <builder/debian/host_apt.hpp>
+#include <builder/http_fetch.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace mrforge::builder::debian {
+
+struct IndexFile {
+  std::string path; // relative to dists/SUITE: "main/binary-amd64/Packages.xz"
+  std::string sha256;
+  uint64_t size = 0;
+};
+
+struct PackageRecord {
+  std::string name, version, architecture, filename;
+  uint64_t size = 0;
+  std::string sha256;
+  std::string source_index; // "SUITE/COMPONENT"
+  std::string depends, pre_depends, provides;
+  bool essential = false;
+  std::string multi_arch; // "", "same", "foreign", "allowed", "no"
+};
+
+struct RepositoryIndex {
+  AptSource source;
+  std::string inrelease_sha256; // of the fetched (signed) InRelease file
+  std::vector<IndexFile> indexes;
+  std::vector<PackageRecord> packages; // in index order
+};
+
+// Loads and verifies one source. `progress` receives one-line status messages ("fetching URL").
+// Throws NotFoundError when the repository does not serve InRelease or a Packages file;
+// SystemError for download failures, a bad signature ("InRelease of URI SUITE: signature not valid
+// with keyring K: ...") or a checksum mismatch (naming the file, expected and actual digests);
+// InputError for a missing keyring or a Release that does not match the source; DocumentError for
+// malformed Release or Packages content.
+RepositoryIndex load_repository_index(const AptSource &source, Fetcher &fetcher,
+                                      const std::function<void(const std::string &)> &progress);
+
+// URI/Filename: where the .deb of `record` is downloaded from.
+std::string package_url(const AptSource &source, const PackageRecord &record);
+
+// Parses Packages content into records (validating Package, Version, Architecture, Filename,
+// Size, SHA256). `source` names the file in errors; `source_index` is copied into each record.
+// Throws DocumentError with the line of the offending field.
+std::vector<PackageRecord> parse_packages(std::string_view text, const std::string &source,
+                                          const std::string &source_index);
+
+// Seconds since the epoch for an RFC 2822 date as Release files write it
+// ("Sat, 10 Jun 2023 08:55:35 UTC"). Throws InputError naming `what`.
+int64_t parse_release_date(const std::string &text, const std::string &what);
+
+} // namespace mrforge::builder::debian
