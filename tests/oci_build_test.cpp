@@ -396,4 +396,27 @@ TEST_CASE("The example image is byte-identical when built under different condit
   CHECK(da.size() > 5);
   CHECK(da == db);
   CHECK(builder::explain_oci_differences(work / "out-a", work / "out-b").empty());
+
+  // umoci unpacks it with the recipe's modes and owners, and the image's own program runs in it
+  // (busybox-static, as the recipe's user).
+  ShellResult unpack = run_shell("umoci unpack --image " + shell_quote(work / "out-a:mrforge/hello:1.0") + " " +
+                                 shell_quote(work / "bundle"));
+  INFO(unpack.err);
+  REQUIRE(unpack.exit_code == 0);
+  std::string rootfs = work / "bundle/rootfs";
+  auto mode_of = [&](const std::string &rel) {
+    return static_cast<unsigned>(fs::status(rootfs + "/" + rel).permissions()) & 07777u;
+  };
+  CHECK(mode_of("usr/local/bin/hello") == 0755u);
+  CHECK(mode_of("home/app") == 0750u);
+  CHECK(mode_of("etc/motd") == 0644u);
+  CHECK(mode_of("bin/busybox") == 0755u);
+  CHECK(read_text(rootfs + "/etc/passwd") == "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/busybox\n");
+  CHECK(read_text(rootfs + "/var/lib/dpkg/status").find("Package: ca-certificates\nStatus: install ok installed\n") !=
+        std::string::npos);
+  ShellResult hello = run_shell("chroot --userspec=1000:1000 " + shell_quote(rootfs) + " /usr/local/bin/hello");
+  INFO(hello.err);
+  CHECK(hello.exit_code == 0);
+  CHECK(hello.out.find("Hello from an image mrforge built bit for bit from a pinned recipe.") != std::string::npos);
+  CHECK(hello.out.find("running as app (uid 1000)") != std::string::npos);
 }
