@@ -1,1 +1,89 @@
-// Placeholder: filled in by the module owner.
+#include <builder/byte_sink.hpp>
+
+#include <measure/errors.hpp>
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace mrforge::builder {
+
+namespace {
+
+// Writes are collected up to this size before a write(2): fewer system calls for the many small
+// pieces (512-byte tar headers, compressed blocks) that writers produce.
+constexpr size_t k_file_buffer_size = size_t{1} << 20;
+
+std::string errno_text(const char *what) { return std::string(what) + ": " + std::strerror(errno); }
+
+} // namespace
+
+HashingSink::HashingSink(ByteSink *next) : m_next(next), m_hasher(HashAlgorithm::sha256) {}
+
+void HashingSink::write(const uint8_t *data, size_t size) {
+  if (size == 0) return;
+  m_hasher.update(data, size);
+  m_size += size;
+  if (m_next != nullptr) m_next->write(data, size);
+}
+
+void HashingSink::finish() {
+  m_hex = to_hex(m_hasher.finish());
+  if (m_next != nullptr) m_next->finish();
+}
+
+FileSink::FileSink(std::string path) : m_path(std::move(path)) {
+  m_fd = ::open(m_path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+  if (m_fd < 0) throw SystemError(m_path, errno_text("cannot create"));
+  m_buffer.reserve(k_file_buffer_size);
+}
+
+FileSink::~FileSink() {
+  if (m_fd >= 0) ::close(m_fd); // an unfinished file: the caller removes it; nothing to report from here
+}
+
+void FileSink::write(const uint8_t *data, size_t size) {
+  if (m_fd < 0) throw SystemError(m_path, "write after finish");
+  if (m_buffer.size() + size > k_file_buffer_size) flush_buffer();
+  if (size >= k_file_buffer_size) {
+    // Large pieces go straight to the file.
+    while (size > 0) {
+      ssize_t n = ::write(m_fd, data, size);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        throw SystemError(m_path, errno_text("write failed"));
+      }
+      data += n;
+      size -= static_cast<size_t>(n);
+    }
+    return;
+  }
+  m_buffer.append(reinterpret_cast<const char *>(data), size);
+}
+
+void FileSink::flush_buffer() {
+  const char *p = m_buffer.data();
+  size_t left = m_buffer.size();
+  while (left > 0) {
+    ssize_t n = ::write(m_fd, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw SystemError(m_path, errno_text("write failed"));
+    }
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+  m_buffer.clear();
+}
+
+void FileSink::finish() {
+  if (m_fd < 0) throw SystemError(m_path, "finish called twice");
+  flush_buffer();
+  if (::fsync(m_fd) != 0) throw SystemError(m_path, errno_text("fsync failed"));
+  int fd = m_fd;
+  m_fd = -1;
+  if (::close(fd) != 0) throw SystemError(m_path, errno_text("close failed"));
+}
+
+} // namespace mrforge::builder

@@ -51,8 +51,10 @@ OutputDir::OutputDir(std::string final_path, std::string marker)
                                     "); remove it or choose another output path");
   }
   fs::path parent = fs::absolute(m_final).parent_path();
-  if (!fs::is_directory(parent, ec))
-    throw InputError(m_final, "its parent directory " + parent.string() + " does not exist");
+  fs::create_directories(parent, ec); // like mkdir -p for the output's parents
+  if (!fs::is_directory(parent))
+    throw InputError(m_final, "cannot create its parent directory " + parent.string() +
+                                  (ec ? ": " + ec.message() : std::string()));
   m_temp = make_temp_dir(m_final + ".mrforge-tmp-");
 }
 
