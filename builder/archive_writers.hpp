@@ -43,7 +43,7 @@ int64_t parse_epoch_seconds(const std::string &text, const std::string &what);
 // through a compressor), written to `output_path`.tmp-XXXXXX, fsynced and renamed into place
 // (replacing an existing file). Used by `mrforge archive`.
 enum class ArchiveFormat { tar, cpio_newc };
-const char *archive_format_name(ArchiveFormat format); // "tar", "cpio"
+const char *archive_format_name(ArchiveFormat format);                                // "tar", "cpio"
 ArchiveFormat parse_archive_format(const std::string &name, const std::string &what); // InputError
 
 struct DirectoryArchiveOptions {

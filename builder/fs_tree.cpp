@@ -8,49 +8,38 @@ namespace mrforge::builder {
 
 const char *node_type_name(NodeType type) {
   switch (type) {
-  case NodeType::directory:
-    return "directory";
-  case NodeType::regular:
-    return "regular file";
-  case NodeType::symlink:
-    return "symlink";
-  case NodeType::hardlink:
-    return "hard link";
-  case NodeType::char_device:
-    return "character device";
-  case NodeType::block_device:
-    return "block device";
-  case NodeType::fifo:
-    return "fifo";
+  case NodeType::directory: return "directory";
+  case NodeType::regular: return "regular file";
+  case NodeType::symlink: return "symlink";
+  case NodeType::hardlink: return "hard link";
+  case NodeType::char_device: return "character device";
+  case NodeType::block_device: return "block device";
+  case NodeType::fifo: return "fifo";
   }
   return "unknown";
 }
 
 std::string FsTree::normalize_path(std::string_view raw, const std::string &where, Absolute absolute) {
-  if (raw.find('\0') != std::string_view::npos)
-    throw InputError(where, "path contains a NUL byte");
+  if (raw.find('\0') != std::string_view::npos) throw InputError(where, "path contains a NUL byte");
   if (!raw.empty() && raw.front() == '/') {
     if (absolute == Absolute::refuse)
-      throw InputError(where, "absolute path '" + std::string(raw) + "' is not allowed (paths are relative to the image root)");
+      throw InputError(where, "absolute path '" + std::string(raw) +
+                                  "' is not allowed (paths are relative to the image root)");
   }
   std::string out;
   size_t pos = 0;
   while (pos <= raw.size()) {
     size_t slash = raw.find('/', pos);
-    if (slash == std::string_view::npos)
-      slash = raw.size();
+    if (slash == std::string_view::npos) slash = raw.size();
     std::string_view part = raw.substr(pos, slash - pos);
-    if (part == "..")
-      throw InputError(where, "path '" + std::string(raw) + "' contains '..'");
+    if (part == "..") throw InputError(where, "path '" + std::string(raw) + "' contains '..'");
     if (!part.empty() && part != ".") {
-      if (!out.empty())
-        out += '/';
+      if (!out.empty()) out += '/';
       out += part;
     }
     pos = slash + 1;
   }
-  if (out.empty())
-    throw InputError(where, "path '" + std::string(raw) + "' names the root directory, not an entry");
+  if (out.empty()) throw InputError(where, "path '" + std::string(raw) + "' names the root directory, not an entry");
   return out;
 }
 
@@ -89,7 +78,8 @@ void FsTree::add(const std::string &path, Node node, OnExisting on_existing) {
   if (node.type == NodeType::hardlink) {
     auto target = m_nodes.find(node.link_target);
     if (target == m_nodes.end())
-      throw InputError(node.origin, "'" + path + "': hard link to '" + node.link_target + "', which is not in the tree");
+      throw InputError(node.origin,
+                       "'" + path + "': hard link to '" + node.link_target + "', which is not in the tree");
     if (target->second.type != NodeType::regular)
       throw InputError(node.origin, "'" + path + "': hard link to '" + node.link_target + "', which is a " +
                                         node_type_name(target->second.type) + ", not a regular file");
@@ -115,10 +105,16 @@ void FsTree::add(const std::string &path, Node node, OnExisting on_existing) {
   if (existing.type == NodeType::directory)
     throw InputError(node.origin, "'" + path + "' is a directory (from " + describe(existing) +
                                       ") and cannot be replaced by a " + node_type_name(node.type));
+  if (existing.type == NodeType::regular && node.type != NodeType::regular)
+    for (const auto &[other_path, other] : m_nodes)
+      if (other.type == NodeType::hardlink && other.link_target == path)
+        throw InputError(node.origin, "'" + path + "' has hard links ('" + other_path +
+                                          "') and cannot be replaced by a " + node_type_name(node.type));
   existing = std::move(node);
 }
 
 void FsTree::ensure_directory(const std::string &path, const std::string &origin) {
+  if (path.empty()) return; // the root directory is implicit
   size_t pos = 0;
   while (true) {
     size_t slash = path.find('/', pos);
@@ -137,16 +133,14 @@ void FsTree::ensure_directory(const std::string &path, const std::string &origin
       throw InputError(origin, "'" + path + "': '" + prefix + "' is a " + node_type_name(it->second.type) + " (from " +
                                    describe(it->second) + "), not a directory");
     }
-    if (slash == std::string::npos)
-      return;
+    if (slash == std::string::npos) return;
     pos = slash + 1;
   }
 }
 
 size_t FsTree::remove(const std::string &path) {
   auto it = m_nodes.find(path);
-  if (it == m_nodes.end())
-    return 0;
+  if (it == m_nodes.end()) return 0;
   size_t removed = 0;
   std::string prefix = path + '/';
   it = m_nodes.erase(it);
@@ -155,13 +149,16 @@ size_t FsTree::remove(const std::string &path) {
     it = m_nodes.erase(it);
     ++removed;
   }
-  // Hard links into the removed part would dangle: remove them too.
-  std::vector<std::string> dangling;
-  for (const auto &[p, node] : m_nodes)
-    if (node.type == NodeType::hardlink && m_nodes.find(node.link_target) == m_nodes.end())
-      dangling.push_back(p);
-  for (const auto &p : dangling)
-    removed += remove(p);
+  // Hard links into the removed part would dangle: one pass removes them (a hard link always
+  // points at a regular file, never at another link, so no second pass is needed).
+  for (auto link = m_nodes.begin(); link != m_nodes.end();) {
+    if (link->second.type == NodeType::hardlink && m_nodes.find(link->second.link_target) == m_nodes.end()) {
+      link = m_nodes.erase(link);
+      ++removed;
+    } else {
+      ++link;
+    }
+  }
   return removed;
 }
 
@@ -176,8 +173,11 @@ Node *FsTree::find_mutable(const std::string &path) {
 }
 
 void FsTree::merge(const FsTree &other, OnExisting on_existing) {
-  for (const auto &[path, node] : other.m_nodes) // sorted: parents come first
-    add(path, node, on_existing);
+  // Sorted order puts parents first; hard links go last because their file may sort after them.
+  for (const auto &[path, node] : other.m_nodes)
+    if (node.type != NodeType::hardlink) add(path, node, on_existing);
+  for (const auto &[path, node] : other.m_nodes)
+    if (node.type == NodeType::hardlink) add(path, node, on_existing);
 }
 
 std::string parent_path(const std::string &path) { return parent_of(path); }

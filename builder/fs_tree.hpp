@@ -26,13 +26,13 @@ struct Node {
   uint32_t mode = 0644; // permission bits only (07777: includes setuid, setgid, sticky)
   uint32_t uid = 0;
   uint32_t gid = 0;
-  uint64_t size = 0;         // regular files: number of bytes in content_path
-  std::string content_path;  // regular files: host file holding the bytes, read at write time
-  std::string link_target;   // symlink: target as stored; hardlink: tree path of the linked file
-  uint32_t dev_major = 0;    // char/block devices
+  uint64_t size = 0;        // regular files: number of bytes in content_path
+  std::string content_path; // regular files: host file holding the bytes, read at write time
+  std::string link_target;  // symlink: target as stored; hardlink: tree path of the linked file
+  uint32_t dev_major = 0;   // char/block devices
   uint32_t dev_minor = 0;
   std::map<std::string, std::string> xattrs; // name -> value, sorted
-  std::string origin;        // who put it here, for messages: "package busybox-static", "file hello.sh"
+  std::string origin;                        // who put it here, for messages: "package busybox-static", "file hello.sh"
 };
 
 enum class OnExisting {
@@ -51,9 +51,9 @@ public:
 
   // Adds a node at a normalized path. The parent must exist and be a directory; if any ancestor
   // is a symlink the add is refused ("writes through symlink"). A hard link's target must exist
-  // and be a regular file. An existing directory given again as a directory keeps its metadata
-  // (dpkg's behaviour); other collisions follow `on_existing`. Throws InputError naming
-  // node.origin and the path.
+  // and be a regular file (so a file is added before its links). An existing directory given again as a directory keeps
+  // its metadata (dpkg's behaviour); other collisions follow `on_existing`. Throws InputError naming node.origin and
+  // the path.
   void add(const std::string &path, Node node, OnExisting on_existing = OnExisting::error);
 
   // mkdir -p: creates missing directories (mode 0755, root) along `path`, refusing symlinks on the
@@ -68,7 +68,7 @@ public:
   const std::map<std::string, Node> &nodes() const { return m_nodes; }
   size_t size() const { return m_nodes.size(); }
 
-  // Adds every node of `other` (a later layer over this one).
+  // Adds every node of `other` (a later layer over this one); hard links after the other nodes.
   void merge(const FsTree &other, OnExisting on_existing);
 
 private:

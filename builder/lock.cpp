@@ -22,8 +22,7 @@ constexpr int k_lock_version = 1;
 
 json debian_json(const DebianSourceSpec &d) {
   json j = {{"suite", d.suite}, {"components", d.components}, {"architecture", d.architecture}};
-  if (!d.mirror.empty())
-    j["mirror"] = d.mirror;
+  if (!d.mirror.empty()) j["mirror"] = d.mirror;
   return j;
 }
 
@@ -48,23 +47,19 @@ public:
     throw DocumentError(m_file, 0, 0, where + ": " + message + " (regenerate the lock with `mrforge lock`)");
   }
   const json &field(const json &obj, const std::string &key, const std::string &where) const {
-    if (!obj.is_object())
-      fail(where, "expected an object");
+    if (!obj.is_object()) fail(where, "expected an object");
     auto it = obj.find(key);
-    if (it == obj.end())
-      fail(where, "missing field '" + key + "'");
+    if (it == obj.end()) fail(where, "missing field '" + key + "'");
     return *it;
   }
   std::string str(const json &obj, const std::string &key, const std::string &where) const {
     const json &v = field(obj, key, where);
-    if (!v.is_string())
-      fail(where + "." + key, "expected a string");
+    if (!v.is_string()) fail(where + "." + key, "expected a string");
     return v.get<std::string>();
   }
   uint64_t u64(const json &obj, const std::string &key, const std::string &where) const {
     const json &v = field(obj, key, where);
-    if (!v.is_number_unsigned())
-      fail(where + "." + key, "expected an unsigned integer");
+    if (!v.is_number_unsigned()) fail(where + "." + key, "expected an unsigned integer");
     return v.get<uint64_t>();
   }
   std::string digest(const json &obj, const std::string &key, const std::string &where) const {
@@ -75,20 +70,17 @@ public:
   }
   std::vector<std::string> strings(const json &obj, const std::string &key, const std::string &where) const {
     const json &v = field(obj, key, where);
-    if (!v.is_array())
-      fail(where + "." + key, "expected a list of strings");
+    if (!v.is_array()) fail(where + "." + key, "expected a list of strings");
     std::vector<std::string> out;
     for (const json &e : v) {
-      if (!e.is_string())
-        fail(where + "." + key, "expected a list of strings");
+      if (!e.is_string()) fail(where + "." + key, "expected a list of strings");
       out.push_back(e.get<std::string>());
     }
     return out;
   }
   const json &array(const json &obj, const std::string &key, const std::string &where) const {
     const json &v = field(obj, key, where);
-    if (!v.is_array())
-      fail(where + "." + key, "expected a list");
+    if (!v.is_array()) fail(where + "." + key, "expected a list");
     return v;
   }
 
@@ -98,8 +90,7 @@ private:
 
 void add_directory_files(const fs::path &base, const std::string &rel, std::vector<LockedFile> &out) {
   std::vector<std::string> names;
-  for (const auto &entry : fs::directory_iterator(base / rel))
-    names.push_back(entry.path().filename().string());
+  for (const auto &entry : fs::directory_iterator(base / rel)) names.push_back(entry.path().filename().string());
   std::sort(names.begin(), names.end());
   for (const auto &name : names) {
     std::string child = rel + "/" + name;
@@ -117,13 +108,11 @@ void add_directory_files(const fs::path &base, const std::string &rel, std::vect
 
 std::string lock_to_json(const Lock &lock) {
   json recipe = {{"name", lock.recipe_name}, {"packages", lock.requested}};
-  if (lock.has_debian)
-    recipe["debian"] = debian_json(lock.debian);
+  if (lock.has_debian) recipe["debian"] = debian_json(lock.debian);
   json sources = json::array();
   for (const auto &s : lock.sources) {
     json indexes = json::array();
-    for (const auto &i : s.indexes)
-      indexes.push_back({{"path", i.path}, {"sha256", i.sha256}, {"size", i.size}});
+    for (const auto &i : s.indexes) indexes.push_back({{"path", i.path}, {"sha256", i.sha256}, {"size", i.size}});
     sources.push_back({{"suite", s.suite},
                        {"components", s.components},
                        {"architecture", s.architecture},
@@ -141,8 +130,7 @@ std::string lock_to_json(const Lock &lock) {
                         {"source", p.source},
                         {"reason", p.reason}});
   json files = json::array();
-  for (const auto &f : lock.files)
-    files.push_back({{"path", f.path}, {"sha256", f.sha256}, {"size", f.size}});
+  for (const auto &f : lock.files) files.push_back({{"path", f.path}, {"sha256", f.sha256}, {"size", f.size}});
   json doc = {{"lockVersion", k_lock_version},
               {"recipe", recipe},
               {"sources", sources},
@@ -160,8 +148,7 @@ Lock parse_lock(const std::string &text, const std::string &file) {
     throw DocumentError(file, line, column, std::string("not valid JSON: ") + e.what());
   }
   LockReader r(file);
-  if (!doc.is_object())
-    r.fail("lock", "expected a JSON object");
+  if (!doc.is_object()) r.fail("lock", "expected a JSON object");
   const json &version = r.field(doc, "lockVersion", "lock");
   if (!version.is_number_integer() || version.get<int64_t>() != k_lock_version)
     r.fail("lockVersion", "this mrforge reads lock version " + std::to_string(k_lock_version));
@@ -175,8 +162,7 @@ Lock parse_lock(const std::string &text, const std::string &file) {
     lock.debian.suite = r.str(d, "suite", "recipe.debian");
     lock.debian.components = r.strings(d, "components", "recipe.debian");
     lock.debian.architecture = r.str(d, "architecture", "recipe.debian");
-    if (d.contains("mirror"))
-      lock.debian.mirror = r.str(d, "mirror", "recipe.debian");
+    if (d.contains("mirror")) lock.debian.mirror = r.str(d, "mirror", "recipe.debian");
   }
   size_t i = 0;
   for (const json &s : r.array(doc, "sources", "lock")) {
@@ -208,8 +194,7 @@ Lock parse_lock(const std::string &text, const std::string &file) {
     pkg.reason = r.str(p, "reason", where);
     if (pkg.filename.empty() || pkg.filename[0] == '/' || pkg.filename.find("..") != std::string::npos)
       r.fail(where + ".filename", "expected a pool path relative to the mirror");
-    if (!names.insert(pkg.name).second)
-      r.fail(where, "package '" + pkg.name + "' is locked twice");
+    if (!names.insert(pkg.name).second) r.fail(where, "package '" + pkg.name + "' is locked twice");
     lock.packages.push_back(std::move(pkg));
   }
   i = 0;
@@ -222,8 +207,7 @@ Lock parse_lock(const std::string &text, const std::string &file) {
 
 Lock read_lock(const std::string &path) {
   std::error_code ec;
-  if (!fs::exists(path, ec))
-    throw SystemError(path, "no lock file; run `mrforge lock RECIPE` to create it");
+  if (!fs::exists(path, ec)) throw SystemError(path, "no lock file; run `mrforge lock RECIPE` to create it");
   Bytes bytes = read_file(path);
   return parse_lock(std::string(bytes.begin(), bytes.end()), path);
 }
@@ -240,8 +224,9 @@ std::vector<LockedFile> digest_recipe_files(const Recipe &recipe) {
     }
   }
   std::sort(out.begin(), out.end(), [](const LockedFile &a, const LockedFile &b) { return a.path < b.path; });
-  out.erase(std::unique(out.begin(), out.end(), [](const LockedFile &a, const LockedFile &b) { return a.path == b.path; }),
-            out.end());
+  out.erase(
+      std::unique(out.begin(), out.end(), [](const LockedFile &a, const LockedFile &b) { return a.path == b.path; }),
+      out.end());
   return out;
 }
 
@@ -249,8 +234,7 @@ namespace {
 
 std::vector<std::string> requested_names(const Recipe &recipe) {
   std::vector<std::string> names;
-  for (const auto &p : recipe.packages)
-    names.push_back(p.name);
+  for (const auto &p : recipe.packages) names.push_back(p.name);
   std::sort(names.begin(), names.end());
   return names;
 }
@@ -263,16 +247,14 @@ void compare_package_side(const Recipe &recipe, const Lock &lock, std::vector<st
       out.push_back("package " + p.name + ": in the recipe (" + p.where.describe() + "), not in the lock");
   std::set<std::string> wanted(want.begin(), want.end());
   for (const auto &name : lock.requested)
-    if (!wanted.count(name))
-      out.push_back("package " + name + ": in the lock, no longer in the recipe");
+    if (!wanted.count(name)) out.push_back("package " + name + ": in the lock, no longer in the recipe");
   if (recipe.has_debian != lock.has_debian) {
-    out.push_back(std::string("debian: ") + (recipe.has_debian ? "in the recipe, not in the lock" : "in the lock, not in the recipe"));
+    out.push_back(std::string("debian: ") +
+                  (recipe.has_debian ? "in the recipe, not in the lock" : "in the lock, not in the recipe"));
   } else if (recipe.has_debian) {
     const DebianSourceSpec &a = recipe.debian, &b = lock.debian;
-    if (a.suite != b.suite)
-      out.push_back("debian.suite: the recipe says " + a.suite + ", the lock " + b.suite);
-    if (a.components != b.components)
-      out.push_back("debian.components: the recipe and the lock differ");
+    if (a.suite != b.suite) out.push_back("debian.suite: the recipe says " + a.suite + ", the lock " + b.suite);
+    if (a.components != b.components) out.push_back("debian.components: the recipe and the lock differ");
     if (a.architecture != b.architecture)
       out.push_back("debian.architecture: the recipe says " + a.architecture + ", the lock " + b.architecture);
     if (a.mirror != b.mirror)
@@ -294,8 +276,7 @@ std::vector<std::string> lock_differences(const Recipe &recipe, const Lock &lock
     out.push_back("name: the recipe says " + recipe.name + ", the lock " + lock.recipe_name);
   compare_package_side(recipe, lock, out);
   std::map<std::string, const LockedFile *> locked;
-  for (const auto &f : lock.files)
-    locked[f.path] = &f;
+  for (const auto &f : lock.files) locked[f.path] = &f;
   std::set<std::string> seen;
   for (const LockedFile &f : digest_recipe_files(recipe)) {
     seen.insert(f.path);
@@ -303,11 +284,11 @@ std::vector<std::string> lock_differences(const Recipe &recipe, const Lock &lock
     if (it == locked.end())
       out.push_back("file " + f.path + ": used by the recipe, not in the lock");
     else if (it->second->sha256 != f.sha256)
-      out.push_back("file " + f.path + ": content changed (lock sha256 " + it->second->sha256 + ", now " + f.sha256 + ")");
+      out.push_back("file " + f.path + ": content changed (lock sha256 " + it->second->sha256 + ", now " + f.sha256 +
+                    ")");
   }
   for (const auto &f : lock.files)
-    if (!seen.count(f.path))
-      out.push_back("file " + f.path + ": in the lock, no longer used by the recipe");
+    if (!seen.count(f.path)) out.push_back("file " + f.path + ": in the lock, no longer used by the recipe");
   return out;
 }
 

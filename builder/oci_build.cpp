@@ -36,11 +36,9 @@ OciBuildResult build_oci(const Recipe &recipe, const Lock &lock, Store &store, c
   LayeredTree tree = assemble_rootfs(recipe, lock, store, staging, assembly);
 
   std::vector<FsTree> layer_trees;
-  for (size_t i = 0; i < recipe.layers.size(); ++i)
-    layer_trees.push_back(tree.layer_tree(i));
+  for (size_t i = 0; i < recipe.layers.size(); ++i) layer_trees.push_back(tree.layer_tree(i));
   std::vector<OciLayerInput> inputs;
-  for (size_t i = 0; i < recipe.layers.size(); ++i)
-    inputs.push_back({recipe.layers[i], &layer_trees[i]});
+  for (size_t i = 0; i < recipe.layers.size(); ++i) inputs.push_back({recipe.layers[i], &layer_trees[i]});
 
   OciBuildOptions options;
   options.created = settings.source_date_epoch;
@@ -55,7 +53,8 @@ OciBuildResult build_oci(const Recipe &recipe, const Lock &lock, Store &store, c
   result.ref_name = options.ref_name;
   result.lock_sha256 = to_hex(sha256(ByteView::of(lock_to_json(lock))));
   result.compressor = std::string(compression_name(recipe.compression.kind)) + " level " +
-                      std::to_string(recipe.compression.level) + " (" + compressor_version(recipe.compression.kind) + ")";
+                      std::to_string(recipe.compression.level) + " (" + compressor_version(recipe.compression.kind) +
+                      ")";
 
   nlohmann::json record = oci_build_json(result);
   record["recipe"] = recipe.name;

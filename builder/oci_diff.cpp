@@ -56,14 +56,17 @@ std::map<std::string, EntryInfo> read_entries(const std::string &path) {
   while ((r = archive_read_next_header(a.get(), &e)) == ARCHIVE_OK) {
     EntryInfo info;
     mode_t type = archive_entry_filetype(e);
-    info.type = type == AE_IFDIR ? "directory" : type == AE_IFLNK ? "symlink" : type == AE_IFCHR ? "char device"
-              : type == AE_IFBLK ? "block device" : type == AE_IFIFO ? "fifo" : "file";
+    info.type = type == AE_IFDIR   ? "directory"
+                : type == AE_IFLNK ? "symlink"
+                : type == AE_IFCHR ? "char device"
+                : type == AE_IFBLK ? "block device"
+                : type == AE_IFIFO ? "fifo"
+                                   : "file";
     if (archive_entry_hardlink(e) != nullptr) {
       info.type = "hard link";
       info.link = archive_entry_hardlink(e);
     }
-    if (archive_entry_symlink(e) != nullptr)
-      info.link = archive_entry_symlink(e);
+    if (archive_entry_symlink(e) != nullptr) info.link = archive_entry_symlink(e);
     info.mode = static_cast<uint32_t>(archive_entry_perm(e));
     info.uid = archive_entry_uid(e);
     info.gid = archive_entry_gid(e);
@@ -86,14 +89,11 @@ std::map<std::string, EntryInfo> read_entries(const std::string &path) {
       throw SystemError(path, std::string("cannot read entry data: ") + archive_error_string(a.get()));
     info.content_sha256 = to_hex(h.finish());
     std::string entry_path = archive_entry_pathname(e);
-    if (entry_path.rfind("./", 0) == 0)
-      entry_path = entry_path.substr(2);
-    while (entry_path.size() > 1 && entry_path.back() == '/')
-      entry_path.pop_back();
+    if (entry_path.rfind("./", 0) == 0) entry_path = entry_path.substr(2);
+    while (entry_path.size() > 1 && entry_path.back() == '/') entry_path.pop_back();
     out[entry_path] = std::move(info);
   }
-  if (r != ARCHIVE_EOF)
-    throw SystemError(path, std::string("cannot read as tar: ") + archive_error_string(a.get()));
+  if (r != ARCHIVE_EOF) throw SystemError(path, std::string("cannot read as tar: ") + archive_error_string(a.get()));
   return out;
 }
 
@@ -115,10 +115,8 @@ std::string blob_path(const std::string &dir, const std::string &digest) {
 void compare_json(const json &a, const json &b, const std::string &where, std::vector<std::string> &out) {
   if (a.is_object() && b.is_object()) {
     std::set<std::string> keys;
-    for (auto it = a.begin(); it != a.end(); ++it)
-      keys.insert(it.key());
-    for (auto it = b.begin(); it != b.end(); ++it)
-      keys.insert(it.key());
+    for (auto it = a.begin(); it != a.end(); ++it) keys.insert(it.key());
+    for (auto it = b.begin(); it != b.end(); ++it) keys.insert(it.key());
     for (const auto &k : keys) {
       std::string w = where.empty() ? k : where + "." + k;
       if (!a.contains(k))
@@ -130,8 +128,7 @@ void compare_json(const json &a, const json &b, const std::string &where, std::v
     }
     return;
   }
-  if (a != b)
-    out.push_back(where + ": " + a.dump() + " -> " + b.dump());
+  if (a != b) out.push_back(where + ": " + a.dump() + " -> " + b.dump());
 }
 
 bool same_file(const std::string &a, const std::string &b) {
@@ -145,10 +142,8 @@ std::vector<std::string> explain_tar_differences(const std::string &tar_a, const
   std::vector<std::string> out;
   auto a = read_entries(tar_a), b = read_entries(tar_b);
   std::set<std::string> paths;
-  for (const auto &kv : a)
-    paths.insert(kv.first);
-  for (const auto &kv : b)
-    paths.insert(kv.first);
+  for (const auto &kv : a) paths.insert(kv.first);
+  for (const auto &kv : b) paths.insert(kv.first);
   for (const auto &p : paths) {
     auto ia = a.find(p), ib = b.find(p);
     if (ia == a.end()) {
@@ -161,23 +156,19 @@ std::vector<std::string> explain_tar_differences(const std::string &tar_a, const
     }
     const EntryInfo &x = ia->second, &y = ib->second;
     std::string prefix = label + p + ": ";
-    if (x.type != y.type)
-      out.push_back(prefix + "type " + x.type + " -> " + y.type);
-    if (x.mode != y.mode)
-      out.push_back(prefix + "mode " + octal(x.mode) + " -> " + octal(y.mode));
+    if (x.type != y.type) out.push_back(prefix + "type " + x.type + " -> " + y.type);
+    if (x.mode != y.mode) out.push_back(prefix + "mode " + octal(x.mode) + " -> " + octal(y.mode));
     if (x.uid != y.uid || x.gid != y.gid)
       out.push_back(prefix + "owner " + std::to_string(x.uid) + ":" + std::to_string(x.gid) + " -> " +
                     std::to_string(y.uid) + ":" + std::to_string(y.gid));
     if (x.mtime != y.mtime)
       out.push_back(prefix + "mtime " + std::to_string(x.mtime) + " -> " + std::to_string(y.mtime));
-    if (x.link != y.link)
-      out.push_back(prefix + "link target '" + x.link + "' -> '" + y.link + "'");
+    if (x.link != y.link) out.push_back(prefix + "link target '" + x.link + "' -> '" + y.link + "'");
     if (x.size != y.size)
       out.push_back(prefix + "content size " + std::to_string(x.size) + " -> " + std::to_string(y.size) + " bytes");
     else if (x.content_sha256 != y.content_sha256)
       out.push_back(prefix + "content (sha256 " + x.content_sha256 + " -> " + y.content_sha256 + ")");
-    if (x.xattrs != y.xattrs)
-      out.push_back(prefix + "xattrs differ");
+    if (x.xattrs != y.xattrs) out.push_back(prefix + "xattrs differ");
   }
   // Same entries, same attributes, yet different bytes: the order or the header encoding.
   if (out.empty() && !same_file(tar_a, tar_b))
@@ -189,8 +180,7 @@ std::vector<std::string> explain_oci_differences(const std::string &dir_a, const
   std::vector<std::string> out;
   json index_a = read_json(dir_a + "/index.json"), index_b = read_json(dir_b + "/index.json");
   std::string man_a = index_a.at("manifests").at(0).at("digest"), man_b = index_b.at("manifests").at(0).at("digest");
-  if (man_a == man_b && same_file(dir_a + "/index.json", dir_b + "/index.json"))
-    return out;
+  if (man_a == man_b && same_file(dir_a + "/index.json", dir_b + "/index.json")) return out;
   compare_json(index_a, index_b, "index.json", out);
   json ma = read_json(blob_path(dir_a, man_a)), mb = read_json(blob_path(dir_b, man_b));
   std::string cfg_a = ma.at("config").at("digest"), cfg_b = mb.at("config").at("digest");
@@ -202,8 +192,7 @@ std::vector<std::string> explain_oci_differences(const std::string &dir_a, const
   json cfg_json_a = read_json(blob_path(dir_a, cfg_a));
   for (size_t i = 0; i < la.size() && i < lb.size(); ++i) {
     std::string da = la[i].at("digest"), db = lb[i].at("digest");
-    if (da == db)
-      continue;
+    if (da == db) continue;
     std::string name = "layer " + std::to_string(i);
     const json &history = cfg_json_a.value("history", json::array());
     if (i < history.size() && history[i].contains("created_by"))

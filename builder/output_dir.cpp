@@ -36,10 +36,8 @@ void remove_tree_quietly(const std::string &path) {
 
 OutputDir::OutputDir(std::string final_path, std::string marker)
     : m_final(std::move(final_path)), m_marker(std::move(marker)) {
-  while (m_final.size() > 1 && m_final.back() == '/')
-    m_final.pop_back();
-  if (m_final.empty())
-    throw InputError("-o", "the output directory is empty");
+  while (m_final.size() > 1 && m_final.back() == '/') m_final.pop_back();
+  if (m_final.empty()) throw InputError("-o", "the output directory is empty");
   std::error_code ec;
   auto status = fs::symlink_status(m_final, ec);
   if (!ec && fs::exists(status)) {
@@ -59,8 +57,7 @@ OutputDir::OutputDir(std::string final_path, std::string marker)
 }
 
 OutputDir::~OutputDir() {
-  if (!m_committed)
-    remove_tree_quietly(m_temp);
+  if (!m_committed) remove_tree_quietly(m_temp);
 }
 
 void OutputDir::commit() {
@@ -84,13 +81,11 @@ ScratchDir::~ScratchDir() { remove_tree_quietly(m_path); }
 void write_file_atomically(const std::string &path, const std::string &content, unsigned mode) {
   std::string templ = path + ".tmp-XXXXXX";
   int fd = ::mkstemp(templ.data());
-  if (fd < 0)
-    throw SystemError(path, "cannot create a temporary file: " + errno_text());
+  if (fd < 0) throw SystemError(path, "cannot create a temporary file: " + errno_text());
   size_t done = 0;
   while (done < content.size()) {
     ssize_t n = ::write(fd, content.data() + done, content.size() - done);
-    if (n < 0 && errno == EINTR)
-      continue;
+    if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       std::string why = errno_text();
       ::close(fd);

@@ -16,9 +16,7 @@ namespace mrforge::builder {
 
 namespace fs = std::filesystem;
 
-std::string Location::describe() const {
-  return file + ":" + std::to_string(line) + ":" + std::to_string(column);
-}
+std::string Location::describe() const { return file + ":" + std::to_string(line) + ":" + std::to_string(column); }
 
 namespace {
 
@@ -26,8 +24,7 @@ Location location_of(const YamlField &f) { return Location{f.file(), f.line(), f
 
 // Names: Debian package names, user and group names, layer names, image names.
 bool is_simple_name(const std::string &s, const char *extra) {
-  if (s.empty() || s.size() > 128)
-    return false;
+  if (s.empty() || s.size() > 128) return false;
   return std::all_of(s.begin(), s.end(), [&](char c) {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || std::string(extra).find(c) != std::string::npos;
   });
@@ -46,8 +43,7 @@ std::string layer_name(const YamlField &f, const std::vector<std::string> &layer
   std::string s = f.str();
   if (std::find(layers.begin(), layers.end(), s) == layers.end()) {
     std::string list;
-    for (const auto &l : layers)
-      list += (list.empty() ? "" : ", ") + l;
+    for (const auto &l : layers) list += (list.empty() ? "" : ", ") + l;
     f.fail("unknown layer '" + s + "' (the recipe's layers: " + list + ")");
   }
   return s;
@@ -55,8 +51,7 @@ std::string layer_name(const YamlField &f, const std::vector<std::string> &layer
 
 std::string target_path(const YamlField &f) {
   std::string s = f.str();
-  if (s.empty() || s[0] != '/')
-    f.fail("expected an absolute path in the image, such as /usr/local/bin/hello");
+  if (s.empty() || s[0] != '/') f.fail("expected an absolute path in the image, such as /usr/local/bin/hello");
   std::string norm;
   try {
     norm = FsTree::normalize_path(s, f.path(), FsTree::Absolute::strip);
@@ -64,16 +59,14 @@ std::string target_path(const YamlField &f) {
     f.fail(std::string(e.what()));
   }
   std::string base = norm.substr(norm.rfind('/') == std::string::npos ? 0 : norm.rfind('/') + 1);
-  if (base.rfind(".wh.", 0) == 0)
-    f.fail("names starting with '.wh.' are OCI whiteouts and cannot be image files");
+  if (base.rfind(".wh.", 0) == 0) f.fail("names starting with '.wh.' are OCI whiteouts and cannot be image files");
   return norm;
 }
 
 // A file source: relative to the recipe folder, never leaving it (also not through symlinks).
 std::pair<std::string, std::string> source_path(const YamlField &f, const std::string &recipe_dir) {
   std::string s = f.str();
-  if (s.empty() || s[0] == '/')
-    f.fail("expected a path relative to the recipe's folder, got '" + s + "'");
+  if (s.empty() || s[0] == '/') f.fail("expected a path relative to the recipe's folder, got '" + s + "'");
   std::string norm;
   try {
     norm = FsTree::normalize_path(s, f.path());
@@ -83,8 +76,7 @@ std::pair<std::string, std::string> source_path(const YamlField &f, const std::s
   fs::path full = fs::path(recipe_dir) / norm;
   std::error_code ec;
   fs::path real = fs::canonical(full, ec);
-  if (ec)
-    f.fail("cannot use '" + s + "': " + ec.message() + " (looked for " + full.string() + ")");
+  if (ec) f.fail("cannot use '" + s + "': " + ec.message() + " (looked for " + full.string() + ")");
   fs::path real_dir = fs::canonical(recipe_dir);
   std::string r = real.string(), d = real_dir.string();
   if (!(r == d || (r.size() > d.size() && r.compare(0, d.size(), d) == 0 && r[d.size()] == '/')))
@@ -99,8 +91,7 @@ struct Owners {
 
 uint32_t numeric_or(const YamlField &f, const std::map<std::string, uint32_t> &names, const char *what) {
   std::string s = f.str();
-  if (!s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }))
-    return f.u32();
+  if (!s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; })) return f.u32();
   auto it = names.find(s);
   if (it == names.end())
     f.fail(std::string("unknown ") + what + " '" + s + "' (declare it under " + what + "s: or give a number)");
@@ -112,15 +103,12 @@ std::pair<uint32_t, uint32_t> owner_of(const YamlField &entry, const Owners &own
   uint32_t uid = 0, gid = 0;
   if (auto o = entry.optional("owner")) {
     std::map<std::string, uint32_t> user_ids;
-    for (const auto &[name, ids] : owners.users)
-      user_ids[name] = ids.first;
+    for (const auto &[name, ids] : owners.users) user_ids[name] = ids.first;
     uid = numeric_or(*o, user_ids, "user");
     auto it = owners.users.find(o->str());
-    if (it != owners.users.end())
-      gid = it->second.second;
+    if (it != owners.users.end()) gid = it->second.second;
   }
-  if (auto g = entry.optional("group"))
-    gid = numeric_or(*g, owners.group_ids, "group");
+  if (auto g = entry.optional("group")) gid = numeric_or(*g, owners.group_ids, "group");
   return {uid, gid};
 }
 
@@ -128,15 +116,12 @@ void parse_debian(const YamlField &f, Recipe &r) {
   f.expect_map({"suite", "components", "architecture", "mirror", "keyring"});
   r.has_debian = true;
   r.debian.suite = f.required("suite").str();
-  if (!is_simple_name(r.debian.suite, "-_."))
-    f.required("suite").fail("expected a suite or codename such as bookworm");
+  if (!is_simple_name(r.debian.suite, "-_.")) f.required("suite").fail("expected a suite or codename such as bookworm");
   if (auto c = f.optional("components")) {
     r.debian.components = c->str_list();
-    if (r.debian.components.empty())
-      c->fail("expected at least one component, such as main");
+    if (r.debian.components.empty()) c->fail("expected at least one component, such as main");
   }
-  if (auto a = f.optional("architecture"))
-    r.debian.architecture = a->str();
+  if (auto a = f.optional("architecture")) r.debian.architecture = a->str();
   if (!is_simple_name(r.debian.architecture, "-"))
     f.required("architecture").fail("expected a Debian architecture such as amd64");
   if (auto m = f.optional("mirror")) {
@@ -144,17 +129,14 @@ void parse_debian(const YamlField &f, Recipe &r) {
     if (r.debian.mirror.rfind("http://", 0) != 0 && r.debian.mirror.rfind("https://", 0) != 0 &&
         r.debian.mirror.rfind("file://", 0) != 0)
       m->fail("expected an http://, https:// or file:// URL");
-    while (!r.debian.mirror.empty() && r.debian.mirror.back() == '/')
-      r.debian.mirror.pop_back();
+    while (!r.debian.mirror.empty() && r.debian.mirror.back() == '/') r.debian.mirror.pop_back();
   }
   if (auto k = f.optional("keyring")) {
     std::string s = k->str();
-    if (s.empty())
-      k->fail("expected a keyring file");
+    if (s.empty()) k->fail("expected a keyring file");
     if (s[0] == '/') {
       r.debian.keyring = s;
-      if (!fs::exists(s))
-        k->fail("keyring " + s + " does not exist");
+      if (!fs::exists(s)) k->fail("keyring " + s + " does not exist");
     } else {
       r.debian.keyring = source_path(*k, r.dir).second;
     }
@@ -164,10 +146,8 @@ void parse_debian(const YamlField &f, Recipe &r) {
 void parse_config(const YamlField &f, Recipe &r) {
   f.expect_map({"entrypoint", "cmd", "env", "workdir", "user", "labels", "exposed_ports"});
   ImageConfig &c = r.config;
-  if (auto e = f.optional("entrypoint"))
-    c.entrypoint = e->str_list();
-  if (auto e = f.optional("cmd"))
-    c.cmd = e->str_list();
+  if (auto e = f.optional("entrypoint")) c.entrypoint = e->str_list();
+  if (auto e = f.optional("cmd")) c.cmd = e->str_list();
   if (auto e = f.optional("env")) {
     for (const auto &[key, value] : e->entries()) {
       if (key.empty() || key.find('=') != std::string::npos)
@@ -177,14 +157,11 @@ void parse_config(const YamlField &f, Recipe &r) {
   }
   if (auto e = f.optional("workdir")) {
     c.working_dir = e->str();
-    if (c.working_dir.empty() || c.working_dir[0] != '/')
-      e->fail("expected an absolute path");
+    if (c.working_dir.empty() || c.working_dir[0] != '/') e->fail("expected an absolute path");
   }
-  if (auto e = f.optional("user"))
-    c.user = e->str();
+  if (auto e = f.optional("user")) c.user = e->str();
   if (auto e = f.optional("labels"))
-    for (const auto &[key, value] : e->entries())
-      c.labels[key] = value.str();
+    for (const auto &[key, value] : e->entries()) c.labels[key] = value.str();
   if (auto e = f.optional("exposed_ports")) {
     for (const YamlField &p : e->list()) {
       std::string s = p.str();
@@ -219,14 +196,14 @@ Recipe load_recipe(const std::string &path) {
     name.fail("expected an image name of lower case letters, digits, '-', '_', '.', '/'");
   if (auto t = root.optional("tag")) {
     r.tag = t->str();
-    if (r.tag.empty() || r.tag.size() > 128 ||
-        !std::all_of(r.tag.begin(), r.tag.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-'; }))
+    if (r.tag.empty() || r.tag.size() > 128 || !std::all_of(r.tag.begin(), r.tag.end(), [](char c) {
+          return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
+        }))
       t->fail("expected a tag of letters, digits, '_', '.', '-'");
   }
   if (auto s = root.optional("source_date_epoch")) {
     int64_t t = s->i64();
-    if (t < 0 || t > 253402300799)
-      s->fail("expected seconds since 1970 between 0 and 253402300799");
+    if (t < 0 || t > 253402300799) s->fail("expected seconds since 1970 between 0 and 253402300799");
     r.source_date_epoch = t;
   }
   if (auto l = root.optional("layers")) {
@@ -234,14 +211,11 @@ Recipe load_recipe(const std::string &path) {
     std::set<std::string> seen;
     for (const YamlField &f : l->list()) {
       std::string s = f.str();
-      if (!is_simple_name(s, "-_"))
-        f.fail("expected a layer name of lower case letters, digits, '-', '_'");
-      if (!seen.insert(s).second)
-        f.fail("layer '" + s + "' is listed twice");
+      if (!is_simple_name(s, "-_")) f.fail("expected a layer name of lower case letters, digits, '-', '_'");
+      if (!seen.insert(s).second) f.fail("layer '" + s + "' is listed twice");
       r.layers.push_back(s);
     }
-    if (r.layers.empty())
-      l->fail("expected at least one layer");
+    if (r.layers.empty()) l->fail("expected at least one layer");
   }
   if (auto c = root.optional("compression")) {
     c->expect_map({"algorithm", "level"});
@@ -255,8 +229,7 @@ Recipe load_recipe(const std::string &path) {
     if (auto lv = c->optional("level")) {
       uint32_t level = lv->u32();
       int max = r.compression.kind == CompressionKind::zstd ? 19 : 9;
-      if (level < 1 || static_cast<int>(level) > max)
-        lv->fail("expected a level from 1 to " + std::to_string(max));
+      if (level < 1 || static_cast<int>(level) > max) lv->fail("expected a level from 1 to " + std::to_string(max));
       r.compression.level = static_cast<int>(level);
     }
   }
@@ -299,16 +272,14 @@ Recipe load_recipe(const std::string &path) {
       else
         f.fail("missing required field 'group' (a declared group name or a gid)");
       user.home = f.optional("home") ? f.required("home").str() : "/home/" + user.name;
-      if (auto s = f.optional("shell"))
-        user.shell = s->str();
+      if (auto s = f.optional("shell")) user.shell = s->str();
       if (!owners.users.emplace(user.name, std::make_pair(user.uid, user.gid)).second)
         f.required("name").fail("user '" + user.name + "' is declared twice (root exists already)");
       r.users.push_back(user);
     }
   }
 
-  if (auto d = root.optional("debian"))
-    parse_debian(*d, r);
+  if (auto d = root.optional("debian")) parse_debian(*d, r);
   if (auto p = root.optional("packages")) {
     std::set<std::string> seen;
     for (const YamlField &f : p->list()) {
@@ -318,13 +289,11 @@ Recipe load_recipe(const std::string &path) {
       if (f.node().IsMap()) {
         f.expect_map({"name", "layer"});
         req.name = package_name(f.required("name"));
-        if (auto l = f.optional("layer"))
-          req.layer = layer_name(*l, r.layers);
+        if (auto l = f.optional("layer")) req.layer = layer_name(*l, r.layers);
       } else {
         req.name = package_name(f);
       }
-      if (!seen.insert(req.name).second)
-        f.fail("package '" + req.name + "' is listed twice");
+      if (!seen.insert(req.name).second) f.fail("package '" + req.name + "' is listed twice");
       r.packages.push_back(req);
     }
     if (!r.packages.empty() && !r.has_debian)
@@ -338,12 +307,10 @@ Recipe load_recipe(const std::string &path) {
       spec.where = location_of(f);
       std::tie(spec.source, spec.source_path) = source_path(f.required("source"), r.dir);
       spec.target = target_path(f.required("target"));
-      if (auto m = f.optional("mode"))
-        spec.mode = m->mode();
+      if (auto m = f.optional("mode")) spec.mode = m->mode();
       std::tie(spec.uid, spec.gid) = owner_of(f, owners);
       spec.layer = f.optional("layer") ? layer_name(f.required("layer"), r.layers) : r.layers.back();
-      if (!targets.insert(spec.target).second)
-        f.required("target").fail("target /" + spec.target + " is given twice");
+      if (!targets.insert(spec.target).second) f.required("target").fail("target /" + spec.target + " is given twice");
       r.files.push_back(spec);
     }
   }
@@ -353,12 +320,10 @@ Recipe load_recipe(const std::string &path) {
       DirectorySpec spec;
       spec.where = location_of(f);
       spec.target = target_path(f.required("target"));
-      if (auto m = f.optional("mode"))
-        spec.mode = m->mode();
+      if (auto m = f.optional("mode")) spec.mode = m->mode();
       std::tie(spec.uid, spec.gid) = owner_of(f, owners);
       spec.layer = f.optional("layer") ? layer_name(f.required("layer"), r.layers) : r.layers.back();
-      if (!targets.insert(spec.target).second)
-        f.required("target").fail("target /" + spec.target + " is given twice");
+      if (!targets.insert(spec.target).second) f.required("target").fail("target /" + spec.target + " is given twice");
       r.directories.push_back(spec);
     }
   }
@@ -377,13 +342,13 @@ Recipe load_recipe(const std::string &path) {
 int64_t resolve_source_date_epoch(const Recipe &recipe, const char *env_value) {
   if (env_value != nullptr) {
     std::string s(env_value);
-    bool digits = !s.empty() && s.size() <= 12 && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+    bool digits =
+        !s.empty() && s.size() <= 12 && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
     if (!digits)
       throw InputError("SOURCE_DATE_EPOCH", "'" + s + "' is not a number of seconds since 1970 (unset it or fix it)");
     return std::stoll(s);
   }
-  if (recipe.source_date_epoch)
-    return *recipe.source_date_epoch;
+  if (recipe.source_date_epoch) return *recipe.source_date_epoch;
   throw InputError(recipe.path, "no timestamp: set source_date_epoch in the recipe or SOURCE_DATE_EPOCH in the "
                                 "environment (mrforge never uses the clock)");
 }

@@ -35,10 +35,8 @@ void LayeredTree::ensure_directory(size_t layer, const std::string &path, const 
   for (size_t pos = 0;;) {
     size_t slash = path.find('/', pos);
     std::string prefix = slash == std::string::npos ? path : path.substr(0, slash);
-    if (m_full.find(prefix) == nullptr)
-      created.push_back(prefix);
-    if (slash == std::string::npos)
-      break;
+    if (m_full.find(prefix) == nullptr) created.push_back(prefix);
+    if (slash == std::string::npos) break;
     pos = slash + 1;
   }
   m_full.ensure_directory(path, origin);
@@ -50,13 +48,11 @@ FsTree LayeredTree::layer_tree(size_t layer) const {
   std::vector<std::string> links;
   for (const std::string &path : m_paths.at(layer)) {
     const Node *node = m_full.find(path);
-    if (node == nullptr)
-      continue; // removed after it was recorded
+    if (node == nullptr) continue; // removed after it was recorded
     // Parents first, with the whole tree's metadata.
     for (size_t pos = 0; (pos = path.find('/', pos)) != std::string::npos; ++pos) {
       std::string parent = path.substr(0, pos);
-      if (out.find(parent) == nullptr)
-        out.add(parent, *m_full.find(parent));
+      if (out.find(parent) == nullptr) out.add(parent, *m_full.find(parent));
     }
     if (node->type == NodeType::hardlink) {
       links.push_back(path);
@@ -79,16 +75,13 @@ FsTree LayeredTree::layer_tree(size_t layer) const {
 
 std::vector<size_t> package_layers(const Recipe &recipe, const Lock &lock) {
   std::map<std::string, size_t> layer_index;
-  for (size_t i = 0; i < recipe.layers.size(); ++i)
-    layer_index[recipe.layers[i]] = i;
+  for (size_t i = 0; i < recipe.layers.size(); ++i) layer_index[recipe.layers[i]] = i;
   std::map<std::string, size_t> requested;
-  for (const auto &p : recipe.packages)
-    requested[p.name] = layer_index.at(p.layer);
+  for (const auto &p : recipe.packages) requested[p.name] = layer_index.at(p.layer);
   std::map<std::string, std::string> parent;
   for (const auto &p : lock.packages) {
     const std::string prefix = "dependency of ";
-    if (p.reason.rfind(prefix, 0) == 0)
-      parent[p.name] = p.reason.substr(prefix.size());
+    if (p.reason.rfind(prefix, 0) == 0) parent[p.name] = p.reason.substr(prefix.size());
   }
   std::vector<size_t> out;
   for (const auto &p : lock.packages) {
@@ -101,8 +94,7 @@ std::vector<size_t> package_layers(const Recipe &recipe, const Lock &lock) {
         break;
       }
       auto up = parent.find(name);
-      if (up == parent.end())
-        break; // no chain to a requested package: the first layer
+      if (up == parent.end()) break; // no chain to a requested package: the first layer
       name = up->second;
     }
     out.push_back(layer);
@@ -115,10 +107,8 @@ namespace {
 // Recipe files keep the owner-execute bit of the checkout (git records it) and nothing else of
 // the host's mode, so umask and file-system defaults cannot change the image.
 uint32_t default_mode(const Node &node) {
-  if (node.type == NodeType::directory)
-    return 0755;
-  if (node.type == NodeType::symlink)
-    return 0777;
+  if (node.type == NodeType::directory) return 0755;
+  if (node.type == NodeType::symlink) return 0777;
   return (node.mode & 0100) ? 0755 : 0644;
 }
 
@@ -141,8 +131,7 @@ std::string group_file(const Recipe &recipe) {
   for (const auto &g : groups) {
     std::string members;
     for (const auto &u : recipe.users)
-      if (u.gid == g.gid && u.name != g.name)
-        members += (members.empty() ? "" : ",") + u.name;
+      if (u.gid == g.gid && u.name != g.name) members += (members.empty() ? "" : ",") + u.name;
     out += g.name + ":x:" + std::to_string(g.gid) + ":" + members + "\n";
   }
   return out;
@@ -166,16 +155,14 @@ void add_recipe_file(LayeredTree &tree, size_t layer, const FileSpec &spec,
   std::string origin = "file " + spec.source + " (" + spec.where.describe() + ")";
   auto check = [&](const std::string &rel, const Node &node) {
     auto it = locked.find(rel);
-    if (it == locked.end())
-      throw InputError(origin, rel + " is not in the lock; run `mrforge lock` again");
+    if (it == locked.end()) throw InputError(origin, rel + " is not in the lock; run `mrforge lock` again");
     FileDigest d = digest_file(node.content_path);
     if (d.sha256_hex != it->second->sha256)
       throw InputError(origin, rel + " changed since the lock (lock sha256 " + it->second->sha256 + ", now " +
                                    d.sha256_hex + "); run `mrforge lock` again");
   };
   auto parent = spec.target.rfind('/');
-  if (parent != std::string::npos)
-    tree.ensure_directory(layer, spec.target.substr(0, parent), origin);
+  if (parent != std::string::npos) tree.ensure_directory(layer, spec.target.substr(0, parent), origin);
   if (fs::is_directory(fs::symlink_status(spec.source_path))) {
     if (spec.mode)
       throw InputError(origin, "'mode' applies to single files; a directory source keeps each file's execute bit");
@@ -191,10 +178,8 @@ void add_recipe_file(LayeredTree &tree, size_t layer, const FileSpec &spec,
       Node node = scanned_node;
       node.mode = default_mode(node);
       node.origin = origin;
-      if (node.type == NodeType::regular)
-        check(spec.source + "/" + rel, node);
-      if (node.type == NodeType::hardlink)
-        node.link_target = spec.target + "/" + node.link_target;
+      if (node.type == NodeType::regular) check(spec.source + "/" + rel, node);
+      if (node.type == NodeType::hardlink) node.link_target = spec.target + "/" + node.link_target;
       tree.add(layer, spec.target + "/" + rel, node, OnExisting::replace);
     }
     return;
@@ -219,13 +204,11 @@ void add_recipe_file(LayeredTree &tree, size_t layer, const FileSpec &spec,
 LayeredTree assemble_rootfs(const Recipe &recipe, const Lock &lock, const Store &store, ContentStaging &staging,
                             const AssemblyOptions &options) {
   auto progress = [&](const std::string &s) {
-    if (options.progress)
-      options.progress(s);
+    if (options.progress) options.progress(s);
   };
   LayeredTree tree(recipe.layers);
   std::map<std::string, size_t> layer_index;
-  for (size_t i = 0; i < recipe.layers.size(); ++i)
-    layer_index[recipe.layers[i]] = i;
+  for (size_t i = 0; i < recipe.layers.size(); ++i) layer_index[recipe.layers[i]] = i;
 
   // Packages, layer by layer, by name within a layer.
   std::vector<size_t> layers = package_layers(recipe, lock);
@@ -234,8 +217,7 @@ LayeredTree assemble_rootfs(const Recipe &recipe, const Lock &lock, const Store 
   size_t last_package_layer = 0;
   for (size_t layer = 0; layer < recipe.layers.size(); ++layer) {
     for (size_t i = 0; i < lock.packages.size(); ++i) {
-      if (layers[i] != layer)
-        continue;
+      if (layers[i] != layer) continue;
       const LockedPackage &p = lock.packages[i];
       std::string name = p.name + "_" + p.version + "_" + p.architecture + ".deb";
       std::string path = store.require(p.sha256, p.size, "package " + name);
@@ -251,8 +233,7 @@ LayeredTree assemble_rootfs(const Recipe &recipe, const Lock &lock, const Store 
   }
   if (!unpacked.empty()) {
     std::vector<std::string> before;
-    for (const auto &kv : tree.full().nodes())
-      before.push_back(kv.first);
+    for (const auto &kv : tree.full().nodes()) before.push_back(kv.first);
     add_dpkg_database(tree.full(), staging, unpacked, "dpkg database");
     std::vector<std::string> added;
     for (const auto &kv : tree.full().nodes())
@@ -270,8 +251,7 @@ LayeredTree assemble_rootfs(const Recipe &recipe, const Lock &lock, const Store 
     std::string origin = "directory /" + d.target + " (" + d.where.describe() + ")";
     size_t layer = layer_index.at(d.layer);
     auto parent = d.target.rfind('/');
-    if (parent != std::string::npos)
-      tree.ensure_directory(layer, d.target.substr(0, parent), origin);
+    if (parent != std::string::npos) tree.ensure_directory(layer, d.target.substr(0, parent), origin);
     Node node;
     node.type = NodeType::directory;
     node.mode = d.mode;
@@ -281,10 +261,8 @@ LayeredTree assemble_rootfs(const Recipe &recipe, const Lock &lock, const Store 
     tree.add(layer, d.target, node, OnExisting::replace);
   }
   std::map<std::string, const LockedFile *> locked;
-  for (const auto &f : lock.files)
-    locked[f.path] = &f;
-  for (const FileSpec &f : recipe.files)
-    add_recipe_file(tree, layer_index.at(f.layer), f, locked);
+  for (const auto &f : lock.files) locked[f.path] = &f;
+  for (const FileSpec &f : recipe.files) add_recipe_file(tree, layer_index.at(f.layer), f, locked);
   return tree;
 }
 

@@ -23,30 +23,26 @@ bool is_sha256_hex(const std::string &s) {
 }
 
 void check_hex(const std::string &s, const std::string &what) {
-  if (!is_sha256_hex(s))
-    throw InputError(what, "'" + s + "' is not a lowercase sha256 digest");
+  if (!is_sha256_hex(s)) throw InputError(what, "'" + s + "' is not a lowercase sha256 digest");
 }
 
 } // namespace
 
 FileDigest digest_file(const std::string &path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    throw SystemError(path, std::string("cannot open: ") + std::strerror(errno));
+  if (fd < 0) throw SystemError(path, std::string("cannot open: ") + std::strerror(errno));
   Hasher hasher(HashAlgorithm::sha256);
   std::vector<uint8_t> buffer(1 << 20);
   FileDigest out;
   while (true) {
     ssize_t n = ::read(fd, buffer.data(), buffer.size());
-    if (n < 0 && errno == EINTR)
-      continue;
+    if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       std::string why = std::strerror(errno);
       ::close(fd);
       throw SystemError(path, "cannot read: " + why);
     }
-    if (n == 0)
-      break;
+    if (n == 0) break;
     hasher.update(buffer.data(), static_cast<size_t>(n));
     out.size += static_cast<uint64_t>(n);
   }
@@ -58,19 +54,15 @@ FileDigest digest_file(const std::string &path) {
 Store::Store(std::string root) : m_root(std::move(root)) {
   std::error_code ec;
   fs::create_directories(fs::path(m_root) / "sha256", ec);
-  if (!ec)
-    fs::create_directories(fs::path(m_root) / "tmp", ec);
-  if (ec)
-    throw SystemError(m_root, "cannot create the store: " + ec.message() + " (choose another with --store)");
+  if (!ec) fs::create_directories(fs::path(m_root) / "tmp", ec);
+  if (ec) throw SystemError(m_root, "cannot create the store: " + ec.message() + " (choose another with --store)");
 }
 
 std::string Store::default_root() {
-  if (const char *s = std::getenv("MRFORGE_STORE"); s != nullptr && *s != '\0')
-    return s;
+  if (const char *s = std::getenv("MRFORGE_STORE"); s != nullptr && *s != '\0') return s;
   if (const char *x = std::getenv("XDG_CACHE_HOME"); x != nullptr && *x == '/')
     return std::string(x) + "/mrforge/store";
-  if (const char *h = std::getenv("HOME"); h != nullptr && *h == '/')
-    return std::string(h) + "/.cache/mrforge/store";
+  if (const char *h = std::getenv("HOME"); h != nullptr && *h == '/') return std::string(h) + "/.cache/mrforge/store";
   throw InputError("--store", "no HOME or XDG_CACHE_HOME to place the store in; give --store DIR");
 }
 

@@ -31,8 +31,7 @@ int run_build(const BuildCommandOptions &o) {
   builder::CurrentLock current = builder::current_lock(
       recipe, o.inputs.frozen || o.inputs.offline ? builder::LockMode::frozen : builder::LockMode::update, fetcher, {},
       progress);
-  if (current.written && progress)
-    progress("lock " + builder::lock_path_for(recipe.path) + " updated");
+  if (current.written && progress) progress("lock " + builder::lock_path_for(recipe.path) + " updated");
   builder::Store store(store_root(o.inputs));
   builder::FetchOptions options = fetch_options(o.inputs);
   options.offline = o.inputs.offline;
@@ -80,7 +79,8 @@ void add_build_command(CLI::App &app, Runner &run) {
   cmd->add_option("-o,--output", o->out, "Output directory (OCI image layout; docker-archive.tar inside)")->required();
   cmd->add_option("--threads", o->threads, "Compression threads (default: all cores); never changes the bytes")
       ->check(CLI::Range(1, 256));
-  cmd->add_flag("--json", o->json, "Print JSON: {manifest_digest, config_digest, layers: [{digest, diff_id, ...}], ...}");
+  cmd->add_flag("--json", o->json,
+                "Print JSON: {manifest_digest, config_digest, layers: [{digest, diff_id, ...}], ...}");
   cmd->callback([o, &run] { run = [o] { return run_build(*o); }; });
 }
 

@@ -29,8 +29,7 @@ int run_fetch(const FetchCommandOptions &o) {
              " changes)");
   builder::Store store(store_root(o.inputs));
   builder::FetchOptions options = fetch_options(o.inputs);
-  if (o.inputs.offline)
-    options.offline = true;
+  if (o.inputs.offline) options.offline = true;
   builder::FetchReport report = builder::fetch_inputs(current.lock, recipe, store, fetcher, options, progress);
   if (o.json) {
     Json j;
@@ -45,8 +44,8 @@ int run_fetch(const FetchCommandOptions &o) {
   } else {
     std::cout << current.lock.packages.size() << " packages in " << store.root() << ": " << report.in_store
               << " already there, " << report.downloaded << " downloaded (" << report.bytes_downloaded / 1024
-              << " KiB), " << report.from_directory << " from " << (o.inputs.debs_dir.empty() ? "--debs" : o.inputs.debs_dir)
-              << "\n";
+              << " KiB), " << report.from_directory << " from "
+              << (o.inputs.debs_dir.empty() ? "--debs" : o.inputs.debs_dir) << "\n";
   }
   return k_exit_ok;
 }
@@ -55,7 +54,8 @@ int run_fetch(const FetchCommandOptions &o) {
 
 void add_fetch_command(CLI::App &app, Runner &run) {
   auto o = std::make_shared<FetchCommandOptions>();
-  CLI::App *cmd = app.add_subcommand("fetch", "Download a recipe's locked inputs into the store, verifying each sha256");
+  CLI::App *cmd =
+      app.add_subcommand("fetch", "Download a recipe's locked inputs into the store, verifying each sha256");
   cmd->footer("After fetch, `mrforge build` works offline. A package the repository no longer serves is an error\n"
               "that says how to supply it (--debs DIR, --mirror URL); nothing is ever substituted.\n"
               "Example: mrforge fetch --frozen examples/oci/hello.yaml\n"

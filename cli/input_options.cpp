@@ -9,12 +9,12 @@ void add_input_options(CLI::App *cmd, InputOptions &o, InputOptionSet set) {
       ->required()
       ->check(CLI::ExistingFile);
   cmd->add_flag("-q,--quiet", o.quiet, "No progress lines on stderr");
-  if (set == InputOptionSet::lock)
-    return;
+  if (set == InputOptionSet::lock) return;
   cmd->add_option("--store", o.store,
                   "Content-addressed input store (default $MRFORGE_STORE, $XDG_CACHE_HOME/mrforge/store or "
                   "~/.cache/mrforge/store)");
-  cmd->add_flag("--frozen", o.frozen, "Fail (naming each entry) if the recipe and its lock disagree, instead of re-locking");
+  cmd->add_flag("--frozen", o.frozen,
+                "Fail (naming each entry) if the recipe and its lock disagree, instead of re-locking");
   cmd->add_flag("--offline", o.offline, "Never use the network: everything must be in the store (or --debs)");
   cmd->add_option("--mirror", o.mirrors,
                   "Also fetch pinned packages from this mirror (tried first; repeatable), e.g. a "
@@ -24,8 +24,7 @@ void add_input_options(CLI::App *cmd, InputOptions &o, InputOptionSet set) {
 }
 
 builder::Progress progress_printer(const InputOptions &o) {
-  if (o.quiet)
-    return {};
+  if (o.quiet) return {};
   return [](const std::string &line) { std::cerr << "mrforge: " << line << "\n"; };
 }
 

@@ -34,32 +34,32 @@ int run_lock(const LockCommandOptions &o) {
     before.assign(std::istreambuf_iterator<char>(in), {});
     changed = before != text;
   }
-  if (!o.check && changed)
-    builder::write_file_atomically(path, text);
+  if (!o.check && changed) builder::write_file_atomically(path, text);
   uint64_t total = 0;
-  for (const auto &p : lock.packages)
-    total += p.size;
+  for (const auto &p : lock.packages) total += p.size;
   if (o.json) {
     Json j;
     j["lock"] = path;
     j["changed"] = changed;
     j["packages"] = Json::array();
     for (const auto &p : lock.packages)
-      j["packages"].push_back({{"name", p.name}, {"version", p.version}, {"architecture", p.architecture},
-                               {"sha256", p.sha256}, {"size", p.size}, {"reason", p.reason}});
+      j["packages"].push_back({{"name", p.name},
+                               {"version", p.version},
+                               {"architecture", p.architecture},
+                               {"sha256", p.sha256},
+                               {"size", p.size},
+                               {"reason", p.reason}});
     j["files"] = Json::array();
-    for (const auto &f : lock.files)
-      j["files"].push_back({{"path", f.path}, {"sha256", f.sha256}});
+    for (const auto &f : lock.files) j["files"].push_back({{"path", f.path}, {"sha256", f.sha256}});
     print_json(j);
   } else {
     std::vector<std::vector<std::string>> rows = {{"PACKAGE", "VERSION", "ARCH", "SIZE", "WHY"}};
     for (const auto &p : lock.packages)
       rows.push_back({p.name, p.version, p.architecture, std::to_string(p.size), p.reason});
-    if (!lock.packages.empty())
-      print_table(rows);
+    if (!lock.packages.empty()) print_table(rows);
     std::cout << lock.packages.size() << " packages (" << total / 1024 << " KiB), " << lock.files.size()
-              << " local files: " << path << (o.check ? (changed ? " is out of date" : " is current")
-                                                       : (changed ? " written" : " unchanged"))
+              << " local files: " << path
+              << (o.check ? (changed ? " is out of date" : " is current") : (changed ? " written" : " unchanged"))
               << "\n";
   }
   return o.check && changed ? k_exit_mismatch : k_exit_ok;

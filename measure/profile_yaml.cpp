@@ -16,7 +16,6 @@ namespace mrforge {
 
 namespace {
 
-
 using Field = YamlField;
 
 Guid field_guid(const Field &f) {

@@ -29,42 +29,35 @@ void YamlField::fail(const std::string &message) const {
 }
 
 void YamlField::expect_map(std::initializer_list<const char *> allowed) const {
-  if (!m_node.IsMap())
-    fail("expected a mapping");
+  if (!m_node.IsMap()) fail("expected a mapping");
   std::set<std::string> seen;
   for (const auto &kv : m_node) {
     YamlField key_field(kv.first, m_file, m_path);
-    if (!kv.first.IsScalar())
-      key_field.fail("keys must be strings");
+    if (!kv.first.IsScalar()) key_field.fail("keys must be strings");
     std::string key = kv.first.Scalar();
     if (std::none_of(allowed.begin(), allowed.end(), [&](const char *a) { return key == a; })) {
       std::string list;
-      for (const char *a : allowed)
-        list += (list.empty() ? "" : ", ") + std::string(a);
+      for (const char *a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
       YamlField(kv.first, m_file, join(key)).fail("unknown key (allowed here: " + list + ")");
     }
-    if (!seen.insert(key).second)
-      YamlField(kv.first, m_file, join(key)).fail("key given twice");
+    if (!seen.insert(key).second) YamlField(kv.first, m_file, join(key)).fail("key given twice");
   }
 }
 
 YamlField YamlField::required(const std::string &key) const {
   YAML::Node n = m_node[key];
-  if (!n)
-    fail("missing required field '" + key + "'");
+  if (!n) fail("missing required field '" + key + "'");
   return YamlField(n, m_file, join(key));
 }
 
 std::optional<YamlField> YamlField::optional(const std::string &key) const {
   YAML::Node n = m_node[key];
-  if (!n)
-    return std::nullopt;
+  if (!n) return std::nullopt;
   return YamlField(n, m_file, join(key));
 }
 
 std::string YamlField::str() const {
-  if (!m_node.IsScalar())
-    fail("expected a string");
+  if (!m_node.IsScalar()) fail("expected a string");
   return m_node.Scalar();
 }
 
@@ -73,8 +66,7 @@ uint64_t YamlField::u64() const {
   try {
     size_t used = 0;
     unsigned long long v = std::stoull(s, &used, 0);
-    if (used != s.size() || s.empty() || s[0] == '-' || s[0] == '+' || s[0] == ' ')
-      throw std::invalid_argument(s);
+    if (used != s.size() || s.empty() || s[0] == '-' || s[0] == '+' || s[0] == ' ') throw std::invalid_argument(s);
     return v;
   } catch (const std::exception &) {
     fail("expected an unsigned integer (decimal or 0x hex), got '" + s + "'");
@@ -83,8 +75,7 @@ uint64_t YamlField::u64() const {
 
 uint32_t YamlField::u32() const {
   uint64_t v = u64();
-  if (v > UINT32_MAX)
-    fail("value " + str() + " does not fit in 32 bits");
+  if (v > UINT32_MAX) fail("value " + str() + " does not fit in 32 bits");
   return static_cast<uint32_t>(v);
 }
 
@@ -93,8 +84,7 @@ int64_t YamlField::i64() const {
   try {
     size_t used = 0;
     long long v = std::stoll(s, &used, 10);
-    if (used != s.size() || s.empty() || s[0] == ' ' || s[0] == '+')
-      throw std::invalid_argument(s);
+    if (used != s.size() || s.empty() || s[0] == ' ' || s[0] == '+') throw std::invalid_argument(s);
     return v;
   } catch (const std::exception &) {
     fail("expected a decimal integer, got '" + s + "'");
@@ -103,21 +93,17 @@ int64_t YamlField::i64() const {
 
 bool YamlField::boolean() const {
   std::string s = str();
-  if (s == "true")
-    return true;
-  if (s == "false")
-    return false;
+  if (s == "true") return true;
+  if (s == "false") return false;
   fail("expected true or false, got '" + s + "'");
 }
 
 uint32_t YamlField::mode() const {
   std::string s = str();
   bool ok = !s.empty() && s.size() <= 5 && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '7'; });
-  if (!ok)
-    fail("expected an octal file mode such as \"0644\" or \"0755\" (quote it), got '" + s + "'");
+  if (!ok) fail("expected an octal file mode such as \"0644\" or \"0755\" (quote it), got '" + s + "'");
   unsigned long v = std::stoul(s, nullptr, 8);
-  if (v > 07777)
-    fail("mode '" + s + "' has bits beyond 07777");
+  if (v > 07777) fail("mode '" + s + "' has bits beyond 07777");
   return static_cast<uint32_t>(v);
 }
 
@@ -130,33 +116,27 @@ Bytes YamlField::hex() const {
 }
 
 std::vector<YamlField> YamlField::list() const {
-  if (!m_node.IsSequence())
-    fail("expected a list");
+  if (!m_node.IsSequence()) fail("expected a list");
   std::vector<YamlField> out;
   size_t i = 0;
-  for (const auto &n : m_node)
-    out.emplace_back(n, m_file, m_path + "[" + std::to_string(i++) + "]");
+  for (const auto &n : m_node) out.emplace_back(n, m_file, m_path + "[" + std::to_string(i++) + "]");
   return out;
 }
 
 std::vector<std::string> YamlField::str_list() const {
   std::vector<std::string> out;
-  for (const YamlField &f : list())
-    out.push_back(f.str());
+  for (const YamlField &f : list()) out.push_back(f.str());
   return out;
 }
 
 std::vector<std::pair<std::string, YamlField>> YamlField::entries() const {
-  if (!m_node.IsMap())
-    fail("expected a mapping");
+  if (!m_node.IsMap()) fail("expected a mapping");
   std::vector<std::pair<std::string, YamlField>> out;
   std::set<std::string> seen;
   for (const auto &kv : m_node) {
-    if (!kv.first.IsScalar())
-      YamlField(kv.first, m_file, m_path).fail("keys must be strings");
+    if (!kv.first.IsScalar()) YamlField(kv.first, m_file, m_path).fail("keys must be strings");
     std::string key = kv.first.Scalar();
-    if (!seen.insert(key).second)
-      YamlField(kv.first, m_file, join(key)).fail("key given twice");
+    if (!seen.insert(key).second) YamlField(kv.first, m_file, join(key)).fail("key given twice");
     out.emplace_back(key, YamlField(kv.second, m_file, join(key)));
   }
   return out;
@@ -172,10 +152,8 @@ std::pair<YamlField, std::string> load_yaml_document_any(const std::string &yaml
   }
   YamlField f(root, file, "");
   std::string kind_list;
-  for (const char *k : kinds)
-    kind_list += (kind_list.empty() ? "" : " or ") + std::string(k);
-  if (!root.IsMap())
-    f.fail("expected a " + kind_list + " document (a mapping)");
+  for (const char *k : kinds) kind_list += (kind_list.empty() ? "" : " or ") + std::string(k);
+  if (!root.IsMap()) f.fail("expected a " + kind_list + " document (a mapping)");
   std::string api = f.required("apiVersion").str();
   if (api != k_api_version)
     f.required("apiVersion").fail("unsupported apiVersion '" + api + "' (this mrforge reads " + k_api_version + ")");

@@ -31,8 +31,8 @@ public:
   std::string str() const;
   uint64_t u64() const; // decimal or 0x hex
   uint32_t u32() const;
-  int64_t i64() const;  // decimal
-  bool boolean() const; // true / false only
+  int64_t i64() const;   // decimal
+  bool boolean() const;  // true / false only
   uint32_t mode() const; // file mode as an octal string or YAML int written in octal ("0755")
   Bytes hex() const;
   std::vector<YamlField> list() const;

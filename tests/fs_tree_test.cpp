@@ -175,3 +175,25 @@ TEST_CASE("parent_path and node type names", "[fs_tree]") {
   CHECK(std::string(node_type_name(NodeType::hardlink)) == "hard link");
   CHECK(std::string(node_type_name(NodeType::char_device)) == "character device");
 }
+
+TEST_CASE("merge adds hard links after their files even when a link sorts first", "[fs_tree]") {
+  FsTree layer;
+  layer.add("b", file(3));
+  layer.add("a", link(NodeType::hardlink, "b"));
+  FsTree base;
+  base.merge(layer, OnExisting::error);
+  CHECK(paths(base) == std::vector<std::string>{"a", "b"});
+  CHECK(base.find("a")->link_target == "b");
+}
+
+TEST_CASE("a file with hard links cannot be replaced by another kind of node", "[fs_tree]") {
+  FsTree t;
+  t.add("f", file(3));
+  t.add("g", link(NodeType::hardlink, "f"));
+  CHECK_THROWS_WITH(t.add("f", link(NodeType::symlink, "x", "recipe"), OnExisting::replace),
+                    Catch::Contains("'f' has hard links ('g')"));
+  t.add("f", file(5), OnExisting::replace); // another regular file keeps the links valid
+  CHECK(t.find("f")->size == 5);
+  t.ensure_directory("", "test"); // the root is implicit: nothing is added
+  CHECK(t.find("") == nullptr);
+}

@@ -26,8 +26,8 @@ Lock sample_lock() {
   s.inrelease_sha256 = std::string(64, 'a');
   s.indexes.push_back({"main/binary-amd64/Packages.xz", std::string(64, 'b'), 1234});
   lock.sources.push_back(s);
-  lock.packages.push_back({"hello", "1.0-1", "amd64", 4096, std::string(64, 'c'), "pool/main/h/hello/hello_1.0-1_amd64.deb",
-                           "bookworm/main", "requested"});
+  lock.packages.push_back({"hello", "1.0-1", "amd64", 4096, std::string(64, 'c'),
+                           "pool/main/h/hello/hello_1.0-1_amd64.deb", "bookworm/main", "requested"});
   lock.files.push_back({"hello.sh", std::string(64, 'd'), 10});
   return lock;
 }

@@ -43,7 +43,7 @@ std::map<std::string, std::string> file_digests(const std::string &dir) {
 // A .deb written with libarchive so that its data.tar can hold what dpkg-deb would never make.
 struct CraftedEntry {
   std::string path;
-  char type; // 'f' file, 'd' dir, 'l' symlink, 'h' hard link, 'c' char device
+  char type;        // 'f' file, 'd' dir, 'l' symlink, 'h' hard link, 'c' char device
   std::string data; // file content or link target
   unsigned mode = 0644;
 };
@@ -65,9 +65,7 @@ std::string tar_bytes(const std::vector<CraftedEntry> &entries) {
       archive_entry_set_filetype(ent.get(), AE_IFREG);
       archive_entry_set_size(ent.get(), static_cast<la_int64_t>(e.data.size()));
       break;
-    case 'd':
-      archive_entry_set_filetype(ent.get(), AE_IFDIR);
-      break;
+    case 'd': archive_entry_set_filetype(ent.get(), AE_IFDIR); break;
     case 'l':
       archive_entry_set_filetype(ent.get(), AE_IFLNK);
       archive_entry_set_symlink(ent.get(), e.data.c_str());
@@ -83,8 +81,7 @@ std::string tar_bytes(const std::vector<CraftedEntry> &entries) {
       break;
     }
     REQUIRE(archive_write_header(a.get(), ent.get()) == ARCHIVE_OK);
-    if (e.type == 'f')
-      archive_write_data(a.get(), e.data.data(), e.data.size());
+    if (e.type == 'f') archive_write_data(a.get(), e.data.data(), e.data.size());
   }
   REQUIRE(archive_write_close(a.get()) == ARCHIVE_OK);
   return std::string(buffer.data(), used);
@@ -149,11 +146,15 @@ struct Repo {
     write_text(folder + "/greeting.txt", "hello from the recipe\n");
     std::string path = folder + "/demo.yaml";
     write_text(path, "apiVersion: mrforge/v1\nkind: OciImage\nname: demo\nsource_date_epoch: 1700000000\n"
-                     "debian: {suite: bookworm, mirror: \"" + url + "\", keyring: " + repo->keyring() +
+                     "debian: {suite: bookworm, mirror: \"" +
+                         url + "\", keyring: " + repo->keyring() +
                          "}\n"
                          "layers: [base, app]\n"
-                         "packages: " + packages + "\n"
-                         "files:\n  - {source: greeting.txt, target: /etc/greeting, mode: \"0640\"}\n" + extra);
+                         "packages: " +
+                         packages +
+                         "\n"
+                         "files:\n  - {source: greeting.txt, target: /etc/greeting, mode: \"0640\"}\n" +
+                         extra);
     return path;
   }
 };
@@ -214,7 +215,8 @@ TEST_CASE("fetch fills the store once and build works offline from it", "[oci_bu
   CHECK(fs::exists(work / "out/oci-layout"));
   CHECK(r.err.find("unpack demo-hello_1.0-3_amd64.deb") != std::string::npos); // progress on stderr
 
-  std::string base = layer_listing(work / ("out/blobs/sha256/" + j["layers"][0]["digest"].get<std::string>().substr(7)));
+  std::string base =
+      layer_listing(work / ("out/blobs/sha256/" + j["layers"][0]["digest"].get<std::string>().substr(7)));
   INFO(base);
   CHECK(base.find("-rwxr-xr-x 0/0              21 2023-11-14 22:13 usr/bin/demo-hello") != std::string::npos);
   CHECK(base.find("var/lib/dpkg/status") != std::string::npos);
@@ -282,8 +284,7 @@ TEST_CASE("A tampered package, a bad signature and a stale lock are refused with
   }
 }
 
-TEST_CASE("Malicious packages are refused naming the package and the entry, leaving no output",
-          "[oci_build][repo]") {
+TEST_CASE("Malicious packages are refused naming the package and the entry, leaving no output", "[oci_build][repo]") {
   struct Case {
     const char *name;
     std::vector<CraftedEntry> entries;
@@ -307,7 +308,8 @@ TEST_CASE("Malicious packages are refused naming the package and the entry, leav
       write_crafted_deb(deb, c.name, c.entries);
       repo.repo->add_deb_file(deb);
       repo.repo->publish();
-      REQUIRE(read_text(repo.dir / "repo/dists/bookworm/main/binary-amd64/Packages").find(std::string("Package: ") + c.name) != std::string::npos);
+      REQUIRE(read_text(repo.dir / "repo/dists/bookworm/main/binary-amd64/Packages")
+                  .find(std::string("Package: ") + c.name) != std::string::npos);
       std::string recipe = repo.recipe(work.path(), std::string("[") + c.name + "]");
       ShellResult r = run_mrforge_cli({"build", "--store", work / "store", recipe, "-o", work / "out"});
       INFO(r.err);
@@ -334,8 +336,7 @@ TEST_CASE("A deliberate difference is explained entry by entry", "[oci_build][re
   REQUIRE(run_mrforge_cli({"build", "--store", work / "store", recipe, "-o", work / "b"}).exit_code == 0);
   std::vector<std::string> diff = builder::explain_oci_differences(work / "a", work / "b");
   std::string all;
-  for (const auto &d : diff)
-    all += d + "\n";
+  for (const auto &d : diff) all += d + "\n";
   INFO(all);
   CHECK(all.find("layer 1 (mrforge: layer app): etc/greeting: mode 0640 -> 0600") != std::string::npos);
   CHECK(all.find("etc/greeting: content size 22 -> 30 bytes") != std::string::npos);
@@ -349,10 +350,8 @@ namespace {
 // Copies the example folder, creating the files in the given order with the given mtime.
 void copy_example(const std::string &to, bool reverse, const std::string &touch_time) {
   std::vector<std::string> names = {"hello.sh", "hello.yaml", "motd"};
-  if (fs::exists(test::source_path("examples/oci/hello.yaml.lock")))
-    names.push_back("hello.yaml.lock");
-  if (reverse)
-    std::reverse(names.begin(), names.end());
+  if (fs::exists(test::source_path("examples/oci/hello.yaml.lock"))) names.push_back("hello.yaml.lock");
+  if (reverse) std::reverse(names.begin(), names.end());
   fs::create_directories(to);
   for (const auto &n : names) {
     fs::copy_file(test::source_path("examples/oci/" + n), to + "/" + n);
@@ -381,9 +380,9 @@ TEST_CASE("The example image is byte-identical when built under different condit
                   fs::copy_options::overwrite_existing);
     REQUIRE(run_mrforge_cli({"fetch", "--frozen", "--store", store, work / "a/example/hello.yaml"}).exit_code == 0);
   }
-  ShellResult a = run_mrforge_cli(
-      {"build", "--frozen", "--offline", "--threads", "1", "--store", store, "../a/example/hello.yaml", "-o", "../out-a"},
-      "cd " + shell_quote(work / "cwd-a") + " && umask 022 && TZ=UTC LC_ALL=C");
+  ShellResult a = run_mrforge_cli({"build", "--frozen", "--offline", "--threads", "1", "--store", store,
+                                   "../a/example/hello.yaml", "-o", "../out-a"},
+                                  "cd " + shell_quote(work / "cwd-a") + " && umask 022 && TZ=UTC LC_ALL=C");
   INFO(a.err);
   REQUIRE(a.exit_code == 0);
   ShellResult b = run_mrforge_cli({"build", "--frozen", "--offline", "--threads", "2", "--store", store,
@@ -411,7 +410,8 @@ TEST_CASE("The example image is byte-identical when built under different condit
   CHECK(mode_of("home/app") == 0750u);
   CHECK(mode_of("etc/motd") == 0644u);
   CHECK(mode_of("bin/busybox") == 0755u);
-  CHECK(read_text(rootfs + "/etc/passwd") == "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/busybox\n");
+  CHECK(read_text(rootfs + "/etc/passwd") ==
+        "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/busybox\n");
   CHECK(read_text(rootfs + "/var/lib/dpkg/status").find("Package: ca-certificates\nStatus: install ok installed\n") !=
         std::string::npos);
   ShellResult hello = run_shell("chroot --userspec=1000:1000 " + shell_quote(rootfs) + " /usr/local/bin/hello");

@@ -26,10 +26,8 @@ std::string error_of(const std::string &body, int *line = nullptr, int *column =
   try {
     load_recipe(dir / "r.yaml");
   } catch (const DocumentError &e) {
-    if (line)
-      *line = e.line();
-    if (column)
-      *column = e.column();
+    if (line) *line = e.line();
+    if (column) *column = e.column();
     return e.what();
   }
   return "(no error)";

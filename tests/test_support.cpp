@@ -48,8 +48,7 @@ namespace mrforge::test {
 
 TempDir::TempDir(const std::string &hint) {
   std::string templ = "/tmp/mrforge-" + hint + "-XXXXXX";
-  if (::mkdtemp(templ.data()) == nullptr)
-    throw std::runtime_error("mkdtemp failed");
+  if (::mkdtemp(templ.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
   m_path = templ;
 }
 
@@ -62,21 +61,18 @@ void write_text(const std::string &path, const std::string &content) {
   std::filesystem::create_directories(std::filesystem::path(path).parent_path());
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << content;
-  if (!out)
-    throw std::runtime_error("cannot write " + path);
+  if (!out) throw std::runtime_error("cannot write " + path);
 }
 
 std::string read_text(const std::string &path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in)
-    throw std::runtime_error("cannot read " + path);
+  if (!in) throw std::runtime_error("cannot read " + path);
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 std::string shell_quote(const std::string &s) {
   std::string q = "'";
-  for (char c : s)
-    q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return q + "'";
 }
 
@@ -94,8 +90,7 @@ ShellResult run_shell(const std::string &command) {
 ShellResult run_mrforge_cli(const std::vector<std::string> &args, const std::string &prefix) {
   std::string cmd = prefix.empty() ? std::string() : prefix + " ";
   cmd += shell_quote(MRFORGE_BINARY);
-  for (const auto &a : args)
-    cmd += " " + shell_quote(a);
+  for (const auto &a : args) cmd += " " + shell_quote(a);
   return run_shell(cmd);
 }
 

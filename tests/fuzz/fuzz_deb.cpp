@@ -17,12 +17,10 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char dir[] = "/tmp/mrforge-fuzz-deb-XXXXXX";
-  if (::mkdtemp(dir) == nullptr)
-    std::abort();
+  if (::mkdtemp(dir) == nullptr) std::abort();
   std::string deb = std::string(dir) + "/input.deb";
   if (FILE *f = std::fopen(deb.c_str(), "wb")) {
-    if (size > 0 && std::fwrite(data, 1, size, f) != size)
-      std::abort();
+    if (size > 0 && std::fwrite(data, 1, size, f) != size) std::abort();
     std::fclose(f);
   }
   try {
