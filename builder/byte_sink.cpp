@@ -39,6 +39,19 @@ FileSink::FileSink(std::string path) : m_path(std::move(path)) {
   m_buffer.reserve(k_file_buffer_size);
 }
 
+void write_all(int fd, const void *data, size_t size, const std::string &path) {
+  const auto *p = static_cast<const uint8_t *>(data);
+  while (size > 0) {
+    ssize_t n = ::write(fd, p, size);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw SystemError(path, errno_text("write failed"));
+    }
+    p += n;
+    size -= static_cast<size_t>(n);
+  }
+}
+
 FileSink::~FileSink() {
   if (m_fd >= 0) ::close(m_fd); // an unfinished file: the caller removes it; nothing to report from here
 }
@@ -47,33 +60,14 @@ void FileSink::write(const uint8_t *data, size_t size) {
   if (m_fd < 0) throw SystemError(m_path, "write after finish");
   if (m_buffer.size() + size > k_file_buffer_size) flush_buffer();
   if (size >= k_file_buffer_size) {
-    // Large pieces go straight to the file.
-    while (size > 0) {
-      ssize_t n = ::write(m_fd, data, size);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        throw SystemError(m_path, errno_text("write failed"));
-      }
-      data += n;
-      size -= static_cast<size_t>(n);
-    }
+    write_all(m_fd, data, size, m_path); // large pieces go straight to the file
     return;
   }
   m_buffer.append(reinterpret_cast<const char *>(data), size);
 }
 
 void FileSink::flush_buffer() {
-  const char *p = m_buffer.data();
-  size_t left = m_buffer.size();
-  while (left > 0) {
-    ssize_t n = ::write(m_fd, p, left);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw SystemError(m_path, errno_text("write failed"));
-    }
-    p += n;
-    left -= static_cast<size_t>(n);
-  }
+  write_all(m_fd, m_buffer.data(), m_buffer.size(), m_path);
   m_buffer.clear();
 }
 

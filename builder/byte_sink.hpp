@@ -12,6 +12,10 @@
 
 namespace mrforge::builder {
 
+// Writes all `size` bytes to `fd` (retrying short writes and EINTR). Throws SystemError naming
+// `path` on failure.
+void write_all(int fd, const void *data, size_t size, const std::string &path);
+
 class ByteSink {
 public:
   virtual ~ByteSink() = default;

@@ -2,6 +2,7 @@
 // staging directory while it is hashed, then renamed to its lowercase sha256 hex name. A blob that
 // is already present is kept and the temporary file is removed, so identical contents are stored
 // once and a blob's name always matches its bytes.
+#include <builder/byte_sink.hpp>
 #include <builder/content_staging.hpp>
 
 #include <measure/errors.hpp>
@@ -58,17 +59,7 @@ public:
   TempFile(const TempFile &) = delete;
   TempFile &operator=(const TempFile &) = delete;
 
-  void write_all(const uint8_t *data, size_t size) {
-    while (size > 0) {
-      ssize_t n = ::write(m_fd, data, size);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        throw SystemError(m_path, errno_text("write failed"));
-      }
-      data += n;
-      size -= static_cast<size_t>(n);
-    }
-  }
+  void write_all(const uint8_t *data, size_t size) { builder::write_all(m_fd, data, size, m_path); }
 
   // Closes the file and gives it the name `final_path`, or removes it if that name exists already
   // (same name, same bytes).
@@ -131,6 +122,16 @@ StagedContent ContentStaging::put_stream(const std::function<size_t(uint8_t *buf
   out.size = size;
   temp.commit(out.path);
   return out;
+}
+
+Node staged_file_node(const StagedContent &content, uint32_t mode, std::string origin) {
+  Node node;
+  node.type = NodeType::regular;
+  node.mode = mode;
+  node.size = content.size;
+  node.content_path = content.path;
+  node.origin = std::move(origin);
+  return node;
 }
 
 } // namespace mrforge::builder

@@ -2,6 +2,8 @@
 // (so identical contents are stored once). The FsTree's nodes point at these files.
 #pragma once
 
+#include <builder/fs_tree.hpp>
+
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -30,5 +32,8 @@ private:
   std::string m_dir;
   uint64_t m_counter = 0;
 };
+
+// A regular-file node whose bytes are `content` (owner root).
+Node staged_file_node(const StagedContent &content, uint32_t mode, std::string origin);
 
 } // namespace mrforge::builder

@@ -82,14 +82,7 @@ std::vector<std::string> shipped_conffiles(const DebPackage &pkg) {
 
 void add_file(FsTree &tree, ContentStaging &staging, const std::string &path, std::string_view bytes, uint32_t mode,
               const std::string &origin) {
-  StagedContent staged = staging.put(bytes);
-  Node node;
-  node.type = NodeType::regular;
-  node.mode = mode;
-  node.size = staged.size;
-  node.content_path = staged.path;
-  node.origin = origin;
-  tree.add(path, std::move(node), OnExisting::error);
+  tree.add(path, staged_file_node(staging.put(bytes), mode, origin), OnExisting::error);
 }
 
 } // namespace

@@ -184,12 +184,11 @@ std::vector<std::string> explain_oci_differences(const std::string &dir_a, const
   compare_json(index_a, index_b, "index.json", out);
   json ma = read_json(blob_path(dir_a, man_a)), mb = read_json(blob_path(dir_b, man_b));
   std::string cfg_a = ma.at("config").at("digest"), cfg_b = mb.at("config").at("digest");
-  if (cfg_a != cfg_b)
-    compare_json(read_json(blob_path(dir_a, cfg_a)), read_json(blob_path(dir_b, cfg_b)), "config", out);
+  json cfg_json_a = read_json(blob_path(dir_a, cfg_a));
+  if (cfg_a != cfg_b) compare_json(cfg_json_a, read_json(blob_path(dir_b, cfg_b)), "config", out);
   const json &la = ma.at("layers"), &lb = mb.at("layers");
   if (la.size() != lb.size())
     out.push_back("manifest: " + std::to_string(la.size()) + " layers -> " + std::to_string(lb.size()));
-  json cfg_json_a = read_json(blob_path(dir_a, cfg_a));
   for (size_t i = 0; i < la.size() && i < lb.size(); ++i) {
     std::string da = la[i].at("digest"), db = lb[i].at("digest");
     if (da == db) continue;

@@ -1,3 +1,4 @@
+#include <builder/byte_sink.hpp>
 #include <builder/output_dir.hpp>
 
 #include <measure/errors.hpp>
@@ -77,6 +78,14 @@ void OutputDir::commit() {
 }
 
 ScratchDir::~ScratchDir() { remove_tree_quietly(m_path); }
+
+ScratchDir ScratchDir::create(const std::string &prefix) {
+  const char *base = std::getenv("TMPDIR");
+  std::string templ = std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/" + prefix + "-XXXXXX";
+  if (::mkdtemp(templ.data()) == nullptr)
+    throw SystemError(templ, "cannot create a temporary directory: " + errno_text());
+  return ScratchDir(templ);
+}
 
 void write_file_atomically(const std::string &path, const std::string &content, unsigned mode) {
   std::string templ = path + ".tmp-XXXXXX";

@@ -35,10 +35,13 @@ private:
 class ScratchDir {
 public:
   explicit ScratchDir(std::string path) : m_path(std::move(path)) {}
+  // Creates PREFIX-XXXXXX (mkdtemp, mode 0700) under $TMPDIR or /tmp. Throws SystemError.
+  static ScratchDir create(const std::string &prefix);
   ~ScratchDir();
   ScratchDir(const ScratchDir &) = delete;
   ScratchDir &operator=(const ScratchDir &) = delete;
   const std::string &path() const { return m_path; }
+  std::string file(const std::string &name) const { return m_path + "/" + name; }
 
 private:
   std::string m_path;

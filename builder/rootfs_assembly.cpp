@@ -140,14 +140,7 @@ std::string group_file(const Recipe &recipe) {
 void add_generated_file(LayeredTree &tree, size_t layer, ContentStaging &staging, const std::string &path,
                         const std::string &content, uint32_t mode, const std::string &origin) {
   tree.ensure_directory(layer, path.substr(0, path.rfind('/')), origin);
-  StagedContent staged = staging.put(content);
-  Node node;
-  node.type = NodeType::regular;
-  node.mode = mode;
-  node.size = staged.size;
-  node.content_path = staged.path;
-  node.origin = origin;
-  tree.add(layer, path, node, OnExisting::replace);
+  tree.add(layer, path, staged_file_node(staging.put(content), mode, origin), OnExisting::replace);
 }
 
 void add_recipe_file(LayeredTree &tree, size_t layer, const FileSpec &spec,

@@ -26,23 +26,14 @@ struct BuildCommandOptions {
 int run_build(const BuildCommandOptions &o) {
   builder::Recipe recipe = builder::load_recipe(o.inputs.recipe);
   int64_t epoch = builder::resolve_source_date_epoch(recipe, std::getenv("SOURCE_DATE_EPOCH"));
-  builder::Fetcher fetcher;
-  builder::Progress progress = progress_printer(o.inputs);
-  builder::CurrentLock current = builder::current_lock(
-      recipe, o.inputs.frozen || o.inputs.offline ? builder::LockMode::frozen : builder::LockMode::update, fetcher, {},
-      progress);
-  if (current.written && progress) progress("lock " + builder::lock_path_for(recipe.path) + " updated");
-  builder::Store store(store_root(o.inputs));
-  builder::FetchOptions options = fetch_options(o.inputs);
-  options.offline = o.inputs.offline;
-  builder::fetch_inputs(current.lock, recipe, store, fetcher, options, progress);
+  PreparedInputs in = prepare_inputs(recipe, o.inputs);
 
   builder::OciBuildSettings settings;
   settings.out_dir = o.out;
   settings.source_date_epoch = epoch;
   settings.threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  settings.progress = progress;
-  builder::OciBuildResult result = builder::build_oci(recipe, current.lock, store, settings);
+  settings.progress = progress_printer(o.inputs);
+  builder::OciBuildResult result = builder::build_oci(recipe, in.current.lock, in.store, settings);
 
   if (o.json) {
     Json j = Json::parse(builder::oci_build_json(result).dump());

@@ -19,18 +19,10 @@ struct FetchCommandOptions {
 
 int run_fetch(const FetchCommandOptions &o) {
   builder::Recipe recipe = builder::load_recipe(o.inputs.recipe);
-  builder::Fetcher fetcher;
-  builder::Progress progress = progress_printer(o.inputs);
-  builder::CurrentLock current = builder::current_lock(
-      recipe, o.inputs.frozen || o.inputs.offline ? builder::LockMode::frozen : builder::LockMode::update, fetcher, {},
-      progress);
-  if (current.written && progress)
-    progress("lock " + builder::lock_path_for(recipe.path) + " updated (" + std::to_string(current.changes.size()) +
-             " changes)");
-  builder::Store store(store_root(o.inputs));
-  builder::FetchOptions options = fetch_options(o.inputs);
-  if (o.inputs.offline) options.offline = true;
-  builder::FetchReport report = builder::fetch_inputs(current.lock, recipe, store, fetcher, options, progress);
+  PreparedInputs in = prepare_inputs(recipe, o.inputs);
+  const builder::CurrentLock &current = in.current;
+  const builder::Store &store = in.store;
+  const builder::FetchReport &report = in.report;
   if (o.json) {
     Json j;
     j["store"] = store.root();

@@ -30,11 +30,21 @@ builder::Progress progress_printer(const InputOptions &o) {
 
 std::string store_root(const InputOptions &o) { return o.store.empty() ? builder::Store::default_root() : o.store; }
 
-builder::FetchOptions fetch_options(const InputOptions &o) {
-  builder::FetchOptions f;
-  f.mirrors = o.mirrors;
-  f.debs_dir = o.debs_dir;
-  return f;
+PreparedInputs prepare_inputs(const builder::Recipe &recipe, const InputOptions &o) {
+  builder::Fetcher fetcher;
+  builder::Progress progress = progress_printer(o);
+  builder::LockMode mode = o.frozen || o.offline ? builder::LockMode::frozen : builder::LockMode::update;
+  builder::CurrentLock current = builder::current_lock(recipe, mode, fetcher, {}, progress);
+  if (current.written && progress)
+    progress("lock " + builder::lock_path_for(recipe.path) + " updated (" + std::to_string(current.changes.size()) +
+             " changes)");
+  builder::Store store(store_root(o));
+  builder::FetchOptions options;
+  options.mirrors = o.mirrors;
+  options.debs_dir = o.debs_dir;
+  options.offline = o.offline;
+  builder::FetchReport report = builder::fetch_inputs(current.lock, recipe, store, fetcher, options, progress);
+  return PreparedInputs{std::move(current), std::move(store), report};
 }
 
 } // namespace mrforge::cli

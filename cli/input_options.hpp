@@ -27,6 +27,14 @@ void add_input_options(CLI::App *cmd, InputOptions &o, InputOptionSet set);
 // Progress lines on stderr ("mrforge: ..."), silent with --quiet.
 builder::Progress progress_printer(const InputOptions &o);
 std::string store_root(const InputOptions &o);
-builder::FetchOptions fetch_options(const InputOptions &o);
+
+// What fetch and build share: the current lock (re-locked unless --frozen or --offline; the
+// update is reported on stderr) and every locked input fetched into the store.
+struct PreparedInputs {
+  builder::CurrentLock current;
+  builder::Store store;
+  builder::FetchReport report;
+};
+PreparedInputs prepare_inputs(const builder::Recipe &recipe, const InputOptions &o);
 
 } // namespace mrforge::cli

@@ -2,6 +2,7 @@
 
 #include <builder/debian/deb822.hpp>
 #include <builder/debian/version.hpp>
+#include <builder/output_dir.hpp>
 #include <builder/subprocess.hpp>
 #include <measure/errors.hpp>
 #include <measure/hash.hpp>
@@ -37,30 +38,6 @@ constexpr int k_status_fd = 3;
 constexpr std::chrono::seconds k_gpg_timeout{120};
 // OpenPGP hash algorithm ids (RFC 4880 §9.4) that apt refuses as weak: MD5, SHA-1, RIPEMD-160.
 constexpr std::array<const char *, 3> k_weak_hash_algorithms = {"1", "2", "3"};
-
-// A private temporary directory removed with its contents.
-class TempDir {
-public:
-  TempDir() {
-    const char *base = std::getenv("TMPDIR");
-    std::string pattern = std::string(base && *base ? base : "/tmp") + "/mrforge-repo-XXXXXX";
-    std::vector<char> buf(pattern.begin(), pattern.end());
-    buf.push_back('\0');
-    if (!::mkdtemp(buf.data())) throw SystemError(pattern, std::string("mkdtemp: ") + std::strerror(errno));
-    m_path = buf.data();
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(m_path, ec);
-  }
-  TempDir(const TempDir &) = delete;
-  TempDir &operator=(const TempDir &) = delete;
-  const std::string &path() const { return m_path; }
-  std::string file(const std::string &name) const { return m_path + "/" + name; }
-
-private:
-  std::string m_path;
-};
 
 void write_file(const std::string &path, ByteView bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -144,7 +121,7 @@ std::string base_uri(const AptSource &source) {
 }
 
 // Runs gpgv on the InRelease bytes and returns the signed content; see the header for the rules.
-std::string verify_inrelease(const AptSource &source, ByteView inrelease, const TempDir &tmp) {
+std::string verify_inrelease(const AptSource &source, ByteView inrelease, const ScratchDir &tmp) {
   const std::string what = "InRelease of " + source.uri + " " + source.suite;
   if (source.keyring.empty())
     throw InputError(what, "no keyring to verify it with (set Signed-By, or install debian-archive-keyring)");
@@ -383,7 +360,7 @@ RepositoryIndex load_repository_index(const AptSource &source, Fetcher &fetcher,
     throw InputError(what, "not a valid suite name");
   const std::string dists = base_uri(source) + "/dists/" + source.suite + "/";
   const std::string inrelease_url = dists + "InRelease";
-  TempDir tmp;
+  ScratchDir tmp = ScratchDir::create("mrforge-repo");
 
   say("fetching " + inrelease_url);
   Bytes inrelease = fetcher.fetch_bytes(inrelease_url, k_max_inrelease_size);
