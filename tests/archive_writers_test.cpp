@@ -1,6 +1,8 @@
 // Deterministic tar and cpio writers: what they write is read back by libarchive, GNU tar and GNU
 // cpio with every field checked, and the same tree gives the same bytes however its content files
 // were created. Also scan_directory() and `mrforge archive`.
+#include "test_support.hpp"
+
 #include <builder/archive_writers.hpp>
 #include <builder/compress.hpp>
 #include <builder/fs_tree.hpp>
@@ -28,27 +30,11 @@
 
 using namespace mrforge;
 using namespace mrforge::builder;
+using mrforge::test::TempDir;
 
 namespace {
 
 constexpr int64_t k_mtime = 1700000000; // 2023-11-14 22:13:20 UTC
-
-class TempDir {
-public:
-  TempDir() {
-    std::string tmpl = "/tmp/mrforge-writers-test-XXXXXX";
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    m_path = tmpl;
-  }
-  ~TempDir() { std::system(("rm -rf '" + m_path + "'").c_str()); }
-  TempDir(const TempDir &) = delete;
-  TempDir &operator=(const TempDir &) = delete;
-  const std::string &path() const { return m_path; }
-  std::string operator/(const std::string &rel) const { return m_path + "/" + rel; }
-
-private:
-  std::string m_path;
-};
 
 void write_file(const std::string &path, const std::string &data) {
   std::ofstream f(path, std::ios::binary);

@@ -1,5 +1,7 @@
 // Deterministic compression: parallel gzip and multi-threaded zstd give the same bytes for any
 // thread count and any way the input is cut into writes, and real decompressors read them back.
+#include "test_support.hpp"
+
 #include <builder/compress.hpp>
 #include <builder/parallel_gzip.hpp>
 
@@ -21,25 +23,9 @@
 
 using namespace mrforge;
 using namespace mrforge::builder;
+using mrforge::test::TempDir;
 
 namespace {
-
-// A unique directory under /tmp, removed with its contents at the end of the test.
-class TempDir {
-public:
-  TempDir() {
-    std::string tmpl = "/tmp/mrforge-compress-test-XXXXXX";
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    m_path = tmpl;
-  }
-  ~TempDir() { std::system(("rm -rf '" + m_path + "'").c_str()); }
-  TempDir(const TempDir &) = delete;
-  TempDir &operator=(const TempDir &) = delete;
-  const std::string &path() const { return m_path; }
-
-private:
-  std::string m_path;
-};
 
 void write_file(const std::string &path, const std::string &data) {
   std::ofstream f(path, std::ios::binary);

@@ -2,6 +2,8 @@
 // computed here over the files, byte-identical rebuilds, and the real tools that consume the
 // output (skopeo 1.9, umoci 0.4.7, docker-registry 2.8 from Debian bookworm). A missing tool fails
 // the test: CI installs them, and a silently skipped test proves nothing.
+#include "test_support.hpp"
+
 #include <builder/oci_image.hpp>
 
 #include <measure/errors.hpp>
@@ -31,32 +33,12 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using namespace mrforge;
 using namespace mrforge::builder;
+using mrforge::test::TempDir;
 
 namespace {
 
 constexpr int64_t k_epoch = 1700000000; // 2023-11-14T22:13:20Z
 const std::string k_ref = "hello:latest";
-
-// A fresh directory under /tmp, removed with everything in it.
-class TempDir {
-public:
-  TempDir() {
-    char tmpl[] = "/tmp/mrforge-oci-test-XXXXXX";
-    if (::mkdtemp(tmpl) == nullptr) FAIL("mkdtemp: " << std::strerror(errno));
-    m_path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(m_path, ec);
-  }
-  TempDir(const TempDir &) = delete;
-  TempDir &operator=(const TempDir &) = delete;
-  const std::string &path() const { return m_path; }
-  std::string operator/(const std::string &rel) const { return m_path + "/" + rel; }
-
-private:
-  std::string m_path;
-};
 
 std::string read_text(const std::string &path) {
   Bytes b = read_file(path);
