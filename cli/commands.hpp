@@ -16,7 +16,7 @@ constexpr int k_exit_ok = 0;
 constexpr int k_exit_usage = 1;     // bad command line
 constexpr int k_exit_bad_input = 2; // an input file, profile or value is wrong or missing
 constexpr int k_exit_internal = 3;  // a bug or an environment failure (OpenSSL, memory)
-constexpr int k_exit_mismatch = 4;  // verify: the TD does not match (log altered or measurements differ)
+constexpr int k_exit_mismatch = 4;  // verify: the TD does not match; lock --check: the lock is out of date
 
 void add_measure_command(CLI::App &app, Runner &run);
 void add_inspect_command(CLI::App &app, Runner &run);

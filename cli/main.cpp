@@ -10,7 +10,7 @@ namespace {
 
 constexpr const char *k_exit_codes_help =
     "Exit codes: 0 ok, 1 usage error, 2 bad input (a file, profile or value is wrong or missing),\n"
-    "3 internal error, 4 verification failed (the TD does not match).";
+    "3 internal error, 4 verification failed (the TD does not match; for `lock --check`: the lock is out of date).";
 
 } // namespace
 
