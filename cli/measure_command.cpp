@@ -28,14 +28,7 @@ void run_measure(const MeasureCommandOptions &o) {
   Measurement m = measure(profile, ovmf, in);
 
   if (o.json) {
-    Json j;
-    j["mrtd"] = m.mrtd ? Json(to_hex(*m.mrtd)) : Json(nullptr);
-    for (size_t i = 0; i < 3; ++i) j["rtmr" + std::to_string(i)] = to_hex(m.rtmr[i]);
-    j["events"] = Json::array();
-    for (const Event &e : m.events) j["events"].push_back(event_json(e));
-    j["inputs"] = Json::object();
-    for (const auto &[name, value] : m.inputs) j["inputs"][name] = value;
-    print_json(j);
+    print_json(measurement_json(m));
     return;
   }
   std::vector<std::vector<std::string>> rows;

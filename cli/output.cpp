@@ -10,19 +10,6 @@ namespace mrforge::cli {
 
 void print_json(const Json &j) { std::cout << j.dump(2) << "\n"; }
 
-std::string event_type_label(uint32_t type) {
-  const char *name = tcg_event_type_name(type);
-  return name ? name : hex_u64(type);
-}
-
-Json event_json(const Event &e) {
-  return Json{{"register", register_name(e.reg)},
-              {"type", event_type_label(e.type)},
-              {"description", e.description},
-              {"digest", to_hex(e.digest)},
-              {"source", e.source}};
-}
-
 std::string payload_text(ByteView payload) {
   for (uint8_t c : payload)
     if (c < 0x20 || c > 0x7E) return to_hex(payload);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <measure/event.hpp>
+#include <measure/measurement_json.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -13,9 +14,8 @@ namespace mrforge::cli {
 using Json = nlohmann::ordered_json;
 
 void print_json(const Json &j);
-// The TCG name of an event type, or its hex value when the TCG defines none.
-std::string event_type_label(uint32_t type);
-Json event_json(const Event &e);
+using mrforge::event_json;
+using mrforge::event_type_label;
 // A dstack runtime-event payload for people: quoted text when printable ASCII, else hex (a compose
 // hash, an app id), so that an auditor reads the values themselves.
 std::string payload_text(ByteView payload);
