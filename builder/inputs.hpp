@@ -25,7 +25,11 @@ struct SourceOptions {
 // when neither gives one.
 debian::AptSource apt_source_for(const DebianSourceSpec &spec, const SourceOptions &options, const std::string &where);
 
-// Resolves the recipe's packages against the signed indexes and digests its local files.
+// Resolves the recipe's packages against the signed indexes and digests its local files. For a
+// GuestImage, the rootfs, initramfs and firmware sets are resolved separately and merged (see
+// lock.hpp), and the kernel pin is copied. Throws InputError (debian::ResolutionError naming the
+// set) when a set cannot be resolved, and as digest_recipe_files does for a local firmware whose
+// digest is not the recipe's.
 Lock lock_recipe(const Recipe &recipe, Fetcher &fetcher, const SourceOptions &options, const Progress &progress);
 
 enum class LockMode {
@@ -52,16 +56,24 @@ struct FetchOptions {
 };
 
 struct FetchReport {
-  size_t in_store = 0;
+  size_t in_store = 0; // packages (the kernel is counted apart)
   size_t downloaded = 0;
   size_t from_directory = 0;
-  uint64_t bytes_downloaded = 0;
+  uint64_t bytes_downloaded = 0; // packages and kernel
+  // The kernel .deb of a GuestImage lock: its path in the store and how it got there ("in store",
+  // "from directory", "downloaded"). Empty when the lock has no kernel.
+  std::string kernel_deb;
+  std::string kernel_fetch;
 };
 
-// Puts every locked package into the store, verifying sha256 and size. A package that no mirror
-// serves any more is an InputError saying so and how to supply it (--debs DIR or --mirror URL);
-// a wrong digest is an InputError naming the package and both digests. Nothing unverified is
-// ever stored.
+// Puts every locked package, and the kernel .deb of a GuestImage lock, into the store, verifying
+// sha256 and size. Packages come from options.mirrors then the recipe's mirror; the kernel from
+// options.mirrors then its pin's mirror; both from options.debs_dir first (by file name). A .deb
+// that no mirror serves any more is an InputError saying so and how to supply it (--debs DIR or
+// --mirror URL); a wrong digest is an InputError naming the package and both digests; with
+// options.offline a missing one is an InputError. Nothing unverified is ever stored. Large
+// downloads (the kernel is ~100 MB) report progress in tenths through `progress`, using the
+// Fetcher's progress callback for the duration (it is cleared afterwards).
 FetchReport fetch_inputs(const Lock &lock, const Recipe &recipe, Store &store, Fetcher &fetcher,
                          const FetchOptions &options, const Progress &progress);
 

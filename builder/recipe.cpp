@@ -1,16 +1,23 @@
 #include <builder/fs_tree.hpp>
 #include <builder/recipe.hpp>
 
+#include <measure/acpi_digests.hpp>
+#include <measure/engine.hpp>
 #include <measure/errors.hpp>
 #include <measure/mapped_file.hpp>
+#include <measure/profile_yaml.hpp>
 #include <measure/yaml_field.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <set>
+#include <tuple>
+#include <unistd.h>
 
 namespace mrforge::builder {
 
@@ -178,18 +185,292 @@ void parse_config(const YamlField &f, Recipe &r) {
   }
 }
 
+// --- GuestImage ---
+
+constexpr const char *k_no_layer =
+    "is not accepted in a GuestImage recipe (its root file system is one image, without layers)";
+
+// Keys that the recipe's kind does not take, refused at the key with a reason (before the generic
+// unknown-key check, whose message would not say why).
+void reject_keys(const YamlField &map, std::initializer_list<const char *> keys, const std::string &why) {
+  if (!map.node().IsMap()) return;
+  for (const auto &kv : map.node()) {
+    if (!kv.first.IsScalar()) continue;
+    std::string key = kv.first.Scalar();
+    for (const char *k : keys)
+      if (key == k)
+        YamlField(kv.first, map.file(), map.path().empty() ? key : map.path() + "." + key).fail("'" + key + "' " + why);
+  }
+}
+
+// A digest in hex (either case in the recipe, lower case in the result).
+std::string hex_digest(const YamlField &f, size_t digits, const std::string &what) {
+  std::string s = f.str();
+  std::string lower = s;
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); });
+  if (lower.size() != digits || lower.find_first_not_of("0123456789abcdef") != std::string::npos)
+    f.fail("expected " + what + ": " + std::to_string(digits) + " hex digits, got '" + s + "'");
+  return lower;
+}
+
+// An absolute path in the image, kept absolute ("/bin/busybox").
+std::string image_path(const YamlField &f) {
+  std::string s = f.str();
+  if (s.empty() || s[0] != '/') f.fail("expected an absolute path in the image, such as /bin/busybox");
+  try {
+    return "/" + FsTree::normalize_path(s, f.path(), FsTree::Absolute::strip);
+  } catch (const InputError &e) {
+    f.fail(std::string(e.what()));
+  }
+}
+
+// Kernel module names as modprobe takes them ("dm-verity", "crc32c_generic"); the kernel's
+// MODULE_NAME_LEN is 56 including the terminating NUL.
+std::string module_name(const YamlField &f) {
+  std::string s = f.str();
+  bool ok = !s.empty() && s.size() <= 55 && std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+  });
+  if (!ok) f.fail("expected a kernel module name (letters, digits, '_', '-'), such as virtio_blk, got '" + s + "'");
+  return s;
+}
+
+// Outside the recipe's folder is allowed here (kernels/ and profiles live beside recipes/), but the
+// path stays relative so that the recipe means the same in every checkout.
+std::string relative_document(const YamlField &f, const std::string &recipe_dir, const std::string &what) {
+  std::string s = f.str();
+  if (s.empty() || s[0] == '/')
+    f.fail("expected a path relative to the recipe's folder (" + what + "), got '" + s + "'");
+  fs::path full = (fs::path(recipe_dir) / s).lexically_normal();
+  std::error_code ec;
+  if (!fs::is_regular_file(full, ec)) f.fail("no " + what + " file " + full.string());
+  if (::access(full.c_str(), R_OK) != 0)
+    f.fail("cannot read " + what + " " + full.string() + ": " + std::strerror(errno));
+  return full.string();
+}
+
+// A platform profile or OVMF variant: a shipped name, or a path (containing '/' or ending .yaml).
+std::string profile_reference(const YamlField &f, const std::string &recipe_dir, const std::vector<std::string> &names,
+                              const std::string &what) {
+  std::string s = f.str();
+  bool is_path = s.find('/') != std::string::npos || (s.size() > 5 && s.compare(s.size() - 5, 5, ".yaml") == 0);
+  if (is_path) return relative_document(f, recipe_dir, what);
+  if (std::find(names.begin(), names.end(), s) == names.end()) {
+    std::string list;
+    for (const auto &n : names) list += (list.empty() ? "" : ", ") + n;
+    f.fail("unknown " + what + " '" + s + "' (shipped: " + list + "; or give a path ending in .yaml)");
+  }
+  return s;
+}
+
+void parse_firmware(const YamlField &f, const Recipe &r, FirmwareSpec &fw) {
+  f.expect_map({"package", "path", "file", "sha256"});
+  fw.where = location_of(f);
+  bool from_package = f.optional("package") || f.optional("path");
+  bool from_file = f.optional("file") || f.optional("sha256");
+  if (from_package && from_file)
+    f.fail("give either package and path (a file of a pinned Debian package) or file and sha256 (a local file "
+           "pinned by digest), not both");
+  if (from_package) {
+    YamlField package = f.required("package");
+    fw.package = package_name(package);
+    fw.path = target_path(f.required("path"));
+    if (!r.has_debian) package.fail("a firmware package needs a 'debian:' section saying where it comes from");
+  } else if (from_file) {
+    YamlField file = f.required("file");
+    std::tie(fw.file, fw.file_path) = source_path(file, r.dir);
+    if (!fs::is_regular_file(fw.file_path)) file.fail("expected a firmware file, " + fw.file_path + " is not one");
+    fw.sha256 = hex_digest(f.required("sha256"), 64, "the file's sha256");
+  } else {
+    f.fail("expected package and path (such as ovmf and /usr/share/ovmf/OVMF.fd), or file and sha256");
+  }
+}
+
+void parse_initramfs(const YamlField &f, const Recipe &r, InitramfsSpec &in) {
+  f.expect_map({"packages", "programs", "modules", "optional_modules", "compression"});
+  in.where = location_of(f);
+  if (auto p = f.optional("packages")) {
+    std::set<std::string> seen;
+    for (const YamlField &e : p->list()) {
+      PackageRequest req;
+      req.where = location_of(e);
+      req.name = package_name(e);
+      if (!seen.insert(req.name).second) e.fail("package '" + req.name + "' is listed twice");
+      in.packages.push_back(req);
+    }
+    if (!in.packages.empty() && !r.has_debian)
+      p->fail("initramfs packages need a 'debian:' section saying where they come from (suite at least)");
+  }
+  if (auto p = f.optional("programs")) {
+    std::set<std::string> seen;
+    for (const YamlField &e : p->list()) {
+      std::string s = image_path(e);
+      if (!seen.insert(s).second) e.fail("program " + s + " is listed twice");
+      in.programs.push_back(s);
+    }
+  }
+  std::set<std::string> modules;
+  YamlField m = f.required("modules");
+  for (const YamlField &e : m.list()) {
+    std::string s = module_name(e);
+    if (!modules.insert(s).second) e.fail("module '" + s + "' is listed twice");
+    in.modules.push_back(s);
+  }
+  if (in.modules.empty()) m.fail("expected at least one module (the boot needs virtio_blk, dm-verity, ...)");
+  if (auto o = f.optional("optional_modules")) {
+    for (const YamlField &e : o->list()) {
+      std::string s = module_name(e);
+      if (!modules.insert(s).second) e.fail("module '" + s + "' is listed twice (in modules or optional_modules)");
+      in.optional_modules.push_back(s);
+    }
+  }
+  if (auto c = f.optional("compression")) {
+    c->expect_map({"algorithm", "level"});
+    if (auto a = c->optional("algorithm")) {
+      try {
+        in.compression.kind = parse_compression(a->str(), a->path());
+      } catch (const InputError &e) {
+        a->fail(e.what());
+      }
+    }
+    if (in.compression.kind == CompressionKind::zstd) in.compression.level = 19;
+    if (auto lv = c->optional("level")) {
+      if (in.compression.kind == CompressionKind::none) lv->fail("an uncompressed initramfs has no level");
+      uint32_t level = lv->u32();
+      int max = in.compression.kind == CompressionKind::zstd ? 19 : 9;
+      if (level < 1 || static_cast<int>(level) > max) lv->fail("expected a level from 1 to " + std::to_string(max));
+      in.compression.level = static_cast<int>(level);
+    }
+    if (in.compression.kind == CompressionKind::none) in.compression.level = 0;
+  }
+}
+
+void parse_acpi(const YamlField &f, const Recipe &r, AcpiSpec &a) {
+  f.expect_map({"tables", "digests", "origin"});
+  auto tables = f.optional("tables");
+  auto digests = f.optional("digests");
+  if (tables && digests) f.fail("give either tables (a directory of QEMU's ACPI blobs) or digests, not both");
+  if (tables) {
+    if (auto o = f.optional("origin")) o->fail("origin goes with digests (a tables directory is its own origin)");
+    a.tables_dir = source_path(*tables, r.dir).second;
+    if (!fs::is_directory(a.tables_dir))
+      tables->fail("expected a directory of ACPI blobs, " + a.tables_dir + " is not one");
+    try {
+      locate_acpi_blobs(a.tables_dir);
+    } catch (const InputError &e) {
+      tables->fail(e.what());
+    }
+  } else if (digests) {
+    digests->expect_map({"acpi-loader", "acpi-rsdp", "acpi-tables"});
+    for (const char *key : {"acpi-loader", "acpi-rsdp", "acpi-tables"})
+      a.digests[key] = hex_digest(digests->required(key), 96, "a SHA-384 digest");
+    if (auto o = f.optional("origin")) a.origin = o->str();
+  } else {
+    f.fail("expected tables: DIR (QEMU's ACPI blobs) or digests: {acpi-loader, acpi-rsdp, acpi-tables}");
+  }
+}
+
+void parse_measure(const YamlField &f, const Recipe &r, std::vector<MeasureShape> &out) {
+  std::vector<std::string> profiles = shipped_platform_profiles();
+  std::vector<std::string> variants = shipped_ovmf_variants();
+  for (const YamlField &e : f.list()) {
+    e.expect_map({"profile", "ovmf_variant", "cpus", "memory", "acpi"});
+    MeasureShape m;
+    m.where = location_of(e);
+    m.profile = profile_reference(e.required("profile"), r.dir, profiles, "platform profile");
+    if (auto v = e.optional("ovmf_variant")) m.ovmf_variant = profile_reference(*v, r.dir, variants, "OVMF variant");
+    YamlField cpus = e.required("cpus");
+    m.cpus = cpus.u32();
+    if (m.cpus < 1 || m.cpus > 4096) cpus.fail("expected 1 to 4096 virtual CPUs");
+    YamlField memory = e.required("memory");
+    try {
+      m.memory = parse_memory_size(memory.str(), memory.path());
+    } catch (const InputError &err) {
+      memory.fail(err.what());
+    }
+    parse_acpi(e.required("acpi"), r, m.acpi);
+    out.push_back(std::move(m));
+  }
+  if (out.empty()) f.fail("expected at least one VM shape to measure (profile, cpus, memory, acpi)");
+}
+
+void parse_guest(const YamlField &root, Recipe &r) {
+  GuestSpec g;
+  if (auto v = root.optional("version")) {
+    g.version = v->str();
+    if (g.version.empty() || g.version.size() > 128 || !std::all_of(g.version.begin(), g.version.end(), [](char c) {
+          return std::isalnum(static_cast<unsigned char>(c)) || std::string("._+~:-").find(c) != std::string::npos;
+        }))
+      v->fail("expected a version of letters, digits, '.', '_', '+', '~', ':', '-'");
+  }
+  g.seed = r.name + "/" + g.version;
+  if (auto s = root.optional("seed")) {
+    g.seed = s->str();
+    if (g.seed.empty() || g.seed.size() > 256 ||
+        std::any_of(g.seed.begin(), g.seed.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; }))
+      s->fail("expected a non-empty seed of printable characters (up to 256)");
+  }
+  parse_firmware(root.required("firmware"), r, g.firmware);
+
+  YamlField kernel = root.required("kernel");
+  g.kernel_pin_path = relative_document(kernel, r.dir, "kernel pin, like ../kernels/debian-bookworm-6.12-amd64.yaml");
+  g.kernel = load_kernel_pin(g.kernel_pin_path);
+  if (r.has_debian && g.kernel.architecture != r.debian.architecture)
+    kernel.fail("the kernel pin is for " + g.kernel.architecture + ", the recipe's debian.architecture is " +
+                r.debian.architecture);
+
+  parse_initramfs(root.required("initramfs"), r, g.initramfs);
+  if (auto rf = root.optional("rootfs")) {
+    rf->expect_map({"format"});
+    if (auto fmt = rf->optional("format")) {
+      g.rootfs_format = fmt->str();
+      if (g.rootfs_format != "erofs" && g.rootfs_format != "squashfs")
+        fmt->fail("expected erofs or squashfs, got '" + g.rootfs_format + "'");
+    }
+  }
+  if (auto c = root.optional("cmdline")) {
+    g.cmdline = c->str();
+    if (std::any_of(g.cmdline.begin(), g.cmdline.end(),
+                    [](char ch) { return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f; }))
+      c->fail("the kernel command line cannot contain newlines, NUL or other control characters");
+    size_t pos = 0;
+    while (pos < g.cmdline.size()) {
+      size_t start = g.cmdline.find_first_not_of(' ', pos);
+      if (start == std::string::npos) break;
+      size_t end = g.cmdline.find(' ', start);
+      std::string word = g.cmdline.substr(start, end == std::string::npos ? std::string::npos : end - start);
+      if (word.rfind("mrforge.", 0) == 0 || word.rfind("\"mrforge.", 0) == 0)
+        c->fail("'" + word + "': mrforge.* parameters are added by the build (root hash, salt, sizes); remove it");
+      pos = end == std::string::npos ? g.cmdline.size() : end;
+    }
+  }
+  parse_measure(root.required("measure"), r, g.measure);
+  r.guest = std::move(g);
+}
+
 } // namespace
 
 Recipe load_recipe(const std::string &path) {
   Bytes bytes = read_file(path);
   std::string text(bytes.begin(), bytes.end());
-  YamlField root = load_yaml_document(text, path, "OciImage");
-  root.expect_map({"apiVersion", "kind", "name", "tag", "source_date_epoch", "debian", "packages", "files",
-                   "directories", "users", "groups", "config", "layers", "compression", "allow"});
+  auto [root, kind] = load_yaml_document_any(text, path, {"OciImage", "GuestImage"});
+  bool guest = kind == "GuestImage";
+  if (guest)
+    reject_keys(root, {"tag", "layers", "config", "compression"},
+                "is for OciImage recipes; a GuestImage has one root file system and no container config");
+  else
+    reject_keys(root, {"version", "seed", "firmware", "kernel", "initramfs", "rootfs", "cmdline", "measure"},
+                "is for GuestImage recipes (kind: GuestImage)");
+  root.expect_map({"apiVersion", "kind",     "name",     "tag",         "source_date_epoch",
+                   "debian",     "packages", "files",    "directories", "users",
+                   "groups",     "config",   "layers",   "compression", "allow",
+                   "version",    "seed",     "firmware", "kernel",      "initramfs",
+                   "rootfs",     "cmdline",  "measure"});
   Recipe r;
   r.path = path;
   r.dir = fs::absolute(fs::path(path)).parent_path().lexically_normal().string();
-  r.kind = root.required("kind").str();
+  r.kind = kind;
   YamlField name = root.required("name");
   r.name = name.str();
   if (!is_simple_name(r.name, "-_./"))
@@ -287,6 +568,7 @@ Recipe load_recipe(const std::string &path) {
       req.where = location_of(f);
       req.layer = r.layers.front();
       if (f.node().IsMap()) {
+        if (guest) reject_keys(f, {"layer"}, k_no_layer);
         f.expect_map({"name", "layer"});
         req.name = package_name(f.required("name"));
         if (auto l = f.optional("layer")) req.layer = layer_name(*l, r.layers);
@@ -302,6 +584,7 @@ Recipe load_recipe(const std::string &path) {
   std::set<std::string> targets;
   if (auto fl = root.optional("files")) {
     for (const YamlField &f : fl->list()) {
+      if (guest && f.node().IsMap()) reject_keys(f, {"layer"}, k_no_layer);
       f.expect_map({"source", "target", "mode", "owner", "group", "layer"});
       FileSpec spec;
       spec.where = location_of(f);
@@ -316,6 +599,7 @@ Recipe load_recipe(const std::string &path) {
   }
   if (auto dl = root.optional("directories")) {
     for (const YamlField &f : dl->list()) {
+      if (guest && f.node().IsMap()) reject_keys(f, {"layer"}, k_no_layer);
       f.expect_map({"target", "mode", "owner", "group", "layer"});
       DirectorySpec spec;
       spec.where = location_of(f);
@@ -336,6 +620,7 @@ Recipe load_recipe(const std::string &path) {
         c->required("user").fail("unknown user '" + u + "' (declare it under users: or give a uid)");
     }
   }
+  if (guest) parse_guest(root, r);
   return r;
 }
 

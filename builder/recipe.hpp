@@ -24,6 +24,40 @@
 //   layers: [base, app]             # ordered layer names; default one layer "rootfs"
 //   compression: {algorithm: gzip, level: 6}
 //   allow: [setuid, device_nodes]   # what packages may contain; default none
+//
+// A GuestImage recipe (a bootable TDX guest) has the same name, source_date_epoch, debian,
+// packages, files, directories, users, groups and allow fields (they make the root file system;
+// `layer`, `layers`, `tag`, `config` and `compression` are not accepted), and:
+//
+//   kind: GuestImage
+//   version: "1.0"                  # written to metadata.json; default "0"
+//   seed: debian-bookworm-tdx/1     # verity salt and UUIDs derive from it; default NAME/VERSION
+//   firmware:                       # either a file in a pinned Debian package ...
+//     package: ovmf
+//     path: /usr/share/ovmf/OVMF.fd
+//   # firmware: {file: OVMF.fd, sha256: HEX}   ... or a local file pinned by digest
+//   kernel: ../kernels/debian-bookworm-6.12-amd64.yaml   # a kernel pin (KernelPin document)
+//   initramfs:
+//     packages: [busybox-static, dmsetup]                # resolved with their dependencies
+//     programs: [/bin/busybox, /sbin/dmsetup]            # copied with the libraries they need
+//     modules: [virtio_blk, dm-verity, crc32c_generic, erofs, qemu_fw_cfg]  # + modinfo depends
+//     optional_modules: [tdx-guest]                      # loaded when the kernel accepts them
+//     compression: {algorithm: gzip, level: 9}
+//   rootfs: {format: erofs}         # or squashfs
+//   cmdline: "console=ttyS0 panic=-1"   # the build appends the verity parameters
+//   measure:                        # VM shapes to precompute (at least one)
+//     - profile: qemu-8.2-tdx       # shipped name or a path relative to the recipe folder
+//       ovmf_variant: debian-bookworm-2022.11   # optional: the profile's default
+//       cpus: 2
+//       memory: 2G
+//       acpi: {tables: acpi/q35-2cpu}   # a directory of the three blobs (relative), or
+//       # acpi: {digests: {acpi-loader: HEX, acpi-rsdp: HEX, acpi-tables: HEX}, origin: "text"}
+//
+// Required: firmware, kernel, initramfs (with modules), measure. The kernel pin path may leave the
+// recipe's folder (kernels/ lives beside recipes/) but must be relative, like a profile path; file
+// sources, the local firmware and ACPI table directories stay inside it. initramfs.compression:
+// gzip 1-9 (default 9), zstd 1-19 (default 19), none (no level). cmdline (default empty) cannot
+// hold control characters or mrforge.* parameters. Digests are hex in either case (stored lower).
 #pragma once
 
 #include <builder/compress.hpp>
@@ -96,10 +130,86 @@ struct AllowSpec {
   bool device_nodes = false;
 };
 
+// A kernel pin (kernels/*.yaml): one Debian kernel package fixed by digest, with where to get it.
+//   apiVersion: mrforge/v1
+//   kind: KernelPin
+//   name: debian-bookworm-6.12-amd64
+//   description: ...
+//   package: linux-image-6.12.117+deb12-amd64
+//   version: 6.12.117-1~deb12u1
+//   architecture: amd64
+//   filename: pool/updates/main/l/linux-signed-6.12-amd64/linux-image-..._amd64.deb
+//   size: 107179464
+//   sha256: 803d36a7...
+//   mirror: http://deb.debian.org/debian-security
+//   release: 6.12.117+deb12-amd64     # boot/vmlinuz-RELEASE, lib/modules/RELEASE
+//   require_config: [CONFIG_INTEL_TDX_GUEST=y, CONFIG_EFI_STUB=y]   # checked against boot/config-RELEASE
+//   provenance: "where the digest was taken from"
+struct KernelPin {
+  std::string file; // the pin file (absolute)
+  std::string name;
+  std::string description;
+  std::string package;
+  std::string version;
+  std::string architecture = "amd64";
+  std::string filename;
+  uint64_t size = 0;
+  std::string sha256;
+  std::string mirror;
+  std::string release;
+  std::vector<std::string> require_config;
+  std::string provenance;
+};
+
+struct FirmwareSpec {
+  std::string package;   // Debian package holding the firmware (or empty)
+  std::string path;      // tree path inside the package, normalized ("usr/share/ovmf/OVMF.fd")
+  std::string file;      // or: a local file relative to the recipe folder (normalized)
+  std::string file_path; // its absolute host path
+  std::string sha256;    // the local file's pinned digest (hex)
+  Location where;
+};
+
+struct InitramfsSpec {
+  std::vector<PackageRequest> packages;
+  std::vector<std::string> programs; // absolute image paths ("/bin/busybox")
+  std::vector<std::string> modules;
+  std::vector<std::string> optional_modules;
+  Compression compression{CompressionKind::gzip, 9, 1};
+  Location where;
+};
+
+struct AcpiSpec {
+  std::string tables_dir;                     // absolute host path of a blob directory, or empty
+  std::map<std::string, std::string> digests; // "acpi-loader"/"acpi-rsdp"/"acpi-tables" -> hex
+  std::string origin;                         // where the digests came from (free text)
+};
+
+struct MeasureShape {
+  std::string profile;      // shipped name or absolute path
+  std::string ovmf_variant; // empty: the profile's default
+  uint32_t cpus = 1;
+  uint64_t memory = 0; // bytes
+  AcpiSpec acpi;
+  Location where;
+};
+
+struct GuestSpec {
+  std::string version = "0";
+  std::string seed;
+  FirmwareSpec firmware;
+  std::string kernel_pin_path; // absolute
+  KernelPin kernel;
+  InitramfsSpec initramfs;
+  std::string rootfs_format = "erofs"; // "erofs" or "squashfs"
+  std::string cmdline;
+  std::vector<MeasureShape> measure;
+};
+
 struct Recipe {
   std::string path; // the recipe file as given
   std::string dir;  // its folder (absolute)
-  std::string kind; // "OciImage"
+  std::string kind; // "OciImage" or "GuestImage"
   std::string name;
   std::string tag = "latest";
   std::optional<int64_t> source_date_epoch;
@@ -114,6 +224,7 @@ struct Recipe {
   std::vector<std::string> layers{"rootfs"};
   Compression compression;
   AllowSpec allow;
+  std::optional<GuestSpec> guest; // kind GuestImage
 };
 
 // Reads and validates a recipe. Throws SystemError if it cannot be read, DocumentError otherwise.
@@ -122,6 +233,10 @@ Recipe load_recipe(const std::string &path);
 // The build's timestamp: SOURCE_DATE_EPOCH from `env_value` if non-null (strictly a decimal
 // integer, else InputError), else the recipe's source_date_epoch, else InputError asking for one.
 int64_t resolve_source_date_epoch(const Recipe &recipe, const char *env_value);
+
+// Reads a kernel pin file. Throws SystemError if unreadable, DocumentError (file:line:column:
+// field) if malformed.
+KernelPin load_kernel_pin(const std::string &path);
 
 // Where the lock of a recipe lives: RECIPE.lock.
 std::string lock_path_for(const std::string &recipe_path);

@@ -83,8 +83,13 @@ std::vector<size_t> package_layers(const Recipe &recipe, const Lock &lock) {
     const std::string prefix = "dependency of ";
     if (p.reason.rfind(prefix, 0) == 0) parent[p.name] = p.reason.substr(prefix.size());
   }
+  bool sets = lock_has_sets(lock);
   std::vector<size_t> out;
   for (const auto &p : lock.packages) {
+    if (sets && std::find(p.sets.begin(), p.sets.end(), k_set_rootfs) == p.sets.end()) {
+      out.push_back(k_not_in_rootfs); // the initramfs's or the firmware's alone
+      continue;
+    }
     std::string name = p.name;
     size_t layer = 0;
     for (size_t hops = 0; hops <= lock.packages.size(); ++hops) {

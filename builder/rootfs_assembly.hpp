@@ -46,13 +46,17 @@ struct AssemblyOptions {
   std::function<void(const std::string &)> progress;
 };
 
-// Throws InputError for hostile or conflicting package contents (naming package and path) and
-// for recipe files that do not match their lock digests.
+// Unpacks the lock's packages (only its "rootfs" set when it has sets). Throws InputError for
+// hostile or conflicting package contents (naming package and path) and for recipe files that
+// do not match their lock digests.
 LayeredTree assemble_rootfs(const Recipe &recipe, const Lock &lock, const Store &store, ContentStaging &staging,
                             const AssemblyOptions &options);
 
 // For each locked package, the index of the layer it goes into: a requested package's own layer;
-// a dependency goes with the package that pulled it in (the lock's reason), transitively.
+// a dependency goes with the package that pulled it in (the lock's reason), transitively. When
+// the lock has package sets (a GuestImage lock), only packages of the "rootfs" set go into the
+// file system: the others get k_not_in_rootfs, and assemble_rootfs does not unpack them.
+constexpr size_t k_not_in_rootfs = static_cast<size_t>(-1);
 std::vector<size_t> package_layers(const Recipe &recipe, const Lock &lock);
 
 } // namespace mrforge::builder

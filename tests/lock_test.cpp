@@ -85,3 +85,39 @@ TEST_CASE("A stale lock is explained entry by entry", "[lock]") {
   diff = lock_differences(recipe, lock);
   CHECK(diff.at(0) == "debian.suite: the recipe says bookworm, the lock trixie");
 }
+
+TEST_CASE("An OciImage lock has no package sets and keeps its bytes", "[lock]") {
+  std::string path = test::source_path("examples/oci/hello.yaml.lock");
+  std::string text = test::read_text(path);
+  Lock lock = parse_lock(text, path);
+  CHECK(lock_to_json(lock) == text);
+  CHECK_FALSE(lock_has_sets(lock));
+  CHECK_FALSE(lock.kernel);
+  CHECK(text.find("\"sets\"") == std::string::npos);
+  CHECK(packages_in_set(lock, "rootfs").size() == lock.packages.size());
+  CHECK(lock_differences(load_recipe(test::source_path("examples/oci/hello.yaml")), lock).empty());
+}
+
+TEST_CASE("Package sets in a lock are checked against the sets its recipe part names", "[lock]") {
+  Lock lock = sample_lock();
+  lock.requested_sets = {{"firmware", {}}, {"initramfs", {"busybox-static"}}, {"rootfs", {"hello"}}};
+  lock.packages[0].sets = {"initramfs", "rootfs"};
+  std::string text = lock_to_json(lock);
+  Lock again = parse_lock(text, "x.lock");
+  CHECK(lock_to_json(again) == text);
+  CHECK(again.packages[0].sets == std::vector<std::string>{"initramfs", "rootfs"});
+  CHECK(packages_in_set(again, "firmware").empty());
+  CHECK(packages_in_set(again, "initramfs").size() == 1);
+
+  std::string bad = text;
+  bad.replace(bad.find("\"initramfs\",\n        \"rootfs\""), 29, "\"rootfs\",\n        \"initramfs\"");
+  CHECK_THROWS_WITH(parse_lock(bad, "x.lock"), Catch::Contains("packages[0].sets: expected sorted set names"));
+  lock.packages[0].sets.clear();
+  CHECK_THROWS_WITH(parse_lock(lock_to_json(lock), "x.lock"), Catch::Contains("packages[0]: names no set"));
+  lock.requested_sets.erase("firmware");
+  CHECK_THROWS_WITH(parse_lock(lock_to_json(lock), "x.lock"), Catch::Contains("recipe.sets: missing set 'firmware'"));
+  lock.requested_sets.clear();
+  lock.packages[0].sets = {"rootfs"};
+  CHECK_THROWS_WITH(parse_lock(lock_to_json(lock), "x.lock"),
+                    Catch::Contains("packages[0].sets: unknown package set 'rootfs'"));
+}
