@@ -28,5 +28,6 @@ void add_lock_command(CLI::App &app, Runner &run);
 void add_fetch_command(CLI::App &app, Runner &run);
 void add_build_command(CLI::App &app, Runner &run);
 void add_archive_command(CLI::App &app, Runner &run);
+void add_boot_command(CLI::App &app, Runner &run);
 
 } // namespace mrforge::cli

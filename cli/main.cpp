@@ -32,6 +32,7 @@ int main(int argc, char **argv) {
   add_fetch_command(app, run);
   add_build_command(app, run);
   add_archive_command(app, run);
+  add_boot_command(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError &e) {

@@ -79,6 +79,10 @@ std::unique_ptr<LoadedMeasureInputs> load_measure_inputs(const MeasureOptions &o
 
   auto loaded = std::make_unique<LoadedMeasureInputs>();
   loaded->profile = load_platform_profile(o.profile);
+  if (loaded->profile.measured_into != MeasurementTarget::tdx_rtmrs)
+    throw InputError("--profile",
+                     "profile " + loaded->profile.name +
+                         " describes a boot measured into TPM PCRs, not a TD's RTMRs; `mrforge boot` uses it");
   loaded->ovmf = load_ovmf_variant(o.ovmf_variant.empty() ? loaded->profile.default_ovmf_variant : o.ovmf_variant);
   MeasureInputs &in = loaded->in;
   auto map = [&](const std::string &path) {

@@ -166,7 +166,10 @@ int run_verify(const VerifyOptions &o) {
   } else if (any_measure_option(o.inputs)) {
     std::unique_ptr<LoadedMeasureInputs> loaded = load_measure_inputs(o.inputs);
     Alternatives alt;
-    for (const std::string &name : shipped_platform_profiles()) alt.profiles.push_back(load_platform_profile(name));
+    for (const std::string &name : shipped_platform_profiles()) {
+      PlatformProfile p = load_platform_profile(name);
+      if (p.measured_into == MeasurementTarget::tdx_rtmrs) alt.profiles.push_back(std::move(p)); // TD hosts only
+    }
     for (const std::string &name : shipped_ovmf_variants()) alt.ovmf_variants.push_back(load_ovmf_variant(name));
     report = verify(loaded->profile, loaded->ovmf, loaded->in, log, quote, alt,
                     o.no_mrtd ? MrtdPolicy::ignore : MrtdPolicy::compare);

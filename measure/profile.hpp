@@ -41,6 +41,12 @@ enum class KernelHeaderPatch {
 };
 const char *kernel_header_patch_name(KernelHeaderPatch p);
 
+// What the firmware and the EFI stub extend on this platform: a TD's RTMRs (OvmfPkg/IntelTdx,
+// TdTcg2Dxe) or a TPM's PCRs (OVMF's Tcg2Dxe with a vTPM such as swtpm). Same event data; the
+// register assignment differs (measure/vtpm_check.hpp maps the steps to PCRs).
+enum class MeasurementTarget { tdx_rtmrs, tpm_pcrs };
+const char *measurement_target_name(MeasurementTarget t); // "tdx-rtmrs", "tpm-pcrs"
+
 enum class AcpiSource {
   fw_cfg_blobs // the three blobs (or their digests) must be supplied: --acpi-tables DIR or --digest
 };
@@ -51,6 +57,7 @@ struct PlatformProfile {
   std::string name;
   std::string file; // where it was loaded from
   std::string description;
+  MeasurementTarget measured_into = MeasurementTarget::tdx_rtmrs;
   PageOrder mrtd_page_order = PageOrder::single_pass;
   KernelHeaderPatch kernel_header_patch = KernelHeaderPatch::none;
   // With qemu_x86_load_linux: bytes QEMU reserves below the top of low RAM for ACPI data, which

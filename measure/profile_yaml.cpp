@@ -70,18 +70,30 @@ std::vector<std::string> list_dir(const char *subdir) {
 
 } // namespace
 
+const char *measurement_target_name(MeasurementTarget t) {
+  return t == MeasurementTarget::tpm_pcrs ? "tpm-pcrs" : "tdx-rtmrs";
+}
+
 std::string shipped_profile_dir() { return MRFORGE_PROFILE_DIR; }
 std::vector<std::string> shipped_platform_profiles() { return list_dir("platform"); }
 std::vector<std::string> shipped_ovmf_variants() { return list_dir("ovmf"); }
 
 PlatformProfile parse_platform_profile(const std::string &yaml, const std::string &file) {
   Field root = load_root(yaml, file, "PlatformProfile");
-  root.expect_map({"apiVersion", "kind", "name", "description", "mrtd", "memory_layout", "kernel", "acpi",
-                   "default_ovmf_variant", "events"});
+  root.expect_map({"apiVersion", "kind", "name", "description", "measured_into", "mrtd", "memory_layout", "kernel",
+                   "acpi", "default_ovmf_variant", "events"});
   PlatformProfile p;
   p.file = file;
   p.name = root.required("name").str();
   p.description = root.required("description").str();
+  if (auto into = root.optional("measured_into")) {
+    if (into->str() == "tdx-rtmrs")
+      p.measured_into = MeasurementTarget::tdx_rtmrs;
+    else if (into->str() == "tpm-pcrs")
+      p.measured_into = MeasurementTarget::tpm_pcrs;
+    else
+      into->fail("expected tdx-rtmrs or tpm-pcrs, got '" + into->str() + "'");
+  }
 
   Field mrtd = root.required("mrtd");
   mrtd.expect_map({"page_order"});

@@ -1,0 +1,80 @@
+// Booting a guest image under QEMU (TCG: KVM with `-cpu host` is not usable on these hosts) with
+// a software TPM (swtpm, SHA-256 and SHA-384 PCR banks), and reading what the guest reports on its
+// serial console.
+//
+// Serial protocol of mrforge's guest images (lines; '\r' and ANSI escape sequences are stripped
+// first; a marker may follow other text on its line, since kernel messages interleave):
+//   MRFORGE-INIT: start
+//   MRFORGE-INIT: FATAL: <text>                     (the guest then powers off)
+//   MRFORGE-INIT: verity root mounted: <roothash>
+//   MRFORGE-CHECK-BEGIN <name> / base64 lines / MRFORGE-CHECK-END <name>
+//       names: tpm-event-log, ccel (TDX only), fw_cfg/etc/table-loader, fw_cfg/etc/acpi/rsdp,
+//       fw_cfg/etc/acpi/tables
+//   MRFORGE-CHECK: missing <name>
+//   MRFORGE-CHECK: done
+//   MRFORGE-INIT: switch_root
+//   MRFORGE-READY <text>                            (the image's own service runs)
+// QEMU exits 0 whether the guest succeeded, failed in verity or panicked (panic=-1 -no-reboot),
+// so success is judged from the markers only. Kernel lines reporting dm-verity corruption and
+// kernel panics are recognised as failures.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace mrforge::builder {
+
+struct BootSettings {
+  std::string firmware; // OVMF.fd (-bios)
+  std::string kernel;   // bzImage (-kernel)
+  std::string initrd;   // optional (-initrd)
+  std::string disk;     // optional: the rootfs image (virtio, raw, read-only)
+  std::string cmdline;  // exactly as passed with -append
+  uint32_t cpus = 1;
+  uint64_t memory = 1ull << 30;      // bytes; a multiple of 1 MiB
+  bool tpm = true;                   // swtpm with sha256 + sha384 banks, tpm-tis
+  std::chrono::seconds timeout{240}; // the whole boot, from QEMU's start to its exit
+  std::string work_dir;              // scratch (serial log, QEMU and swtpm logs, TPM state); caller-owned, must exist
+  // Called with "boot: ..." lines as the boot advances (firmware, EFI stub, kernel, init, ...).
+  std::function<void(const std::string &)> progress;
+  std::string qemu = "qemu-system-x86_64"; // programs, looked up in the fixed PATH if not absolute
+  std::string swtpm = "swtpm";
+  std::string swtpm_setup = "swtpm_setup";
+};
+
+struct BootCapture {
+  bool ready = false;
+  std::string ready_line; // the text after "MRFORGE-READY "
+  bool root_mounted = false;
+  std::string root_hash; // from "verity root mounted: <roothash>"
+  bool check_done = false;
+  std::vector<std::string> missing;         // names reported by "MRFORGE-CHECK: missing <name>"
+  std::vector<std::string> failures;        // FATAL lines, verity corruption, panics, bad dumps, timeouts, QEMU errors
+  std::map<std::string, std::string> blobs; // decoded check-mode dumps by name
+  std::string last_stage;                   // "firmware", "EFI stub", "kernel", "init", ... (furthest reached)
+  std::string serial;                       // cleaned serial log
+  double seconds = 0;                       // QEMU start to exit
+  int qemu_pid = 0;                         // for diagnostics; both are reaped when boot_image returns
+  int swtpm_pid = 0;
+};
+
+// Sets up the TPM state (swtpm_setup), starts swtpm and QEMU, follows the serial log until QEMU
+// exits or the timeout passes, and parses it. QEMU and swtpm are killed (if still running) and
+// reaped on every path, exceptions included. A guest failure, a timeout or a QEMU error is
+// reported in BootCapture::failures, not thrown. Throws InputError for missing input files or bad
+// settings; SystemError naming QEMU or swtpm if they cannot be started (not installed, swtpm_setup
+// fails, the TPM socket never appears, QEMU exits with an error before any serial output).
+BootCapture boot_image(const BootSettings &settings);
+
+// Parses a raw serial log (pure; for tests and for boot_image). Sets everything but seconds and
+// the pids.
+BootCapture parse_serial_log(const std::string &raw);
+
+// The serial log with '\r', NUL and ANSI/VT100 escape sequences removed.
+std::string clean_serial_text(const std::string &raw);
+
+} // namespace mrforge::builder
