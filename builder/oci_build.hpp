@@ -6,6 +6,7 @@
 #include <builder/inputs.hpp>
 #include <builder/lock.hpp>
 #include <builder/oci_image.hpp>
+#include <builder/output_dir.hpp>
 #include <builder/recipe.hpp>
 #include <builder/store.hpp>
 
@@ -14,10 +15,6 @@
 #include <string>
 
 namespace mrforge::builder {
-
-// The file in every output directory that records how it was made; its presence also marks the
-// directory as mrforge's, so that a later build may replace it.
-constexpr const char *k_build_record = "mrforge-build.json";
 
 struct OciBuildSettings {
   std::string out_dir;

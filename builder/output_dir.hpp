@@ -10,6 +10,10 @@
 
 namespace mrforge::builder {
 
+// The file in every output directory that records how it was made; its presence also marks the
+// directory as mrforge's, so that a later build may replace it.
+constexpr const char *k_build_record = "mrforge-build.json";
+
 class OutputDir {
 public:
   // Checks that `final_path` may be replaced (throws InputError otherwise) and creates the

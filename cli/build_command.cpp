@@ -1,9 +1,11 @@
-// mrforge build: build a recipe into an output directory (OciImage: OCI image layout plus a
-// docker-archive), from the locked inputs in the store.
+// mrforge build: build a recipe into an output directory, from the locked inputs in the store:
+// OciImage -> OCI image layout plus a docker-archive; GuestImage -> firmware, kernel, initrd,
+// verity-protected root file system, metadata and expected measurements.
 #include "commands.hpp"
 #include "input_options.hpp"
 #include "output.hpp"
 
+#include <builder/guest_build.hpp>
 #include <builder/inputs.hpp>
 #include <builder/oci_build.hpp>
 
@@ -21,17 +23,54 @@ struct BuildCommandOptions {
   std::string out;
   int threads = 0;
   bool json = false;
+  bool no_cache = false;
 };
+
+int threads_for(const BuildCommandOptions &o) {
+  return o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+int run_guest_build(const builder::Recipe &recipe, int64_t epoch, PreparedInputs &in, const BuildCommandOptions &o) {
+  builder::GuestBuildSettings settings;
+  settings.out_dir = o.out;
+  settings.source_date_epoch = epoch;
+  settings.threads = threads_for(o);
+  settings.use_cache = !o.no_cache;
+  settings.progress = progress_printer(o.inputs);
+  builder::GuestBuildResult result = builder::build_guest(recipe, in.current.lock, in.store, settings);
+  if (o.json) {
+    print_json(builder::guest_build_json(result));
+    return k_exit_ok;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto &a : result.artifacts)
+    rows.push_back({a.name, a.digest.sha256_hex, std::to_string(a.digest.size) + " bytes"});
+  rows.push_back({"digest.txt", result.digest, ""});
+  print_table(rows);
+  std::cout << "\nroot hash " << result.verity.root_hash << "\ncmdline   " << result.cmdline << "\n";
+  for (const auto &s : result.shapes) {
+    std::cout << "\n"
+              << s.profile << ", " << s.shape.cpus << " vCPU, " << format_memory_size(s.shape.memory)
+              << ", OVMF variant " << s.ovmf_variant << ", ACPI " << s.acpi_source << "\n";
+    std::vector<std::vector<std::string>> mr;
+    mr.push_back({"MRTD", s.measurement.mrtd ? to_hex(*s.measurement.mrtd) : "-"});
+    for (size_t i = 0; i < 3; ++i) mr.push_back({"RTMR" + std::to_string(i), to_hex(s.measurement.rtmr[i])});
+    print_table(mr);
+  }
+  std::cout << "\noutput    " << result.out_dir << "\n";
+  return k_exit_ok;
+}
 
 int run_build(const BuildCommandOptions &o) {
   builder::Recipe recipe = builder::load_recipe(o.inputs.recipe);
   int64_t epoch = builder::resolve_source_date_epoch(recipe, std::getenv("SOURCE_DATE_EPOCH"));
   PreparedInputs in = prepare_inputs(recipe, o.inputs);
+  if (recipe.guest) return run_guest_build(recipe, epoch, in, o);
 
   builder::OciBuildSettings settings;
   settings.out_dir = o.out;
   settings.source_date_epoch = epoch;
-  settings.threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  settings.threads = threads_for(o);
   settings.progress = progress_printer(o.inputs);
   builder::OciBuildResult result = builder::build_oci(recipe, in.current.lock, in.store, settings);
 
@@ -60,18 +99,24 @@ int run_build(const BuildCommandOptions &o) {
 
 void add_build_command(CLI::App &app, Runner &run) {
   auto o = std::make_shared<BuildCommandOptions>();
-  CLI::App *cmd = app.add_subcommand("build", "Build a recipe reproducibly (OciImage: OCI layout + docker-archive)");
+  CLI::App *cmd = app.add_subcommand("build", "Build a recipe reproducibly (OciImage: OCI layout + docker-archive; "
+                                              "GuestImage: bootable TDX guest + measurements)");
   cmd->footer("Locks (unless --frozen) and fetches what is missing, then builds offline from the store. The output\n"
               "directory appears whole or not at all; an existing one is replaced only if mrforge wrote it.\n"
               "The timestamp is SOURCE_DATE_EPOCH if set, else the recipe's source_date_epoch.\n"
-              "Example: mrforge build examples/oci/hello.yaml -o out/hello\n"
+              "GuestImage output: OVMF.fd vmlinuz initrd.img rootfs.img metadata.json measurements.json\n"
+              "sha256sum.txt digest.txt recipe.lock mrforge-build.json. Steps whose inputs are unchanged come from\n"
+              "the step cache in the store (--no-cache runs them all).\n"
+              "Examples: mrforge build examples/oci/hello.yaml -o out/hello\n"
+              "          mrforge build recipes/debian-bookworm-tdx.yaml -o out/guest\n"
               "Exit codes: 0 ok, 1 usage error, 2 bad input (recipe, lock, package content), 3 internal error.");
   add_input_options(cmd, o->inputs, InputOptionSet::fetch);
-  cmd->add_option("-o,--output", o->out, "Output directory (OCI image layout; docker-archive.tar inside)")->required();
+  cmd->add_option("-o,--output", o->out, "Output directory (replaced atomically)")->required();
   cmd->add_option("--threads", o->threads, "Compression threads (default: all cores); never changes the bytes")
       ->check(CLI::Range(1, 256));
   cmd->add_flag("--json", o->json,
                 "Print JSON: {manifest_digest, config_digest, layers: [{digest, diff_id, ...}], ...}");
+  cmd->add_flag("--no-cache", o->no_cache, "GuestImage: run every step even if the step cache has its result");
   cmd->callback([o, &run] { run = [o] { return run_build(*o); }; });
 }
 

@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
 # First run on a fresh Debian bookworm machine: install the build and runtime packages, build
-# mrforge into build/, and run the main job (examples/measure-debian.sh) on the bundled example.
+# mrforge into build/, then run the main job on the bundled recipe: build the reproducible TDX
+# guest image recipes/debian-bookworm-tdx.yaml into build/guest and print its measurements.
+#
+# Usage: examples/quickstart.sh [extra `mrforge build` options, e.g. --json]
+# The image build needs root (the root file system has files owned by other users); packages
+# come from deb.debian.org, the kernel package from apt's cache when it is there.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 SUDO=""
@@ -10,4 +15,5 @@ $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends $(cat "$root/.ci/packages.txt")
 cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=Release
 cmake --build "$root/build" -j"$(nproc)"
-"$root/examples/measure-debian.sh" "$@"
+$SUDO "$root/build/cli/mrforge" build "$root/recipes/debian-bookworm-tdx.yaml" -o "$root/build/guest" \
+  --frozen --debs /var/cache/apt/archives "$@"
