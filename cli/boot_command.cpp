@@ -5,6 +5,7 @@
 #include "output.hpp"
 
 #include <builder/image_metadata.hpp>
+#include <builder/output_dir.hpp>
 #include <builder/qemu_boot.hpp>
 #include <measure/engine.hpp>
 #include <measure/errors.hpp>
@@ -42,26 +43,6 @@ struct BootOptions {
   std::string profile = "qemu-7.2-vtpm";
   std::string ovmf_variant;
   bool json = false;
-};
-
-// A scratch directory for the TPM state and logs, removed with its contents at the end.
-class ScratchDir {
-public:
-  ScratchDir() {
-    std::string tmpl = (fs::temp_directory_path() / "mrforge-boot-XXXXXX").string();
-    if (!::mkdtemp(tmpl.data())) throw SystemError(tmpl, std::string("mkdtemp: ") + std::strerror(errno));
-    m_path = tmpl;
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(m_path, ec);
-  }
-  ScratchDir(const ScratchDir &) = delete;
-  ScratchDir &operator=(const ScratchDir &) = delete;
-  const std::string &path() const { return m_path; }
-
-private:
-  std::string m_path;
 };
 
 void write_bytes(const std::string &path, const std::string &bytes) {
@@ -118,7 +99,8 @@ int run_boot(const BootOptions &o) {
   in.memory = memory;
   VtpmPrediction prediction = predict_vtpm(profile, ovmf, in);
 
-  ScratchDir scratch;
+  // The TPM state and logs, removed with their directory at the end.
+  builder::ScratchDir scratch = builder::ScratchDir::create("mrforge-boot");
   builder::BootSettings settings;
   settings.firmware = meta.bios;
   settings.kernel = meta.kernel;

@@ -115,7 +115,8 @@ void add_build_command(CLI::App &app, Runner &run) {
   cmd->add_option("--threads", o->threads, "Compression threads (default: all cores); never changes the bytes")
       ->check(CLI::Range(1, 256));
   cmd->add_flag("--json", o->json,
-                "Print JSON: {manifest_digest, config_digest, layers: [{digest, diff_id, ...}], ...}");
+                "Print JSON. OciImage: {manifest_digest, config_digest, layers: [...], ...}; GuestImage: {digest,\n"
+                "cmdline, artifacts: [{role, name, sha256, size}], root_hash, steps: [{step, cached}], measurements}");
   cmd->add_flag("--no-cache", o->no_cache, "GuestImage: run every step even if the step cache has its result");
   cmd->callback([o, &run] { run = [o] { return run_build(*o); }; });
 }

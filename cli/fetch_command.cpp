@@ -32,12 +32,21 @@ int run_fetch(const FetchCommandOptions &o) {
     j["from_directory"] = report.from_directory;
     j["bytes_downloaded"] = report.bytes_downloaded;
     j["lock_updated"] = current.written;
+    if (current.lock.kernel) {
+      j["kernel"] = {{"package", current.lock.kernel->package},
+                     {"version", current.lock.kernel->version},
+                     {"path", report.kernel_deb},
+                     {"how", report.kernel_fetch}};
+    }
     print_json(j);
   } else {
     std::cout << current.lock.packages.size() << " packages in " << store.root() << ": " << report.in_store
               << " already there, " << report.downloaded << " downloaded (" << report.bytes_downloaded / 1024
               << " KiB), " << report.from_directory << " from "
               << (o.inputs.debs_dir.empty() ? "--debs" : o.inputs.debs_dir) << "\n";
+    if (current.lock.kernel)
+      std::cout << "kernel " << current.lock.kernel->package << " " << current.lock.kernel->version << ": "
+                << report.kernel_fetch << " (" << report.kernel_deb << ")\n";
   }
   return k_exit_ok;
 }
@@ -54,7 +63,7 @@ void add_fetch_command(CLI::App &app, Runner &run) {
               "Exit codes: 0 ok, 1 usage error, 2 bad input (stale lock with --frozen, missing or wrong package),\n"
               "3 internal error.");
   add_input_options(cmd, o->inputs, InputOptionSet::fetch);
-  cmd->add_flag("--json", o->json, "Print JSON: {store, packages, in_store, downloaded, from_directory, ...}");
+  cmd->add_flag("--json", o->json, "Print JSON: {store, packages, in_store, downloaded, from_directory, kernel, ...}");
   cmd->callback([o, &run] { run = [o] { return run_fetch(*o); }; });
 }
 

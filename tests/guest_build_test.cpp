@@ -53,11 +53,22 @@ std::string copy_recipe(const std::string &dest, bool reverse, const std::string
   return dest + "/recipes/debian-bookworm-tdx.yaml";
 }
 
-// A pin for the linux-image-6.12 package in apt's cache (when the committed pin's .deb is gone).
-void repin_kernel_from_apt_cache(const std::string &pin_path) {
-  ShellResult deb = run_shell("ls /var/cache/apt/archives/linux-image-6.12.*-amd64_*.deb | sort | tail -n 1");
-  REQUIRE(deb.exit_code == 0);
+// Pins the current linux-image-6.12 package instead (when the committed pin's .deb is gone): the
+// one in apt's cache, else one `apt-get download` puts into `debs_dir`. Returns the directory
+// holding the .deb.
+std::string repin_kernel(const std::string &pin_path, const std::string &debs_dir) {
+  ShellResult deb =
+      run_shell("ls /var/cache/apt/archives/linux-image-6.12.*-amd64_*.deb 2>/dev/null | sort | tail -n 1");
   std::string path = deb.out.substr(0, deb.out.find('\n'));
+  if (path.empty()) {
+    fs::create_directories(debs_dir);
+    ShellResult dl = run_shell("cd " + shell_quote(debs_dir) +
+                               " && apt-get download $(apt-cache depends linux-image-6.12-amd64 | "
+                               "awk '/Depends: linux-image-6/ {print $2; exit}') && ls \"$PWD\"/*.deb");
+    INFO(dl.err);
+    REQUIRE(dl.exit_code == 0);
+    path = dl.out.substr(0, dl.out.find('\n'));
+  }
   REQUIRE(!path.empty());
   auto field = [&](const std::string &f) {
     std::string v = run_shell("dpkg-deb -f " + shell_quote(path) + " " + f).out;
@@ -81,22 +92,24 @@ void repin_kernel_from_apt_cache(const std::string &pin_path) {
   replace("size", size);
   replace("filename", "pool/unknown/" + fs::path(path).filename().string());
   write_text(pin_path, text);
+  return fs::path(path).parent_path().string();
 }
 
 // Fetches the recipe's inputs into `store`; locks (and re-pins the kernel) afresh when the
-// committed lock can no longer be fetched.
-void fetch_or_relock(const std::string &recipe, const std::string &store) {
+// committed lock can no longer be fetched. Returns the --debs directory that serves the kernel.
+std::string fetch_or_relock(const std::string &recipe, const std::string &store) {
   ShellResult fetched = run_mrforge_cli({"fetch", "--frozen", "--debs", k_debs, "--store", store, recipe});
-  if (fetched.exit_code == 0) return;
+  if (fetched.exit_code == 0) return k_debs;
   WARN("the committed lock or kernel pin could not be fetched, pinning afresh: " << fetched.err);
   std::string root = fs::path(recipe).parent_path().parent_path().string();
-  repin_kernel_from_apt_cache(root + "/kernels/debian-bookworm-6.12-amd64.yaml");
+  std::string debs = repin_kernel(root + "/kernels/debian-bookworm-6.12-amd64.yaml", root + "/debs");
   ShellResult locked = run_mrforge_cli({"lock", recipe});
   INFO(locked.err);
   REQUIRE(locked.exit_code == 0);
-  ShellResult again = run_mrforge_cli({"fetch", "--frozen", "--debs", k_debs, "--store", store, recipe});
+  ShellResult again = run_mrforge_cli({"fetch", "--frozen", "--debs", debs, "--store", store, recipe});
   INFO(again.err);
   REQUIRE(again.exit_code == 0);
+  return debs;
 }
 
 nlohmann::json build_json(const std::string &recipe, const std::string &store, const std::string &out,
@@ -126,13 +139,13 @@ TEST_CASE("The guest image is byte-identical when built under different conditio
   std::string recipe_a = copy_recipe(work / "a", false, "2001-02-03 04:05:06");
   std::string recipe_b = copy_recipe(work / "b/nested", true, "2024-12-24 18:00:00");
   fs::create_directories(work / "cwd");
-  fetch_or_relock(recipe_a, work / "store-a");
+  std::string debs = fetch_or_relock(recipe_a, work / "store-a");
   // b gets exactly a's lock and pin (they may have been renewed above).
   fs::copy_file(work / "a/recipes/debian-bookworm-tdx.yaml.lock",
                 work / "b/nested/recipes/debian-bookworm-tdx.yaml.lock", fs::copy_options::overwrite_existing);
   fs::copy_file(work / "a/kernels/debian-bookworm-6.12-amd64.yaml",
                 work / "b/nested/kernels/debian-bookworm-6.12-amd64.yaml", fs::copy_options::overwrite_existing);
-  ShellResult fb = run_mrforge_cli({"fetch", "--frozen", "--debs", k_debs, "--store", work / "store-b", recipe_b});
+  ShellResult fb = run_mrforge_cli({"fetch", "--frozen", "--debs", debs, "--store", work / "store-b", recipe_b});
   INFO(fb.err);
   REQUIRE(fb.exit_code == 0);
 
