@@ -42,21 +42,38 @@ int run_lock(const LockCommandOptions &o) {
     j["lock"] = path;
     j["changed"] = changed;
     j["packages"] = Json::array();
-    for (const auto &p : lock.packages)
-      j["packages"].push_back({{"name", p.name},
-                               {"version", p.version},
-                               {"architecture", p.architecture},
-                               {"sha256", p.sha256},
-                               {"size", p.size},
-                               {"reason", p.reason}});
+    for (const auto &p : lock.packages) {
+      Json e{{"name", p.name},     {"version", p.version}, {"architecture", p.architecture},
+             {"sha256", p.sha256}, {"size", p.size},       {"reason", p.reason}};
+      if (!p.sets.empty()) e["sets"] = p.sets;
+      j["packages"].push_back(e);
+    }
     j["files"] = Json::array();
     for (const auto &f : lock.files) j["files"].push_back({{"path", f.path}, {"sha256", f.sha256}});
+    if (lock.kernel)
+      j["kernel"] = {{"package", lock.kernel->package},
+                     {"version", lock.kernel->version},
+                     {"sha256", lock.kernel->sha256},
+                     {"size", lock.kernel->size},
+                     {"pin", lock.kernel->pin}};
     print_json(j);
   } else {
+    bool sets = builder::lock_has_sets(lock);
     std::vector<std::vector<std::string>> rows = {{"PACKAGE", "VERSION", "ARCH", "SIZE", "WHY"}};
-    for (const auto &p : lock.packages)
-      rows.push_back({p.name, p.version, p.architecture, std::to_string(p.size), p.reason});
+    if (sets) rows[0].insert(rows[0].begin() + 4, "FOR");
+    for (const auto &p : lock.packages) {
+      std::vector<std::string> row{p.name, p.version, p.architecture, std::to_string(p.size), p.reason};
+      if (sets) {
+        std::string for_sets;
+        for (const auto &set : p.sets) for_sets += (for_sets.empty() ? "" : ",") + set;
+        row.insert(row.begin() + 4, for_sets);
+      }
+      rows.push_back(row);
+    }
     if (!lock.packages.empty()) print_table(rows);
+    if (lock.kernel)
+      std::cout << "kernel " << lock.kernel->package << " " << lock.kernel->version << " (" << lock.kernel->size
+                << " bytes, pin " << lock.kernel->pin << ")\n";
     std::cout << lock.packages.size() << " packages (" << total / 1024 << " KiB), " << lock.files.size()
               << " local files: " << path
               << (o.check ? (changed ? " is out of date" : " is current") : (changed ? " written" : " unchanged"))
