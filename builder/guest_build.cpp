@@ -17,6 +17,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -365,17 +366,19 @@ private:
     write_file_atomically(t + "/measurements.json", measurements_json(result.shapes).dump(2) + "\n");
     write_file_atomically(t + "/recipe.lock", lock_to_json(m_lock));
 
-    const std::vector<std::pair<std::string, std::string>> listed = {{"bios", "OVMF.fd"},
-                                                                     {"initrd", "initrd.img"},
-                                                                     {"kernel", "vmlinuz"},
-                                                                     {"metadata", "metadata.json"},
-                                                                     {"measurements", "measurements.json"},
-                                                                     {"rootfs", "rootfs.img"}};
-    std::vector<std::pair<std::string, std::string>> sorted = listed;
-    std::sort(sorted.begin(), sorted.end(), [](const auto &a, const auto &b) { return a.second < b.second; });
+    // In sha256sum.txt order (by name). The artifacts copied from the step cache keep the digests
+    // the cache verified; only the files written here are hashed.
+    const std::map<std::string, FileDigest> cached_digests = {{"OVMF.fd", firmware.files.at("OVMF.fd")},
+                                                              {"initrd.img", initrd.files.at("initrd.img")},
+                                                              {"rootfs.img", rootfs.files.at("rootfs.img")},
+                                                              {"vmlinuz", kernel.files.at("vmlinuz")}};
+    const std::vector<std::pair<std::string, std::string>> listed = {
+        {"bios", "OVMF.fd"},           {"initrd", "initrd.img"}, {"measurements", "measurements.json"},
+        {"metadata", "metadata.json"}, {"rootfs", "rootfs.img"}, {"kernel", "vmlinuz"}};
     std::string sums;
-    for (const auto &[role, name] : sorted) {
-      FileDigest d = digest_file(t + "/" + name);
+    for (const auto &[role, name] : listed) {
+      auto known = cached_digests.find(name);
+      FileDigest d = known != cached_digests.end() ? known->second : digest_file(t + "/" + name);
       result.artifacts.push_back({role, name, d});
       sums += d.sha256_hex + "  " + name + "\n";
     }

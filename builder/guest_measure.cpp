@@ -70,13 +70,4 @@ nlohmann::ordered_json measurements_json(const std::vector<ShapeMeasurement> &sh
   return j;
 }
 
-std::string measure_command_for(const ShapeMeasurement &s, const std::string &image_dir) {
-  std::string cmd = "mrforge measure " + image_dir + " --profile " + s.shape.profile + " --cpus " +
-                    std::to_string(s.shape.cpus) + " --memory " + std::to_string(s.shape.memory);
-  if (!s.shape.ovmf_variant.empty()) cmd += " --ovmf-variant " + s.shape.ovmf_variant;
-  if (!s.shape.acpi.tables_dir.empty()) cmd += " --acpi-tables " + s.shape.acpi.tables_dir;
-  for (const auto &[name, hex] : s.shape.acpi.digests) cmd += " --digest " + name + "=" + hex;
-  return cmd;
-}
-
 } // namespace mrforge::builder

@@ -34,7 +34,4 @@ ShapeMeasurement measure_guest_shape(const MeasureShape &shape, const GuestFiles
 // "rtmr0".."rtmr2", "events", "inputs"}]}: the measurement part is exactly `measure --json`'s.
 nlohmann::ordered_json measurements_json(const std::vector<ShapeMeasurement> &shapes);
 
-// The `mrforge measure` options that reproduce a shape (for READMEs and messages).
-std::string measure_command_for(const ShapeMeasurement &s, const std::string &image_dir);
-
 } // namespace mrforge::builder

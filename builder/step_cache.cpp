@@ -94,9 +94,11 @@ CachedEntry StepCache::commit(const StepKey &key, const std::string &dir, const 
   if (std::rename(dir.c_str(), entry.dir.c_str()) != 0) {
     int err = errno;
     // Another build of the same step finished first: its entry has the same key, so use it.
-    if ((err == ENOTEMPTY || err == EEXIST) && lookup(key)) {
-      fs::remove_all(dir, ec);
-      return *lookup(key);
+    if (err == ENOTEMPTY || err == EEXIST) {
+      if (std::optional<CachedEntry> other = lookup(key)) {
+        fs::remove_all(dir, ec);
+        return *other;
+      }
     }
     throw SystemError(entry.dir, std::string("cannot move the step's outputs into the cache: ") + std::strerror(err));
   }
