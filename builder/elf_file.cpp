@@ -12,6 +12,7 @@
 #include <mutex>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <utility>
 
 namespace mrforge::builder {
 
@@ -134,16 +135,22 @@ std::string read_interpreter(const ElfImage &image) {
   return interpreter;
 }
 
+// Section `index` and its header; FormatError when libelf cannot read them.
+std::pair<Elf_Scn *, GElf_Shdr> section_header(const ElfImage &image, size_t index) {
+  Elf_Scn *scn = elf_getscn(image.get(), index);
+  GElf_Shdr sh;
+  if (scn == nullptr || gelf_getshdr(scn, &sh) == nullptr)
+    throw image.error(image.ehdr().e_shoff,
+                      "cannot read section header " + std::to_string(index) + ": " + libelf_error());
+  return {scn, sh};
+}
+
 std::vector<std::string> read_needed(const ElfImage &image) {
   std::vector<std::string> needed;
   size_t sections = image.section_count();
   bool seen_dynamic = false;
   for (size_t index = 1; index < sections; ++index) {
-    Elf_Scn *scn = elf_getscn(image.get(), index);
-    GElf_Shdr sh;
-    if (scn == nullptr || gelf_getshdr(scn, &sh) == nullptr)
-      throw image.error(image.ehdr().e_shoff,
-                        "cannot read section header " + std::to_string(index) + ": " + libelf_error());
+    auto [scn, sh] = section_header(image, index);
     if (sh.sh_type != SHT_DYNAMIC) continue;
     if (seen_dynamic) throw image.error(sh.sh_offset, "more than one SHT_DYNAMIC section");
     seen_dynamic = true;
@@ -206,11 +213,7 @@ std::string elf_section(std::string_view elf, const std::string &section, const 
   if (names == 0 || names >= sections)
     throw image.error(0, "section name table index " + std::to_string(names) + " is not a section");
   for (size_t index = 1; index < sections; ++index) {
-    Elf_Scn *scn = elf_getscn(image.get(), index);
-    GElf_Shdr sh;
-    if (scn == nullptr || gelf_getshdr(scn, &sh) == nullptr)
-      throw image.error(image.ehdr().e_shoff,
-                        "cannot read section header " + std::to_string(index) + ": " + libelf_error());
+    auto [scn, sh] = section_header(image, index);
     const char *name = elf_strptr(image.get(), names, sh.sh_name);
     if (name == nullptr)
       throw image.error(image.ehdr().e_shoff, "section " + std::to_string(index) + ": name offset " +
