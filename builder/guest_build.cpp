@@ -391,6 +391,7 @@ private:
     // builds of the same recipe give identical directories.
     nlohmann::ordered_json record;
     record["recipe"] = m_recipe.name;
+    record["recipe_sha256"] = m_recipe.sha256;
     record["version"] = m_guest.version;
     record["digest"] = result.digest;
     record["cmdline"] = result.cmdline;

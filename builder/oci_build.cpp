@@ -58,6 +58,7 @@ OciBuildResult build_oci(const Recipe &recipe, const Lock &lock, Store &store, c
 
   nlohmann::json record = oci_build_json(result);
   record["recipe"] = recipe.name;
+  record["recipe_sha256"] = recipe.sha256;
   record["source_date_epoch"] = settings.source_date_epoch;
   record["tool"] = "mrforge 0.1.0";
   write_file_atomically(out.temp_path() + "/" + k_build_record, record.dump(2) + "\n");

@@ -4,6 +4,7 @@
 #include <measure/acpi_digests.hpp>
 #include <measure/engine.hpp>
 #include <measure/errors.hpp>
+#include <measure/hash.hpp>
 #include <measure/mapped_file.hpp>
 #include <measure/profile_yaml.hpp>
 #include <measure/yaml_field.hpp>
@@ -469,6 +470,7 @@ Recipe load_recipe(const std::string &path) {
                    "rootfs",     "cmdline",  "measure"});
   Recipe r;
   r.path = path;
+  r.sha256 = to_hex(sha256(ByteView(bytes.data(), bytes.size())));
   r.dir = fs::absolute(fs::path(path)).parent_path().lexically_normal().string();
   r.kind = kind;
   YamlField name = root.required("name");

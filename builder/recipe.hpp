@@ -207,9 +207,10 @@ struct GuestSpec {
 };
 
 struct Recipe {
-  std::string path; // the recipe file as given
-  std::string dir;  // its folder (absolute)
-  std::string kind; // "OciImage" or "GuestImage"
+  std::string path;   // the recipe file as given
+  std::string sha256; // of the recipe file's bytes (recorded in mrforge-build.json and signed statements)
+  std::string dir;    // its folder (absolute)
+  std::string kind;   // "OciImage" or "GuestImage"
   std::string name;
   std::string tag = "latest";
   std::optional<int64_t> source_date_epoch;

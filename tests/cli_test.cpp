@@ -1,5 +1,6 @@
 // The mrforge command line, run as a user runs it: exit codes, JSON shape, errors that name the
 // input, and agreement between subcommands.
+#include "log_vectors.hpp"
 #include "test_support.hpp"
 
 #include <catch2/catch.hpp>
@@ -213,27 +214,6 @@ nlohmann::json vector_json(const std::string &rel) {
   return nlohmann::json::parse(in);
 }
 
-// The component digests an auditor of a dstack app holds published (CFV, ACPI, kernel, cmdline,
-// initrd), taken here from the vector's own log, as in composition_test.
-std::vector<std::string> published_digests(const std::string &rel) {
-  auto doc = vector_json(rel);
-  auto log = nlohmann::json::parse(doc.at("event_log").get<std::string>());
-  auto all = [&](int imr, uint32_t type) {
-    std::vector<std::string> out;
-    for (const auto &e : log)
-      if (e.at("imr") == imr && e.at("event_type") == type) out.push_back(e.at("digest"));
-    return out;
-  };
-  auto acpi = all(0, 0xA), tags = all(2, 0x6);
-  return {"--digest", "cfv=" + all(0, 0x8000000A).at(0),
-          "--digest", "acpi-loader=" + acpi.at(0),
-          "--digest", "acpi-rsdp=" + acpi.at(1),
-          "--digest", "acpi-tables=" + acpi.at(2),
-          "--digest", "kernel=" + all(1, 0x80000003).at(0),
-          "--digest", "cmdline=" + tags.at(0),
-          "--digest", "initrd=" + tags.at(1)};
-}
-
 } // namespace
 
 TEST_CASE("mrforge quote show --json prints the quote's fields in lowercase hex", "[cli][quote]") {
@@ -275,7 +255,7 @@ TEST_CASE("mrforge verify passes for a real dstack TD and names the divergence w
   const std::string vec = "dstack/quote-report.json";
   auto base = with({"verify", "--quote", vector_path(vec), "--firmware", debian_ovmf(), "--no-mrtd", "--cpus", "16",
                     "--cmdline", "", "--profile", "qemu-9.2-tdx"},
-                   published_digests(vec));
+                   mrforge::test::published_digest_args(vec));
   Run ok = run_mrforge(with(base, {"--memory", "64G", "--json"}));
   INFO(ok.err);
   REQUIRE(ok.exit_code == 0);
@@ -300,7 +280,7 @@ TEST_CASE("mrforge verify passes for a real dstack TD and names the divergence w
   TempDir d;
   auto measure_args = with({"measure", "--firmware", debian_ovmf(), "--cpus", "16", "--memory", "64G", "--cmdline", "",
                             "--profile", "qemu-9.2-tdx", "--json"},
-                           published_digests(vec));
+                           mrforge::test::published_digest_args(vec));
   Run m = run_mrforge(measure_args);
   REQUIRE(m.exit_code == 0);
   auto expected = nlohmann::json::parse(m.out);

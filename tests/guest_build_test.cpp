@@ -8,6 +8,7 @@
 // there. If the committed lock or kernel pin can no longer be fetched (Debian drops superseded
 // versions), the test locks and pins afresh with a WARN: it is about the builds, not about the
 // mirror's history.
+#include "support/guest_fixture.hpp"
 #include "test_support.hpp"
 
 #include <catch2/catch.hpp>
@@ -23,8 +24,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const char *k_debs = "/var/cache/apt/archives";
-
 std::map<std::string, std::string> file_digests(const std::string &dir) {
   std::map<std::string, std::string> out;
   for (const auto &e : fs::recursive_directory_iterator(dir)) {
@@ -36,91 +35,6 @@ std::map<std::string, std::string> file_digests(const std::string &dir) {
 }
 
 nlohmann::json parse_json(const std::string &text) { return nlohmann::json::parse(text); }
-
-// Copies the recipe, its folder, its lock and the kernel pins to DEST (DEST/recipes/...,
-// DEST/kernels/...), creating files in sorted or reverse order and setting every mtime to `mtime`.
-std::string copy_recipe(const std::string &dest, bool reverse, const std::string &mtime) {
-  fs::create_directories(dest + "/recipes/debian-bookworm-tdx");
-  fs::create_directories(dest + "/kernels");
-  std::vector<std::pair<std::string, std::string>> files;
-  for (const char *rel :
-       {"recipes/debian-bookworm-tdx.yaml", "recipes/debian-bookworm-tdx.yaml.lock", "recipes/debian-bookworm-tdx/init",
-        "recipes/debian-bookworm-tdx/index.html", "kernels/debian-bookworm-6.12-amd64.yaml"})
-    files.emplace_back(source_path(rel), dest + "/" + rel);
-  if (reverse) std::reverse(files.begin(), files.end());
-  for (const auto &[from, to] : files) fs::copy_file(from, to, fs::copy_options::overwrite_existing);
-  REQUIRE(run_shell("find " + shell_quote(dest) + " -exec touch -h -d " + shell_quote(mtime) + " {} +").exit_code == 0);
-  return dest + "/recipes/debian-bookworm-tdx.yaml";
-}
-
-// Pins the current linux-image-6.12 package instead (when the committed pin's .deb is gone): the
-// one in apt's cache, else one `apt-get download` puts into `debs_dir`. Returns the directory
-// holding the .deb.
-std::string repin_kernel(const std::string &pin_path, const std::string &debs_dir) {
-  ShellResult deb =
-      run_shell("ls /var/cache/apt/archives/linux-image-6.12.*-amd64_*.deb 2>/dev/null | sort | tail -n 1");
-  std::string path = deb.out.substr(0, deb.out.find('\n'));
-  if (path.empty()) {
-    fs::create_directories(debs_dir);
-    ShellResult dl = run_shell("cd " + shell_quote(debs_dir) +
-                               " && apt-get download $(apt-cache depends linux-image-6.12-amd64 | "
-                               "awk '/Depends: linux-image-6/ {print $2; exit}') && ls \"$PWD\"/*.deb");
-    INFO(dl.err);
-    REQUIRE(dl.exit_code == 0);
-    path = dl.out.substr(0, dl.out.find('\n'));
-  }
-  REQUIRE(!path.empty());
-  auto field = [&](const std::string &f) {
-    std::string v = run_shell("dpkg-deb -f " + shell_quote(path) + " " + f).out;
-    return v.substr(0, v.find('\n'));
-  };
-  std::string package = field("Package"), version = field("Version");
-  std::string release = package.substr(std::string("linux-image-").size());
-  std::string sha = run_shell("sha256sum " + shell_quote(path)).out.substr(0, 64);
-  std::string size = std::to_string(fs::file_size(path));
-  std::string text = read_text(pin_path);
-  auto replace = [&](const std::string &key, const std::string &value) {
-    size_t at = text.find("\n" + key + ":");
-    REQUIRE(at != std::string::npos);
-    size_t end = text.find('\n', at + 1);
-    text.replace(at + 1, end - at - 1, key + ": " + value);
-  };
-  replace("package", package);
-  replace("version", "\"" + version + "\"");
-  replace("release", release);
-  replace("sha256", sha);
-  replace("size", size);
-  replace("filename", "pool/unknown/" + fs::path(path).filename().string());
-  write_text(pin_path, text);
-  return fs::path(path).parent_path().string();
-}
-
-// Fetches the recipe's inputs into `store`; locks (and re-pins the kernel) afresh when the
-// committed lock can no longer be fetched. Returns the --debs directory that serves the kernel.
-std::string fetch_or_relock(const std::string &recipe, const std::string &store) {
-  ShellResult fetched = run_mrforge_cli({"fetch", "--frozen", "--debs", k_debs, "--store", store, recipe});
-  if (fetched.exit_code == 0) return k_debs;
-  WARN("the committed lock or kernel pin could not be fetched, pinning afresh: " << fetched.err);
-  std::string root = fs::path(recipe).parent_path().parent_path().string();
-  std::string debs = repin_kernel(root + "/kernels/debian-bookworm-6.12-amd64.yaml", root + "/debs");
-  ShellResult locked = run_mrforge_cli({"lock", recipe});
-  INFO(locked.err);
-  REQUIRE(locked.exit_code == 0);
-  ShellResult again = run_mrforge_cli({"fetch", "--frozen", "--debs", debs, "--store", store, recipe});
-  INFO(again.err);
-  REQUIRE(again.exit_code == 0);
-  return debs;
-}
-
-nlohmann::json build_json(const std::string &recipe, const std::string &store, const std::string &out,
-                          const std::string &prefix = "", const std::vector<std::string> &extra = {}) {
-  std::vector<std::string> args{"build", "--frozen", "--offline", "--json", "--store", store, recipe, "-o", out};
-  args.insert(args.end(), extra.begin(), extra.end());
-  ShellResult r = run_mrforge_cli(args, prefix);
-  INFO(r.err);
-  REQUIRE(r.exit_code == 0);
-  return parse_json(r.out);
-}
 
 std::map<std::string, bool> cached_steps(const nlohmann::json &j) {
   std::map<std::string, bool> out;
@@ -136,8 +50,8 @@ TEST_CASE("The guest image is byte-identical when built under different conditio
           "[guest][network]") {
   REQUIRE(geteuid() == 0); // the root file system has owners (uid 1000)
   TempDir work("guest-repro");
-  std::string recipe_a = copy_recipe(work / "a", false, "2001-02-03 04:05:06");
-  std::string recipe_b = copy_recipe(work / "b/nested", true, "2024-12-24 18:00:00");
+  std::string recipe_a = copy_guest_recipe(work / "a", false, "2001-02-03 04:05:06");
+  std::string recipe_b = copy_guest_recipe(work / "b/nested", true, "2024-12-24 18:00:00");
   fs::create_directories(work / "cwd");
   std::string debs = fetch_or_relock(recipe_a, work / "store-a");
   // b gets exactly a's lock and pin (they may have been renewed above).
@@ -150,10 +64,10 @@ TEST_CASE("The guest image is byte-identical when built under different conditio
   REQUIRE(fb.exit_code == 0);
 
   nlohmann::json a =
-      build_json(recipe_a, work / "store-a", work / "out-a",
-                 "cd " + shell_quote(work / "cwd") + " && umask 022 && TZ=UTC LC_ALL=C", {"--threads", "1"});
-  nlohmann::json b = build_json(recipe_b, work / "store-b", work / "out-b",
-                                "cd / && umask 077 && TZ=Pacific/Chatham LC_ALL=C.UTF-8", {"--threads", "2"});
+      build_guest_json(recipe_a, work / "store-a", work / "out-a",
+                       "cd " + shell_quote(work / "cwd") + " && umask 022 && TZ=UTC LC_ALL=C", {"--threads", "1"});
+  nlohmann::json b = build_guest_json(recipe_b, work / "store-b", work / "out-b",
+                                      "cd / && umask 077 && TZ=Pacific/Chatham LC_ALL=C.UTF-8", {"--threads", "2"});
   for (const auto &[step, hit] : cached_steps(a)) CHECK_FALSE(hit); // fresh store: every step ran
   auto da = file_digests(work / "out-a"), db = file_digests(work / "out-b");
   CHECK(da.size() == 10);
@@ -176,7 +90,7 @@ TEST_CASE("The guest image is byte-identical when built under different conditio
   CHECK(vr.exit_code == 0);
 
   // Warm store, nothing changed: every step comes from the cache, same bytes.
-  nlohmann::json warm = build_json(recipe_a, work / "store-a", work / "out-warm");
+  nlohmann::json warm = build_guest_json(recipe_a, work / "store-a", work / "out-warm");
   for (const auto &[step, hit] : cached_steps(warm)) CHECK(hit);
   CHECK(file_digests(work / "out-warm") == da);
 
@@ -184,7 +98,7 @@ TEST_CASE("The guest image is byte-identical when built under different conditio
   // same files, the root hash (and so the command line and RTMR2) changes.
   write_text(work / "a/recipes/debian-bookworm-tdx/index.html", "hello from a changed guest\n");
   REQUIRE(run_mrforge_cli({"lock", recipe_a}).exit_code == 0); // the file's digest is in the lock
-  nlohmann::json changed = build_json(recipe_a, work / "store-a", work / "out-changed");
+  nlohmann::json changed = build_guest_json(recipe_a, work / "store-a", work / "out-changed");
   auto steps = cached_steps(changed);
   CHECK(steps.at("firmware"));
   CHECK(steps.at("kernel"));
@@ -204,10 +118,10 @@ TEST_CASE("The guest image boots under QEMU and the firmware measures what the e
           "[guest][network][qemu]") {
   REQUIRE(geteuid() == 0);
   TempDir work("guest-boot");
-  std::string recipe = copy_recipe(work / "src", false, "2020-01-01 00:00:00");
+  std::string recipe = copy_guest_recipe(work / "src", false, "2020-01-01 00:00:00");
   std::string store = work / "store";
   fetch_or_relock(recipe, store);
-  build_json(recipe, store, work / "out");
+  build_guest_json(recipe, store, work / "out");
 
   // measurements.json agrees with `mrforge measure` on the output directory.
   nlohmann::json shapes = parse_json(read_text(work / "out/measurements.json")).at("shapes");
@@ -266,7 +180,7 @@ TEST_CASE("The guest image boots under QEMU and the firmware measures what the e
   text.replace(at, std::string("compression: {algorithm: gzip, level: 9}").size(),
                "compression: {algorithm: zstd, level: 19}");
   write_text(recipe, text);
-  build_json(recipe, store, work / "out-zstd");
+  build_guest_json(recipe, store, work / "out-zstd");
   CHECK(fs::file_size(work / "out-zstd/initrd.img") != fs::file_size(work / "out/initrd.img"));
   ShellResult zboot = run_mrforge_cli({"boot", work / "out-zstd", "--memory", "2G"});
   INFO(zboot.out << zboot.err);

@@ -73,4 +73,13 @@ std::vector<VectorEvent> events_of(const std::vector<VectorEvent> &events, unsig
   return out;
 }
 
+std::vector<std::string> published_digest_args(const std::string &rel) {
+  std::vector<VectorEvent> events = dstack_boot_events(rel);
+  auto hex = [&](unsigned reg, uint32_t type, size_t n) { return to_hex(events_of(events, reg, type).at(n).digest); };
+  return {"--digest", "cfv=" + hex(0, 0x8000000A, 0),    "--digest", "acpi-loader=" + hex(0, 0xA, 0),
+          "--digest", "acpi-rsdp=" + hex(0, 0xA, 1),     "--digest", "acpi-tables=" + hex(0, 0xA, 2),
+          "--digest", "kernel=" + hex(1, 0x80000003, 0), "--digest", "cmdline=" + hex(2, 0x6, 0),
+          "--digest", "initrd=" + hex(2, 0x6, 1)};
+}
+
 } // namespace mrforge::test

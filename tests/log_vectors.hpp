@@ -28,5 +28,9 @@ std::vector<Sha384> dstack_quote_rtmrs(const std::string &rel);
 // The first event of `reg` with `type` (FAILs the test if none).
 const VectorEvent &first_event(const std::vector<VectorEvent> &events, unsigned reg, uint32_t type);
 std::vector<VectorEvent> events_of(const std::vector<VectorEvent> &events, unsigned reg, uint32_t type);
+// The component digests an auditor of a dstack app holds published (CFV, ACPI, kernel, cmdline,
+// initrd), taken here from the dstack vector's own log, as `mrforge measure/verify` options:
+// {"--digest", "cfv=HEX", "--digest", "acpi-loader=HEX", ...}.
+std::vector<std::string> published_digest_args(const std::string &rel);
 
 } // namespace mrforge::test
