@@ -8,15 +8,21 @@
 #include "measure_options.hpp"
 #include "output.hpp"
 
+#include <builder/dsse.hpp>
+#include <builder/measurement_statement.hpp>
+#include <builder/signing_key.hpp>
+
 #include <measure/attestation_inputs.hpp>
 #include <measure/errors.hpp>
 #include <measure/mapped_file.hpp>
+#include <measure/measurement_json.hpp>
 #include <measure/profile_yaml.hpp>
 #include <measure/tcg_log.hpp>
 #include <measure/verify.hpp>
 
 #include <iostream>
 #include <memory>
+#include <optional>
 
 namespace mrforge::cli {
 
@@ -27,13 +33,62 @@ struct VerifyOptions {
   std::string event_log;
   std::string ima;
   std::string expected;
+  std::string pub; // the signer's public key when --expected is a DSSE envelope
+  long shape = -1; // --shape N, -1: not given
   MeasureOptions inputs;
   bool no_mrtd = false;
   bool json = false;
 };
 
-// `mrforge measure --json` output as expected values.
-ExpectedValues read_expected(const std::string &path) {
+// The expected values of --expected FILE, in one of three forms: the JSON of `mrforge measure
+// --json`; a guest build's measurements.json ({"shapes": [...]}); a DSSE envelope around our
+// in-toto statement (its signature checked with --pub first). The last two may hold several VM
+// shapes: --shape N picks one.
+struct ExpectedFile {
+  ExpectedValues values;
+  std::string note; // where the values came from, for the report
+};
+
+// "profile qemu-8.2-tdx, 2 vCPUs, 2 GiB" for the list of shapes.
+std::string shape_label(const std::string &profile, uint64_t cpus, uint64_t memory_bytes) {
+  return "profile " + profile + ", " + std::to_string(cpus) + " vCPU" + (cpus == 1 ? "" : "s") + ", " +
+         format_memory_size(memory_bytes);
+}
+
+size_t pick_shape(const std::vector<std::string> &labels, long shape, const std::string &path) {
+  if (labels.empty()) throw InputError(path, "holds no VM shapes: nothing to compare the quote with");
+  if (shape >= 0 && static_cast<size_t>(shape) >= labels.size())
+    throw InputError("--shape", std::to_string(shape) + " is out of range: " + path + " holds " +
+                                    std::to_string(labels.size()) + " VM shape(s), numbered from 0");
+  if (shape < 0 && labels.size() > 1) {
+    std::string list;
+    for (size_t i = 0; i < labels.size(); ++i) list += "\n  --shape " + std::to_string(i) + ": " + labels[i];
+    throw InputError("--shape", path + " holds " + std::to_string(labels.size()) +
+                                    " VM shapes; pick the TD's with --shape N:" + list);
+  }
+  return shape < 0 ? 0 : static_cast<size_t>(shape);
+}
+
+ExpectedFile read_measurements_shapes(const Json &j, long shape, const std::string &path) {
+  const Json &shapes = j["shapes"];
+  if (!shapes.is_array()) throw InputError(path + ": shapes", "expected an array of VM shapes");
+  std::vector<std::string> labels;
+  for (const Json &s : shapes) {
+    auto str = [&](const char *k) {
+      return s.is_object() && s.contains(k) && s[k].is_string() ? s[k].get<std::string>() : "?";
+    };
+    auto num = [&](const char *k) {
+      return s.is_object() && s.contains(k) && s[k].is_number_unsigned() ? s[k].get<uint64_t>() : uint64_t{0};
+    };
+    labels.push_back(shape_label(str("profile"), num("cpus"), num("memory_bytes")));
+  }
+  size_t n = pick_shape(labels, shape, path);
+  std::string where = path + ": shapes[" + std::to_string(n) + "]";
+  return {expected_values_from_json(shapes[n], where), "expected values: " + where + " (" + labels[n] + ")"};
+}
+
+// Returns nullopt after printing why when the envelope's signature does not verify.
+std::optional<ExpectedFile> read_expected(const std::string &path, const std::string &pub, long shape) {
   Bytes text = read_file(path);
   Json j;
   try {
@@ -41,45 +96,33 @@ ExpectedValues read_expected(const std::string &path) {
   } catch (const Json::parse_error &e) {
     throw FormatError(path, e.byte, std::string("not valid JSON: ") + e.what());
   }
-  auto digest = [&](const Json &v, const std::string &what) -> std::optional<Sha384> {
-    if (v.is_null()) return std::nullopt;
-    if (!v.is_string()) throw InputError(path + ": " + what, "expected a hex string or null");
-    return sha384_from_hex(v.get<std::string>(), path + ": " + what);
-  };
-  if (!j.is_object() || !j.contains("rtmr0"))
-    throw InputError(path, "expected the JSON that `mrforge measure --json` prints (mrtd, rtmr0-2, events)");
-  ExpectedValues ev;
-  ev.mrtd = digest(j.value("mrtd", Json(nullptr)), "mrtd");
-  for (size_t i = 0; i < 3; ++i) {
-    std::string k = "rtmr" + std::to_string(i);
-    ev.rtmr[i] = digest(j.value(k, Json(nullptr)), k);
+  bool envelope = j.is_object() && j.contains("payloadType") && j.contains("signatures");
+  if (!envelope && !pub.empty())
+    throw InputError("--pub", path + " is not a signed statement (DSSE envelope): --pub is only for one");
+  if (envelope) {
+    if (pub.empty())
+      throw InputError("--pub", path + " is a signed statement (DSSE envelope): give the signer's public key with "
+                                       "--pub PUB");
+    builder::SigningKey key = builder::load_public_key(pub);
+    builder::DsseEnvelope env = builder::parse_envelope(std::string(text.begin(), text.end()), path);
+    builder::DsseVerification v = builder::verify_envelope(env, key);
+    if (!v.ok) {
+      std::cerr << "mrforge: signature check failed: " << path << ": " << v.message
+                << ": the expected values are not trusted, nothing was compared\n";
+      return std::nullopt;
+    }
+    builder::Statement st = builder::statement_from_envelope(env, path);
+    std::vector<std::string> labels;
+    for (const builder::StatementShape &s : st.shapes) labels.push_back(shape_label(s.profile, s.cpus, s.memory_bytes));
+    size_t n = pick_shape(labels, shape, path);
+    return ExpectedFile{st.shapes[n].expected, "expected values: shape " + std::to_string(n) + " (" + labels[n] +
+                                                   ") of the statement in " + path + ", signed by key " + v.keyid +
+                                                   " (recipe " + st.recipe_name + ", " + st.tool + ")"};
   }
-  const Json events = j.value("events", Json::array());
-  for (size_t i = 0; i < events.size(); ++i) {
-    const Json &e = events[i];
-    std::string where = "events[" + std::to_string(i) + "]";
-    Event out;
-    std::string reg = e.value("register", "");
-    if (reg == "rtmr0")
-      out.reg = Register::rtmr0;
-    else if (reg == "rtmr1")
-      out.reg = Register::rtmr1;
-    else if (reg == "rtmr2")
-      out.reg = Register::rtmr2;
-    else
-      throw InputError(path + ": " + where + ".register", "expected rtmr0, rtmr1 or rtmr2, got '" + reg + "'");
-    std::string type = e.value("type", "");
-    std::optional<uint32_t> t = tcg_event_type_from_name(type);
-    if (!t) throw InputError(path + ": " + where + ".type", "unknown TCG event type '" + type + "'");
-    out.type = *t;
-    std::optional<Sha384> d = digest(e.value("digest", Json(nullptr)), where + ".digest");
-    if (!d) throw InputError(path + ": " + where + ".digest", "missing");
-    out.digest = *d;
-    out.description = e.value("description", "");
-    out.source = e.value("source", path);
-    ev.events.push_back(std::move(out));
-  }
-  return ev;
+  if (j.is_object() && j.contains("shapes")) return read_measurements_shapes(j, shape, path);
+  if (shape >= 0)
+    throw InputError("--shape", path + " holds one measurement (`mrforge measure --json`), not a list of shapes");
+  return ExpectedFile{expected_values_from_json(j, path), ""};
 }
 
 Json report_json(const VerifyReport &r, const EventLog &log, bool passed) {
@@ -155,14 +198,23 @@ void print_report(const VerifyReport &r, const EventLog &log, const TdQuote &q, 
 }
 
 int run_verify(const VerifyOptions &o) {
-  TdQuote quote = read_quote(o.quote);
-  EventLog log = read_event_log(o.event_log.empty() ? o.quote : o.event_log, o.ima);
   if (!o.expected.empty() && any_measure_option(o.inputs))
     throw InputError("--expected", "give either --expected FILE or the measure options, not both");
+  if (o.expected.empty() && !o.pub.empty()) throw InputError("--pub", "only with --expected ENVELOPE");
+  if (o.expected.empty() && o.shape >= 0) throw InputError("--shape", "only with --expected FILE");
+  // A signed statement's signature is checked before anything else is read.
+  std::optional<ExpectedFile> expected;
+  if (!o.expected.empty()) {
+    expected = read_expected(o.expected, o.pub, o.shape);
+    if (!expected) return k_exit_mismatch;
+  }
+  TdQuote quote = read_quote(o.quote);
+  EventLog log = read_event_log(o.event_log.empty() ? o.quote : o.event_log, o.ima);
   VerifyReport report;
   bool expected_given = true;
-  if (!o.expected.empty()) {
-    report = verify(read_expected(o.expected), log, quote);
+  if (expected) {
+    report = verify(expected->values, log, quote);
+    if (!expected->note.empty()) report.notes.insert(report.notes.begin(), expected->note);
   } else if (any_measure_option(o.inputs)) {
     std::unique_ptr<LoadedMeasureInputs> loaded = load_measure_inputs(o.inputs);
     Alternatives alt;
@@ -193,19 +245,30 @@ int run_verify(const VerifyOptions &o) {
 void add_verify_command(CLI::App &app, Runner &run) {
   auto o = std::make_shared<VerifyOptions>();
   CLI::App *cmd = app.add_subcommand("verify", "Check a TD's quote and event log against expected measurements");
-  cmd->footer("Expected values come from --expected (the JSON of `mrforge measure --json`) or are computed by the\n"
-              "measure engine from an IMAGE_DIR or the measure options; never from the log being verified.\n"
+  cmd->footer("Expected values come from --expected FILE or are computed by the measure engine from an IMAGE_DIR\n"
+              "or the measure options; never from the log being verified. --expected reads the JSON of\n"
+              "`mrforge measure --json`, a guest build's measurements.json, or a signed statement (the DSSE\n"
+              "envelope of `mrforge sign`, checked with --pub before anything else). When the file holds several\n"
+              "VM shapes, --shape N (from 0) picks the TD's.\n"
               "Example:\n"
               "  mrforge verify --quote quote.bin --event-log ccel.bin --firmware OVMF.fd --kernel vmlinuz \\\n"
               "    --initrd initrd.img --cmdline 'console=hvc0' --cpus 2 --memory 2G --profile qemu-9.2-tdx \\\n"
               "    --acpi-tables acpi/\n"
-              "Exit codes: 0 the TD matches, 1 usage error, 2 bad input, 3 internal error, 4 mismatch.");
+              "  mrforge verify --quote quote.bin --event-log ccel.bin --expected image.intoto.json --pub ci.pub \\\n"
+              "    --shape 0\n"
+              "Exit codes: 0 the TD matches, 1 usage error, 2 bad input, 3 internal error, 4 mismatch or a\n"
+              "signature that does not verify.");
   cmd->add_option("--quote", o->quote, "Quote: binary, hex text, or dstack attestation JSON")->required();
   cmd->add_option("--event-log", o->event_log,
                   "Event log: binary CCEL, hex text, dstack JSON (default: the --quote file, for a dstack attestation "
                   "JSON that holds both)");
   cmd->add_option("--ima", o->ima, "IMA ASCII measurement list whose entries extend RTMR2 after the firmware log");
-  cmd->add_option("--expected", o->expected, "Expected values: the JSON printed by `mrforge measure --json`");
+  cmd->add_option("--expected", o->expected,
+                  "Expected values: `mrforge measure --json` output, a build's measurements.json, or a signed "
+                  "statement (DSSE envelope; needs --pub)");
+  cmd->add_option("--pub", o->pub, "The signer's public key (PEM) for a signed statement given to --expected");
+  cmd->add_option("--shape", o->shape, "Which VM shape of --expected to compare with (0-based), when it holds several")
+      ->check(CLI::Range(0L, 1000000L));
   cmd->add_flag("--no-mrtd", o->no_mrtd,
                 "Do not compare MRTD (when --firmware is a stand-in used only for its TDVF layout)");
   add_measure_options(cmd, o->inputs, false);
