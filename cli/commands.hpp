@@ -29,5 +29,11 @@ void add_fetch_command(CLI::App &app, Runner &run);
 void add_build_command(CLI::App &app, Runner &run);
 void add_archive_command(CLI::App &app, Runner &run);
 void add_boot_command(CLI::App &app, Runner &run);
+void add_keygen_command(CLI::App &app, Runner &run);
+void add_sign_command(CLI::App &app, Runner &run);
+void add_verify_signature_command(CLI::App &app, Runner &run);
+void add_reference_values_command(CLI::App &app, Runner &run);
+void add_diff_command(CLI::App &app, Runner &run);
+void add_rebuild_command(CLI::App &app, Runner &run);
 
 } // namespace mrforge::cli

@@ -33,6 +33,12 @@ int main(int argc, char **argv) {
   add_build_command(app, run);
   add_archive_command(app, run);
   add_boot_command(app, run);
+  add_keygen_command(app, run);
+  add_sign_command(app, run);
+  add_verify_signature_command(app, run);
+  add_reference_values_command(app, run);
+  add_diff_command(app, run);
+  add_rebuild_command(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError &e) {
