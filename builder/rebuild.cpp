@@ -14,6 +14,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 
 namespace fs = std::filesystem;
 
@@ -44,33 +45,48 @@ std::string output_digest(const nlohmann::json &record) {
   return "";
 }
 
-// The envelope against the rebuild: its signature, then its subjects and its whole statement.
-void check_envelope(const RebuildSettings &s, const std::string &rebuilt, RebuildResult &result) {
+// The published envelope and the key to check it with, read before the (long) rebuild so that
+// a wrong key or a damaged envelope is reported at once.
+struct SignedPublication {
+  DsseEnvelope envelope;
+  SigningKey key;
+};
+
+std::optional<SignedPublication> read_signed_publication(const RebuildSettings &s) {
+  if (s.envelope.empty()) {
+    if (!s.public_key.empty()) throw InputError("--pub", "is for --envelope: give the envelope it checks");
+    return std::nullopt;
+  }
   if (s.public_key.empty()) throw InputError("--envelope", "needs --pub: the public key the envelope was signed with");
-  DsseEnvelope envelope = read_envelope(s.envelope);
-  SigningKey key = load_public_key(s.public_key);
-  DsseVerification v = verify_envelope(envelope, key);
+  return SignedPublication{read_envelope(s.envelope), load_public_key(s.public_key)};
+}
+
+// The envelope against the rebuild: its signature, then its subjects and its whole statement.
+void check_envelope(const SignedPublication &signed_pub, const std::string &envelope_path, const std::string &rebuilt,
+                    RebuildResult &result) {
+  DsseVerification v = verify_envelope(signed_pub.envelope, signed_pub.key);
   result.signature_ok = v.ok;
   if (!v.ok) {
-    result.envelope_problems.push_back(s.envelope + ": " + v.message);
+    result.envelope_problems.push_back(envelope_path + ": " + v.message);
     return; // nothing in an unverified statement is worth comparing
   }
-  Statement signed_statement = parse_statement(envelope.payload, s.envelope);
+  Statement signed_statement = statement_from_envelope(signed_pub.envelope, envelope_path);
   for (const std::string &p : check_subjects(signed_statement, rebuilt))
     result.envelope_problems.push_back("signed subject against the rebuild: " + p);
   std::vector<uint8_t> ours = statement_bytes(make_statement(rebuilt));
-  if (ours != envelope.payload)
+  if (ours != signed_pub.envelope.payload)
     result.envelope_problems.push_back(
-        s.envelope + ": the signed statement is not the statement of the rebuilt output "
-                     "(`mrforge verify-signature` shows it; `mrforge sign` of the rebuild gives ours)");
+        envelope_path + ": the signed statement is not the statement of the rebuilt output "
+                        "(`mrforge verify-signature` shows it; `mrforge sign` of the rebuild gives ours)");
 }
 
 // The rebuild in WORK (fresh store WORK/store, output WORK/out).
 RebuildResult rebuild_in(const Recipe &recipe, const RebuildSettings &settings, const std::string &work) {
   nlohmann::json published = read_record(settings.published);
-  if (published.contains("recipe") && published["recipe"] != recipe.name)
+  if (published.contains("recipe") && published["recipe"].is_string() && published["recipe"] != recipe.name)
     throw InputError(settings.published, "was built from recipe '" + published["recipe"].get<std::string>() +
                                              "', not from " + recipe.path + " ('" + recipe.name + "')");
+  std::optional<SignedPublication> signed_pub = read_signed_publication(settings);
   const Progress &progress = settings.progress;
   // A fresh store: nothing from an earlier build (no step cache, no unpacked package) can leak in.
 
@@ -108,7 +124,7 @@ RebuildResult rebuild_in(const Recipe &recipe, const RebuildSettings &settings, 
   diff.use_guestfs = settings.use_guestfs;
   diff.progress = progress;
   result.differences = diff_paths(settings.published, out, diff);
-  if (!settings.envelope.empty()) check_envelope(settings, out, result);
+  if (signed_pub) check_envelope(*signed_pub, settings.envelope, out, result);
   return result;
 }
 

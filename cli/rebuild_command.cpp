@@ -26,8 +26,11 @@ struct RebuildCommandOptions {
 };
 
 Json difference_json(const builder::Difference &d) {
-  return Json{{"artifact", d.artifact}, {"entry", d.entry}, {"attribute", d.attribute}, {"a", d.a}, {"b", d.b},
-              {"line", d.line()}};
+  Json j{{"artifact", d.artifact}, {"entry", d.entry}, {"attribute", d.attribute}, {"a", d.a}, {"b", d.b}};
+  if (d.offset) j["offset"] = *d.offset;
+  if (!d.note.empty()) j["note"] = d.note;
+  j["line"] = d.line();
+  return j;
 }
 
 int run_rebuild(RebuildCommandOptions o) {

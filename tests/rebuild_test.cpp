@@ -139,3 +139,40 @@ TEST_CASE("rebuild after a changed input names the artifact, the entry and the a
                       [](const std::string &x) { return x.rfind("recipe.lock | packages", 0) == 0; }));
   }
 }
+
+TEST_CASE("rebuild refuses bad publications and keys before it builds anything", "[rebuild]") {
+  TempDir dir("rebuild-errors");
+  std::string recipe = source_path("recipes/debian-bookworm-tdx.yaml");
+  auto run = [&](const std::vector<std::string> &extra) {
+    std::vector<std::string> args{"rebuild", recipe, "--work", dir / "work"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run_mrforge_cli(args);
+  };
+  fs::create_directories(dir / "not-an-output");
+  ShellResult r = run({"--against", dir / "not-an-output"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("not-an-output: no mrforge-build.json") != std::string::npos);
+
+  fs::create_directories(dir / "other");
+  write_text(dir / "other/mrforge-build.json", "{\"recipe\": \"hello\"}\n");
+  r = run({"--against", dir / "other"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("was built from recipe 'hello'") != std::string::npos);
+
+  fs::create_directories(dir / "published");
+  write_text(dir / "published/mrforge-build.json", "{\"recipe\": \"debian-bookworm-tdx\"}\n");
+  write_text(dir / "envelope.json", "{\"payload\": \"e30=\", \"payloadType\": \"applic");
+  REQUIRE(run_mrforge_cli({"keygen", "-o", dir / "k"}).exit_code == 0);
+  r = run({"--against", dir / "published", "--envelope", dir / "envelope.json"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("--envelope: needs --pub") != std::string::npos);
+  r = run({"--against", dir / "published", "--envelope", dir / "envelope.json", "--pub", dir / "k.pub"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("envelope.json+0x") != std::string::npos);
+  CHECK(r.err.find("truncated") != std::string::npos);
+  write_text(dir / "whole.json", "{\"payload\": \"e30=\", \"payloadType\": \"x\", \"signatures\": []}\n");
+  r = run({"--against", dir / "published", "--envelope", dir / "whole.json", "--pub", dir / "k.key"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("k.key") != std::string::npos);
+  CHECK_FALSE(fs::exists(dir / "work/store")); // refused before anything was fetched or built
+}
