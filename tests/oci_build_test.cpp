@@ -4,7 +4,7 @@
 #include "support/apt_repo.hpp"
 #include "test_support.hpp"
 
-#include <builder/oci_diff.hpp>
+#include <builder/artifact_diff.hpp>
 #include <builder/store.hpp>
 
 #include <archive.h>
@@ -332,17 +332,21 @@ TEST_CASE("A deliberate difference is explained entry by entry", "[oci_build][re
   std::string text = read_text(recipe);
   text.replace(text.find("\"0640\""), 6, "\"0600\"");
   write_text(recipe, text);
+  std::string old_sha = run_shell("sha256sum " + shell_quote(work / "greeting.txt")).out.substr(0, 64);
   write_text(work / "greeting.txt", "hello from the changed recipe\n");
   REQUIRE(run_mrforge_cli({"build", "--store", work / "store", recipe, "-o", work / "b"}).exit_code == 0);
-  std::vector<std::string> diff = builder::explain_oci_differences(work / "a", work / "b");
+  builder::DiffOptions no_images;
+  no_images.use_guestfs = false; // an OCI layout holds no file-system images
   std::string all;
-  for (const auto &d : diff) all += d + "\n";
+  for (const auto &d : builder::diff_paths(work / "a", work / "b", no_images)) all += d.line() + "\n";
   INFO(all);
   CHECK(all.find("layer 1 (mrforge: layer app): etc/greeting: mode 0640 -> 0600") != std::string::npos);
-  CHECK(all.find("etc/greeting: content size 22 -> 30 bytes") != std::string::npos);
-  CHECK(all.find("config.rootfs.diff_ids") != std::string::npos);
+  CHECK(all.find("layer 1 (mrforge: layer app): etc/greeting: size 22 -> 30 bytes") != std::string::npos);
+  std::string new_sha = run_shell("sha256sum " + shell_quote(work / "greeting.txt")).out.substr(0, 64);
+  CHECK(all.find("etc/greeting: content sha256:" + old_sha + " -> sha256:" + new_sha) != std::string::npos);
+  CHECK(all.find("config: rootfs.diff_ids") != std::string::npos);
   CHECK(all.find("layer 0") == std::string::npos); // the package layer is the same
-  CHECK(builder::explain_oci_differences(work / "a", work / "a").empty());
+  CHECK(builder::diff_paths(work / "a", work / "a", no_images).empty());
 }
 
 namespace {
@@ -394,7 +398,7 @@ TEST_CASE("The example image is byte-identical when built under different condit
   auto da = file_digests(work / "out-a"), db = file_digests(work / "out-b");
   CHECK(da.size() > 5);
   CHECK(da == db);
-  CHECK(builder::explain_oci_differences(work / "out-a", work / "out-b").empty());
+  CHECK(builder::diff_paths(work / "out-a", work / "out-b").empty());
 
   // umoci unpacks it with the recipe's modes and owners, and the image's own program runs in it
   // (busybox-static, as the recipe's user).
