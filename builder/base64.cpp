@@ -106,4 +106,6 @@ std::vector<uint8_t> base64_decode_any_alphabet(std::string_view text, const std
   return base64_decode(translated, what); // offsets in its messages are the same
 }
 
+int base64_sextet(char c) { return sextet(c); }
+
 } // namespace mrforge::builder

@@ -10,6 +10,9 @@
 
 namespace mrforge::builder {
 
+// The 6-bit value of a character of the standard alphabet, or -1 (padding '=' included).
+int base64_sextet(char c);
+
 std::string base64_encode(const std::vector<uint8_t> &bytes);
 // Throws InputError(what, ...) naming the first offending character's offset.
 std::vector<uint8_t> base64_decode(std::string_view text, const std::string &what);

@@ -5,6 +5,7 @@
 // - The serial console goes to a file QEMU writes unbuffered; it is followed while QEMU runs.
 // - QEMU exits 0 on guest success, verity failure and panic alike: success is judged from the
 //   serial markers.
+#include <builder/base64.hpp>
 #include <builder/qemu_boot.hpp>
 #include <builder/subprocess.hpp>
 
@@ -65,47 +66,20 @@ std::string first_word(const std::string &s) {
   return t.substr(0, t.find_first_of(" \t"));
 }
 
-int base64_value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
-  return -1;
-}
-
 bool is_base64_line(const std::string &line) {
   if (line.empty()) return false;
-  return std::all_of(line.begin(), line.end(), [](char c) { return c == '=' || base64_value(c) >= 0; });
+  return std::all_of(line.begin(), line.end(), [](char c) { return c == '=' || base64_sextet(c) >= 0; });
 }
 
 // Strict RFC 4648 base64 (padding required, as busybox `base64` writes it). Returns nullopt on
 // anything else.
 std::optional<std::string> decode_base64(const std::string &text) {
-  if (text.size() % 4) return std::nullopt;
-  std::string out;
-  out.reserve(text.size() / 4 * 3);
-  for (size_t i = 0; i < text.size(); i += 4) {
-    int v[4];
-    size_t pad = 0;
-    for (size_t k = 0; k < 4; ++k) {
-      char c = text[i + k];
-      if (c == '=') {
-        if (i + 4 != text.size() || k < 2) return std::nullopt;
-        ++pad;
-        v[k] = 0;
-      } else {
-        if (pad) return std::nullopt; // data after padding
-        v[k] = base64_value(c);
-        if (v[k] < 0) return std::nullopt;
-      }
-    }
-    uint32_t n = (uint32_t(v[0]) << 18) | (uint32_t(v[1]) << 12) | (uint32_t(v[2]) << 6) | uint32_t(v[3]);
-    out.push_back(static_cast<char>((n >> 16) & 0xff));
-    if (pad < 2) out.push_back(static_cast<char>((n >> 8) & 0xff));
-    if (pad < 1) out.push_back(static_cast<char>(n & 0xff));
+  try {
+    std::vector<uint8_t> bytes = base64_decode(text, "check dump");
+    return std::string(bytes.begin(), bytes.end());
+  } catch (const InputError &) {
+    return std::nullopt;
   }
-  return out;
 }
 
 // Kernel console lines carry a "[    5.123456] " timestamp; messages read better without it.
