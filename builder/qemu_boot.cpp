@@ -209,16 +209,6 @@ void require_file(const std::string &path, const std::string &what) {
     throw InputError(what, "'" + path + "' is not a readable file" + (ec ? " (" + ec.message() + ")" : ""));
 }
 
-// QEMU's option syntax: a ',' inside a value is written ",,".
-std::string qemu_escape(const std::string &s) {
-  std::string out;
-  for (char c : s) {
-    out += c;
-    if (c == ',') out += ',';
-  }
-  return out;
-}
-
 std::string absolute(const std::string &p) { return fs::absolute(p).lexically_normal().string(); }
 
 // Reads what was appended to the serial file since the last call.
@@ -278,30 +268,16 @@ void start_swtpm(Running &r, const BootSettings &s, const std::string &work) {
 }
 
 std::vector<std::string> qemu_command(const BootSettings &s) {
-  std::vector<std::string> argv = {s.qemu,
-                                   "-machine",
-                                   "q35",
-                                   "-accel",
-                                   "tcg",
-                                   "-cpu",
-                                   "max",
-                                   "-smp",
-                                   std::to_string(s.cpus),
-                                   "-m",
-                                   std::to_string(s.memory >> 20) + "M",
-                                   "-nodefaults",
-                                   "-no-user-config",
-                                   "-no-reboot",
-                                   "-display",
-                                   "none",
-                                   "-serial",
-                                   std::string("file:") + k_serial_file,
-                                   "-bios",
-                                   absolute(s.firmware),
-                                   "-kernel",
-                                   absolute(s.kernel),
-                                   "-append",
-                                   s.cmdline};
+  std::vector<std::string> argv = {s.qemu, "-machine", s.machine, "-accel", s.accel};
+  if (!s.cpu.empty()) {
+    argv.push_back("-cpu");
+    argv.push_back(s.cpu);
+  }
+  for (const std::string &a : std::initializer_list<std::string>{
+           "-smp", std::to_string(s.cpus), "-m", std::to_string(s.memory >> 20) + "M", "-nodefaults", "-no-user-config",
+           "-no-reboot", "-display", "none", "-serial", std::string("file:") + k_serial_file, "-bios",
+           absolute(s.firmware), "-kernel", absolute(s.kernel), "-append", s.cmdline})
+    argv.push_back(a);
   if (!s.initrd.empty()) {
     argv.push_back("-initrd");
     argv.push_back(absolute(s.initrd));
@@ -315,6 +291,7 @@ std::vector<std::string> qemu_command(const BootSettings &s) {
                           "-device", "tpm-tis,tpmdev=tpm0"})
       argv.push_back(a);
   }
+  argv.insert(argv.end(), s.extra_args.begin(), s.extra_args.end());
   return argv;
 }
 
@@ -323,7 +300,17 @@ void validate(const BootSettings &s) {
   require_file(s.kernel, "kernel");
   if (!s.initrd.empty()) require_file(s.initrd, "initrd");
   if (!s.disk.empty()) require_file(s.disk, "rootfs disk");
-  if (s.cpus == 0 || s.cpus > 255) throw InputError("--cpus", "expected 1 to 255 vCPUs, got " + std::to_string(s.cpus));
+  if (s.accel != "tcg" && s.accel != "kvm") throw InputError("accel", "expected tcg or kvm, got '" + s.accel + "'");
+  // QEMU 7.2 q35 takes at most 288 vCPUs (pc_q35.c max_cpus), and APIC IDs from 255 on only with
+  // KVM's in-kernel irqchip (x86.c).
+  const uint32_t max_cpus = s.accel == "kvm" ? 288 : 255;
+  if (s.cpus == 0 || s.cpus > max_cpus)
+    throw InputError(
+        "--cpus",
+        "expected 1 to " + std::to_string(max_cpus) + " vCPUs under " + s.accel + ", got " + std::to_string(s.cpus) +
+            (s.accel == "tcg" && s.cpus > 255 ? " (QEMU needs KVM's in-kernel irqchip for APIC IDs from 255 on)" : ""));
+  if (s.machine.empty() || s.machine.find(' ') != std::string::npos)
+    throw InputError("machine", "'" + s.machine + "' is not a QEMU machine option string");
   if (s.memory == 0 || s.memory % (1ull << 20))
     throw InputError("--memory", "QEMU takes whole MiB; got " + std::to_string(s.memory) + " bytes");
   if (s.timeout.count() <= 0) throw InputError("--timeout", "must be at least 1 second");
@@ -393,8 +380,9 @@ BootCapture boot_image(const BootSettings &settings) {
     start_swtpm(running, settings, work);
   }
   std::vector<std::string> argv = qemu_command(settings);
-  progress("boot: starting QEMU (TCG, " + std::to_string(settings.cpus) + " vCPU, " +
-           std::to_string(settings.memory >> 20) + " MiB); timeout " + std::to_string(settings.timeout.count()) + " s");
+  progress("boot: starting QEMU (" + std::string(settings.accel == "kvm" ? "KVM" : "TCG") + ", " +
+           std::to_string(settings.cpus) + " vCPU, " + std::to_string(settings.memory >> 20) + " MiB); timeout " +
+           std::to_string(settings.timeout.count()) + " s");
   ProcessOptions options;
   options.working_directory = work;
   const auto start = Clock::now();
@@ -455,6 +443,15 @@ BootCapture boot_image(const BootSettings &settings) {
   }
   progress("boot: QEMU exited after " + std::to_string(static_cast<int>(seconds)) + " s");
   return capture;
+}
+
+std::string qemu_escape(const std::string &s) {
+  std::string out;
+  for (char c : s) {
+    out += c;
+    if (c == ',') out += ',';
+  }
+  return out;
 }
 
 } // namespace mrforge::builder

@@ -42,6 +42,15 @@ struct BootSettings {
   // Called with "boot: ..." lines as the boot advances (firmware, EFI stub, kernel, init, ...).
   std::function<void(const std::string &)> progress;
   std::string qemu = "qemu-system-x86_64"; // programs, looked up in the fixed PATH if not absolute
+  // The machine: -machine MACHINE -accel ACCEL -cpu CPU. `machine` may carry options
+  // ("q35,smm=off,hpet=off,pic=off"); an empty `cpu` leaves QEMU's default model (qemu64).
+  // QEMU 7.2 starts more than 255 vCPUs (APIC IDs >= 255, x2APIC) only with KVM's in-kernel
+  // irqchip (hw/i386/x86.c, x86_cpus_init), so cpus may exceed 255 only with accel "kvm".
+  std::string machine = "q35";
+  std::string accel = "tcg";
+  std::string cpu = "max";
+  // Appended to QEMU's command line after everything else (devices and their backends).
+  std::vector<std::string> extra_args;
   std::string swtpm = "swtpm";
   std::string swtpm_setup = "swtpm_setup";
 };
@@ -73,6 +82,9 @@ BootCapture boot_image(const BootSettings &settings);
 // Parses a raw serial log (pure; for tests and for boot_image). Sets everything but seconds and
 // the pids.
 BootCapture parse_serial_log(const std::string &raw);
+
+// QEMU's option syntax: a ',' inside a value is written ",,".
+std::string qemu_escape(const std::string &s);
 
 // The serial log with '\r', NUL and ANSI/VT100 escape sequences removed.
 std::string clean_serial_text(const std::string &raw);

@@ -35,5 +35,9 @@ void add_verify_signature_command(CLI::App &app, Runner &run);
 void add_reference_values_command(CLI::App &app, Runner &run);
 void add_diff_command(CLI::App &app, Runner &run);
 void add_rebuild_command(CLI::App &app, Runner &run);
+void add_acpi_command(CLI::App &app, Runner &run);
+// Subcommands of `mrforge acpi` (registered by add_acpi_command on its sub-app).
+void add_acpi_capture_command(CLI::App &acpi, Runner &run);
+void add_acpi_diff_command(CLI::App &acpi, Runner &run);
 
 } // namespace mrforge::cli

@@ -39,6 +39,7 @@ int main(int argc, char **argv) {
   add_reference_values_command(app, run);
   add_diff_command(app, run);
   add_rebuild_command(app, run);
+  add_acpi_command(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError &e) {

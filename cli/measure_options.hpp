@@ -5,6 +5,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "shape_options.hpp"
+
 #include <measure/engine.hpp>
 #include <measure/mapped_file.hpp>
 
@@ -24,12 +26,14 @@ struct MeasureOptions {
   std::string profile;
   std::string ovmf_variant;
   std::string acpi_tables;
+  ShapeOptions shape; // the VM shape for generating QEMU's ACPI tables (its --cpus/--memory are ours)
   std::vector<std::string> digests;
   std::string initrd_size;
 };
 
-// Registers the options on `cmd`. With `required`, --cpus, --memory and --profile are required
-// (measure); otherwise they are checked when used (verify).
+// Registers the options on `cmd`. With `required` (measure), --cpus, --memory and --profile are
+// required unless --dstack-vm-config or --shape supplies them; otherwise they are checked when
+// used (verify).
 void add_measure_options(CLI::App *cmd, MeasureOptions &o, bool required);
 // True if any engine input was given (verify then computes expected values).
 bool any_measure_option(const MeasureOptions &o);

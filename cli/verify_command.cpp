@@ -34,7 +34,7 @@ struct VerifyOptions {
   std::string ima;
   std::string expected;
   std::string pub; // the signer's public key when --expected is a DSSE envelope
-  long shape = -1; // --shape N, -1: not given
+  long shape = -1; // --expected-shape N, -1: not given
   MeasureOptions inputs;
   bool no_mrtd = false;
   bool json = false;
@@ -43,7 +43,7 @@ struct VerifyOptions {
 // The expected values of --expected FILE, in one of three forms: the JSON of `mrforge measure
 // --json`; a guest build's measurements.json ({"shapes": [...]}); a DSSE envelope around our
 // in-toto statement (its signature checked with --pub first). The last two may hold several VM
-// shapes: --shape N picks one.
+// shapes: --expected-shape N picks one.
 struct ExpectedFile {
   ExpectedValues values;
   std::string note; // where the values came from, for the report
@@ -58,13 +58,13 @@ std::string shape_label(const std::string &profile, uint64_t cpus, uint64_t memo
 size_t pick_shape(const std::vector<std::string> &labels, long shape, const std::string &path) {
   if (labels.empty()) throw InputError(path, "holds no VM shapes: nothing to compare the quote with");
   if (shape >= 0 && static_cast<size_t>(shape) >= labels.size())
-    throw InputError("--shape", std::to_string(shape) + " is out of range: " + path + " holds " +
-                                    std::to_string(labels.size()) + " VM shape(s), numbered from 0");
+    throw InputError("--expected-shape", std::to_string(shape) + " is out of range: " + path + " holds " +
+                                             std::to_string(labels.size()) + " VM shape(s), numbered from 0");
   if (shape < 0 && labels.size() > 1) {
     std::string list;
-    for (size_t i = 0; i < labels.size(); ++i) list += "\n  --shape " + std::to_string(i) + ": " + labels[i];
-    throw InputError("--shape", path + " holds " + std::to_string(labels.size()) +
-                                    " VM shapes; pick the TD's with --shape N:" + list);
+    for (size_t i = 0; i < labels.size(); ++i) list += "\n  --expected-shape " + std::to_string(i) + ": " + labels[i];
+    throw InputError("--expected-shape", path + " holds " + std::to_string(labels.size()) +
+                                             " VM shapes; pick the TD's with --expected-shape N:" + list);
   }
   return shape < 0 ? 0 : static_cast<size_t>(shape);
 }
@@ -121,7 +121,8 @@ std::optional<ExpectedFile> read_expected(const std::string &path, const std::st
   }
   if (j.is_object() && j.contains("shapes")) return read_measurements_shapes(j, shape, path);
   if (shape >= 0)
-    throw InputError("--shape", path + " holds one measurement (`mrforge measure --json`), not a list of shapes");
+    throw InputError("--expected-shape",
+                     path + " holds one measurement (`mrforge measure --json`), not a list of shapes");
   return ExpectedFile{expected_values_from_json(j, path), ""};
 }
 
@@ -201,7 +202,7 @@ int run_verify(const VerifyOptions &o) {
   if (!o.expected.empty() && any_measure_option(o.inputs))
     throw InputError("--expected", "give either --expected FILE or the measure options, not both");
   if (o.expected.empty() && !o.pub.empty()) throw InputError("--pub", "only with --expected ENVELOPE");
-  if (o.expected.empty() && o.shape >= 0) throw InputError("--shape", "only with --expected FILE");
+  if (o.expected.empty() && o.shape >= 0) throw InputError("--expected-shape", "only with --expected FILE");
   // A signed statement's signature is checked before anything else is read.
   std::optional<ExpectedFile> expected;
   if (!o.expected.empty()) {
@@ -249,13 +250,13 @@ void add_verify_command(CLI::App &app, Runner &run) {
               "or the measure options; never from the log being verified. --expected reads the JSON of\n"
               "`mrforge measure --json`, a guest build's measurements.json, or a signed statement (the DSSE\n"
               "envelope of `mrforge sign`, checked with --pub before anything else). When the file holds several\n"
-              "VM shapes, --shape N (from 0) picks the TD's.\n"
+              "VM shapes, --expected-shape N (from 0) picks the TD's.\n"
               "Example:\n"
               "  mrforge verify --quote quote.bin --event-log ccel.bin --firmware OVMF.fd --kernel vmlinuz \\\n"
               "    --initrd initrd.img --cmdline 'console=hvc0' --cpus 2 --memory 2G --profile qemu-9.2-tdx \\\n"
               "    --acpi-tables acpi/\n"
               "  mrforge verify --quote quote.bin --event-log ccel.bin --expected image.intoto.json --pub ci.pub \\\n"
-              "    --shape 0\n"
+              "    --expected-shape 0\n"
               "Exit codes: 0 the TD matches, 1 usage error, 2 bad input, 3 internal error, 4 mismatch or a\n"
               "signature that does not verify.");
   cmd->add_option("--quote", o->quote, "Quote: binary, hex text, or dstack attestation JSON")->required();
@@ -267,7 +268,8 @@ void add_verify_command(CLI::App &app, Runner &run) {
                   "Expected values: `mrforge measure --json` output, a build's measurements.json, or a signed "
                   "statement (DSSE envelope; needs --pub)");
   cmd->add_option("--pub", o->pub, "The signer's public key (PEM) for a signed statement given to --expected");
-  cmd->add_option("--shape", o->shape, "Which VM shape of --expected to compare with (0-based), when it holds several")
+  cmd->add_option("--expected-shape", o->shape,
+                  "Which VM shape of --expected to compare with (0-based), when it holds several")
       ->check(CLI::Range(0L, 1000000L));
   cmd->add_flag("--no-mrtd", o->no_mrtd,
                 "Do not compare MRTD (when --firmware is a stand-in used only for its TDVF layout)");

@@ -65,6 +65,9 @@ struct PlatformProfile {
   uint64_t qemu_acpi_data_size = 0;
   MemoryLayout memory_layout{};
   AcpiSource acpi_source = AcpiSource::fw_cfg_blobs;
+  // The ACPI profile (measure/profiles/acpi) that generates this host's blobs from a VM shape;
+  // empty when there is none (then the blobs or their digests must be given).
+  std::string acpi_generator;
   std::string default_ovmf_variant;
   std::vector<EventStep> events;
 };

@@ -77,6 +77,84 @@ const char *measurement_target_name(MeasurementTarget t) {
 std::string shipped_profile_dir() { return MRFORGE_PROFILE_DIR; }
 std::vector<std::string> shipped_platform_profiles() { return list_dir("platform"); }
 std::vector<std::string> shipped_ovmf_variants() { return list_dir("ovmf"); }
+std::vector<std::string> shipped_acpi_profiles() { return list_dir("acpi"); }
+
+bool AcpiProfile::has(const std::string &variation) const {
+  return std::find(variations.begin(), variations.end(), variation) != variations.end();
+}
+
+AcpiProfile parse_acpi_profile(const std::string &yaml, const std::string &file) {
+  Field root = load_root(yaml, file, "AcpiProfile");
+  root.expect_map({"apiVersion",
+                   "kind",
+                   "name",
+                   "description",
+                   "qemu_version",
+                   "confidential",
+                   "max_cpus",
+                   "max_memory",
+                   "oem_id",
+                   "oem_table_id",
+                   "creator_id",
+                   "memory_split_threshold",
+                   "low_ram_when_split",
+                   "default_pci_hole64_size",
+                   "pm_io_base",
+                   "gpe0_block",
+                   "sci_irq",
+                   "mcfg_base",
+                   "mcfg_size",
+                   "pci64_aperture_base",
+                   "default_phys_bits",
+                   "cpu_hotplug_smi",
+                   "cpu_unplug_smi",
+                   "variations"});
+  AcpiProfile p;
+  p.file = file;
+  p.name = root.required("name").str();
+  p.description = root.required("description").str();
+  p.qemu_version = root.required("qemu_version").str();
+  p.confidential = root.required("confidential").boolean();
+  p.max_cpus = root.required("max_cpus").u32();
+  if (auto f = root.optional("max_memory")) p.max_memory = f->u64();
+  auto fixed_str = [&](const char *key, std::string &out, size_t len) {
+    if (auto f = root.optional(key)) {
+      out = f->str();
+      if (out.size() > len) f->fail("at most " + std::to_string(len) + " characters");
+    }
+  };
+  fixed_str("oem_id", p.oem_id, 6);
+  fixed_str("oem_table_id", p.oem_table_id, 8);
+  fixed_str("creator_id", p.creator_id, 4);
+  if (p.creator_id.size() != 4) root.required("creator_id").fail("exactly 4 characters");
+  p.memory_split_threshold = root.required("memory_split_threshold").u64();
+  p.low_ram_when_split = root.required("low_ram_when_split").u64();
+  p.default_pci_hole64_size = root.required("default_pci_hole64_size").u64();
+  p.pm_io_base = root.required("pm_io_base").u32();
+  p.gpe0_block = root.required("gpe0_block").u32();
+  p.sci_irq = root.required("sci_irq").u32();
+  p.mcfg_base = root.required("mcfg_base").u64();
+  p.mcfg_size = root.required("mcfg_size").u64();
+  if (auto f = root.optional("pci64_aperture_base")) p.pci64_aperture_base = f->u64();
+  if (auto f = root.optional("default_phys_bits")) {
+    p.default_phys_bits = f->u32();
+    if (p.default_phys_bits < 36 || p.default_phys_bits > 52) f->fail("expected 36 to 52 address bits");
+  }
+  if ((p.pci64_aperture_base != 0) == (p.default_phys_bits != 0))
+    root.fail("give exactly one of pci64_aperture_base and default_phys_bits");
+  p.cpu_hotplug_smi = root.required("cpu_hotplug_smi").boolean();
+  p.cpu_unplug_smi = root.required("cpu_unplug_smi").boolean();
+  p.variations = root.required("variations").str_list();
+  if (p.max_cpus == 0) root.required("max_cpus").fail("must be at least 1");
+  if (p.pm_io_base > 0xffff || p.gpe0_block > 0xffff) root.fail("pm_io_base and gpe0_block are 16-bit I/O ports");
+  if (p.mcfg_size == 0 || p.mcfg_size % (1u << 20)) root.required("mcfg_size").fail("a non-zero multiple of 1 MiB");
+  return p;
+}
+
+AcpiProfile load_acpi_profile(const std::string &name_or_path) {
+  std::string path = resolve(name_or_path, "acpi", "--acpi-profile", shipped_acpi_profiles());
+  return parse_acpi_profile(read_text(path), path);
+}
 
 PlatformProfile parse_platform_profile(const std::string &yaml, const std::string &file) {
   Field root = load_root(yaml, file, "PlatformProfile");
@@ -133,10 +211,14 @@ PlatformProfile parse_platform_profile(const std::string &yaml, const std::strin
   }
 
   Field acpi = root.required("acpi");
-  acpi.expect_map({"source"});
+  acpi.expect_map({"source", "generator"});
   Field source = acpi.required("source");
   if (source.str() != "fw_cfg-blobs") source.fail("expected fw_cfg-blobs, got '" + source.str() + "'");
   p.acpi_source = AcpiSource::fw_cfg_blobs;
+  if (auto gen = acpi.optional("generator")) {
+    p.acpi_generator = gen->str();
+    if (p.acpi_generator.empty()) gen->fail("expected an ACPI profile name");
+  }
 
   p.default_ovmf_variant = root.required("default_ovmf_variant").str();
 

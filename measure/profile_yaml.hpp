@@ -3,6 +3,7 @@
 // Shipped files live in measure/profiles/platform/ and measure/profiles/ovmf/.
 #pragma once
 
+#include <measure/acpi_profile.hpp>
 #include <measure/profile.hpp>
 
 #include <string>
@@ -19,6 +20,12 @@ OvmfVariant load_ovmf_variant(const std::string &name_or_path);
 // From text (for tests and embedded use); `file` names it in errors.
 PlatformProfile parse_platform_profile(const std::string &yaml, const std::string &file);
 OvmfVariant parse_ovmf_variant(const std::string &yaml, const std::string &file);
+
+// ACPI profiles (measure/profiles/acpi/NAME.yaml): QEMU versions' ACPI table facts for the
+// native generator.
+AcpiProfile load_acpi_profile(const std::string &name_or_path);
+AcpiProfile parse_acpi_profile(const std::string &yaml, const std::string &file);
+std::vector<std::string> shipped_acpi_profiles();
 
 // Names of the shipped profiles / variants, in version order.
 std::vector<std::string> shipped_platform_profiles();

@@ -513,23 +513,24 @@ TEST_CASE("verify accepts a signed statement, a measurements.json and picks a sh
   ShellResult unpicked =
       run_mrforge_cli({"verify", "--quote", quote, "--expected", work / "two.intoto.json", "--pub", key.pub});
   CHECK(unpicked.exit_code == 2);
-  CHECK(unpicked.err.find("--shape 0: profile qemu-9.2-tdx, 16 vCPUs, 32 GiB") != std::string::npos);
-  CHECK(unpicked.err.find("--shape 1: profile qemu-9.2-tdx, 16 vCPUs, 64 GiB") != std::string::npos);
-  CHECK(run_mrforge_cli(
-            {"verify", "--quote", quote, "--expected", work / "two.intoto.json", "--pub", key.pub, "--shape", "1"})
+  CHECK(unpicked.err.find("--expected-shape 0: profile qemu-9.2-tdx, 16 vCPUs, 32 GiB") != std::string::npos);
+  CHECK(unpicked.err.find("--expected-shape 1: profile qemu-9.2-tdx, 16 vCPUs, 64 GiB") != std::string::npos);
+  CHECK(run_mrforge_cli({"verify", "--quote", quote, "--expected", work / "two.intoto.json", "--pub", key.pub,
+                         "--expected-shape", "1"})
             .exit_code == 0);
-  ShellResult shape0 = run_mrforge_cli(
-      {"verify", "--quote", quote, "--expected", work / "two.intoto.json", "--pub", key.pub, "--shape", "0", "--json"});
+  ShellResult shape0 = run_mrforge_cli({"verify", "--quote", quote, "--expected", work / "two.intoto.json", "--pub",
+                                        key.pub, "--expected-shape", "0", "--json"});
   CHECK(shape0.exit_code == 4);
   CHECK(Json::parse(shape0.out)["rtmr_match"][0] == false);
-  CHECK(run_mrforge_cli(
-            {"verify", "--quote", quote, "--expected", work / "two.intoto.json", "--pub", key.pub, "--shape", "2"})
+  CHECK(run_mrforge_cli({"verify", "--quote", quote, "--expected", work / "two.intoto.json", "--pub", key.pub,
+                         "--expected-shape", "2"})
             .exit_code == 2);
   write_text(work / "two-measurements.json", OJson{{"shapes", OJson::array({shape32, shape64})}}.dump(2));
   unpicked = run_mrforge_cli({"verify", "--quote", quote, "--expected", work / "two-measurements.json"});
   CHECK(unpicked.exit_code == 2);
-  CHECK(unpicked.err.find("--shape 1: profile qemu-9.2-tdx, 16 vCPUs, 64 GiB") != std::string::npos);
-  CHECK(run_mrforge_cli({"verify", "--quote", quote, "--expected", work / "two-measurements.json", "--shape", "1"})
+  CHECK(unpicked.err.find("--expected-shape 1: profile qemu-9.2-tdx, 16 vCPUs, 64 GiB") != std::string::npos);
+  CHECK(run_mrforge_cli(
+            {"verify", "--quote", quote, "--expected", work / "two-measurements.json", "--expected-shape", "1"})
             .exit_code == 0);
 
   // reference-values from the envelope: checked first, then the RVPS message of both shapes.

@@ -1,0 +1,118 @@
+// mrforge acpi capture: boots the local QEMU (7.2, q35, TCG) for a VM shape with a tiny guest that
+// dumps the three ACPI fw_cfg files, and writes them (with the shape) to a directory, in the same
+// layout as `mrforge acpi generate`, so the two can be compared with `mrforge acpi diff`.
+#include "commands.hpp"
+#include "output.hpp"
+#include "shape_options.hpp"
+
+#include <builder/acpi_capture.hpp>
+#include <builder/output_dir.hpp>
+#include <measure/acpi_blobs.hpp>
+#include <measure/errors.hpp>
+#include <measure/hash.hpp>
+#include <measure/vm_shape_file.hpp>
+
+#include <filesystem>
+#include <iostream>
+#include <memory>
+
+namespace mrforge::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct CaptureOptions {
+  ShapeOptions shape;
+  std::string output;
+  std::string firmware = "/usr/share/OVMF/OVMF_CODE.fd";
+  std::string kernel;
+  std::string accel = "tcg";
+  int timeout = 300;
+  bool json = false;
+};
+
+int run_capture(const CaptureOptions &o) {
+  VmShape shape = shape_from_options(o.shape);
+  if (shape.profile.empty()) shape.profile = builder::k_capture_profile;
+
+  builder::ScratchDir scratch = builder::ScratchDir::create("mrforge-acpi-capture");
+  builder::AcpiCaptureSettings settings;
+  settings.shape = shape;
+  settings.firmware = o.firmware;
+  settings.kernel = o.kernel;
+  settings.work_dir = scratch.path();
+  settings.timeout = std::chrono::seconds(o.timeout);
+  settings.accel = o.accel;
+  settings.progress = [](const std::string &s) { std::cerr << s << "\n"; };
+  if (!fs::is_regular_file(settings.firmware))
+    throw InputError("--firmware", "'" + settings.firmware + "' is not a file (Debian: apt-get install ovmf)");
+  AcpiBlobs blobs;
+  try {
+    blobs = builder::capture_acpi(settings);
+  } catch (const SystemError &e) {
+    std::cerr << "mrforge: error: cannot capture: " << e.what() << "\n";
+    return k_exit_internal;
+  }
+
+  write_acpi_blobs(blobs, o.output);
+  builder::write_file_atomically(o.output + "/shape.yaml", vm_shape_to_yaml(shape));
+
+  const std::pair<const char *, const Bytes *> files[] = {
+      {"table-loader", &blobs.table_loader}, {"rsdp", &blobs.rsdp}, {"tables", &blobs.tables}};
+  if (o.json) {
+    Json j{{"ok", true},
+           {"dir", o.output},
+           {"profile", shape.profile},
+           {"shape", o.output + "/shape.yaml"},
+           {"blobs", Json::array()}};
+    for (const auto &[name, bytes] : files)
+      j["blobs"].push_back(Json{{"name", name},
+                                {"file", o.output + "/" + name},
+                                {"size", bytes->size()},
+                                {"sha384", to_hex(sha384(*bytes))}});
+    print_json(j);
+  } else {
+    std::vector<std::vector<std::string>> rows;
+    for (const auto &[name, bytes] : files)
+      rows.push_back({name, std::to_string(bytes->size()) + " bytes", "sha384 " + to_hex(sha384(*bytes))});
+    print_table(rows);
+    std::cout << "captured: " << o.output << " (profile " << shape.profile << ", shape in " << o.output
+              << "/shape.yaml)\n";
+  }
+  return k_exit_ok;
+}
+
+} // namespace
+
+void add_acpi_capture_command(CLI::App &acpi, Runner &run) {
+  auto o = std::make_shared<CaptureOptions>();
+  CLI::App *cmd = acpi.add_subcommand("capture", "Boot the local QEMU for a VM shape and save its real ACPI blobs");
+  cmd->footer("Starts qemu-system-x86_64 (q35, TCG, OVMF) with the shape's machine options and devices (placeholder\n"
+              "disks, a user-mode NIC, a read-only 9p share, empty root ports) and a tiny guest (a static busybox and\n"
+              "the kernel's qemu_fw_cfg module) that dumps /sys/firmware/qemu_fw_cfg/by_name/etc/{table-loader,\n"
+              "acpi/rsdp,acpi/tables} on the serial console: the blobs as OVMF measured them. Writes\n"
+              "DIR/table-loader, DIR/rsdp, DIR/tables and DIR/shape.yaml (to re-capture: --shape DIR/shape.yaml).\n"
+              "Only the local QEMU 7.2 can be captured (profile qemu-7.2-q35); GPUs, NVSwitches and hugepages\n"
+              "cannot be started here; vhost-vsock needs /dev/vhost-vsock. More than 255 vCPUs need --accel kvm\n"
+              "with a KVM that has SMM (QEMU 7.2 starts APIC IDs >= 255 only with KVM's in-kernel irqchip).\n"
+              "About 20 s per boot for small shapes under TCG, minutes for 64 vCPUs. Progress goes to stderr.\n"
+              "Examples:\n"
+              "  mrforge acpi capture --cpus 2 --memory 2G --device virtio-blk --device virtio-net -o cap/\n"
+              "  mrforge acpi capture --shape tests/data/acpi/qemu-7.2-q35/c1-m2g/shape.yaml -o cap/\n"
+              "  mrforge acpi diff cap/ gen/\n"
+              "Exit codes: 0 captured; 1 usage error; 2 bad input (shape, unsupported device, firmware, kernel or\n"
+              "module missing, DIR not writable); 3 QEMU cannot run or the guest did not dump the blobs.");
+  add_shape_options(*cmd, o->shape, "--profile");
+  cmd->add_option("-o,--output", o->output, "Directory for table-loader, rsdp, tables and shape.yaml")->required();
+  cmd->add_option("--firmware", o->firmware, "OVMF for -bios (default /usr/share/OVMF/OVMF_CODE.fd)");
+  cmd->add_option("--kernel", o->kernel,
+                  "Guest kernel (default: the newest /boot/vmlinuz-* whose qemu_fw_cfg module is installed)");
+  cmd->add_option("--accel", o->accel, "tcg (default) or kvm (needed for more than 255 vCPUs)")
+      ->check(CLI::IsMember({"tcg", "kvm"}));
+  cmd->add_option("--timeout", o->timeout, "Seconds for the whole boot (default 300)")->check(CLI::Range(1, 86400));
+  cmd->add_flag("--json", o->json, "Print JSON: {ok, dir, profile, shape, blobs: [{name, file, size, sha384}]}");
+  cmd->callback([o, &run] { run = [o] { return run_capture(*o); }; });
+}
+
+} // namespace mrforge::cli

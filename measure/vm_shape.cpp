@@ -1,0 +1,70 @@
+#include <measure/vm_shape.hpp>
+
+#include <algorithm>
+
+namespace mrforge {
+
+namespace {
+struct KindName {
+  PciDeviceKind kind;
+  const char *name;
+};
+constexpr KindName k_kinds[] = {
+    {PciDeviceKind::virtio_blk, "virtio-blk"},         {PciDeviceKind::virtio_net, "virtio-net"},
+    {PciDeviceKind::vhost_vsock, "vhost-vsock"},       {PciDeviceKind::virtio_9p, "virtio-9p"},
+    {PciDeviceKind::pcie_root_port, "pcie-root-port"},
+};
+struct ChildName {
+  RootPortChild child;
+  const char *name;
+};
+constexpr ChildName k_children[] = {
+    {RootPortChild::none, "none"}, {RootPortChild::gpu, "gpu"}, {RootPortChild::nvswitch, "nvswitch"}};
+} // namespace
+
+const char *pci_device_kind_name(PciDeviceKind k) {
+  for (const auto &e : k_kinds)
+    if (e.kind == k) return e.name;
+  return "?";
+}
+
+std::optional<PciDeviceKind> pci_device_kind_from_name(const std::string &name) {
+  for (const auto &e : k_kinds)
+    if (name == e.name) return e.kind;
+  return std::nullopt;
+}
+
+const char *root_port_child_name(RootPortChild c) {
+  for (const auto &e : k_children)
+    if (e.child == c) return e.name;
+  return "?";
+}
+
+std::optional<RootPortChild> root_port_child_from_name(const std::string &name) {
+  for (const auto &e : k_children)
+    if (name == e.name) return e.child;
+  return std::nullopt;
+}
+
+size_t count_devices(const VmShape &s, PciDeviceKind kind) {
+  return static_cast<size_t>(
+      std::count_if(s.devices.begin(), s.devices.end(), [&](const PciDevice &d) { return d.kind == kind; }));
+}
+
+uint32_t qemu_min_phys_bits(const VmShape &s, uint32_t default_bits, uint64_t default_hole64) {
+  constexpr uint64_t gib = 1ull << 30;
+  constexpr uint64_t amd_ht_start = 0xfd00000000ull;         // pc.c AMD_HT_START
+  constexpr uint64_t amd_above_1tb_start = 0x10000000000ull; // pc.c AMD_ABOVE_1TB_START
+  auto round_up_gib = [](uint64_t v) { return (v + gib - 1) / gib * gib; };
+  // pc_q35.c pc_q35_init: RAM below 4 GiB ends at 2 GiB from 0xb0000000 bytes of RAM on.
+  const uint64_t lowmem = s.memory >= 0xb0000000ull ? 0x80000000ull : 0xb0000000ull;
+  const uint64_t above_4g = s.memory >= lowmem ? s.memory - lowmem : 0;
+  const uint64_t hole = s.pci_hole64_size.value_or(default_hole64);
+  uint64_t max_used = round_up_gib(4 * gib + above_4g) + hole - 1;
+  if (max_used >= amd_ht_start) max_used = round_up_gib(amd_above_1tb_start + above_4g) + hole - 1;
+  uint32_t bits = default_bits;
+  while (bits < 52 && ((1ull << bits) - 1) < max_used) ++bits;
+  return bits;
+}
+
+} // namespace mrforge

@@ -1,0 +1,560 @@
+// VM shapes from text: mrforge's shape file (YAML or JSON, strict; the format is in
+// vm_shape_file.hpp) and dstack's `vm_config` JSON, plus the size, CPU-count and device-spec
+// syntax that the shape options share.
+//
+// dstack facts below cite Dstack-TEE/dstack at commit 312dc605 ("dstack@312dc605"):
+//   dstack-types/src/lib.rs      struct VmConfig (the JSON: field names, serde defaults)
+//   dstack-mr/src/machine.rs     struct Machine (builder defaults), versioned_options()
+//   dstack-mr/src/acpi.rs        create_tables(): the QEMU command line whose tables it measures
+//   verifier/src/verification.rs and dstack-mr/src/tdx.rs: how a VmConfig becomes a Machine
+//   vmm/src/app/qemu.rs          the command line the host really runs
+#include <measure/errors.hpp>
+#include <measure/mapped_file.hpp>
+#include <measure/vm_shape_file.hpp>
+#include <measure/yaml_field.hpp>
+
+#include <yaml-cpp/yaml.h>
+
+#include <cctype>
+#include <limits>
+
+namespace mrforge {
+
+namespace {
+
+// A parse result: a value, or what is wrong with the text (without naming the input, so that a
+// caller can attach either an option name or a file position).
+template <class T> struct Parsed {
+  T value{};
+  std::string error;
+  bool ok() const { return error.empty(); }
+};
+
+bool all_digits(const std::string &s, size_t from) {
+  if (from >= s.size()) return false;
+  for (size_t i = from; i < s.size(); ++i)
+    if (!std::isdigit(static_cast<unsigned char>(s[i]))) return false;
+  return true;
+}
+
+// Decimal digits only; fails on overflow.
+Parsed<uint64_t> parse_decimal(const std::string &s) {
+  Parsed<uint64_t> r;
+  if (!all_digits(s, 0)) {
+    r.error = "expected a decimal number, got '" + s + "'";
+    return r;
+  }
+  uint64_t v = 0;
+  for (char c : s) {
+    auto d = static_cast<uint64_t>(c - '0');
+    if (v > (std::numeric_limits<uint64_t>::max() - d) / 10) {
+      r.error = "'" + s + "' does not fit in 64 bits";
+      return r;
+    }
+    v = v * 10 + d;
+  }
+  r.value = v;
+  return r;
+}
+
+const char *const k_size_forms = "give bytes (2147483648), 0x hex bytes (0x80000000), or a whole number with "
+                                 "K, M, G, T, P or E (binary units: 2G, 2560M)";
+
+Parsed<uint64_t> parse_size_text(const std::string &t) {
+  Parsed<uint64_t> r;
+  if (t.empty()) {
+    r.error = std::string("empty size (") + k_size_forms + ")";
+    return r;
+  }
+  if (t[0] == '-') {
+    r.error = "a size cannot be negative, got '" + t + "'";
+    return r;
+  }
+  if (t.size() > 2 && t[0] == '0' && (t[1] == 'x' || t[1] == 'X')) {
+    uint64_t v = 0;
+    for (size_t i = 2; i < t.size(); ++i) {
+      char c = t[i];
+      int d = std::isdigit(static_cast<unsigned char>(c)) ? c - '0'
+              : (c >= 'a' && c <= 'f')                    ? c - 'a' + 10
+              : (c >= 'A' && c <= 'F')                    ? c - 'A' + 10
+                                                          : -1;
+      if (d < 0) {
+        r.error = "'" + t + "' is not a size (" + k_size_forms + ")";
+        return r;
+      }
+      if (v > (std::numeric_limits<uint64_t>::max() >> 4)) {
+        r.error = "'" + t + "' does not fit in 64 bits";
+        return r;
+      }
+      v = (v << 4) | static_cast<uint64_t>(d);
+    }
+    r.value = v;
+    return r;
+  }
+  size_t digits = 0;
+  while (digits < t.size() && std::isdigit(static_cast<unsigned char>(t[digits]))) ++digits;
+  unsigned shift = 0;
+  if (digits + 1 == t.size()) {
+    switch (std::toupper(static_cast<unsigned char>(t[digits]))) {
+    case 'K': shift = 10; break;
+    case 'M': shift = 20; break;
+    case 'G': shift = 30; break;
+    case 'T': shift = 40; break;
+    case 'P': shift = 50; break;
+    case 'E': shift = 60; break;
+    default: digits = 0; // an unknown suffix: report below
+    }
+  } else if (digits != t.size()) {
+    digits = 0;
+  }
+  if (digits == 0) {
+    r.error = "'" + t + "' is not a size (" + k_size_forms + ")";
+    return r;
+  }
+  Parsed<uint64_t> n = parse_decimal(t.substr(0, digits));
+  if (!n.ok()) {
+    r.error = "'" + t + "' does not fit in 64 bits";
+    return r;
+  }
+  if (shift != 0 && n.value > (std::numeric_limits<uint64_t>::max() >> shift)) {
+    r.error = "'" + t + "' does not fit in 64 bits";
+    return r;
+  }
+  r.value = n.value << shift;
+  return r;
+}
+
+std::string memory_problem(uint64_t bytes) {
+  if (bytes == 0)
+    return "memory size 0 is not allowed (QEMU would silently use its 128 MiB default; hw/core/machine.c)";
+  if (bytes % k_memory_granule != 0) {
+    uint64_t up = bytes + (k_memory_granule - bytes % k_memory_granule);
+    return "memory size " + std::to_string(bytes) +
+           " is not a multiple of 8 KiB; QEMU 7.2 rounds -m up to 8 KiB (hw/core/machine.c machine_set_mem), "
+           "so give " +
+           format_size(up) + " if that is what runs";
+  }
+  return {};
+}
+
+Parsed<uint32_t> parse_cpus_text(const std::string &t) {
+  Parsed<uint32_t> r;
+  Parsed<uint64_t> n = parse_decimal(t);
+  if (!n.ok() || n.value < 1 || n.value > k_max_shape_cpus) {
+    r.error = "expected a CPU count from 1 to " + std::to_string(k_max_shape_cpus) + ", got '" + t + "'";
+    return r;
+  }
+  r.value = static_cast<uint32_t>(n.value);
+  return r;
+}
+
+std::string known_kinds() {
+  std::string list;
+  for (PciDeviceKind k : {PciDeviceKind::virtio_blk, PciDeviceKind::virtio_net, PciDeviceKind::vhost_vsock,
+                          PciDeviceKind::virtio_9p, PciDeviceKind::pcie_root_port})
+    list += (list.empty() ? "" : ", ") + std::string(pci_device_kind_name(k));
+  return list + "; a root port may name what is behind it: pcie-root-port:gpu, pcie-root-port:nvswitch";
+}
+
+Parsed<PciDevice> device_from_parts(const std::string &kind, const std::optional<std::string> &behind) {
+  Parsed<PciDevice> r;
+  std::optional<PciDeviceKind> k = pci_device_kind_from_name(kind);
+  if (!k) {
+    r.error = "unknown device kind '" + kind + "' (known: " + known_kinds() + ")";
+    return r;
+  }
+  r.value.kind = *k;
+  if (behind) {
+    if (*k != PciDeviceKind::pcie_root_port) {
+      r.error = "only a pcie-root-port has something behind it, not " + kind;
+      return r;
+    }
+    std::optional<RootPortChild> c = root_port_child_from_name(*behind);
+    if (!c) {
+      r.error = "unknown device behind a root port '" + *behind + "' (known: none, gpu, nvswitch)";
+      return r;
+    }
+    r.value.behind = *c;
+  }
+  return r;
+}
+
+Parsed<PciDevice> parse_device_text(const std::string &spec) {
+  size_t colon = spec.find(':');
+  if (colon == std::string::npos) return device_from_parts(spec, std::nullopt);
+  return device_from_parts(spec.substr(0, colon), spec.substr(colon + 1));
+}
+
+std::string too_many_devices(size_t n) {
+  return std::to_string(n) + " devices do not fit on the root bus (at most " + std::to_string(k_max_root_bus_devices) +
+         ": slot 0 is the host bridge, slot 31 the ICH9 LPC)";
+}
+
+std::string read_text(const std::string &path) {
+  Bytes b = read_file(path);
+  return std::string(b.begin(), b.end());
+}
+
+// ---- shape file fields ----
+
+uint64_t field_size(const YamlField &f) {
+  if (!f.node().IsScalar()) f.fail(std::string("expected a size: ") + k_size_forms);
+  Parsed<uint64_t> r = parse_size_text(f.node().Scalar());
+  if (!r.ok()) f.fail(r.error);
+  return r.value;
+}
+
+uint64_t field_memory(const YamlField &f) {
+  uint64_t v = field_size(f);
+  std::string problem = memory_problem(v);
+  if (!problem.empty()) f.fail(problem);
+  return v;
+}
+
+uint32_t field_cpus(const YamlField &f) {
+  if (!f.node().IsScalar()) f.fail("expected a CPU count");
+  Parsed<uint32_t> r = parse_cpus_text(f.node().Scalar());
+  if (!r.ok()) f.fail(r.error);
+  return r.value;
+}
+
+PciDevice field_device(const YamlField &f) {
+  Parsed<PciDevice> r;
+  if (f.node().IsScalar()) {
+    r = parse_device_text(f.node().Scalar());
+  } else if (f.node().IsMap()) {
+    f.expect_map({"kind", "behind"});
+    std::optional<YamlField> behind_field = f.optional("behind");
+    std::optional<std::string> behind;
+    if (behind_field) behind = behind_field->str();
+    YamlField kind_field = f.required("kind");
+    r = device_from_parts(kind_field.str(), behind);
+    if (!r.ok()) {
+      if (!pci_device_kind_from_name(kind_field.str()) || !behind_field) kind_field.fail(r.error);
+      behind_field->fail(r.error);
+    }
+  } else {
+    f.fail("expected a device kind (\"virtio-blk\") or a mapping {kind: pcie-root-port, behind: gpu}");
+  }
+  if (!r.ok()) f.fail(r.error);
+  return r.value;
+}
+
+// ---- dstack vm_config (JSON read with yaml-cpp) ----
+// yaml-cpp tags a plain scalar "?" and a quoted one "!": in JSON, numbers, true/false and null are
+// plain and strings are quoted, which is how a wrong JSON type is told apart from a right one.
+
+bool is_json_string(const YAML::Node &n) { return n.IsScalar() && n.Tag() == "!"; }
+bool is_json_plain(const YAML::Node &n) { return n.IsScalar() && n.Tag() != "!"; }
+
+uint64_t json_uint(const YamlField &f, uint64_t max) {
+  const YAML::Node &n = f.node();
+  if (!is_json_plain(n) || !all_digits(n.Scalar(), 0))
+    f.fail("expected a non-negative JSON integer, got " + (n.IsScalar() ? "'" + n.Scalar() + "'" : "a non-number"));
+  Parsed<uint64_t> r = parse_decimal(n.Scalar());
+  if (!r.ok() || r.value > max) f.fail("value " + n.Scalar() + " is larger than " + std::to_string(max));
+  return r.value;
+}
+
+bool json_bool(const YamlField &f) {
+  const YAML::Node &n = f.node();
+  if (!is_json_plain(n) || (n.Scalar() != "true" && n.Scalar() != "false"))
+    f.fail("expected true or false" + (n.IsScalar() ? ", got '" + n.Scalar() + "'" : std::string()));
+  return n.Scalar() == "true";
+}
+
+std::string json_string(const YamlField &f) {
+  if (!is_json_string(f.node())) f.fail("expected a JSON string");
+  return f.node().Scalar();
+}
+
+// A field of type Option<T> in dstack: absent or null both mean "not given".
+std::optional<YamlField> json_optional(const YamlField &obj, const char *key) {
+  std::optional<YamlField> f = obj.optional(key);
+  if (f && f->node().IsNull()) return std::nullopt;
+  return f;
+}
+
+YamlField load_json_root(const std::string &text, const std::string &file) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::ParserException &e) {
+    throw DocumentError(file, e.mark.line + 1, e.mark.column + 1, "JSON syntax error: " + e.msg);
+  }
+  YamlField f(root, file, "");
+  if (!root.IsMap()) f.fail("expected a JSON object (a dstack vm_config, or a document with a \"vm_config\" field)");
+  return f;
+}
+
+// The supported dstack QEMU versions, for error messages.
+constexpr const char *k_dstack_versions = "8.2.x, 9.0.x, 9.1.x (all generate the tables of qemu-8.2-tdx) and 9.2.x";
+
+VmShape shape_from_vm_config(const YamlField &cfg, const std::string &file) {
+  if (!cfg.node().IsMap()) cfg.fail("expected a JSON object");
+  // Unknown fields are ignored, as dstack's serde struct does (it gains fields over time).
+  VmShape s;
+  s.origin = "dstack vm_config " + file;
+
+  // cpu_count, memory_size: serde default 0, which create_tables() refuses ("cpuCount must be
+  // greater than 0"; dstack@312dc605 dstack-mr/src/acpi.rs). We require both.
+  YamlField cpu = cfg.required("cpu_count");
+  uint64_t cpus = json_uint(cpu, k_max_shape_cpus);
+  if (cpus == 0) cpu.fail("must be at least 1");
+  s.cpus = static_cast<uint32_t>(cpus);
+  YamlField mem = cfg.required("memory_size");
+  s.memory = json_uint(mem, std::numeric_limits<uint64_t>::max());
+  // dstack runs QEMU with `-m {memory_size / MiB}M` (acpi.rs create_tables; vmm/src/app/qemu.rs
+  // also passes whole MiB), so a real vm_config always holds whole MiB; refuse anything else
+  // rather than guess which rounding the host used.
+  if (s.memory == 0) mem.fail("must be greater than 0");
+  if (s.memory % (1ull << 20) != 0) mem.fail("dstack gives QEMU whole MiB; " + std::to_string(s.memory) + " is not");
+
+  // qemu_version: Option<String>. Absent means 9.1.0 (machine.rs versioned_options:
+  // `version.unwrap_or((9, 1, 0))`). Versions need exactly three numeric parts there.
+  std::string version = "9.1.0";
+  std::optional<YamlField> ver = json_optional(cfg, "qemu_version");
+  if (ver) version = json_string(*ver);
+  s.profile = dstack_acpi_profile(version, file + ": qemu_version");
+  unsigned major = static_cast<unsigned>(std::stoul(version.substr(0, version.find('.'))));
+
+  // pic: Option<bool>; default per QEMU version (machine.rs versioned_options): on for
+  // 8.0.0 <= version < 9.0.0, off otherwise.
+  std::optional<YamlField> pic = json_optional(cfg, "pic");
+  s.pic = pic ? json_bool(*pic) : major == 8;
+  // qemu_single_pass_add_pages: Option<bool>, changes MRTD only; checked for its type.
+  if (auto f = json_optional(cfg, "qemu_single_pass_add_pages")) json_bool(*f);
+
+  // smm: Machine's builder default is false and the verifier never sets it (machine.rs
+  // `#[builder(default = false)] smm`; verification.rs); acpi.rs passes smm=off. hpet=off always
+  // (acpi.rs machine string "q35,...,hpet=off"; vmm/src/app/qemu.rs the same).
+  s.smm = false;
+  s.hpet = false;
+  // hotplug_off: bool, serde default false; true adds
+  // -global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off.
+  if (auto f = cfg.optional("hotplug_off")) s.pci_hotplug = !json_bool(*f);
+  // pci_hole64_size: u64, serde default 0; 0 means "not set" (verification.rs passes
+  // `if vm_config.pci_hole64_size > 0 { Some(..) } else { None }`), i.e. QEMU's default.
+  if (auto f = cfg.optional("pci_hole64_size")) {
+    uint64_t v = json_uint(*f, std::numeric_limits<uint64_t>::max());
+    if (v != 0) s.pci_hole64_size = v;
+  }
+  // hugepages: bool, serde default false. With it dstack adds a NUMA node and memory backend,
+  // and with GPUs a pxb-pcie (pcie.0 addr=0x10) that the GPU root ports sit behind (acpi.rs).
+  // The GPU root ports are still listed below; the generator places them per `hugepages`.
+  if (auto f = cfg.optional("hugepages")) s.hugepages = json_bool(*f);
+
+  auto count = [&](const char *key, uint32_t dflt) -> uint32_t {
+    std::optional<YamlField> f = cfg.optional(key);
+    if (!f) return dflt;
+    return static_cast<uint32_t>(json_uint(*f, k_max_root_bus_devices));
+  };
+  // num_nics: serde default 1 (lib.rs default_num_nics; Machine `#[builder(default = 1)]`).
+  // num_verity_volumes, num_gpus, num_nvswitches: serde default 0.
+  uint32_t nics = count("num_nics", 1);
+  uint32_t volumes = count("num_verity_volumes", 0);
+  uint32_t gpus = count("num_gpus", 0);
+  uint32_t nvswitches = count("num_nvswitches", 0);
+
+  // swtpm adds a tpm-tis device (and a TPM2 table); dstack refuses to measure it (acpi.rs
+  // create_tables: "swtpm measurement is not supported"), and so do we.
+  if (auto f = cfg.optional("swtpm"))
+    if (json_bool(*f)) f->fail("a swtpm (tpm-tis) machine is not supported (dstack does not measure it either)");
+
+  // host_share_mode: String, serde default "". acpi.rs: "" or "9p" -> -virtfs (a virtio-9p
+  // device); "vvfat" or "vhd" -> one more virtio-blk; anything else is an error.
+  std::string share = "9p";
+  std::optional<YamlField> share_field = cfg.optional("host_share_mode");
+  if (share_field) share = json_string(*share_field);
+  PciDeviceKind share_kind;
+  if (share.empty() || share == "9p")
+    share_kind = PciDeviceKind::virtio_9p;
+  else if (share == "vvfat" || share == "vhd")
+    share_kind = PciDeviceKind::virtio_blk;
+  else
+    share_field->fail("unknown host_share_mode '" + share + "' (dstack knows \"9p\", \"vvfat\", \"vhd\")");
+
+  // Device order on pcie.0, from acpi.rs create_tables() (the machine dstack's verifier measures):
+  //   hd1 virtio-blk-pci (boot/data disk); vol0.. virtio-blk-pci (verity volumes, "after hd1 and
+  //   before networking"); net0.. virtio-net-pci; vhost-vsock-pci; -virtfs (virtio-9p) or hd2
+  //   virtio-blk-pci; hd0 virtio-blk-pci when root_verity, else -cdrom (on the built-in ICH9 AHCI:
+  //   no new PCI device); then per GPU a pcie-root-port (+ vfio-pci behind it) and per NVSwitch
+  //   a pcie-root-port. root_verity is not a vm_config field: the verifier always sets it
+  //   (verification.rs `.root_verity(true)`, tdx.rs likewise).
+  // vmm/src/app/qemu.rs puts hd0 first (configure_rootfs before configure_data_disk); every
+  // slot still holds one plain PCI function, so the tables are the same (acpi-notes.md: the kind
+  // of device does not matter).
+  size_t total = size_t{1} + volumes + nics + 1 + 1 + 1 + gpus + nvswitches;
+  if (total > k_max_root_bus_devices)
+    cfg.fail(too_many_devices(total) + " (1 boot disk + " + std::to_string(volumes) + " volumes + " +
+             std::to_string(nics) + " NICs + vsock + share + root disk + " + std::to_string(gpus) + " GPUs + " +
+             std::to_string(nvswitches) + " NVSwitches)");
+  auto add = [&](PciDeviceKind k, uint32_t n, RootPortChild behind = RootPortChild::none) {
+    for (uint32_t i = 0; i < n; ++i) s.devices.push_back(PciDevice{k, behind});
+  };
+  add(PciDeviceKind::virtio_blk, 1);
+  add(PciDeviceKind::virtio_blk, volumes);
+  add(PciDeviceKind::virtio_net, nics);
+  add(PciDeviceKind::vhost_vsock, 1);
+  add(share_kind, 1);
+  add(PciDeviceKind::virtio_blk, 1); // root_verity: always true for a vm_config
+  add(PciDeviceKind::pcie_root_port, gpus, RootPortChild::gpu);
+  add(PciDeviceKind::pcie_root_port, nvswitches, RootPortChild::nvswitch);
+  return s;
+}
+
+} // namespace
+
+// ---- public: sizes, counts, devices ----
+
+uint64_t parse_size(const std::string &text, const std::string &what) {
+  Parsed<uint64_t> r = parse_size_text(text);
+  if (!r.ok()) throw InputError(what, r.error);
+  return r.value;
+}
+
+std::string format_size(uint64_t bytes) {
+  if (bytes == 0) return "0";
+  static constexpr struct {
+    unsigned shift;
+    char suffix;
+  } k_units[] = {{60, 'E'}, {50, 'P'}, {40, 'T'}, {30, 'G'}, {20, 'M'}, {10, 'K'}};
+  for (const auto &u : k_units)
+    if (bytes % (uint64_t{1} << u.shift) == 0) return std::to_string(bytes >> u.shift) + u.suffix;
+  return std::to_string(bytes);
+}
+
+void check_memory_size(uint64_t bytes, const std::string &what) {
+  std::string problem = memory_problem(bytes);
+  if (!problem.empty()) throw InputError(what, problem);
+}
+
+uint64_t parse_vm_memory(const std::string &text, const std::string &what) {
+  uint64_t v = parse_size(text, what);
+  check_memory_size(v, what);
+  return v;
+}
+
+uint32_t parse_cpu_count(const std::string &text, const std::string &what) {
+  Parsed<uint32_t> r = parse_cpus_text(text);
+  if (!r.ok()) throw InputError(what, r.error);
+  return r.value;
+}
+
+PciDevice parse_pci_device_spec(const std::string &spec, const std::string &what) {
+  Parsed<PciDevice> r = parse_device_text(spec);
+  if (!r.ok()) throw InputError(what, r.error);
+  return r.value;
+}
+
+std::string pci_device_spec(const PciDevice &d) {
+  std::string s = pci_device_kind_name(d.kind);
+  if (d.kind == PciDeviceKind::pcie_root_port && d.behind != RootPortChild::none)
+    s += std::string(":") + root_port_child_name(d.behind);
+  return s;
+}
+
+std::string dstack_acpi_profile(const std::string &qemu_version, const std::string &what) {
+  // dstack parses "major.minor.patch", exactly three numeric parts (machine.rs parse_version_tuple).
+  std::vector<uint64_t> parts;
+  size_t pos = 0;
+  bool ok = true;
+  while (ok) {
+    size_t dot = qemu_version.find('.', pos);
+    std::string part = qemu_version.substr(pos, dot == std::string::npos ? std::string::npos : dot - pos);
+    Parsed<uint64_t> n = parse_decimal(part);
+    ok = n.ok() && part.size() <= 9;
+    parts.push_back(n.value);
+    if (dot == std::string::npos) break;
+    pos = dot + 1;
+  }
+  if (!ok || parts.size() != 3)
+    throw InputError(what, "'" + qemu_version +
+                               "' is not a QEMU version major.minor.patch (supported: " + k_dstack_versions + ")");
+  // QEMU 8.x and 9.0-9.1 generate the same tables, 9.2 differs (acpi-notes.md "What changes the
+  // blobs"; dstack's generator tests assert one digest for 8.2.0 and 9.1.0). Only the 8.2 line
+  // of 8.x has TDX hosts (dstack's and Canonical's), so 8.0/8.1 are not offered.
+  if ((parts[0] == 8 && parts[1] == 2) || (parts[0] == 9 && parts[1] <= 1)) return "qemu-8.2-tdx";
+  if (parts[0] == 9 && parts[1] == 2) return "qemu-9.2-tdx";
+  throw InputError(what, "QEMU " + qemu_version + " is not supported (supported: " + k_dstack_versions + ")");
+}
+
+// ---- public: shape files ----
+
+VmShape parse_vm_shape(const std::string &text, const std::string &file) {
+  YamlField root = load_yaml_document(text, file, "VmShape");
+  root.expect_map({"apiVersion", "kind", "profile", "cpus", "memory", "pic", "smm", "hpet", "pci_hotplug",
+                   "pci_hole64_size", "hugepages", "devices"});
+  VmShape s;
+  s.origin = "shape file " + file;
+  if (auto f = root.optional("profile")) {
+    s.profile = f->str();
+    if (s.profile.empty()) f->fail("empty profile name (leave the key out to let the command choose)");
+  }
+  s.cpus = field_cpus(root.required("cpus"));
+  s.memory = field_memory(root.required("memory"));
+  if (auto f = root.optional("pic")) s.pic = f->boolean();
+  if (auto f = root.optional("smm")) s.smm = f->boolean();
+  if (auto f = root.optional("hpet")) s.hpet = f->boolean();
+  if (auto f = root.optional("pci_hotplug")) s.pci_hotplug = f->boolean();
+  if (auto f = root.optional("pci_hole64_size")) s.pci_hole64_size = field_size(*f);
+  if (auto f = root.optional("hugepages")) s.hugepages = f->boolean();
+  if (auto f = root.optional("devices")) {
+    std::vector<YamlField> items = f->list();
+    if (items.size() > k_max_root_bus_devices) f->fail(too_many_devices(items.size()));
+    for (const YamlField &item : items) s.devices.push_back(field_device(item));
+  }
+  return s;
+}
+
+VmShape load_vm_shape(const std::string &path) { return parse_vm_shape(read_text(path), path); }
+
+std::string vm_shape_to_yaml(const VmShape &shape) {
+  std::string out = "apiVersion: mrforge/v1\nkind: VmShape\n";
+  if (!shape.profile.empty()) {
+    YAML::Emitter e; // quotes the name when YAML needs it
+    e << shape.profile;
+    out += std::string("profile: ") + e.c_str() + "\n";
+  }
+  auto b = [](bool v) { return v ? "true" : "false"; };
+  out += "cpus: " + std::to_string(shape.cpus) + "\n";
+  out += "memory: " + format_size(shape.memory) + "\n";
+  out += std::string("pic: ") + b(shape.pic) + "\n";
+  out += std::string("smm: ") + b(shape.smm) + "\n";
+  out += std::string("hpet: ") + b(shape.hpet) + "\n";
+  out += std::string("pci_hotplug: ") + b(shape.pci_hotplug) + "\n";
+  if (shape.pci_hole64_size) out += "pci_hole64_size: " + format_size(*shape.pci_hole64_size) + "\n";
+  out += std::string("hugepages: ") + b(shape.hugepages) + "\n";
+  if (shape.devices.empty()) {
+    out += "devices: []\n";
+  } else {
+    out += "devices:\n";
+    for (const PciDevice &d : shape.devices) {
+      if (d.kind == PciDeviceKind::pcie_root_port && d.behind != RootPortChild::none)
+        out += std::string("  - {kind: pcie-root-port, behind: ") + root_port_child_name(d.behind) + "}\n";
+      else
+        out += std::string("  - ") + pci_device_kind_name(d.kind) + "\n";
+    }
+  }
+  return out;
+}
+
+// ---- public: dstack vm_config ----
+
+VmShape parse_dstack_vm_config(const std::string &json_text, const std::string &file) {
+  YamlField root = load_json_root(json_text, file);
+  std::optional<YamlField> wrapped = root.optional("vm_config");
+  if (!wrapped) return shape_from_vm_config(root, file);
+  // An attestation document: its "vm_config" is an object or, as dstack's APIs serve it, a
+  // string holding the JSON text.
+  if (wrapped->node().IsMap()) return shape_from_vm_config(*wrapped, file);
+  if (is_json_string(wrapped->node())) {
+    std::string inner_name = file + "#vm_config";
+    return shape_from_vm_config(load_json_root(wrapped->node().Scalar(), inner_name), inner_name);
+  }
+  wrapped->fail("expected a JSON object or a string holding one");
+}
+
+VmShape load_dstack_vm_config(const std::string &path) { return parse_dstack_vm_config(read_text(path), path); }
+
+} // namespace mrforge

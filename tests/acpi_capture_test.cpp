@@ -1,0 +1,266 @@
+// `mrforge acpi capture`: the QEMU command line a VM shape turns into (exact argument lists), the
+// shapes the local QEMU cannot start, the guest kernel's discovery, and live re-captures of a
+// sample of the captured fixtures (tests/data/acpi/qemu-7.2-q35/, re-captured in full by
+// tests/acpi/recapture.sh) through the CLI, byte for byte.
+#include "test_support.hpp"
+
+#include <builder/acpi_capture.hpp>
+
+#include <measure/errors.hpp>
+#include <measure/vm_shape_file.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <cstring>
+#include <filesystem>
+
+using namespace mrforge;
+using namespace mrforge::builder;
+using namespace mrforge::test;
+
+namespace {
+
+namespace fs = std::filesystem;
+
+using Args = std::vector<std::string>;
+
+VmShape shape_of(uint32_t cpus, uint64_t memory, std::vector<PciDeviceKind> kinds = {}) {
+  VmShape s;
+  s.profile = "qemu-7.2-q35";
+  s.cpus = cpus;
+  s.memory = memory;
+  for (PciDeviceKind k : kinds) s.devices.push_back(PciDevice{k, RootPortChild::none});
+  return s;
+}
+
+std::string error_of(const VmShape &shape, const std::string &scratch) {
+  try {
+    qemu_shape_args(shape, scratch);
+  } catch (const InputError &e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+bool contains(const Bytes &hay, const char *needle) {
+  size_t n = std::strlen(needle);
+  return hay.size() >= n && std::search(hay.begin(), hay.end(), needle, needle + n) != hay.end();
+}
+
+std::string fixture_dir(const std::string &name) { return source_path("tests/data/acpi/qemu-7.2-q35/" + name); }
+
+} // namespace
+
+TEST_CASE("A default shape becomes q35 with SMM, HPET and PIC on, -smp and -m in MiB", "[acpi_capture]") {
+  TempDir dir("acpi-capture");
+  CHECK(qemu_shape_args(shape_of(1, 2ull << 30), dir.path()) ==
+        Args{"-machine", "q35,smm=on,hpet=on,pic=on", "-smp", "1", "-m", "2048M"});
+  CHECK(qemu_shape_args(shape_of(3, 2560ull << 20), dir.path()) ==
+        Args{"-machine", "q35,smm=on,hpet=on,pic=on", "-smp", "3", "-m", "2560M"});
+  CHECK(qemu_shape_args(shape_of(16, 64ull << 30), dir.path()) ==
+        Args{"-machine", "q35,smm=on,hpet=on,pic=on", "-smp", "16", "-m", "65536M"});
+  // No profile means the local QEMU.
+  VmShape unnamed = shape_of(2, 1ull << 30);
+  unnamed.profile.clear();
+  CHECK(qemu_shape_args(unnamed, dir.path()) ==
+        Args{"-machine", "q35,smm=on,hpet=on,pic=on", "-smp", "2", "-m", "1024M"});
+}
+
+TEST_CASE("Machine switches, hotplug off and the 64-bit hole become -machine options and -global lines",
+          "[acpi_capture]") {
+  TempDir dir("acpi-capture");
+  VmShape s = shape_of(9, 3ull << 30);
+  s.smm = false;
+  s.hpet = false;
+  s.pic = false;
+  CHECK(qemu_shape_args(s, dir.path()) == Args{"-machine", "q35,smm=off,hpet=off,pic=off", "-smp", "9", "-m", "3072M"});
+
+  VmShape h = shape_of(2, 4ull << 30, {PciDeviceKind::virtio_net});
+  h.pci_hotplug = false;
+  h.pci_hole64_size = 16ull << 40; // 16 TiB
+  CHECK(qemu_shape_args(h, dir.path()) == Args{"-machine", "q35,smm=on,hpet=on,pic=on", "-smp", "2", "-m", "4096M",
+                                               "-global", "ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off",
+                                               "-global", "q35-pcihost.pci-hole64-size=17592186044416", "-netdev",
+                                               "user,id=net0", "-device", "virtio-net-pci,netdev=net0"});
+}
+
+TEST_CASE("Root-bus devices keep their order, each with its placeholder backend", "[acpi_capture]") {
+  TempDir dir("acpi-capture");
+  const std::string s = dir / "scratch";
+  VmShape shape = shape_of(2, 2ull << 30,
+                           {PciDeviceKind::virtio_blk, PciDeviceKind::virtio_net, PciDeviceKind::virtio_9p,
+                            PciDeviceKind::pcie_root_port, PciDeviceKind::virtio_blk, PciDeviceKind::virtio_net,
+                            PciDeviceKind::pcie_root_port});
+  Args expected = {"-machine", "q35,smm=on,hpet=on,pic=on",
+                   "-smp",     "2",
+                   "-m",       "2048M",
+                   "-drive",   "file=" + s + "/disk0.raw,if=none,id=disk0,format=raw,readonly=on",
+                   "-device",  "virtio-blk-pci,drive=disk0",
+                   "-netdev",  "user,id=net0",
+                   "-device",  "virtio-net-pci,netdev=net0",
+                   "-fsdev",   "local,id=fs0,path=" + s + "/9p,security_model=none,readonly=on",
+                   "-device",  "virtio-9p-pci,fsdev=fs0,mount_tag=share0",
+                   "-device",  "pcie-root-port,id=rp1,chassis=1",
+                   "-drive",   "file=" + s + "/disk1.raw,if=none,id=disk1,format=raw,readonly=on",
+                   "-device",  "virtio-blk-pci,drive=disk1",
+                   "-netdev",  "user,id=net1",
+                   "-device",  "virtio-net-pci,netdev=net1",
+                   "-device",  "pcie-root-port,id=rp2,chassis=2"};
+  CHECK(qemu_shape_args(shape, s) == expected);
+  CHECK(fs::file_size(s + "/disk0.raw") == 1u << 20);
+  CHECK(fs::file_size(s + "/disk1.raw") == 1u << 20);
+  CHECK(fs::is_directory(s + "/9p"));
+
+  // A ',' in the scratch path is doubled, as QEMU's option syntax wants.
+  const std::string comma = dir / "a,b";
+  Args with_comma = qemu_shape_args(shape_of(1, 2ull << 30, {PciDeviceKind::virtio_blk}), comma);
+  REQUIRE(with_comma.size() == 10);
+  CHECK(with_comma[7] == "file=" + dir.path() + "/a,,b/disk0.raw,if=none,id=disk0,format=raw,readonly=on");
+}
+
+TEST_CASE("The CPU model gets more physical address bits only when the 64-bit hole needs them", "[acpi_capture]") {
+  CHECK(capture_cpu_model(shape_of(1, 2ull << 30)) == "qemu64");
+  CHECK(capture_cpu_model(shape_of(16, 64ull << 30)) == "qemu64");
+  VmShape s = shape_of(2, 4ull << 30);
+  s.pci_hole64_size = 512ull << 30; // ends below the AMD HyperTransport hole at 0xFD00000000
+  CHECK(capture_cpu_model(s) == "qemu64");
+  // QEMU 7.2 with the default 40 bits says for this shape: "Address space limit 0xffffffffff <
+  // 0x11007fffffff phys-bits too low (40)" (RAM above 4 GiB moved to 1 TiB, then 16 TiB of hole);
+  // 0x11007fffffff needs 45 bits.
+  s.pci_hole64_size = 16ull << 40;
+  CHECK(capture_cpu_model(s) == "qemu64,phys-bits=45,pdpe1gb=on");
+}
+
+TEST_CASE("Shapes the local QEMU cannot start are refused, naming the device or field", "[acpi_capture]") {
+  TempDir dir("acpi-capture");
+  VmShape gpu = shape_of(2, 2ull << 30, {PciDeviceKind::virtio_blk, PciDeviceKind::pcie_root_port});
+  gpu.devices[1].behind = RootPortChild::gpu;
+  CHECK_THAT(error_of(gpu, dir.path()), Catch::Contains("devices[1]") && Catch::Contains("gpu"));
+  gpu.devices[1].behind = RootPortChild::nvswitch;
+  CHECK_THAT(error_of(gpu, dir.path()), Catch::Contains("devices[1]") && Catch::Contains("nvswitch"));
+
+  VmShape huge = shape_of(2, 2ull << 30);
+  huge.hugepages = true;
+  CHECK_THAT(error_of(huge, dir.path()), Catch::Contains("hugepages"));
+
+  VmShape other = shape_of(2, 2ull << 30);
+  other.profile = "qemu-9.2-tdx";
+  CHECK_THAT(error_of(other, dir.path()),
+             Catch::Contains("capture runs the local QEMU 7.2; profile qemu-9.2-tdx describes another QEMU"));
+
+  CHECK_THAT(error_of(shape_of(0, 2ull << 30), dir.path()), Catch::Contains("1 to 288 vCPUs"));
+  CHECK_THAT(error_of(shape_of(289, 2ull << 30), dir.path()), Catch::Contains("1 to 288 vCPUs"));
+  CHECK_THAT(error_of(shape_of(1, (2ull << 30) + 4096), dir.path()), Catch::Contains("whole MiB"));
+
+  VmShape vsock = shape_of(2, 2ull << 30, {PciDeviceKind::vhost_vsock});
+  if (fs::exists("/dev/vhost-vsock")) {
+    CHECK(qemu_shape_args(vsock, dir.path()) == Args{"-machine", "q35,smm=on,hpet=on,pic=on", "-smp", "2", "-m",
+                                                     "2048M", "-device", "vhost-vsock-pci,guest-cid=3"});
+  } else {
+    CHECK_THAT(error_of(vsock, dir.path()), Catch::Contains("devices[0]") && Catch::Contains("/dev/vhost-vsock"));
+  }
+
+  // More than 255 vCPUs: refused under TCG before anything starts.
+  AcpiCaptureSettings big;
+  big.shape = shape_of(288, 2ull << 30);
+  big.work_dir = dir.path();
+  try {
+    capture_acpi(big);
+    FAIL("288 vCPUs under TCG were accepted");
+  } catch (const InputError &e) {
+    CHECK_THAT(e.what(), Catch::Contains("--accel kvm"));
+  }
+}
+
+TEST_CASE("The guest kernel is the newest vmlinuz whose qemu_fw_cfg module is installed", "[acpi_capture]") {
+  TempDir dir("acpi-capture");
+  const std::string boot = dir / "boot", mods = dir / "modules";
+  fs::create_directories(boot);
+  for (const char *k : {"vmlinuz-6.1.0-56-amd64", "vmlinuz-6.12.117+deb12-amd64", "vmlinuz-6.13.0-rc1-amd64",
+                        "config-6.12.117+deb12-amd64"})
+    write_text(boot + "/" + k, "kernel");
+  CHECK_THROWS_AS(default_capture_kernel(boot, mods), InputError);
+
+  fs::create_directories(mods + "/6.1.0-56-amd64/kernel/drivers/firmware");
+  write_text(mods + "/6.1.0-56-amd64/kernel/drivers/firmware/qemu_fw_cfg.ko", "ko");
+  CHECK(default_capture_kernel(boot, mods) == boot + "/vmlinuz-6.1.0-56-amd64");
+  fs::create_directories(mods + "/6.12.117+deb12-amd64/kernel/drivers/firmware");
+  write_text(mods + "/6.12.117+deb12-amd64/kernel/drivers/firmware/qemu_fw_cfg.ko.xz", "xz");
+  // 6.12 is newer than 6.1 (numbers, not bytes); 6.13 has no module.
+  CHECK(default_capture_kernel(boot, mods) == boot + "/vmlinuz-6.12.117+deb12-amd64");
+  CHECK(find_fw_cfg_module(boot + "/vmlinuz-6.12.117+deb12-amd64", mods) ==
+        mods + "/6.12.117+deb12-amd64/kernel/drivers/firmware/qemu_fw_cfg.ko.xz");
+  CHECK(find_fw_cfg_module(boot + "/vmlinuz-6.13.0-rc1-amd64", mods).empty());
+  CHECK(kernel_release_of("/boot/vmlinuz-6.12.117+deb12-amd64") == "6.12.117+deb12-amd64");
+  CHECK(kernel_release_of("/boot/bzImage").empty());
+}
+
+TEST_CASE("The capture guest's /init is valid busybox sh and follows the dump protocol", "[acpi_capture]") {
+  TempDir dir("acpi-capture");
+  std::string init = capture_init_script();
+  write_text(dir / "init", init);
+  ShellResult r = run_shell("/bin/busybox sh -n " + shell_quote(dir / "init"));
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(init, Catch::Contains("MRFORGE-CHECK-BEGIN fw_cfg/$n") && Catch::Contains("MRFORGE-CHECK-END fw_cfg/$n") &&
+                       Catch::Contains("etc/table-loader etc/acpi/rsdp etc/acpi/tables") &&
+                       Catch::Contains("MRFORGE-READY") && Catch::Contains("poweroff -f"));
+}
+
+TEST_CASE("Every captured fixture has a shape file the shape reader accepts and all three blobs", "[acpi_capture]") {
+  const std::string root = source_path("tests/data/acpi/qemu-7.2-q35");
+  size_t n = 0;
+  for (const auto &entry : fs::directory_iterator(root)) {
+    if (!entry.is_directory()) continue;
+    const std::string d = entry.path().string();
+    INFO(d);
+    VmShape shape = load_vm_shape(d + "/shape.yaml");
+    CHECK(shape.profile == "qemu-7.2-q35");
+    Bytes loader = read(d + "/table-loader"), rsdp = read(d + "/rsdp"), tables = read(d + "/tables");
+    CHECK(loader.size() == 4096); // 128-byte commands padded to 4 KiB
+    CHECK(rsdp.size() == 20);     // ACPI 1.0 RSDP
+    CHECK(tables.size() % 0x20000 == 0);
+    CHECK(contains(rsdp, "RSD PTR "));
+    CHECK(contains(tables, "DSDT"));
+    ++n;
+  }
+  CHECK(n >= 15);
+}
+
+TEST_CASE("Re-capturing a sample of the fixtures with the CLI gives the same bytes", "[acpi_capture][qemu]") {
+  for (const char *name : {"c1-m2g-nic1", "c9-m3g-smm-off-hpet-off-pic-off", "c2-m2g-rootport"}) {
+    DYNAMIC_SECTION(name) {
+      TempDir dir("acpi-capture");
+      const std::string fixture = fixture_dir(name);
+      ShellResult r =
+          run_mrforge_cli({"acpi", "capture", "--shape", fixture + "/shape.yaml", "-o", dir / "out", "--json"});
+      INFO(r.err);
+      REQUIRE(r.exit_code == 0);
+      for (const char *blob : {"table-loader", "rsdp", "tables", "shape.yaml"}) {
+        INFO(blob);
+        CHECK(read(dir / "out/" + blob) == read(fixture + "/" + blob));
+      }
+      // The digests printed are those sha384sum computes.
+      for (const char *blob : {"table-loader", "rsdp", "tables"}) {
+        ShellResult sum = run_shell("sha384sum " + shell_quote(dir / "out/" + blob) + " | cut -d' ' -f1");
+        REQUIRE(sum.exit_code == 0);
+        CHECK_THAT(r.out, Catch::Contains("\"sha384\": \"" + sum.out.substr(0, 96) + "\""));
+      }
+      // Sane blobs: the tables QEMU 7.2 q35 builds, found independently by their signatures;
+      // HPET only when the shape has it.
+      Bytes tables = read(dir / "out/tables");
+      for (const char *sig : {"FACS", "DSDT", "FACP", "APIC", "MCFG", "WAET", "RSDT"}) {
+        INFO(sig);
+        CHECK(contains(tables, sig));
+      }
+      VmShape shape = load_vm_shape(fixture + "/shape.yaml");
+      CHECK(contains(tables, "HPET") == shape.hpet);
+      Bytes rsdp = read(dir / "out/rsdp");
+      CHECK(contains(rsdp, "RSD PTR "));
+      CHECK(contains(rsdp, "BOCHS "));
+      Bytes loader = read(dir / "out/table-loader");
+      CHECK(contains(loader, "etc/acpi/rsdp"));
+      CHECK(contains(loader, "etc/acpi/tables"));
+    }
+  }
+}
