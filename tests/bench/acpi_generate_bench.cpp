@@ -29,14 +29,14 @@ int main() {
   s.profile = "qemu-9.2-tdx";
   s.cpus = 256;
   s.memory = 64ull << 30;
-  s.devices = {{PciDeviceKind::virtio_blk, RootPortChild::none}, {PciDeviceKind::virtio_net, RootPortChild::none},
+  s.devices = {{PciDeviceKind::virtio_blk, RootPortChild::none},
+               {PciDeviceKind::virtio_net, RootPortChild::none},
                {PciDeviceKind::pcie_root_port, RootPortChild::gpu}};
   AcpiProfile p = load_acpi_profile(s.profile);
   GeneratedAcpi g = generate_acpi(s, p);
   size_t sink = 0;
   double gen = median_ms(101, [&] { sink += generate_acpi(s, p).blobs.tables[64]; });
-  double hash = median_ms(101, [&] {
-    sink += sha384(g.blobs.table_loader)[0] + sha384(g.blobs.rsdp)[0] + sha384(g.blobs.tables)[0];
-  });
+  double hash = median_ms(
+      101, [&] { sink += sha384(g.blobs.table_loader)[0] + sha384(g.blobs.rsdp)[0] + sha384(g.blobs.tables)[0]; });
   std::printf("%.3f %.3f %zu\n", gen, hash, sink);
 }
