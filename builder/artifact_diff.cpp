@@ -2,6 +2,7 @@
 #include <builder/guestfs_tree.hpp>
 
 #include <measure/errors.hpp>
+#include <measure/json_text.hpp>
 #include <measure/mapped_file.hpp>
 
 #include <nlohmann/json.hpp>
@@ -293,14 +294,7 @@ void compare_entries(const std::string &artifact, const std::vector<ImageEntry> 
 
 // ---- JSON -------------------------------------------------------------------------------------
 
-json parse_json(const std::string &path) {
-  std::string text = read_all(path);
-  try {
-    return json::parse(text);
-  } catch (const json::parse_error &e) {
-    throw FormatError(path, e.byte, std::string("not a JSON document: ") + e.what());
-  }
-}
+json parse_json(const std::string &path) { return parse_json_text(read_all(path), path); }
 
 std::string render(const json &v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
 

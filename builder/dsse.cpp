@@ -7,6 +7,7 @@
 #include <builder/dsse.hpp>
 
 #include <measure/errors.hpp>
+#include <measure/json_text.hpp>
 #include <measure/mapped_file.hpp>
 
 #include <nlohmann/json.hpp>
@@ -36,14 +37,6 @@ std::string json_type(const Json &j) {
   case Json::value_t::number_float: return "a number";
   default: return "not a JSON value";
   }
-}
-
-// nlohmann's message without its "[json.exception.parse_error.101] parse error at line 1, column
-// 5: " prefix: the offset is reported separately.
-std::string parse_error_detail(const nlohmann::json::parse_error &e) {
-  std::string m = e.what();
-  size_t colon = m.find(": ");
-  return colon == std::string::npos ? m : m.substr(colon + 2);
 }
 
 const Json &field(const Json &object, const char *name, Json::value_t type, const std::string &where,
@@ -107,16 +100,7 @@ DsseEnvelope parse_envelope(const std::string &text, const std::string &path) {
                                  "\" appears twice in one object; a DSSE envelope must be unambiguous");
     return true;
   };
-  Json j;
-  try {
-    j = Json::parse(text, reject_duplicates);
-  } catch (const nlohmann::json::parse_error &e) {
-    // e.byte counts the bytes read including the offending one; at the end of a truncated
-    // envelope it is one past the end.
-    uint64_t offset = e.byte == 0 ? 0 : std::min<uint64_t>(e.byte - 1, text.size());
-    std::string what = offset >= text.size() ? "truncated: the JSON ends early (" : "not JSON (";
-    throw FormatError(path, offset, what + parse_error_detail(e) + ")");
-  }
+  Json j = parse_json_text(text, path, reject_duplicates);
   if (!j.is_object())
     throw InputError(path, "is not a DSSE envelope: the top level is " + json_type(j) + ", expected an object");
 

@@ -1,5 +1,6 @@
 #include <builder/image_metadata.hpp>
 #include <measure/errors.hpp>
+#include <measure/json_text.hpp>
 #include <measure/mapped_file.hpp>
 
 #include <nlohmann/json.hpp>
@@ -21,13 +22,7 @@ std::string file_in(const std::string &dir, const std::string &meta, const std::
 
 ImageMetadata read_image_metadata(const std::string &dir) {
   std::string meta = dir + "/metadata.json";
-  Bytes text = read_file(meta);
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text.begin(), text.end());
-  } catch (const nlohmann::json::parse_error &e) {
-    throw FormatError(meta, e.byte, std::string("not valid JSON: ") + e.what());
-  }
+  nlohmann::json j = parse_json_text(read_file(meta), meta);
   if (!j.is_object()) throw InputError(meta, "expected a JSON object with bios, kernel, initrd and cmdline");
   auto str = [&](const char *field, bool required) -> std::optional<std::string> {
     auto it = j.find(field);

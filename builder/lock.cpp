@@ -2,6 +2,7 @@
 #include <builder/store.hpp>
 
 #include <measure/errors.hpp>
+#include <measure/json_text.hpp>
 #include <measure/mapped_file.hpp>
 
 #include <nlohmann/json.hpp>
@@ -161,10 +162,10 @@ std::string lock_to_json(const Lock &lock) {
 Lock parse_lock(const std::string &text, const std::string &file) {
   json doc;
   try {
-    doc = json::parse(text);
-  } catch (const json::parse_error &e) {
-    auto [line, column] = line_column(text, e.byte == 0 ? 0 : e.byte - 1);
-    throw DocumentError(file, line, column, std::string("not valid JSON: ") + e.what());
+    doc = parse_json_text(text, file);
+  } catch (const FormatError &e) {
+    auto [line, column] = line_column(text, e.offset());
+    throw DocumentError(file, line, column, e.detail());
   }
   LockReader r(file);
   if (!doc.is_object()) r.fail("lock", "expected a JSON object");

@@ -8,6 +8,7 @@
 
 #include <measure/errors.hpp>
 #include <measure/hash.hpp>
+#include <measure/json_text.hpp>
 #include <measure/mapped_file.hpp>
 #include <measure/measurement_json.hpp>
 
@@ -54,14 +55,6 @@ void require_relative_name(const std::string &name, const std::string &what) {
   }
 }
 
-template <class J> J parse_json_bytes(const uint8_t *begin, const uint8_t *end, const std::string &what) {
-  try {
-    return J::parse(begin, end);
-  } catch (const nlohmann::json::parse_error &e) {
-    throw FormatError(what, e.byte, std::string("not valid JSON: ") + e.what());
-  }
-}
-
 std::string path_in(const std::string &dir, const std::string &name) { return dir + "/" + name; }
 
 void require_file(const std::string &path) {
@@ -77,7 +70,7 @@ Bytes read_required(const std::string &path) {
 
 OJson read_json_file(const std::string &path) {
   Bytes b = read_required(path);
-  return parse_json_bytes<OJson>(b.data(), b.data() + b.size(), path);
+  return parse_json_text<OJson>(b, path);
 }
 
 // Typed field access for the records the build wrote (and for untrusted statements).
@@ -396,7 +389,7 @@ std::vector<uint8_t> statement_bytes(const nlohmann::ordered_json &statement) {
 
 Statement parse_statement(const std::vector<uint8_t> &payload, const std::string &what) {
   Statement st;
-  st.json = parse_json_bytes<OJson>(payload.data(), payload.data() + payload.size(), what);
+  st.json = parse_json_text<OJson>(payload, what);
   const OJson &j = st.json;
   if (!j.is_object()) throw InputError(what, "expected an in-toto statement (a JSON object)");
   std::string type = string_field(j, "_type", what);

@@ -8,6 +8,7 @@
 #include <builder/store.hpp>
 
 #include <measure/errors.hpp>
+#include <measure/json_text.hpp>
 #include <measure/mapped_file.hpp>
 
 #include <nlohmann/json.hpp>
@@ -29,12 +30,7 @@ nlohmann::json read_record(const std::string &dir) {
     throw InputError(dir, "not a directory: --against takes a `mrforge build` output directory");
   if (!fs::exists(path))
     throw InputError(dir, std::string("no ") + k_build_record + ": not an output directory of `mrforge build`");
-  Bytes bytes = read_file(path);
-  try {
-    return nlohmann::json::parse(bytes.begin(), bytes.end());
-  } catch (const nlohmann::json::parse_error &e) {
-    throw FormatError(path, e.byte, std::string("not valid JSON: ") + e.what());
-  }
+  return parse_json_text(read_file(path), path);
 }
 
 // digest.txt for a guest image, the manifest digest for an OCI image.

@@ -14,6 +14,7 @@
 
 #include <measure/attestation_inputs.hpp>
 #include <measure/errors.hpp>
+#include <measure/json_text.hpp>
 #include <measure/mapped_file.hpp>
 #include <measure/measurement_json.hpp>
 #include <measure/profile_yaml.hpp>
@@ -90,12 +91,7 @@ ExpectedFile read_measurements_shapes(const Json &j, long shape, const std::stri
 // Returns nullopt after printing why when the envelope's signature does not verify.
 std::optional<ExpectedFile> read_expected(const std::string &path, const std::string &pub, long shape) {
   Bytes text = read_file(path);
-  Json j;
-  try {
-    j = Json::parse(text.begin(), text.end());
-  } catch (const Json::parse_error &e) {
-    throw FormatError(path, e.byte, std::string("not valid JSON: ") + e.what());
-  }
+  Json j = parse_json_text(text, path);
   bool envelope = j.is_object() && j.contains("payloadType") && j.contains("signatures");
   if (!envelope && !pub.empty())
     throw InputError("--pub", path + " is not a signed statement (DSSE envelope): --pub is only for one");

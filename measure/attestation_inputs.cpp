@@ -10,6 +10,7 @@
 #include <measure/attestation_inputs.hpp>
 
 #include <measure/errors.hpp>
+#include <measure/json_text.hpp>
 #include <measure/reader.hpp>
 
 #include <nlohmann/json.hpp>
@@ -91,17 +92,6 @@ InputKind classify(ByteView file, const std::string &source) {
   // Leading whitespace then something else: text that is neither JSON nor hex; let the hex
   // decoder name the offending character.
   return p > 0 ? InputKind::hex_text : InputKind::binary;
-}
-
-Json parse_json(ByteView text, const std::string &source) {
-  try {
-    return Json::parse(text.begin(), text.end());
-  } catch (const Json::parse_error &e) {
-    std::string what = e.what();
-    size_t cut = what.find("] ");
-    if (cut != std::string::npos) what = what.substr(cut + 2); // drop "[json.exception.parse_error.101] "
-    throw FormatError(source, e.byte > 0 ? e.byte - 1 : 0, "invalid JSON: " + what);
-  }
 }
 
 std::string field_source(const std::string &source, const std::string &field) { return source + ":" + field; }
@@ -382,7 +372,7 @@ Bytes quote_bytes_from_input(ByteView file, const std::string &source) {
     return file.to_bytes();
   case InputKind::json: break;
   }
-  Json doc = parse_json(file, source);
+  Json doc = parse_json_text(file, source);
   if (doc.is_array())
     throw FormatError(source, 0, "a JSON array (an event log?), expected a document with a \"quote\" field");
   if (!doc.is_object()) throw FormatError(source, 0, "expected a JSON object with a \"quote\" field");
@@ -407,7 +397,7 @@ EventLog event_log_from_input(ByteView file, const std::string &source) {
   case InputKind::binary: return event_log_from_ccel(parse_tcg_log(file, source));
   case InputKind::json: break;
   }
-  Json doc = parse_json(file, source);
+  Json doc = parse_json_text(file, source);
   if (doc.is_array()) return event_log_from_json_array(doc, source);
   if (!doc.is_object()) throw FormatError(source, 0, "expected a JSON array of events or a JSON object");
   if (doc.contains("attestation")) {
@@ -418,7 +408,7 @@ EventLog event_log_from_input(ByteView file, const std::string &source) {
     std::string src = field_source(source, "event_log");
     const Json &v = doc.at("event_log");
     if (v.is_string())
-      return event_log_from_json_array(parse_json(ByteView::of(v.get_ref<const std::string &>()), src), src);
+      return event_log_from_json_array(parse_json_text(ByteView::of(v.get_ref<const std::string &>()), src), src);
     return event_log_from_json_array(v, src);
   }
   throw FormatError(source, 0,

@@ -195,7 +195,7 @@ TEST_CASE("Malformed inputs are rejected with the place and the reason", "[input
   SECTION("broken JSON: offset of the error") {
     FormatError e = format_error([] { event_log_from_input(text("{\"quote\": \"04\",, }"), "x.json"); });
     CHECK(e.offset() == 15); // the second comma
-    CHECK_THAT(e.what(), Catch::Contains("invalid JSON"));
+    CHECK_THAT(e.what(), Catch::Contains("not valid JSON"));
     FormatError inner = format_error([] { event_log_from_input(text(R"({"event_log": "[{\"imr\":"})"), "x.json"); });
     CHECK(inner.source() == "x.json:event_log");
   }

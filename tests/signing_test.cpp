@@ -576,7 +576,7 @@ TEST_CASE("malformed envelopes are refused naming the file, the offset or the fi
        ": signatures[0].sig: not base64: byte 0x0a at offset 4"},
       {"duplicate", envelope(R"("payload":")" + payload + R"(","payload":"","payloadType":"t",)" + good_sigs),
        "the key \"payload\" appears twice"},
-      {"not-json", "{\"payload\": nope}", "not JSON"},
+      {"not-json", "{\"payload\": nope}", "not valid JSON"},
   };
   for (const auto &c : cases) {
     INFO(c.name);
