@@ -730,18 +730,40 @@ std::vector<Range> free_ranges(std::vector<Range> used, uint64_t start, uint64_t
   return out;
 }
 
-// build_append_pci_bus_devices for a root port's secondary bus with ACPI hotplug (bsel set).
-void root_port_bus(Term &dev, uint32_t bsel) {
+// aml_pci_device_dsm before QEMU 8.0: the package is built from the names.
+Term pci_device_dsm_v7() {
   using namespace aml;
-  dev << name_decl("BSEL", integer(bsel));
-  Term slot0 = device("S00");
-  slot0 << name_decl("_ADR", integer(0));
-  slot0 << name_decl("ASUN", integer(0));
-  Term dsm = method("_DSM", 4, serialized); // aml_pci_device_dsm
+  Term dsm = method("_DSM", 4, serialized);
   Term pkg = package(2);
   pkg << name("BSEL") << name("ASUN");
   dsm << store(pkg, local(0));
   dsm << return_(call("PDSM", {arg(0), arg(1), arg(2), arg(3), local(0)}));
+  return dsm;
+}
+
+// aml_pci_device_dsm as of QEMU 8.0: the package is filled by index.
+Term pci_device_dsm_v8() {
+  using namespace aml;
+  Term dsm = method("_DSM", 4, serialized);
+  Term pkg = package(2);
+  pkg << integer(0) << integer(0);
+  dsm << store(pkg, local(0));
+  dsm << store(name("BSEL"), index(local(0), integer(0)));
+  dsm << store(name("ASUN"), index(local(0), integer(1)));
+  dsm << return_(call("PDSM", {arg(0), arg(1), arg(2), arg(3), local(0)}));
+  return dsm;
+}
+
+// The hotplug slots of a root port's secondary bus with BSEL `bsel` (build_append_pci_bus_devices
+// before 8.0, build_append_pcihp_slots as of 8.0): PCI Express, so only slot 0, with its _DSM
+// (`dsm`, per version), _SUN and _EJ0, then the bus's DVNT. The slot is a Device with _ADR, or a
+// Scope when `as_scope` (8.0 and later, for a slot whose device has AML of its own: a GPU).
+void hotplug_slot0(Term &dev, uint32_t bsel, const Term &dsm, bool as_scope) {
+  using namespace aml;
+  dev << name_decl("BSEL", integer(bsel));
+  Term slot0 = as_scope ? scope("S00") : device("S00");
+  if (!as_scope) slot0 << name_decl("_ADR", integer(0));
+  slot0 << name_decl("ASUN", integer(0));
   slot0 << dsm;
   slot0 << name_decl("_SUN", integer(0));
   Term ej0 = method("_EJ0", 1, not_serialized);
@@ -753,11 +775,34 @@ void root_port_bus(Term &dev, uint32_t bsel) {
   ifc << notify(name("S00"), arg(1));
   dvnt << ifc;
   dev << dvnt;
+}
+
+// build_append_pci_bus_devices (before 8.0) for a root port's secondary bus with ACPI hotplug:
+// the slots, then the bus's PCNT.
+void root_port_bus(Term &dev, uint32_t bsel) {
+  using namespace aml;
+  hotplug_slot0(dev, bsel, pci_device_dsm_v7(), false);
   Term pcnt = method("PCNT", 0, not_serialized);
   pcnt << store(integer(bsel), name("BNUM"));
   pcnt << call("DVNT", {name("PCIU"), integer(1)});
   pcnt << call("DVNT", {name("PCID"), integer(3)});
   dev << pcnt;
+}
+
+// 00.0 the host bridge: no AML of its own, listed with its address.
+Term host_bridge_device() {
+  using namespace aml;
+  Term host = device("S00");
+  host << name_decl("_ADR", integer(0));
+  return host;
+}
+
+// 1f.3 SMBus: it has an AML hook, so it is listed although it is not function 0.
+Term smbus_device() {
+  using namespace aml;
+  Term smb = device("SFB");
+  smb << name_decl("_ADR", integer(0x001f0003));
+  return smb;
 }
 
 // 1f.0 LPC with the ISA devices (build_ich9_isa_aml).
@@ -800,10 +845,7 @@ Term lpc_device() {
 // The root bus's devices (build_append_pci_bus_devices for pcie.0 without ACPI hotplug on it).
 void root_bus_devices(Term &pci0, const Machine &m) {
   using namespace aml;
-  // 00.0 host bridge (no AML of its own)
-  Term host = device("S00");
-  host << name_decl("_ADR", integer(0));
-  pci0 << host;
+  pci0 << host_bridge_device();
   // user devices, slots 1.. in order
   // BSELs are numbered walking the buses depth first, child buses newest first (QEMU's
   // acpi_set_bsel over a head-inserted list): the last root port's bus gets 0.
@@ -823,10 +865,7 @@ void root_bus_devices(Term &pci0, const Machine &m) {
     pci0 << dev;
   }
   pci0 << lpc_device();
-  // 1f.3 SMBus (has an AML hook, so it is listed although it is not function 0)
-  Term smb = device("SFB");
-  smb << name_decl("_ADR", integer(0x001f0003));
-  pci0 << smb;
+  pci0 << smbus_device();
   if (m.shape.pci_hotplug) {
     // PCNT notifies the child buses' PCNT, newest bus first (QEMU keeps child buses in a list it
     // inserts at the head).
@@ -837,48 +876,12 @@ void root_bus_devices(Term &pci0, const Machine &m) {
   }
 }
 
-// aml_pci_device_dsm as of QEMU 8.0: the package is filled by index.
-Term pci_device_dsm_v8() {
-  using namespace aml;
-  Term dsm = method("_DSM", 4, serialized);
-  Term pkg = package(2);
-  pkg << integer(0) << integer(0);
-  dsm << store(pkg, local(0));
-  dsm << store(name("BSEL"), index(local(0), integer(0)));
-  dsm << store(name("ASUN"), index(local(0), integer(1)));
-  dsm << return_(call("PDSM", {arg(0), arg(1), arg(2), arg(3), local(0)}));
-  return dsm;
-}
-
-// build_append_pcihp_slots (8.0) for a root port's bus with BSEL `bsel`: PCI Express, so only
-// slot 0; a device there (a GPU) gets a Scope, an empty slot a Device with _ADR.
-void pcihp_slots_v8(Term &dev, uint32_t bsel, bool occupied) {
-  using namespace aml;
-  dev << name_decl("BSEL", integer(bsel));
-  Term slot0 = occupied ? scope("S00") : device("S00");
-  if (!occupied) slot0 << name_decl("_ADR", integer(0));
-  slot0 << name_decl("ASUN", integer(0));
-  slot0 << pci_device_dsm_v8();
-  slot0 << name_decl("_SUN", integer(0));
-  Term ej0 = method("_EJ0", 1, not_serialized);
-  ej0 << call("PCEJ", {name("BSEL"), name("_SUN")});
-  slot0 << ej0;
-  dev << slot0;
-  Term dvnt = method("DVNT", 2, not_serialized);
-  Term ifc = if_(and_(arg(0), integer(1u << 0)));
-  ifc << notify(name("S00"), arg(1));
-  dvnt << ifc;
-  dev << dvnt;
-}
-
 // build_append_pci_bus_devices (8.0) for pcie.0: every present function, each with its own AML.
 // Returns the root ports' devfns and BSELs (for the notification chain).
 std::vector<std::pair<unsigned, uint32_t>> root_bus_devices_v8(Term &pci0, const Machine &m) {
   using namespace aml;
   std::vector<std::pair<unsigned, uint32_t>> bridges;
-  Term host = device("S00");
-  host << name_decl("_ADR", integer(0));
-  pci0 << host;
+  pci0 << host_bridge_device();
   uint32_t bsel = static_cast<uint32_t>(count_devices(m.shape, PciDeviceKind::pcie_root_port));
   for (size_t i = 0; i < m.shape.devices.size(); ++i) {
     const PciDevice &d = m.shape.devices[i];
@@ -895,7 +898,7 @@ std::vector<std::pair<unsigned, uint32_t>> root_bus_devices_v8(Term &pci0, const
       }
       if (m.shape.pci_hotplug) {
         --bsel;
-        pcihp_slots_v8(dev, bsel, occupied);
+        hotplug_slot0(dev, bsel, pci_device_dsm_v8(), occupied);
         bridges.push_back({slot << 3, bsel});
       }
     }
@@ -905,9 +908,7 @@ std::vector<std::pair<unsigned, uint32_t>> root_bus_devices_v8(Term &pci0, const
   Term sata = device("SFA");
   sata << name_decl("_ADR", integer(0x001f0002));
   pci0 << sata;
-  Term smb = device("SFB");
-  smb << name_decl("_ADR", integer(0x001f0003));
-  pci0 << smb;
+  pci0 << smbus_device();
   return bridges;
 }
 
