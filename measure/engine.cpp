@@ -5,10 +5,10 @@
 #include <measure/mrtd.hpp>
 #include <measure/pe.hpp>
 #include <measure/setup_header.hpp>
+#include <measure/size_text.hpp>
 #include <measure/td_hob.hpp>
 #include <measure/uefi_events.hpp>
 
-#include <cctype>
 #include <utility>
 
 namespace mrforge {
@@ -269,38 +269,13 @@ std::string digest_slot_names() {
 }
 
 uint64_t parse_memory_size(const std::string &text, const std::string &what) {
-  size_t i = 0;
-  uint64_t value = 0;
-  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) {
-    uint64_t digit = static_cast<uint64_t>(text[i] - '0');
-    if (value > (UINT64_MAX - digit) / 10) throw InputError(what, "'" + text + "' is too large");
-    value = value * 10 + digit;
-    ++i;
-  }
-  if (i == 0) throw InputError(what, "'" + text + "' is not a size (examples: 2G, 2048M, 2147483648)");
-  std::string unit = text.substr(i);
-  for (char &c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  unsigned shift = 0;
-  if (unit.empty() || unit == "B")
-    shift = 0;
-  else if (unit == "K" || unit == "KB" || unit == "KIB")
-    shift = 10;
-  else if (unit == "M" || unit == "MB" || unit == "MIB")
-    shift = 20;
-  else if (unit == "G" || unit == "GB" || unit == "GIB")
-    shift = 30;
-  else if (unit == "T" || unit == "TB" || unit == "TIB")
-    shift = 40;
-  else
-    throw InputError(what, "unknown unit '" + text.substr(i) + "' in '" + text + "' (use K, M, G or T, binary)");
-  if (shift && value > (k_max_memory >> shift))
-    throw InputError(what, "'" + text + "' is larger than the 64 TiB limit");
-  value <<= shift;
-  if (value == 0) throw InputError(what, "memory size must not be zero");
-  if (value > k_max_memory) throw InputError(what, "'" + text + "' is larger than the 64 TiB limit");
-  if (value % 4096)
+  SizeText r = parse_size_text(text);
+  if (!r.ok()) throw InputError(what, r.error);
+  if (r.value == 0) throw InputError(what, "memory size must not be zero");
+  if (r.value > k_max_memory) throw InputError(what, "'" + text + "' is larger than the 64 TiB limit");
+  if (r.value % 4096)
     throw InputError(what, "'" + text + "' is not a multiple of 4 KiB (guest memory is mapped in pages)");
-  return value;
+  return r.value;
 }
 
 std::string format_memory_size(uint64_t bytes) {

@@ -51,7 +51,8 @@ struct Measurement {
 // Largest guest memory accepted (64 TiB: beyond any host the profiles describe).
 constexpr uint64_t k_max_memory = 64ull << 40;
 
-// Parses "2G", "2048M", "2GiB", "512m", "4096" (bytes). Throws InputError naming `what`.
+// Parses a size (size_text.hpp: "2G", "2048M", "2GiB", "512m", "0x80000000", "4096" bytes) that is a
+// whole number of 4 KiB pages, not zero and at most k_max_memory. Throws InputError naming `what`.
 uint64_t parse_memory_size(const std::string &text, const std::string &what = "--memory");
 std::string format_memory_size(uint64_t bytes); // "2 GiB", "2560 MiB", "4096 bytes"
 

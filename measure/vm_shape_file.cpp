@@ -10,6 +10,7 @@
 //   vmm/src/app/qemu.rs          the command line the host really runs
 #include <measure/errors.hpp>
 #include <measure/mapped_file.hpp>
+#include <measure/size_text.hpp>
 #include <measure/vm_shape_file.hpp>
 #include <measure/yaml_field.hpp>
 
@@ -54,73 +55,6 @@ Parsed<uint64_t> parse_decimal(const std::string &s) {
     v = v * 10 + d;
   }
   r.value = v;
-  return r;
-}
-
-const char *const k_size_forms = "give bytes (2147483648), 0x hex bytes (0x80000000), or a whole number with "
-                                 "K, M, G, T, P or E (binary units: 2G, 2560M)";
-
-Parsed<uint64_t> parse_size_text(const std::string &t) {
-  Parsed<uint64_t> r;
-  if (t.empty()) {
-    r.error = std::string("empty size (") + k_size_forms + ")";
-    return r;
-  }
-  if (t[0] == '-') {
-    r.error = "a size cannot be negative, got '" + t + "'";
-    return r;
-  }
-  if (t.size() > 2 && t[0] == '0' && (t[1] == 'x' || t[1] == 'X')) {
-    uint64_t v = 0;
-    for (size_t i = 2; i < t.size(); ++i) {
-      char c = t[i];
-      int d = std::isdigit(static_cast<unsigned char>(c)) ? c - '0'
-              : (c >= 'a' && c <= 'f')                    ? c - 'a' + 10
-              : (c >= 'A' && c <= 'F')                    ? c - 'A' + 10
-                                                          : -1;
-      if (d < 0) {
-        r.error = "'" + t + "' is not a size (" + k_size_forms + ")";
-        return r;
-      }
-      if (v > (std::numeric_limits<uint64_t>::max() >> 4)) {
-        r.error = "'" + t + "' does not fit in 64 bits";
-        return r;
-      }
-      v = (v << 4) | static_cast<uint64_t>(d);
-    }
-    r.value = v;
-    return r;
-  }
-  size_t digits = 0;
-  while (digits < t.size() && std::isdigit(static_cast<unsigned char>(t[digits]))) ++digits;
-  unsigned shift = 0;
-  if (digits + 1 == t.size()) {
-    switch (std::toupper(static_cast<unsigned char>(t[digits]))) {
-    case 'K': shift = 10; break;
-    case 'M': shift = 20; break;
-    case 'G': shift = 30; break;
-    case 'T': shift = 40; break;
-    case 'P': shift = 50; break;
-    case 'E': shift = 60; break;
-    default: digits = 0; // an unknown suffix: report below
-    }
-  } else if (digits != t.size()) {
-    digits = 0;
-  }
-  if (digits == 0) {
-    r.error = "'" + t + "' is not a size (" + k_size_forms + ")";
-    return r;
-  }
-  Parsed<uint64_t> n = parse_decimal(t.substr(0, digits));
-  if (!n.ok()) {
-    r.error = "'" + t + "' does not fit in 64 bits";
-    return r;
-  }
-  if (shift != 0 && n.value > (std::numeric_limits<uint64_t>::max() >> shift)) {
-    r.error = "'" + t + "' does not fit in 64 bits";
-    return r;
-  }
-  r.value = n.value << shift;
   return r;
 }
 
@@ -199,7 +133,7 @@ std::string read_text(const std::string &path) {
 
 uint64_t field_size(const YamlField &f) {
   if (!f.node().IsScalar()) f.fail(std::string("expected a size: ") + k_size_forms);
-  Parsed<uint64_t> r = parse_size_text(f.node().Scalar());
+  SizeText r = parse_size_text(f.node().Scalar());
   if (!r.ok()) f.fail(r.error);
   return r.value;
 }
@@ -408,7 +342,7 @@ VmShape shape_from_vm_config(const YamlField &cfg, const std::string &file) {
 // ---- public: sizes, counts, devices ----
 
 uint64_t parse_size(const std::string &text, const std::string &what) {
-  Parsed<uint64_t> r = parse_size_text(text);
+  SizeText r = parse_size_text(text);
   if (!r.ok()) throw InputError(what, r.error);
   return r.value;
 }

@@ -42,6 +42,7 @@ TEST_CASE("Memory sizes accept 2G, 2048M, GiB suffixes and bytes, and refuse abs
   CHECK(parse_memory_size("2147483648") == (2ull << 30));
   CHECK(parse_memory_size("64g") == (64ull << 30));
   CHECK(parse_memory_size("1T") == (1ull << 40));
+  CHECK(parse_memory_size("0x80000000") == (2ull << 30));
   CHECK_THROWS_WITH(parse_memory_size("0"), Catch::Contains("zero"));
   CHECK_THROWS_WITH(parse_memory_size("-1G"), Catch::Contains("not a size"));
   CHECK_THROWS_WITH(parse_memory_size("2X"), Catch::Contains("unknown unit"));

@@ -110,11 +110,33 @@ TEST_CASE("sizes parse in bytes, hex and binary units, as numfmt reads them", "[
   CHECK(parse_size("0xFFFFFFFFFFFFFFFF", "x") == ~0ull);
   CHECK(parse_size("18446744073709551615", "x") == ~0ull);
   CHECK(parse_size("0", "x") == 0);
+  // The engine's --memory forms too (one size grammar everywhere: measure/size_text.hpp).
+  CHECK(parse_size("2GiB", "x") == 2ull << 30);
+  CHECK(parse_size("2GB", "x") == 2ull << 30);
+  CHECK(parse_size("4096B", "x") == 4096);
 }
 
 TEST_CASE("malformed sizes are refused naming the input", "[vm_shape]") {
-  for (const char *t : {"", "-1", "-2G", "+2G", "1.5G", "2GB", "2 G", " 2G", "2G ", "G", "0x", "0xg", "2Q", "0x1_0",
-                        "18446744073709551616", "16E", "0x10000000000000000", "99999999999999999999999K"}) {
+  for (const char *t : {"",
+                        "-1",
+                        "-2G",
+                        "+2G",
+                        "1.5G",
+                        "2GBB",
+                        "2iB",
+                        "0x10G",
+                        "2 G",
+                        " 2G",
+                        "2G ",
+                        "G",
+                        "0x",
+                        "0xg",
+                        "2Q",
+                        "0x1_0",
+                        "18446744073709551616",
+                        "16E",
+                        "0x10000000000000000",
+                        "99999999999999999999999K"}) {
     INFO(t);
     try {
       parse_size(t, "--pci-hole64-size");
