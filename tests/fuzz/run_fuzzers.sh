@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang under ASan+UBSan and runs each for a fixed time, seeded
-# with its committed corpus (tests/fuzz/corpus/<target>) and, for the event-log and quote parsers,
-# with every file of ../shared/vectors. Exits non-zero on the first crash, leaving the crashing
+# with its committed corpus (tests/fuzz/corpus/<target>) and, for the event-log, quote and
+# attestation-input parsers, with every file of ../shared/vectors. Exits non-zero on the first crash, leaving the crashing
 # input in the work directory it prints. CI runs it with a short time per target.
 #
 # Usage: tests/fuzz/run_fuzzers.sh [SECONDS_PER_TARGET]   (default 30; BUILD_DIR default build-fuzz)
@@ -9,7 +9,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 seconds=${1:-30}
 build=${BUILD_DIR:-$root/build-fuzz}
-targets=(firmware pe tcg_log quote deb822 deb envelope)
+targets=(firmware pe tcg_log quote attestation acpi vm_shape deb822 deb envelope)
 cmake -S "$root" -B "$build" -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DMRFORGE_FUZZ=ON -DMRFORGE_SANITIZE=ON >/dev/null
 cmake --build "$build" -j"$(nproc)" --target "${targets[@]/#/fuzz_}"
@@ -19,7 +19,7 @@ for t in "${targets[@]}"; do
   corpus=$work/$t
   mkdir -p "$corpus"
   cp "$root/tests/fuzz/corpus/$t/"* "$corpus/"
-  if [ "$t" = tcg_log ] || [ "$t" = quote ]; then
+  if [ "$t" = tcg_log ] || [ "$t" = quote ] || [ "$t" = attestation ]; then
     [ -d "$vectors" ] || { echo "$vectors is missing: the fuzzers are seeded with the vectors" >&2; exit 2; }
     find "$vectors" -type f | while read -r f; do cp "$f" "$corpus/vector-$(echo "${f#$vectors/}" | tr / _)"; done
   fi
