@@ -97,9 +97,8 @@ std::string difference_line(const AcpiDifference &d) {
 
 int run_acpi_diff(const AcpiDiffOptions &o) {
   AcpiBlobs a, b;
-  decode_dir(o.a, a);
-  decode_dir(o.b, b);
-  std::vector<AcpiDifference> differences = diff_acpi(a, b);
+  const DecodedAcpi da = decode_dir(o.a, a), db = decode_dir(o.b, b);
+  std::vector<AcpiDifference> differences = diff_acpi(a, da, b, db);
   if (o.json) {
     Json list = Json::array();
     for (const AcpiDifference &d : differences) {

@@ -1252,7 +1252,11 @@ std::string acpi_listing(const DecodedAcpi &d) {
 }
 
 std::vector<AcpiDifference> diff_acpi(const AcpiBlobs &a, const AcpiBlobs &b) {
-  const DecodedAcpi da = decode_acpi(a), db = decode_acpi(b);
+  return diff_acpi(a, decode_acpi(a), b, decode_acpi(b));
+}
+
+std::vector<AcpiDifference> diff_acpi(const AcpiBlobs &a, const DecodedAcpi &da, const AcpiBlobs &b,
+                                      const DecodedAcpi &db) {
   std::vector<AcpiDifference> out;
   diff_tables(a.tables, b.tables, da, db, out);
   if (a.rsdp.size() != b.rsdp.size())

@@ -69,5 +69,8 @@ struct AcpiDifference {
 // on one side only, and different table layouts (a table moved), are reported as such. Empty when
 // the blobs are identical. Decodes both sides first: throws FormatError as decode_acpi does.
 std::vector<AcpiDifference> diff_acpi(const AcpiBlobs &a, const AcpiBlobs &b);
+// The same for blobs the caller has decoded already (da = decode_acpi(a), db = decode_acpi(b)).
+std::vector<AcpiDifference> diff_acpi(const AcpiBlobs &a, const DecodedAcpi &da, const AcpiBlobs &b,
+                                      const DecodedAcpi &db);
 
 } // namespace mrforge

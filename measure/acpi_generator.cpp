@@ -789,6 +789,19 @@ void root_port_bus(Term &dev, uint32_t bsel) {
   dev << pcnt;
 }
 
+// A PNP0A06 device that reserves `length` I/O ports at `port` (QEMU's GPE0 and PHPR).
+Term io_resources_device(const char *name, const char *uid, uint16_t port, uint8_t length) {
+  using namespace aml;
+  Term dev = device(name);
+  dev << name_decl("_HID", string("PNP0A06"));
+  dev << name_decl("_UID", string(uid));
+  dev << name_decl("_STA", integer(0xb));
+  Term crs = resource_template();
+  crs << io(port, port, 1, length);
+  dev << name_decl("_CRS", crs);
+  return dev;
+}
+
 // 00.0 the host bridge: no AML of its own, listed with its address.
 Term host_bridge_device() {
   using namespace aml;
@@ -954,24 +967,8 @@ Bytes build_dsdt_aml(const Machine &m) {
   for (const Range &r : free_ranges({}, m.hole64_start, m.hole64_end - 1))
     crs << qword_memory(true, r.base, r.limit, r.limit - r.base + 1);
   scope_pci0 << name_decl("_CRS", crs);
-  Term gpe0 = device("GPE0");
-  gpe0 << name_decl("_HID", string("PNP0A06"));
-  gpe0 << name_decl("_UID", string("GPE0 resources"));
-  gpe0 << name_decl("_STA", integer(0xb));
-  crs = resource_template();
-  crs << io(static_cast<uint16_t>(p.gpe0_block), static_cast<uint16_t>(p.gpe0_block), 1, 16);
-  gpe0 << name_decl("_CRS", crs);
-  scope_pci0 << gpe0;
-  if (m.shape.pci_hotplug) {
-    Term phpr = device("PHPR");
-    phpr << name_decl("_HID", string("PNP0A06"));
-    phpr << name_decl("_UID", string("PCI Hotplug resources"));
-    phpr << name_decl("_STA", integer(0xb));
-    crs = resource_template();
-    crs << io(k_pcihp_io, k_pcihp_io, 1, k_pcihp_len);
-    phpr << name_decl("_CRS", crs);
-    scope_pci0 << phpr;
-  }
+  scope_pci0 << io_resources_device("GPE0", "GPE0 resources", static_cast<uint16_t>(p.gpe0_block), 16);
+  if (m.shape.pci_hotplug) scope_pci0 << io_resources_device("PHPR", "PCI Hotplug resources", k_pcihp_io, k_pcihp_len);
   dsdt << scope_pci0;
 
   Term root = scope("\\");

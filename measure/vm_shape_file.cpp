@@ -210,12 +210,7 @@ std::optional<YamlField> json_optional(const YamlField &obj, const char *key) {
 }
 
 YamlField load_json_root(const std::string &text, const std::string &file) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(text);
-  } catch (const YAML::ParserException &e) {
-    throw DocumentError(file, e.mark.line + 1, e.mark.column + 1, "JSON syntax error: " + e.msg);
-  }
+  YAML::Node root = parse_yaml_text(text, file, "JSON");
   YamlField f(root, file, "");
   if (!root.IsMap()) f.fail("expected a JSON object (a dstack vm_config, or a document with a \"vm_config\" field)");
   return f;

@@ -142,14 +142,17 @@ std::vector<std::pair<std::string, YamlField>> YamlField::entries() const {
   return out;
 }
 
+YAML::Node parse_yaml_text(const std::string &text, const std::string &file, const char *syntax) {
+  try {
+    return YAML::Load(text);
+  } catch (const YAML::ParserException &e) {
+    throw DocumentError(file, e.mark.line + 1, e.mark.column + 1, std::string(syntax) + " syntax error: " + e.msg);
+  }
+}
+
 std::pair<YamlField, std::string> load_yaml_document_any(const std::string &yaml, const std::string &file,
                                                          std::initializer_list<const char *> kinds) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(yaml);
-  } catch (const YAML::ParserException &e) {
-    throw DocumentError(file, e.mark.line + 1, e.mark.column + 1, "YAML syntax error: " + e.msg);
-  }
+  YAML::Node root = parse_yaml_text(yaml, file, "YAML");
   YamlField f(root, file, "");
   std::string kind_list;
   for (const char *k : kinds) kind_list += (kind_list.empty() ? "" : " or ") + std::string(k);

@@ -53,6 +53,10 @@ private:
   std::string m_path;
 };
 
+// Parses YAML (or JSON, which yaml-cpp reads as YAML) text into a node. Throws DocumentError with
+// the parser's line and column and "<syntax> syntax error: ..." (syntax: "YAML", "JSON").
+YAML::Node parse_yaml_text(const std::string &text, const std::string &file, const char *syntax);
+
 // Parses a YAML document that must be a mapping with `apiVersion: mrforge/v1` and `kind: KIND`.
 // Throws DocumentError for syntax errors (with the parser's position) and wrong header fields.
 YamlField load_yaml_document(const std::string &yaml, const std::string &file, const char *kind);
