@@ -34,27 +34,7 @@ constexpr uint8_t k_fw_cfg_io_len = 0x0c;     // FW_CFG_CTL_SIZE rounded to 4 + 
 constexpr uint32_t k_pci_irq_mask = (1u << 5) | (1u << 9) | (1u << 10) | (1u << 11); // ACPI_BUILD_PCI_IRQS
 constexpr uint64_t k_gib = 1ull << 30;
 
-// Named variations (AcpiProfile::variations), each a difference from QEMU 7.2's q35 AML:
-// QEMU 8.0 reworked the PCI AML ("acpi: pc/q35: ..." series): the host bridge lost its _ADR and
-// gained EDSM (acpi-index for non-hotpluggable devices); every present PCI function is described,
-// bridges describe their own secondary bus, hotplug slots and the PCNT notification chain are
-// generated separately, _GPE._E01 exists whenever ACPI hotplug is on; PDSM's function 0 checks
-// UUID and revision before anything else; the slots' _DSM fills its package by index.
-constexpr const char *k_pci_aml_8_0 = "qemu-8.0-pci-aml";
-// QEMU 8.2 - 9.1 builds used on TDX hosts (dstack's dumper keeps them as "compat 9.1", cut at
-// 9.2.0): PDSM function 7 pre-fills its package before asking AIDX.
-constexpr const char *k_pdsm_func7_prefilled = "pdsm-func7-prefilled";
-// The same TDX builds: PCI interrupt links are edge-triggered, and the MADT overrides every ISA
-// IRQ 0-15 as active-high edge (flags 5) instead of PCI IRQs 5/9/10/11 level (flags 0xd).
-constexpr const char *k_tdx_edge_irqs = "tdx-edge-irqs";
-// OVMF for TDX places the 64-bit MMIO window at its aperture whether or not a device has a
-// 64-bit BAR, and QEMU reports exactly the configured hole size there.
-constexpr const char *k_pci64_window_fixed = "pci64-window-at-aperture";
-
-// QEMU 8.1 raised the MADT to revision 3 (its Online Capable flag for hot-pluggable CPUs).
-constexpr const char *k_madt_rev3 = "madt-revision-3";
-// QEMU 8.0: the MADT's PCAT_COMPAT flag follows -machine pic= (QEMU 7.2 always set it).
-constexpr const char *k_madt_pcat_follows_pic = "madt-pcat-compat-follows-pic";
+// The named variations a profile lists (AcpiVariation) are documented in acpi_profile.cpp.
 
 std::string hex_name(const char *fmt, unsigned v) {
   char buf[16];
@@ -86,7 +66,7 @@ Machine derive_machine(const VmShape &s, const AcpiProfile &p) {
   // Root ports get a prefetchable 64-bit window from OVMF too (its hotplug reservation).
   m.has_64bit_bars = !s.devices.empty();
   uint64_t hole64_size = s.pci_hole64_size ? *s.pci_hole64_size : p.default_pci_hole64_size;
-  if (p.has(k_pci64_window_fixed)) {
+  if (p.has(AcpiVariation::pci64_window_at_aperture)) {
     m.hole64_start = p.pci64_aperture_base;
     m.hole64_end = p.pci64_aperture_base + hole64_size;
     return m;
@@ -292,7 +272,7 @@ Term pci_pdsm(const AcpiProfile &p) {
   auto sunum = [] { return derefof(index(arg(4), integer(1))); };
   Term m = method("PDSM", 5, serialized);
   Term ifc = if_(lequal(arg(2), integer(0)));
-  if (p.has(k_pci_aml_8_0)) {
+  if (p.has(AcpiVariation::qemu_8_0_pci_aml)) {
     dsm_func0_prolog(ifc);
     ifc << store(integer(0), local(1));
   } else {
@@ -314,7 +294,7 @@ Term pci_pdsm(const AcpiProfile &p) {
   ifc << return_(local(0));
   m << ifc;
   Term if7 = if_(lequal(arg(2), integer(7)));
-  if (p.has(k_pdsm_func7_prefilled)) {
+  if (p.has(AcpiVariation::pdsm_func7_prefilled)) {
     Term pkg = package(2);
     pkg << integer(0) << string("");
     if7 << store(pkg, local(0));
@@ -467,7 +447,7 @@ Term gsi_link_dev(const std::string &dev_name, uint8_t uid, uint8_t gsi, bool ed
 // build_q35_pci0_int (appends PICF/_PIC to the table and returns the _SB scope)
 void q35_pci0_int(Term &table, const AcpiProfile &p) {
   using namespace aml;
-  const bool edge = p.has(k_tdx_edge_irqs);
+  const bool edge = p.has(AcpiVariation::tdx_edge_irqs);
   table << name_decl("PICF", integer(0));
   Term m = method("_PIC", 1, not_serialized);
   m << store(arg(0), name("PICF"));
@@ -935,7 +915,7 @@ Bytes build_dsdt_aml(const Machine &m) {
   Term pci0 = device("PCI0");
   pci0 << name_decl("_HID", eisaid("PNP0A08"));
   pci0 << name_decl("_CID", eisaid("PNP0A03"));
-  const bool v8 = p.has(k_pci_aml_8_0);
+  const bool v8 = p.has(AcpiVariation::qemu_8_0_pci_aml);
   if (!v8) pci0 << name_decl("_ADR", integer(0));
   pci0 << name_decl("_UID", integer(0));
   pci0 << q35_osc_method(!m.shape.pci_hotplug);
@@ -1121,9 +1101,9 @@ void build_fadt(TableBlob &t, const Machine &m, uint32_t facs, uint32_t dsdt, st
 }
 
 void build_madt(TableBlob &t, const Machine &m, std::vector<GeneratedTable> &tables) {
-  uint32_t start = t.begin("APIC", m.profile.has(k_madt_rev3) ? 3 : 1, m.profile);
+  uint32_t start = t.begin("APIC", m.profile.has(AcpiVariation::madt_revision_3) ? 3 : 1, m.profile);
   t.le(k_lapic_address, 4);
-  t.le(m.shape.pic || !m.profile.has(k_madt_pcat_follows_pic) ? 1 : 0, 4); // PCAT_COMPAT
+  t.le(m.shape.pic || !m.profile.has(AcpiVariation::madt_pcat_compat_follows_pic) ? 1 : 0, 4); // PCAT_COMPAT
   bool x2apic = false;
   for (uint32_t i = 0; i < m.shape.cpus; ++i) {
     t.append(madt_cpu_entry(i, i));
@@ -1144,7 +1124,7 @@ void build_madt(TableBlob &t, const Machine &m, std::vector<GeneratedTable> &tab
     t.le(gsi, 4);
     t.le(flags, 2);
   };
-  if (m.profile.has(k_tdx_edge_irqs)) {
+  if (m.profile.has(AcpiVariation::tdx_edge_irqs)) {
     override_entry(0, 2, 0x5);
     for (uint8_t i = 1; i < 16; ++i) override_entry(i, i, 0x5);
   } else {

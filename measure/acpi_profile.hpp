@@ -1,13 +1,30 @@
 // ACPI profiles: what a QEMU version (and the OVMF it runs with) puts into the ACPI tables of a
-// q35 machine, as data. Loaded from measure/profiles/acpi/*.yaml (acpi_profile_yaml.hpp); every
+// q35 machine, as data. Loaded from measure/profiles/acpi/*.yaml (profile_yaml.hpp); every
 // value cites where it comes from in its file.
 #pragma once
 
 #include <cstdint>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 namespace mrforge {
+
+// Named differences of a QEMU version's q35 AML and tables from QEMU 7.2's (what the generator
+// does for each, and the release that introduced it, is documented in acpi_generator.cpp). A
+// closed set: a profile naming anything else is refused when it is loaded.
+enum class AcpiVariation {
+  qemu_8_0_pci_aml,             // "qemu-8.0-pci-aml"
+  pdsm_func7_prefilled,         // "pdsm-func7-prefilled"
+  tdx_edge_irqs,                // "tdx-edge-irqs"
+  pci64_window_at_aperture,     // "pci64-window-at-aperture"
+  madt_revision_3,              // "madt-revision-3"
+  madt_pcat_compat_follows_pic, // "madt-pcat-compat-follows-pic"
+};
+const char *acpi_variation_name(AcpiVariation v);
+std::optional<AcpiVariation> acpi_variation_from_name(const std::string &name);
+std::string acpi_variation_names(); // "qemu-8.0-pci-aml, pdsm-func7-prefilled, ..." for errors
 
 struct AcpiProfile {
   std::string name;
@@ -41,8 +58,8 @@ struct AcpiProfile {
   bool cpu_hotplug_smi = false;
   bool cpu_unplug_smi = false;
   // Named AML/table variations of this QEMU version (see acpi_generator.cpp for each).
-  std::vector<std::string> variations;
-  bool has(const std::string &variation) const;
+  std::set<AcpiVariation> variations;
+  bool has(AcpiVariation v) const { return variations.count(v) != 0; }
 };
 
 } // namespace mrforge

@@ -79,10 +79,6 @@ std::vector<std::string> shipped_platform_profiles() { return list_dir("platform
 std::vector<std::string> shipped_ovmf_variants() { return list_dir("ovmf"); }
 std::vector<std::string> shipped_acpi_profiles() { return list_dir("acpi"); }
 
-bool AcpiProfile::has(const std::string &variation) const {
-  return std::find(variations.begin(), variations.end(), variation) != variations.end();
-}
-
 AcpiProfile parse_acpi_profile(const std::string &yaml, const std::string &file) {
   Field root = load_root(yaml, file, "AcpiProfile");
   root.expect_map({"apiVersion",
@@ -144,7 +140,11 @@ AcpiProfile parse_acpi_profile(const std::string &yaml, const std::string &file)
     root.fail("give exactly one of pci64_aperture_base and default_phys_bits");
   p.cpu_hotplug_smi = root.required("cpu_hotplug_smi").boolean();
   p.cpu_unplug_smi = root.required("cpu_unplug_smi").boolean();
-  p.variations = root.required("variations").str_list();
+  for (const Field &f : root.required("variations").list()) {
+    std::optional<AcpiVariation> v = acpi_variation_from_name(f.str());
+    if (!v) f.fail("unknown AML variation '" + f.str() + "' (known: " + acpi_variation_names() + ")");
+    if (!p.variations.insert(*v).second) f.fail("variation '" + f.str() + "' listed twice");
+  }
   if (p.max_cpus == 0) root.required("max_cpus").fail("must be at least 1");
   if (p.pm_io_base > 0xffff || p.gpe0_block > 0xffff) root.fail("pm_io_base and gpe0_block are 16-bit I/O ports");
   if (p.mcfg_size == 0 || p.mcfg_size % (1u << 20)) root.required("mcfg_size").fail("a non-zero multiple of 1 MiB");

@@ -115,3 +115,23 @@ TEST_CASE("Malformed OVMF variants are rejected naming the field", "[profile]") 
   REQUIRE(e.extra_events.size() == 1);
   CHECK(e.extra_events[0].type == 0x8000000B);
 }
+
+TEST_CASE("An ACPI profile naming an unknown AML variation is refused with its position", "[profile][acpi]") {
+  const std::string path = test::source_path("measure/profiles/acpi/qemu-8.2-tdx.yaml");
+  std::string text = test::read_text(path);
+  AcpiProfile shipped = parse_acpi_profile(text, "a.yaml");
+  CHECK(shipped.has(AcpiVariation::madt_revision_3));
+  CHECK(shipped.variations.size() == 6);
+  // The typo of the issue: before, the unknown name was kept and never matched, so the MADT
+  // silently lost its revision 3 and RTMR0 changed with exit 0.
+  std::string typo = replace(text, "madt-revision-3", "madt-revison-3");
+  int line = 0;
+  for (size_t i = 0, at = typo.find("madt-revison-3"); i < at; ++i) line += typo[i] == '\n';
+  CHECK_THROWS_WITH(parse_acpi_profile(typo, "a.yaml"),
+                    Catch::Contains("a.yaml:" + std::to_string(line + 1) + ":") &&
+                        Catch::Contains("variations[1]: unknown AML variation 'madt-revison-3'") &&
+                        Catch::Contains("known: qemu-8.0-pci-aml"));
+  CHECK_THROWS_WITH(parse_acpi_profile(replace(text, "madt-revision-3", "tdx-edge-irqs"), "a.yaml"),
+                    Catch::Contains("variations[4]: variation 'tdx-edge-irqs' listed twice"));
+  for (AcpiVariation v : shipped.variations) CHECK(acpi_variation_from_name(acpi_variation_name(v)) == v);
+}
