@@ -5,6 +5,7 @@
 
 #include <measure/event.hpp>
 #include <measure/guid.hpp>
+#include <measure/hash.hpp>
 #include <measure/memory_layout.hpp>
 #include <measure/mrtd.hpp>
 
@@ -94,6 +95,13 @@ struct ExtraEvent {
   Sha384 digest{};
 };
 
+// A firmware file this variant is known to describe: the sha256 of the whole file and where that
+// build comes from (package and version). The fingerprint by which mrforge recognises it.
+struct KnownFirmwareBuild {
+  Sha256 sha256{};
+  std::string description; // "Debian bookworm ovmf 2022.11-6+deb12u2, /usr/share/ovmf/OVMF.fd"
+};
+
 // A firmware build: what belongs to OVMF rather than to the host.
 struct OvmfVariant {
   std::string name;
@@ -105,6 +113,7 @@ struct OvmfVariant {
   Bytes boot_order;                     // BootOrder data
   std::vector<LoadOption> boot_options; // Boot#### in BootOrder order
   std::vector<ExtraEvent> extra_events;
+  std::vector<KnownFirmwareBuild> known_builds; // fingerprints of the builds it describes (may be empty)
 };
 
 } // namespace mrforge

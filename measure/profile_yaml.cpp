@@ -236,7 +236,7 @@ PlatformProfile parse_platform_profile(const std::string &yaml, const std::strin
 OvmfVariant parse_ovmf_variant(const std::string &yaml, const std::string &file) {
   Field root = load_root(yaml, file, "OvmfVariant");
   root.expect_map({"apiVersion", "kind", "name", "description", "secure_boot_variables", "separator_boot_register",
-                   "boot_variables", "extra_events"});
+                   "boot_variables", "extra_events", "known_builds"});
   OvmfVariant v;
   v.file = file;
   v.name = root.required("name").str();
@@ -290,6 +290,19 @@ OvmfVariant parse_ovmf_variant(const std::string &yaml, const std::string &file)
         e.digest = sha384(data->hex());
       }
       v.extra_events.push_back(std::move(e));
+    }
+  }
+  if (auto builds = root.optional("known_builds")) {
+    for (const Field &f : builds->list()) {
+      f.expect_map({"sha256", "description"});
+      Field digest = f.required("sha256");
+      Bytes d = digest.hex();
+      if (d.size() != 32) digest.fail("a SHA-256 digest has 64 hex digits");
+      KnownFirmwareBuild b;
+      std::copy(d.begin(), d.end(), b.sha256.begin());
+      b.description = f.required("description").str();
+      if (b.description.empty()) f.required("description").fail("say which build this is (package, version, file)");
+      v.known_builds.push_back(std::move(b));
     }
   }
   return v;
