@@ -359,9 +359,11 @@ private:
 
     GuestFiles files{t + "/OVMF.fd", t + "/vmlinuz", t + "/initrd.img", result.cmdline};
     for (const MeasureShape &shape : m_guest.measure) {
-      say(m_settings, "measure: " + shape.profile + ", " + std::to_string(shape.cpus) + " vCPU, " +
-                          format_memory_size(shape.memory));
       result.shapes.push_back(measure_guest_shape(shape, files));
+      const ShapeMeasurement &m = result.shapes.back();
+      say(m_settings, "measured: " + m.profile + ", " + std::to_string(m.cpus) + " vCPU, " +
+                          format_memory_size(m.memory) + ", OVMF variant " + m.ovmf_variant + " (" + m.ovmf_basis +
+                          ")");
     }
     write_file_atomically(t + "/measurements.json", measurements_json(result.shapes).dump(2) + "\n");
     write_file_atomically(t + "/recipe.lock", lock_to_json(m_lock));

@@ -1,53 +1,75 @@
 #include <builder/guest_measure.hpp>
 
-#include <measure/acpi_digests.hpp>
 #include <measure/errors.hpp>
-#include <measure/mapped_file.hpp>
-#include <measure/measurement_json.hpp>
-#include <measure/profile_yaml.hpp>
-#include <measure/reader.hpp>
-
-#include <memory>
+#include <measure/hash.hpp>
+#include <measure/recorded_shapes.hpp>
+#include <measure/request_assembly.hpp>
+#include <measure/vm_shape_file.hpp>
 
 namespace mrforge::builder {
+
+namespace {
+
+// "guest.yaml:40:7: measure[0]": the recipe location as outputs record it (the file's name only:
+// the outputs must not depend on where the recipe lies).
+std::string recorded_location(const Location &l) {
+  return file_label(l.file) + ":" + std::to_string(l.line) + ":" + std::to_string(l.column);
+}
+
+MeasureSpec spec_for(const MeasureShape &shape, const GuestFiles &files) {
+  const std::string at = recorded_location(shape.where);
+  MeasureSpec spec;
+  spec.profile = Given{shape.profile, at + ": profile"};
+  if (!shape.ovmf_variant.empty()) spec.ovmf_variant = Given{shape.ovmf_variant, at + ": ovmf_variant"};
+  spec.firmware = Given{files.firmware, "OVMF.fd"};
+  spec.kernel = Given{files.kernel, "vmlinuz"};
+  spec.initrd = Given{files.initrd, "initrd.img"};
+  spec.cmdline = files.cmdline;
+  if (shape.cpus) spec.cpus = Given{std::to_string(*shape.cpus), at + ": cpus"};
+  if (shape.memory) spec.memory = Given{std::to_string(*shape.memory), at + ": memory"};
+  spec.shape_where = at;
+  spec.acpi.where = at + ": acpi";
+  if (!shape.shape_file.empty()) {
+    VmShape vm = load_vm_shape(shape.shape_file);
+    vm.origin = at + ": shape " + file_label(shape.shape_file);
+    spec.acpi.shape = vm;
+    spec.shape_where = vm.origin;
+  }
+  if (shape.acpi.generate) {
+    spec.acpi.kind = AcpiChoice::Kind::generate;
+  } else if (!shape.acpi.tables_dir.empty()) {
+    spec.acpi.kind = AcpiChoice::Kind::tables;
+    spec.acpi.tables_dir = shape.acpi.tables_dir;
+  } else {
+    spec.acpi.kind = AcpiChoice::Kind::digests;
+    auto digest = [&](const char *name) {
+      return sha384_from_hex(shape.acpi.digests.at(name), at + ": acpi: " + name);
+    };
+    spec.acpi.digests = AcpiDigests{digest("acpi-loader"), digest("acpi-rsdp"), digest("acpi-tables")};
+    spec.acpi.origin = shape.acpi.origin;
+  }
+  return spec;
+}
+
+} // namespace
 
 ShapeMeasurement measure_guest_shape(const MeasureShape &shape, const GuestFiles &files) {
   ShapeMeasurement r;
   r.shape = shape;
-  std::string where = shape.where.describe() + ": measure";
-  PlatformProfile profile = load_platform_profile(shape.profile);
-  if (profile.measured_into != MeasurementTarget::tdx_rtmrs)
-    throw InputError(where, "profile " + profile.name + " describes a vTPM boot (PCRs), not a TD; use a TDX profile");
-  OvmfVariant ovmf = load_ovmf_variant(shape.ovmf_variant.empty() ? profile.default_ovmf_variant : shape.ovmf_variant);
-  r.profile = profile.name;
-  r.ovmf_variant = ovmf.name;
-
-  MappedFile firmware(files.firmware), kernel(files.kernel), initrd(files.initrd);
-  MeasureInputs in;
-  in.firmware = NamedBytes{firmware.bytes(), "OVMF.fd"};
-  in.kernel = NamedBytes{kernel.bytes(), "vmlinuz"};
-  in.initrd = NamedBytes{initrd.bytes(), "initrd"};
-  in.cmdline = files.cmdline;
-  in.cpus = shape.cpus;
-  in.memory = shape.memory;
-  if (!shape.acpi.tables_dir.empty()) {
-    in.acpi = acpi_digests_from_dir(shape.acpi.tables_dir);
-    in.acpi_origin = shape.acpi.tables_dir;
-    r.acpi_source = "tables " + shape.acpi.tables_dir;
-  } else if (!shape.acpi.digests.empty()) {
-    for (const auto &[name, hex] : shape.acpi.digests) {
-      std::optional<DigestSlot> slot = digest_slot_from_name(name);
-      if (!slot) throw InputError(where, "unknown ACPI digest '" + name + "'");
-      in.supplied[*slot] = sha384_from_hex(hex, where + ": acpi: " + name);
-    }
-    r.acpi_source = "digests" + (shape.acpi.origin.empty() ? std::string() : " (" + shape.acpi.origin + ")");
-  } else {
-    r.acpi_source = "none";
-  }
+  std::unique_ptr<AssembledRequest> a = assemble_measure_request(spec_for(shape, files));
+  const MeasureRequest &req = a->request;
+  r.profile = req.profile.name;
+  r.cpus = req.cpus;
+  r.memory = req.memory;
+  r.ovmf_variant = req.ovmf.variant.name;
+  r.ovmf_basis = std::string(variant_basis_name(req.ovmf.basis)) + ": " + req.ovmf.reason;
+  r.acpi_source = req.acpi.origin;
   try {
-    r.measurement = measure(profile, ovmf, in);
+    MeasureInputs in = measure_inputs(req);
+    r.measurement = measure(req);
+    r.record = recorded_shape_json(req, in, r.measurement);
   } catch (const InputError &e) {
-    throw InputError(where, e.what());
+    throw InputError(shape.where.describe() + ": measure", e.what());
   }
   return r;
 }
@@ -55,18 +77,7 @@ ShapeMeasurement measure_guest_shape(const MeasureShape &shape, const GuestFiles
 nlohmann::ordered_json measurements_json(const std::vector<ShapeMeasurement> &shapes) {
   nlohmann::ordered_json j;
   j["shapes"] = nlohmann::ordered_json::array();
-  for (const ShapeMeasurement &s : shapes) {
-    nlohmann::ordered_json e;
-    e["profile"] = s.profile;
-    e["ovmf_variant"] = s.ovmf_variant;
-    e["cpus"] = s.shape.cpus;
-    e["memory"] = format_memory_size(s.shape.memory);
-    e["memory_bytes"] = s.shape.memory;
-    e["acpi"] = s.acpi_source;
-    const nlohmann::ordered_json m = measurement_json(s.measurement);
-    for (auto it = m.begin(); it != m.end(); ++it) e[it.key()] = it.value();
-    j["shapes"].push_back(e);
-  }
+  for (const ShapeMeasurement &s : shapes) j["shapes"].push_back(s.record);
   return j;
 }
 

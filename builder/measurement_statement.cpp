@@ -229,7 +229,11 @@ OJson guest_predicate(const std::string &out, const OJson &record, std::map<std:
     shape["ovmf_variant"] = string_field(s, "ovmf_variant", where);
     shape["cpus"] = uint_field(s, "cpus", where);
     shape["memory_bytes"] = uint_field(s, "memory_bytes", where);
-    shape["acpi"] = string_field(s, "acpi", where);
+    // measurements.json's acpi object (source, origin, the three digests, the VM shape), as it is.
+    const OJson &acpi = field(s, "acpi", where);
+    if (!acpi.is_object()) throw InputError(where + ".acpi", "expected an object {source, origin, ...}");
+    string_field(acpi, "origin", where + ".acpi");
+    shape["acpi"] = acpi;
     shape["firmware"] = OJson{{"name", firmware_name}, {"sha256", firmware_sha}};
     shape["cmdline"] = cmdline;
     put_measurement(shape, ev);
@@ -318,7 +322,10 @@ StatementShape parse_shape(const OJson &s, const std::string &where) {
   shape.cpus = static_cast<unsigned>(cpus);
   shape.memory_bytes = uint_field(s, "memory_bytes", where);
   if (shape.memory_bytes == 0) throw InputError(where + ".memory_bytes", "expected a memory size above 0");
-  shape.acpi = string_field(s, "acpi", where);
+  const OJson &acpi = field(s, "acpi", where);
+  if (!acpi.is_object()) throw InputError(where + ".acpi", "expected an object {source, origin, ...}");
+  shape.acpi = string_field(acpi, "origin", where + ".acpi");
+  shape.acpi_record = acpi;
   shape.cmdline = string_field(s, "cmdline", where);
   const OJson &fw = field(s, "firmware", where);
   shape.firmware_name = string_field(fw, "name", where + ".firmware");

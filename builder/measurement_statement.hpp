@@ -66,7 +66,8 @@ struct StatementShape {
   std::string ovmf_variant;
   unsigned cpus = 0;
   uint64_t memory_bytes = 0;
-  std::string acpi;
+  std::string acpi;                   // where the ACPI digests come from (the acpi object's origin)
+  nlohmann::ordered_json acpi_record; // the whole acpi object (source, origin, digests, VM shape)
   std::string cmdline;
   std::string firmware_name;   // the firmware artifact (role "bios")
   std::string firmware_sha256; // its sha256, lower-case hex

@@ -7,6 +7,7 @@
 #include <measure/hash.hpp>
 #include <measure/mapped_file.hpp>
 #include <measure/profile_yaml.hpp>
+#include <measure/vm_shape_file.hpp>
 #include <measure/yaml_field.hpp>
 
 #include <algorithm>
@@ -348,6 +349,12 @@ void parse_initramfs(const YamlField &f, const Recipe &r, InitramfsSpec &in) {
 }
 
 void parse_acpi(const YamlField &f, const Recipe &r, AcpiSpec &a) {
+  if (f.node().IsScalar()) {
+    if (f.str() != "generate")
+      f.fail("expected generate, tables: DIR (QEMU's ACPI blobs) or digests: {acpi-loader, acpi-rsdp, acpi-tables}");
+    a.generate = true;
+    return;
+  }
   f.expect_map({"tables", "digests", "origin"});
   auto tables = f.optional("tables");
   auto digests = f.optional("digests");
@@ -368,7 +375,7 @@ void parse_acpi(const YamlField &f, const Recipe &r, AcpiSpec &a) {
       a.digests[key] = hex_digest(digests->required(key), 96, "a SHA-384 digest");
     if (auto o = f.optional("origin")) a.origin = o->str();
   } else {
-    f.fail("expected tables: DIR (QEMU's ACPI blobs) or digests: {acpi-loader, acpi-rsdp, acpi-tables}");
+    f.fail("expected generate, tables: DIR (QEMU's ACPI blobs) or digests: {acpi-loader, acpi-rsdp, acpi-tables}");
   }
 }
 
@@ -376,21 +383,38 @@ void parse_measure(const YamlField &f, const Recipe &r, std::vector<MeasureShape
   std::vector<std::string> profiles = shipped_platform_profiles();
   std::vector<std::string> variants = shipped_ovmf_variants();
   for (const YamlField &e : f.list()) {
-    e.expect_map({"profile", "ovmf_variant", "cpus", "memory", "acpi"});
+    e.expect_map({"profile", "ovmf_variant", "shape", "cpus", "memory", "acpi"});
     MeasureShape m;
     m.where = location_of(e);
     m.profile = profile_reference(e.required("profile"), r.dir, profiles, "platform profile");
     if (auto v = e.optional("ovmf_variant")) m.ovmf_variant = profile_reference(*v, r.dir, variants, "OVMF variant");
-    YamlField cpus = e.required("cpus");
-    m.cpus = cpus.u32();
-    if (m.cpus < 1 || m.cpus > 4096) cpus.fail("expected 1 to 4096 virtual CPUs");
-    YamlField memory = e.required("memory");
-    try {
-      m.memory = parse_memory_size(memory.str(), memory.path());
-    } catch (const InputError &err) {
-      memory.fail(err.what());
+    if (auto shape = e.optional("shape")) {
+      m.shape_file = relative_document(*shape, r.dir, "VM shape");
+      try {
+        load_vm_shape(m.shape_file);
+      } catch (const Error &err) {
+        shape->fail(err.what());
+      }
     }
-    parse_acpi(e.required("acpi"), r, m.acpi);
+    if (auto cpus = e.optional("cpus")) {
+      m.cpus = cpus->u32();
+      if (*m.cpus < 1 || *m.cpus > 4096) cpus->fail("expected 1 to 4096 virtual CPUs");
+    } else if (m.shape_file.empty()) {
+      e.required("cpus");
+    }
+    if (auto memory = e.optional("memory")) {
+      try {
+        m.memory = parse_memory_size(memory->str(), memory->path());
+      } catch (const InputError &err) {
+        memory->fail(err.what());
+      }
+    } else if (m.shape_file.empty()) {
+      e.required("memory");
+    }
+    if (auto acpi = e.optional("acpi"))
+      parse_acpi(*acpi, r, m.acpi);
+    else
+      m.acpi.generate = true; // the platform's ACPI generator; an error at build time if it has none
     out.push_back(std::move(m));
   }
   if (out.empty()) f.fail("expected at least one VM shape to measure (profile, cpus, memory, acpi)");

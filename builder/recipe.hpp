@@ -47,10 +47,13 @@
 //   cmdline: "console=ttyS0 panic=-1"   # the build appends the verity parameters
 //   measure:                        # VM shapes to precompute (at least one)
 //     - profile: qemu-8.2-tdx       # shipped name or a path relative to the recipe folder
-//       ovmf_variant: debian-bookworm-2022.11   # optional: the profile's default
-//       cpus: 2
+//       ovmf_variant: debian-bookworm-2022.11   # optional: identified by the firmware's
+//                                   # fingerprint, else the profile's default (an assumption)
+//       shape: vm.yaml              # optional VM shape file (devices, PIC, ...; gives cpus/memory)
+//       cpus: 2                     # required without a shape file; overrides the shape's
 //       memory: 2G
-//       acpi: {tables: acpi/q35-2cpu}   # a directory of the three blobs (relative), or
+//       acpi: generate              # the default: QEMU's tables generated from the VM shape, or
+//       # acpi: {tables: acpi/q35-2cpu}   a directory of the three blobs (relative), or
 //       # acpi: {digests: {acpi-loader: HEX, acpi-rsdp: HEX, acpi-tables: HEX}, origin: "text"}
 //
 // Required: firmware, kernel, initramfs (with modules), measure. The kernel pin path may leave the
@@ -179,17 +182,21 @@ struct InitramfsSpec {
   Location where;
 };
 
+// Where a measured shape's ACPI digests come from: generated from the VM shape by the platform's
+// ACPI generator (the default), a folder of QEMU's blobs, or published digests.
 struct AcpiSpec {
+  bool generate = false;                      // `acpi: generate` (or no acpi: with a profile that has a generator)
   std::string tables_dir;                     // absolute host path of a blob directory, or empty
   std::map<std::string, std::string> digests; // "acpi-loader"/"acpi-rsdp"/"acpi-tables" -> hex
   std::string origin;                         // where the digests came from (free text)
 };
 
 struct MeasureShape {
-  std::string profile;      // shipped name or absolute path
-  std::string ovmf_variant; // empty: the profile's default
-  uint32_t cpus = 1;
-  uint64_t memory = 0; // bytes
+  std::string profile;            // shipped name or absolute path
+  std::string ovmf_variant;       // empty: identified by the firmware, else the profile's default
+  std::string shape_file;         // absolute path of a VM shape file (the machine's devices), or empty
+  std::optional<uint32_t> cpus;   // required unless the shape file gives them
+  std::optional<uint64_t> memory; // bytes; likewise
   AcpiSpec acpi;
   Location where;
 };

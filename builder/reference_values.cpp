@@ -60,7 +60,7 @@ nlohmann::ordered_json plain_measurements(const Statement &statement) {
     j["cpus"] = s.cpus;
     j["memory"] = format_memory_size(s.memory_bytes);
     j["memory_bytes"] = s.memory_bytes;
-    j["acpi"] = s.acpi;
+    j["acpi"] = s.acpi_record;
     j["firmware"] = OJson{{"name", s.firmware_name}, {"sha256", s.firmware_sha256}};
     j["cmdline"] = s.cmdline;
     j["mrtd"] = s.expected.mrtd ? OJson(to_hex(*s.expected.mrtd)) : OJson(nullptr);

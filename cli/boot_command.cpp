@@ -4,13 +4,14 @@
 #include "commands.hpp"
 #include "output.hpp"
 
-#include <builder/image_metadata.hpp>
 #include <builder/output_dir.hpp>
 #include <builder/qemu_boot.hpp>
 #include <measure/engine.hpp>
 #include <measure/errors.hpp>
+#include <measure/image_metadata.hpp>
 #include <measure/mapped_file.hpp>
 #include <measure/profile_yaml.hpp>
+#include <measure/request_assembly.hpp>
 #include <measure/tcg_log.hpp>
 #include <measure/vtpm_check.hpp>
 
@@ -72,31 +73,30 @@ std::string short_hex(const std::string &hex) { return hex.size() > 16 ? hex.sub
 
 int run_boot(const BootOptions &o) {
   ImageMetadata meta = read_image_metadata(o.image_dir);
-  PlatformProfile profile = load_platform_profile(o.profile);
-  OvmfVariant ovmf = load_ovmf_variant(o.ovmf_variant.empty() ? profile.default_ovmf_variant : o.ovmf_variant);
-  if (profile.measured_into != MeasurementTarget::tpm_pcrs)
-    throw InputError("--profile", "profile " + profile.name +
-                                      " describes a TD (RTMRs); `boot` checks a vTPM boot: use qemu-7.2-vtpm");
   uint64_t memory = parse_memory_size(o.memory);
   if (memory % (1ull << 20)) throw InputError("--memory", "QEMU takes whole MiB; '" + o.memory + "' is not");
   if (o.timeout <= 0) throw InputError("--timeout", "must be at least 1 second");
-
-  // Check mode: the image's init dumps the TPM log and the fw_cfg ACPI blobs. The prediction uses
-  // exactly the command line QEMU passes.
-  std::string cmdline = meta.cmdline.empty() ? k_check_param : meta.cmdline + " " + k_check_param;
-
-  MappedFile kernel(meta.kernel);
-  std::optional<MappedFile> initrd;
-  if (meta.initrd) initrd.emplace(*meta.initrd);
-  if (!fs::is_regular_file(meta.bios)) throw InputError("metadata.json: bios", "'" + meta.bios + "' is not a file");
   if (meta.rootfs && !fs::is_regular_file(*meta.rootfs))
     throw InputError("metadata.json: rootfs", "'" + *meta.rootfs + "' is not a file");
-  MeasureInputs in;
-  in.kernel = NamedBytes{kernel.bytes(), fs::path(meta.kernel).filename().string()};
-  if (initrd) in.initrd = NamedBytes{initrd->bytes(), fs::path(*meta.initrd).filename().string()};
-  in.cmdline = cmdline;
-  in.cpus = o.cpus;
-  in.memory = memory;
+
+  // Check mode: the image's init dumps the TPM log and the fw_cfg ACPI blobs. The prediction uses
+  // exactly the command line QEMU passes; the firmware decides the OVMF variant.
+  std::string cmdline = meta.cmdline.empty() ? k_check_param : meta.cmdline + " " + k_check_param;
+  MeasureSpec spec;
+  spec.target = MeasurementTarget::tpm_pcrs;
+  spec.profile = Given{o.profile, "--profile"};
+  if (!o.ovmf_variant.empty()) spec.ovmf_variant = Given{o.ovmf_variant, "--ovmf-variant"};
+  spec.firmware = Given{meta.bios, "metadata.json: bios"};
+  spec.kernel = Given{meta.kernel, "metadata.json: kernel"};
+  if (meta.initrd) spec.initrd = Given{*meta.initrd, "metadata.json: initrd"};
+  spec.cmdline = cmdline;
+  spec.cpus = Given{std::to_string(o.cpus), "--cpus"};
+  spec.memory = Given{std::to_string(memory), "--memory"};
+  std::unique_ptr<AssembledRequest> assembled = assemble_measure_request(spec);
+  const MeasureRequest &request = assembled->request;
+  const PlatformProfile &profile = request.profile;
+  const OvmfVariant &ovmf = request.ovmf.variant;
+  MeasureInputs in = measure_inputs(request);
   VtpmPrediction prediction = predict_vtpm(profile, ovmf, in);
 
   // The TPM state and logs, removed with their directory at the end.
@@ -174,6 +174,7 @@ int run_boot(const BootOptions &o) {
            {"seconds", cap.seconds},
            {"profile", profile.name},
            {"ovmf_variant", ovmf.name},
+           {"ovmf_variant_basis", std::string(variant_basis_name(request.ovmf.basis)) + ": " + request.ovmf.reason},
            {"cpus", o.cpus},
            {"memory", memory},
            {"cmdline", cmdline},
@@ -211,6 +212,8 @@ int run_boot(const BootOptions &o) {
     std::snprintf(secs, sizeof secs, "%.1f", cap.seconds);
     std::cout << "boot: " << secs << " s (QEMU TCG, " << o.cpus << " vCPU, " << format_memory_size(memory)
               << ", profile " << profile.name << ")\n";
+    std::cout << "OVMF variant: " << ovmf.name << " (" << variant_basis_name(request.ovmf.basis) << ": "
+              << request.ovmf.reason << ")\n";
     for (const std::string &f : failures) std::cout << "failure: " << f << "\n";
     std::cout << (ok ? "RESULT: OK"
                      : "RESULT: FAILED: " + (failures.empty() ? std::string("no ready line") : failures.front()))

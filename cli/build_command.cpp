@@ -50,8 +50,8 @@ int run_guest_build(const builder::Recipe &recipe, int64_t epoch, PreparedInputs
   std::cout << "\nroot hash " << result.verity.root_hash << "\ncmdline   " << result.cmdline << "\n";
   for (const auto &s : result.shapes) {
     std::cout << "\n"
-              << s.profile << ", " << s.shape.cpus << " vCPU, " << format_memory_size(s.shape.memory)
-              << ", OVMF variant " << s.ovmf_variant << ", ACPI " << s.acpi_source << "\n";
+              << s.profile << ", " << s.cpus << " vCPU, " << format_memory_size(s.memory) << ", OVMF variant "
+              << s.ovmf_variant << ", ACPI " << s.acpi_source << "\n";
     std::vector<std::vector<std::string>> mr;
     mr.push_back({"MRTD", s.measurement.mrtd ? to_hex(*s.measurement.mrtd) : "-"});
     for (size_t i = 0; i < 3; ++i) mr.push_back({"RTMR" + std::to_string(i), to_hex(s.measurement.rtmr[i])});

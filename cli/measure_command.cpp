@@ -21,11 +21,11 @@ struct MeasureCommandOptions {
 };
 
 void run_measure(const MeasureCommandOptions &o) {
-  std::unique_ptr<LoadedMeasureInputs> loaded = load_measure_inputs(o.inputs);
-  const PlatformProfile &profile = loaded->profile;
-  const OvmfVariant &ovmf = loaded->ovmf;
-  const MeasureInputs &in = loaded->in;
-  Measurement m = measure(profile, ovmf, in);
+  LoadedRequest loaded = load_measure_request(o.inputs);
+  const MeasureRequest &r = loaded.request();
+  Measurement m = measure(r);
+  // What the user should know of how the request was made (stderr, so that --json stays data).
+  for (const std::string &n : loaded.notes) std::cerr << "note: " << n << "\n";
 
   if (o.json) {
     print_json(measurement_json(m));
@@ -46,8 +46,8 @@ void run_measure(const MeasureCommandOptions &o) {
     }
     print_table(table);
   }
-  std::cerr << "profile " << profile.name << ", OVMF variant " << ovmf.name << ", " << format_memory_size(in.memory)
-            << ", " << in.cpus << " vCPU\n";
+  std::cerr << "profile " << r.profile.name << ", OVMF variant " << r.ovmf.variant.name << ", "
+            << format_memory_size(r.memory) << ", " << r.cpus << " vCPU\n";
 }
 
 } // namespace
@@ -60,6 +60,10 @@ void add_measure_command(CLI::App &app, Runner &run) {
       "digests (--digest NAME=HEX, NAME one of " +
       digest_slot_names() +
       ") for components whose binaries you do not have.\n"
+      "An IMAGE_DIR built by `mrforge build` also has measurements.json: its VM shape (profile, OVMF variant,\n"
+      "CPUs, memory, ACPI source) is used unless options override it (--image-shape N picks one of several).\n"
+      "The OVMF variant is the one the firmware's fingerprint identifies; a contradicting --ovmf-variant is an\n"
+      "error. For a firmware mrforge does not know, the profile's default is used and reported as assumed.\n"
       "Example:\n"
       "  mrforge measure --firmware /usr/share/ovmf/OVMF.fd --kernel vmlinuz --initrd initrd.img \\\n"
       "    --cmdline 'console=hvc0' --cpus 2 --memory 2G --profile qemu-9.2-tdx --acpi-tables acpi/\n"

@@ -1,14 +1,13 @@
 // The options that describe what a TD should measure (firmware, kernel, initrd, command line, VM
-// shape, profile, ACPI blobs, supplied digests), shared by `measure` and `verify`, and their
-// conversion into the engine's inputs.
+// shape, profile, ACPI blobs, supplied digests, or an IMAGE_DIR), shared by `measure` and
+// `verify`, and their conversion into one measure request.
 #pragma once
 
 #include <CLI/CLI.hpp>
 
 #include "shape_options.hpp"
 
-#include <measure/engine.hpp>
-#include <measure/mapped_file.hpp>
+#include <measure/request_assembly.hpp>
 
 #include <memory>
 #include <optional>
@@ -19,6 +18,7 @@ namespace mrforge::cli {
 
 struct MeasureOptions {
   std::string image_dir;
+  std::optional<size_t> image_shape; // --image-shape N: which of IMAGE_DIR's measurements.json shapes
   std::string firmware, kernel, initrd;
   std::optional<std::string> cmdline;
   uint32_t cpus = 0;
@@ -32,22 +32,23 @@ struct MeasureOptions {
 };
 
 // Registers the options on `cmd`. With `required` (measure), --cpus, --memory and --profile are
-// required unless --dstack-vm-config or --shape supplies them; otherwise they are checked when
-// used (verify).
+// required unless an IMAGE_DIR, --dstack-vm-config or --shape supplies them; otherwise they are
+// checked when used (verify).
 void add_measure_options(CLI::App *cmd, MeasureOptions &o, bool required);
 // True if any engine input was given (verify then computes expected values).
 bool any_measure_option(const MeasureOptions &o);
 
-// Everything the engine needs, with the files kept mapped for as long as this lives.
-struct LoadedMeasureInputs {
-  PlatformProfile profile;
-  OvmfVariant ovmf;
-  MeasureInputs in;
-  std::vector<std::unique_ptr<MappedFile>> files;
+// The request and what the user should know about how it was made ("VM shape: measurements.json
+// shapes[0] (...)", the OVMF variant's basis).
+struct LoadedRequest {
+  std::unique_ptr<AssembledRequest> assembled;
+  std::vector<std::string> notes;
+  const MeasureRequest &request() const { return assembled->request; }
 };
 
-// Resolves IMAGE_DIR, loads profile and OVMF variant, maps the files, parses sizes and digests.
-// Throws InputError naming the option at fault.
-std::unique_ptr<LoadedMeasureInputs> load_measure_inputs(const MeasureOptions &o);
+// An IMAGE_DIR gives the files and command line (metadata.json) and, when it has a
+// measurements.json, the VM shape (profile, OVMF variant, CPUs, memory, ACPI source); options
+// override single fields. Throws InputError naming the option at fault.
+LoadedRequest load_measure_request(const MeasureOptions &o);
 
 } // namespace mrforge::cli

@@ -3,6 +3,7 @@
 #include <cli/shape_options.hpp>
 
 #include <measure/errors.hpp>
+#include <measure/request_assembly.hpp>
 #include <measure/vm_shape_file.hpp>
 
 namespace mrforge::cli {
@@ -69,10 +70,10 @@ VmShape shape_from_options(const ShapeOptions &o) {
   std::string origin;
   if (!o.shape_file.empty()) {
     s = load_vm_shape(o.shape_file);
-    origin = "--shape " + o.shape_file;
+    origin = "--shape " + file_label(o.shape_file);
   } else if (!o.dstack_vm_config.empty()) {
     s = load_dstack_vm_config(o.dstack_vm_config);
-    origin = "--dstack-vm-config " + o.dstack_vm_config;
+    origin = "--dstack-vm-config " + file_label(o.dstack_vm_config);
   } else {
     if (!o.cpus || o.memory.empty())
       throw InputError(!o.cpus ? "--cpus" : "--memory", "give --cpus and --memory, or --shape FILE");

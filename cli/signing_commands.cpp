@@ -143,7 +143,7 @@ Json statement_json(const builder::Statement &st) {
     shape["ovmf_variant"] = s.ovmf_variant;
     shape["cpus"] = s.cpus;
     shape["memory_bytes"] = s.memory_bytes;
-    shape["acpi"] = s.acpi;
+    shape["acpi"] = s.acpi_record;
     shape["cmdline"] = s.cmdline;
     shape["firmware"] = {{"name", s.firmware_name}, {"sha256", s.firmware_sha256}};
     shape["mrtd"] = s.expected.mrtd ? Json(to_hex(*s.expected.mrtd)) : Json(nullptr);

@@ -18,9 +18,11 @@
 #include <measure/mapped_file.hpp>
 #include <measure/measurement_json.hpp>
 #include <measure/profile_yaml.hpp>
+#include <measure/recorded_shapes.hpp>
 #include <measure/tcg_log.hpp>
 #include <measure/verify.hpp>
 
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -38,6 +40,7 @@ struct VerifyOptions {
   long shape = -1; // --expected-shape N, -1: not given
   MeasureOptions inputs;
   bool no_mrtd = false;
+  bool log_only = false;
   bool json = false;
 };
 
@@ -47,27 +50,13 @@ struct VerifyOptions {
 // shapes: --expected-shape N picks one.
 struct ExpectedFile {
   ExpectedValues values;
-  std::string note; // where the values came from, for the report
+  std::string note;    // where the values came from, for the report
+  std::string against; // the same, short, for the summary line: "measurements.json shapes[0]"
 };
 
-// "profile qemu-8.2-tdx, 2 vCPUs, 2 GiB" for the list of shapes.
-std::string shape_label(const std::string &profile, uint64_t cpus, uint64_t memory_bytes) {
-  return "profile " + profile + ", " + std::to_string(cpus) + " vCPU" + (cpus == 1 ? "" : "s") + ", " +
-         format_memory_size(memory_bytes);
-}
-
 size_t pick_shape(const std::vector<std::string> &labels, long shape, const std::string &path) {
-  if (labels.empty()) throw InputError(path, "holds no VM shapes: nothing to compare the quote with");
-  if (shape >= 0 && static_cast<size_t>(shape) >= labels.size())
-    throw InputError("--expected-shape", std::to_string(shape) + " is out of range: " + path + " holds " +
-                                             std::to_string(labels.size()) + " VM shape(s), numbered from 0");
-  if (shape < 0 && labels.size() > 1) {
-    std::string list;
-    for (size_t i = 0; i < labels.size(); ++i) list += "\n  --expected-shape " + std::to_string(i) + ": " + labels[i];
-    throw InputError("--expected-shape", path + " holds " + std::to_string(labels.size()) +
-                                             " VM shapes; pick the TD's with --expected-shape N:" + list);
-  }
-  return shape < 0 ? 0 : static_cast<size_t>(shape);
+  return pick_recorded_shape(labels, shape < 0 ? std::nullopt : std::optional<size_t>(static_cast<size_t>(shape)), path,
+                             "--expected-shape");
 }
 
 ExpectedFile read_measurements_shapes(const Json &j, long shape, const std::string &path) {
@@ -85,11 +74,18 @@ ExpectedFile read_measurements_shapes(const Json &j, long shape, const std::stri
   }
   size_t n = pick_shape(labels, shape, path);
   std::string where = path + ": shapes[" + std::to_string(n) + "]";
-  return {expected_values_from_json(shapes[n], where), "expected values: " + where + " (" + labels[n] + ")"};
+  return {expected_values_from_json(shapes[n], where), "expected values: " + where + " (" + labels[n] + ")",
+          file_label(path) + " shapes[" + std::to_string(n) + "]"};
 }
 
-// Returns nullopt after printing why when the envelope's signature does not verify.
-std::optional<ExpectedFile> read_expected(const std::string &path, const std::string &pub, long shape) {
+// Returns nullopt after printing why when the envelope's signature does not verify. A directory
+// stands for its measurements.json (a guest build's output).
+std::optional<ExpectedFile> read_expected(const std::string &given, const std::string &pub, long shape) {
+  const std::string path = std::filesystem::is_directory(given) ? given + "/measurements.json" : given;
+  if (path != given && !std::filesystem::exists(path))
+    throw InputError("--expected", given + " is a directory without measurements.json: give a guest build's output "
+                                           "directory, its measurements.json, `mrforge measure --json` output or a "
+                                           "signed statement");
   Bytes text = read_file(path);
   Json j = parse_json_text(text, path);
   bool envelope = j.is_object() && j.contains("payloadType") && j.contains("signatures");
@@ -111,18 +107,69 @@ std::optional<ExpectedFile> read_expected(const std::string &path, const std::st
     std::vector<std::string> labels;
     for (const builder::StatementShape &s : st.shapes) labels.push_back(shape_label(s.profile, s.cpus, s.memory_bytes));
     size_t n = pick_shape(labels, shape, path);
-    return ExpectedFile{st.shapes[n].expected, "expected values: shape " + std::to_string(n) + " (" + labels[n] +
-                                                   ") of the statement in " + path + ", signed by key " + v.keyid +
-                                                   " (recipe " + st.recipe_name + ", " + st.tool + ")"};
+    return ExpectedFile{st.shapes[n].expected,
+                        "expected values: shape " + std::to_string(n) + " (" + labels[n] + ") of the statement in " +
+                            path + ", signed by key " + v.keyid + " (recipe " + st.recipe_name + ", " + st.tool + ")",
+                        "the signed statement " + file_label(path) + " shape " + std::to_string(n)};
   }
   if (j.is_object() && j.contains("shapes")) return read_measurements_shapes(j, shape, path);
   if (shape >= 0)
     throw InputError("--expected-shape",
                      path + " holds one measurement (`mrforge measure --json`), not a list of shapes");
-  return ExpectedFile{expected_values_from_json(j, path), ""};
+  return ExpectedFile{expected_values_from_json(j, path), "", file_label(path)};
 }
 
-Json report_json(const VerifyReport &r, const EventLog &log, bool passed) {
+// Exactly what was compared, for the summary line: "MRTD, RTMR0, RTMR1, RTMR2 against ...".
+struct Comparison {
+  std::vector<std::string> compared, differing, not_compared;
+  std::string against; // where the expected values came from
+  bool log_only = false;
+};
+
+Comparison comparison(const VerifyReport &r, const std::string &against, bool log_only) {
+  Comparison c;
+  c.against = against;
+  c.log_only = log_only;
+  auto one = [&](const char *name, const std::optional<bool> &m) {
+    if (!m)
+      c.not_compared.push_back(name);
+    else {
+      c.compared.push_back(name);
+      if (!*m) c.differing.push_back(name);
+    }
+  };
+  one("MRTD", r.mrtd_match);
+  for (size_t i = 0; i < 3; ++i) one(("RTMR" + std::to_string(i)).c_str(), r.rtmr_match[i]);
+  return c;
+}
+
+std::string join_names(const std::vector<std::string> &v) {
+  std::string out;
+  for (const std::string &s : v) out += (out.empty() ? "" : ", ") + s;
+  return out;
+}
+
+// "RESULT: OK: MRTD, RTMR0, RTMR1, RTMR2 match the engine's prediction (...); the event log replays to
+// the quote's RTMR0-3; not compared: none".
+std::string summary_line(const VerifyReport &r, const Comparison &c, bool passed) {
+  std::string replay = r.log_consistent ? "the event log replays to the quote's RTMR0-3"
+                                        : "the event log does NOT replay to the quote's RTMRs";
+  if (c.log_only)
+    return std::string(passed ? "RESULT: OK (log only): " : "RESULT: MISMATCH (log only): ") + replay +
+           "; no register was compared with expected values (RTMR3 events are listed, not checked)";
+  std::string line = passed ? "RESULT: OK: " : "RESULT: MISMATCH: ";
+  if (c.compared.empty())
+    line += "nothing was compared (no expected MRTD or RTMR0-2)";
+  else if (!c.differing.empty())
+    line += join_names(c.differing) + " differ" + (c.differing.size() == 1 ? "s" : "") + " from " + c.against;
+  else
+    line += join_names(c.compared) + " match " + c.against;
+  line += "; " + replay;
+  if (!c.not_compared.empty()) line += "; not compared: " + join_names(c.not_compared);
+  return line;
+}
+
+Json report_json(const VerifyReport &r, const EventLog &log, bool passed, const Comparison &cmp) {
   Json j{{"ok", passed}, {"log_consistent", r.log_consistent}, {"log_vs_quote", Json::array()}};
   for (const RegisterCheck &c : r.log_vs_quote)
     j["log_vs_quote"].push_back(Json{{"register", register_name(c.reg)},
@@ -146,6 +193,12 @@ Json report_json(const VerifyReport &r, const EventLog &log, bool passed) {
   for (const Explanation &e : r.explanations)
     j["explanations"].push_back(Json{{"assumption", e.assumption}, {"reproduces", e.what_it_reproduces}});
   j["notes"] = r.notes;
+  j["log_only"] = cmp.log_only;
+  j["compared"] = cmp.compared;
+  j["differing"] = cmp.differing;
+  j["not_compared"] = cmp.not_compared;
+  j["expected_source"] = cmp.log_only ? Json(nullptr) : Json(cmp.against);
+  j["summary"] = summary_line(r, cmp, passed);
   j["rtmr3_events"] = Json::array();
   for (const LoggedEvent *e : events_of(log, Register::rtmr3))
     j["rtmr3_events"].push_back(Json{{"name", e->name},
@@ -156,7 +209,7 @@ Json report_json(const VerifyReport &r, const EventLog &log, bool passed) {
 
 std::string verdict(std::optional<bool> m) { return !m ? "not expected" : *m ? "match" : "MISMATCH"; }
 
-void print_report(const VerifyReport &r, const EventLog &log, const TdQuote &q, bool passed) {
+void print_report(const VerifyReport &r, const EventLog &log, const TdQuote &q, bool passed, const Comparison &cmp) {
   std::cout << "Log against the quote (replay):\n";
   std::vector<std::vector<std::string>> rows;
   for (const RegisterCheck &c : r.log_vs_quote)
@@ -191,7 +244,7 @@ void print_report(const VerifyReport &r, const EventLog &log, const TdQuote &q, 
   std::cout << "\n";
   for (const std::string &n : r.notes) std::cout << "note: " << n << "\n";
   for (const std::string &n : quote_notes(q)) std::cout << "note: " << n << "\n";
-  std::cout << (passed ? "RESULT: OK" : "RESULT: MISMATCH") << "\n";
+  std::cout << summary_line(r, cmp, passed) << "\n";
 }
 
 int run_verify(const VerifyOptions &o) {
@@ -199,6 +252,14 @@ int run_verify(const VerifyOptions &o) {
     throw InputError("--expected", "give either --expected FILE or the measure options, not both");
   if (o.expected.empty() && !o.pub.empty()) throw InputError("--pub", "only with --expected ENVELOPE");
   if (o.expected.empty() && o.shape >= 0) throw InputError("--expected-shape", "only with --expected FILE");
+  const bool expected_given = !o.expected.empty() || any_measure_option(o.inputs);
+  if (o.log_only && expected_given)
+    throw InputError("--log-only", "checks only that the log belongs to the quote: give it without expected values");
+  if (!o.log_only && !expected_given)
+    throw InputError("--expected",
+                     "nothing to compare the quote with: give --expected FILE|DIR (measurements.json, `mrforge "
+                     "measure --json` output or a signed statement), an IMAGE_DIR or the measure options; "
+                     "--log-only accepts \"the log belongs to the quote\" as the whole result");
   // A signed statement's signature is checked before anything else is read.
   std::optional<ExpectedFile> expected;
   if (!o.expected.empty()) {
@@ -208,32 +269,35 @@ int run_verify(const VerifyOptions &o) {
   TdQuote quote = read_quote(o.quote);
   EventLog log = read_event_log(o.event_log.empty() ? o.quote : o.event_log, o.ima);
   VerifyReport report;
-  bool expected_given = true;
+  std::string against;
   if (expected) {
     report = verify(expected->values, log, quote);
     if (!expected->note.empty()) report.notes.insert(report.notes.begin(), expected->note);
-  } else if (any_measure_option(o.inputs)) {
-    std::unique_ptr<LoadedMeasureInputs> loaded = load_measure_inputs(o.inputs);
+    against = "the expected values of " + expected->against;
+  } else if (!o.log_only) {
+    LoadedRequest loaded = load_measure_request(o.inputs);
+    const MeasureRequest &r = loaded.request();
     Alternatives alt;
     for (const std::string &name : shipped_platform_profiles()) {
       PlatformProfile p = load_platform_profile(name);
       if (p.measured_into == MeasurementTarget::tdx_rtmrs) alt.profiles.push_back(std::move(p)); // TD hosts only
     }
     for (const std::string &name : shipped_ovmf_variants()) alt.ovmf_variants.push_back(load_ovmf_variant(name));
-    report = verify(loaded->profile, loaded->ovmf, loaded->in, log, quote, alt,
+    report = verify(r.profile, r.ovmf.variant, measure_inputs(r), log, quote, alt,
                     o.no_mrtd ? MrtdPolicy::ignore : MrtdPolicy::compare);
+    report.notes.insert(report.notes.begin(), loaded.notes.begin(), loaded.notes.end());
+    against = "the engine's prediction (profile " + r.profile.name + ", OVMF variant " + r.ovmf.variant.name + ", " +
+              std::to_string(r.cpus) + " vCPU, " + format_memory_size(r.memory) + ")";
   } else {
-    expected_given = false;
     report = verify(ExpectedValues{}, log, quote);
-    report.notes.push_back("no expected values given (--expected FILE, an IMAGE_DIR or the measure options): only "
-                           "checked that the log belongs to the quote");
   }
-  // Without expected values the only claim is that the log belongs to the quote.
-  bool passed = expected_given ? report.ok() : report.log_consistent;
+  // With --log-only the only claim is that the log belongs to the quote.
+  bool passed = o.log_only ? report.log_consistent : report.ok();
+  Comparison c = comparison(report, against, o.log_only);
   if (o.json)
-    print_json(report_json(report, log, passed));
+    print_json(report_json(report, log, passed, c));
   else
-    print_report(report, log, quote, passed);
+    print_report(report, log, quote, passed, c);
   return passed ? k_exit_ok : k_exit_mismatch;
 }
 
@@ -242,11 +306,17 @@ int run_verify(const VerifyOptions &o) {
 void add_verify_command(CLI::App &app, Runner &run) {
   auto o = std::make_shared<VerifyOptions>();
   CLI::App *cmd = app.add_subcommand("verify", "Check a TD's quote and event log against expected measurements");
-  cmd->footer("Expected values come from --expected FILE or are computed by the measure engine from an IMAGE_DIR\n"
-              "or the measure options; never from the log being verified. --expected reads the JSON of\n"
-              "`mrforge measure --json`, a guest build's measurements.json, or a signed statement (the DSSE\n"
-              "envelope of `mrforge sign`, checked with --pub before anything else). When the file holds several\n"
-              "VM shapes, --expected-shape N (from 0) picks the TD's.\n"
+  cmd->footer("Expected values come from --expected FILE|DIR or are computed by the measure engine from an\n"
+              "IMAGE_DIR or the measure options; never from the log being verified. --expected reads the JSON of\n"
+              "`mrforge measure --json`, a guest build's measurements.json (or its output directory), or a signed\n"
+              "statement (the DSSE envelope of `mrforge sign`, checked with --pub before anything else). When the\n"
+              "file holds several VM shapes, --expected-shape N (from 0) picks the TD's. An IMAGE_DIR from `mrforge\n"
+              "build` gives its VM shape from measurements.json (--image-shape N).\n"
+              "What is compared: the log must replay to the quote's RTMR0-3; MRTD and RTMR0-2 must equal the\n"
+              "expected values (each register without an expected value is listed as not compared); the first\n"
+              "divergent event is named. RTMR3 events are listed, not compared. Without expected values verify\n"
+              "refuses to run (exit 2) unless --log-only says that the replay is the whole check. The last line\n"
+              "says exactly what was compared.\n"
               "Example:\n"
               "  mrforge verify --quote quote.bin --event-log ccel.bin --firmware OVMF.fd --kernel vmlinuz \\\n"
               "    --initrd initrd.img --cmdline 'console=hvc0' --cpus 2 --memory 2G --profile qemu-9.2-tdx \\\n"
@@ -267,6 +337,9 @@ void add_verify_command(CLI::App &app, Runner &run) {
   cmd->add_option("--expected-shape", o->shape,
                   "Which VM shape of --expected to compare with (0-based), when it holds several")
       ->check(CLI::Range(0L, 1000000L));
+  cmd->add_flag("--log-only", o->log_only,
+                "Check only that the event log replays to the quote (nothing is compared with expected values); "
+                "without it, verify needs expected values");
   cmd->add_flag("--no-mrtd", o->no_mrtd,
                 "Do not compare MRTD (when --firmware is a stand-in used only for its TDVF layout)");
   add_measure_options(cmd, o->inputs, false);

@@ -40,7 +40,7 @@ public:
   Measurement run() {
     record_inputs();
     if (m_in.firmware) {
-      m_fw = parse_firmware(m_in.firmware->bytes, m_in.firmware->name);
+      m_fw = parse_firmware(m_in.firmware->bytes, m_in.firmware->error_source());
       m_result.mrtd = compute_mrtd(m_in.firmware->bytes, *m_fw, m_profile.mrtd_page_order);
     }
     for (EventStep step : m_profile.events) add_step(step);
@@ -213,11 +213,11 @@ private:
     if (!m_in.kernel) throw InputError("kernel", "give --kernel FILE or --digest kernel=HEX");
     const NamedBytes &k = *m_in.kernel;
     if (m_profile.kernel_header_patch == KernelHeaderPatch::none) {
-      PeImage pe = parse_pe(k.bytes, k.name);
+      PeImage pe = parse_pe(k.bytes, k.error_source());
       return {to_sha384(authenticode(k.bytes, pe, HashAlgorithm::sha384)),
               "computed: Authenticode of " + k.name + " as served (profile: no header patch)"};
     }
-    SetupHeader header = parse_setup_header(k.bytes, k.name);
+    SetupHeader header = parse_setup_header(k.bytes, k.error_source());
     QemuPatchInput patch;
     patch.memory_bytes = memory_for("kernel setup-header patch");
     if (m_in.initrd)
@@ -233,7 +233,7 @@ private:
     patch.layout = m_profile.memory_layout;
     patch.acpi_data_size = m_profile.qemu_acpi_data_size;
     Bytes patched = qemu_patched_kernel(k.bytes, header, patch);
-    PeImage pe = parse_pe(patched, k.name);
+    PeImage pe = parse_pe(patched, k.error_source());
     std::string initrd_note =
         patch.initrd_size ? ", initrd " + std::to_string(*patch.initrd_size) + " bytes" : ", no initrd";
     return {to_sha384(authenticode(patched, pe, HashAlgorithm::sha384)),

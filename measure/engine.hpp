@@ -24,8 +24,12 @@ std::optional<DigestSlot> digest_slot_from_name(const std::string &name);
 std::string digest_slot_names(); // "td-hob, cfv, ..." for help and errors
 
 struct NamedBytes {
+  NamedBytes() = default;
+  NamedBytes(ByteView b, std::string n, std::string p = {}) : bytes(b), name(std::move(n)), path(std::move(p)) {}
   ByteView bytes;
-  std::string name; // file name for messages and event sources
+  std::string name; // how outputs name it (event sources, inputs): a file name, never a host path
+  std::string path; // how errors name it (the path as the user gave it); empty: `name`
+  const std::string &error_source() const { return path.empty() ? name : path; }
 };
 
 struct MeasureInputs {

@@ -16,7 +16,7 @@ FormatError::FormatError(std::string source, uint64_t offset, const std::string 
     : Error(at(source, offset) + ": " + message), m_source(std::move(source)), m_offset(offset), m_detail(message) {}
 
 InputError::InputError(std::string input, const std::string &message)
-    : Error(input + ": " + message), m_input(std::move(input)) {}
+    : Error(input + ": " + message), m_input(std::move(input)), m_detail(message) {}
 
 DocumentError::DocumentError(std::string file, int line, int column, const std::string &message)
     : Error(file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + message), m_file(std::move(file)),

@@ -35,9 +35,11 @@ class InputError : public Error {
 public:
   InputError(std::string input, const std::string &message);
   const std::string &input() const { return m_input; }
+  const std::string &detail() const { return m_detail; } // the message without the input's name
 
 private:
   std::string m_input;
+  std::string m_detail;
 };
 
 // An error in a YAML document we read (recipe, platform profile, OVMF variant), located by

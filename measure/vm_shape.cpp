@@ -67,4 +67,22 @@ uint32_t qemu_min_phys_bits(const VmShape &s, uint32_t default_bits, uint64_t de
   return bits;
 }
 
+std::string format_size(uint64_t bytes) {
+  if (bytes == 0) return "0";
+  static constexpr struct {
+    unsigned shift;
+    char suffix;
+  } k_units[] = {{60, 'E'}, {50, 'P'}, {40, 'T'}, {30, 'G'}, {20, 'M'}, {10, 'K'}};
+  for (const auto &u : k_units)
+    if (bytes % (uint64_t{1} << u.shift) == 0) return std::to_string(bytes >> u.shift) + u.suffix;
+  return std::to_string(bytes);
+}
+
+std::string pci_device_spec(const PciDevice &d) {
+  std::string s = pci_device_kind_name(d.kind);
+  if (d.kind == PciDeviceKind::pcie_root_port && d.behind != RootPortChild::none)
+    s += std::string(":") + root_port_child_name(d.behind);
+  return s;
+}
+
 } // namespace mrforge

@@ -51,6 +51,10 @@ struct VmShape {
 
 // Device-list helpers.
 size_t count_devices(const VmShape &s, PciDeviceKind kind);
+// "virtio-blk", "pcie-root-port:gpu": a device as the shape file and --device write it.
+std::string pci_device_spec(const PciDevice &d);
+// "2G", "2560M", "64G", "16T": a size as shape files write it; exact, never rounded.
+std::string format_size(uint64_t bytes);
 
 // The CPU's physical address width a QEMU 7.2 q35 guest of this shape needs: the default (40 for
 // TCG's qemu64) unless RAM above 4 GiB plus the 64-bit PCI hole reach past it (pc.c

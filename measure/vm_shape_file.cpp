@@ -342,17 +342,6 @@ uint64_t parse_size(const std::string &text, const std::string &what) {
   return r.value;
 }
 
-std::string format_size(uint64_t bytes) {
-  if (bytes == 0) return "0";
-  static constexpr struct {
-    unsigned shift;
-    char suffix;
-  } k_units[] = {{60, 'E'}, {50, 'P'}, {40, 'T'}, {30, 'G'}, {20, 'M'}, {10, 'K'}};
-  for (const auto &u : k_units)
-    if (bytes % (uint64_t{1} << u.shift) == 0) return std::to_string(bytes >> u.shift) + u.suffix;
-  return std::to_string(bytes);
-}
-
 void check_memory_size(uint64_t bytes, const std::string &what) {
   std::string problem = memory_problem(bytes);
   if (!problem.empty()) throw InputError(what, problem);
@@ -374,13 +363,6 @@ PciDevice parse_pci_device_spec(const std::string &spec, const std::string &what
   Parsed<PciDevice> r = parse_device_text(spec);
   if (!r.ok()) throw InputError(what, r.error);
   return r.value;
-}
-
-std::string pci_device_spec(const PciDevice &d) {
-  std::string s = pci_device_kind_name(d.kind);
-  if (d.kind == PciDeviceKind::pcie_root_port && d.behind != RootPortChild::none)
-    s += std::string(":") + root_port_child_name(d.behind);
-  return s;
 }
 
 std::string dstack_acpi_profile(const std::string &qemu_version, const std::string &what) {

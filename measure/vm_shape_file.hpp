@@ -61,7 +61,6 @@ VmShape load_dstack_vm_config(const std::string &path); // a vm_config JSON file
 // case; binary units). Rejected: empty, signs, spaces, fractions, other suffixes, overflow. (Unlike
 // QEMU's -m, a plain number means bytes, not MiB.)
 uint64_t parse_size(const std::string &text, const std::string &what);
-std::string format_size(uint64_t bytes); // "2G", "2560M", "64G", "16T"; exact, never rounded
 
 // Syntactic limits of a shape; each ACPI profile checks its own, tighter ones.
 constexpr uint32_t k_max_shape_cpus = 4096;
@@ -78,10 +77,10 @@ uint64_t parse_vm_memory(const std::string &text, const std::string &what);
 void check_memory_size(uint64_t bytes, const std::string &what);
 // A CPU count, decimal 1..k_max_shape_cpus. Throws InputError naming `what`.
 uint32_t parse_cpu_count(const std::string &text, const std::string &what);
-// "virtio-blk", "pcie-root-port", "pcie-root-port:gpu" -> device; the inverse of pci_device_spec.
+// "virtio-blk", "pcie-root-port", "pcie-root-port:gpu" -> device; the inverse of pci_device_spec
+// (vm_shape.hpp).
 // Throws InputError naming `what` and listing the known kinds.
 PciDevice parse_pci_device_spec(const std::string &spec, const std::string &what);
-std::string pci_device_spec(const PciDevice &d);
 
 // The ACPI profile dstack's QEMU version maps to: "8.2.x", "9.0.x", "9.1.x" -> "qemu-8.2-tdx",
 // "9.2.x" -> "qemu-9.2-tdx". Throws InputError (naming `what`) listing the supported versions.

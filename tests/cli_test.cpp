@@ -314,14 +314,38 @@ TEST_CASE("mrforge verify checks every quote and log pair of the vectors for con
     std::vector<std::string> args = {"verify",      "--quote",          vector_path(p.quote),
                                      "--event-log", vector_path(p.log), "--json"};
     if (!p.ima.empty()) args = with(args, {"--ima", vector_path(p.ima)});
-    Run r = run_mrforge(args);
+    // Without expected values verify refuses: it would otherwise pass having compared nothing.
+    Run refused = run_mrforge(args);
+    CHECK(refused.exit_code == 2);
+    CHECK(refused.out.empty());
+    CHECK_THAT(refused.err, Catch::Contains("nothing to compare the quote with") && Catch::Contains("--log-only"));
+    // --log-only makes "the log belongs to the quote" the whole, stated, result.
+    Run r = run_mrforge(with(args, {"--log-only"}));
     INFO(r.err);
     CHECK(r.exit_code == 0);
-    CHECK(nlohmann::json::parse(r.out)["log_consistent"] == true);
+    auto j = nlohmann::json::parse(r.out);
+    CHECK(j["log_consistent"] == true);
+    CHECK(j["log_only"] == true);
+    CHECK(j["compared"].empty());
+    CHECK(j["not_compared"] == nlohmann::json::array({"MRTD", "RTMR0", "RTMR1", "RTMR2"}));
+    CHECK(j["summary"] == "RESULT: OK (log only): the event log replays to the quote's RTMR0-3; no register was "
+                          "compared with expected values (RTMR3 events are listed, not checked)");
+    Run text = run_mrforge(
+        with({"verify", "--quote", vector_path(p.quote), "--event-log", vector_path(p.log), "--log-only"},
+             p.ima.empty() ? std::vector<std::string>{} : std::vector<std::string>{"--ima", vector_path(p.ima)}));
+    CHECK(text.exit_code == 0);
+    CHECK_THAT(text.out, Catch::EndsWith("RESULT: OK (log only): the event log replays to the quote's RTMR0-3; no "
+                                         "register was compared with expected values (RTMR3 events are listed, not "
+                                         "checked)\n"));
   }
+  // --log-only with expected values is a contradiction.
+  Run both = run_mrforge({"verify", "--quote", vector_path("dstack/tdx-lite-getquote.json"), "--log-only", "--expected",
+                          vector_path("dstack/tdx-lite-getquote.json")});
+  CHECK(both.exit_code == 2);
+  CHECK_THAT(both.err, Catch::Contains("--log-only"));
   // Without the IMA list, cc-trusted-api's RTMR2 does not replay: named, exit 4.
   Run no_ima = run_mrforge({"verify", "--quote", vector_path("cc-trusted-api/quote.bin"), "--event-log",
-                            vector_path("cc-trusted-api/ccel_data.bin"), "--json"});
+                            vector_path("cc-trusted-api/ccel_data.bin"), "--json", "--log-only"});
   CHECK(no_ima.exit_code == 4);
   auto j = nlohmann::json::parse(no_ima.out);
   CHECK(j["log_vs_quote"][2]["match"] == false);

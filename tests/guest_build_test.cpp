@@ -123,41 +123,76 @@ TEST_CASE("The guest image boots under QEMU and the firmware measures what the e
   fetch_or_relock(recipe, store);
   build_guest_json(recipe, store, work / "out");
 
-  // measurements.json agrees with `mrforge measure` on the output directory.
+  // measurements.json agrees with `mrforge measure` on the output directory: alone (it takes the
+  // VM shape from measurements.json and generates the ACPI tables again), and with every input given
+  // as options (the recipe's shape file for the tables).
   nlohmann::json shapes = parse_json(read_text(work / "out/measurements.json")).at("shapes");
   REQUIRE(shapes.size() == 1);
-  std::vector<std::string> margs{"measure",
-                                 work / "out",
-                                 "--json",
-                                 "--profile",
-                                 shapes[0].at("profile"),
-                                 "--cpus",
-                                 std::to_string(shapes[0].at("cpus").get<int>()),
-                                 "--memory",
-                                 std::to_string(shapes[0].at("memory_bytes").get<uint64_t>()),
-                                 "--ovmf-variant",
-                                 shapes[0].at("ovmf_variant")};
-  {
-    // The recipe gives the ACPI digests; pass the same ones.
-    std::string text = read_text(recipe);
-    for (const char *name : {"acpi-loader", "acpi-rsdp", "acpi-tables"}) {
-      size_t at = text.find(std::string(name) + ": ");
-      REQUIRE(at != std::string::npos);
-      std::string hex = text.substr(at + std::string(name).size() + 2, 96);
-      margs.push_back("--digest");
-      margs.push_back(std::string(name) + "=" + hex);
-    }
+  CHECK(shapes[0].at("acpi").at("source") == "generated");
+  std::vector<std::string> explicit_args{"measure",
+                                         work / "out",
+                                         "--json",
+                                         "--profile",
+                                         shapes[0].at("profile"),
+                                         "--cpus",
+                                         std::to_string(shapes[0].at("cpus").get<int>()),
+                                         "--memory",
+                                         std::to_string(shapes[0].at("memory_bytes").get<uint64_t>()),
+                                         "--ovmf-variant",
+                                         shapes[0].at("ovmf_variant"),
+                                         "--shape",
+                                         work / "src/recipes/debian-bookworm-tdx/dstack-lite-vm.yaml"};
+  for (const std::vector<std::string> &margs :
+       {std::vector<std::string>{"measure", work / "out", "--json"}, explicit_args}) {
+    ShellResult m = run_mrforge_cli(margs);
+    INFO(m.err);
+    REQUIRE(m.exit_code == 0);
+    nlohmann::json measured = parse_json(m.out);
+    for (const char *reg : {"mrtd", "rtmr0", "rtmr1", "rtmr2"}) CHECK(measured.at(reg) == shapes[0].at(reg));
+    REQUIRE(measured.at("events").size() == shapes[0].at("events").size());
+    for (size_t i = 0; i < measured.at("events").size(); ++i)
+      for (const char *field : {"register", "type", "description", "digest"})
+        CHECK(measured.at("events")[i].at(field) == shapes[0].at("events")[i].at(field));
   }
-  ShellResult m = run_mrforge_cli(margs);
-  INFO(m.err);
-  REQUIRE(m.exit_code == 0);
-  nlohmann::json measured = parse_json(m.out);
-  for (const char *reg : {"mrtd", "rtmr0", "rtmr1", "rtmr2"}) CHECK(measured.at(reg) == shapes[0].at(reg));
-  // Same events; only their `source` text differs (it names the files as each run saw them).
-  REQUIRE(measured.at("events").size() == shapes[0].at("events").size());
-  for (size_t i = 0; i < measured.at("events").size(); ++i)
-    for (const char *field : {"register", "type", "description", "digest"})
-      CHECK(measured.at("events")[i].at(field) == shapes[0].at("events")[i].at(field));
+
+  // The issue's case: measure IMAGE_DIR with the platform's options but no variant. The firmware is
+  // Debian's (its fingerprint names debian-bookworm-2022.11), so the profile's default variant
+  // (edk2-stable202411) is not silently taken, and a contradicting one is refused.
+  {
+    ShellResult m = run_mrforge_cli(
+        {"measure", work / "out", "--json", "--profile", "qemu-8.2-tdx", "--cpus", "2", "--memory", "2G"});
+    INFO(m.err);
+    REQUIRE(m.exit_code == 0);
+    nlohmann::json measured = parse_json(m.out);
+    for (const char *reg : {"mrtd", "rtmr0", "rtmr1", "rtmr2"}) CHECK(measured.at(reg) == shapes[0].at(reg));
+    CHECK(measured.at("inputs").at("ovmf_variant_basis").get<std::string>().find("Debian bookworm ovmf") !=
+          std::string::npos);
+    CHECK_THAT(m.err, Catch::Contains("note: VM shape: measurements.json shapes[0] (profile qemu-8.2-tdx, 2 vCPUs, "
+                                      "2 GiB, ACPI generated)") &&
+                          Catch::Contains("note: options override the recorded shape: --profile, --cpus, --memory"));
+    ShellResult wrong = run_mrforge_cli({"measure", work / "out", "--ovmf-variant", "edk2-stable202411"});
+    CHECK(wrong.exit_code == 2);
+    CHECK_THAT(wrong.err, Catch::Contains("--ovmf-variant: OVMF variant edk2-stable202411 contradicts the firmware: "
+                                          "OVMF.fd") &&
+                              Catch::Contains("which OVMF variant debian-bookworm-2022.11 describes"));
+  }
+  // verify takes the expected values from the output directory (--expected DIR) or computes them
+  // from it (IMAGE_DIR); against a real dstack TD (another image) both name what differs.
+  {
+    const std::string quote = vector_path("dstack/tdx-lite-getquote.json");
+    ShellResult expected = run_mrforge_cli({"verify", "--quote", quote, "--expected", work / "out"});
+    CHECK(expected.exit_code == 4);
+    CHECK_THAT(expected.out, Catch::Contains("RESULT: MISMATCH: MRTD, RTMR0, RTMR1, RTMR2 differ from the expected "
+                                             "values of measurements.json shapes[0]; the event log replays"));
+    ShellResult image = run_mrforge_cli({"verify", "--quote", quote, work / "out"});
+    CHECK(image.exit_code == 4);
+    CHECK_THAT(image.out, Catch::Contains("note: VM shape: measurements.json shapes[0]") &&
+                              Catch::Contains("differ from the engine's prediction (profile qemu-8.2-tdx, OVMF "
+                                              "variant debian-bookworm-2022.11, 2 vCPU, 2 GiB)"));
+    ShellResult empty = run_mrforge_cli({"verify", "--quote", quote, "--expected", work / "src"});
+    CHECK(empty.exit_code == 2);
+    CHECK_THAT(empty.err, Catch::Contains("is a directory without measurements.json"));
+  }
 
   // Boots to its ready line with the verity root mounted and the service answering, and every
   // image-dependent event the firmware and the EFI stub logged matches the engine, at 2 GiB and

@@ -201,6 +201,24 @@ TEST_CASE("A GuestImage recipe loads its firmware, kernel pin, initramfs, root f
   CHECK(g.measure[1].ovmf_variant == "edk2-stable202411");
   CHECK(g.measure[1].memory == (512ull << 20));
   CHECK(g.measure[1].acpi.tables_dir == folder.dir / "recipe/acpi");
+  CHECK_FALSE(g.measure[0].acpi.generate);
+
+  // acpi: generate (and no acpi at all, which means the same), and a VM shape file giving CPUs and
+  // memory.
+  {
+    write_text(folder.dir / "recipe/vm.yaml",
+               "apiVersion: mrforge/v1\nkind: VmShape\nprofile: qemu-9.2-tdx\ncpus: 4\nmemory: 3G\n");
+    std::string body = replaced(guest_text(), "    acpi: {tables: acpi}\n", "    acpi: generate\n");
+    body = replaced(body, "    cpus: 1\n    memory: 512M\n", "    shape: vm.yaml\n");
+    write_text(folder.recipe, body);
+    GuestSpec gen = *load_recipe(folder.recipe).guest;
+    CHECK(gen.measure[1].acpi.generate);
+    CHECK(gen.measure[1].shape_file == folder.dir / "recipe/vm.yaml");
+    CHECK_FALSE(gen.measure[1].cpus);
+    CHECK_FALSE(gen.measure[1].memory);
+    write_text(folder.recipe, replaced(body, "    acpi: generate\n", ""));
+    CHECK(load_recipe(folder.recipe).guest->measure[1].acpi.generate);
+  }
 
   // The other firmware form, a profile given as a path, squashfs, zstd, an explicit seed.
   std::string body = replaced(guest_text(), "firmware: {package: ovmf, path: /usr/share/ovmf/OVMF.fd}",
@@ -291,7 +309,12 @@ TEST_CASE("Each bad GuestImage field is named with file, line, column and what w
        "recipe/r.yaml:26:20: measure[1].acpi.tables: expected a directory of ACPI blobs"},
       {"acpi: {tables: acpi}", "acpi: {tables: acpi, origin: x}",
        "recipe/r.yaml:26:34: measure[1].acpi.origin: origin goes with digests"},
-      {"acpi: {tables: acpi}", "acpi: {}", "recipe/r.yaml:26:11: measure[1].acpi: expected tables: DIR"},
+      {"acpi: {tables: acpi}", "acpi: {}", "recipe/r.yaml:26:11: measure[1].acpi: expected generate, tables: DIR"},
+      {"acpi: {tables: acpi}", "acpi: generated",
+       "recipe/r.yaml:26:11: measure[1].acpi: expected generate, tables: DIR"},
+      {"    cpus: 1\n", "", "recipe/r.yaml:22:5: measure[1]: missing required field 'cpus'"},
+      {"    cpus: 1\n", "    shape: nowhere.yaml\n", "recipe/r.yaml:24:12: measure[1].shape: no VM shape file "},
+      {"    cpus: 1\n", "    shape: hello.sh\n", "recipe/r.yaml:24:12: measure[1].shape: "},
       {"acpi-rsdp: " + k_digest_a, "acpi-rsdp: " + k_digest_a.substr(1),
        "measure[0].acpi.digests.acpi-rsdp: expected a SHA-384 digest: 96 hex digits"},
       {"measure:\n  - profile: qemu-8.2-tdx", "measure: []\nx:\n  - profile: qemu-8.2-tdx",

@@ -312,7 +312,7 @@ OJson vector_shape(const std::string &memory, uint64_t memory_bytes) {
   s["ovmf_variant"] = "from the profile";
   s["cpus"] = 16;
   s["memory_bytes"] = memory_bytes;
-  s["acpi"] = std::string("digests (") + k_vector + ")";
+  s["acpi"] = OJson{{"source", "digests"}, {"origin", std::string("digests (") + k_vector + ")"}};
   s["firmware"] = OJson{{"name", "OVMF.fd"}, {"sha256", sha256_of(debian_ovmf())}};
   s["cmdline"] = "";
   s["mrtd"] = nullptr; // Debian's OVMF.fd stands in for its TDVF layout only

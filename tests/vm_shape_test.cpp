@@ -556,7 +556,8 @@ TEST_CASE("options override a shape file or a vm_config", "[vm_shape]") {
                                                            "devices: [virtio-net, virtio-blk]\n");
   VmShape s = CliRun().parse({"--shape", dir / "s.yaml"});
   CHECK(s.cpus == 2);
-  CHECK(s.origin == "--shape " + dir / "s.yaml");
+  // The origin is recorded in outputs: the file's name, never where it lies on this host.
+  CHECK(s.origin == "--shape s.yaml");
   CHECK(device_specs(s) == std::vector<std::string>{"virtio-net", "virtio-blk"});
   VmShape o = CliRun().parse({"--shape", dir / "s.yaml", "--cpus", "8", "--device", "vhost-vsock", "--smm", "off"});
   CHECK(o.cpus == 8);

@@ -63,9 +63,9 @@ std::string copy_guest_recipe(const std::string &dest, bool reverse, const std::
   fs::create_directories(dest + "/recipes/debian-bookworm-tdx");
   fs::create_directories(dest + "/kernels");
   std::vector<std::pair<std::string, std::string>> files;
-  for (const char *rel :
-       {"recipes/debian-bookworm-tdx.yaml", "recipes/debian-bookworm-tdx.yaml.lock", "recipes/debian-bookworm-tdx/init",
-        "recipes/debian-bookworm-tdx/index.html", "kernels/debian-bookworm-6.12-amd64.yaml"})
+  for (const char *rel : {"recipes/debian-bookworm-tdx.yaml", "recipes/debian-bookworm-tdx.yaml.lock",
+                          "recipes/debian-bookworm-tdx/init", "recipes/debian-bookworm-tdx/index.html",
+                          "recipes/debian-bookworm-tdx/dstack-lite-vm.yaml", "kernels/debian-bookworm-6.12-amd64.yaml"})
     files.emplace_back(source_path(rel), dest + "/" + rel);
   if (reverse) std::reverse(files.begin(), files.end());
   for (const auto &[from, to] : files) fs::copy_file(from, to, fs::copy_options::overwrite_existing);

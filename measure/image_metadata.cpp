@@ -1,5 +1,5 @@
-#include <builder/image_metadata.hpp>
 #include <measure/errors.hpp>
+#include <measure/image_metadata.hpp>
 #include <measure/json_text.hpp>
 #include <measure/mapped_file.hpp>
 
