@@ -1,0 +1,21 @@
+// Every limit mrforge puts on what it reads from outside, in one place: the nesting of parsed JSON.
+// Exceeding one is bad input (exit 2) with a message naming the input and the limit; nothing is
+// read beyond it.
+#pragma once
+
+#include <cstdint>
+
+namespace mrforge {
+
+namespace limits {
+
+// ---- parsed documents ---------------------------------------------------------------------------
+
+// Arrays and objects nested deeper than this are refused by parse_json_text (at the offset of the
+// opening bracket): every walk over a parsed JSON value recurses at most this deep. Real documents
+// nest at most 7 levels (in-toto statements, the event logs of ../shared/vectors).
+constexpr int k_max_json_depth = 128;
+
+} // namespace limits
+
+} // namespace mrforge
