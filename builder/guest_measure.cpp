@@ -22,7 +22,8 @@ ShapeMeasurement measure_guest_shape(const MeasureShape &shape, const GuestFiles
   r.profile = profile.name;
   r.ovmf_variant = ovmf.name;
 
-  MappedFile firmware(files.firmware), kernel(files.kernel), initrd(files.initrd);
+  MappedFile firmware(files.firmware, limits::k_firmware), kernel(files.kernel, limits::k_kernel),
+      initrd(files.initrd, limits::k_initrd);
   MeasureInputs in;
   in.firmware = NamedBytes{firmware.bytes(), "OVMF.fd"};
   in.kernel = NamedBytes{kernel.bytes(), "vmlinuz"};

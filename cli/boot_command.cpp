@@ -85,12 +85,12 @@ int run_boot(const BootOptions &o) {
   // exactly the command line QEMU passes.
   std::string cmdline = meta.cmdline.empty() ? k_check_param : meta.cmdline + " " + k_check_param;
 
-  MappedFile kernel(meta.kernel);
+  MappedFile kernel(open_image_file(meta, meta.kernel, limits::k_kernel));
   std::optional<MappedFile> initrd;
-  if (meta.initrd) initrd.emplace(*meta.initrd);
-  if (!fs::is_regular_file(meta.bios)) throw InputError("metadata.json: bios", "'" + meta.bios + "' is not a file");
-  if (meta.rootfs && !fs::is_regular_file(*meta.rootfs))
-    throw InputError("metadata.json: rootfs", "'" + *meta.rootfs + "' is not a file");
+  if (meta.initrd) initrd.emplace(open_image_file(meta, *meta.initrd, limits::k_initrd));
+  // QEMU opens the firmware and the disk itself: checked here to be regular files in the directory.
+  open_image_file(meta, meta.bios, limits::k_firmware);
+  if (meta.rootfs) open_image_file(meta, *meta.rootfs, limits::k_artifact);
   MeasureInputs in;
   in.kernel = NamedBytes{kernel.bytes(), fs::path(meta.kernel).filename().string()};
   if (initrd) in.initrd = NamedBytes{initrd->bytes(), fs::path(*meta.initrd).filename().string()};

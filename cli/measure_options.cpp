@@ -106,12 +106,13 @@ bool any_measure_option(const MeasureOptions &o) {
 std::unique_ptr<LoadedMeasureInputs> load_measure_inputs(const MeasureOptions &o) {
   std::string firmware = o.firmware, kernel = o.kernel, initrd = o.initrd;
   std::optional<std::string> cmdline = o.cmdline;
+  std::optional<ImageMetadata> meta;
   if (!o.image_dir.empty()) {
-    ImageMetadata meta = read_image_metadata(o.image_dir);
-    if (firmware.empty()) firmware = meta.bios;
-    if (kernel.empty()) kernel = meta.kernel;
-    if (initrd.empty() && meta.initrd) initrd = *meta.initrd;
-    if (!cmdline) cmdline = meta.cmdline;
+    meta = read_image_metadata(o.image_dir);
+    if (firmware.empty()) firmware = meta->bios;
+    if (kernel.empty()) kernel = meta->kernel;
+    if (initrd.empty() && meta->initrd) initrd = *meta->initrd;
+    if (!cmdline) cmdline = meta->cmdline;
   }
   if (!cmdline)
     throw InputError("--cmdline", "give the kernel command line (--cmdline \"\" for none), or an IMAGE_DIR");
@@ -138,13 +139,16 @@ std::unique_ptr<LoadedMeasureInputs> load_measure_inputs(const MeasureOptions &o
                          " describes a boot measured into TPM PCRs, not a TD's RTMRs; `mrforge boot` uses it");
   loaded->ovmf = load_ovmf_variant(o.ovmf_variant.empty() ? loaded->profile.default_ovmf_variant : o.ovmf_variant);
   MeasureInputs &in = loaded->in;
-  auto map = [&](const std::string &path) {
-    loaded->files.push_back(std::make_unique<MappedFile>(path));
+  // A file the user named is opened as named; one from IMAGE_DIR's metadata.json inside that
+  // directory, never through a symbolic link.
+  auto map = [&](const std::string &path, const std::string &from_option, FileLimit limit) {
+    loaded->files.push_back(std::make_unique<MappedFile>(
+        meta && from_option.empty() ? open_image_file(*meta, path, limit) : InputFile::open(path, limit)));
     return NamedBytes{loaded->files.back()->bytes(), path};
   };
-  if (!firmware.empty()) in.firmware = map(firmware);
-  if (!kernel.empty()) in.kernel = map(kernel);
-  if (!initrd.empty()) in.initrd = map(initrd);
+  if (!firmware.empty()) in.firmware = map(firmware, o.firmware, limits::k_firmware);
+  if (!kernel.empty()) in.kernel = map(kernel, o.kernel, limits::k_kernel);
+  if (!initrd.empty()) in.initrd = map(initrd, o.initrd, limits::k_initrd);
   if (!o.initrd_size.empty()) in.initrd_size = parse_bytes(o.initrd_size, "--initrd-size");
   in.cmdline = *cmdline;
   in.cpus = cpus;

@@ -90,7 +90,7 @@ ExpectedFile read_measurements_shapes(const Json &j, long shape, const std::stri
 
 // Returns nullopt after printing why when the envelope's signature does not verify.
 std::optional<ExpectedFile> read_expected(const std::string &path, const std::string &pub, long shape) {
-  Bytes text = read_file(path);
+  Bytes text = read_file(path, limits::k_json_document);
   Json j = parse_json_text(text, path);
   bool envelope = j.is_object() && j.contains("payloadType") && j.contains("signatures");
   if (!envelope && !pub.empty())

@@ -364,7 +364,7 @@ TEST_CASE("wrong key files are refused with messages that name the file and what
       {"empty.key", "is empty"},
       {"garbage.key", "is not PEM"},
       {"truncated.key", "cannot decode"},
-      {"missing.key", "cannot open the key file: No such file or directory"},
+      {"missing.key", "cannot open: No such file or directory"},
   };
   for (const auto &c : private_cases) {
     INFO(c.file);

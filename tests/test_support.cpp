@@ -40,7 +40,7 @@ std::string debian_kernel_612() {
   return found.back();
 }
 
-Bytes read(const std::string &path) { return read_file(path); }
+Bytes read(const std::string &path) { return read_file(path, limits::k_artifact); }
 
 } // namespace mrforge::test
 
