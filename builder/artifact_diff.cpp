@@ -310,27 +310,37 @@ std::string abbreviate(const std::string &s) {
   return s.size() <= k_note_value ? s : s.substr(0, k_note_value) + "...";
 }
 
-void compare_json(const std::string &artifact, const json &a, const json &b, const std::string &where,
+// `where` is the path of a and b ("shapes[0].events"): extended for each field and item and cut
+// back afterwards, so that the paths cost linear, not quadratic, time and memory in the depth
+// (which parse_json_text bounds).
+void compare_json(const std::string &artifact, const json &a, const json &b, std::string &where,
                   std::vector<Difference> &out) {
+  const size_t here = where.size();
   if (a.is_object() && b.is_object()) {
     std::set<std::string> keys;
     for (auto it = a.begin(); it != a.end(); ++it) keys.insert(it.key());
     for (auto it = b.begin(); it != b.end(); ++it) keys.insert(it.key());
     for (const auto &k : keys) {
-      std::string w = where.empty() ? k : where + "." + k;
+      where.append(here == 0 ? "" : ".").append(k);
       if (!a.contains(k))
-        out.push_back(presence(artifact, w, false));
+        out.push_back(presence(artifact, where, false));
       else if (!b.contains(k))
-        out.push_back(presence(artifact, w, true));
+        out.push_back(presence(artifact, where, true));
       else
-        compare_json(artifact, a[k], b[k], w, out);
+        compare_json(artifact, a[k], b[k], where, out);
+      where.resize(here);
     }
     return;
   }
   if (a.is_array() && b.is_array()) {
-    auto item = [&](size_t i) { return where + "[" + std::to_string(i) + "]"; };
+    auto item = [&](size_t i) -> std::string & { return where.append("[").append(std::to_string(i)).append("]"); };
+    auto compare_items = [&](const json &x, const json &y, size_t i) {
+      compare_json(artifact, x, y, item(i), out);
+      where.resize(here);
+    };
     auto only = [&](const json &v, size_t i, bool in_a) {
       Difference d = presence(artifact, item(i), in_a);
+      where.resize(here);
       d.note = abbreviate(v.dump());
       out.push_back(std::move(d));
     };
@@ -341,7 +351,7 @@ void compare_json(const std::string &artifact, const json &a, const json &b, con
         else if (i >= b.size())
           only(a[i], i, true);
         else
-          compare_json(artifact, a[i], b[i], item(i), out);
+          compare_items(a[i], b[i], i);
       }
       return;
     }
@@ -367,7 +377,7 @@ void compare_json(const std::string &artifact, const json &a, const json &b, con
           ++j;
       }
       size_t paired = std::min(i - gi, j - gj);
-      for (size_t k = 0; k < paired; ++k) compare_json(artifact, a[gi + k], b[gj + k], item(gj + k), out);
+      for (size_t k = 0; k < paired; ++k) compare_items(a[gi + k], b[gj + k], gj + k);
       for (size_t k = gi + paired; k < i; ++k) only(a[k], k, true);
       for (size_t k = gj + paired; k < j; ++k) only(b[k], k, false);
     }
@@ -488,7 +498,8 @@ Side blob_path(const std::string &dir, const json &descriptor, const std::string
 void plan_oci(Plan &plan, const std::string &a, const std::string &b) {
   json ia = parse_json(Side{a, "index.json"}), ib = parse_json(Side{b, "index.json"});
   std::vector<Difference> docs;
-  compare_json("index.json", ia, ib, "", docs);
+  std::string where;
+  compare_json("index.json", ia, ib, where, docs);
   auto first_manifest = [](const json &index, const std::string &dir) -> const json & {
     if (!index.contains("manifests") || !index["manifests"].is_array() || index["manifests"].empty())
       throw FormatError(dir + "/index.json", 0, "manifests: missing or empty");
@@ -497,10 +508,10 @@ void plan_oci(Plan &plan, const std::string &a, const std::string &b) {
   Side ma = blob_path(a, first_manifest(ia, a), "index.json manifests[0]");
   Side mb = blob_path(b, first_manifest(ib, b), "index.json manifests[0]");
   json man_a = parse_json(ma), man_b = parse_json(mb);
-  compare_json("manifest", man_a, man_b, "", docs);
+  compare_json("manifest", man_a, man_b, where, docs);
   json cfg_a = parse_json(blob_path(a, man_a.value("config", json()), "manifest config"));
   json cfg_b = parse_json(blob_path(b, man_b.value("config", json()), "manifest config"));
-  compare_json("config", cfg_a, cfg_b, "", docs);
+  compare_json("config", cfg_a, cfg_b, where, docs);
   for (auto &d : docs) plan.found.emplace_back(rank(Kind::json_document), std::move(d));
   json la = man_a.value("layers", json::array()), lb = man_b.value("layers", json::array());
   json history = cfg_a.value("history", json::array());
@@ -619,7 +630,8 @@ std::vector<Difference> diff_paths(const std::string &a, const std::string &b, c
         byte_differences(p.artifact, compare_bytes(p.a, p.b),
                          "same members and attributes; member order, header encoding or compression differs", found);
     } else if (ka == Kind::json_document) {
-      compare_json(p.artifact, parse_json(p.a), parse_json(p.b), "", found);
+      std::string where;
+      compare_json(p.artifact, parse_json(p.a), parse_json(p.b), where, found);
       if (found.empty())
         byte_differences(p.artifact, compare_bytes(p.a, p.b), "same JSON values; formatting differs", found);
     } else if (ka == Kind::text) {
