@@ -1,7 +1,7 @@
-// Every limit mrforge puts on what it reads from outside, in one place: the size of each kind of
-// input file (checked before reading) and of index files fetched from the network, and the nesting
-// and size of parsed JSON and YAML. Exceeding one is bad input (exit 2) with a message naming the
-// input and the limit; nothing is read beyond it.
+// Every limit mrforge puts on what it reads from outside, in one place (the README's "Security:
+// limits" lists the same): the size of each kind of input file, the nesting and size of parsed
+// JSON and YAML, and the time and size of network transfers. Exceeding one is bad input (exit 2)
+// with a message naming the file or URL and the limit; nothing is read beyond it.
 #pragma once
 
 #include <cstdint>
@@ -77,7 +77,10 @@ constexpr uint64_t k_max_yaml_nodes = 100000;
 
 // ---- network transfers (builder/http_fetch) -----------------------------------------------------
 
-// InRelease files (Debian's is about 150 KiB).
+// Each transfer (one URL) must finish within this many seconds (MRFORGE_FETCH_TIMEOUT overrides).
+constexpr long k_fetch_deadline_seconds = 600;
+// InRelease files (Debian's is about 150 KiB). Packages indexes and .deb files are limited to the
+// size the signed InRelease or the lock gives for them.
 constexpr uint64_t k_max_inrelease_size = 16 * k_mib;
 // A decompressed Packages index (bookworm main/amd64: about 45 MiB).
 constexpr uint64_t k_max_packages_size = 1 * k_gib;

@@ -387,14 +387,14 @@ RepositoryIndex load_repository_index(const AptSource &source, Fetcher &fetcher,
       fetched_from = dists + relative_dir(path) + "/by-hash/SHA256/" + expected.sha256;
       say("fetching " + fetched_from);
       try {
-        fetcher.fetch_to_file(fetched_from, local);
+        fetcher.fetch_to_file(fetched_from, local, expected.size);
       } catch (const NotFoundError &) {
         fetched_from = url;
       }
     }
     if (fetched_from == url) {
       say("fetching " + url);
-      fetcher.fetch_to_file(url, local);
+      fetcher.fetch_to_file(url, local, expected.size);
     }
     FileDigest actual = digest_file(local, limits::k_artifact);
     if (actual.size != expected.size)
