@@ -94,4 +94,14 @@ ShellResult run_mrforge_cli(const std::vector<std::string> &args, const std::str
   return run_shell(cmd);
 }
 
+std::vector<std::string> with(std::vector<std::string> a, const std::vector<std::string> &b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+std::vector<std::string> placeholder_acpi_digest_args() {
+  return {"--digest", "acpi-loader=" + std::string(96, 'a'), "--digest", "acpi-rsdp=" + std::string(96, 'b'),
+          "--digest", "acpi-tables=" + std::string(96, 'c')};
+}
+
 } // namespace mrforge::test
