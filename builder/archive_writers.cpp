@@ -123,7 +123,9 @@ private:
 void write_content(ArchiveWriter &writer, const std::string &tree_path, const Node &node,
                    std::vector<uint8_t> &buffer) {
   const std::string &host = node.content_path;
-  FileDescriptor fd(::open(host.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  // O_NONBLOCK: a FIFO put in its place cannot block the open; it is refused below (no effect on
+  // regular files).
+  FileDescriptor fd(::open(host.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
   if (fd.get() < 0) throw SystemError(host, errno_text(("cannot open content of '" + tree_path + "'").c_str()));
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) throw SystemError(host, errno_text("fstat failed"));

@@ -10,7 +10,6 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <set>
 
@@ -137,25 +136,32 @@ bool is_mbr(const std::string &h) {
   return used;
 }
 
-constexpr uint64_t k_max_document = 64ull << 20; // JSON documents compared field by field
-constexpr uint64_t k_max_text = 1ull << 20;      // text files compared line by line
+// JSON documents compared field by field; larger ones are compared as text or bytes.
+constexpr FileLimit k_max_document = limits::k_json_document;
+// Text files compared line by line.
+constexpr FileLimit k_max_text{"text file compared line by line", 1ull << 20};
 
-std::string read_head(const std::string &path, size_t n) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw SystemError(path, "cannot open");
-  std::string h(n, '\0');
-  in.read(h.data(), static_cast<std::streamsize>(n));
-  h.resize(static_cast<size_t>(in.gcount()));
-  return h;
-}
+// A file to compare: one the user named (`root` empty: `rel` is the path, links followed), or a
+// file inside a directory being compared (`root`/`rel`, opened without following any link, so a
+// symbolic link in an OCI layout or an output directory never leads out of it).
+struct Side {
+  std::string root, rel;
+  std::string path() const { return root.empty() ? rel : root + "/" + rel; }
+  InputFile open(FileLimit limit) const {
+    return root.empty() ? InputFile::open(rel, limit) : InputFile::open_in(root, rel, limit);
+  }
+};
 
-std::string read_all(const std::string &path) {
-  Bytes b = read_file(path);
+std::string read_all(const Side &side, FileLimit limit) {
+  Bytes b = side.open(limit).read_all();
   return std::string(b.begin(), b.end());
 }
 
-Kind classify(const std::string &path) {
-  std::string h = read_head(path, 4096);
+Kind classify(const Side &side) {
+  InputFile file = side.open(limits::k_artifact);
+  Bytes head = file.read_some(4096);
+  std::string h(head.begin(), head.end());
+  const uint64_t size = file.size();
   // File-system magics: erofs superblock at 1024 (EROFS_SUPER_MAGIC_V1), squashfs "hsqs",
   // ext2/3/4 s_magic 0xEF53 at 1024 + 56, GPT header at LBA 1, MBR.
   if (le32(h, 1024) == 0xE0F5E1E2u || has(h, 0, "hsqs") ||
@@ -169,14 +175,13 @@ Kind classify(const std::string &path) {
                       6)) ||
       has(h, 0, "BZh") || has(h, 257, "ustar") || has(h, 0, "07070"))
     return Kind::archive;
-  uint64_t size = fs::file_size(path);
   size_t first = h.find_first_not_of(" \t\r\n");
-  if (first != std::string::npos && (h[first] == '{' || h[first] == '[') && size <= k_max_document) {
-    std::string all = read_all(path);
+  if (first != std::string::npos && (h[first] == '{' || h[first] == '[') && size <= k_max_document.max_size) {
+    std::string all = read_all(side, k_max_document);
     if (json::accept(all)) return Kind::json_document;
   }
-  if (size <= k_max_text) {
-    std::string all = read_all(path);
+  if (size <= k_max_text.max_size) {
+    std::string all = read_all(side, k_max_text);
     bool text = true;
     for (char ch : all) {
       auto c = static_cast<unsigned char>(ch);
@@ -193,8 +198,8 @@ struct ByteComparison {
   uint64_t first_difference = 0;
 };
 
-ByteComparison compare_bytes(const std::string &a, const std::string &b) {
-  MappedFile fa(a), fb(b);
+ByteComparison compare_bytes(const Side &a, const Side &b) {
+  MappedFile fa(a.open(limits::k_artifact)), fb(b.open(limits::k_artifact));
   ByteView x = fa.bytes(), y = fb.bytes();
   ByteComparison r;
   r.size_a = x.size();
@@ -294,7 +299,7 @@ void compare_entries(const std::string &artifact, const std::vector<ImageEntry> 
 
 // ---- JSON -------------------------------------------------------------------------------------
 
-json parse_json(const std::string &path) { return parse_json_text(read_all(path), path); }
+json parse_json(const Side &side) { return parse_json_text(read_all(side, k_max_document), side.path()); }
 
 std::string render(const json &v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
 
@@ -305,27 +310,37 @@ std::string abbreviate(const std::string &s) {
   return s.size() <= k_note_value ? s : s.substr(0, k_note_value) + "...";
 }
 
-void compare_json(const std::string &artifact, const json &a, const json &b, const std::string &where,
+// `where` is the path of a and b ("shapes[0].events"): extended for each field and item and cut
+// back afterwards, so that the paths cost linear, not quadratic, time and memory in the depth
+// (which parse_json_text bounds).
+void compare_json(const std::string &artifact, const json &a, const json &b, std::string &where,
                   std::vector<Difference> &out) {
+  const size_t here = where.size();
   if (a.is_object() && b.is_object()) {
     std::set<std::string> keys;
     for (auto it = a.begin(); it != a.end(); ++it) keys.insert(it.key());
     for (auto it = b.begin(); it != b.end(); ++it) keys.insert(it.key());
     for (const auto &k : keys) {
-      std::string w = where.empty() ? k : where + "." + k;
+      where.append(here == 0 ? "" : ".").append(k);
       if (!a.contains(k))
-        out.push_back(presence(artifact, w, false));
+        out.push_back(presence(artifact, where, false));
       else if (!b.contains(k))
-        out.push_back(presence(artifact, w, true));
+        out.push_back(presence(artifact, where, true));
       else
-        compare_json(artifact, a[k], b[k], w, out);
+        compare_json(artifact, a[k], b[k], where, out);
+      where.resize(here);
     }
     return;
   }
   if (a.is_array() && b.is_array()) {
-    auto item = [&](size_t i) { return where + "[" + std::to_string(i) + "]"; };
+    auto item = [&](size_t i) -> std::string & { return where.append("[").append(std::to_string(i)).append("]"); };
+    auto compare_items = [&](const json &x, const json &y, size_t i) {
+      compare_json(artifact, x, y, item(i), out);
+      where.resize(here);
+    };
     auto only = [&](const json &v, size_t i, bool in_a) {
       Difference d = presence(artifact, item(i), in_a);
+      where.resize(here);
       d.note = abbreviate(v.dump());
       out.push_back(std::move(d));
     };
@@ -336,7 +351,7 @@ void compare_json(const std::string &artifact, const json &a, const json &b, con
         else if (i >= b.size())
           only(a[i], i, true);
         else
-          compare_json(artifact, a[i], b[i], item(i), out);
+          compare_items(a[i], b[i], i);
       }
       return;
     }
@@ -362,7 +377,7 @@ void compare_json(const std::string &artifact, const json &a, const json &b, con
           ++j;
       }
       size_t paired = std::min(i - gi, j - gj);
-      for (size_t k = 0; k < paired; ++k) compare_json(artifact, a[gi + k], b[gj + k], item(gj + k), out);
+      for (size_t k = 0; k < paired; ++k) compare_items(a[gi + k], b[gj + k], gj + k);
       for (size_t k = gi + paired; k < i; ++k) only(a[k], k, true);
       for (size_t k = gj + paired; k < j; ++k) only(b[k], k, false);
     }
@@ -389,9 +404,8 @@ std::vector<std::string> split_lines(const std::string &text) {
   return lines;
 }
 
-void compare_text(const std::string &artifact, const std::string &pa, const std::string &pb,
-                  std::vector<Difference> &out) {
-  std::vector<std::string> a = split_lines(read_all(pa)), b = split_lines(read_all(pb));
+void compare_text(const std::string &artifact, const Side &pa, const Side &pb, std::vector<Difference> &out) {
+  std::vector<std::string> a = split_lines(read_all(pa, k_max_text)), b = split_lines(read_all(pb, k_max_text));
   size_t shown = 0, more = 0;
   for (size_t i = 0; i < std::max(a.size(), b.size()); ++i) {
     if (i < a.size() && i < b.size() && a[i] == b[i]) continue;
@@ -420,7 +434,7 @@ void compare_text(const std::string &artifact, const std::string &pa, const std:
 // Two regular files whose bytes differ.
 struct Pair {
   std::string artifact;
-  std::string a, b;
+  Side a, b;
   bool content = false; // an OCI layer: the image's contents, reported with the file-system images
 };
 
@@ -461,8 +475,7 @@ std::map<std::string, NodeKind> list_tree(const std::string &root) {
   return out;
 }
 
-void add_file_pair(Plan &plan, const std::string &artifact, const std::string &a, const std::string &b,
-                   bool content = false) {
+void add_file_pair(Plan &plan, const std::string &artifact, const Side &a, const Side &b, bool content = false) {
   if (!compare_bytes(a, b).equal) plan.pairs.push_back({artifact, a, b, content});
 }
 
@@ -470,39 +483,41 @@ bool is_oci_layout(const std::string &dir) {
   return fs::is_regular_file(dir + "/oci-layout") && fs::is_regular_file(dir + "/index.json");
 }
 
-std::string blob_path(const std::string &dir, const json &descriptor, const std::string &where) {
+// The blob a descriptor names, inside the layout (read without following links).
+Side blob_path(const std::string &dir, const json &descriptor, const std::string &where) {
   std::string digest = descriptor.is_object() && descriptor.contains("digest") && descriptor["digest"].is_string()
                            ? descriptor["digest"].get<std::string>()
                            : "";
   bool ok = digest.size() == 71 && digest.rfind("sha256:", 0) == 0 &&
             digest.find_first_not_of("0123456789abcdef", 7) == std::string::npos;
   if (!ok) throw FormatError(dir, 0, where + ": not a sha256 digest: '" + digest + "'");
-  return dir + "/blobs/sha256/" + digest.substr(7);
+  return Side{dir, "blobs/sha256/" + digest.substr(7)};
 }
 
 // An OCI image layout: index, manifest and config field by field, layers as archives.
 void plan_oci(Plan &plan, const std::string &a, const std::string &b) {
-  json ia = parse_json(a + "/index.json"), ib = parse_json(b + "/index.json");
+  json ia = parse_json(Side{a, "index.json"}), ib = parse_json(Side{b, "index.json"});
   std::vector<Difference> docs;
-  compare_json("index.json", ia, ib, "", docs);
+  std::string where;
+  compare_json("index.json", ia, ib, where, docs);
   auto first_manifest = [](const json &index, const std::string &dir) -> const json & {
     if (!index.contains("manifests") || !index["manifests"].is_array() || index["manifests"].empty())
       throw FormatError(dir + "/index.json", 0, "manifests: missing or empty");
     return index["manifests"][0];
   };
-  std::string ma = blob_path(a, first_manifest(ia, a), "index.json manifests[0]");
-  std::string mb = blob_path(b, first_manifest(ib, b), "index.json manifests[0]");
+  Side ma = blob_path(a, first_manifest(ia, a), "index.json manifests[0]");
+  Side mb = blob_path(b, first_manifest(ib, b), "index.json manifests[0]");
   json man_a = parse_json(ma), man_b = parse_json(mb);
-  compare_json("manifest", man_a, man_b, "", docs);
+  compare_json("manifest", man_a, man_b, where, docs);
   json cfg_a = parse_json(blob_path(a, man_a.value("config", json()), "manifest config"));
   json cfg_b = parse_json(blob_path(b, man_b.value("config", json()), "manifest config"));
-  compare_json("config", cfg_a, cfg_b, "", docs);
+  compare_json("config", cfg_a, cfg_b, where, docs);
   for (auto &d : docs) plan.found.emplace_back(rank(Kind::json_document), std::move(d));
   json la = man_a.value("layers", json::array()), lb = man_b.value("layers", json::array());
   json history = cfg_a.value("history", json::array());
   for (size_t i = 0; i < la.size() && i < lb.size(); ++i) {
-    std::string pa = blob_path(a, la[i], "manifest layers[" + std::to_string(i) + "]");
-    std::string pb = blob_path(b, lb[i], "manifest layers[" + std::to_string(i) + "]");
+    Side pa = blob_path(a, la[i], "manifest layers[" + std::to_string(i) + "]");
+    Side pb = blob_path(b, lb[i], "manifest layers[" + std::to_string(i) + "]");
     std::string name = "layer " + std::to_string(i);
     if (history.is_array() && i < history.size() && history[i].is_object() && history[i].contains("created_by") &&
         history[i]["created_by"].is_string())
@@ -526,7 +541,7 @@ void plan_directories(Plan &plan, const std::string &a, const std::string &b) {
     if (ia == ta.end() || ib == tb.end()) {
       bool in_a = ia != ta.end();
       NodeKind k = in_a ? ia->second : ib->second;
-      int r = k == NodeKind::file ? rank(classify((in_a ? a : b) + "/" + name)) : rank(Kind::binary);
+      int r = k == NodeKind::file ? rank(classify(Side{in_a ? a : b, name})) : rank(Kind::binary);
       plan.found.emplace_back(r, presence(name, "", in_a));
       if (k == NodeKind::directory) skipped = name;
       continue;
@@ -542,7 +557,7 @@ void plan_directories(Plan &plan, const std::string &a, const std::string &b) {
       std::string x = fs::read_symlink(a + "/" + name).string(), y = fs::read_symlink(b + "/" + name).string();
       if (x != y) plan.found.emplace_back(rank(Kind::binary), Difference{name, "", "link target", x, y, {}, {}});
     } else if (ia->second == NodeKind::file) {
-      add_file_pair(plan, name, a + "/" + name, b + "/" + name);
+      add_file_pair(plan, name, Side{a, name}, Side{b, name});
     }
   }
 }
@@ -586,7 +601,7 @@ std::vector<Difference> diff_paths(const std::string &a, const std::string &b, c
     for (const auto &p : {a, b})
       if (!fs::is_regular_file(p)) throw InputError(p, "is not a regular file or a directory");
     std::string na = fs::path(a).filename().string(), nb = fs::path(b).filename().string();
-    add_file_pair(plan, na == nb ? na : na + " vs " + nb, a, b);
+    add_file_pair(plan, na == nb ? na : na + " vs " + nb, Side{"", a}, Side{"", b});
   }
 
   std::vector<ImageJob> images;
@@ -598,20 +613,25 @@ std::vector<Difference> diff_paths(const std::string &a, const std::string &b, c
       found.push_back({p.artifact, "", "type", kind_name(ka), kind_name(kb), {}, {}});
       byte_differences(p.artifact, compare_bytes(p.a, p.b), "", found);
     } else if (ka == Kind::image && options.use_guestfs) {
+      // libguestfs opens images by path: checked here to be regular files inside their directory.
+      p.a.open(limits::k_artifact);
+      p.b.open(limits::k_artifact);
       ImageJob job{p, image_paths.size(), image_paths.size() + 1};
-      image_paths.push_back(p.a);
-      image_paths.push_back(p.b);
+      image_paths.push_back(p.a.path());
+      image_paths.push_back(p.b.path());
       images.push_back(std::move(job));
       continue;
     } else if (ka == Kind::image) {
       byte_differences(p.artifact, compare_bytes(p.a, p.b), "compared as bytes only: libguestfs not used", found);
     } else if (ka == Kind::archive) {
-      compare_entries(p.artifact, read_archive_entries(p.a, p.a), read_archive_entries(p.b, p.b), found);
+      InputFile fa = p.a.open(limits::k_artifact), fb = p.b.open(limits::k_artifact);
+      compare_entries(p.artifact, read_archive_entries(fa, p.a.path()), read_archive_entries(fb, p.b.path()), found);
       if (found.empty())
         byte_differences(p.artifact, compare_bytes(p.a, p.b),
                          "same members and attributes; member order, header encoding or compression differs", found);
     } else if (ka == Kind::json_document) {
-      compare_json(p.artifact, parse_json(p.a), parse_json(p.b), "", found);
+      std::string where;
+      compare_json(p.artifact, parse_json(p.a), parse_json(p.b), where, found);
       if (found.empty())
         byte_differences(p.artifact, compare_bytes(p.a, p.b), "same JSON values; formatting differs", found);
     } else if (ka == Kind::text) {

@@ -4,8 +4,9 @@
 //
 // What is compared depends on what the paths are (recognized by content, not by name):
 //   two directories      every file of either side by relative name (symlinks by target, never
-//                        followed); an OCI image layout (oci-layout + index.json): index,
-//                        manifest and config field by field and each layer as a tar archive
+//                        followed; files are opened inside their directory, never through a
+//                        link); an OCI image layout (oci-layout + index.json): index, manifest and
+//                        config field by field and each layer as a tar archive
 //   tar / cpio archives  member by member, through libarchive (gzip, zstd, xz, bzip2 decompressed)
 //   file-system or disk  erofs (magic 0xE0F5E1E2 at 1024), squashfs ("hsqs" at 0), ext2/3/4
 //   images               (0xEF53 at 1080), GPT ("EFI PART" at 512) or MBR (0x55AA at 510 with a
@@ -15,7 +16,8 @@
 //                        file by file; all image pairs share one appliance launch. When the trees
 //                        are equal but the bytes are not (file-system metadata, a dm-verity hash
 //                        tail), that is reported as a difference of the artifact itself.
-//   JSON documents       field by field, entries named like "shapes[0].rtmr2", "cmdline"; arrays
+//   JSON documents       (up to 16 MiB; nested deeper than 128 levels: a FormatError)
+//                        field by field, entries named like "shapes[0].rtmr2", "cmdline"; arrays
 //                        whose lengths differ are aligned by equal items first, so an inserted
 //                        item is reported as "packages[9]: only in the second" with its value
 //   text files           line by line ("line 3"), at most 20 lines reported

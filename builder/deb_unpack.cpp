@@ -5,6 +5,7 @@
 #include <builder/utf8_locale.hpp>
 
 #include <measure/errors.hpp>
+#include <measure/mapped_file.hpp>
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -640,16 +641,13 @@ DebPackage unpack_deb(const std::string &deb_path, const std::string &source_nam
                       ContentStaging &staging, const UnpackPolicy &policy) {
   Utf8Locale utf8; // member names are read as UTF-8 whatever the caller's locale
   const std::string &deb = source_name;
+  // Opened (and checked to be a regular file) first: "cannot read the file" is the host's
+  // problem, "not a .deb" the input's.
+  InputFile file = InputFile::open(deb_path, limits::k_package);
   ReadArchive outer = new_reader(deb);
   if (archive_read_support_format_ar(outer.get()) != ARCHIVE_OK)
     throw SystemError(deb, "libarchive: " + la_error(outer.get()));
-  {
-    // Tell "cannot read the file" (the host's problem) from "not a .deb" (the input's).
-    int fd = ::open(deb_path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw SystemError(deb_path, "cannot open " + deb + ": " + std::strerror(errno));
-    ::close(fd);
-  }
-  if (archive_read_open_filename(outer.get(), deb_path.c_str(), k_read_block) != ARCHIVE_OK)
+  if (archive_read_open_fd(outer.get(), file.fd(), k_read_block) != ARCHIVE_OK)
     throw FormatError(deb, 0, "not a valid .deb (ar archive): " + la_error(outer.get()));
 
   enum class Next { debian_binary, control, data, end };

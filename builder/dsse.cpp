@@ -132,7 +132,7 @@ DsseEnvelope parse_envelope(const std::string &text, const std::string &path) {
 }
 
 DsseEnvelope read_envelope(const std::string &path) {
-  Bytes bytes = read_file(path);
+  Bytes bytes = read_file(path, limits::k_json_document);
   return parse_envelope(std::string(bytes.begin(), bytes.end()), path);
 }
 

@@ -10,6 +10,7 @@
 
 #include <measure/errors.hpp>
 #include <measure/hash.hpp>
+#include <measure/json_text.hpp>
 #include <measure/mapped_file.hpp>
 
 #include <algorithm>
@@ -46,11 +47,8 @@ void copy_file_to(const std::string &from, const std::string &to) {
 }
 
 std::string read_small_file(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw SystemError(path, "cannot read");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  Bytes b = read_file(path, limits::k_text_record);
+  return std::string(b.begin(), b.end());
 }
 
 // A node of an unpacked package, following symlinks inside the tree (never the host's).
@@ -153,7 +151,7 @@ private:
     StepKey key("firmware");
     key.add("format", k_step_format);
     if (!fw.file.empty()) {
-      FileDigest d = digest_file(fw.file_path);
+      FileDigest d = digest_file(fw.file_path, limits::k_firmware);
       if (d.sha256_hex != fw.sha256)
         throw InputError(fw.where.describe() + ": firmware",
                          fw.file + " has sha256 " + d.sha256_hex + ", the recipe pins " + fw.sha256);
@@ -327,7 +325,8 @@ private:
   GuestBuildResult finish(const CachedEntry &firmware, const CachedEntry &kernel, const CachedEntry &initrd,
                           const CachedEntry &rootfs) {
     GuestBuildResult result;
-    nlohmann::json v = nlohmann::json::parse(read_small_file(rootfs.file("verity.json")));
+    const std::string verity = rootfs.file("verity.json");
+    nlohmann::json v = parse_json_text(read_small_file(verity), verity);
     result.verity.root_hash = v.at("root_hash");
     result.verity.salt = v.at("salt");
     result.verity.uuid = v.at("uuid");
@@ -380,7 +379,7 @@ private:
     std::string sums;
     for (const auto &[role, name] : listed) {
       auto known = cached_digests.find(name);
-      FileDigest d = known != cached_digests.end() ? known->second : digest_file(t + "/" + name);
+      FileDigest d = known != cached_digests.end() ? known->second : digest_file(t + "/" + name, limits::k_artifact);
       result.artifacts.push_back({role, name, d});
       sums += d.sha256_hex + "  " + name + "\n";
     }

@@ -3,6 +3,7 @@
 
 #include <measure/errors.hpp>
 #include <measure/hash.hpp>
+#include <measure/mapped_file.hpp>
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -64,13 +65,19 @@ char member_type(mode_t type) {
 } // namespace
 
 std::vector<ImageEntry> read_archive_entries(const std::string &path, const std::string &source) {
+  InputFile file = InputFile::open(path, limits::k_artifact);
+  return read_archive_entries(file, source);
+}
+
+std::vector<ImageEntry> read_archive_entries(InputFile &file, const std::string &source) {
+  const std::string &path = file.path();
   Utf8Locale utf8;
   std::unique_ptr<archive, ArchiveReadDeleter> a(archive_read_new());
   if (!a) throw SystemError(path, "libarchive: out of memory");
   archive_read_support_filter_all(a.get());
   archive_read_support_format_tar(a.get());
   archive_read_support_format_cpio(a.get());
-  if (archive_read_open_filename(a.get(), path.c_str(), 1 << 16) != ARCHIVE_OK)
+  if (archive_read_open_fd(a.get(), file.fd(), 1 << 16) != ARCHIVE_OK)
     throw FormatError(source, 0, "not a tar or cpio archive libarchive can read: " + archive_message(a.get()));
 
   std::vector<ImageEntry> entries;

@@ -14,6 +14,8 @@
 // batching limits, and gives nothing more.)
 #pragma once
 
+#include <measure/mapped_file.hpp>
+
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -57,6 +59,9 @@ std::vector<ImageTree> read_image_trees(const std::vector<std::string> &images,
 // of the file they name and `links` = the number of names (so the result does not depend on which
 // name the archive stored the data under). Throws FormatError naming `source` (the archive as the
 // user knows it) and the member for a damaged or unreadable archive.
+// `path` is opened with InputFile::open (a regular file, at most limits::k_artifact).
 std::vector<ImageEntry> read_archive_entries(const std::string &path, const std::string &source);
+// The same for an opened file (read from its current position).
+std::vector<ImageEntry> read_archive_entries(InputFile &file, const std::string &source);
 
 } // namespace mrforge::builder

@@ -240,7 +240,7 @@ Fetched fetch_deb(const PinnedDeb &deb, const std::function<std::vector<std::str
     std::string temp = store.temp_path(deb.file_name());
     try {
       ProgressScope scope(fetcher, progress, deb.file_name(), deb.size);
-      fetcher.fetch_to_file(url, temp);
+      fetcher.fetch_to_file(url, temp, deb.size);
     } catch (const NotFoundError &) {
       ::unlink(temp.c_str());
       missing.push_back(url);

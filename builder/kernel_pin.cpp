@@ -37,7 +37,7 @@ std::string nonempty(const YamlField &f, size_t max, const char *what) {
 } // namespace
 
 KernelPin load_kernel_pin(const std::string &path) {
-  Bytes bytes = read_file(path);
+  Bytes bytes = read_file(path, limits::k_yaml_document);
   std::string text(bytes.begin(), bytes.end());
   YamlField root = load_yaml_document(text, path, "KernelPin");
   root.expect_map({"apiVersion", "kind", "name", "description", "package", "version", "architecture", "filename",

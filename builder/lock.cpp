@@ -101,7 +101,7 @@ void add_directory_files(const fs::path &base, const std::string &rel, std::vect
     if (fs::is_directory(st))
       add_directory_files(base, child, out);
     else if (fs::is_regular_file(st)) {
-      FileDigest d = digest_file((base / child).string());
+      FileDigest d = digest_file((base / child).string(), limits::k_recipe_file);
       out.push_back({child, d.sha256_hex, d.size});
     }
   }
@@ -281,7 +281,7 @@ Lock parse_lock(const std::string &text, const std::string &file) {
 Lock read_lock(const std::string &path) {
   std::error_code ec;
   if (!fs::exists(path, ec)) throw SystemError(path, "no lock file; run `mrforge lock RECIPE` to create it");
-  Bytes bytes = read_file(path);
+  Bytes bytes = read_file(path, limits::k_json_document);
   return parse_lock(std::string(bytes.begin(), bytes.end()), path);
 }
 
@@ -292,13 +292,13 @@ std::vector<LockedFile> digest_recipe_files(const Recipe &recipe) {
     if (fs::is_directory(fs::symlink_status(f.source_path))) {
       add_directory_files(base, f.source, out);
     } else {
-      FileDigest d = digest_file(f.source_path);
+      FileDigest d = digest_file(f.source_path, limits::k_recipe_file);
       out.push_back({f.source, d.sha256_hex, d.size});
     }
   }
   if (recipe.guest && !recipe.guest->firmware.file.empty()) {
     const FirmwareSpec &fw = recipe.guest->firmware;
-    FileDigest d = digest_file(fw.file_path);
+    FileDigest d = digest_file(fw.file_path, limits::k_firmware);
     if (d.sha256_hex != fw.sha256)
       throw InputError(fw.where.describe(), "firmware " + fw.file + " has sha256 " + d.sha256_hex +
                                                 ", the recipe pins " + fw.sha256 +

@@ -63,14 +63,15 @@ void require_file(const std::string &path) {
     throw InputError(path, "missing (or not a regular file): not a complete `mrforge build` output directory");
 }
 
-Bytes read_required(const std::string &path) {
-  require_file(path);
-  return read_file(path);
+// DIR/NAME of an output directory, read inside it (never through a symbolic link).
+Bytes read_required(const std::string &dir, const std::string &name, FileLimit limit) {
+  require_file(path_in(dir, name));
+  return InputFile::open_in(dir, name, limit).read_all();
 }
 
-OJson read_json_file(const std::string &path) {
-  Bytes b = read_required(path);
-  return parse_json_text<OJson>(b, path);
+OJson read_json_file(const std::string &dir, const std::string &name) {
+  Bytes b = read_required(dir, name, limits::k_json_document);
+  return parse_json_text<OJson>(b, path_in(dir, name));
 }
 
 // Typed field access for the records the build wrote (and for untrusted statements).
@@ -112,7 +113,7 @@ std::string hash_subject(const std::string &dir, const std::string &name, const 
                          const std::string &recorded_in) {
   std::string path = path_in(dir, name);
   require_file(path);
-  std::string got = digest_file(path).sha256_hex;
+  std::string got = digest_file(InputFile::open_in(dir, name, limits::k_artifact)).sha256_hex;
   if (!expected.empty() && got != expected)
     throw InputError(path, "sha256 is " + got + " but " + recorded_in + " says " + expected +
                                ": the output directory was changed after the build (rebuild it, or find out what "
@@ -131,8 +132,9 @@ OJson sorted_subjects(std::map<std::string, std::string> subjects) {
 }
 
 // sha256sum.txt: "HEX  NAME\n" per file, sorted by name.
-std::map<std::string, std::string> read_sha256sums(const std::string &path) {
-  Bytes b = read_required(path);
+std::map<std::string, std::string> read_sha256sums(const std::string &dir, const std::string &file) {
+  const std::string path = path_in(dir, file);
+  Bytes b = read_required(dir, file, limits::k_text_record);
   std::string text(b.begin(), b.end());
   std::map<std::string, std::string> out;
   size_t pos = 0, line_no = 0;
@@ -165,16 +167,15 @@ void put_measurement(OJson &shape, const ExpectedValues &ev) {
 
 OJson guest_predicate(const std::string &out, const OJson &record, std::map<std::string, std::string> &subjects) {
   const std::string record_path = path_in(out, k_build_record);
-  const std::string sums_path = path_in(out, "sha256sum.txt");
 
-  std::map<std::string, std::string> sums = read_sha256sums(sums_path);
+  std::map<std::string, std::string> sums = read_sha256sums(out, "sha256sum.txt");
   for (const auto &[name, digest] : sums) subjects[name] = hash_subject(out, name, digest, "sha256sum.txt");
 
   // digest.txt is the sha256 of sha256sum.txt: checked, not a subject (sha256sum.txt's lines are).
   std::string digest_path = path_in(out, "digest.txt");
   if (fs::exists(digest_path)) {
-    Bytes d = read_file(digest_path);
-    Bytes s = read_file(sums_path);
+    Bytes d = InputFile::open_in(out, "digest.txt", limits::k_text_record).read_all();
+    Bytes s = InputFile::open_in(out, "sha256sum.txt", limits::k_text_record).read_all();
     std::string want = to_hex(sha256(ByteView(s.data(), s.size()))) + "\n";
     if (std::string(d.begin(), d.end()) != want)
       throw InputError(digest_path, "is not the sha256 of sha256sum.txt: the output directory was changed after the "
@@ -205,12 +206,12 @@ OJson guest_predicate(const std::string &out, const OJson &record, std::map<std:
 
   // The command line: metadata.json (what a VM launcher reads) and the build record must agree.
   const std::string metadata_path = path_in(out, "metadata.json");
-  std::string cmdline = string_field(read_json_file(metadata_path), "cmdline", metadata_path);
+  std::string cmdline = string_field(read_json_file(out, "metadata.json"), "cmdline", metadata_path);
   if (string_field(record, "cmdline", record_path) != cmdline)
     throw InputError(record_path + ".cmdline", "differs from metadata.json's cmdline");
 
   const std::string measurements_path = path_in(out, "measurements.json");
-  OJson measurements = read_json_file(measurements_path);
+  OJson measurements = read_json_file(out, "measurements.json");
   const OJson &shapes_in = field(measurements, "shapes", measurements_path);
   if (!shapes_in.is_array() || shapes_in.empty())
     throw InputError(measurements_path + ".shapes", "expected a non-empty array");
@@ -262,7 +263,7 @@ OJson oci_predicate(const std::string &out, const OJson &record, std::map<std::s
       oci_digest_hex(string_field(record, "index_digest", record_path), record_path + ".index_digest");
   subjects["index.json"] = hash_subject(out, "index.json", index_hex, record_path + " (index_digest)");
 
-  const OJson index = read_json_file(index_path);
+  const OJson index = read_json_file(out, "index.json");
   const OJson &manifests = field(index, "manifests", index_path);
   if (!manifests.is_array() || manifests.empty())
     throw InputError(index_path + ".manifests", "expected a non-empty array");
@@ -366,7 +367,7 @@ nlohmann::ordered_json make_statement(const std::string &out_dir) {
   while (out.size() > 1 && out.back() == '/') out.pop_back();
   std::error_code ec;
   if (!fs::is_directory(out, ec)) throw InputError(out_dir, "not a directory (expected a `mrforge build` output)");
-  const OJson record = read_json_file(path_in(out, k_build_record));
+  const OJson record = read_json_file(out, k_build_record);
   if (!record.is_object()) throw InputError(path_in(out, k_build_record), "expected a JSON object");
 
   std::map<std::string, std::string> subjects;
@@ -458,7 +459,7 @@ std::vector<std::string> check_subjects(const Statement &statement, const std::s
       problems.push_back(s.name + ": missing");
       continue;
     }
-    std::string got = digest_file(path).sha256_hex;
+    std::string got = digest_file(InputFile::open_in(dir, s.name, limits::k_artifact)).sha256_hex;
     if (got != s.sha256) problems.push_back(s.name + ": sha256 is " + got + ", the statement says " + s.sha256);
   }
   return problems;

@@ -30,7 +30,7 @@ nlohmann::json read_record(const std::string &dir) {
     throw InputError(dir, "not a directory: --against takes a `mrforge build` output directory");
   if (!fs::exists(path))
     throw InputError(dir, std::string("no ") + k_build_record + ": not an output directory of `mrforge build`");
-  return parse_json_text(read_file(path), path);
+  return parse_json_text(InputFile::open_in(dir, k_build_record, limits::k_json_document).read_all(), path);
 }
 
 // digest.txt for a guest image, the manifest digest for an OCI image.

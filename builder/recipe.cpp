@@ -477,7 +477,7 @@ void parse_guest(const YamlField &root, Recipe &r) {
 } // namespace
 
 Recipe load_recipe(const std::string &path) {
-  Bytes bytes = read_file(path);
+  Bytes bytes = read_file(path, limits::k_yaml_document);
   std::string text(bytes.begin(), bytes.end());
   auto [root, kind] = load_yaml_document_any(text, path, {"OciImage", "GuestImage"});
   bool guest = kind == "GuestImage";

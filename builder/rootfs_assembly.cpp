@@ -154,7 +154,7 @@ void add_recipe_file(LayeredTree &tree, size_t layer, const FileSpec &spec,
   auto check = [&](const std::string &rel, const Node &node) {
     auto it = locked.find(rel);
     if (it == locked.end()) throw InputError(origin, rel + " is not in the lock; run `mrforge lock` again");
-    FileDigest d = digest_file(node.content_path);
+    FileDigest d = digest_file(node.content_path, limits::k_recipe_file);
     if (d.sha256_hex != it->second->sha256)
       throw InputError(origin, rel + " changed since the lock (lock sha256 " + it->second->sha256 + ", now " +
                                    d.sha256_hex + "); run `mrforge lock` again");

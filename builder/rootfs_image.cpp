@@ -163,7 +163,9 @@ bool all_root_owned(const FsTree &tree) {
 
 void copy_content(const std::string &tree_path, const Node &node, const std::string &dest) {
   const std::string &host = node.content_path;
-  FileDescriptor in(::open(host.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  // O_NONBLOCK: a FIFO put in its place cannot block the open; it is refused below (no effect on
+  // regular files).
+  FileDescriptor in(::open(host.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
   if (in.get() < 0) throw SystemError(host, errno_text("cannot open content of '" + tree_path + "'"));
   struct stat st {};
   if (::fstat(in.get(), &st) != 0) throw SystemError(host, errno_text("fstat failed"));

@@ -6,6 +6,7 @@
 
 #include <measure/errors.hpp>
 #include <measure/hash.hpp>
+#include <measure/mapped_file.hpp>
 
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
@@ -31,7 +32,7 @@ void EvpPkeyFree::operator()(EVP_PKEY *k) const { EVP_PKEY_free(k); }
 namespace {
 
 // A key file is a few hundred bytes; anything far larger is not one.
-constexpr size_t k_max_key_file = 64 * 1024;
+constexpr size_t k_max_key_file = limits::k_key_file.max_size;
 
 struct BioFree {
   void operator()(BIO *b) const { BIO_free(b); }
@@ -103,20 +104,17 @@ struct KeyFile {
 
 // Reads a (small) key file. Nothing of it is printed: callers only look at its PEM labels.
 KeyFile read_key_file(const std::string &path) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
-  if (fd.get() < 0) throw InputError(path, "cannot open the key file: " + errno_text());
+  // Checked before a byte is read: a regular file (never a FIFO or device) of at most 64 KiB.
+  InputFile input = InputFile::open(path, limits::k_key_file);
   struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) throw SystemError(path, "fstat failed: " + errno_text());
-  if (!S_ISREG(st.st_mode)) throw InputError(path, "is not a regular file; expected a PEM key file");
-  if (static_cast<uint64_t>(st.st_size) > k_max_key_file)
-    throw InputError(path, "is " + std::to_string(st.st_size) + " bytes, too large to be a PEM key file");
+  if (::fstat(input.fd(), &st) != 0) throw SystemError(path, "fstat failed: " + errno_text());
   KeyFile file;
   file.mode = st.st_mode;
   std::string &text = file.content.text;
   text.resize(k_max_key_file + 1);
   size_t got = 0;
   while (got < text.size()) {
-    ssize_t n = ::read(fd.get(), text.data() + got, text.size() - got);
+    ssize_t n = ::read(input.fd(), text.data() + got, text.size() - got);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) throw SystemError(path, "cannot read: " + errno_text());
     if (n == 0) break;

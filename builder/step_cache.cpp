@@ -3,6 +3,8 @@
 
 #include <measure/errors.hpp>
 #include <measure/hash.hpp>
+#include <measure/json_text.hpp>
+#include <measure/mapped_file.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -44,16 +46,17 @@ std::optional<CachedEntry> StepCache::lookup(const StepKey &key) const {
   if (!m_enabled) return std::nullopt;
   CachedEntry entry;
   entry.dir = entry_dir(key);
-  std::ifstream in(entry.dir + "/entry.json");
-  if (!in) return std::nullopt;
+  const std::string record = entry.dir + "/entry.json";
+  std::error_code missing;
+  if (!fs::exists(record, missing)) return std::nullopt;
   try {
-    nlohmann::json j = nlohmann::json::parse(in);
+    nlohmann::json j = parse_json_text(read_file(record, limits::k_json_document), record);
     if (j.at("key").get<std::string>() != key.text()) return std::nullopt;
     for (const auto &[name, d] : j.at("outputs").items()) {
       FileDigest expected{d.at("sha256").get<std::string>(), d.at("size").get<uint64_t>()};
       std::error_code ec;
       if (fs::file_size(entry.file(name), ec) != expected.size || ec) return std::nullopt;
-      FileDigest actual = digest_file(entry.file(name));
+      FileDigest actual = digest_file(entry.file(name), limits::k_artifact);
       if (actual.sha256_hex != expected.sha256_hex) return std::nullopt;
       entry.files[name] = actual;
     }
@@ -79,7 +82,7 @@ CachedEntry StepCache::commit(const StepKey &key, const std::string &dir, const 
   CachedEntry entry;
   nlohmann::json record{{"step", key.step()}, {"key", key.text()}, {"outputs", nlohmann::json::object()}};
   for (const std::string &name : outputs) {
-    FileDigest d = digest_file(dir + "/" + name);
+    FileDigest d = digest_file(dir + "/" + name, limits::k_artifact);
     record["outputs"][name] = {{"sha256", d.sha256_hex}, {"size", d.size}};
     entry.files[name] = d;
   }

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <utility>
 #include <vector>
 
 namespace mrforge::builder {
@@ -26,30 +27,55 @@ void check_hex(const std::string &s, const std::string &what) {
   if (!is_sha256_hex(s)) throw InputError(what, "'" + s + "' is not a lowercase sha256 digest");
 }
 
+// Copies what is left of `in` (at most its limit) into the existing file `dest`.
+void copy_into(InputFile &in, const std::string &dest) {
+  struct Fd {
+    int fd;
+    ~Fd() {
+      if (fd >= 0) ::close(fd);
+    }
+  } out{::open(dest.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW)};
+  if (out.fd < 0) throw SystemError(dest, std::string("cannot open: ") + std::strerror(errno));
+  std::vector<uint8_t> buffer(1 << 20);
+  uint64_t copied = 0;
+  for (;;) {
+    ssize_t n = ::read(in.fd(), buffer.data(), buffer.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw SystemError(in.path(), std::string("cannot read: ") + std::strerror(errno));
+    if (n == 0) break;
+    if (static_cast<uint64_t>(n) > in.limit().max_size - copied) in.fail_too_large();
+    copied += static_cast<uint64_t>(n);
+    for (ssize_t done = 0; done < n;) {
+      ssize_t w = ::write(out.fd, buffer.data() + done, static_cast<size_t>(n - done));
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) throw SystemError(dest, std::string("cannot copy into the store: ") + std::strerror(errno));
+      done += w;
+    }
+  }
+  if (::close(std::exchange(out.fd, -1)) != 0)
+    throw SystemError(dest, std::string("cannot copy into the store: ") + std::strerror(errno));
+}
+
 } // namespace
 
-FileDigest digest_file(const std::string &path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw SystemError(path, std::string("cannot open: ") + std::strerror(errno));
+FileDigest digest_file(InputFile file) {
   Hasher hasher(HashAlgorithm::sha256);
   std::vector<uint8_t> buffer(1 << 20);
   FileDigest out;
   while (true) {
-    ssize_t n = ::read(fd, buffer.data(), buffer.size());
+    ssize_t n = ::read(file.fd(), buffer.data(), buffer.size());
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      std::string why = std::strerror(errno);
-      ::close(fd);
-      throw SystemError(path, "cannot read: " + why);
-    }
+    if (n < 0) throw SystemError(file.path(), std::string("cannot read: ") + std::strerror(errno));
     if (n == 0) break;
+    if (static_cast<uint64_t>(n) > file.limit().max_size - out.size) file.fail_too_large();
     hasher.update(buffer.data(), static_cast<size_t>(n));
     out.size += static_cast<uint64_t>(n);
   }
-  ::close(fd);
   out.sha256_hex = to_hex(hasher.finish());
   return out;
 }
+
+FileDigest digest_file(const std::string &path, FileLimit limit) { return digest_file(InputFile::open(path, limit)); }
 
 Store::Store(std::string root) : m_root(std::move(root)) {
   std::error_code ec;
@@ -103,7 +129,7 @@ std::string Store::temp_path(const std::string &hint) {
 std::string Store::commit(const std::string &temp, const std::string &sha256_hex, uint64_t size,
                           const std::string &what) {
   check_hex(sha256_hex, what);
-  FileDigest got = digest_file(temp);
+  FileDigest got = digest_file(temp, limits::k_artifact);
   if (got.sha256_hex != sha256_hex || got.size != size) {
     ::unlink(temp.c_str());
     throw InputError(what, "content does not match the lock: expected sha256 " + sha256_hex + " (" +
@@ -122,12 +148,15 @@ std::string Store::commit(const std::string &temp, const std::string &sha256_hex
 
 std::string Store::add_file(const std::string &source, const std::string &sha256_hex, uint64_t size,
                             const std::string &what) {
+  // Opened and checked before anything is copied: a FIFO or a device would never end, and a file
+  // larger than the pinned size cannot be the pinned one.
+  InputFile in = InputFile::open(source, FileLimit{"pinned file", size});
   std::string temp = temp_path(fs::path(source).filename().string());
-  std::error_code ec;
-  fs::copy_file(source, temp, fs::copy_options::overwrite_existing, ec);
-  if (ec) {
+  try {
+    copy_into(in, temp);
+  } catch (...) {
     ::unlink(temp.c_str());
-    throw SystemError(source, "cannot copy into the store: " + ec.message());
+    throw;
   }
   return commit(temp, sha256_hex, size, what + " (from " + source + ")");
 }

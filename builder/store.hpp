@@ -4,6 +4,8 @@
 // $XDG_CACHE_HOME/mrforge/store, else $HOME/.cache/mrforge/store.
 #pragma once
 
+#include <measure/mapped_file.hpp>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -24,7 +26,8 @@ public:
   std::string require(const std::string &sha256_hex, uint64_t size, const std::string &what) const;
 
   // Copies a file into the store if its sha256 and size are as expected; returns the stored
-  // path. Throws InputError naming the file and both digests otherwise (nothing is stored).
+  // path. Throws InputError naming the file and both digests otherwise (nothing is stored), and
+  // SystemError if `source` is not a regular file or larger than `size` (checked before copying).
   std::string add_file(const std::string &source, const std::string &sha256_hex, uint64_t size,
                        const std::string &what);
   // A new temporary file path inside the store (same file system, for rename), and the commit of
@@ -38,11 +41,15 @@ private:
   std::string m_root;
 };
 
-// The sha256 (hex) and size of a file, streamed. Throws SystemError.
+// The sha256 (hex) and size of a file, streamed from where `file` stands. Throws SystemError if a
+// read fails or the file yields more than its limit.
 struct FileDigest {
   std::string sha256_hex;
   uint64_t size = 0;
 };
-FileDigest digest_file(const std::string &path);
+FileDigest digest_file(InputFile file);
+// digest_file(InputFile::open(path, limit)): refuses anything but a regular file (a FIFO or a
+// device would never end) and files larger than `limit`.
+FileDigest digest_file(const std::string &path, FileLimit limit);
 
 } // namespace mrforge::builder

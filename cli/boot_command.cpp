@@ -86,9 +86,9 @@ int run_boot(const BootOptions &o) {
   spec.target = MeasurementTarget::tpm_pcrs;
   spec.profile = Given{o.profile, "--profile"};
   if (!o.ovmf_variant.empty()) spec.ovmf_variant = Given{o.ovmf_variant, "--ovmf-variant"};
-  spec.firmware = Given{meta.bios, "metadata.json: bios"};
-  spec.kernel = Given{meta.kernel, "metadata.json: kernel"};
-  if (meta.initrd) spec.initrd = Given{*meta.initrd, "metadata.json: initrd"};
+  spec.firmware = Given{meta.bios, "metadata.json: bios", meta.dir};
+  spec.kernel = Given{meta.kernel, "metadata.json: kernel", meta.dir};
+  if (meta.initrd) spec.initrd = Given{*meta.initrd, "metadata.json: initrd", meta.dir};
   spec.cmdline = cmdline;
   spec.cpus = Given{std::to_string(o.cpus), "--cpus"};
   spec.memory = Given{std::to_string(memory), "--memory"};

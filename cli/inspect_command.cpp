@@ -31,7 +31,7 @@ std::string attributes_label(const TdvfSection &s) {
 }
 
 void inspect_firmware(const InspectOptions &o) {
-  MappedFile f(o.file);
+  MappedFile f(o.file, limits::k_firmware);
   FirmwareImage fw = parse_firmware(f.bytes(), o.file);
   Sha384 single = compute_mrtd(f.bytes(), fw, PageOrder::single_pass);
   Sha384 two = compute_mrtd(f.bytes(), fw, PageOrder::two_pass);
@@ -77,7 +77,7 @@ void inspect_firmware(const InspectOptions &o) {
 }
 
 void inspect_kernel(const InspectOptions &o) {
-  MappedFile f(o.file);
+  MappedFile f(o.file, limits::k_kernel);
   PeImage pe = parse_pe(f.bytes(), o.file);
   Bytes a384 = authenticode(f.bytes(), pe, HashAlgorithm::sha384);
   Bytes a256 = authenticode(f.bytes(), pe, HashAlgorithm::sha256);

@@ -7,9 +7,10 @@
 #include <builder/inputs.hpp>
 #include <builder/output_dir.hpp>
 
-#include <fstream>
+#include <measure/mapped_file.hpp>
+
+#include <filesystem>
 #include <iostream>
-#include <iterator>
 #include <memory>
 
 namespace mrforge::cli {
@@ -28,11 +29,11 @@ int run_lock(const LockCommandOptions &o) {
   builder::Lock lock = builder::lock_recipe(recipe, fetcher, {}, progress_printer(o.inputs));
   std::string path = builder::lock_path_for(recipe.path);
   std::string text = builder::lock_to_json(lock);
-  std::string before;
   bool changed = true;
-  if (std::ifstream in(path, std::ios::binary); in) {
-    before.assign(std::istreambuf_iterator<char>(in), {});
-    changed = before != text;
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec)) {
+    Bytes before = read_file(path, limits::k_json_document);
+    changed = std::string(before.begin(), before.end()) != text;
   }
   if (!o.check && changed) builder::write_file_atomically(path, text);
   uint64_t total = 0;

@@ -3,6 +3,7 @@
 #include <measure/errors.hpp>
 #include <measure/hash.hpp>
 #include <measure/image_metadata.hpp>
+#include <measure/input_limits.hpp>
 #include <measure/json_text.hpp>
 #include <measure/mapped_file.hpp>
 #include <measure/recorded_shapes.hpp>
@@ -42,7 +43,8 @@ std::optional<MeasureSpec> recorded_spec(const MeasureOptions &o, std::vector<st
     if (o.image_shape) throw InputError("--image-shape", o.image_dir + " has no measurements.json");
     return std::nullopt;
   }
-  std::vector<RecordedShape> shapes = read_recorded_shapes(parse_json_text(read_file(path), path), path);
+  Bytes text = InputFile::open_in(o.image_dir, "measurements.json", limits::k_json_document).read_all();
+  std::vector<RecordedShape> shapes = read_recorded_shapes(parse_json_text(text, path), path);
   std::vector<std::string> labels;
   for (const RecordedShape &s : shapes) labels.push_back(shape_label(s.profile, s.cpus, s.memory));
   size_t n = pick_recorded_shape(labels, o.image_shape, path, "--image-shape");
@@ -100,9 +102,10 @@ LoadedRequest load_measure_request(const MeasureOptions &o) {
   if (!o.image_dir.empty()) {
     meta = read_image_metadata(o.image_dir);
     if (std::optional<MeasureSpec> recorded = recorded_spec(o, loaded.notes)) spec = *recorded;
-    spec.firmware = Given{meta->bios, "IMAGE_DIR metadata.json: bios"};
-    spec.kernel = Given{meta->kernel, "IMAGE_DIR metadata.json: kernel"};
-    if (meta->initrd) spec.initrd = Given{*meta->initrd, "IMAGE_DIR metadata.json: initrd"};
+    // Files of the image directory are opened inside it, never through a link.
+    spec.firmware = Given{meta->bios, "IMAGE_DIR metadata.json: bios", meta->dir};
+    spec.kernel = Given{meta->kernel, "IMAGE_DIR metadata.json: kernel", meta->dir};
+    if (meta->initrd) spec.initrd = Given{*meta->initrd, "IMAGE_DIR metadata.json: initrd", meta->dir};
     spec.cmdline = meta->cmdline;
   } else if (o.image_shape) {
     throw InputError("--image-shape", "only with an IMAGE_DIR");

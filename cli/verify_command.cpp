@@ -14,6 +14,7 @@
 
 #include <measure/attestation_inputs.hpp>
 #include <measure/errors.hpp>
+#include <measure/input_limits.hpp>
 #include <measure/json_text.hpp>
 #include <measure/mapped_file.hpp>
 #include <measure/measurement_json.hpp>
@@ -81,12 +82,15 @@ ExpectedFile read_measurements_shapes(const Json &j, long shape, const std::stri
 // Returns nullopt after printing why when the envelope's signature does not verify. A directory
 // stands for its measurements.json (a guest build's output).
 std::optional<ExpectedFile> read_expected(const std::string &given, const std::string &pub, long shape) {
-  const std::string path = std::filesystem::is_directory(given) ? given + "/measurements.json" : given;
-  if (path != given && !std::filesystem::exists(path))
+  const bool dir = std::filesystem::is_directory(given);
+  const std::string path = dir ? given + "/measurements.json" : given;
+  if (dir && !std::filesystem::exists(path))
     throw InputError("--expected", given + " is a directory without measurements.json: give a guest build's output "
                                            "directory, its measurements.json, `mrforge measure --json` output or a "
                                            "signed statement");
-  Bytes text = read_file(path);
+  // Inside a directory: measurements.json itself, never a link out of it.
+  Bytes text = dir ? InputFile::open_in(given, "measurements.json", limits::k_json_document).read_all()
+                   : read_file(path, limits::k_json_document);
   Json j = parse_json_text(text, path);
   bool envelope = j.is_object() && j.contains("payloadType") && j.contains("signatures");
   if (!envelope && !pub.empty())

@@ -33,7 +33,8 @@ void write_atomically(const std::string &path, const Bytes &data) {
 
 AcpiBlobs read_acpi_blobs(const std::string &dir) {
   AcpiBlobPaths paths = locate_acpi_blobs(dir);
-  return AcpiBlobs{read_file(paths.table_loader), read_file(paths.rsdp), read_file(paths.tables)};
+  return AcpiBlobs{read_file(paths.table_loader, limits::k_acpi_blob), read_file(paths.rsdp, limits::k_acpi_blob),
+                   read_file(paths.tables, limits::k_acpi_blob)};
 }
 
 void write_acpi_blobs(const AcpiBlobs &blobs, const std::string &dir) {

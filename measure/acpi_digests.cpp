@@ -54,7 +54,8 @@ AcpiDigests acpi_digests(ByteView table_loader, const std::string &loader_source
 
 AcpiDigests acpi_digests_from_dir(const std::string &dir) {
   AcpiBlobPaths p = locate_acpi_blobs(dir);
-  Bytes loader = read_file(p.table_loader), rsdp = read_file(p.rsdp), tables = read_file(p.tables);
+  Bytes loader = read_file(p.table_loader, limits::k_acpi_blob), rsdp = read_file(p.rsdp, limits::k_acpi_blob),
+        tables = read_file(p.tables, limits::k_acpi_blob);
   return acpi_digests(loader, p.table_loader, rsdp, p.rsdp, tables, p.tables);
 }
 

@@ -9,20 +9,28 @@ namespace mrforge {
 
 namespace {
 
-// A file name from metadata.json must stay inside the image directory.
+// A file name from metadata.json is a plain name of a file in the image directory.
 std::string file_in(const std::string &dir, const std::string &meta, const std::string &field,
                     const std::string &name) {
-  if (name.empty() || name[0] == '/' || name == ".." || name.rfind("../", 0) == 0 ||
-      name.find("/../") != std::string::npos || (name.size() >= 3 && name.compare(name.size() - 3, 3, "/..") == 0))
-    throw InputError(meta + ": " + field, "'" + name + "' must be a file name inside the image directory");
+  if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos ||
+      name.find('\0') != std::string::npos)
+    throw InputError(meta + ": " + field,
+                     "'" + name + "' must be the plain name of a file in the image directory (no '/', not '..')");
   return dir + "/" + name;
 }
 
 } // namespace
 
+InputFile open_image_file(const ImageMetadata &meta, const std::string &path, FileLimit limit) {
+  if (path.size() <= meta.dir.size() + 1 || path.compare(0, meta.dir.size() + 1, meta.dir + "/") != 0)
+    throw SystemError(path, "is not a file of the image directory " + meta.dir);
+  return InputFile::open_in(meta.dir, path.substr(meta.dir.size() + 1), limit);
+}
+
 ImageMetadata read_image_metadata(const std::string &dir) {
   std::string meta = dir + "/metadata.json";
-  nlohmann::json j = parse_json_text(read_file(meta), meta);
+  nlohmann::json j =
+      parse_json_text(InputFile::open_in(dir, "metadata.json", limits::k_json_document).read_all(), meta);
   if (!j.is_object()) throw InputError(meta, "expected a JSON object with bios, kernel, initrd and cmdline");
   auto str = [&](const char *field, bool required) -> std::optional<std::string> {
     auto it = j.find(field);

@@ -1,7 +1,13 @@
 // The image directory layout dstack uses (and mrforge's guest images write): metadata.json
 // naming the firmware, kernel, initrd and command line. Fields (dstack's names): "bios",
 // "kernel", "initrd", "cmdline", optional "rootfs", "version".
+//
+// The directory is an input tree: metadata.json and the files it names are opened inside it with
+// no symbolic link followed (InputFile::open_in), and each name must be a plain file name.
 #pragma once
+
+#include <measure/input_limits.hpp>
+#include <measure/mapped_file.hpp>
 
 #include <optional>
 #include <string>
@@ -18,9 +24,14 @@ struct ImageMetadata {
   std::optional<std::string> version;
 };
 
-// Reads DIR/metadata.json. Throws SystemError if it cannot be read, DocumentError (with line and
-// column) if it is not JSON, InputError naming the field if a field is missing, of the wrong type,
-// or a file name that leaves the directory.
+// Reads DIR/metadata.json. Throws SystemError if it cannot be read (also: a symbolic link, not a
+// regular file, larger than limits::k_json_document), FormatError if it is not JSON, InputError
+// naming the field if a field is missing, of the wrong type, or not a plain file name (empty,
+// containing '/', "." or "..").
 ImageMetadata read_image_metadata(const std::string &dir);
+
+// Opens `path`, one of meta's bios, kernel, initrd or rootfs, inside meta.dir without following a
+// symbolic link. Throws SystemError as InputFile::open_in does.
+InputFile open_image_file(const ImageMetadata &meta, const std::string &path, FileLimit limit);
 
 } // namespace mrforge

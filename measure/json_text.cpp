@@ -15,6 +15,25 @@ std::string message_of(const nlohmann::json::exception &e) {
   return m;
 }
 
+// The first offset outside JSON strings at which `found` returns true (text.size() if none).
+template <class Found> size_t first_outside_strings(std::string_view text, Found found) {
+  bool in_string = false;
+  for (size_t at = 0; at < text.size(); ++at) {
+    char c = text[at];
+    if (in_string) {
+      if (c == '\\')
+        ++at; // the escaped character cannot end the string
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (found(at)) {
+      return at;
+    }
+  }
+  return text.size();
+}
+
 // out_of_range.406 carries the literal ("number overflow parsing '1e999'") but no position: the
 // parser stopped at the literal's first occurrence outside strings and not inside a longer number.
 uint64_t literal_offset(const std::string &message, std::string_view text) {
@@ -25,27 +44,26 @@ uint64_t literal_offset(const std::string &message, std::string_view text) {
   auto part_of_number = [](char c) {
     return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E';
   };
-  bool in_string = false;
-  for (size_t at = 0; at < text.size(); ++at) {
-    char c = text[at];
-    if (in_string) {
-      if (c == '\\')
-        ++at; // the escaped character cannot end the string
-      else if (c == '"')
-        in_string = false;
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-      continue;
-    }
-    if (text.compare(at, literal.size(), literal) == 0 && (at == 0 || !part_of_number(text[at - 1])) &&
-        (at + literal.size() == text.size() || !part_of_number(text[at + literal.size()])))
-      return at;
-  }
-  return 0;
+  size_t at = first_outside_strings(text, [&](size_t i) {
+    return text.compare(i, literal.size(), literal) == 0 && (i == 0 || !part_of_number(text[i - 1])) &&
+           (i + literal.size() == text.size() || !part_of_number(text[i + literal.size()]));
+  });
+  return at == text.size() ? 0 : at;
 }
 } // namespace
+
+void check_nesting(std::string_view text, const std::string &source, int max_depth) {
+  int depth = 0;
+  size_t at = first_outside_strings(text, [&](size_t i) {
+    if (text[i] == '[' || text[i] == '{') return ++depth > max_depth;
+    if ((text[i] == ']' || text[i] == '}') && depth > 0) --depth;
+    return false;
+  });
+  if (at < text.size())
+    throw FormatError(source, at,
+                      "arrays and objects nested deeper than " + std::to_string(max_depth) +
+                          " levels; mrforge reads JSON nested at most that deep");
+}
 
 void throw_format_error(const nlohmann::json::exception &e, std::string_view text, const std::string &source) {
   if (const auto *pe = dynamic_cast<const nlohmann::json::parse_error *>(&e)) {

@@ -4,9 +4,14 @@
 // out_of_range (without one), and a caller that catches only the first crashes on the second.
 // Every reader of JSON from outside (envelopes, statements, locks, build records, dstack event
 // logs, expected values) parses through here.
+//
+// Nesting is limited to limits::k_max_json_depth (128) arrays and objects inside each other: deeper
+// text is refused before nlohmann parses it, so every recursive walk over a parsed value (copies,
+// comparisons, dump(), diff's field-by-field comparison) is bounded.
 #pragma once
 
 #include <measure/bytes.hpp>
+#include <measure/input_limits.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -22,14 +27,19 @@ namespace json_text_detail {
 // text ended early, and nlohmann's message without its "[json.exception...]" prefix.
 [[noreturn]] void throw_format_error(const nlohmann::json::exception &e, std::string_view text,
                                      const std::string &source);
+// Throws FormatError at the opening bracket that nests deeper than `max_depth` (brackets inside
+// strings do not count).
+void check_nesting(std::string_view text, const std::string &source, int max_depth);
 } // namespace json_text_detail
 
 // Parses `text` (from `source`, a file name or a description for messages) as one JSON document.
 // `callback` is nlohmann's parser callback (it may throw mrforge errors of its own, which pass
-// through). Json is nlohmann::json or nlohmann::ordered_json.
+// through). Json is nlohmann::json or nlohmann::ordered_json. Throws FormatError for text that is
+// not JSON and for nesting deeper than limits::k_max_json_depth.
 template <class Json = nlohmann::json>
 Json parse_json_text(std::string_view text, const std::string &source,
                      typename Json::parser_callback_t callback = nullptr) {
+  json_text_detail::check_nesting(text, source, limits::k_max_json_depth);
   try {
     return Json::parse(text.begin(), text.end(), callback);
   } catch (const nlohmann::json::parse_error &e) {

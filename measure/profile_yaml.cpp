@@ -38,7 +38,7 @@ Field load_root(const std::string &yaml, const std::string &file, const char *ki
 }
 
 std::string read_text(const std::string &path) {
-  Bytes b = read_file(path);
+  Bytes b = read_file(path, limits::k_yaml_document);
   return std::string(b.begin(), b.end());
 }
 

@@ -1,5 +1,6 @@
 #include <measure/acpi_blobs.hpp>
 #include <measure/errors.hpp>
+#include <measure/input_limits.hpp>
 #include <measure/profile_yaml.hpp>
 #include <measure/request_assembly.hpp>
 #include <measure/vm_shape_file.hpp>
@@ -105,14 +106,19 @@ std::unique_ptr<AssembledRequest> assemble_measure_request(const MeasureSpec &sp
                               : " describes a TD (RTMRs), not a vTPM boot; `mrforge boot` needs a vTPM profile such as "
                                 "qemu-7.2-vtpm"));
 
-  auto map = [&](const std::optional<Given> &g) -> std::optional<NamedBytes> {
+  auto map = [&](const std::optional<Given> &g, FileLimit limit) -> std::optional<NamedBytes> {
     if (!g) return std::nullopt;
-    out->files.push_back(std::make_unique<MappedFile>(g->value));
+    const bool inside = !g->inside.empty() && g->value.size() > g->inside.size() + 1 &&
+                        g->value.compare(0, g->inside.size() + 1, g->inside + "/") == 0;
+    if (!g->inside.empty() && !inside) throw InputError(g->where, "'" + g->value + "' is not a file of " + g->inside);
+    out->files.push_back(std::make_unique<MappedFile>(
+        inside ? InputFile::open_in(g->inside, g->value.substr(g->inside.size() + 1), limit)
+               : InputFile::open(g->value, limit)));
     return NamedBytes{out->files.back()->bytes(), file_label(g->value), g->value};
   };
-  r.firmware = map(spec.firmware);
-  r.kernel = map(spec.kernel);
-  r.initrd = map(spec.initrd);
+  r.firmware = map(spec.firmware, limits::k_firmware);
+  r.kernel = map(spec.kernel, limits::k_kernel);
+  r.initrd = map(spec.initrd, limits::k_initrd);
   r.initrd_size = spec.initrd_size;
   if (!spec.cmdline) throw InputError("cmdline", "give the kernel command line (empty for none)");
   r.cmdline = *spec.cmdline;

@@ -25,6 +25,9 @@ namespace mrforge {
 struct Given {
   std::string value;
   std::string where;
+  // For a file: when not empty, `value` is a file of this input directory (an IMAGE_DIR), opened
+  // inside it without following a symbolic link (InputFile::open_in).
+  std::string inside = {};
 };
 
 struct AcpiChoice {

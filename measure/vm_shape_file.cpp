@@ -124,8 +124,8 @@ std::string too_many_devices(size_t n) {
          ": slot 0 is the host bridge, slot 31 the ICH9 LPC)";
 }
 
-std::string read_text(const std::string &path) {
-  Bytes b = read_file(path);
+std::string read_text(const std::string &path, FileLimit limit) {
+  Bytes b = read_file(path, limit);
   return std::string(b.begin(), b.end());
 }
 
@@ -418,7 +418,7 @@ VmShape parse_vm_shape(const std::string &text, const std::string &file) {
   return s;
 }
 
-VmShape load_vm_shape(const std::string &path) { return parse_vm_shape(read_text(path), path); }
+VmShape load_vm_shape(const std::string &path) { return parse_vm_shape(read_text(path, limits::k_vm_shape), path); }
 
 std::string vm_shape_to_yaml(const VmShape &shape) {
   std::string out = "apiVersion: mrforge/v1\nkind: VmShape\n";
@@ -466,6 +466,8 @@ VmShape parse_dstack_vm_config(const std::string &json_text, const std::string &
   wrapped->fail("expected a JSON object or a string holding one");
 }
 
-VmShape load_dstack_vm_config(const std::string &path) { return parse_dstack_vm_config(read_text(path), path); }
+VmShape load_dstack_vm_config(const std::string &path) {
+  return parse_dstack_vm_config(read_text(path, limits::k_vm_config), path);
+}
 
 } // namespace mrforge

@@ -1,15 +1,79 @@
 #include <measure/errors.hpp>
 #include <measure/hash.hpp>
+#include <measure/input_limits.hpp>
 #include <measure/yaml_field.hpp>
+
+#include <yaml-cpp/eventhandler.h>
 
 #include <algorithm>
 #include <set>
+#include <sstream>
 
 namespace mrforge {
 
 namespace {
 constexpr const char *k_api_version = "mrforge/v1";
-}
+
+// The limits every YAML text passes before yaml-cpp builds nodes from it (a first pass over the
+// parser's events, which never builds anything): no anchors or aliases (an alias bomb of a few KB
+// expands into gigabytes of nodes; mrforge's documents never need them), nesting at most
+// limits::k_max_yaml_depth deep, at most limits::k_max_yaml_nodes nodes, and one document.
+class LimitCheck : public YAML::EventHandler {
+public:
+  LimitCheck(const std::string &file, const char *syntax) : m_file(file), m_syntax(syntax) {}
+
+  void OnDocumentStart(const YAML::Mark &mark) override {
+    if (++m_documents > 1)
+      fail(mark, "a second document (after '---'); a " + m_syntax + " file here holds exactly one");
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark &mark, YAML::anchor_t anchor) override { node(mark, anchor); }
+  void OnAlias(const YAML::Mark &mark, YAML::anchor_t) override {
+    fail(mark, "aliases (*name) are not supported: write the value out in full");
+  }
+  void OnAnchor(const YAML::Mark &mark, const std::string &name) override {
+    fail(mark, "anchors (&" + name.substr(0, 64) + ") and aliases are not supported: write the value out in full");
+  }
+  void OnScalar(const YAML::Mark &mark, const std::string &, YAML::anchor_t anchor, const std::string &) override {
+    node(mark, anchor);
+  }
+  void OnSequenceStart(const YAML::Mark &mark, const std::string &, YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value) override {
+    open(mark, anchor);
+  }
+  void OnSequenceEnd() override { --m_depth; }
+  void OnMapStart(const YAML::Mark &mark, const std::string &, YAML::anchor_t anchor,
+                  YAML::EmitterStyle::value) override {
+    open(mark, anchor);
+  }
+  void OnMapEnd() override { --m_depth; }
+
+private:
+  [[noreturn]] void fail(const YAML::Mark &mark, const std::string &message) const {
+    throw DocumentError(m_file, mark.line + 1, mark.column + 1, message);
+  }
+  void node(const YAML::Mark &mark, YAML::anchor_t anchor) {
+    if (anchor != YAML::NullAnchor)
+      fail(mark, "anchors (&name) and aliases are not supported: write the value out in full");
+    if (++m_nodes > limits::k_max_yaml_nodes)
+      fail(mark, "more than " + std::to_string(limits::k_max_yaml_nodes) + " values in one document; mrforge reads " +
+                     "at most that many");
+  }
+  void open(const YAML::Mark &mark, YAML::anchor_t anchor) {
+    node(mark, anchor);
+    if (++m_depth > limits::k_max_yaml_depth)
+      fail(mark, "lists and mappings nested deeper than " + std::to_string(limits::k_max_yaml_depth) +
+                     " levels; mrforge reads " + m_syntax + " nested at most that deep");
+  }
+
+  const std::string &m_file;
+  std::string m_syntax;
+  int m_depth = 0;
+  uint64_t m_nodes = 0;
+  int m_documents = 0;
+};
+
+} // namespace
 
 YamlField::YamlField(YAML::Node node, std::string file, std::string path)
     : m_node(std::move(node)), m_file(std::move(file)), m_path(std::move(path)) {}
@@ -144,6 +208,13 @@ std::vector<std::pair<std::string, YamlField>> YamlField::entries() const {
 
 YAML::Node parse_yaml_text(const std::string &text, const std::string &file, const char *syntax) {
   try {
+    {
+      std::istringstream in(text);
+      YAML::Parser parser(in);
+      LimitCheck check(file, syntax);
+      while (parser.HandleNextDocument(check)) {
+      }
+    }
     return YAML::Load(text);
   } catch (const YAML::ParserException &e) {
     throw DocumentError(file, e.mark.line + 1, e.mark.column + 1, std::string(syntax) + " syntax error: " + e.msg);

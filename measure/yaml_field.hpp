@@ -54,7 +54,10 @@ private:
 };
 
 // Parses YAML (or JSON, which yaml-cpp reads as YAML) text into a node. Throws DocumentError with
-// the parser's line and column and "<syntax> syntax error: ..." (syntax: "YAML", "JSON").
+// the parser's line and column and "<syntax> syntax error: ..." (syntax: "YAML", "JSON"), and for
+// what mrforge's documents never need and an attacker could use to exhaust memory or the stack
+// (checked on the parser's events before any node is built): an anchor or alias, nesting deeper
+// than limits::k_max_yaml_depth, more than limits::k_max_yaml_nodes values, a second document.
 YAML::Node parse_yaml_text(const std::string &text, const std::string &file, const char *syntax);
 
 // Parses a YAML document that must be a mapping with `apiVersion: mrforge/v1` and `kind: KIND`.

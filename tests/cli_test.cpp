@@ -15,6 +15,7 @@
 namespace fs = std::filesystem;
 using mrforge::test::debian_kernel_612;
 using mrforge::test::debian_ovmf;
+using mrforge::test::with;
 
 namespace {
 
@@ -63,14 +64,7 @@ struct TempDir {
 
 void write_text(const fs::path &p, const std::string &s) { std::ofstream(p, std::ios::binary) << s; }
 
-const std::vector<std::string> k_acpi_digests = {"--digest", "acpi-loader=" + std::string(96, 'a'),
-                                                 "--digest", "acpi-rsdp=" + std::string(96, 'b'),
-                                                 "--digest", "acpi-tables=" + std::string(96, 'c')};
-
-std::vector<std::string> with(std::vector<std::string> a, const std::vector<std::string> &b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
+const std::vector<std::string> k_acpi_digests = mrforge::test::placeholder_acpi_digest_args();
 
 } // namespace
 
@@ -129,8 +123,9 @@ TEST_CASE("mrforge measure --json prints the registers, the events and the input
 
 TEST_CASE("mrforge measure IMAGE_DIR reads dstack's metadata.json", "[cli]") {
   TempDir d;
-  fs::create_symlink(debian_ovmf(), d.path / "ovmf.fd");
-  fs::create_symlink(debian_kernel_612(), d.path / "bzImage");
+  // Copies: files of an image directory are never read through a symbolic link.
+  fs::copy_file(debian_ovmf(), d.path / "ovmf.fd");
+  fs::copy_file(debian_kernel_612(), d.path / "bzImage");
   write_text(d.path / "initramfs.cpio.gz", std::string(4096, 'r'));
   write_text(
       d.path / "metadata.json",

@@ -44,7 +44,7 @@ void check_composition(const char *vector, const char *profile_name, uint32_t cp
   INFO(vector << " with " << profile_name);
   auto events = dstack_boot_events(vector);
   auto quote = dstack_quote_rtmrs(vector);
-  MappedFile fw(debian_ovmf());
+  MappedFile fw(debian_ovmf(), limits::k_firmware);
   PlatformProfile profile = load_platform_profile(profile_name);
   OvmfVariant ovmf = load_ovmf_variant(profile.default_ovmf_variant);
 
@@ -82,7 +82,7 @@ TEST_CASE("dstack on QEMU 9.2.1 (16 vCPU, 64 GiB): RTMR0-2 equal the quote", "[c
 }
 
 TEST_CASE("TD HOB digests for 2, 10 and 64 GiB equal the first RTMR0 event of real logs", "[composition][td_hob]") {
-  MappedFile fw(debian_ovmf());
+  MappedFile fw(debian_ovmf(), limits::k_firmware);
   FirmwareImage image = parse_firmware(fw.bytes(), "OVMF.fd");
   PlatformProfile profile = load_platform_profile("qemu-9.2-tdx");
   struct Case {
@@ -109,7 +109,7 @@ TEST_CASE("A missing input names the option that supplies it", "[composition]") 
   MeasureInputs in;
   in.memory = 2ull << 30;
   CHECK_THROWS_WITH(measure(profile, ovmf, in), Catch::Contains("--firmware"));
-  MappedFile fw(debian_ovmf());
+  MappedFile fw(debian_ovmf(), limits::k_firmware);
   in.firmware = NamedBytes{fw.bytes(), "OVMF.fd"};
   CHECK_THROWS_WITH(measure(profile, ovmf, in), Catch::Contains("--acpi-tables"));
 }
@@ -143,7 +143,7 @@ std::string kernel_event(const Measurement &m) {
 
 TEST_CASE("The kernel event depends on memory and initrd size only where the profile patches the header",
           "[composition]") {
-  MappedFile fw(debian_ovmf()), kernel(debian_kernel_612());
+  MappedFile fw(debian_ovmf(), limits::k_firmware), kernel(debian_kernel_612(), limits::k_kernel);
   Bytes small(4096, 1), large(1 << 20, 1);
   // QEMU <= 10.1: the patched setup header carries the initrd address (from RAM) and size.
   std::string a = kernel_event(measure_debian("qemu-9.2-tdx", 2ull << 30, small, fw, kernel));
@@ -167,7 +167,7 @@ TEST_CASE("The kernel event depends on memory and initrd size only where the pro
 }
 
 TEST_CASE("RTMR2 covers the command line and the initrd; RTMR0 the memory size", "[composition]") {
-  MappedFile fw(debian_ovmf()), kernel(debian_kernel_612());
+  MappedFile fw(debian_ovmf(), limits::k_firmware), kernel(debian_kernel_612(), limits::k_kernel);
   Bytes initrd(4096, 1), other(4096, 2);
   Measurement a = measure_debian("qemu-9.2-tdx", 2ull << 30, initrd, fw, kernel);
   Measurement b = measure_debian("qemu-9.2-tdx", 2ull << 30, other, fw, kernel);
@@ -180,7 +180,7 @@ TEST_CASE("RTMR2 covers the command line and the initrd; RTMR0 the memory size",
 }
 
 TEST_CASE("Supplying the initrd digest and size gives the same measurement as the initrd file", "[composition]") {
-  MappedFile fw(debian_ovmf()), kernel(debian_kernel_612());
+  MappedFile fw(debian_ovmf(), limits::k_firmware), kernel(debian_kernel_612(), limits::k_kernel);
   Bytes initrd(12288, 7);
   Measurement from_file = measure_debian("qemu-9.2-tdx", 2ull << 30, initrd, fw, kernel);
 

@@ -36,7 +36,8 @@ std::map<std::string, std::string> file_digests(const std::string &dir) {
   std::map<std::string, std::string> out;
   for (const auto &e : fs::recursive_directory_iterator(dir))
     if (e.is_regular_file())
-      out[fs::relative(e.path(), dir).string()] = builder::digest_file(e.path().string()).sha256_hex;
+      out[fs::relative(e.path(), dir).string()] =
+          builder::digest_file(e.path().string(), limits::k_artifact).sha256_hex;
   return out;
 }
 
@@ -180,7 +181,7 @@ TEST_CASE("lock resolves the closure from a signed local repository and is deter
   CHECK(j["packages"][0]["reason"] == "dependency of demo-hello");
   CHECK(j["packages"][2]["name"] == "libdemo1");
   CHECK(j["packages"][2]["sha256"] ==
-        builder::digest_file(repo.dir / "repo/pool/main/libdemo1_1.2-1_amd64.deb").sha256_hex);
+        builder::digest_file(repo.dir / "repo/pool/main/libdemo1_1.2-1_amd64.deb", limits::k_artifact).sha256_hex);
   std::string first = read_text(recipe + ".lock");
   r = run_mrforge_cli({"lock", recipe});
   REQUIRE(r.exit_code == 0);

@@ -41,7 +41,7 @@ constexpr int64_t k_epoch = 1700000000; // 2023-11-14T22:13:20Z
 const std::string k_ref = "hello:latest";
 
 std::string read_text(const std::string &path) {
-  Bytes b = read_file(path);
+  Bytes b = read_file(path, limits::k_artifact);
   return std::string(b.begin(), b.end());
 }
 
@@ -51,7 +51,9 @@ void write_text(const std::string &path, const std::string &text) {
   REQUIRE(out.good());
 }
 
-std::string sha256_of_file(const std::string &path) { return "sha256:" + to_hex(sha256(read_file(path))); }
+std::string sha256_of_file(const std::string &path) {
+  return "sha256:" + to_hex(sha256(read_file(path, limits::k_artifact)));
+}
 
 // Fails the test (not skips) if a tool the test needs is not installed.
 std::string require_tool(const std::string &name) {
@@ -327,7 +329,9 @@ void check_layout(const Built &b, const std::string &scratch, const std::string 
   CHECK(run_ok({"tar", "-xOf", r.docker_archive, "index.json"}, scratch).out == index_text);
 }
 
-bool same_bytes(const std::string &a, const std::string &b) { return read_file(a) == read_file(b); }
+bool same_bytes(const std::string &a, const std::string &b) {
+  return read_file(a, limits::k_artifact) == read_file(b, limits::k_artifact);
+}
 
 // Binds port 0 on loopback to find a free port (the registry binds it right after).
 int free_port() {

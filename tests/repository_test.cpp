@@ -193,16 +193,16 @@ TEST_CASE("Fetching a file:// URL reads it and a missing file is NotFoundError",
   Fetcher fetcher;
   uint64_t seen = 0;
   fetcher.set_progress([&](uint64_t received, uint64_t) { seen = received; });
-  Bytes b = fetcher.fetch_bytes("file://" + dir.path() + "/a.txt");
+  Bytes b = fetcher.fetch_bytes("file://" + dir.path() + "/a.txt", 1024);
   CHECK(std::string(b.begin(), b.end()) == "contents");
-  fetcher.fetch_to_file("file://" + dir.path() + "/a.txt", dir.path() + "/copy");
+  fetcher.fetch_to_file("file://" + dir.path() + "/a.txt", dir.path() + "/copy", 8);
   CHECK(read_file(dir.path() + "/copy") == "contents");
   CHECK(seen == 8);
-  CHECK_THROWS_AS(fetcher.fetch_bytes("file://" + dir.path() + "/missing"), NotFoundError);
-  CHECK_THROWS_AS(fetcher.fetch_to_file("file://" + dir.path() + "/missing", dir.path() + "/out"), NotFoundError);
+  CHECK_THROWS_AS(fetcher.fetch_bytes("file://" + dir.path() + "/missing", 1024), NotFoundError);
+  CHECK_THROWS_AS(fetcher.fetch_to_file("file://" + dir.path() + "/missing", dir.path() + "/out", 1024), NotFoundError);
   CHECK_FALSE(fs::exists(dir.path() + "/out.part"));
   CHECK_FALSE(fs::exists(dir.path() + "/out"));
-  CHECK_THROWS_AS(fetcher.fetch_bytes("ftp://example.invalid/x"), SystemError);
+  CHECK_THROWS_AS(fetcher.fetch_bytes("ftp://example.invalid/x", 1024), SystemError);
   CHECK_THROWS_AS(fetcher.fetch_bytes("file://" + dir.path() + "/a.txt", 4), SystemError);
 }
 
@@ -367,7 +367,7 @@ TEST_CASE("A signed repository loads and its records match the debs that were bu
   CHECK(find_record(index, "hello-doc")->architecture == "all");
 
   // The downloaded .deb is the one in the pool.
-  Bytes deb = fetcher.fetch_bytes(package_url(index.source, *hello));
+  Bytes deb = fetcher.fetch_bytes(package_url(index.source, *hello), hello->size);
   CHECK(to_hex(sha256(deb)) == hello->sha256);
 
   Resolution r = resolve_dependencies({"hello"}, {index}, "amd64");
@@ -453,7 +453,7 @@ TEST_CASE("A repository that serves no InRelease gives NotFoundError", "[debian]
   AptSource source = published.source(url);
   source.suite = "trixie";
   CHECK_THROWS_AS(load_repository_index(source, fetcher, ignore_progress), NotFoundError);
-  CHECK_THROWS_AS(fetcher.fetch_bytes(url + "/pool/main/nothing.deb"), NotFoundError);
+  CHECK_THROWS_AS(fetcher.fetch_bytes(url + "/pool/main/nothing.deb", 1024), NotFoundError);
 }
 
 TEST_CASE("A Release for another suite or architecture is refused", "[debian][repository]") {

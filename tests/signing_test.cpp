@@ -25,6 +25,7 @@
 namespace fs = std::filesystem;
 using namespace mrforge;
 using namespace mrforge::builder;
+using mrforge::test::error_message;
 using mrforge::test::read_text;
 using mrforge::test::run_mrforge_cli;
 using mrforge::test::run_shell;
@@ -52,17 +53,6 @@ std::vector<uint8_t> random_bytes(size_t n, unsigned seed) {
 }
 
 void write_bytes(const std::string &path, const std::vector<uint8_t> &bytes) { write_text(path, text_of(bytes)); }
-
-// The message of the mrforge::Error that `f` throws (fails if it throws none).
-template <typename F> std::string error_of(F &&f) {
-  try {
-    f();
-  } catch (const Error &e) {
-    return e.what();
-  }
-  FAIL("no error thrown");
-  return {};
-}
 
 const std::vector<KeyType> k_key_types = {KeyType::ed25519, KeyType::ecdsa_p256};
 
@@ -198,13 +188,13 @@ TEST_CASE("base64 decoding refuses anything but the canonical encoding", "[signi
   };
   for (const auto &c : cases) {
     INFO(c.text);
-    std::string m = error_of([&] { base64_decode(c.text, "field"); });
+    std::string m = error_message([&] { base64_decode(c.text, "field"); });
     CHECK_THAT(m, Catch::Contains("field: ") && Catch::Contains(c.message));
   }
   // DSSE verifiers accept the URL-safe alphabet too (padded), but not a mix of the two.
   CHECK(base64_decode_any_alphabet("-_-_Pj8=", "x") == std::vector<uint8_t>{0xfb, 0xff, 0xbf, 0x3e, 0x3f});
   CHECK(base64_decode_any_alphabet("+/+/Pj8=", "x") == std::vector<uint8_t>{0xfb, 0xff, 0xbf, 0x3e, 0x3f});
-  CHECK_THAT(error_of([] { base64_decode_any_alphabet("-/+_Pj8=", "x"); }),
+  CHECK_THAT(error_message([] { base64_decode_any_alphabet("-/+_Pj8=", "x"); }),
              Catch::Contains("mixes the standard and the URL-safe alphabet"));
 }
 
@@ -364,12 +354,13 @@ TEST_CASE("wrong key files are refused with messages that name the file and what
       {"empty.key", "is empty"},
       {"garbage.key", "is not PEM"},
       {"truncated.key", "cannot decode"},
-      {"missing.key", "cannot open the key file: No such file or directory"},
+      {"missing.key", "cannot open: No such file or directory"},
   };
   for (const auto &c : private_cases) {
     INFO(c.file);
     std::string path = dir / c.file;
-    CHECK_THAT(error_of([&] { load_private_key(path); }), Catch::StartsWith(path + ": ") && Catch::Contains(c.message));
+    CHECK_THAT(error_message([&] { load_private_key(path); }),
+               Catch::StartsWith(path + ": ") && Catch::Contains(c.message));
     // The command fails on the key before it looks at the output directory.
     ShellResult r = run_mrforge_cli({"sign", "--key", path, dir / "no-such-output"});
     CHECK(r.exit_code == 2);
@@ -386,7 +377,8 @@ TEST_CASE("wrong key files are refused with messages that name the file and what
   for (const auto &c : public_cases) {
     INFO(c.file);
     std::string path = dir / c.file;
-    CHECK_THAT(error_of([&] { load_public_key(path); }), Catch::StartsWith(path + ": ") && Catch::Contains(c.message));
+    CHECK_THAT(error_message([&] { load_public_key(path); }),
+               Catch::StartsWith(path + ": ") && Catch::Contains(c.message));
     ShellResult r = run_mrforge_cli({"verify-signature", "--pub", path, dir / "no-such.intoto.json"});
     CHECK(r.exit_code == 2);
     CHECK_THAT(r.err, Catch::Contains(path + ": ") && Catch::Contains(c.message));
@@ -582,7 +574,7 @@ TEST_CASE("malformed envelopes are refused naming the file, the offset or the fi
     INFO(c.name);
     std::string path = dir / (c.name + ".json");
     write_text(path, c.text);
-    CHECK_THAT(error_of([&] { read_envelope(path); }), Catch::StartsWith(path) && Catch::Contains(c.message));
+    CHECK_THAT(error_message([&] { read_envelope(path); }), Catch::StartsWith(path) && Catch::Contains(c.message));
     ShellResult r = run_mrforge_cli({"verify-signature", "--pub", dir / "k.pub", path});
     CHECK(r.exit_code == 2);
     CHECK_THAT(r.err, Catch::Contains(path) && Catch::Contains(c.message));

@@ -40,7 +40,7 @@ std::string debian_kernel_612() {
   return found.back();
 }
 
-Bytes read(const std::string &path) { return read_file(path); }
+Bytes read(const std::string &path) { return read_file(path, limits::k_artifact); }
 
 } // namespace mrforge::test
 
@@ -92,6 +92,16 @@ ShellResult run_mrforge_cli(const std::vector<std::string> &args, const std::str
   cmd += shell_quote(MRFORGE_BINARY);
   for (const auto &a : args) cmd += " " + shell_quote(a);
   return run_shell(cmd);
+}
+
+std::vector<std::string> with(std::vector<std::string> a, const std::vector<std::string> &b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+std::vector<std::string> placeholder_acpi_digest_args() {
+  return {"--digest", "acpi-loader=" + std::string(96, 'a'), "--digest", "acpi-rsdp=" + std::string(96, 'b'),
+          "--digest", "acpi-tables=" + std::string(96, 'c')};
 }
 
 } // namespace mrforge::test

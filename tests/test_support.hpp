@@ -2,6 +2,9 @@
 #pragma once
 
 #include <measure/bytes.hpp>
+#include <measure/errors.hpp>
+
+#include <catch2/catch.hpp>
 
 #include <string>
 #include <vector>
@@ -47,5 +50,22 @@ ShellResult run_shell(const std::string &command);
 // Runs the mrforge binary under test with these arguments (each quoted), optionally prefixed by
 // shell text (e.g. "cd /x && umask 077 && TZ=Asia/Tokyo").
 ShellResult run_mrforge_cli(const std::vector<std::string> &args, const std::string &prefix = "");
+
+// `a` followed by `b`: command lines put together from parts.
+std::vector<std::string> with(std::vector<std::string> a, const std::vector<std::string> &b);
+// `--digest acpi-loader=aa.. --digest acpi-rsdp=bb.. --digest acpi-tables=cc..`: made-up ACPI
+// digests for measure commands that are not about ACPI.
+std::vector<std::string> placeholder_acpi_digest_args();
+
+// The message of the mrforge::Error that `f` throws (fails the test if it throws none).
+template <typename F> std::string error_message(F &&f) {
+  try {
+    f();
+  } catch (const Error &e) {
+    return e.what();
+  }
+  FAIL("no error thrown");
+  return {};
+}
 
 } // namespace mrforge::test

@@ -174,7 +174,7 @@ std::vector<Register> mismatched(const std::vector<RegisterCheck> &checks) {
 } // namespace
 
 TEST_CASE("dstack lite (QEMU 8.2, 2 vCPU, 2 GiB) verifies against the engine's prediction", "[verify]") {
-  MappedFile fw(debian_ovmf());
+  MappedFile fw(debian_ovmf(), limits::k_firmware);
   PlatformProfile profile = load_platform_profile("qemu-8.2-tdx");
   OvmfVariant ovmf = load_ovmf_variant(profile.default_ovmf_variant);
   // Debian's OVMF.fd gives the TDVF layout only: dstack's OVMF binary (and so its MRTD) is not
@@ -192,7 +192,7 @@ TEST_CASE("dstack lite (QEMU 8.2, 2 vCPU, 2 GiB) verifies against the engine's p
 }
 
 TEST_CASE("dstack on QEMU 9.2 (16 vCPU, 64 GiB) verifies against the engine's prediction", "[verify]") {
-  MappedFile fw(debian_ovmf());
+  MappedFile fw(debian_ovmf(), limits::k_firmware);
   PlatformProfile profile = load_platform_profile("qemu-9.2-tdx");
   OvmfVariant ovmf = load_ovmf_variant(profile.default_ovmf_variant);
   VerifyReport r = verify(profile, ovmf, dstack_inputs(fw, k_report, 16, 64ull << 30), dstack_log(k_report),
@@ -204,7 +204,7 @@ TEST_CASE("dstack on QEMU 9.2 (16 vCPU, 64 GiB) verifies against the engine's pr
 }
 
 TEST_CASE("A wrong memory size names the TD HOB event and diagnosis finds the real size", "[verify]") {
-  MappedFile fw(debian_ovmf());
+  MappedFile fw(debian_ovmf(), limits::k_firmware);
   PlatformProfile profile = load_platform_profile("qemu-8.2-tdx");
   OvmfVariant ovmf = load_ovmf_variant(profile.default_ovmf_variant);
   VerifyReport r = verify(profile, ovmf, dstack_inputs(fw, k_lite, 2, 4ull << 30), dstack_log(k_lite),
@@ -228,7 +228,7 @@ TEST_CASE("A wrong memory size names the TD HOB event and diagnosis finds the re
 }
 
 TEST_CASE("qemu-9.2-tdx instead of qemu-8.2-tdx: RTMRs agree, the MRTD page order differs", "[verify]") {
-  MappedFile fw(debian_ovmf());
+  MappedFile fw(debian_ovmf(), limits::k_firmware);
   PlatformProfile p92 = load_platform_profile("qemu-9.2-tdx");
   OvmfVariant ovmf = load_ovmf_variant(p92.default_ovmf_variant);
   MeasureInputs in = dstack_inputs(fw, k_lite, 2, 2ull << 30);
@@ -259,7 +259,7 @@ TEST_CASE("qemu-9.2-tdx instead of qemu-8.2-tdx: RTMRs agree, the MRTD page orde
 
 TEST_CASE("qemu-10.2-tdx for a TD that ran on QEMU 9.2: the kernel event differs, the header patch explains it",
           "[verify][slow]") {
-  MappedFile fw(debian_ovmf()), kernel(debian_kernel_612());
+  MappedFile fw(debian_ovmf(), limits::k_firmware), kernel(debian_kernel_612(), limits::k_kernel);
   Bytes initrd(4096, 1);
   MeasureInputs in = debian_inputs(fw, kernel, initrd);
   PlatformProfile p92 = load_platform_profile("qemu-9.2-tdx"), p102 = load_platform_profile("qemu-10.2-tdx");
@@ -284,7 +284,7 @@ TEST_CASE("qemu-10.2-tdx for a TD that ran on QEMU 9.2: the kernel event differs
 }
 
 TEST_CASE("One changed character of the command line names RTMR2 event 0 and nothing explains it", "[verify][slow]") {
-  MappedFile fw(debian_ovmf()), kernel(debian_kernel_612());
+  MappedFile fw(debian_ovmf(), limits::k_firmware), kernel(debian_kernel_612(), limits::k_kernel);
   Bytes initrd(4096, 1);
   MeasureInputs in = debian_inputs(fw, kernel, initrd);
   PlatformProfile profile = load_platform_profile("qemu-9.2-tdx");
@@ -310,7 +310,7 @@ TEST_CASE("One changed character of the command line names RTMR2 event 0 and not
 
 TEST_CASE("OVMF variant pre-edk2-stable202411 for dstack lite: the separator moved, diagnosis finds the variant",
           "[verify]") {
-  MappedFile fw(debian_ovmf());
+  MappedFile fw(debian_ovmf(), limits::k_firmware);
   PlatformProfile profile = load_platform_profile("qemu-8.2-tdx");
   OvmfVariant pre = load_ovmf_variant("pre-edk2-stable202411");
   VerifyReport r = verify(profile, pre, dstack_inputs(fw, k_lite, 2, 2ull << 30), dstack_log(k_lite),
@@ -341,7 +341,7 @@ TEST_CASE("OVMF variant pre-edk2-stable202411 for dstack lite: the separator mov
 }
 
 TEST_CASE("Mutations of a real dstack log: the registers that no longer replay and the event position", "[verify]") {
-  MappedFile fw(debian_ovmf());
+  MappedFile fw(debian_ovmf(), limits::k_firmware);
   PlatformProfile profile = load_platform_profile("qemu-8.2-tdx");
   OvmfVariant ovmf = load_ovmf_variant(profile.default_ovmf_variant);
   Measurement expected = measure(profile, ovmf, dstack_inputs(fw, k_lite, 2, 2ull << 30));

@@ -2,6 +2,7 @@
 
 #include <builder/debian/deb822.hpp>
 #include <measure/errors.hpp>
+#include <measure/mapped_file.hpp>
 
 #include <algorithm>
 #include <filesystem>
@@ -16,12 +17,8 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string read_text(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw SystemError(path, "cannot open");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) throw SystemError(path, "read failed");
-  return ss.str();
+  Bytes b = read_file(path, limits::k_text_record);
+  return std::string(b.begin(), b.end());
 }
 
 std::string strip_trailing_slash(std::string uri) {

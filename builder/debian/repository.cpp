@@ -3,9 +3,12 @@
 #include <builder/debian/deb822.hpp>
 #include <builder/debian/version.hpp>
 #include <builder/output_dir.hpp>
+#include <builder/store.hpp>
 #include <builder/subprocess.hpp>
 #include <measure/errors.hpp>
 #include <measure/hash.hpp>
+#include <measure/input_limits.hpp>
+#include <measure/mapped_file.hpp>
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -29,10 +32,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Decompressed Packages files are a few tens of MiB (bookworm main/amd64: ~45 MiB); refuse more.
-constexpr uint64_t k_max_packages_size = 1ull << 30;
-// InRelease of the Debian archive is ~150 KiB.
-constexpr uint64_t k_max_inrelease_size = 16ull << 20;
+using limits::k_max_inrelease_size;
+using limits::k_max_packages_size;
+// Keyrings (debian-archive-keyring's is ~100 KiB).
+constexpr FileLimit k_keyring{"keyring", 64 * limits::k_mib};
 // The status pipe descriptor passed to gpgv (--status-fd).
 constexpr int k_status_fd = 3;
 constexpr std::chrono::seconds k_gpg_timeout{120};
@@ -46,41 +49,9 @@ void write_file(const std::string &path, ByteView bytes) {
   if (!out.flush()) throw SystemError(path, "write failed");
 }
 
-std::string read_text_file(const std::string &path, uint64_t max_size) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw SystemError(path, "cannot open");
-  std::string out;
-  std::array<char, 65536> buf{};
-  while (in) {
-    in.read(buf.data(), buf.size());
-    auto n = static_cast<size_t>(in.gcount());
-    if (n > max_size - out.size()) throw SystemError(path, "larger than " + std::to_string(max_size) + " bytes");
-    out.append(buf.data(), n);
-  }
-  if (in.bad()) throw SystemError(path, "read failed");
-  return out;
-}
-
-struct FileDigest {
-  std::string sha256;
-  uint64_t size = 0;
-};
-
-FileDigest digest_file(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw SystemError(path, "cannot open");
-  Hasher h(HashAlgorithm::sha256);
-  FileDigest d;
-  std::array<char, 65536> buf{};
-  while (in) {
-    in.read(buf.data(), buf.size());
-    auto n = static_cast<size_t>(in.gcount());
-    h.update(reinterpret_cast<const uint8_t *>(buf.data()), n);
-    d.size += n;
-  }
-  if (in.bad()) throw SystemError(path, "read failed");
-  d.sha256 = to_hex(h.finish());
-  return d;
+std::string read_text_file(const std::string &path, FileLimit limit) {
+  Bytes b = read_file(path, limit);
+  return std::string(b.begin(), b.end());
 }
 
 std::string trim_text(std::string s) {
@@ -138,7 +109,7 @@ std::string verify_inrelease(const AptSource &source, ByteView inrelease, const 
   options.timeout = k_gpg_timeout;
 
   std::string keyring = source.keyring;
-  std::string head = read_text_file(source.keyring, 64ull << 20).substr(0, 32);
+  std::string head = read_text_file(source.keyring, k_keyring).substr(0, 32);
   bool armored = head.rfind("-----BEGIN PGP", 0) == 0 ||
                  (keyring.size() > 4 && keyring.compare(keyring.size() - 4, 4, ".asc") == 0);
   if (armored) {
@@ -192,7 +163,7 @@ std::string verify_inrelease(const AptSource &source, ByteView inrelease, const 
     if (message.empty()) message = "gpgv " + r.describe() + " without a good signature";
     throw SystemError(what, "signature not valid with keyring " + source.keyring + ": " + message);
   }
-  return read_text_file(content_file, k_max_inrelease_size);
+  return read_text_file(content_file, FileLimit{"InRelease", k_max_inrelease_size});
 }
 
 struct ArchiveDeleter {
@@ -416,23 +387,23 @@ RepositoryIndex load_repository_index(const AptSource &source, Fetcher &fetcher,
       fetched_from = dists + relative_dir(path) + "/by-hash/SHA256/" + expected.sha256;
       say("fetching " + fetched_from);
       try {
-        fetcher.fetch_to_file(fetched_from, local);
+        fetcher.fetch_to_file(fetched_from, local, expected.size);
       } catch (const NotFoundError &) {
         fetched_from = url;
       }
     }
     if (fetched_from == url) {
       say("fetching " + url);
-      fetcher.fetch_to_file(url, local);
+      fetcher.fetch_to_file(url, local, expected.size);
     }
-    FileDigest actual = digest_file(local);
+    FileDigest actual = digest_file(local, limits::k_artifact);
     if (actual.size != expected.size)
       throw SystemError(fetched_from, path + ": size " + std::to_string(actual.size) + " does not match " +
                                           std::to_string(expected.size) + " from InRelease (sha256 expected " +
-                                          expected.sha256 + ", actual " + actual.sha256 + ")");
-    if (actual.sha256 != expected.sha256)
+                                          expected.sha256 + ", actual " + actual.sha256_hex + ")");
+    if (actual.sha256_hex != expected.sha256)
       throw SystemError(fetched_from, path + ": sha256 mismatch: InRelease says " + expected.sha256 +
-                                          ", downloaded file has " + actual.sha256);
+                                          ", downloaded file has " + actual.sha256_hex);
     index.indexes.push_back(IndexFile{path, expected.sha256, expected.size});
     std::string packages = decompress_file(local, url);
     std::vector<PackageRecord> records = parse_packages(packages, url, source.suite + "/" + component);
