@@ -62,11 +62,11 @@ std::string memory_problem(uint64_t bytes) {
   if (bytes == 0)
     return "memory size 0 is not allowed (QEMU would silently use its 128 MiB default; hw/core/machine.c)";
   if (bytes % k_memory_granule != 0) {
-    uint64_t up = bytes + (k_memory_granule - bytes % k_memory_granule);
-    return "memory size " + std::to_string(bytes) +
-           " is not a multiple of 8 KiB; QEMU 7.2 rounds -m up to 8 KiB (hw/core/machine.c machine_set_mem), "
-           "so give " +
-           format_size(up) + " if that is what runs";
+    std::optional<uint64_t> up = round_up_size(bytes, k_memory_granule);
+    std::string message = "memory size " + std::to_string(bytes) +
+                          " is not a multiple of 8 KiB; QEMU 7.2 rounds -m up to 8 KiB (hw/core/machine.c "
+                          "machine_set_mem)";
+    return up ? message + ", so give " + format_size(*up) + " if that is what runs" : message;
   }
   return {};
 }

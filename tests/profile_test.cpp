@@ -115,3 +115,33 @@ TEST_CASE("Malformed OVMF variants are rejected naming the field", "[profile]") 
   REQUIRE(e.extra_events.size() == 1);
   CHECK(e.extra_events[0].type == 0x8000000B);
 }
+
+TEST_CASE("ACPI profiles must state QEMU's limits", "[profile]") {
+  const std::string shipped = test::read_text(test::source_path("measure/profiles/acpi/qemu-9.2-tdx.yaml"));
+  auto error_of = [](const std::string &yaml) -> std::string {
+    try {
+      parse_acpi_profile(yaml, "p.yaml");
+    } catch (const DocumentError &e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  auto replace_line = [&](const std::string &key, const std::string &line) {
+    std::string s = shipped;
+    size_t at = s.find("\n" + key + ":");
+    REQUIRE(at != std::string::npos);
+    size_t end = s.find('\n', at + 1);
+    return s.replace(at + 1, end - at - 1, line);
+  };
+  CHECK(error_of(shipped) == "no error");
+  CHECK_THAT(error_of(replace_line("phys_bits", "")), Catch::Contains("phys_bits"));
+  CHECK_THAT(error_of(replace_line("phys_bits", "phys_bits: 53")), Catch::Contains("expected 32 to 52 address bits"));
+  CHECK_THAT(error_of(replace_line("max_memory", "")), Catch::Contains("max_memory"));
+  CHECK_THAT(error_of(replace_line("max_memory", "max_memory: 0")), Catch::Contains("expected 1 to 2^phys_bits"));
+  CHECK_THAT(error_of(replace_line("max_pci_hole64_size", "max_pci_hole64_size: 0x20000000000000")),
+             Catch::Contains("at most 2^phys_bits"));
+  CHECK_THAT(error_of(replace_line("max_pci_hole64_size", "max_pci_hole64_size: 0x100000000")),
+             Catch::Contains("default_pci_hole64_size") && Catch::Contains("larger than max_pci_hole64_size"));
+  CHECK_THAT(error_of(replace_line("phys_bits", "phys_bits: 40")),
+             Catch::Contains("pci64_aperture_base") || Catch::Contains("2^phys_bits"));
+}

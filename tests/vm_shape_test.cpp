@@ -5,6 +5,7 @@
 #include <measure/errors.hpp>
 #include <measure/hash.hpp>
 #include <measure/profile_yaml.hpp>
+#include <measure/size_text.hpp>
 #include <measure/vm_shape_file.hpp>
 
 // The shape options are part of the mrforge executable, not of a library the tests link, so the
@@ -145,6 +146,25 @@ TEST_CASE("malformed sizes are refused naming the input", "[vm_shape]") {
       CHECK(e.input() == "--pci-hole64-size");
     }
   }
+}
+
+TEST_CASE("checked size arithmetic gives the exact result or nothing", "[vm_shape]") {
+  const uint64_t max = ~uint64_t{0};
+  CHECK(add_sizes(1, 2) == 3u);
+  CHECK(add_sizes(max - 1, 1) == max);
+  CHECK_FALSE(add_sizes(max, 1));
+  CHECK_FALSE(add_sizes(0xFFFFFFFFC0000000ull, 1ull << 30)); // a 64-bit hole near 2^64, from 4 GiB
+  CHECK(multiply_sizes(0, max) == 0u);
+  CHECK(multiply_sizes(1ull << 32, (1ull << 32) - 1) == (1ull << 32) * ((1ull << 32) - 1));
+  CHECK_FALSE(multiply_sizes(1ull << 32, 1ull << 32));
+  CHECK(round_up_size(0, 1ull << 30) == 0u);
+  CHECK(round_up_size((1ull << 30) + 1, 1ull << 30) == 2ull << 30);
+  CHECK(round_up_size(max - (1ull << 30) + 2, 1ull << 30) == std::nullopt);
+  CHECK(round_up_size(max, 1) == max);
+  CHECK_FALSE(round_up_size(5, 0));
+  // memory sizes near 2^64 that are not whole 8 KiB: refused without a wrapped suggestion.
+  CHECK_THROWS_WITH(check_memory_size(max, "--memory"),
+                    Catch::Contains("not a multiple of 8 KiB") && !Catch::Contains("so give"));
 }
 
 TEST_CASE("format_size writes the largest exact unit and reads back", "[vm_shape]") {
