@@ -29,6 +29,7 @@ struct GenerateOptions {
 
 int run_generate(const GenerateOptions &o) {
   VmShape shape = shape_from_options(o.shape);
+  print_shape_notes(shape, std::cerr);
   if (shape.profile.empty()) shape.profile = k_default_acpi_profile;
   AcpiProfile profile = load_acpi_profile(shape.profile);
   GeneratedAcpi g = generate_acpi(shape, profile);

@@ -9,6 +9,8 @@
 #include <measure/errors.hpp>
 #include <measure/profile_yaml.hpp>
 
+#include <iostream>
+
 namespace mrforge::cli {
 
 namespace {
@@ -42,6 +44,7 @@ void generate_acpi_digests(const MeasureOptions &o, LoadedMeasureInputs &loaded)
   if (o.cpus) so.cpus = o.cpus;
   if (!o.memory.empty()) so.memory = o.memory;
   VmShape shape = shape_from_options(so);
+  print_shape_notes(shape, std::cerr);
   const bool platform_default = shape.profile.empty();
   if (platform_default) shape.profile = loaded.profile.acpi_generator;
   AcpiProfile acpi_profile = load_acpi_profile(shape.profile);

@@ -47,6 +47,9 @@ struct VmShape {
   std::vector<PciDevice> devices;          // on pcie.0 in command-line order: slots 1, 2, 3, ...
   bool hugepages = false;                  // dstack: a NUMA node + memory backend (+ pxb-pcie with GPUs)
   std::string origin;                      // where the shape came from ("--shape FILE", "options", ...)
+  // Defaults the source left to the reader and the reader applied ("qemu_version is absent:
+  // dstack's default 9.1.0 applies ..."), for the user to see.
+  std::vector<std::string> notes;
 };
 
 // Device-list helpers.
