@@ -2,6 +2,7 @@
 // itself (RFC 8032 PureEdDSA: deterministic); ECDSA P-256 signs its SHA-256 and gives a DER
 // ECDSA-Sig-Value (RFC 5480/X9.62). Files are PEM: PKCS#8 "PRIVATE KEY" (unencrypted) and
 // SubjectPublicKeyInfo "PUBLIC KEY". The key id is the hex SHA-256 of the DER SubjectPublicKeyInfo.
+#include <builder/output_dir.hpp>
 #include <builder/signing_key.hpp>
 
 #include <measure/errors.hpp>
@@ -211,6 +212,7 @@ void write_new_file(const std::string &path, const std::string &content, mode_t 
   std::string temp = path + ".tmp-XXXXXX";
   Fd fd(::mkostemp(temp.data(), O_CLOEXEC));
   if (fd.get() < 0) throw SystemError(path, "cannot create a temporary file beside it: " + errno_text());
+  InterruptCleanup on_interrupt(temp, InterruptCleanup::Kind::file);
   auto fail = [&](const std::string &what) {
     std::string why = errno_text();
     ::unlink(temp.c_str());

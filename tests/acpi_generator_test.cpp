@@ -361,3 +361,28 @@ TEST_CASE("a 64-bit hole is generated whole or refused: never a vanished or over
   s.pci_hole64_size = *s.pci_hole64_size + (1ull << 30);
   CHECK_THAT(input_error_of(s), Catch::Contains("max_pci_hole64_size"));
 }
+
+TEST_CASE("acpi generate and capture refuse shapes beyond the limits with exit 2 and write nothing",
+          "[acpi_generator][cli]") {
+  test::TempDir dir("acpi-limits");
+  const std::vector<std::vector<std::string>> shapes = {
+      {"--cpus", "1", "--memory", "1E"},
+      {"--cpus", "1", "--memory", "2G", "--pci-hole64-size", "0xFFFFFFFFC0000000"},
+      {"--cpus", "1", "--memory", "2G", "--pci-hole64-size", "8E", "--device", "virtio-net"},
+  };
+  for (const auto &shape : shapes) {
+    for (const char *command : {"generate", "capture"}) {
+      std::vector<std::string> args = {"acpi", command};
+      args.insert(args.end(), shape.begin(), shape.end());
+      args.insert(args.end(), {"-o", dir / "out"});
+      INFO(command << " " << shape[3] << (shape.size() > 4 ? " " + shape[5] : ""));
+      test::ShellResult r = test::run_mrforge_cli(args);
+      INFO(r.err);
+      CHECK(r.exit_code == 2);
+      CHECK(r.err.find("mrforge: error: the VM shape: ") == 0);
+      CHECK((r.err.find("max_memory") != std::string::npos || r.err.find("max_pci_hole64_size") != std::string::npos ||
+             r.err.find("address space") != std::string::npos));
+      CHECK_FALSE(fs::exists(dir / "out"));
+    }
+  }
+}
