@@ -3,6 +3,8 @@
 #include "log_vectors.hpp"
 #include "test_support.hpp"
 
+#include <measure/firmware.hpp>
+
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
@@ -590,4 +592,45 @@ TEST_CASE("archive interrupted by SIGINT, SIGTERM or SIGHUP leaves no temporary 
     CHECK(leftovers(out).empty());
     CHECK(mrforge::test::read_text(out.string()) == "the previous archive\n");
   }
+}
+
+TEST_CASE("JSON output (--json) with a value that is not UTF-8 exits 2 naming the value", "[cli]") {
+  TempDir work;
+  fs::create_directories(work.path / "src");
+  write_text(work.path / "src/a.txt", "a\n");
+  const std::string out = (work.path / "out\xff.tar").string(); // Latin-1 and other legacy names
+  Run r = run_mrforge({"archive", (work.path / "src").string(), "-o", out, "--mtime", "0", "--json"});
+  INFO(r.err);
+  CHECK(r.exit_code == 2); // was 3, "internal error" (nlohmann type_error 316)
+  CHECK(r.err.find("mrforge: error: --json: the value at /path is not valid UTF-8 (byte ") == 0);
+  CHECK(r.err.find("internal error") == std::string::npos);
+  CHECK(r.out.empty());
+  // Without --json the same run prints its table.
+  Run plain = run_mrforge({"archive", (work.path / "src").string(), "-o", out, "--mtime", "0"});
+  CHECK(plain.exit_code == 0);
+}
+
+TEST_CASE("firmware without a TD_HOB section is bad input (exit 2), not an internal error", "[cli]") {
+  // Debian's OVMF with its TD_HOB section turned into TempMem (the TDVF descriptor: 16-byte header,
+  // 32-byte sections with the type at +24): valid TDVF metadata, but QEMU builds no TD HOB for it.
+  mrforge::Bytes fw = mrforge::test::read(debian_ovmf());
+  mrforge::FirmwareImage image = mrforge::parse_firmware(fw, "OVMF.fd");
+  size_t patched = 0;
+  for (size_t i = 0; i < image.sections.size(); ++i)
+    if (image.sections[i].type == mrforge::TdvfSectionType::td_hob) {
+      fw[image.tdvf_offset + 16 + 32 * i + 24] = static_cast<uint8_t>(mrforge::TdvfSectionType::temp_mem);
+      ++patched;
+    }
+  REQUIRE(patched == 1);
+  TempDir d;
+  write_text(d.path / "no-hob.fd", std::string(fw.begin(), fw.end()));
+  REQUIRE_NOTHROW(mrforge::parse_firmware(fw, "no-hob.fd"));
+  Run r = run_mrforge(with({"measure", "--firmware", (d.path / "no-hob.fd").string(), "--kernel", debian_kernel_612(),
+                            "--cmdline", "", "--cpus", "1", "--memory", "2G", "--profile", "qemu-8.2-tdx"},
+                           k_acpi_digests));
+  INFO(r.err);
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.rfind("mrforge: error: ", 0) == 0);
+  CHECK(r.err.find("no-hob.fd: TD HOB: the TDVF metadata has no TD_HOB section") != std::string::npos);
+  CHECK(r.err.find("internal error") == std::string::npos);
 }
