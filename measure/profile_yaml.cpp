@@ -43,10 +43,33 @@ std::string read_text(const std::string &path) {
   return std::string(b.begin(), b.end());
 }
 
+// A profile is named ([a-z0-9._-], 1 to 64 characters, as the shipped ones are) or given by path
+// (with a '/' or ending in .yaml, at most PATH_MAX bytes). Anything else is refused without
+// echoing it: names reach the terminal, and a name of megabytes or control bytes is no name.
+constexpr size_t k_max_profile_name = 64;
+constexpr size_t k_max_profile_path = 4096;
+
+void check_profile_name(const std::string &name_or_path, bool is_path, const char *what) {
+  if (is_path) {
+    if (name_or_path.size() > k_max_profile_path)
+      throw InputError(what, "a profile path of " + std::to_string(name_or_path.size()) + " bytes is longer than " +
+                                 std::to_string(k_max_profile_path) + " (PATH_MAX)");
+    return;
+  }
+  bool ok = !name_or_path.empty() && name_or_path.size() <= k_max_profile_name;
+  for (char c : name_or_path)
+    ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-');
+  if (!ok)
+    throw InputError(what, "not a profile name (" + std::to_string(name_or_path.size()) +
+                               " bytes; names are 1 to 64 of a-z 0-9 . _ -) nor a path to a YAML file (with a '/' or "
+                               "ending in .yaml)");
+}
+
 std::string resolve(const std::string &name_or_path, const char *subdir, const char *what,
                     const std::vector<std::string> &known) {
   bool is_path = name_or_path.find('/') != std::string::npos ||
                  (name_or_path.size() > 5 && name_or_path.compare(name_or_path.size() - 5, 5, ".yaml") == 0);
+  check_profile_name(name_or_path, is_path, what);
   if (is_path) return name_or_path;
   std::string path = shipped_profile_dir() + "/" + subdir + "/" + name_or_path + ".yaml";
   if (!std::filesystem::exists(path)) {

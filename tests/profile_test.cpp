@@ -116,6 +116,44 @@ TEST_CASE("Malformed OVMF variants are rejected naming the field", "[profile]") 
   CHECK(e.extra_events[0].type == 0x8000000B);
 }
 
+TEST_CASE("Profile names are short names or paths; anything else is refused without echoing it", "[profile]") {
+  // A name of megabytes (from an option, a shape file's profile field or a vm_config) was echoed
+  // whole to stderr; control bytes too.
+  const std::string huge(50u << 20, 'a');
+  for (const std::string &name : {huge, std::string(65, 'a'), std::string("qemu\x1b[2J"), std::string("Qemu-7.2"),
+                                  std::string("qemu 7.2"), std::string("")}) {
+    INFO(name.substr(0, 80));
+    for (auto load : {+[](const std::string &n) { (void)load_acpi_profile(n); },
+                      +[](const std::string &n) { (void)load_platform_profile(n); },
+                      +[](const std::string &n) { (void)load_ovmf_variant(n); }}) {
+      try {
+        load(name);
+        FAIL("accepted");
+      } catch (const InputError &e) {
+        std::string what = e.what();
+        CHECK(what.size() < 300);
+        CHECK(what.find("not a profile name (" + std::to_string(name.size()) + " bytes") != std::string::npos);
+        CHECK(what.find('\x1b') == std::string::npos);
+      }
+    }
+  }
+  // A path of more than PATH_MAX bytes, likewise.
+  CHECK_THROWS_WITH(load_acpi_profile("/" + huge + ".yaml"),
+                    Catch::Contains("longer than 4096") && !Catch::Contains(std::string(100, 'a')));
+  // Valid names that are not shipped list the shipped ones.
+  CHECK_THROWS_WITH(load_acpi_profile("qemu-1.0-q35"), Catch::Contains("no shipped acpi 'qemu-1.0-q35'"));
+  CHECK_NOTHROW(load_acpi_profile("qemu-7.2-q35"));
+
+  // Through the CLI, from a shape file's profile field: exit 2 and a short message.
+  test::TempDir dir("profile-name");
+  test::write_text(dir / "shape.yaml", "apiVersion: mrforge/v1\nkind: VmShape\ncpus: 1\nmemory: 2G\nprofile: " +
+                                           std::string(8u << 20, 'x') + "\n");
+  test::ShellResult r = test::run_mrforge_cli({"acpi", "generate", "--shape", dir / "shape.yaml", "-o", dir / "out"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.size() < 400);
+  CHECK(r.err.find("not a profile name (8388608 bytes") != std::string::npos);
+}
+
 TEST_CASE("ACPI profiles must state QEMU's limits", "[profile]") {
   const std::string shipped = test::read_text(test::source_path("measure/profiles/acpi/qemu-9.2-tdx.yaml"));
   auto error_of = [](const std::string &yaml) -> std::string {
