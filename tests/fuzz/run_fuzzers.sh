@@ -23,8 +23,10 @@ for t in "${targets[@]}"; do
     [ -d "$vectors" ] || { echo "$vectors is missing: the fuzzers are seeded with the vectors" >&2; exit 2; }
     find "$vectors" -type f | while read -r f; do cp "$f" "$corpus/vector-$(echo "${f#$vectors/}" | tr / _)"; done
   fi
-  echo "fuzz_$t: ${seconds}s, seeds: $(ls "$corpus" | wc -l)"
-  (cd "$work" && "$build/tests/fuzz_$t" -max_total_time="$seconds" -max_len=65536 -print_final_stats=0 "$corpus" \
+  dict=()
+  [ -f "$root/tests/fuzz/fuzz_$t.dict" ] && dict=(-dict="$root/tests/fuzz/fuzz_$t.dict")
+  echo "fuzz_$t: ${seconds}s, seeds: $(ls "$corpus" | wc -l)${dict:+, dictionary fuzz_$t.dict}"
+  (cd "$work" && "$build/tests/fuzz_$t" -max_total_time="$seconds" -max_len=65536 -print_final_stats=0 "${dict[@]}" "$corpus" \
     >"$work/fuzz_$t.log" 2>&1) || { tail -n 40 "$work/fuzz_$t.log"; echo "fuzz_$t found a crash (inputs in $work)" >&2; exit 1; }
   grep -E '^Done [0-9]+ runs' "$work/fuzz_$t.log" || true
 done
