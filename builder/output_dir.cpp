@@ -259,7 +259,14 @@ void OutputDir::write_record(const nlohmann::ordered_json &record) {
   r[k_output_kind_field] = output_kind_name(m_kind);
   for (auto it = record.begin(); it != record.end(); ++it)
     if (it.key() != k_output_kind_field) r[it.key()] = it.value();
-  write_file_atomically(m_temp + "/" + k_build_record, r.dump(2) + "\n");
+  std::string text;
+  try {
+    text = r.dump(2) + "\n";
+  } catch (const nlohmann::json::type_error &e) { // a value from input that is not UTF-8
+    throw InputError(m_final, std::string("cannot write its ") + k_build_record + ": " + e.what() +
+                                  "; JSON holds UTF-8 text only");
+  }
+  write_file_atomically(m_temp + "/" + k_build_record, text);
   m_record_written = true;
 }
 

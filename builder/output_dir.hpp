@@ -75,7 +75,7 @@ public:
   const std::string &temp_path() const { return m_temp; }
   const std::string &final_path() const { return m_final; }
   // Writes the build record into temp_path(): "output_kind" first, then the fields of `record`
-  // (any "output_kind" in it is replaced). Throws SystemError.
+  // (any "output_kind" in it is replaced). Throws InputError for a value that is not UTF-8, SystemError.
   void write_record(const nlohmann::ordered_json &record);
   // The record must have been written. Checks again that final_path() may be replaced (it may
   // have changed during a long build), then swaps the new output in. Throws InputError /

@@ -608,6 +608,17 @@ TEST_CASE("JSON output (--json) with a value that is not UTF-8 exits 2 naming th
   // Without --json the same run prints its table.
   Run plain = run_mrforge({"archive", (work.path / "src").string(), "-o", out, "--mtime", "0"});
   CHECK(plain.exit_code == 0);
+  // A build record cannot hold it either: a profile named in Latin-1 is refused, nothing written.
+  std::string profile = mrforge::test::read_text(mrforge::test::source_path("measure/profiles/acpi/qemu-7.2-q35.yaml"));
+  profile.replace(profile.find("\nname: qemu-7.2-q35\n"), 20, "\nname: qemu-7.2-\xe9\n");
+  write_text(work.path / "latin1.yaml", profile);
+  Run record = run_mrforge({"acpi", "generate", "--cpus", "1", "--memory", "2G", "--profile",
+                            (work.path / "latin1.yaml").string(), "-o", (work.path / "gen").string()});
+  INFO(record.err);
+  CHECK(record.exit_code == 2);
+  CHECK(record.err.find("cannot write its mrforge-build.json") != std::string::npos);
+  CHECK_FALSE(fs::exists(work.path / "gen"));
+  CHECK(leftovers(work.path / "gen").empty());
 }
 
 TEST_CASE("firmware without a TD_HOB section is bad input (exit 2), not an internal error", "[cli]") {
