@@ -32,6 +32,7 @@ constexpr const char *k_cmdline = "console=ttyS0 quiet panic=-1";
 constexpr const char *k_cpu_model = "qemu64"; // QEMU's default for q35, and dstack's -cpu
 // QEMU 7.2 constants for the highest guest address (see capture_cpu_model).
 constexpr uint32_t k_default_phys_bits = 40; // target/i386/cpu.h TCG_PHYS_ADDR_BITS
+constexpr uint32_t k_max_phys_bits = 52;     // target/i386/cpu-param.h TARGET_PHYS_ADDR_SPACE_BITS
 constexpr uint64_t k_gib = 1ull << 30;
 constexpr uint64_t k_default_hole64 = 32 * k_gib; // q35.h Q35_PCI_HOST_HOLE64_SIZE_DEFAULT
 constexpr const char *k_ram_backend_id = "mrforge-ram";
@@ -251,6 +252,9 @@ std::string build_initrd(const std::string &work, const std::string &busybox, co
 std::string capture_cpu_model(const VmShape &shape) {
   uint32_t bits = qemu_min_phys_bits(shape, k_default_phys_bits, k_default_hole64);
   if (bits == k_default_phys_bits) return k_cpu_model;
+  if (bits > k_max_phys_bits)
+    throw InputError("the VM shape", "RAM above 4 GiB plus the 64-bit PCI hole need more than " +
+                                         std::to_string(k_max_phys_bits) + " physical address bits (QEMU's limit)");
   // With more address bits, 1 GiB pages: OVMF maps the whole physical address space, and with 2 MiB
   // pages that takes longer than any timeout under TCG. Neither CPU property changes the tables
   // (captured with and without them: same bytes).

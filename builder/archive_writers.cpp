@@ -9,6 +9,7 @@
 //    birthtime, numeric uid/gid, no uname/gname, mode = type bits | (node.mode & 07777);
 //  - hard links share their file's metadata (one inode).
 #include <builder/archive_writers.hpp>
+#include <builder/output_dir.hpp>
 #include <builder/utf8_locale.hpp>
 
 #include <measure/errors.hpp>
@@ -299,20 +300,25 @@ ArchiveFormat parse_archive_format(const std::string &name, const std::string &w
 
 namespace {
 
-// Removes a temporary output file unless released.
+// Removes a temporary output file unless released, also when SIGINT or SIGTERM ends the process.
 class TemporaryFile {
 public:
-  explicit TemporaryFile(std::string path) : m_path(std::move(path)) {}
+  explicit TemporaryFile(std::string path)
+      : m_path(std::move(path)), m_on_interrupt(m_path, InterruptCleanup::Kind::file) {}
   ~TemporaryFile() {
     if (!m_path.empty()) ::unlink(m_path.c_str());
   }
   TemporaryFile(const TemporaryFile &) = delete;
   TemporaryFile &operator=(const TemporaryFile &) = delete;
   const std::string &path() const { return m_path; }
-  void release() { m_path.clear(); }
+  void release() {
+    m_path.clear();
+    m_on_interrupt.release();
+  }
 
 private:
   std::string m_path;
+  InterruptCleanup m_on_interrupt;
 };
 
 // A fresh name next to `output`: output.tmp-XXXXXX (mkstemp picks it, FileSink recreates it

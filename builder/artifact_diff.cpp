@@ -8,10 +8,13 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <map>
 #include <set>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 namespace mrforge::builder {
 
@@ -443,36 +446,60 @@ struct Plan {
   std::vector<std::pair<int, Difference>> found; // rank, difference
 };
 
-enum class NodeKind { file, directory, symlink, other };
+// An entry of a plain directory as lstat() sees it: what a file system would hold of it besides
+// its bytes (mtimes are left out: they say when, not what, was built).
+struct NodeInfo {
+  char type = 'f';   // 'f', 'd', 'l', 'c', 'b', 'p', 's' (as ImageEntry::type)
+  uint32_t mode = 0; // permission bits with setuid, setgid and sticky (07777)
+  uint32_t uid = 0, gid = 0;
+  uint64_t rdev = 0; // character and block devices
+};
 
-NodeKind node_kind(const fs::file_status &s) {
-  if (fs::is_symlink(s)) return NodeKind::symlink;
-  if (fs::is_directory(s)) return NodeKind::directory;
-  if (fs::is_regular_file(s)) return NodeKind::file;
-  return NodeKind::other;
+char file_type(mode_t mode) {
+  if (S_ISREG(mode)) return 'f';
+  if (S_ISDIR(mode)) return 'd';
+  if (S_ISLNK(mode)) return 'l';
+  if (S_ISCHR(mode)) return 'c';
+  if (S_ISBLK(mode)) return 'b';
+  if (S_ISFIFO(mode)) return 'p';
+  if (S_ISSOCK(mode)) return 's';
+  return '?';
 }
 
-const char *node_kind_name(NodeKind k) {
-  switch (k) {
-  case NodeKind::file: return "file";
-  case NodeKind::directory: return "directory";
-  case NodeKind::symlink: return "symlink";
-  case NodeKind::other: return "special file";
-  }
-  return "file";
+NodeInfo node_info(const fs::path &path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0)
+    throw SystemError(path.string(), std::string("cannot examine: ") + std::strerror(errno));
+  return {file_type(st.st_mode), static_cast<uint32_t>(st.st_mode & 07777), st.st_uid, st.st_gid,
+          static_cast<uint64_t>(st.st_rdev)};
 }
 
-std::map<std::string, NodeKind> list_tree(const std::string &root) {
-  std::map<std::string, NodeKind> out;
+std::map<std::string, NodeInfo> list_tree(const std::string &root) {
+  std::map<std::string, NodeInfo> out;
   std::error_code ec;
   fs::recursive_directory_iterator it(root, fs::directory_options::none, ec), end;
   if (ec) throw SystemError(root, "cannot list: " + ec.message());
   for (; it != end; it.increment(ec)) {
     if (ec) throw SystemError(root, "cannot list: " + ec.message());
-    out[it->path().lexically_relative(root).generic_string()] = node_kind(it->symlink_status());
+    out[it->path().lexically_relative(root).generic_string()] = node_info(it->path());
   }
   if (ec) throw SystemError(root, "cannot list: " + ec.message());
   return out;
+}
+
+// Type, mode, owner and device numbers of an entry on both sides (the content is compared apart).
+void compare_node(const std::string &name, const NodeInfo &x, const NodeInfo &y, Plan &plan) {
+  auto add = [&](const char *attribute, const std::string &a, const std::string &b) {
+    plan.found.emplace_back(rank(Kind::binary), Difference{name, "", attribute, a, b, {}, {}});
+  };
+  if (x.type != y.type) add("type", type_name(x.type), type_name(y.type));
+  if (x.mode != y.mode) add("mode", octal(x.mode), octal(y.mode));
+  if (x.uid != y.uid || x.gid != y.gid)
+    add("owner", std::to_string(x.uid) + ":" + std::to_string(x.gid),
+        std::to_string(y.uid) + ":" + std::to_string(y.gid));
+  if (x.type == y.type && (x.type == 'c' || x.type == 'b') && x.rdev != y.rdev)
+    add("device", std::to_string(major(x.rdev)) + ":" + std::to_string(minor(x.rdev)),
+        std::to_string(major(y.rdev)) + ":" + std::to_string(minor(y.rdev)));
 }
 
 void add_file_pair(Plan &plan, const std::string &artifact, const Side &a, const Side &b, bool content = false) {
@@ -529,7 +556,7 @@ void plan_oci(Plan &plan, const std::string &a, const std::string &b) {
 void plan_directories(Plan &plan, const std::string &a, const std::string &b) {
   bool oci = is_oci_layout(a) && is_oci_layout(b);
   if (oci) plan_oci(plan, a, b);
-  std::map<std::string, NodeKind> ta = list_tree(a), tb = list_tree(b);
+  std::map<std::string, NodeInfo> ta = list_tree(a), tb = list_tree(b);
   std::set<std::string> names;
   for (const auto &kv : ta) names.insert(kv.first);
   for (const auto &kv : tb) names.insert(kv.first);
@@ -540,23 +567,21 @@ void plan_directories(Plan &plan, const std::string &a, const std::string &b) {
     auto ia = ta.find(name), ib = tb.find(name);
     if (ia == ta.end() || ib == tb.end()) {
       bool in_a = ia != ta.end();
-      NodeKind k = in_a ? ia->second : ib->second;
-      int r = k == NodeKind::file ? rank(classify(Side{in_a ? a : b, name})) : rank(Kind::binary);
+      char t = in_a ? ia->second.type : ib->second.type;
+      int r = t == 'f' ? rank(classify(Side{in_a ? a : b, name})) : rank(Kind::binary);
       plan.found.emplace_back(r, presence(name, "", in_a));
-      if (k == NodeKind::directory) skipped = name;
+      if (t == 'd') skipped = name;
       continue;
     }
-    if (ia->second != ib->second) {
-      plan.found.emplace_back(
-          rank(Kind::binary),
-          Difference{name, "", "type", node_kind_name(ia->second), node_kind_name(ib->second), {}, {}});
-      if (ia->second == NodeKind::directory || ib->second == NodeKind::directory) skipped = name;
+    compare_node(name, ia->second, ib->second, plan);
+    if (ia->second.type != ib->second.type) {
+      if (ia->second.type == 'd' || ib->second.type == 'd') skipped = name;
       continue;
     }
-    if (ia->second == NodeKind::symlink) {
+    if (ia->second.type == 'l') {
       std::string x = fs::read_symlink(a + "/" + name).string(), y = fs::read_symlink(b + "/" + name).string();
       if (x != y) plan.found.emplace_back(rank(Kind::binary), Difference{name, "", "link target", x, y, {}, {}});
-    } else if (ia->second == NodeKind::file) {
+    } else if (ia->second.type == 'f') {
       add_file_pair(plan, name, Side{a, name}, Side{b, name});
     }
   }

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace mrforge::builder {
@@ -36,6 +37,12 @@ void HashingSink::finish() {
 FileSink::FileSink(std::string path) : m_path(std::move(path)) {
   m_fd = ::open(m_path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
   if (m_fd < 0) throw SystemError(m_path, errno_text("cannot create"));
+  // 0644 whatever the umask: an output's modes must not depend on the host (`diff` compares them).
+  if (::fchmod(m_fd, 0644) != 0) {
+    std::string why = errno_text("cannot set the mode");
+    ::close(m_fd);
+    throw SystemError(m_path, why);
+  }
   m_buffer.reserve(k_file_buffer_size);
 }
 

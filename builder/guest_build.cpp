@@ -345,7 +345,7 @@ private:
     std::string params = verity_cmdline(result.verity, m_guest.rootfs_format);
     result.cmdline = m_guest.cmdline.empty() ? params : m_guest.cmdline + " " + params;
 
-    OutputDir out(m_settings.out_dir, k_build_record);
+    OutputDir out(m_settings.out_dir, OutputKind::guest_image);
     const std::string &t = out.temp_path();
     copy_file_to(firmware.file("OVMF.fd"), t + "/OVMF.fd");
     copy_file_to(kernel.file("vmlinuz"), t + "/vmlinuz");
@@ -404,7 +404,7 @@ private:
     record["source_date_epoch"] = m_settings.source_date_epoch;
     record["lock_sha256"] = to_hex(sha256(ByteView::of(lock_to_json(m_lock))));
     record["tool"] = k_tool;
-    write_file_atomically(t + "/" + k_build_record, record.dump(2) + "\n");
+    out.write_record(record);
     out.commit();
     result.out_dir = out.final_path();
     for (const std::string &d : m_uncached) {
@@ -438,6 +438,8 @@ std::string verity_cmdline(const VerityInfo &v, const std::string &format) {
 
 GuestBuildResult build_guest(const Recipe &recipe, const Lock &lock, Store &store, const GuestBuildSettings &settings) {
   if (!recipe.guest) throw InputError(recipe.path, "not a GuestImage recipe");
+  // Refused now rather than after a long build; checked again when the output is swapped in.
+  check_output_replaceable(settings.out_dir, OutputKind::guest_image);
   GuestBuilder builder(recipe, lock, store, settings);
   return builder.run();
 }

@@ -27,7 +27,7 @@ nlohmann::json oci_build_json(const OciBuildResult &r) {
 }
 
 OciBuildResult build_oci(const Recipe &recipe, const Lock &lock, Store &store, const OciBuildSettings &settings) {
-  OutputDir out(settings.out_dir, k_build_record);
+  OutputDir out(settings.out_dir, OutputKind::oci_image);
   ScratchDir scratch(store.make_scratch_dir("build-" + recipe.name.substr(0, recipe.name.find('/'))));
   ContentStaging staging(scratch.path() + "/contents");
 
@@ -61,7 +61,7 @@ OciBuildResult build_oci(const Recipe &recipe, const Lock &lock, Store &store, c
   record["recipe_sha256"] = recipe.sha256;
   record["source_date_epoch"] = settings.source_date_epoch;
   record["tool"] = "mrforge 0.1.0";
-  write_file_atomically(out.temp_path() + "/" + k_build_record, record.dump(2) + "\n");
+  out.write_record(nlohmann::ordered_json(record));
   out.commit();
   result.out_dir = out.final_path();
   result.image.docker_archive = result.out_dir + "/docker-archive.tar";

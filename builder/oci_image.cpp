@@ -139,8 +139,9 @@ void check_out_dir(const std::string &out_dir) {
                       "the OCI output directory must be empty (found '" + it->path().filename().string() + "')");
 }
 
+// 0755 whatever the umask: the layout's modes must not depend on the host (`diff` compares them).
 void make_dir(const std::string &path) {
-  if (::mkdir(path.c_str(), 0755) != 0)
+  if (::mkdir(path.c_str(), 0755) != 0 || ::chmod(path.c_str(), 0755) != 0)
     throw SystemError(path, std::string("cannot create directory: ") + std::strerror(errno));
 }
 

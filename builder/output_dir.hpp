@@ -1,38 +1,94 @@
-// Output directories that appear whole or not at all. A build writes into a fresh sibling
-// directory (OUT.mrforge-tmp-XXXXXX) and commit() swaps it into place with
+// Outputs that appear whole or not at all, and that replace only what mrforge wrote.
+//
+// A directory output (a build, `acpi generate`, `acpi capture`, `boot --save-acpi`) is written
+// into a fresh sibling directory (OUT.mrforge-tmp-XXXXXX) and commit() swaps it into place with
 // renameat2(RENAME_EXCHANGE) (or a plain rename when OUT does not exist), then removes the old
-// contents. Until commit(), an existing OUT is untouched; a failed build removes its temporary
-// directory. An existing OUT is only ever replaced if it is empty or holds the marker file a
-// previous mrforge build wrote, so `-o ~` cannot destroy a home directory.
+// contents. Until commit(), an existing OUT is untouched; a failed or interrupted run removes its
+// temporary directory. An existing OUT is only replaced if it is an empty directory, or a real
+// directory (not a symlink) whose build record (mrforge-build.json, a regular file) parses and
+// names it as mrforge's output of the same kind: `-o ~` cannot destroy a home directory, and a
+// guest build cannot replace an OCI layout or a directory of generated ACPI tables.
+//
+// A file output is written to a temporary sibling (PATH.tmp-XXXXXX) and renamed over PATH, so
+// that a symlink at PATH is replaced, never written through, and an interrupted run leaves the
+// old file. Temporary files and directories are registered with InterruptCleanup, which removes
+// them when SIGINT, SIGTERM or SIGHUP ends the process.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
+#include <optional>
 #include <string>
 
 namespace mrforge::builder {
 
-// The file in every output directory that records how it was made; its presence also marks the
-// directory as mrforge's, so that a later build may replace it.
+// The file in every output directory that records how it was made; its "output_kind" field
+// marks the directory as mrforge's output of that kind, so that a later run may replace it.
 constexpr const char *k_build_record = "mrforge-build.json";
+constexpr const char *k_output_kind_field = "output_kind";
+
+// What an output directory holds.
+enum class OutputKind {
+  guest_image,    // mrforge build of a GuestImage recipe
+  oci_image,      // mrforge build of an OciImage recipe
+  acpi_generated, // mrforge acpi generate
+  acpi_captured,  // mrforge acpi capture
+  acpi_boot_dump, // mrforge boot --save-acpi
+};
+// "guest-image", "oci-image", "acpi-generated", "acpi-captured", "acpi-boot-dump".
+const char *output_kind_name(OutputKind kind);
+
+// Registers a temporary file or directory to be removed if SIGINT, SIGTERM or SIGHUP ends the
+// process before the guard is released or destroyed; the process then dies of that signal as it
+// would have. The handler is installed on first use for each of those signals whose disposition
+// is the default one (an ignored signal stays ignored, another handler is left alone). Paths
+// longer than PATH_MAX, or beyond 64 registered at once, are only removed by their owner's
+// normal cleanup.
+class InterruptCleanup {
+public:
+  enum class Kind { file, directory };
+  InterruptCleanup(const std::string &path, Kind kind);
+  ~InterruptCleanup() { release(); }
+  InterruptCleanup(const InterruptCleanup &) = delete;
+  InterruptCleanup &operator=(const InterruptCleanup &) = delete;
+  // The path is no longer ours to remove (renamed into place, or removed).
+  void release();
+
+private:
+  int m_slot = -1;
+};
+
+// Throws InputError (naming `path` and what it holds) unless `path` does not exist, is an empty
+// directory, or is a directory whose build record names `kind`. Never follows a symlink at `path`
+// or at its record. Throws SystemError when `path` cannot be examined.
+void check_output_replaceable(const std::string &path, OutputKind kind);
 
 class OutputDir {
 public:
-  // Checks that `final_path` may be replaced (throws InputError otherwise) and creates the
-  // temporary directory. `marker` is the file name that marks a directory as mrforge's output.
-  OutputDir(std::string final_path, std::string marker);
+  // check_output_replaceable(final_path, kind), then creates the temporary directory (and the
+  // output's parents, like mkdir -p). Throws InputError / SystemError.
+  OutputDir(std::string final_path, OutputKind kind);
   ~OutputDir(); // removes the temporary directory unless committed
   OutputDir(const OutputDir &) = delete;
   OutputDir &operator=(const OutputDir &) = delete;
 
   const std::string &temp_path() const { return m_temp; }
   const std::string &final_path() const { return m_final; }
-  // The marker file must exist in temp_path() by now. Throws SystemError.
+  // Writes the build record into temp_path(): "output_kind" first, then the fields of `record`
+  // (any "output_kind" in it is replaced). Throws InputError for a value that is not UTF-8, SystemError.
+  void write_record(const nlohmann::ordered_json &record);
+  // The record must have been written. Checks again that final_path() may be replaced (it may
+  // have changed during a long build), then swaps the new output in. Throws InputError /
+  // SystemError, leaving the existing output as it was.
   void commit();
 
 private:
   std::string m_final;
-  std::string m_marker;
+  OutputKind m_kind;
   std::string m_temp;
+  bool m_record_written = false;
   bool m_committed = false;
+  std::optional<InterruptCleanup> m_cleanup; // the temporary directory
 };
 
 // A temporary directory removed (recursively) when it goes out of scope.
@@ -51,7 +107,8 @@ private:
   std::string m_path;
 };
 
-// Writes a small file atomically: PATH.tmp-XXXXXX then rename. Throws SystemError.
+// Writes a small file atomically: PATH.tmp-XXXXXX then rename (a symlink at PATH is replaced,
+// not followed). Throws SystemError.
 void write_file_atomically(const std::string &path, const std::string &content, unsigned mode = 0644);
 
 } // namespace mrforge::builder

@@ -2,6 +2,7 @@
 // itself (RFC 8032 PureEdDSA: deterministic); ECDSA P-256 signs its SHA-256 and gives a DER
 // ECDSA-Sig-Value (RFC 5480/X9.62). Files are PEM: PKCS#8 "PRIVATE KEY" (unencrypted) and
 // SubjectPublicKeyInfo "PUBLIC KEY". The key id is the hex SHA-256 of the DER SubjectPublicKeyInfo.
+#include <builder/output_dir.hpp>
 #include <builder/signing_key.hpp>
 
 #include <measure/errors.hpp>
@@ -161,6 +162,20 @@ std::string quoted_labels(const std::vector<std::string> &labels) {
   return out;
 }
 
+bool is_public_label(const std::string &label) { return label == "PUBLIC KEY" || label == "RSA PUBLIC KEY"; }
+
+// OpenSSL's PEM readers take the first key block and ignore the rest, so a file with two keys
+// would sign or verify with whichever comes first, unseen. A key file holds exactly one key
+// (other blocks, such as EC PARAMETERS or a certificate, may accompany it).
+void require_one_key(const std::vector<std::string> &labels, const std::string &path) {
+  std::vector<std::string> keys;
+  for (const auto &l : labels)
+    if (is_private_label(l) || is_public_label(l)) keys.push_back(l);
+  if (keys.size() > 1)
+    throw InputError(path, "holds " + std::to_string(keys.size()) + " keys (" + quoted_labels(keys) +
+                               "); a key file must hold exactly one, so that it is clear which key signs or verifies");
+}
+
 // The supported type of a loaded key, or InputError naming what the file holds.
 KeyType supported_type(EVP_PKEY *pkey, const std::string &path) {
   if (EVP_PKEY_is_a(pkey, "ED25519")) return KeyType::ed25519;
@@ -209,6 +224,7 @@ void write_new_file(const std::string &path, const std::string &content, mode_t 
   std::string temp = path + ".tmp-XXXXXX";
   Fd fd(::mkostemp(temp.data(), O_CLOEXEC));
   if (fd.get() < 0) throw SystemError(path, "cannot create a temporary file beside it: " + errno_text());
+  InterruptCleanup on_interrupt(temp, InterruptCleanup::Kind::file);
   auto fail = [&](const std::string &what) {
     std::string why = errno_text();
     ::unlink(temp.c_str());
@@ -303,6 +319,7 @@ SigningKey load_private_key(const std::string &path) {
                              "of mrforge keygen)");
     throw InputError(path, "holds " + quoted_labels(labels) + ", not a private key" + what);
   }
+  require_one_key(labels, path);
   if (has_label(labels, "OPENSSH PRIVATE KEY") && !has_label(labels, "PRIVATE KEY"))
     throw InputError(path, "holds an OpenSSH-format private key" + what + " (PKCS#8)");
   if (has_label(labels, "ENCRYPTED PRIVATE KEY") && !has_label(labels, "PRIVATE KEY"))
@@ -341,6 +358,7 @@ SigningKey load_public_key(const std::string &path) {
       throw InputError(path, "holds a certificate; give its public key (openssl x509 -pubkey -noout -in " + path + ")");
     throw InputError(path, "holds " + quoted_labels(labels) + ", not a public key" + what);
   }
+  require_one_key(labels, path);
   BioPtr bio(BIO_new_mem_buf(content.text.data(), static_cast<int>(content.text.size())));
   if (!bio) throw Error("OpenSSL: BIO_new_mem_buf failed");
   EvpPkeyPtr pkey(PEM_read_bio_PUBKEY(bio.get(), nullptr, no_passphrase, nullptr));

@@ -8,8 +8,10 @@
 #include <builder/acpi_capture.hpp>
 #include <builder/output_dir.hpp>
 #include <measure/acpi_blobs.hpp>
+#include <measure/acpi_generator.hpp>
 #include <measure/errors.hpp>
 #include <measure/hash.hpp>
+#include <measure/profile_yaml.hpp>
 #include <measure/vm_shape_file.hpp>
 
 #include <filesystem>
@@ -34,7 +36,10 @@ struct CaptureOptions {
 
 int run_capture(const CaptureOptions &o) {
   VmShape shape = shape_from_options(o.shape);
+  print_shape_notes(shape, std::cerr);
   if (shape.profile.empty()) shape.profile = builder::k_capture_profile;
+  builder::check_output_replaceable(o.output, builder::OutputKind::acpi_captured); // before a long boot
+  validate_acpi_shape(shape, load_acpi_profile(shape.profile));                    // QEMU's limits
 
   builder::ScratchDir scratch = builder::ScratchDir::create("mrforge-acpi-capture");
   builder::AcpiCaptureSettings settings;
@@ -55,8 +60,11 @@ int run_capture(const CaptureOptions &o) {
     return k_exit_internal;
   }
 
-  write_acpi_blobs(blobs, o.output);
-  builder::write_file_atomically(o.output + "/shape.yaml", vm_shape_to_yaml(shape));
+  builder::OutputDir out(o.output, builder::OutputKind::acpi_captured);
+  write_acpi_blobs(blobs, out.temp_path());
+  builder::write_file_atomically(out.temp_path() + "/shape.yaml", vm_shape_to_yaml(shape));
+  out.write_record({{"profile", shape.profile}, {"shape", "shape.yaml"}});
+  out.commit();
 
   const std::pair<const char *, const Bytes *> files[] = {
       {"table-loader", &blobs.table_loader}, {"rsdp", &blobs.rsdp}, {"tables", &blobs.tables}};
@@ -92,7 +100,9 @@ void add_acpi_capture_command(CLI::App &acpi, Runner &run) {
               "disks, a user-mode NIC, a read-only 9p share, empty root ports) and a tiny guest (a static busybox and\n"
               "the kernel's qemu_fw_cfg module) that dumps /sys/firmware/qemu_fw_cfg/by_name/etc/{table-loader,\n"
               "acpi/rsdp,acpi/tables} on the serial console: the blobs as OVMF measured them. Writes\n"
-              "DIR/table-loader, DIR/rsdp, DIR/tables and DIR/shape.yaml (to re-capture: --shape DIR/shape.yaml).\n"
+              "DIR/table-loader, DIR/rsdp, DIR/tables and DIR/shape.yaml (to re-capture: --shape DIR/shape.yaml) and\n"
+              "DIR/mrforge-build.json, all at once; an existing DIR is replaced only if it is empty or an earlier\n"
+              "`acpi capture` output, never through a symlink.\n"
               "Only the local QEMU 7.2 can be captured (profile qemu-7.2-q35); GPUs, NVSwitches and hugepages\n"
               "cannot be started here; vhost-vsock needs /dev/vhost-vsock. More than 255 vCPUs need --accel kvm\n"
               "with a KVM that has SMM (QEMU 7.2 starts APIC IDs >= 255 only with KVM's in-kernel irqchip).\n"
@@ -102,7 +112,8 @@ void add_acpi_capture_command(CLI::App &acpi, Runner &run) {
               "  mrforge acpi capture --shape tests/data/acpi/qemu-7.2-q35/c1-m2g/shape.yaml -o cap/\n"
               "  mrforge acpi diff cap/ gen/\n"
               "Exit codes: 0 captured; 1 usage error; 2 bad input (shape, unsupported device, firmware, kernel or\n"
-              "module missing, DIR not writable); 3 QEMU cannot run or the guest did not dump the blobs.");
+              "module missing, DIR not writable or not an earlier `acpi capture` output); 3 QEMU cannot run or the\n"
+              "guest did not dump the blobs.");
   add_shape_options(*cmd, o->shape, "--profile");
   cmd->add_option("-o,--output", o->output, "Directory for table-loader, rsdp, tables and shape.yaml")->required();
   cmd->add_option("--firmware", o->firmware, "OVMF for -bios (default /usr/share/OVMF/OVMF_CODE.fd)");

@@ -29,14 +29,18 @@ struct GenerateOptions {
 
 int run_generate(const GenerateOptions &o) {
   VmShape shape = shape_from_options(o.shape);
+  print_shape_notes(shape, std::cerr);
   if (shape.profile.empty()) shape.profile = k_default_acpi_profile;
   AcpiProfile profile = load_acpi_profile(shape.profile);
   GeneratedAcpi g = generate_acpi(shape, profile);
   std::string listing = acpi_listing(decode_acpi(g.blobs));
 
-  write_acpi_blobs(g.blobs, o.output);
-  builder::write_file_atomically(o.output + "/shape.yaml", vm_shape_to_yaml(shape));
-  builder::write_file_atomically(o.output + "/tables.txt", listing);
+  builder::OutputDir out(o.output, builder::OutputKind::acpi_generated);
+  write_acpi_blobs(g.blobs, out.temp_path());
+  builder::write_file_atomically(out.temp_path() + "/shape.yaml", vm_shape_to_yaml(shape));
+  builder::write_file_atomically(out.temp_path() + "/tables.txt", listing);
+  out.write_record({{"profile", profile.name}, {"shape", "shape.yaml"}});
+  out.commit();
 
   const std::pair<const char *, const Bytes *> files[] = {
       {"table-loader", &g.blobs.table_loader}, {"rsdp", &g.blobs.rsdp}, {"tables", &g.blobs.tables}};
@@ -80,14 +84,16 @@ void add_acpi_command(CLI::App &app, Runner &run) {
       "Builds etc/table-loader, etc/acpi/rsdp and etc/acpi/tables byte for byte as the profile's QEMU serves them\n"
       "to OVMF (after the firmware programmed the platform), without running QEMU. Their SHA-384 digests are\n"
       "the three \"ACPI DATA\" events of RTMR0. Writes DIR/table-loader, DIR/rsdp, DIR/tables, DIR/shape.yaml\n"
-      "and DIR/tables.txt (a decoded listing). The shape comes from options, --shape FILE or\n"
-      "--dstack-vm-config FILE (options override the file). Profiles: mrforge profiles (ACPI profiles are in\n"
-      "measure/profiles/acpi); default qemu-7.2-q35.\n"
+      "and DIR/tables.txt (a decoded listing) and DIR/mrforge-build.json, all at once: an existing DIR is replaced\n"
+      "only if it is empty or an earlier `acpi generate` output (its mrforge-build.json says so), never through a\n"
+      "symlink. The shape comes from options, --shape FILE or --dstack-vm-config FILE (options override the\n"
+      "file). Profiles: mrforge profiles (ACPI profiles are in measure/profiles/acpi); default qemu-7.2-q35.\n"
       "Examples:\n"
       "  mrforge acpi generate --cpus 2 --memory 2G --device virtio-blk --device virtio-net -o gen/\n"
       "  mrforge acpi generate --shape tests/data/acpi/qemu-7.2-q35/c1-m2g/shape.yaml -o gen/\n"
       "Exit codes: 0 generated; 1 usage error; 2 bad input (a shape the profile does not support: too many\n"
-      "CPUs, memory QEMU refuses, unknown device; a malformed shape file or profile).");
+      "CPUs, memory or a 64-bit hole beyond the profile's limits, unknown device; a malformed shape file or\n"
+      "profile; DIR exists and is not an earlier `acpi generate` output).");
   add_shape_options(*gen, o->shape, "--profile");
   gen->add_option("-o,--output", o->output, "Directory for the blobs, shape.yaml and tables.txt")->required();
   gen->add_flag("--json", o->json,

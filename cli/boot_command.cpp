@@ -21,7 +21,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -46,14 +45,14 @@ struct BootOptions {
   bool json = false;
 };
 
+// Writes a file through a temporary sibling renamed into place (a symlink at `path` is replaced,
+// not written through), creating its parent directories.
 void write_bytes(const std::string &path, const std::string &bytes) {
   std::error_code ec;
-  fs::create_directories(fs::path(path).parent_path(), ec);
-  if (ec) throw SystemError(fs::path(path).parent_path().string(), "cannot create directory: " + ec.message());
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  f.close();
-  if (!f) throw SystemError(path, "cannot write");
+  fs::path parent = fs::path(path).parent_path();
+  if (!parent.empty()) fs::create_directories(parent, ec);
+  if (ec) throw SystemError(parent.string(), "cannot create directory: " + ec.message());
+  builder::write_file_atomically(path, bytes);
 }
 
 // The value of `key=` on a command line, if present.
@@ -72,6 +71,8 @@ std::optional<std::string> cmdline_value(const std::string &cmdline, const std::
 std::string short_hex(const std::string &hex) { return hex.size() > 16 ? hex.substr(0, 16) + "..." : hex; }
 
 int run_boot(const BootOptions &o) {
+  // Refused before the boot rather than after it.
+  if (!o.save_acpi.empty()) builder::check_output_replaceable(o.save_acpi, builder::OutputKind::acpi_boot_dump);
   ImageMetadata meta = read_image_metadata(o.image_dir);
   uint64_t memory = parse_memory_size(o.memory);
   if (memory % (1ull << 20)) throw InputError("--memory", "QEMU takes whole MiB; '" + o.memory + "' is not");
@@ -154,13 +155,19 @@ int run_boot(const BootOptions &o) {
     const std::pair<const char *, const char *> blobs[] = {{"fw_cfg/etc/table-loader", "etc/table-loader"},
                                                            {"fw_cfg/etc/acpi/rsdp", "etc/acpi/rsdp"},
                                                            {"fw_cfg/etc/acpi/tables", "etc/acpi/tables"}};
+    builder::OutputDir out(o.save_acpi, builder::OutputKind::acpi_boot_dump);
+    Json missing = Json::array();
     for (const auto &[name, rel] : blobs) {
       auto it = cap.blobs.find(name);
-      if (it == cap.blobs.end())
+      if (it == cap.blobs.end()) {
         failures.push_back(std::string("--save-acpi: the guest did not dump ") + name);
-      else
-        write_bytes(o.save_acpi + "/" + rel, it->second);
+        missing.push_back(rel);
+      } else {
+        write_bytes(out.temp_path() + "/" + rel, it->second);
+      }
     }
+    out.write_record({{"profile", profile.name}, {"missing", missing}});
+    out.commit();
   }
 
   bool ok = cap.ready && events_ok && failures.empty();
@@ -246,8 +253,10 @@ void add_boot_command(CLI::App &app, Runner &run) {
   cmd->add_option("--cpus", o->cpus, "Number of vCPUs (default 1)")->check(CLI::Range(1u, 255u));
   cmd->add_option("--memory", o->memory, "Guest memory: 2G, 3072M, ... (default 2G)");
   cmd->add_option("--timeout", o->timeout, "Seconds for the whole boot (default 300)")->check(CLI::Range(1, 86400));
-  cmd->add_option("--save-acpi", o->save_acpi,
-                  "Write the captured ACPI blobs to DIR/etc/... (for `measure --acpi-tables DIR`)");
+  cmd->add_option(
+      "--save-acpi", o->save_acpi,
+      "Write the captured ACPI blobs to DIR/etc/... (for `measure --acpi-tables DIR`); DIR is replaced only if "
+      "empty or an earlier --save-acpi output");
   cmd->add_option("--serial-log", o->serial_log, "Write the guest's serial output (cleaned) to FILE");
   cmd->add_option("--profile", o->profile, "vTPM platform profile (default qemu-7.2-vtpm)");
   cmd->add_option("--ovmf-variant", o->ovmf_variant, "OVMF variant (default: the profile's)");

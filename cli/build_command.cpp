@@ -8,6 +8,7 @@
 #include <builder/guest_build.hpp>
 #include <builder/inputs.hpp>
 #include <builder/oci_build.hpp>
+#include <builder/output_dir.hpp>
 
 #include <cstdlib>
 #include <iostream>
@@ -64,6 +65,9 @@ int run_guest_build(const builder::Recipe &recipe, int64_t epoch, PreparedInputs
 int run_build(const BuildCommandOptions &o) {
   builder::Recipe recipe = builder::load_recipe(o.inputs.recipe);
   int64_t epoch = builder::resolve_source_date_epoch(recipe, std::getenv("SOURCE_DATE_EPOCH"));
+  // Before locking and fetching: an output we may not replace is refused at once.
+  builder::check_output_replaceable(o.out,
+                                    recipe.guest ? builder::OutputKind::guest_image : builder::OutputKind::oci_image);
   PreparedInputs in = prepare_inputs(recipe, o.inputs);
   if (recipe.guest) return run_guest_build(recipe, epoch, in, o);
 
@@ -102,16 +106,20 @@ void add_build_command(CLI::App &app, Runner &run) {
   CLI::App *cmd = app.add_subcommand("build", "Build a recipe reproducibly (OciImage: OCI layout + docker-archive; "
                                               "GuestImage: bootable TDX guest + measurements)");
   cmd->footer("Locks (unless --frozen) and fetches what is missing, then builds offline from the store. The output\n"
-              "directory appears whole or not at all; an existing one is replaced only if mrforge wrote it.\n"
+              "directory appears whole or not at all; an existing one is replaced only if it is empty or an earlier\n"
+              "build of the same kind of recipe (its mrforge-build.json says so), never through a symlink.\n"
               "The timestamp is SOURCE_DATE_EPOCH if set, else the recipe's source_date_epoch.\n"
               "GuestImage output: OVMF.fd vmlinuz initrd.img rootfs.img metadata.json measurements.json\n"
               "sha256sum.txt digest.txt recipe.lock mrforge-build.json. Steps whose inputs are unchanged come from\n"
               "the step cache in the store (--no-cache runs them all).\n"
               "Examples: mrforge build examples/oci/hello.yaml -o out/hello\n"
               "          mrforge build recipes/debian-bookworm-tdx.yaml -o out/guest\n"
-              "Exit codes: 0 ok, 1 usage error, 2 bad input (recipe, lock, package content), 3 internal error.");
+              "Exit codes: 0 ok, 1 usage error, 2 bad input (recipe, lock, package content, an -o DIR that is not an\n"
+              "earlier build of this kind), 3 internal error.");
   add_input_options(cmd, o->inputs, InputOptionSet::fetch);
-  cmd->add_option("-o,--output", o->out, "Output directory (replaced atomically)")->required();
+  cmd->add_option("-o,--output", o->out,
+                  "Output directory (replaced all at once; only an empty one or an earlier build of the same kind)")
+      ->required();
   cmd->add_option("--threads", o->threads, "Compression threads (default: all cores); never changes the bytes")
       ->check(CLI::Range(1, 256));
   cmd->add_flag("--json", o->json,

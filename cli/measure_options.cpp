@@ -10,6 +10,8 @@
 
 #include <filesystem>
 
+#include <iostream>
+
 namespace mrforge::cli {
 
 namespace {
@@ -156,6 +158,7 @@ LoadedRequest load_measure_request(const MeasureOptions &o) {
       if (so.memory.empty() && spec.memory) so.memory = spec.memory->value;
     }
     VmShape shape = shape_from_options(so);
+    for (const std::string &n : shape.notes) loaded.notes.push_back(n);
     spec.acpi = AcpiChoice{};
     spec.acpi.kind = AcpiChoice::Kind::generate;
     spec.acpi.where = !o.shape.shape_file.empty()         ? "--shape"

@@ -64,6 +64,8 @@ int run_quote_show(const QuoteOptions &o) {
     j["mrservicetd"] = to_hex(q.mrservicetd);
   }
   j["signature_data_size"] = q.signature_data.size();
+  j["quote_size"] = q.quote_bytes;
+  j["padding_size"] = q.padding_bytes;
   j["notes"] = notes;
   if (o.json) {
     print_json(j);

@@ -6,6 +6,8 @@
 #include <measure/request_assembly.hpp>
 #include <measure/vm_shape_file.hpp>
 
+#include <ostream>
+
 namespace mrforge::cli {
 
 namespace {
@@ -124,8 +126,14 @@ VmShape shape_from_options(const ShapeOptions &o) {
     origin += " with";
     for (const std::string &n : overrides) origin += " " + n;
   }
+  for (size_t i = 0; i < s.notes.size(); ++i) origin += (i == 0 ? " (" : "; ") + s.notes[i];
+  if (!s.notes.empty()) origin += ")";
   s.origin = origin;
   return s;
+}
+
+void print_shape_notes(const VmShape &shape, std::ostream &out) {
+  for (const std::string &n : shape.notes) out << "mrforge: note: " << n << "\n";
 }
 
 } // namespace mrforge::cli

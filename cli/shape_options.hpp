@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 
 #include <optional>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -40,5 +41,9 @@ void add_shape_options(CLI::App &cmd, ShapeOptions &o, const std::string &profil
 // profile, VmShape::profile stays empty and the calling command picks its default. Throws
 // InputError / DocumentError / SystemError with the source named.
 VmShape shape_from_options(const ShapeOptions &o);
+
+// The defaults a vm_config left to dstack (VmShape::notes; also in VmShape::origin), one
+// "mrforge: note: ..." line each.
+void print_shape_notes(const VmShape &shape, std::ostream &out);
 
 } // namespace mrforge::cli

@@ -4,10 +4,14 @@
 #include <measure/acpi_generator.hpp>
 
 #include <measure/aml.hpp>
+#include <measure/engine.hpp>
 #include <measure/errors.hpp>
+#include <measure/reader.hpp>
+#include <measure/size_text.hpp>
 
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -52,6 +56,18 @@ struct Machine {
   bool has_64bit_bars = false;
 };
 
+// What errors about a shape name: its file, or "the VM shape" for one given by options.
+std::string shape_origin(const VmShape &s) {
+  return s.origin.empty() || s.origin == "options" ? "the VM shape" : s.origin;
+}
+
+// A size or address computed from the shape that does not fit in 64 bits.
+[[noreturn]] void overflows(const VmShape &s, const std::string &what) {
+  throw InputError(shape_origin(s), what + " does not fit in 64 bits");
+}
+
+// Sizes and addresses come from input: every step is checked (size_text.hpp), and the machine
+// must fit the profile's address space, as QEMU and OVMF need.
 Machine derive_machine(const VmShape &s, const AcpiProfile &p) {
   Machine m{s, p};
   uint64_t lowmem = s.memory >= p.memory_split_threshold ? p.low_ram_when_split : p.memory_split_threshold;
@@ -66,25 +82,44 @@ Machine derive_machine(const VmShape &s, const AcpiProfile &p) {
   // Root ports get a prefetchable 64-bit window from OVMF too (its hotplug reservation).
   m.has_64bit_bars = !s.devices.empty();
   uint64_t hole64_size = s.pci_hole64_size ? *s.pci_hole64_size : p.default_pci_hole64_size;
+  std::optional<uint64_t> end;
   if (p.has(AcpiVariation::pci64_window_at_aperture)) {
     m.hole64_start = p.pci64_aperture_base;
-    m.hole64_end = p.pci64_aperture_base + hole64_size;
-    return m;
-  }
-  if (m.has_64bit_bars) {
-    m.hole64_start = p.pci64_aperture_base;
-    if (p.default_phys_bits) {
-      // OVMF's dynamic MMIO window (PlatformInitLib PlatformDynamicMmioWindow): the top eighth of
-      // the physical address space.
-      uint32_t bits = qemu_min_phys_bits(s, p.default_phys_bits, p.default_pci_hole64_size);
-      m.hole64_start = (1ull << bits) - ((1ull << bits) >> 3);
-    }
+    end = add_sizes(m.hole64_start, hole64_size);
   } else {
-    // pc_pci_hole64_start(): the end of RAM above 4 GiB, rounded up to 1 GiB.
-    uint64_t end = 0x100000000ull + m.above_4g;
-    m.hole64_start = (end + k_gib - 1) / k_gib * k_gib;
+    if (m.has_64bit_bars) {
+      m.hole64_start = p.pci64_aperture_base;
+      if (p.default_phys_bits) {
+        // OVMF's dynamic MMIO window (PlatformInitLib PlatformDynamicMmioWindow): the top eighth of
+        // the physical address space.
+        uint32_t bits = qemu_min_phys_bits(s, p.default_phys_bits, p.default_pci_hole64_size);
+        if (bits > p.phys_bits)
+          throw InputError(shape_origin(s), "RAM above 4 GiB plus the 64-bit PCI hole need " +
+                                                (bits > 64 ? std::string("more than 64") : std::to_string(bits)) +
+                                                " physical address bits; QEMU " + p.qemu_version + " allows at most " +
+                                                std::to_string(p.phys_bits) + " (" + p.name + " phys_bits)");
+        m.hole64_start = (1ull << bits) - ((1ull << bits) >> 3);
+      }
+    } else {
+      // pc_pci_hole64_start(): the end of RAM above 4 GiB, rounded up to 1 GiB.
+      std::optional<uint64_t> ram_end = add_sizes(0x100000000ull, m.above_4g);
+      if (ram_end) ram_end = round_up_size(*ram_end, k_gib);
+      if (!ram_end) overflows(s, "the end of RAM above 4 GiB");
+      m.hole64_start = *ram_end;
+    }
+    end = add_sizes(m.hole64_start, hole64_size);
+    if (end) end = round_up_size(*end, k_gib);
   }
-  m.hole64_end = (m.hole64_start + hole64_size + k_gib - 1) / k_gib * k_gib;
+  if (!end)
+    overflows(s, "the end of the 64-bit PCI window (" + hex_u64(m.hole64_start) + " + " + hex_u64(hole64_size) + ")");
+  m.hole64_end = *end;
+  // The window's last byte must be addressable: compare, never add.
+  const uint64_t address_space = 1ull << p.phys_bits;
+  if (m.hole64_end > address_space)
+    throw InputError(shape_origin(s), "the 64-bit PCI window [" + hex_u64(m.hole64_start) + ", " +
+                                          hex_u64(m.hole64_end) + ") ends past the " + std::to_string(p.phys_bits) +
+                                          "-bit address space of " + p.name + " (2^" + std::to_string(p.phys_bits) +
+                                          " = " + hex_u64(address_space) + "); give a smaller pci_hole64_size");
   return m;
 }
 
@@ -1176,8 +1211,10 @@ void build_waet(TableBlob &t, const Machine &m, std::vector<GeneratedTable> &tab
   t.end(start, "WAET", tables);
 }
 
-void validate_shape(const VmShape &s, const AcpiProfile &p) {
-  std::string where = s.origin.empty() || s.origin == "options" ? "the VM shape" : s.origin;
+} // namespace
+
+void validate_acpi_shape(const VmShape &s, const AcpiProfile &p) {
+  const std::string where = shape_origin(s);
   if (s.cpus == 0) throw InputError(where, "cpus must be at least 1");
   if (s.cpus > p.max_cpus)
     throw InputError(where, "" + std::to_string(s.cpus) + " CPUs is more than " + p.name + " allows (" +
@@ -1186,8 +1223,21 @@ void validate_shape(const VmShape &s, const AcpiProfile &p) {
   if (s.memory == 0 || s.memory % (1ull << 20) != 0)
     throw InputError(where, "memory must be a positive multiple of 1 MiB (QEMU's -m), got " + std::to_string(s.memory) +
                                 " bytes");
-  if (p.max_memory && s.memory > p.max_memory)
-    throw InputError(where, "memory " + std::to_string(s.memory) + " bytes is more than " + p.name + " accepts");
+  if (s.memory > p.max_memory)
+    throw InputError(where, "memory " + format_memory_size(s.memory) + " is more than " + p.name + " accepts (" +
+                                format_memory_size(p.max_memory) + ", its max_memory)");
+  const uint64_t hole = s.pci_hole64_size.value_or(p.default_pci_hole64_size);
+  if (hole > p.max_pci_hole64_size)
+    throw InputError(where, "the 64-bit PCI hole of " + hex_u64(hole) + " bytes is more than " + p.name + " accepts (" +
+                                hex_u64(p.max_pci_hole64_size) + ", its max_pci_hole64_size)");
+  // QEMU's own check (hw/i386/pc.c pc_memory_init): the highest address RAM and the hole use must
+  // fit phys-bits, or QEMU refuses to start ("phys-bits too low").
+  std::optional<uint64_t> max_used = qemu_max_used_gpa(s, p.default_pci_hole64_size);
+  if (!max_used || (p.phys_bits < 64 && *max_used >= (1ull << p.phys_bits)))
+    throw InputError(where, "RAM above 4 GiB plus the 64-bit PCI hole end at " +
+                                (max_used ? hex_u64(*max_used) : std::string("more than 2^64")) + ", past the " +
+                                std::to_string(p.phys_bits) + "-bit address space QEMU " + p.qemu_version +
+                                " allows (" + p.name + " phys_bits)");
   if (s.devices.size() > 30)
     throw InputError(
         where, "" + std::to_string(s.devices.size()) +
@@ -1195,12 +1245,11 @@ void validate_shape(const VmShape &s, const AcpiProfile &p) {
   if (s.hugepages)
     throw InputError(where, "hugepages (a NUMA node and a PCIe expander bridge) are not supported by the " + p.name +
                                 " generator yet");
+  (void)derive_machine(s, p); // the 64-bit window must fit the address space too
 }
 
-} // namespace
-
 GeneratedAcpi generate_acpi(const VmShape &shape, const AcpiProfile &profile) {
-  validate_shape(shape, profile);
+  validate_acpi_shape(shape, profile);
   Machine m = derive_machine(shape, profile);
   GeneratedAcpi out;
   Loader loader;

@@ -23,8 +23,13 @@ struct GeneratedAcpi {
   std::vector<GeneratedTable> tables; // in blob order
 };
 
-// Throws InputError for a shape the profile does not support (too many CPUs, memory QEMU refuses,
-// a device the profile cannot place), naming the field and the limit.
+// Checks a shape against the profile's limits: CPUs, memory (max_memory, whole MiB), the 64-bit
+// hole (max_pci_hole64_size), the address space (phys_bits: QEMU's "phys-bits too low" check and
+// the 64-bit PCI window's end, all computed with checked arithmetic), devices, hugepages. Throws
+// InputError naming the shape's origin, the value and the limit.
+void validate_acpi_shape(const VmShape &shape, const AcpiProfile &profile);
+
+// validate_acpi_shape(), then the tables. Throws InputError as validate_acpi_shape.
 GeneratedAcpi generate_acpi(const VmShape &shape, const AcpiProfile &profile);
 
 } // namespace mrforge

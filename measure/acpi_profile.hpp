@@ -33,7 +33,12 @@ struct AcpiProfile {
   std::string qemu_version;  // "7.2", "8.2", "9.2"
   bool confidential = false; // confidential-guest-support=tdx
   uint32_t max_cpus = 288;   // the q35 machine type's limit
-  uint64_t max_memory = 0;   // refuse larger -m (0: no limit)
+  // Limits: shapes beyond them are refused, not generated. Every guest address the machine uses
+  // (RAM, the 64-bit PCI window) lies below 2^phys_bits; memory and the 64-bit hole are at most
+  // max_memory and max_pci_hole64_size.
+  uint32_t phys_bits = 52;
+  uint64_t max_memory = 0;
+  uint64_t max_pci_hole64_size = 0;
   // Table header identity (x86ms->oem_id / oem_table_id, ACPI_BUILD_APPNAME8).
   std::string oem_id = "BOCHS ";
   std::string oem_table_id = "BXPC    ";

@@ -484,6 +484,9 @@ std::vector<std::string> quote_notes(const TdQuote &q) {
   if (q.body_type == k_quote_body_td15)
     notes.push_back("TD 1.5 report body: also carries TEE_TCB_SVN2 " + to_hex(q.tee_tcb_svn2) + " and MRSERVICETD " +
                     to_hex(q.mrservicetd));
+  if (q.padding_bytes != 0)
+    notes.push_back(std::to_string(q.padding_bytes) + " zero bytes follow the quote's " +
+                    std::to_string(q.quote_bytes) + " (a fixed-size buffer's fill, not part of the quote): ignored");
   if (q.version == 0)
     notes.push_back("a raw TDREPORT: its MAC can only be checked on the machine that made it (parsing is not "
                     "attestation)");

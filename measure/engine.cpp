@@ -109,7 +109,7 @@ private:
       add_slot(DigestSlot::td_hob, Register::rtmr0, event_type::k_efi_handoff_tables2, "TD HOB (TdxTable)", [&] {
         const FirmwareImage &fw = firmware_for("TD HOB", DigestSlot::td_hob);
         uint64_t mem = memory_for("TD HOB");
-        return std::make_pair(td_hob_digest(fw.sections, mem, m_profile.memory_layout),
+        return std::make_pair(td_hob_digest(fw.sections, mem, m_profile.memory_layout, m_in.firmware->name),
                               "computed: TD HOB for " + format_memory_size(mem) + " from the TDVF sections of " +
                                   m_in.firmware->name);
       });

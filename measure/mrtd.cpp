@@ -104,7 +104,8 @@ Sha384 cfv_digest(ByteView fw, const FirmwareImage &image) {
     Reader file(fw, "firmware");
     return sha384(file.view(s.data_offset, s.raw_size, "CFV section"));
   }
-  throw Error("the firmware's TDVF metadata has no CFV section, so there is no CFV digest for RTMR0");
+  throw InputError("firmware", "its TDVF metadata has no CFV section, so there is no CFV digest for RTMR0 (a "
+                               "profile whose events include cfv needs an OVMF with one)");
 }
 
 } // namespace mrforge

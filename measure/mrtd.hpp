@@ -24,7 +24,7 @@ const char *page_order_name(PageOrder order);
 Sha384 compute_mrtd(ByteView fw, const FirmwareImage &image, PageOrder order);
 
 // SHA-384 of the raw bytes of the image's CFV section (OVMF's EV_EFI_PLATFORM_FIRMWARE_BLOB2 event
-// in RTMR0). Throws mrforge::Error if the image has no CFV section, FormatError as compute_mrtd.
+// in RTMR0). Throws InputError("firmware") if the image has no CFV section, FormatError as compute_mrtd.
 Sha384 cfv_digest(ByteView fw, const FirmwareImage &image);
 
 } // namespace mrforge

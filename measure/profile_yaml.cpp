@@ -2,6 +2,7 @@
 #include <measure/hash.hpp>
 #include <measure/mapped_file.hpp>
 #include <measure/profile_yaml.hpp>
+#include <measure/reader.hpp>
 #include <measure/tcg_log.hpp>
 #include <measure/yaml_field.hpp>
 
@@ -42,10 +43,33 @@ std::string read_text(const std::string &path) {
   return std::string(b.begin(), b.end());
 }
 
+// A profile is named ([a-z0-9._-], 1 to 64 characters, as the shipped ones are) or given by path
+// (with a '/' or ending in .yaml, at most PATH_MAX bytes). Anything else is refused without
+// echoing it: names reach the terminal, and a name of megabytes or control bytes is no name.
+constexpr size_t k_max_profile_name = 64;
+constexpr size_t k_max_profile_path = 4096;
+
+void check_profile_name(const std::string &name_or_path, bool is_path, const char *what) {
+  if (is_path) {
+    if (name_or_path.size() > k_max_profile_path)
+      throw InputError(what, "a profile path of " + std::to_string(name_or_path.size()) + " bytes is longer than " +
+                                 std::to_string(k_max_profile_path) + " (PATH_MAX)");
+    return;
+  }
+  bool ok = !name_or_path.empty() && name_or_path.size() <= k_max_profile_name;
+  for (char c : name_or_path)
+    ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-');
+  if (!ok)
+    throw InputError(what, "not a profile name (" + std::to_string(name_or_path.size()) +
+                               " bytes; names are 1 to 64 of a-z 0-9 . _ -) nor a path to a YAML file (with a '/' or "
+                               "ending in .yaml)");
+}
+
 std::string resolve(const std::string &name_or_path, const char *subdir, const char *what,
                     const std::vector<std::string> &known) {
   bool is_path = name_or_path.find('/') != std::string::npos ||
                  (name_or_path.size() > 5 && name_or_path.compare(name_or_path.size() - 5, 5, ".yaml") == 0);
+  check_profile_name(name_or_path, is_path, what);
   if (is_path) return name_or_path;
   std::string path = shipped_profile_dir() + "/" + subdir + "/" + name_or_path + ".yaml";
   if (!std::filesystem::exists(path)) {
@@ -89,6 +113,8 @@ AcpiProfile parse_acpi_profile(const std::string &yaml, const std::string &file)
                    "confidential",
                    "max_cpus",
                    "max_memory",
+                   "max_pci_hole64_size",
+                   "phys_bits",
                    "oem_id",
                    "oem_table_id",
                    "creator_id",
@@ -112,7 +138,19 @@ AcpiProfile parse_acpi_profile(const std::string &yaml, const std::string &file)
   p.qemu_version = root.required("qemu_version").str();
   p.confidential = root.required("confidential").boolean();
   p.max_cpus = root.required("max_cpus").u32();
-  if (auto f = root.optional("max_memory")) p.max_memory = f->u64();
+  Field phys_bits = root.required("phys_bits");
+  p.phys_bits = phys_bits.u32();
+  // x86-64: at most 52 bits (QEMU target/i386/cpu-param.h TARGET_PHYS_ADDR_SPACE_BITS); 32 at least.
+  if (p.phys_bits < 32 || p.phys_bits > 52) phys_bits.fail("expected 32 to 52 address bits");
+  const uint64_t address_space = uint64_t{1} << p.phys_bits;
+  Field max_memory = root.required("max_memory");
+  p.max_memory = max_memory.u64();
+  if (p.max_memory == 0 || p.max_memory > address_space)
+    max_memory.fail("expected 1 to 2^phys_bits (" + hex_u64(address_space) + ") bytes");
+  Field max_hole = root.required("max_pci_hole64_size");
+  p.max_pci_hole64_size = max_hole.u64();
+  if (p.max_pci_hole64_size > address_space)
+    max_hole.fail("expected at most 2^phys_bits (" + hex_u64(address_space) + ")");
   auto fixed_str = [&](const char *key, std::string &out, size_t len) {
     if (auto f = root.optional(key)) {
       out = f->str();
@@ -126,6 +164,8 @@ AcpiProfile parse_acpi_profile(const std::string &yaml, const std::string &file)
   p.memory_split_threshold = root.required("memory_split_threshold").u64();
   p.low_ram_when_split = root.required("low_ram_when_split").u64();
   p.default_pci_hole64_size = root.required("default_pci_hole64_size").u64();
+  if (p.default_pci_hole64_size > p.max_pci_hole64_size)
+    root.required("default_pci_hole64_size").fail("is larger than max_pci_hole64_size");
   p.pm_io_base = root.required("pm_io_base").u32();
   p.gpe0_block = root.required("gpe0_block").u32();
   p.sci_irq = root.required("sci_irq").u32();
@@ -134,8 +174,11 @@ AcpiProfile parse_acpi_profile(const std::string &yaml, const std::string &file)
   if (auto f = root.optional("pci64_aperture_base")) p.pci64_aperture_base = f->u64();
   if (auto f = root.optional("default_phys_bits")) {
     p.default_phys_bits = f->u32();
-    if (p.default_phys_bits < 36 || p.default_phys_bits > 52) f->fail("expected 36 to 52 address bits");
+    if (p.default_phys_bits < 36 || p.default_phys_bits > p.phys_bits)
+      f->fail("expected 36 to phys_bits (" + std::to_string(p.phys_bits) + ") address bits");
   }
+  if (p.pci64_aperture_base >= address_space)
+    root.required("pci64_aperture_base").fail("lies beyond the 2^phys_bits address space");
   if ((p.pci64_aperture_base != 0) == (p.default_phys_bits != 0))
     root.fail("give exactly one of pci64_aperture_base and default_phys_bits");
   p.cpu_hotplug_smi = root.required("cpu_hotplug_smi").boolean();

@@ -8,6 +8,19 @@
 //                 TDATTRIBUTES 8, XFAM 8, MRTD 48, MRCONFIGID 48, MROWNER 48, MROWNERCONFIG 48,
 //                 RTMR0..3 4x48, REPORTDATA 64
 //   u32 signature data length, signature data
+// Signature data (ECDSA 256-bit Quote Signature Data Structure, the only one defined for v4 and
+// v5 quotes): ECDSA signature 64, attestation public key 64, certification data {u16 type, u32
+// size, data}; certification data type 6 (QE report certification data) nests QE report 384, QE
+// report signature 64, QE authentication data {u16 size, data} and QE certification data {u16
+// type, u32 size, data}. Every length must add up exactly: a signature length the structure does
+// not fill, or that its parts overrun, is refused where the inconsistent length is.
+//
+// After the quote: real quotes arrive in fixed-size buffers, zero-filled past the quote (of the
+// vectors in ../shared/vectors, dstack's, trustee's, cc-trusted-api's and Azure's v4 quotes are
+// 4936 bytes in a 5006-byte buffer, google's cos-113 and automata's v4 quote 4935 in an 8000-byte
+// one). Zero bytes after the quote are accepted as that padding and counted (TdQuote::
+// padding_bytes); any other byte after the quote is refused, at its offset. (go-tdx-guest's
+// tdx_prod_quote_SPR_E4.dat appends "extra bytes(only for testing purpose)": refused.)
 // Quote v5 inserts u16 body type (2 = TD 1.0, 3 = TD 1.5; 1 = SGX) and u32 body size after the
 // header; the TD 1.5 body (648) appends TEE_TCB_SVN2 16 and MRSERVICETD 48.
 //
@@ -31,7 +44,15 @@ namespace mrforge {
 namespace {
 
 constexpr uint16_t k_ak_ecdsa_p256 = 2; // attestation key type: ECDSA-256-with-P-256 curve
-constexpr uint16_t k_ak_ecdsa_p384 = 3; // attestation key type: ECDSA-384-with-P-384 curve
+// Type 3 (ECDSA-384-with-P-384) is named by the quote format but has no signature data layout
+// ("currently not supported" in Intel's DCAP documentation): refused as unknown.
+
+// ECDSA 256-bit Quote Signature Data Structure (Intel DCAP, quote format v4 appendix).
+constexpr size_t k_ecdsa256_signature_size = 64;
+constexpr size_t k_ecdsa256_key_size = 64;
+constexpr uint16_t k_cert_type_qe_report = 6; // QE Report Certification Data
+constexpr size_t k_qe_report_size = 384;      // an SGX enclave report
+constexpr size_t k_qe_report_signature_size = 64;
 
 // TDREPORT_STRUCT offsets (TDX Module ABI).
 constexpr size_t k_report_type_at = 0;
@@ -80,6 +101,39 @@ void read_td_body(Reader &r, uint16_t body_type, TdQuote &q) {
   }
 }
 
+// A length-prefixed block {u32 size (or u16 with `u16_size`), data} inside the signature data:
+// its size must fit what is left of the enclosing structure.
+Reader sized_block(Reader &r, bool u16_size, const char *what) {
+  size_t at = r.pos();
+  uint32_t size = u16_size ? r.read_le<uint16_t>() : r.read_le<uint32_t>();
+  if (size > r.remaining())
+    r.fail_at(at, std::string(what) + " size " + std::to_string(size) + " overruns the " +
+                      std::to_string(r.remaining()) + " bytes left of the signature data");
+  Reader block = r.sub(r.pos(), size, what);
+  r.skip(size);
+  return block;
+}
+
+void expect_all_used(const Reader &r, const char *what) {
+  if (r.remaining() != 0)
+    r.fail_at(r.pos(), std::string(what) + " leaves " + std::to_string(r.remaining()) +
+                           " bytes unaccounted for: its length does not match its parts");
+}
+
+// The ECDSA 256-bit Quote Signature Data Structure: every length adds up exactly.
+void check_signature_data(Reader sig) {
+  sig.skip(k_ecdsa256_signature_size + k_ecdsa256_key_size);
+  uint16_t cert_type = sig.read_le<uint16_t>();
+  Reader cert = sized_block(sig, false, "certification data");
+  expect_all_used(sig, "the signature data length");
+  if (cert_type != k_cert_type_qe_report) return; // other types carry opaque data of the given size
+  cert.skip(k_qe_report_size + k_qe_report_signature_size);
+  (void)sized_block(cert, true, "QE authentication data");
+  (void)cert.read_le<uint16_t>(); // QE certification data type (5: the PCK certificate chain, PEM)
+  (void)sized_block(cert, false, "QE certification data");
+  expect_all_used(cert, "the QE report certification data size");
+}
+
 } // namespace
 
 TdQuote parse_td_quote(ByteView data, const std::string &source) {
@@ -93,8 +147,9 @@ TdQuote parse_td_quote(ByteView data, const std::string &source) {
   if (q.version != 4 && q.version != 5)
     r.fail_at(0, "quote version " + std::to_string(q.version) + " is not supported (TDX quotes are version 4 or 5)");
   if (q.tee_type != k_tee_type_tdx) r.fail_at(4, "TEE type " + hex_u64(q.tee_type) + " is not TDX (0x81)");
-  if (q.attestation_key_type != k_ak_ecdsa_p256 && q.attestation_key_type != k_ak_ecdsa_p384)
-    r.fail_at(2, "unknown attestation key type " + std::to_string(q.attestation_key_type));
+  if (q.attestation_key_type != k_ak_ecdsa_p256)
+    r.fail_at(2, "unknown attestation key type " + std::to_string(q.attestation_key_type) +
+                     " (2, ECDSA-256 with P-256, is the one with a defined signature layout)");
   q.qe_svn = r.read_le<uint16_t>();
   q.pce_svn = r.read_le<uint16_t>();
   q.qe_vendor_id = read_field(r, 16);
@@ -131,8 +186,18 @@ TdQuote parse_td_quote(ByteView data, const std::string &source) {
   if (sig_size > r.remaining())
     r.fail_at(sig_at, "signature data length " + std::to_string(sig_size) + " exceeds the " +
                           std::to_string(r.remaining()) + " bytes left (truncated quote)");
+  check_signature_data(r.sub(r.pos(), sig_size, "signature data"));
   q.signature_data = read_field(r, sig_size);
   q.quote_bytes = r.pos();
+  while (r.remaining() > 0) {
+    size_t at = r.pos();
+    if (r.read_le<uint8_t>() != 0)
+      r.fail_at(at, std::to_string(data.size() - q.quote_bytes) + " bytes follow the quote's end at offset " +
+                        std::to_string(q.quote_bytes) +
+                        " and they are not zero padding (a quote buffer's fill): not "
+                        "part of the quote, and not accepted");
+  }
+  q.padding_bytes = data.size() - q.quote_bytes;
   return q;
 }
 

@@ -63,15 +63,18 @@ struct TdQuote {
 
   // The quote's signature data (empty for a TDREPORT), not verified.
   Bytes signature_data;
-  // Bytes the quote occupies; input beyond it (a zero-filled fixed-size buffer, say) is not
-  // part of the quote and is ignored. The caller may insist on quote_bytes == input size.
+  // Bytes the quote occupies, and the zero bytes after it (the fill of a fixed-size buffer, as
+  // real quotes arrive in; not part of the quote). Any other byte after the quote is refused.
   size_t quote_bytes = 0;
+  size_t padding_bytes = 0;
 };
 
 // Parses a binary TDX quote, version 4 or 5. Throws FormatError{source, offset} on a truncated
 // quote, an SGX quote ("this is an SGX quote, not TDX"), an unknown version, TEE type,
-// attestation key type or v5 body type, a v5 body size that does not match its type, or
-// signature data that does not fit (or exceeds k_max_quote_signature_size).
+// attestation key type (only 2, ECDSA-256, has a signature layout) or v5 body type, a v5 body
+// size that does not match its type, signature data that does not fit (or exceeds
+// k_max_quote_signature_size) or whose inner lengths do not add up to its length exactly, and
+// bytes after the quote that are not zero padding (see quote.cpp).
 TdQuote parse_td_quote(ByteView data, const std::string &source);
 
 // Parses a raw 1024-byte TDREPORT_STRUCT (from TDG.MR.REPORT / the Linux tdx-guest ioctl):

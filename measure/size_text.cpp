@@ -73,4 +73,20 @@ SizeText parse_size_text(const std::string &t) {
   return r;
 }
 
+std::optional<uint64_t> add_sizes(uint64_t a, uint64_t b) {
+  if (b > k_max - a) return std::nullopt;
+  return a + b;
+}
+
+std::optional<uint64_t> multiply_sizes(uint64_t a, uint64_t b) {
+  if (a != 0 && b > k_max / a) return std::nullopt;
+  return a * b;
+}
+
+std::optional<uint64_t> round_up_size(uint64_t v, uint64_t align) {
+  if (align == 0) return std::nullopt;
+  uint64_t rest = v % align;
+  return rest == 0 ? std::optional<uint64_t>(v) : add_sizes(v, align - rest);
+}
+
 } // namespace mrforge

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace mrforge {
@@ -21,5 +22,13 @@ struct SizeText {
 
 // Never throws: the caller attaches an option name or a file position to the error.
 SizeText parse_size_text(const std::string &text);
+
+// Checked arithmetic on sizes and addresses derived from input: the exact result, or nullopt when
+// it does not fit in 64 bits. Callers say what overflowed (and range checks compare, never add:
+// `size > limit - start`, not `start + size > limit`).
+std::optional<uint64_t> add_sizes(uint64_t a, uint64_t b);
+std::optional<uint64_t> multiply_sizes(uint64_t a, uint64_t b);
+// `v` rounded up to a multiple of `align` (> 0).
+std::optional<uint64_t> round_up_size(uint64_t v, uint64_t align);
 
 } // namespace mrforge

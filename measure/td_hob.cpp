@@ -98,7 +98,7 @@ std::vector<RamRange> ram_entries(uint64_t memory_bytes, const MemoryLayout &lay
 }
 
 // The TD_HOB and TempMem sections, which QEMU accepts; sorted by address, checked for overlaps.
-std::vector<Accepted> accepted_sections(const std::vector<TdvfSection> &sections) {
+std::vector<Accepted> accepted_sections(const std::vector<TdvfSection> &sections, const std::string &source) {
   std::vector<Accepted> out;
   for (size_t i = 0; i < sections.size(); ++i) {
     const TdvfSection &s = sections[i];
@@ -109,34 +109,36 @@ std::vector<Accepted> accepted_sections(const std::vector<TdvfSection> &sections
     case TdvfSectionType::temp_mem:
       if (s.gpa % k_tdx_page_size != 0 || s.mem_size % k_tdx_page_size != 0 || s.mem_size == 0 ||
           s.gpa > k_max_physical_address || s.mem_size > k_max_physical_address - s.gpa)
-        throw Error("TD HOB: " + section_label(i, s) + " is not a valid page range");
+        throw InputError(source, "TD HOB: " + section_label(i, s) + " is not a valid page range");
       out.push_back({s.gpa, s.gpa + s.mem_size, i});
       break;
     case TdvfSectionType::perm_mem:
     case TdvfSectionType::payload:
     case TdvfSectionType::payload_param:
       // QEMU target/i386/kvm/tdx.c tdx_finalize_vm(): "Unsupported TDVF section".
-      throw Error("TD HOB: " + section_label(i, s) + ": QEMU builds no TD HOB for firmware with " +
-                  section_type_name(s.type) + " sections");
+      throw InputError(source, "TD HOB: " + section_label(i, s) + ": QEMU builds no TD HOB for firmware with " +
+                                   section_type_name(s.type) + " sections");
     }
   }
   std::sort(out.begin(), out.end(), [](const Accepted &a, const Accepted &b) { return a.start < b.start; });
   for (size_t k = 1; k < out.size(); ++k)
     if (out[k].start < out[k - 1].end)
-      throw Error("TD HOB: " + section_label(out[k].index, sections[out[k].index]) + " overlaps " +
-                  section_label(out[k - 1].index, sections[out[k - 1].index]));
+      throw InputError(source, "TD HOB: " + section_label(out[k].index, sections[out[k].index]) + " overlaps " +
+                                   section_label(out[k - 1].index, sections[out[k - 1].index]));
   return out;
 }
 
-const TdvfSection &td_hob_section(const std::vector<TdvfSection> &sections) {
+const TdvfSection &td_hob_section(const std::vector<TdvfSection> &sections, const std::string &source) {
   const TdvfSection *found = nullptr;
   for (const TdvfSection &s : sections) {
     if (s.type != TdvfSectionType::td_hob) continue;
-    if (found) throw Error("TD HOB: the TDVF metadata has two TD_HOB sections");
+    if (found) throw InputError(source, "TD HOB: the TDVF metadata has two TD_HOB sections");
     found = &s;
   }
   // QEMU target/i386/kvm/tdx.c tdx_get_hob_entry(): "TDVF metadata doesn't specify TD_HOB location."
-  if (!found) throw Error("TD HOB: the TDVF metadata has no TD_HOB section");
+  if (!found)
+    throw InputError(source, "TD HOB: the TDVF metadata has no TD_HOB section, so QEMU builds no TD HOB for this "
+                             "firmware (it refuses to start the TD); is it a TDX build of OVMF?");
   return *found;
 }
 
@@ -169,17 +171,18 @@ std::vector<RamRange> split_ram(const std::vector<RamRange> &entries, const std:
 
 } // namespace
 
-Bytes build_td_hob(const std::vector<TdvfSection> &sections, uint64_t memory_bytes, const MemoryLayout &layout) {
+Bytes build_td_hob(const std::vector<TdvfSection> &sections, uint64_t memory_bytes, const MemoryLayout &layout,
+                   const std::string &source) {
   const std::vector<RamRange> entries = ram_entries(memory_bytes, layout);
-  const TdvfSection &hob_section = td_hob_section(sections);
-  const std::vector<Accepted> accepted = accepted_sections(sections);
+  const TdvfSection &hob_section = td_hob_section(sections, source);
+  const std::vector<Accepted> accepted = accepted_sections(sections, source);
   const std::vector<RamRange> ranges = split_ram(entries, accepted, sections, memory_bytes);
 
   const uint64_t list_size = k_phit_size + uint64_t{k_resource_descriptor_size} * ranges.size();
   // QEMU hw/i386/tdvf-hob.c tdvf_get_area(): "TD_HOB overrun".
   if (list_size + k_end_of_list_size > hob_section.mem_size)
-    throw Error("TD HOB: a list of " + hex_u64(list_size + k_end_of_list_size) + " bytes does not fit the " +
-                hex_u64(hob_section.mem_size) + "-byte TD_HOB section");
+    throw InputError(source, "TD HOB: a list of " + hex_u64(list_size + k_end_of_list_size) +
+                                 " bytes does not fit the " + hex_u64(hob_section.mem_size) + "-byte TD_HOB section");
 
   Bytes hob;
   hob.reserve(static_cast<size_t>(list_size));
@@ -209,8 +212,9 @@ Bytes build_td_hob(const std::vector<TdvfSection> &sections, uint64_t memory_byt
   return hob;
 }
 
-Sha384 td_hob_digest(const std::vector<TdvfSection> &sections, uint64_t memory_bytes, const MemoryLayout &layout) {
-  return sha384(build_td_hob(sections, memory_bytes, layout));
+Sha384 td_hob_digest(const std::vector<TdvfSection> &sections, uint64_t memory_bytes, const MemoryLayout &layout,
+                     const std::string &source) {
+  return sha384(build_td_hob(sections, memory_bytes, layout, source));
 }
 
 } // namespace mrforge

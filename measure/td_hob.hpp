@@ -9,20 +9,24 @@
 #include <measure/memory_layout.hpp>
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace mrforge {
 
 // The HOB list as measured: the PHIT HOB and one resource descriptor HOB per RAM range, without
 // the end-of-list HOB. `sections` are the firmware's validated TDVF sections, `memory_bytes` the
-// guest's RAM (QEMU -m), `layout` how the platform splits RAM around the 32-bit PCI hole.
-// Throws InputError("memory size", ...) for a RAM size QEMU would not use or that cannot hold the
-// TD_HOB and TempMem sections, InputError("memory layout", ...) for an inconsistent layout, and
-// mrforge::Error for sections QEMU cannot build a TD HOB for (no TD_HOB section, overlapping
-// sections, section types QEMU does not support, a list that overflows the TD_HOB section).
-Bytes build_td_hob(const std::vector<TdvfSection> &sections, uint64_t memory_bytes, const MemoryLayout &layout);
+// guest's RAM (QEMU -m), `layout` how the platform splits RAM around the 32-bit PCI hole, `source`
+// the firmware's name for messages. Throws InputError("memory size", ...) for a RAM size QEMU
+// would not use or that cannot hold the TD_HOB and TempMem sections, InputError("memory layout",
+// ...) for an inconsistent layout, and InputError(source, ...) for firmware QEMU cannot build a TD
+// HOB for (no TD_HOB section, overlapping sections, section types QEMU does not support, a list
+// that overflows the TD_HOB section).
+Bytes build_td_hob(const std::vector<TdvfSection> &sections, uint64_t memory_bytes, const MemoryLayout &layout,
+                   const std::string &source = "firmware");
 
 // SHA-384 of build_td_hob(...): the RTMR0 TD HOB event digest. Throws as build_td_hob.
-Sha384 td_hob_digest(const std::vector<TdvfSection> &sections, uint64_t memory_bytes, const MemoryLayout &layout);
+Sha384 td_hob_digest(const std::vector<TdvfSection> &sections, uint64_t memory_bytes, const MemoryLayout &layout,
+                     const std::string &source = "firmware");
 
 } // namespace mrforge

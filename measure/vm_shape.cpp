@@ -1,5 +1,7 @@
 #include <measure/vm_shape.hpp>
 
+#include <measure/size_text.hpp>
+
 #include <algorithm>
 
 namespace mrforge {
@@ -51,19 +53,33 @@ size_t count_devices(const VmShape &s, PciDeviceKind kind) {
       std::count_if(s.devices.begin(), s.devices.end(), [&](const PciDevice &d) { return d.kind == kind; }));
 }
 
-uint32_t qemu_min_phys_bits(const VmShape &s, uint32_t default_bits, uint64_t default_hole64) {
+std::optional<uint64_t> qemu_max_used_gpa(const VmShape &s, uint64_t default_hole64) {
   constexpr uint64_t gib = 1ull << 30;
   constexpr uint64_t amd_ht_start = 0xfd00000000ull;         // pc.c AMD_HT_START
   constexpr uint64_t amd_above_1tb_start = 0x10000000000ull; // pc.c AMD_ABOVE_1TB_START
-  auto round_up_gib = [](uint64_t v) { return (v + gib - 1) / gib * gib; };
   // pc_q35.c pc_q35_init: RAM below 4 GiB ends at 2 GiB from 0xb0000000 bytes of RAM on.
   const uint64_t lowmem = s.memory >= 0xb0000000ull ? 0x80000000ull : 0xb0000000ull;
   const uint64_t above_4g = s.memory >= lowmem ? s.memory - lowmem : 0;
   const uint64_t hole = s.pci_hole64_size.value_or(default_hole64);
-  uint64_t max_used = round_up_gib(4 * gib + above_4g) + hole - 1;
-  if (max_used >= amd_ht_start) max_used = round_up_gib(amd_above_1tb_start + above_4g) + hole - 1;
+  // pc_pci_hole64_start() + hole - 1: the end of RAM above `start`, rounded up to 1 GiB, plus the
+  // hole. Every step is checked: the sizes come from input.
+  auto last_address = [&](uint64_t start) -> std::optional<uint64_t> {
+    std::optional<uint64_t> end = add_sizes(start, above_4g);
+    if (end) end = round_up_size(*end, gib);
+    if (end) end = add_sizes(*end, hole);
+    if (!end) return std::nullopt;
+    return *end - 1; // end >= start > 0
+  };
+  std::optional<uint64_t> max_used = last_address(4 * gib);
+  if (!max_used || *max_used >= amd_ht_start) max_used = last_address(amd_above_1tb_start);
+  return max_used;
+}
+
+uint32_t qemu_min_phys_bits(const VmShape &s, uint32_t default_bits, uint64_t default_hole64) {
+  std::optional<uint64_t> max_used = qemu_max_used_gpa(s, default_hole64);
+  if (!max_used) return 65;
   uint32_t bits = default_bits;
-  while (bits < 52 && ((1ull << bits) - 1) < max_used) ++bits;
+  while (bits < 64 && ((1ull << bits) - 1) < *max_used) ++bits;
   return bits;
 }
 

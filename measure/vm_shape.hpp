@@ -47,6 +47,9 @@ struct VmShape {
   std::vector<PciDevice> devices;          // on pcie.0 in command-line order: slots 1, 2, 3, ...
   bool hugepages = false;                  // dstack: a NUMA node + memory backend (+ pxb-pcie with GPUs)
   std::string origin;                      // where the shape came from ("--shape FILE", "options", ...)
+  // Defaults the source left to the reader and the reader applied ("qemu_version is absent:
+  // dstack's default 9.1.0 applies ..."), for the user to see.
+  std::vector<std::string> notes;
 };
 
 // Device-list helpers.
@@ -56,11 +59,18 @@ std::string pci_device_spec(const PciDevice &d);
 // "2G", "2560M", "64G", "16T": a size as shape files write it; exact, never rounded.
 std::string format_size(uint64_t bytes);
 
-// The CPU's physical address width a QEMU 7.2 q35 guest of this shape needs: the default (40 for
-// TCG's qemu64) unless RAM above 4 GiB plus the 64-bit PCI hole reach past it (pc.c
-// pc_max_used_gpa; with an AMD CPU model such as qemu64, RAM above 4 GiB moves to 1 TiB when it
-// would cross the HyperTransport hole at 0xfd00000000). `mrforge acpi capture` starts QEMU with
-// this width; OVMF's 64-bit MMIO aperture, and so the tables, depend on it.
+// The highest guest physical address a QEMU 7.2 q35 guest of this shape uses (pc.c
+// pc_max_used_gpa): RAM above 4 GiB, rounded up to 1 GiB, plus the 64-bit PCI hole
+// (`default_hole64` unless the shape sets it), minus one; with an AMD CPU model such as qemu64,
+// RAM above 4 GiB moves to 1 TiB when it would cross the HyperTransport hole at 0xfd00000000
+// (enforce_amd_1tb_hole). nullopt when that address does not fit in 64 bits.
+std::optional<uint64_t> qemu_max_used_gpa(const VmShape &s, uint64_t default_hole64);
+
+// The CPU's physical address width a QEMU 7.2 q35 guest of this shape needs: `default_bits` (40
+// for TCG's qemu64) unless qemu_max_used_gpa() reaches past it, then the smallest width that
+// holds it (QEMU refuses to start otherwise: "phys-bits too low"); 65 when it does not fit in 64
+// bits. QEMU allows at most 52 (the ACPI profile's phys_bits). `mrforge acpi capture` starts QEMU
+// with this width; OVMF's 64-bit MMIO aperture, and so the tables, depend on it.
 uint32_t qemu_min_phys_bits(const VmShape &s, uint32_t default_bits, uint64_t default_hole64);
 
 } // namespace mrforge

@@ -9,6 +9,7 @@
 //   verifier/src/verification.rs and dstack-mr/src/tdx.rs: how a VmConfig becomes a Machine
 //   vmm/src/app/qemu.rs          the command line the host really runs
 #include <measure/errors.hpp>
+#include <measure/json_text.hpp>
 #include <measure/mapped_file.hpp>
 #include <measure/size_text.hpp>
 #include <measure/vm_shape_file.hpp>
@@ -18,6 +19,8 @@
 
 #include <cctype>
 #include <limits>
+#include <set>
+#include <vector>
 
 namespace mrforge {
 
@@ -62,11 +65,11 @@ std::string memory_problem(uint64_t bytes) {
   if (bytes == 0)
     return "memory size 0 is not allowed (QEMU would silently use its 128 MiB default; hw/core/machine.c)";
   if (bytes % k_memory_granule != 0) {
-    uint64_t up = bytes + (k_memory_granule - bytes % k_memory_granule);
-    return "memory size " + std::to_string(bytes) +
-           " is not a multiple of 8 KiB; QEMU 7.2 rounds -m up to 8 KiB (hw/core/machine.c machine_set_mem), "
-           "so give " +
-           format_size(up) + " if that is what runs";
+    std::optional<uint64_t> up = round_up_size(bytes, k_memory_granule);
+    std::string message = "memory size " + std::to_string(bytes) +
+                          " is not a multiple of 8 KiB; QEMU 7.2 rounds -m up to 8 KiB (hw/core/machine.c "
+                          "machine_set_mem)";
+    return up ? message + ", so give " + format_size(*up) + " if that is what runs" : message;
   }
   return {};
 }
@@ -174,85 +177,165 @@ PciDevice field_device(const YamlField &f) {
   return r.value;
 }
 
-// ---- dstack vm_config (JSON read with yaml-cpp) ----
-// yaml-cpp tags a plain scalar "?" and a quoted one "!": in JSON, numbers, true/false and null are
-// plain and strings are quoted, which is how a wrong JSON type is told apart from a right one.
+// ---- dstack vm_config (strict JSON, measure/json_text.hpp) ----
+// Like every JSON from outside, a vm_config is parsed by nlohmann's strict parser: one document,
+// no comments, no YAML syntax, nothing after it. A key given twice in one object is refused (which
+// copy counts is undefined in JSON; serde takes the last, yaml-cpp took the first). Only the
+// fields below are kept while parsing: dstack's other fields and array items never are, so
+// the memory a vm_config costs does not grow with what it carries besides them.
 
-bool is_json_string(const YAML::Node &n) { return n.IsScalar() && n.Tag() == "!"; }
-bool is_json_plain(const YAML::Node &n) { return n.IsScalar() && n.Tag() != "!"; }
+using Json = nlohmann::json;
 
-uint64_t json_uint(const YamlField &f, uint64_t max) {
-  const YAML::Node &n = f.node();
-  if (!is_json_plain(n) || !all_digits(n.Scalar(), 0))
-    f.fail("expected a non-negative JSON integer, got " + (n.IsScalar() ? "'" + n.Scalar() + "'" : "a non-number"));
-  Parsed<uint64_t> r = parse_decimal(n.Scalar());
-  if (!r.ok() || r.value > max) f.fail("value " + n.Scalar() + " is larger than " + std::to_string(max));
-  return r.value;
+// The vm_config fields (dstack@312dc605 dstack-types/src/lib.rs VmConfig) that shape the machine.
+constexpr const char *k_vm_config_fields[] = {
+    "cpu_count",       "memory_size",       "qemu_version",   "pic",      "hotplug_off", "qemu_single_pass_add_pages",
+    "hugepages",       "num_gpus",          "num_nvswitches", "num_nics", "swtpm",       "pci_hole64_size",
+    "host_share_mode", "num_verity_volumes"};
+// A vm_config is flat; an attestation document holds it one level down. Deeper nesting is only
+// in fields we skip, and this bounds what reading them costs.
+constexpr size_t k_max_vm_config_depth = 64;
+
+bool is_vm_config_field(const std::string &key) {
+  for (const char *f : k_vm_config_fields)
+    if (key == f) return true;
+  return false;
 }
 
-bool json_bool(const YamlField &f) {
-  const YAML::Node &n = f.node();
-  if (!is_json_plain(n) || (n.Scalar() != "true" && n.Scalar() != "false"))
-    f.fail("expected true or false" + (n.IsScalar() ? ", got '" + n.Scalar() + "'" : std::string()));
-  return n.Scalar() == "true";
+// A key for a message: at most 64 bytes, printable ASCII, other bytes as '?'.
+std::string shown_key(const std::string &key) {
+  std::string s = key.substr(0, 64);
+  for (char &c : s)
+    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) c = '?';
+  return key.size() > 64 ? s + "..." : s;
 }
 
-std::string json_string(const YamlField &f) {
-  if (!is_json_string(f.node())) f.fail("expected a JSON string");
-  return f.node().Scalar();
+// Parses a vm_config, or a document holding one in "vm_config", keeping only the fields above.
+Json parse_vm_config_json(const std::string &text, const std::string &file) {
+  std::vector<std::set<std::string>> keys; // [d]: the keys seen so far in the object whose keys are at depth d
+  std::vector<char> containers;            // [d]: 'o' or 'a', the container started at depth d
+  std::string top_key;                     // the key of the document's current top-level field
+  auto keep = [&](int depth, Json::parse_event_t event, Json &parsed) -> bool {
+    const auto d = static_cast<size_t>(depth);
+    const bool in_array = d > 0 && d - 1 < containers.size() && containers[d - 1] == 'a';
+    switch (event) {
+    case Json::parse_event_t::object_start:
+    case Json::parse_event_t::array_start:
+      if (d >= k_max_vm_config_depth)
+        throw InputError(file, "nested more than " + std::to_string(k_max_vm_config_depth) +
+                                   " levels deep; a vm_config is a flat JSON object");
+      if (containers.size() <= d) containers.resize(d + 1);
+      containers[d] = event == Json::parse_event_t::object_start ? 'o' : 'a';
+      if (event == Json::parse_event_t::object_start) {
+        if (keys.size() <= d + 1) keys.resize(d + 2);
+        keys[d + 1].clear();
+      }
+      return !in_array; // array items are never needed (the fields are numbers, strings, booleans)
+    case Json::parse_event_t::key: {
+      const std::string &key = parsed.get_ref<const std::string &>();
+      if (keys.size() <= d) keys.resize(d + 1);
+      if (!keys[d].insert(key).second)
+        throw InputError(file, "the key \"" + shown_key(key) +
+                                   "\" appears twice in one object; which one counts is undefined, so the "
+                                   "vm_config is refused");
+      if (d == 1) top_key = key;
+      if (d == 1) return is_vm_config_field(key) || key == "vm_config";
+      return d == 2 && top_key == "vm_config" && is_vm_config_field(key);
+    }
+    case Json::parse_event_t::value: return !in_array;
+    case Json::parse_event_t::object_end:
+    case Json::parse_event_t::array_end: return true;
+    }
+    return true;
+  };
+  Json root = parse_json_text(text, file, keep);
+  if (!root.is_object())
+    throw InputError(file, std::string("is a JSON ") + root.type_name() +
+                               "; expected a JSON object (a dstack vm_config, or a document with a \"vm_config\" "
+                               "field)");
+  return root;
 }
 
-// A field of type Option<T> in dstack: absent or null both mean "not given".
-std::optional<YamlField> json_optional(const YamlField &obj, const char *key) {
-  std::optional<YamlField> f = obj.optional(key);
-  if (f && f->node().IsNull()) return std::nullopt;
-  return f;
-}
+// One field of a vm_config: where it is (for messages) and its value (null when absent).
+class ConfigField {
+public:
+  ConfigField(const Json &object, const std::string &file, const char *key)
+      : m_where(file + ": " + key), m_present(object.contains(key)),
+        m_value(m_present ? object.at(key) : Json(nullptr)) {}
+  bool present() const { return m_present; }
+  // Absent or null: dstack's Option<T> fields mean "not given" by both.
+  bool given() const { return m_present && !m_value.is_null(); }
+  const Json &value() const { return m_value; }
+  [[noreturn]] void fail(const std::string &message) const { throw InputError(m_where, message); }
 
-YamlField load_json_root(const std::string &text, const std::string &file) {
-  YAML::Node root = parse_yaml_text(text, file, "JSON");
-  YamlField f(root, file, "");
-  if (!root.IsMap()) f.fail("expected a JSON object (a dstack vm_config, or a document with a \"vm_config\" field)");
-  return f;
-}
+  uint64_t uint(uint64_t max) const {
+    if (!m_value.is_number_unsigned())
+      fail(std::string("expected a non-negative JSON integer, got ") +
+           (m_value.is_number() ? "the number " + m_value.dump() : std::string("a JSON ") + m_value.type_name()));
+    uint64_t v = m_value.get<uint64_t>();
+    if (v > max) fail("value " + std::to_string(v) + " is larger than " + std::to_string(max));
+    return v;
+  }
+  bool boolean() const {
+    if (!m_value.is_boolean()) fail(std::string("expected true or false, got a JSON ") + m_value.type_name());
+    return m_value.get<bool>();
+  }
+  std::string string() const {
+    if (!m_value.is_string()) fail(std::string("expected a JSON string, got a JSON ") + m_value.type_name());
+    return m_value.get<std::string>();
+  }
+
+private:
+  std::string m_where;
+  bool m_present;
+  Json m_value;
+};
 
 // The supported dstack QEMU versions, for error messages.
 constexpr const char *k_dstack_versions = "8.2.x, 9.0.x, 9.1.x (all generate the tables of qemu-8.2-tdx) and 9.2.x";
 
-VmShape shape_from_vm_config(const YamlField &cfg, const std::string &file) {
-  if (!cfg.node().IsMap()) cfg.fail("expected a JSON object");
+VmShape shape_from_vm_config(const Json &cfg, const std::string &file) {
   // Unknown fields are ignored, as dstack's serde struct does (it gains fields over time).
   VmShape s;
   s.origin = "dstack vm_config " + file;
+  auto field = [&](const char *key) { return ConfigField(cfg, file, key); };
 
   // cpu_count, memory_size: serde default 0, which create_tables() refuses ("cpuCount must be
   // greater than 0"; dstack@312dc605 dstack-mr/src/acpi.rs). We require both.
-  YamlField cpu = cfg.required("cpu_count");
-  uint64_t cpus = json_uint(cpu, k_max_shape_cpus);
+  ConfigField cpu = field("cpu_count");
+  if (!cpu.present()) cpu.fail("missing (the number of vCPUs)");
+  uint64_t cpus = cpu.uint(k_max_shape_cpus);
   if (cpus == 0) cpu.fail("must be at least 1");
   s.cpus = static_cast<uint32_t>(cpus);
-  YamlField mem = cfg.required("memory_size");
-  s.memory = json_uint(mem, std::numeric_limits<uint64_t>::max());
+  ConfigField mem = field("memory_size");
+  if (!mem.present()) mem.fail("missing (the guest memory in bytes)");
+  s.memory = mem.uint(std::numeric_limits<uint64_t>::max());
   // dstack runs QEMU with `-m {memory_size / MiB}M` (acpi.rs create_tables; vmm/src/app/qemu.rs
   // also passes whole MiB), so a real vm_config always holds whole MiB; refuse anything else
   // rather than guess which rounding the host used.
   if (s.memory == 0) mem.fail("must be greater than 0");
   if (s.memory % (1ull << 20) != 0) mem.fail("dstack gives QEMU whole MiB; " + std::to_string(s.memory) + " is not");
 
-  // qemu_version: Option<String>. Absent means 9.1.0 (machine.rs versioned_options:
-  // `version.unwrap_or((9, 1, 0))`). Versions need exactly three numeric parts there.
+  // qemu_version: Option<String>. Absent or null means 9.1.0 (machine.rs versioned_options:
+  // `version.unwrap_or((9, 1, 0))`), a default worth saying. Versions need exactly three
+  // numeric parts there.
   std::string version = "9.1.0";
-  std::optional<YamlField> ver = json_optional(cfg, "qemu_version");
-  if (ver) version = json_string(*ver);
+  ConfigField ver = field("qemu_version");
+  if (ver.given()) version = ver.string();
   s.profile = dstack_acpi_profile(version, file + ": qemu_version");
+  if (!ver.given())
+    s.notes.push_back(std::string("qemu_version ") + (ver.present() ? "is null" : "is absent") +
+                      ": dstack's default 9.1.0 applies (ACPI profile " + s.profile + ")");
   unsigned major = static_cast<unsigned>(std::stoul(version.substr(0, version.find('.'))));
 
   // pic: Option<bool>; default per QEMU version (machine.rs versioned_options): on for
   // 8.0.0 <= version < 9.0.0, off otherwise.
-  std::optional<YamlField> pic = json_optional(cfg, "pic");
-  s.pic = pic ? json_bool(*pic) : major == 8;
+  ConfigField pic = field("pic");
+  s.pic = pic.given() ? pic.boolean() : major == 8;
+  if (!pic.given())
+    s.notes.push_back(std::string("pic ") + (pic.present() ? "is null" : "is absent") + ": " + (s.pic ? "on" : "off") +
+                      ", dstack's default for QEMU " + version);
   // qemu_single_pass_add_pages: Option<bool>, changes MRTD only; checked for its type.
-  if (auto f = json_optional(cfg, "qemu_single_pass_add_pages")) json_bool(*f);
+  if (ConfigField f = field("qemu_single_pass_add_pages"); f.given()) f.boolean();
 
   // smm: Machine's builder default is false and the verifier never sets it (machine.rs
   // `#[builder(default = false)] smm`; verification.rs); acpi.rs passes smm=off. hpet=off always
@@ -261,22 +344,22 @@ VmShape shape_from_vm_config(const YamlField &cfg, const std::string &file) {
   s.hpet = false;
   // hotplug_off: bool, serde default false; true adds
   // -global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off.
-  if (auto f = cfg.optional("hotplug_off")) s.pci_hotplug = !json_bool(*f);
+  if (ConfigField f = field("hotplug_off"); f.present()) s.pci_hotplug = !f.boolean();
   // pci_hole64_size: u64, serde default 0; 0 means "not set" (verification.rs passes
   // `if vm_config.pci_hole64_size > 0 { Some(..) } else { None }`), i.e. QEMU's default.
-  if (auto f = cfg.optional("pci_hole64_size")) {
-    uint64_t v = json_uint(*f, std::numeric_limits<uint64_t>::max());
+  if (ConfigField f = field("pci_hole64_size"); f.present()) {
+    uint64_t v = f.uint(std::numeric_limits<uint64_t>::max());
     if (v != 0) s.pci_hole64_size = v;
   }
   // hugepages: bool, serde default false. With it dstack adds a NUMA node and memory backend,
   // and with GPUs a pxb-pcie (pcie.0 addr=0x10) that the GPU root ports sit behind (acpi.rs).
   // The GPU root ports are still listed below; the generator places them per `hugepages`.
-  if (auto f = cfg.optional("hugepages")) s.hugepages = json_bool(*f);
+  if (ConfigField f = field("hugepages"); f.present()) s.hugepages = f.boolean();
 
   auto count = [&](const char *key, uint32_t dflt) -> uint32_t {
-    std::optional<YamlField> f = cfg.optional(key);
-    if (!f) return dflt;
-    return static_cast<uint32_t>(json_uint(*f, k_max_root_bus_devices));
+    ConfigField f = field(key);
+    if (!f.present()) return dflt;
+    return static_cast<uint32_t>(f.uint(k_max_root_bus_devices));
   };
   // num_nics: serde default 1 (lib.rs default_num_nics; Machine `#[builder(default = 1)]`).
   // num_verity_volumes, num_gpus, num_nvswitches: serde default 0.
@@ -287,21 +370,21 @@ VmShape shape_from_vm_config(const YamlField &cfg, const std::string &file) {
 
   // swtpm adds a tpm-tis device (and a TPM2 table); dstack refuses to measure it (acpi.rs
   // create_tables: "swtpm measurement is not supported"), and so do we.
-  if (auto f = cfg.optional("swtpm"))
-    if (json_bool(*f)) f->fail("a swtpm (tpm-tis) machine is not supported (dstack does not measure it either)");
+  if (ConfigField f = field("swtpm"); f.present() && f.boolean())
+    f.fail("a swtpm (tpm-tis) machine is not supported (dstack does not measure it either)");
 
   // host_share_mode: String, serde default "". acpi.rs: "" or "9p" -> -virtfs (a virtio-9p
   // device); "vvfat" or "vhd" -> one more virtio-blk; anything else is an error.
   std::string share = "9p";
-  std::optional<YamlField> share_field = cfg.optional("host_share_mode");
-  if (share_field) share = json_string(*share_field);
+  ConfigField share_field = field("host_share_mode");
+  if (share_field.present()) share = share_field.string();
   PciDeviceKind share_kind;
   if (share.empty() || share == "9p")
     share_kind = PciDeviceKind::virtio_9p;
   else if (share == "vvfat" || share == "vhd")
     share_kind = PciDeviceKind::virtio_blk;
   else
-    share_field->fail("unknown host_share_mode '" + share + "' (dstack knows \"9p\", \"vvfat\", \"vhd\")");
+    share_field.fail("unknown host_share_mode '" + shown_key(share) + "' (dstack knows \"9p\", \"vvfat\", \"vhd\")");
 
   // Device order on pcie.0, from acpi.rs create_tables() (the machine dstack's verifier measures):
   //   hd1 virtio-blk-pci (boot/data disk); vol0.. virtio-blk-pci (verity volumes, "after hd1 and
@@ -315,9 +398,9 @@ VmShape shape_from_vm_config(const YamlField &cfg, const std::string &file) {
   // of device does not matter).
   size_t total = size_t{1} + volumes + nics + 1 + 1 + 1 + gpus + nvswitches;
   if (total > k_max_root_bus_devices)
-    cfg.fail(too_many_devices(total) + " (1 boot disk + " + std::to_string(volumes) + " volumes + " +
-             std::to_string(nics) + " NICs + vsock + share + root disk + " + std::to_string(gpus) + " GPUs + " +
-             std::to_string(nvswitches) + " NVSwitches)");
+    throw InputError(file, too_many_devices(total) + " (1 boot disk + " + std::to_string(volumes) + " volumes + " +
+                               std::to_string(nics) + " NICs + vsock + share + root disk + " + std::to_string(gpus) +
+                               " GPUs + " + std::to_string(nvswitches) + " NVSwitches)");
   auto add = [&](PciDeviceKind k, uint32_t n, RootPortChild behind = RootPortChild::none) {
     for (uint32_t i = 0; i < n; ++i) s.devices.push_back(PciDevice{k, behind});
   };
@@ -380,14 +463,15 @@ std::string dstack_acpi_profile(const std::string &qemu_version, const std::stri
     pos = dot + 1;
   }
   if (!ok || parts.size() != 3)
-    throw InputError(what, "'" + qemu_version +
+    throw InputError(what, "'" + shown_key(qemu_version) +
                                "' is not a QEMU version major.minor.patch (supported: " + k_dstack_versions + ")");
   // QEMU 8.x and 9.0-9.1 generate the same tables, 9.2 differs (acpi-notes.md "What changes the
   // blobs"; dstack's generator tests assert one digest for 8.2.0 and 9.1.0). Only the 8.2 line
   // of 8.x has TDX hosts (dstack's and Canonical's), so 8.0/8.1 are not offered.
   if ((parts[0] == 8 && parts[1] == 2) || (parts[0] == 9 && parts[1] <= 1)) return "qemu-8.2-tdx";
   if (parts[0] == 9 && parts[1] == 2) return "qemu-9.2-tdx";
-  throw InputError(what, "QEMU " + qemu_version + " is not supported (supported: " + k_dstack_versions + ")");
+  throw InputError(what,
+                   "QEMU " + shown_key(qemu_version) + " is not supported (supported: " + k_dstack_versions + ")");
 }
 
 // ---- public: shape files ----
@@ -453,17 +537,18 @@ std::string vm_shape_to_yaml(const VmShape &shape) {
 // ---- public: dstack vm_config ----
 
 VmShape parse_dstack_vm_config(const std::string &json_text, const std::string &file) {
-  YamlField root = load_json_root(json_text, file);
-  std::optional<YamlField> wrapped = root.optional("vm_config");
-  if (!wrapped) return shape_from_vm_config(root, file);
+  Json root = parse_vm_config_json(json_text, file);
+  auto wrapped = root.find("vm_config");
+  if (wrapped == root.end()) return shape_from_vm_config(root, file);
   // An attestation document: its "vm_config" is an object or, as dstack's APIs serve it, a
-  // string holding the JSON text.
-  if (wrapped->node().IsMap()) return shape_from_vm_config(*wrapped, file);
-  if (is_json_string(wrapped->node())) {
+  // string holding the JSON text (read as strictly, errors named after the field).
+  if (wrapped->is_object()) return shape_from_vm_config(*wrapped, file);
+  if (wrapped->is_string()) {
     std::string inner_name = file + "#vm_config";
-    return shape_from_vm_config(load_json_root(wrapped->node().Scalar(), inner_name), inner_name);
+    return shape_from_vm_config(parse_vm_config_json(wrapped->get_ref<const std::string &>(), inner_name), inner_name);
   }
-  wrapped->fail("expected a JSON object or a string holding one");
+  throw InputError(file + ": vm_config",
+                   std::string("expected a JSON object or a string holding one, got a JSON ") + wrapped->type_name());
 }
 
 VmShape load_dstack_vm_config(const std::string &path) {

@@ -48,11 +48,15 @@ std::string vm_shape_to_yaml(const VmShape &shape);
 //             then pcie-root-port{gpu} per GPU and pcie-root-port{nvswitch} per NVSwitch. With
 //             hugepages and GPUs dstack puts the GPU root ports behind a pxb-pcie; the shape
 //             still lists them and says `hugepages`, the generator places them.
-// Unknown fields are ignored (dstack adds fields); a known field of the wrong JSON type, swtpm
-// true (dstack refuses to measure it), an unknown host_share_mode or more devices than the root
-// bus holds -> DocumentError naming the field. `json_text` is a vm_config object, or a document
-// whose "vm_config" field is an object or a string holding the JSON (as dstack serves it; errors
-// inside it are reported against "FILE#vm_config", positions inside the string).
+// The text is read as strict JSON (measure/json_text.hpp: one document, no comments or YAML
+// syntax, nothing after it; FormatError with the offset otherwise); a key given twice in one
+// object is refused (InputError). Unknown fields are ignored (dstack adds fields) and not kept; a
+// known field of the wrong JSON type, swtpm true (dstack refuses to measure it), an unknown
+// host_share_mode or more devices than the root bus holds -> InputError naming "FILE: field".
+// Defaults that change the tables and that the vm_config left to dstack (qemu_version, pic) are
+// listed in VmShape::notes. `json_text` is a vm_config object, or a document whose "vm_config"
+// field is an object or a string holding the JSON (as dstack serves it; errors inside it are
+// reported against "FILE#vm_config", offsets inside the string).
 VmShape parse_dstack_vm_config(const std::string &json_text, const std::string &file);
 VmShape load_dstack_vm_config(const std::string &path); // a vm_config JSON file, or a document with a "vm_config" field
 

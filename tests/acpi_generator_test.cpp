@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <optional>
 #include <set>
 
 using namespace mrforge;
@@ -239,5 +240,149 @@ TEST_CASE("measure reproduces real TDs' RTMR0 from their vm_config and the CFV d
     mrforge::test::ShellResult v = mrforge::test::run_mrforge_cli(verify);
     INFO(v.out << v.err);
     CHECK(v.exit_code == 0);
+  }
+}
+
+namespace {
+
+// The 64-bit windows (QWordMemory descriptors: tag 0x8A, length 0x2B, resource type 0) in the
+// tables blob, as [min, max]: QEMU's PCI0._CRS has exactly one, the 64-bit PCI hole.
+std::vector<std::pair<uint64_t, uint64_t>> qword_memory_windows(const Bytes &tables) {
+  auto le64 = [&](size_t at) {
+    uint64_t v = 0;
+    for (size_t i = 0; i < 8; ++i) v |= uint64_t{tables[at + i]} << (8 * i);
+    return v;
+  };
+  std::vector<std::pair<uint64_t, uint64_t>> out;
+  for (size_t i = 0; i + 46 <= tables.size(); ++i)
+    if (tables[i] == 0x8A && tables[i + 1] == 0x2B && tables[i + 2] == 0 && tables[i + 3] == 0)
+      out.emplace_back(le64(i + 14), le64(i + 22));
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("ACPI profiles carry QEMU's limits: memory, 64-bit hole and address space", "[acpi_generator]") {
+  for (const char *name : {"qemu-7.2-q35", "qemu-8.2-tdx", "qemu-9.2-tdx"}) {
+    INFO(name);
+    AcpiProfile p = load_acpi_profile(name);
+    CHECK(p.phys_bits == 52); // x86-64's widest (QEMU TARGET_PHYS_ADDR_SPACE_BITS)
+    CHECK(p.max_memory == 64ull << 40);
+    CHECK(p.max_pci_hole64_size > p.default_pci_hole64_size);
+    CHECK(p.max_pci_hole64_size <= 1ull << p.phys_bits);
+  }
+}
+
+TEST_CASE("memory beyond the profile's limit is refused, not generated", "[acpi_generator]") {
+  VmShape s;
+  s.profile = "qemu-7.2-q35";
+  s.origin = "shape.yaml";
+  s.memory = 1ull << 60; // 1 EiB: accepted with exit 0 before
+  CHECK_THAT(input_error_of(s), Catch::Contains("shape.yaml") && Catch::Contains("is more than qemu-7.2-q35 accepts") &&
+                                    Catch::Contains("max_memory"));
+  s.memory = (64ull << 40) + (1ull << 20);
+  CHECK_THAT(input_error_of(s), Catch::Contains("max_memory"));
+  s.memory = 0xFFFFFFFFFFF00000ull; // the largest whole MiB
+  CHECK_THAT(input_error_of(s), Catch::Contains("max_memory"));
+  for (const char *name : {"qemu-7.2-q35", "qemu-9.2-tdx"}) {
+    s.profile = name;
+    s.memory = 64ull << 40;
+    CHECK(input_error_of(s) == "no error");
+  }
+}
+
+TEST_CASE("a 64-bit hole is generated whole or refused: never a vanished or overflowing window", "[acpi_generator]") {
+  // A sweep of hole sizes near every power of two and near 2^64 over both kinds of window
+  // placement (QEMU 7.2: above RAM or at OVMF's dynamic aperture; TDX: at the fixed aperture).
+  std::vector<uint64_t> holes = {0, 1ull << 30, 0xFFFFFFFFC0000000ull, ~0ull - (1ull << 30) + 1};
+  for (unsigned k = 31; k < 64; ++k) {
+    holes.push_back(1ull << k);
+    holes.push_back((1ull << k) + (1ull << 30));
+  }
+  struct Case {
+    const char *profile;
+    std::vector<PciDevice> devices;
+  };
+  const std::vector<Case> cases = {
+      {"qemu-7.2-q35", {}},
+      {"qemu-7.2-q35", {PciDevice{PciDeviceKind::virtio_net, RootPortChild::none}}},
+      {"qemu-9.2-tdx", {PciDevice{PciDeviceKind::virtio_blk, RootPortChild::none}}},
+  };
+  for (const Case &c : cases) {
+    AcpiProfile profile = load_acpi_profile(c.profile);
+    for (uint64_t hole : holes) {
+      INFO(c.profile << " with " << c.devices.size() << " devices, hole " << hole);
+      VmShape s;
+      s.profile = c.profile;
+      s.devices = c.devices;
+      s.pic = !profile.confidential;
+      s.smm = !profile.confidential;
+      s.pci_hole64_size = hole;
+      std::optional<GeneratedAcpi> g;
+      try {
+        g = generate_acpi(s, profile);
+      } catch (const InputError &e) {
+        std::string what = e.what();
+        INFO(what);
+        CHECK(
+            (what.find("max_pci_hole64_size") != std::string::npos || what.find("address space") != std::string::npos));
+        CHECK(hole > (1ull << 40)); // small holes always fit
+        continue;
+      }
+      CHECK(hole <= profile.max_pci_hole64_size);
+      auto windows = qword_memory_windows(g->blobs.tables);
+      if (hole == 0) {
+        CHECK(windows.empty()); // no 64-bit hole, no window
+        continue;
+      }
+      REQUIRE(windows.size() == 1);
+      const auto [min, max] = windows[0];
+      CHECK(max >= min);
+      CHECK(max - min + 1 >= hole); // the whole hole (rounded up to 1 GiB above RAM)
+      CHECK(max - min + 1 - hole < 1ull << 30);
+      CHECK(max < 1ull << profile.phys_bits); // addressable
+    }
+  }
+  // The issue's example, and the sizes real hosts use.
+  VmShape s;
+  s.profile = "qemu-9.2-tdx";
+  s.pic = s.smm = false;
+  s.pci_hole64_size = 0xFFFFFFFFC0000000ull;
+  CHECK_THAT(input_error_of(s), Catch::Contains("max_pci_hole64_size"));
+  for (uint64_t ok : {16ull << 40, 1ull << 50}) { // 16 TiB (quote-report.json), 1 PiB (acpi-notes.md)
+    s.pci_hole64_size = ok;
+    CHECK(input_error_of(s) == "no error");
+  }
+  // At the limit exactly: the TDX window ends at 2^52.
+  s.pci_hole64_size = load_acpi_profile("qemu-9.2-tdx").max_pci_hole64_size;
+  GeneratedAcpi at_limit = generate_acpi(s, load_acpi_profile("qemu-9.2-tdx"));
+  CHECK(qword_memory_windows(at_limit.blobs.tables) ==
+        std::vector<std::pair<uint64_t, uint64_t>>{{0x380000000000ull, (1ull << 52) - 1}});
+  s.pci_hole64_size = *s.pci_hole64_size + (1ull << 30);
+  CHECK_THAT(input_error_of(s), Catch::Contains("max_pci_hole64_size"));
+}
+
+TEST_CASE("acpi generate and capture refuse shapes beyond the limits with exit 2 and write nothing",
+          "[acpi_generator][cli]") {
+  test::TempDir dir("acpi-limits");
+  const std::vector<std::vector<std::string>> shapes = {
+      {"--cpus", "1", "--memory", "1E"},
+      {"--cpus", "1", "--memory", "2G", "--pci-hole64-size", "0xFFFFFFFFC0000000"},
+      {"--cpus", "1", "--memory", "2G", "--pci-hole64-size", "8E", "--device", "virtio-net"},
+  };
+  for (const auto &shape : shapes) {
+    for (const char *command : {"generate", "capture"}) {
+      std::vector<std::string> args = {"acpi", command};
+      args.insert(args.end(), shape.begin(), shape.end());
+      args.insert(args.end(), {"-o", dir / "out"});
+      INFO(command << " " << shape[3] << (shape.size() > 4 ? " " + shape[5] : ""));
+      test::ShellResult r = test::run_mrforge_cli(args);
+      INFO(r.err);
+      CHECK(r.exit_code == 2);
+      CHECK(r.err.find("mrforge: error: the VM shape: ") == 0);
+      CHECK((r.err.find("max_memory") != std::string::npos || r.err.find("max_pci_hole64_size") != std::string::npos ||
+             r.err.find("address space") != std::string::npos));
+      CHECK_FALSE(fs::exists(dir / "out"));
+    }
   }
 }

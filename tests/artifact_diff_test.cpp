@@ -17,6 +17,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -447,4 +448,42 @@ TEST_CASE("Identical directories give no differences; the CLI exits 0, 4 or 2", 
   CHECK(missing.err.find(work / "nope" + ": does not exist") != std::string::npos);
   auto mixed = run_mrforge_cli({"diff", work / "a", work / "a/g.txt"});
   CHECK(mixed.exit_code == 2);
+}
+
+TEST_CASE("Plain directories: the type of special files, mode, owner and device numbers are compared", "[diff]") {
+  // Made with mknod/mkfifo/chmod/chown (root, as CI runs); not by the code under test.
+  TempDir work("diff-special");
+  for (std::string side : {"a", "b"}) fs::create_directories(work / side);
+  sh("mknod " + shell_quote(work / "a/dev") + " c 1 3 && mkfifo " + shell_quote(work / "b/dev"));
+  sh("mknod " + shell_quote(work / "a/null") + " c 1 3 && mknod " + shell_quote(work / "b/null") + " c 1 5");
+  sh("mknod " + shell_quote(work / "a/disk") + " b 7 0 && mknod " + shell_quote(work / "b/disk") + " c 7 0");
+  for (std::string side : {"a", "b"}) {
+    write_text(work / (side + "/mode.txt"), "same\n");
+    write_text(work / (side + "/owner.txt"), "same\n");
+    fs::create_directories(work / (side + "/dir"));
+  }
+  sh("chmod 0644 " + shell_quote(work / "a/mode.txt") + " && chmod 4755 " + shell_quote(work / "b/mode.txt"));
+  sh("chown 0:0 " + shell_quote(work / "a/owner.txt") + " && chown 1:2 " + shell_quote(work / "b/owner.txt"));
+  sh("chmod 0755 " + shell_quote(work / "a/dir") + " && chmod 1777 " + shell_quote(work / "b/dir"));
+  std::vector<std::string> lines;
+  for (const Difference &d : diff_paths(work / "a", work / "b")) lines.push_back(d.line());
+  std::sort(lines.begin(), lines.end());
+  CHECK(lines == std::vector<std::string>{
+                     "dev: type char device -> fifo",
+                     "dir: mode 0755 -> 1777",
+                     "disk: type block device -> char device",
+                     "mode.txt: mode 0644 -> 4755",
+                     "null: device 1:3 -> 1:5",
+                     "owner.txt: owner 0:0 -> 1:2",
+                 });
+  auto r = run_mrforge_cli({"diff", work / "a", work / "b"});
+  CHECK(r.exit_code == 4); // was 0: "identical"
+  // The same special files on both sides are equal.
+  TempDir same("diff-special-same");
+  for (std::string side : {"a", "b"}) {
+    fs::create_directories(same / side);
+    sh("mkfifo " + shell_quote(same / (side + "/fifo")) + " && mknod " + shell_quote(same / (side + "/null")) +
+       " c 1 3");
+  }
+  CHECK(diff_paths(same / "a", same / "b").empty());
 }

@@ -3,14 +3,21 @@
 #include "log_vectors.hpp"
 #include "test_support.hpp"
 
+#include <measure/firmware.hpp>
+
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
 #include <array>
+#include <csignal>
 #include <cstdio>
+#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <map>
 #include <sys/wait.h>
+#include <unistd.h>
 
 namespace fs = std::filesystem;
 using mrforge::test::debian_kernel_612;
@@ -345,4 +352,315 @@ TEST_CASE("mrforge verify checks every quote and log pair of the vectors for con
   auto j = nlohmann::json::parse(no_ima.out);
   CHECK(j["log_vs_quote"][2]["match"] == false);
   CHECK(j["log_vs_quote"][1]["match"] == true);
+}
+
+// ---- outputs that are not ours are never replaced ------------------------------------------
+
+namespace {
+
+// Every entry below `dir` (not following symlinks): its path and its content or link target.
+std::map<std::string, std::string> snapshot(const fs::path &dir) {
+  std::map<std::string, std::string> out;
+  for (auto it = fs::recursive_directory_iterator(dir); it != fs::recursive_directory_iterator(); ++it) {
+    std::string rel = fs::relative(it->path(), dir).string();
+    if (it->is_symlink())
+      out[rel] = "-> " + fs::read_symlink(it->path()).string();
+    else if (it->is_regular_file())
+      out[rel] = mrforge::test::read_text(it->path().string());
+    else
+      out[rel] = "(dir)";
+  }
+  return out;
+}
+
+// Temporary siblings an output left next to `path` (OUT.mrforge-tmp-*, OUT.tmp-*).
+std::vector<std::string> leftovers(const fs::path &path) {
+  std::vector<std::string> out;
+  std::string prefix = path.filename().string() + ".";
+  for (const auto &e : fs::directory_iterator(path.parent_path()))
+    if (e.path().filename().string().rfind(prefix, 0) == 0) out.push_back(e.path().filename().string());
+  return out;
+}
+
+// A directory that mrforge must not replace, and the words its refusal names.
+struct NotOurs {
+  std::string name;
+  std::function<void(const fs::path &)> make;
+  std::string words;
+};
+
+std::vector<NotOurs> not_our_outputs(const std::string &other_kind) {
+  auto record = [](const std::string &content) {
+    return [content](const fs::path &d) {
+      fs::create_directories(d);
+      write_text(d / "keep.txt", "precious\n");
+      write_text(d / "mrforge-build.json", content);
+    };
+  };
+  return {
+      {"no record",
+       [](const fs::path &d) {
+         fs::create_directories(d / "sub");
+         write_text(d / "keep.txt", "precious\n");
+         write_text(d / "sub/also.txt", "also precious\n");
+       },
+       "exists and is not mrforge's output: it has no mrforge-build.json"},
+      {"an empty record", record(""), "its mrforge-build.json is not a build record"},
+      {"a garbage record",
+       record("\x7f"
+              "ELF garbage{"),
+       "its mrforge-build.json is not a build record"},
+      {"a record of another tool", record("{\"recipe\": \"x\", \"tool\": \"other\"}\n"),
+       "does not name an output kind"},
+      {"a record that is an array", record("[\"output_kind\"]"), "does not name an output kind"},
+      {"a record with a second document", record("{\"output_kind\": \"x\"} {}"), "is not a build record"},
+      {"a record of another kind", record("{\"output_kind\": \"" + other_kind + "\"}\n"),
+       "holds mrforge's " + other_kind + " output, not "},
+      {"a symlinked record",
+       [](const fs::path &d) {
+         fs::create_directories(d);
+         write_text(d / "keep.txt", "precious\n");
+         write_text(d.parent_path() / "elsewhere.json", "{\"output_kind\": \"acpi-generated\"}\n");
+         fs::create_symlink(d.parent_path() / "elsewhere.json", d / "mrforge-build.json");
+       },
+       "its mrforge-build.json is a symlink"},
+      {"a directory as record",
+       [](const fs::path &d) {
+         fs::create_directories(d / "mrforge-build.json");
+         write_text(d / "keep.txt", "precious\n");
+       },
+       "is not a regular file"},
+      {"a symlink to a directory",
+       [](const fs::path &d) {
+         fs::create_directories(d.parent_path() / "real");
+         write_text(d.parent_path() / "real/keep.txt", "precious\n");
+         fs::create_symlink(d.parent_path() / "real", d);
+       },
+       "is a symlink; mrforge never writes an output through a symlink"},
+      {"a symlink to nowhere", [](const fs::path &d) { fs::create_symlink(d.parent_path() / "nowhere", d); },
+       "is a symlink"},
+      {"a file", [](const fs::path &d) { write_text(d, "a file\n"); }, "exists and is not a directory"},
+  };
+}
+
+// For each output mrforge must not replace: makes it as WORK/out in a fresh directory WORK, runs
+// `refuse` (which runs the command and checks its refusal, naming `words`), then checks that
+// nothing under WORK changed (nothing replaced, nothing written through a link, no leftovers).
+void for_each_not_ours(
+    const std::string &other_kind,
+    const std::function<void(const fs::path &out, const fs::path &work, const std::string &words)> &refuse) {
+  for (const NotOurs &c : not_our_outputs(other_kind)) {
+    INFO(c.name);
+    TempDir work;
+    fs::path out = work.path / "out";
+    c.make(out);
+    auto before = snapshot(work.path);
+    refuse(out, work.path, c.words);
+    CHECK(snapshot(work.path) == before);
+  }
+}
+
+// A refusal: exit 2 and a message with these words.
+void check_refused(const Run &r, const std::string &words) {
+  INFO(r.err);
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.rfind("mrforge: error: ", 0) == 0);
+  CHECK(r.err.find(words) != std::string::npos);
+}
+
+} // namespace
+
+TEST_CASE("acpi generate -o replaces only an earlier acpi generate output, never through a symlink", "[cli][outputs]") {
+  const std::vector<std::string> shape = {"acpi", "generate", "--cpus", "1", "--memory", "2G"};
+  for_each_not_ours("oci-image", [&](const fs::path &out, const fs::path &, const std::string &words) {
+    Run r = run_mrforge(with(shape, {"-o", out.string()}));
+    check_refused(r, words);
+    CHECK(r.err.find("mrforge: error: " + out.string()) == 0);
+  });
+  // A fresh path, an empty directory, and the command's own earlier output are replaced whole.
+  TempDir work;
+  fs::path out = work.path / "nested/out";
+  Run first = run_mrforge(with(shape, {"-o", out.string() + "/"}));
+  INFO(first.err);
+  REQUIRE(first.exit_code == 0);
+  auto record = nlohmann::json::parse(mrforge::test::read_text((out / "mrforge-build.json").string()));
+  CHECK(record["output_kind"] == "acpi-generated");
+  CHECK(record["profile"] == "qemu-7.2-q35");
+  for (const char *f : {"table-loader", "rsdp", "tables", "shape.yaml", "tables.txt"})
+    CHECK(fs::is_regular_file(out / f));
+  write_text(out / "stale.txt", "from an earlier run\n");
+  Run again = run_mrforge(with(shape, {"-o", out.string()}));
+  CHECK(again.exit_code == 0);
+  CHECK_FALSE(fs::exists(out / "stale.txt")); // the whole directory was replaced
+  CHECK(leftovers(out).empty());
+  fs::path empty = work.path / "empty";
+  fs::create_directories(empty);
+  CHECK(run_mrforge(with(shape, {"-o", empty.string()})).exit_code == 0);
+  // The capture of the same blobs is another kind of output: not replaced by generate.
+  record["output_kind"] = "acpi-captured";
+  write_text(out / "mrforge-build.json", record.dump());
+  Run other = run_mrforge(with(shape, {"-o", out.string()}));
+  CHECK(other.exit_code == 2);
+  CHECK(other.err.find("holds mrforge's acpi-captured output, not acpi-generated") != std::string::npos);
+}
+
+TEST_CASE("build -o refuses, before any work, a directory that is not an earlier build of the same kind",
+          "[cli][outputs]") {
+  const std::string oci = mrforge::test::source_path("examples/oci/hello.yaml");
+  const std::string guest = mrforge::test::source_path("recipes/debian-bookworm-tdx.yaml");
+  for (const auto &[recipe, other_kind] : {std::pair{oci, std::string("guest-image")}, {guest, "oci-image"}}) {
+    INFO(recipe);
+    for_each_not_ours(other_kind, [&](const fs::path &out, const fs::path &work, const std::string &words) {
+      // --frozen and an empty store: had the output check not come first, the build would fail
+      // later for another reason (or fetch from the network).
+      check_refused(
+          run_mrforge({"build", "--frozen", "--store", (work / "store").string(), recipe, "-o", out.string()}), words);
+      CHECK_FALSE(fs::exists(work / "store"));
+    });
+  }
+}
+
+TEST_CASE("acpi capture and boot --save-acpi refuse an output that is not theirs before booting", "[cli][outputs]") {
+  for_each_not_ours("acpi-generated", [&](const fs::path &out, const fs::path &work, const std::string &words) {
+    check_refused(run_mrforge({"acpi", "capture", "--cpus", "1", "--memory", "2G", "-o", out.string()}), words);
+    check_refused(run_mrforge({"boot", (work / "no-image").string(), "--save-acpi", out.string()}), words);
+  });
+}
+
+TEST_CASE("a file output replaces a symlink instead of writing through it", "[cli][outputs]") {
+  TempDir work;
+  fs::create_directories(work.path / "src");
+  write_text(work.path / "src/a.txt", "a\n");
+  write_text(work.path / "target.txt", "not to be overwritten\n");
+  fs::create_symlink(work.path / "target.txt", work.path / "out.tar");
+  Run r = run_mrforge({"archive", (work.path / "src").string(), "-o", (work.path / "out.tar").string(), "--mtime", "0",
+                       "--compression", "none"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(mrforge::test::read_text((work.path / "target.txt").string()) == "not to be overwritten\n");
+  CHECK(fs::is_regular_file(fs::symlink_status(work.path / "out.tar")));
+  CHECK(leftovers(work.path / "out.tar").empty());
+}
+
+namespace {
+
+// Starts mrforge with `args` (default signal dispositions: this is not a shell's background job,
+// which would ignore SIGINT), waits until `ready` holds (at most 60 s), sends `sig` and returns
+// the wait status.
+int interrupt_mrforge(const std::vector<std::string> &args, const std::function<bool()> &ready, int sig) {
+  std::vector<std::string> argv_s = {MRFORGE_BINARY};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<char *> argv;
+  for (auto &a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
+    int null = open("/dev/null", O_WRONLY);
+    dup2(null, 1);
+    dup2(null, 2);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  bool seen = false;
+  for (int i = 0; i < 6000 && !seen; ++i) {
+    seen = ready();
+    if (!seen) usleep(10000);
+  }
+  CHECK(seen);
+  kill(pid, sig);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return status;
+}
+
+} // namespace
+
+TEST_CASE("archive interrupted by SIGINT, SIGTERM or SIGHUP leaves no temporary file and the old output",
+          "[cli][outputs]") {
+  TempDir work;
+  fs::create_directories(work.path / "src");
+  // Incompressible data and zstd's slowest level: seconds of work to interrupt.
+  {
+    std::ifstream random("/dev/urandom", std::ios::binary);
+    std::string bytes(16u << 20, '\0');
+    random.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    write_text(work.path / "src/random.bin", bytes);
+  }
+  fs::path out = work.path / "layer.tar.zst";
+  write_text(out, "the previous archive\n");
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
+    INFO("signal " << sig);
+    int status = interrupt_mrforge(
+        {"archive", (work.path / "src").string(), "-o", out.string(), "--compression", "zstd", "--level", "19",
+         "--threads", "1", "--mtime", "0"},
+        [&] {
+          // Compressed bytes in the temporary file: well into the work.
+          for (const std::string &name : leftovers(out)) {
+            std::error_code ec;
+            if (fs::file_size(work.path / name, ec) > 0 && !ec) return true;
+          }
+          return false;
+        },
+        sig);
+    CHECK(WIFSIGNALED(status)); // it dies of the signal, as without the cleanup
+    if (WIFSIGNALED(status)) CHECK(WTERMSIG(status) == sig);
+    CHECK(leftovers(out).empty());
+    CHECK(mrforge::test::read_text(out.string()) == "the previous archive\n");
+  }
+}
+
+TEST_CASE("JSON output (--json) with a value that is not UTF-8 exits 2 naming the value", "[cli]") {
+  TempDir work;
+  fs::create_directories(work.path / "src");
+  write_text(work.path / "src/a.txt", "a\n");
+  const std::string out = (work.path / "out\xff.tar").string(); // Latin-1 and other legacy names
+  Run r = run_mrforge({"archive", (work.path / "src").string(), "-o", out, "--mtime", "0", "--json"});
+  INFO(r.err);
+  CHECK(r.exit_code == 2); // was 3, "internal error" (nlohmann type_error 316)
+  CHECK(r.err.find("mrforge: error: --json: the value at /path is not valid UTF-8 (byte ") == 0);
+  CHECK(r.err.find("internal error") == std::string::npos);
+  CHECK(r.out.empty());
+  // Without --json the same run prints its table.
+  Run plain = run_mrforge({"archive", (work.path / "src").string(), "-o", out, "--mtime", "0"});
+  CHECK(plain.exit_code == 0);
+  // A build record cannot hold it either: a profile named in Latin-1 is refused, nothing written.
+  std::string profile = mrforge::test::read_text(mrforge::test::source_path("measure/profiles/acpi/qemu-7.2-q35.yaml"));
+  profile.replace(profile.find("\nname: qemu-7.2-q35\n"), 20, "\nname: qemu-7.2-\xe9\n");
+  write_text(work.path / "latin1.yaml", profile);
+  Run record = run_mrforge({"acpi", "generate", "--cpus", "1", "--memory", "2G", "--profile",
+                            (work.path / "latin1.yaml").string(), "-o", (work.path / "gen").string()});
+  INFO(record.err);
+  CHECK(record.exit_code == 2);
+  CHECK(record.err.find("cannot write its mrforge-build.json") != std::string::npos);
+  CHECK_FALSE(fs::exists(work.path / "gen"));
+  CHECK(leftovers(work.path / "gen").empty());
+}
+
+TEST_CASE("firmware without a TD_HOB section is bad input (exit 2), not an internal error", "[cli]") {
+  // Debian's OVMF with its TD_HOB section turned into TempMem (the TDVF descriptor: 16-byte header,
+  // 32-byte sections with the type at +24): valid TDVF metadata, but QEMU builds no TD HOB for it.
+  mrforge::Bytes fw = mrforge::test::read(debian_ovmf());
+  mrforge::FirmwareImage image = mrforge::parse_firmware(fw, "OVMF.fd");
+  size_t patched = 0;
+  for (size_t i = 0; i < image.sections.size(); ++i)
+    if (image.sections[i].type == mrforge::TdvfSectionType::td_hob) {
+      fw[image.tdvf_offset + 16 + 32 * i + 24] = static_cast<uint8_t>(mrforge::TdvfSectionType::temp_mem);
+      ++patched;
+    }
+  REQUIRE(patched == 1);
+  TempDir d;
+  write_text(d.path / "no-hob.fd", std::string(fw.begin(), fw.end()));
+  REQUIRE_NOTHROW(mrforge::parse_firmware(fw, "no-hob.fd"));
+  Run r = run_mrforge(with({"measure", "--firmware", (d.path / "no-hob.fd").string(), "--kernel", debian_kernel_612(),
+                            "--cmdline", "", "--cpus", "1", "--memory", "2G", "--profile", "qemu-8.2-tdx"},
+                           k_acpi_digests));
+  INFO(r.err);
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.rfind("mrforge: error: ", 0) == 0);
+  CHECK(r.err.find("no-hob.fd: TD HOB: the TDVF metadata has no TD_HOB section") != std::string::npos);
+  CHECK(r.err.find("internal error") == std::string::npos);
 }

@@ -261,13 +261,13 @@ TEST_CASE("A tampered package, a bad signature and a stale lock are refused with
   }
   SECTION("stale lock with --frozen") {
     fs::create_directories(work / "out");
-    write_text(work / "out/mrforge-build.json", "{}\n");
+    write_text(work / "out/mrforge-build.json", "{\"output_kind\": \"oci-image\"}\n"); // an earlier build's
     repo.recipe(work.path(), "[demo-hello, demo-data]");
     ShellResult r = run_mrforge_cli({"build", "--frozen", "--store", work / "store", recipe, "-o", work / "out"});
     CHECK(r.exit_code == 2);
     CHECK(r.err.find("--frozen: the lock does not match the recipe") != std::string::npos);
     CHECK(r.err.find("package demo-data: in the recipe (") != std::string::npos);
-    CHECK(read_text(work / "out/mrforge-build.json") == "{}\n"); // the existing output is untouched
+    CHECK(read_text(work / "out/mrforge-build.json") == "{\"output_kind\": \"oci-image\"}\n"); // untouched
     CHECK(read_text(recipe + ".lock") == lock);
   }
   SECTION("a pinned package the repository no longer serves") {

@@ -135,3 +135,71 @@ TEST_CASE("An ACPI profile naming an unknown AML variation is refused with its p
                     Catch::Contains("variations[4]: variation 'tdx-edge-irqs' listed twice"));
   for (AcpiVariation v : shipped.variations) CHECK(acpi_variation_from_name(acpi_variation_name(v)) == v);
 }
+
+TEST_CASE("Profile names are short names or paths; anything else is refused without echoing it", "[profile]") {
+  // A name of megabytes (from an option, a shape file's profile field or a vm_config) was echoed
+  // whole to stderr; control bytes too.
+  const std::string huge(50u << 20, 'a');
+  for (const std::string &name : {huge, std::string(65, 'a'), std::string("qemu\x1b[2J"), std::string("Qemu-7.2"),
+                                  std::string("qemu 7.2"), std::string("")}) {
+    INFO(name.substr(0, 80));
+    for (auto load : {+[](const std::string &n) { (void)load_acpi_profile(n); },
+                      +[](const std::string &n) { (void)load_platform_profile(n); },
+                      +[](const std::string &n) { (void)load_ovmf_variant(n); }}) {
+      try {
+        load(name);
+        FAIL("accepted");
+      } catch (const InputError &e) {
+        std::string what = e.what();
+        CHECK(what.size() < 300);
+        CHECK(what.find("not a profile name (" + std::to_string(name.size()) + " bytes") != std::string::npos);
+        CHECK(what.find('\x1b') == std::string::npos);
+      }
+    }
+  }
+  // A path of more than PATH_MAX bytes, likewise.
+  CHECK_THROWS_WITH(load_acpi_profile("/" + huge + ".yaml"),
+                    Catch::Contains("longer than 4096") && !Catch::Contains(std::string(100, 'a')));
+  // Valid names that are not shipped list the shipped ones.
+  CHECK_THROWS_WITH(load_acpi_profile("qemu-1.0-q35"), Catch::Contains("no shipped acpi 'qemu-1.0-q35'"));
+  CHECK_NOTHROW(load_acpi_profile("qemu-7.2-q35"));
+
+  // Through the CLI, from a shape file's profile field: exit 2 and a short message.
+  test::TempDir dir("profile-name");
+  test::write_text(dir / "shape.yaml", "apiVersion: mrforge/v1\nkind: VmShape\ncpus: 1\nmemory: 2G\nprofile: " +
+                                           std::string(8u << 20, 'x') + "\n");
+  test::ShellResult r = test::run_mrforge_cli({"acpi", "generate", "--shape", dir / "shape.yaml", "-o", dir / "out"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.size() < 400);
+  CHECK(r.err.find("not a profile name (8388608 bytes") != std::string::npos);
+}
+
+TEST_CASE("ACPI profiles must state QEMU's limits", "[profile]") {
+  const std::string shipped = test::read_text(test::source_path("measure/profiles/acpi/qemu-9.2-tdx.yaml"));
+  auto error_of = [](const std::string &yaml) -> std::string {
+    try {
+      parse_acpi_profile(yaml, "p.yaml");
+    } catch (const DocumentError &e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  auto replace_line = [&](const std::string &key, const std::string &line) {
+    std::string s = shipped;
+    size_t at = s.find("\n" + key + ":");
+    REQUIRE(at != std::string::npos);
+    size_t end = s.find('\n', at + 1);
+    return s.replace(at + 1, end - at - 1, line);
+  };
+  CHECK(error_of(shipped) == "no error");
+  CHECK_THAT(error_of(replace_line("phys_bits", "")), Catch::Contains("phys_bits"));
+  CHECK_THAT(error_of(replace_line("phys_bits", "phys_bits: 53")), Catch::Contains("expected 32 to 52 address bits"));
+  CHECK_THAT(error_of(replace_line("max_memory", "")), Catch::Contains("max_memory"));
+  CHECK_THAT(error_of(replace_line("max_memory", "max_memory: 0")), Catch::Contains("expected 1 to 2^phys_bits"));
+  CHECK_THAT(error_of(replace_line("max_pci_hole64_size", "max_pci_hole64_size: 0x20000000000000")),
+             Catch::Contains("at most 2^phys_bits"));
+  CHECK_THAT(error_of(replace_line("max_pci_hole64_size", "max_pci_hole64_size: 0x100000000")),
+             Catch::Contains("default_pci_hole64_size") && Catch::Contains("larger than max_pci_hole64_size"));
+  CHECK_THAT(error_of(replace_line("phys_bits", "phys_bits: 40")),
+             Catch::Contains("pci64_aperture_base") || Catch::Contains("2^phys_bits"));
+}

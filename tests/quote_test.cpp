@@ -3,6 +3,7 @@
 // their JSON event logs, the quote/CCEL pairs, hand-built malformed quotes and truncation sweeps.
 #include "test_support.hpp"
 
+#include <measure/attestation_inputs.hpp>
 #include <measure/errors.hpp>
 #include <measure/hash.hpp>
 #include <measure/quote.hpp>
@@ -11,6 +12,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <string>
 
@@ -99,6 +101,31 @@ Bytes quote_v5(uint16_t body_type, uint32_t body_size, size_t body_bytes, uint32
   return b;
 }
 
+// ECDSA 256-bit Quote Signature Data (Intel DCAP quote format): signature 64, attestation key 64,
+// certification data type 6 {QE report 384, its signature 64, u16 + QE authentication data, u16
+// type 5 + u32 + PCK chain}, every length consistent.
+Bytes signature_data(size_t auth_size, size_t pck_size) {
+  Bytes qe;
+  qe.insert(qe.end(), 384 + 64, 0x44);
+  put_u16(qe, static_cast<uint16_t>(auth_size));
+  qe.insert(qe.end(), auth_size, 0x55);
+  put_u16(qe, 5);
+  put_u32(qe, static_cast<uint32_t>(pck_size));
+  qe.insert(qe.end(), pck_size, 0x66);
+  Bytes sig(128, 0x33);
+  put_u16(sig, 6);
+  put_u32(sig, static_cast<uint32_t>(qe.size()));
+  sig.insert(sig.end(), qe.begin(), qe.end());
+  return sig;
+}
+
+// A v5 TD 1.0 quote with these signature data bytes.
+Bytes quote_v5_with(const Bytes &sig) {
+  Bytes b = quote_v5(2, 584, 584, static_cast<uint32_t>(sig.size()), 0);
+  b.insert(b.end(), sig.begin(), sig.end());
+  return b;
+}
+
 template <typename F> FormatError format_error(F &&f) {
   try {
     f();
@@ -117,7 +144,16 @@ TEST_CASE("Every quote in the manifest has the fields it lists", "[quote]") {
   for (const auto &[rel, expected] : m["quotes"].items()) {
     INFO(rel);
     Bytes data = quote_bytes_of(rel);
-    TdQuote q = parse_td_quote(data, rel);
+    TdQuote q;
+    try {
+      q = parse_td_quote(data, rel);
+    } catch (const FormatError &e) {
+      // Bytes after the quote that are not padding (tdx_prod_quote_SPR_E4.dat): the quote is what
+      // comes before them, tested below.
+      INFO(e.what());
+      REQUIRE_THAT(e.what(), Catch::Contains("not zero padding"));
+      q = parse_td_quote(ByteView(data.data(), static_cast<size_t>(e.offset())), rel);
+    }
     CHECK(q.version == expected["version"].get<uint16_t>());
     CHECK(q.tee_type == k_tee_type_tdx);
     CHECK(to_hex(q.mrtd) == expected["mrtd"].get<std::string>());
@@ -201,23 +237,115 @@ TEST_CASE("Quote v4 and v5 layouts place the TD body where the spec says", "[quo
   CHECK(v5.mrservicetd.size() == 48);
   CHECK(v5.quote_bytes == k_quote_header_size + 6 + k_td15_body_size + 4 + v5.signature_data.size());
   // A TD 1.0 body in a v5 quote.
-  Bytes b = quote_v5(2, 584, 584, 3, 3);
+  Bytes sig = signature_data(32, 100);
+  Bytes b = quote_v5_with(sig);
   TdQuote td10 = parse_td_quote(b, "built");
   CHECK(td10.body_type == k_quote_body_td10);
-  CHECK(td10.signature_data == Bytes(3, 0x33));
+  CHECK(td10.signature_data == sig);
   CHECK(td10.mrservicetd.empty());
   CHECK(td10.quote_bytes == b.size());
+  CHECK(td10.padding_bytes == 0);
 }
 
-TEST_CASE("Bytes after the signature data are not part of the quote", "[quote]") {
-  // go-tdx-guest's production quote carries trailing text; others a zero-filled buffer.
+TEST_CASE("Zero bytes after the quote are a buffer's padding; anything else after it is refused", "[quote]") {
+  // Decided from the vectors: v4 quotes arrive in fixed-size zero-filled buffers (5006 bytes for
+  // dstack's, trustee's, cc-trusted-api's and Azure's, 8000 for google's cos-113 and automata's).
+  size_t padded = 0;
+  json m = read_json("MANIFEST.json");
+  for (const auto &[rel, expected] : m["quotes"].items()) {
+    INFO(rel);
+    Bytes data = quote_bytes_of(rel);
+    bool zero_tail = true, parsed = true;
+    size_t end = 0;
+    try {
+      TdQuote q = parse_td_quote(data, rel);
+      end = q.quote_bytes;
+      CHECK(q.quote_bytes + q.padding_bytes == data.size());
+      padded += q.padding_bytes != 0;
+    } catch (const FormatError &e) {
+      parsed = false;
+      INFO(e.what());
+      CHECK_THAT(e.what(), Catch::Contains("follow the quote's end") && Catch::Contains("not zero padding"));
+      end = std::string(e.what()).find("at offset ") != std::string::npos
+                ? std::stoul(std::string(e.what()).substr(std::string(e.what()).find("at offset ") + 10))
+                : 0;
+      CHECK(e.offset() >= end); // the first byte after the quote that is not zero
+      CHECK(data[e.offset()] != 0);
+    }
+    for (size_t i = end; i < data.size(); ++i) zero_tail = zero_tail && data[i] == 0;
+    CHECK(parsed == zero_tail);
+  }
+  CHECK(padded >= 7);
+  // go-tdx-guest's production quote carries trailing text ("extra bytes(only for testing purpose)"):
+  // refused at its first byte, while the quote itself parses.
   Bytes data = test::read(test::vector_path("go-tdx-guest/tdx_prod_quote_SPR_E4.dat"));
-  TdQuote q = parse_td_quote(data, "spr");
-  CHECK(q.quote_bytes < data.size());
-  Bytes exact(data.begin(), data.begin() + static_cast<std::ptrdiff_t>(q.quote_bytes));
-  TdQuote same = parse_td_quote(exact, "spr exact");
-  CHECK(same.mrtd == q.mrtd);
-  CHECK(same.signature_data == q.signature_data);
+  FormatError e = format_error([&] { parse_td_quote(data, "spr"); });
+  CHECK(e.offset() == 4935);
+  CHECK_THAT(e.what(), Catch::Contains("39 bytes follow the quote's end at offset 4935"));
+  TdQuote exact = parse_td_quote(ByteView(data.data(), 4935), "spr exact");
+  CHECK(exact.padding_bytes == 0);
+  // One non-zero byte anywhere in a zero padding is refused, at its offset.
+  Bytes v4 = test::read(test::vector_path("automata/tdx_v4_quote.bin"));
+  TdQuote q = parse_td_quote(v4, "v4");
+  REQUIRE(q.padding_bytes == 8000 - 4935);
+  std::vector<std::string> notes = quote_notes(q);
+  CHECK(std::any_of(notes.begin(), notes.end(), [](const std::string &n) {
+    return n == "3065 zero bytes follow the quote's 4935 (a fixed-size buffer's fill, not part of the quote): ignored";
+  }));
+  for (size_t at : {q.quote_bytes, q.quote_bytes + 1, v4.size() - 1}) {
+    Bytes bad = v4;
+    bad[at] = 0x01;
+    CHECK(format_error([&] { parse_td_quote(bad, "v4"); }).offset() == at);
+  }
+}
+
+TEST_CASE("Signature data lengths must add up exactly", "[quote]") {
+  // Each length field of the signature data one too large or too small, in a real quote: refused
+  // (the trailing bytes would otherwise have been taken as padding or as part of the signature).
+  const std::string rel = "trustee/verifier/tdx_quote_4.dat";
+  Bytes good = test::read(test::vector_path(rel));
+  TdQuote q = parse_td_quote(good, rel);
+  REQUIRE(q.padding_bytes == 0);
+  const size_t sig_len_at = 48 + 584;
+  const size_t cert_size_at = sig_len_at + 4 + 128 + 2;
+  const size_t auth_size_at = cert_size_at + 4 + 384 + 64;
+  const uint16_t auth = static_cast<uint16_t>(good[auth_size_at] | good[auth_size_at + 1] << 8);
+  const size_t pck_size_at = auth_size_at + 2 + auth + 2;
+  struct Field {
+    const char *name;
+    size_t at, width;
+  } fields[] = {{"signature data length", sig_len_at, 4},
+                {"certification data size", cert_size_at, 4},
+                {"QE authentication data size", auth_size_at, 2},
+                {"QE certification data size", pck_size_at, 4}};
+  for (const Field &f : fields) {
+    for (int delta : {-1, +1}) {
+      INFO(f.name << " " << delta);
+      Bytes bad = good;
+      uint32_t v = 0;
+      for (size_t i = 0; i < f.width; ++i) v |= uint32_t{bad[f.at + i]} << (8 * i);
+      v = static_cast<uint32_t>(static_cast<int64_t>(v) + delta);
+      for (size_t i = 0; i < f.width; ++i) bad[f.at + i] = static_cast<uint8_t>(v >> (8 * i));
+      bad.push_back(0); // room for a length one larger, and a padding byte for one smaller
+      FormatError e = format_error([&] { parse_td_quote(bad, rel); });
+      CHECK(e.offset() >= sig_len_at);
+      CHECK(e.offset() <= bad.size());
+    }
+  }
+  // Hand-built: consistent signature data parses; extra bytes inside it are named.
+  CHECK_NOTHROW(parse_td_quote(quote_v5_with(signature_data(0, 0)), "built"));
+  Bytes sig = signature_data(32, 10);
+  sig.push_back(0);
+  Bytes with_extra = quote_v5(2, 584, 584, static_cast<uint32_t>(sig.size()), 0);
+  with_extra.insert(with_extra.end(), sig.begin(), sig.end());
+  CHECK_THAT(format_error([&] { parse_td_quote(with_extra, "built"); }).what(),
+             Catch::Contains("the signature data length leaves 1 bytes unaccounted for"));
+  // An attestation key type without a defined signature layout (3: ECDSA-384).
+  Bytes p384 = good;
+  p384[2] = 3;
+  FormatError ak = format_error([&] { parse_td_quote(p384, rel); });
+  CHECK(ak.offset() == 2);
+  CHECK_THAT(ak.what(), Catch::Contains("attestation key type 3"));
 }
 
 TEST_CASE("Malformed quotes are rejected with the offset of the bad field", "[quote]") {

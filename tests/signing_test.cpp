@@ -338,6 +338,12 @@ TEST_CASE("wrong key files are refused with messages that name the file and what
   fs::permissions(dir / "open.key", fs::perms(0644));
   fs::copy_file(dir / "good.key", dir / "group.key");
   fs::permissions(dir / "group.key", fs::perms(0640));
+  // Two keys in one file: OpenSSL's PEM readers take the first and ignore the second.
+  generate_key_pair(KeyType::ecdsa_p256, dir / "other.key", dir / "other.pub");
+  write_text(dir / "two.key", read_text(dir / "other.key") + good_key_text);
+  write_text(dir / "with-pub.key", good_key_text + read_text(dir / "good.pub"));
+  write_text(dir / "two.pub", read_text(dir / "good.pub") + read_text(dir / "other.pub"));
+  for (const char *f : {"two.key", "with-pub.key"}) fs::permissions(dir / f, fs::perms(0600));
 
   struct Case {
     std::string file;
@@ -355,6 +361,9 @@ TEST_CASE("wrong key files are refused with messages that name the file and what
       {"garbage.key", "is not PEM"},
       {"truncated.key", "cannot decode"},
       {"missing.key", "cannot open: No such file or directory"},
+      {"two.key", "holds 2 keys ('-----BEGIN PRIVATE KEY-----', '-----BEGIN PRIVATE KEY-----'); a key file must "
+                  "hold exactly one"},
+      {"with-pub.key", "holds 2 keys ('-----BEGIN PRIVATE KEY-----', '-----BEGIN PUBLIC KEY-----')"},
   };
   for (const auto &c : private_cases) {
     INFO(c.file);
@@ -373,6 +382,8 @@ TEST_CASE("wrong key files are refused with messages that name the file and what
       {"p384.pub", "holds an EC key on curve secp384r1"},
       {"empty.key", "is empty"},
       {"garbage.key", "is not PEM"},
+      {"two.pub", "holds 2 keys ('-----BEGIN PUBLIC KEY-----', '-----BEGIN PUBLIC KEY-----'); a key file must hold "
+                  "exactly one"},
   };
   for (const auto &c : public_cases) {
     INFO(c.file);

@@ -239,6 +239,10 @@ TEST_CASE("The TD HOB refuses sections QEMU cannot build it for", "[td_hob]") {
     for (const TdvfSection &s : sections)
       if (s.type != TdvfSectionType::td_hob) without.push_back(s);
     CHECK_THROWS_WITH(build_td_hob(without, memory, k_q35_memory_layout), Catch::Contains("no TD_HOB section"));
+    // Bad input, not an internal error: an InputError naming the firmware.
+    CHECK_THROWS_AS(build_td_hob(without, memory, k_q35_memory_layout, "OVMF.fd"), InputError);
+    CHECK_THROWS_WITH(build_td_hob(without, memory, k_q35_memory_layout, "OVMF.fd"),
+                      Catch::StartsWith("OVMF.fd: TD HOB: the TDVF metadata has no TD_HOB section"));
   }
   SECTION("a PermMem section (QEMU supports BFV, CFV, TD_HOB and TempMem only)") {
     TdvfSection perm;
@@ -248,6 +252,7 @@ TEST_CASE("The TD HOB refuses sections QEMU cannot build it for", "[td_hob]") {
     perm.attributes = k_tdvf_attribute_page_aug;
     sections.push_back(perm);
     CHECK_THROWS_WITH(build_td_hob(sections, memory, k_q35_memory_layout), Catch::Contains("PermMem"));
+    CHECK_THROWS_AS(build_td_hob(sections, memory, k_q35_memory_layout), InputError);
   }
   SECTION("overlapping accepted sections") {
     TdvfSection extra;
@@ -256,6 +261,7 @@ TEST_CASE("The TD HOB refuses sections QEMU cannot build it for", "[td_hob]") {
     extra.mem_size = 0x1000;
     sections.push_back(extra);
     CHECK_THROWS_WITH(build_td_hob(sections, memory, k_q35_memory_layout), Catch::Contains("overlaps"));
+    CHECK_THROWS_AS(build_td_hob(sections, memory, k_q35_memory_layout), InputError);
   }
   SECTION("a list too long for the TD_HOB section") {
     // Each 4 KiB TempMem section adds up to two resource HOBs; a 8 KiB TD_HOB holds about 170.
@@ -267,6 +273,7 @@ TEST_CASE("The TD HOB refuses sections QEMU cannot build it for", "[td_hob]") {
       sections.push_back(extra);
     }
     CHECK_THROWS_WITH(build_td_hob(sections, memory, k_q35_memory_layout), Catch::Contains("does not fit"));
+    CHECK_THROWS_AS(build_td_hob(sections, memory, k_q35_memory_layout), InputError);
   }
   SECTION("an inconsistent memory layout") {
     MemoryLayout bad = k_q35_memory_layout;
