@@ -12,6 +12,7 @@
 #include <measure/errors.hpp>
 #include <measure/json_text.hpp>
 #include <measure/reader.hpp>
+#include <measure/terminal_text.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -230,7 +231,7 @@ RawEvent raw_event_from_json(const Json &j, size_t i, const std::string &source)
 
 LoggedEvent logged_from_raw(const RawEvent &raw, size_t i, const std::string &origin, const std::string &source) {
   std::string at = "event " + std::to_string(i);
-  if (!raw.name.empty()) at += " (\"" + raw.name + "\")";
+  if (!raw.name.empty()) at += " (\"" + echoed(raw.name) + "\")";
   if (raw.imr > 3) throw FormatError(source, 0, at + ": imr " + std::to_string(raw.imr) + " is not an RTMR (0..3)");
   if (!raw.digest.empty() && raw.digest.size() != 48)
     throw FormatError(source, 0,

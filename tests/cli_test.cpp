@@ -327,3 +327,32 @@ TEST_CASE("mrforge verify checks every quote and log pair of the vectors for con
   CHECK(j["log_vs_quote"][2]["match"] == false);
   CHECK(j["log_vs_quote"][1]["match"] == true);
 }
+
+namespace {
+
+bool has_line_starting(const std::string &text, const std::string &prefix) {
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    if (text.compare(pos, prefix.size(), prefix) == 0) return true;
+    size_t nl = text.find('\n', pos);
+    if (nl == std::string::npos) break;
+    pos = nl + 1;
+  }
+  return false;
+}
+
+} // namespace
+
+TEST_CASE("Error messages escape the input they quote and cut it short", "[cli]") {
+  std::string name = std::string(100000, 'p') + "\x1b[8m\nRESULT: OK";
+  Run r = run_mrforge({"measure", "--profile", name, "--cpus", "1", "--memory", "1G", "--cmdline", ""});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.size() < 1000);
+  CHECK(r.err.find('\x1b') == std::string::npos);
+  CHECK_FALSE(has_line_starting(r.err, "RESULT"));
+  CHECK(r.err.find("(" + std::to_string(name.size()) + " bytes)") != std::string::npos);
+  Run short_name =
+      run_mrforge({"measure", "--profile", "q\x1b[8m\nRESULT: OK", "--cpus", "1", "--memory", "1G", "--cmdline", ""});
+  CHECK(short_name.exit_code == 2);
+  CHECK(short_name.err.find("'q\\x1b[8m\\nRESULT: OK'") != std::string::npos);
+}
