@@ -483,3 +483,39 @@ TEST_CASE("Event names and payloads cannot fake output lines or terminal sequenc
   CHECK(events.back()["data_check"]["status"] == "unchecked");
   CHECK(events.back()["type"] == "IMA");
 }
+
+TEST_CASE("Recipe users become /etc/passwd records of their own; injected records are refused before any output",
+          "[cli][recipe]") {
+  TempDir d;
+  const std::string header = "apiVersion: mrforge/v1\nkind: OciImage\nname: demo\nsource_date_epoch: 1700000000\n"
+                             "groups: [{name: app, gid: 1000}]\n";
+  write_text(d.path / "ok.yaml", header + "users: [{name: app, uid: 1000, group: app, home: /srv/app}]\n");
+  Run lock = run_mrforge({"lock", (d.path / "ok.yaml").string()});
+  INFO(lock.err);
+  REQUIRE(lock.exit_code == 0);
+  Run build = run_mrforge({"build", "--offline", "--store", (d.path / "store").string(), (d.path / "ok.yaml").string(),
+                           "-o", (d.path / "out").string(), "--json"});
+  INFO(build.err);
+  REQUIRE(build.exit_code == 0);
+  std::string layer = nlohmann::json::parse(build.out)["layers"][0]["digest"];
+  std::string blob = (d.path / "out/blobs/sha256" / layer.substr(7)).string();
+  auto extract = [&](const std::string &member) {
+    return mrforge::test::run_shell("tar -xzOf " + quote(blob) + " " + member).out;
+  };
+  CHECK(extract("etc/passwd") == "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/srv/app:/bin/sh\n");
+  CHECK(extract("etc/group") == "root:x:0:\napp:x:1000:\n");
+
+  // A newline and ':' in home: a second, passwordless uid 0 record if written.
+  write_text(d.path / "bad.yaml",
+             header + "users: [{name: app, uid: 1000, group: app, home: \"/srv\\nevil::0:0::/:/bin/sh\"}]\n");
+  Run bad = run_mrforge({"lock", (d.path / "bad.yaml").string()});
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err.find("bad.yaml:6:") != std::string::npos);
+  CHECK(bad.err.find("users[0].home") != std::string::npos);
+  CHECK_FALSE(has_line_starting(bad.err, "evil"));
+  CHECK_FALSE(fs::exists(d.path / "bad.yaml.lock"));
+  Run bad_build = run_mrforge({"build", "--offline", "--store", (d.path / "store").string(),
+                               (d.path / "bad.yaml").string(), "-o", (d.path / "bad-out").string()});
+  CHECK(bad_build.exit_code == 2);
+  CHECK_FALSE(fs::exists(d.path / "bad-out"));
+}
