@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang under ASan+UBSan and runs each for a fixed time, seeded
 # with its committed corpus (tests/fuzz/corpus/<target>) and, for the event-log, quote and
-# attestation-input parsers, with every file of ../shared/vectors. Exits non-zero on the first crash, leaving the crashing
+# attestation-input parsers, with every file of ../shared/vectors, and with tests/fuzz/<target>.dict
+# when there is one. Exits non-zero on the first crash, leaving the crashing
 # input in the work directory it prints. CI runs it with a short time per target.
 #
 # Usage: tests/fuzz/run_fuzzers.sh [SECONDS_PER_TARGET]   (default 30; BUILD_DIR default build-fuzz)
@@ -23,8 +24,10 @@ for t in "${targets[@]}"; do
     [ -d "$vectors" ] || { echo "$vectors is missing: the fuzzers are seeded with the vectors" >&2; exit 2; }
     find "$vectors" -type f | while read -r f; do cp "$f" "$corpus/vector-$(echo "${f#$vectors/}" | tr / _)"; done
   fi
-  echo "fuzz_$t: ${seconds}s, seeds: $(ls "$corpus" | wc -l)"
-  (cd "$work" && "$build/tests/fuzz_$t" -max_total_time="$seconds" -max_len=65536 -print_final_stats=0 "$corpus" \
+  dict=()
+  [ -f "$root/tests/fuzz/$t.dict" ] && dict=(-dict="$root/tests/fuzz/$t.dict")
+  echo "fuzz_$t: ${seconds}s, seeds: $(ls "$corpus" | wc -l)${dict[*]:+, dictionary $t.dict}"
+  (cd "$work" && "$build/tests/fuzz_$t" "${dict[@]}" -max_total_time="$seconds" -max_len=65536 -print_final_stats=0 "$corpus" \
     >"$work/fuzz_$t.log" 2>&1) || { tail -n 40 "$work/fuzz_$t.log"; echo "fuzz_$t found a crash (inputs in $work)" >&2; exit 1; }
   grep -E '^Done [0-9]+ runs' "$work/fuzz_$t.log" || true
 done
