@@ -17,23 +17,6 @@ namespace mrforge {
 
 namespace {
 
-// Event types (PFP 1.06 table 9) beyond those of event.hpp and tcg_log.hpp.
-constexpr uint32_t k_ev_action = 0x00000005;
-constexpr uint32_t k_ev_ipl = 0x0000000D;
-constexpr uint32_t k_ev_efi_boot_services_driver = 0x80000004;
-constexpr uint32_t k_ev_efi_runtime_services_driver = 0x80000005;
-constexpr uint32_t k_ev_efi_gpt_event = 0x80000006;
-constexpr uint32_t k_ev_efi_platform_firmware_blob = 0x80000008;
-constexpr uint32_t k_ev_efi_handoff_tables = 0x80000009;
-constexpr uint32_t k_ev_efi_variable_boot2 = 0x8000000C;
-constexpr uint32_t k_ev_efi_variable_authority = 0x800000E0;
-
-// The Linux EFI stub's tagged events (include/linux/efi.h: LINUX_EFI_LOADED_IMAGE_FIXED_GUID area,
-// drivers/firmware/efi/libstub/efi-stub-helper.c efi_measure_tagged_event): the digest covers the
-// command line or the initrd, the data is the tag and a description.
-constexpr uint32_t k_tag_linux_load_options = 0x8F3B22ED;
-constexpr uint32_t k_tag_linux_initrd = 0x8F3B22EC;
-
 // The separator error value (PFP 1.06 "Error Conditions"; tcglog-parser SeparatorEventErrorValue).
 constexpr uint8_t k_separator_error[4] = {1, 0, 0, 0};
 
@@ -120,9 +103,9 @@ Rule tagged_rule(ByteView data) {
   if (size != r.remaining())
     return unknown("not a TCG_PCClientTaggedEvent (its size field says " + std::to_string(size) + ", " +
                    std::to_string(r.remaining()) + " bytes follow), so no rule applies");
-  if (id == k_tag_linux_load_options || id == k_tag_linux_initrd)
+  if (id == event_tag::k_linux_load_options || id == event_tag::k_linux_initrd)
     return unknown(std::string("Linux EFI stub: the digest covers the ") +
-                   (id == k_tag_linux_load_options ? "kernel command line" : "initrd") +
+                   (id == event_tag::k_linux_load_options ? "kernel command line" : "initrd") +
                    " itself; the data is only its description");
   return known(data, "the whole TCG_PCClientTaggedEvent");
 }
@@ -189,25 +172,26 @@ Rule ipl_rule(ByteView data) {
 Rule rule_for(uint32_t type, ByteView data) {
   switch (type) {
   case event_type::k_separator: return separator_rule(data);
-  case k_ev_action:
+  case event_type::k_action:
   case event_type::k_efi_action: return known(data, "the action string");
   case event_type::k_efi_variable_driver_config:
   case event_type::k_efi_variable_boot:
-  case k_ev_efi_variable_boot2:
-  case k_ev_efi_variable_authority: return variable_rule(type, data);
-  case k_ev_efi_gpt_event: return known(data, "the whole UEFI_GPT_DATA");
+  case event_type::k_efi_variable_boot2:
+  case event_type::k_efi_variable_authority: return variable_rule(type, data);
+  case event_type::k_efi_gpt_event: return known(data, "the whole UEFI_GPT_DATA");
   case event_type::k_event_tag: return tagged_rule(data);
   case event_type::k_platform_config_flags: return platform_config_rule(data);
-  case k_ev_ipl: return ipl_rule(data);
+  case event_type::k_ipl: return ipl_rule(data);
   case event_type::k_efi_boot_services_application:
-  case k_ev_efi_boot_services_driver:
-  case k_ev_efi_runtime_services_driver:
+  case event_type::k_efi_boot_services_driver:
+  case event_type::k_efi_runtime_services_driver:
     return unknown("the digest is the image's Authenticode hash; the data only locates the image");
   case event_type::k_efi_platform_firmware_blob2:
-  case k_ev_efi_platform_firmware_blob:
+  case event_type::k_efi_platform_firmware_blob:
     return unknown("the digest covers the firmware blob in memory; the data only locates it");
   case event_type::k_efi_handoff_tables2:
-  case k_ev_efi_handoff_tables: return unknown("the digest covers the tables in memory; the data only locates them");
+  case event_type::k_efi_handoff_tables:
+    return unknown("the digest covers the tables in memory; the data only locates them");
   default: return unknown("no known rule ties this event type's digest to its data");
   }
 }
