@@ -272,6 +272,20 @@ TEST_CASE("Forged data with the digests kept is a mismatch, for each kind whose 
     Bytes truncated(e.data.begin(), e.data.end() - 1);
     CHECK(check(e, truncated).status == DataCheck::mismatch); // VariableDataLength no longer holds
   }
+  SECTION("EV_EFI_VARIABLE_BOOT2 and EV_ACTION (no real log has them): the whole data") {
+    // A real BootOrder variable as U-Boot logs it (EV_EFI_VARIABLE_BOOT2: the digest of the whole
+    // UEFI_VARIABLE_DATA), and a real action string as EV_ACTION.
+    const LogEvent &boot = find_event(grub, k_efi_variable_boot, std::string("B\0o\0o\0t\0O\0r\0d\0e\0r", 17));
+    Sha384 whole = sha384(boot.data);
+    std::vector<LogDigest> digests{LogDigest{k_tpm_alg_sha384, Bytes(whole.begin(), whole.end())}};
+    CHECK(check_event_data(k_efi_variable_boot2, boot.data, digests).status == DataCheck::verified);
+    Bytes renamed = replaced(boot.data, std::string("O\0r\0d", 5), std::string("O\0r\0D", 5));
+    CHECK(check_event_data(k_efi_variable_boot2, renamed, digests).status == DataCheck::mismatch);
+    const LogEvent &action = find_event(grub, k_efi_action, "Calling EFI Application");
+    CHECK(check_event_data(k_action, action.data, action.digests).status == DataCheck::verified);
+    Bytes forged = replaced(action.data, "Boot Option", "Boot Optiom");
+    CHECK(check_event_data(k_action, forged, action.digests).status == DataCheck::mismatch);
+  }
   SECTION("EV_EFI_VARIABLE_AUTHORITY") {
     const LogEvent &e = find_event(grub, k_efi_variable_authority);
     CHECK(check(e, e.data).status == DataCheck::verified);
