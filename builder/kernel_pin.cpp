@@ -6,6 +6,7 @@
 
 #include <measure/errors.hpp>
 #include <measure/mapped_file.hpp>
+#include <measure/terminal_text.hpp>
 #include <measure/yaml_field.hpp>
 
 #include <algorithm>
@@ -55,7 +56,8 @@ KernelPin load_kernel_pin(const std::string &path) {
   pin.package = nonempty(package, 128, "a Debian package name");
   if (pin.package.size() < 2 || !only_chars(pin.package, "+-.") ||
       std::any_of(pin.package.begin(), pin.package.end(), [](char c) { return c >= 'A' && c <= 'Z'; }))
-    package.fail("'" + pin.package + "' is not a Debian package name (lower case letters, digits, '+', '-', '.')");
+    package.fail("'" + echoed(pin.package) +
+                 "' is not a Debian package name (lower case letters, digits, '+', '-', '.')");
   YamlField version = root.required("version");
   pin.version = nonempty(version, 128, "a Debian version");
   if (!only_chars(pin.version, ".+-~:") || !(pin.version[0] >= '0' && pin.version[0] <= '9'))
@@ -100,9 +102,9 @@ KernelPin load_kernel_pin(const std::string &path) {
       std::string key = s.substr(0, eq);
       if (eq == std::string::npos || eq + 1 == s.size() || key.rfind("CONFIG_", 0) != 0 || key.size() == 7 ||
           !only_chars(key, "_") || s.find_first_of(" \t\n") != std::string::npos)
-        f.fail("expected CONFIG_NAME=VALUE (such as CONFIG_INTEL_TDX_GUEST=y), got '" + s + "'");
+        f.fail("expected CONFIG_NAME=VALUE (such as CONFIG_INTEL_TDX_GUEST=y), got '" + echoed(s) + "'");
       if (std::find(pin.require_config.begin(), pin.require_config.end(), s) != pin.require_config.end())
-        f.fail("'" + s + "' is listed twice");
+        f.fail("'" + echoed(s) + "' is listed twice");
       pin.require_config.push_back(s);
     }
   }

@@ -8,6 +8,7 @@
 #include <measure/mapped_file.hpp>
 #include <measure/profile_yaml.hpp>
 #include <measure/vm_shape_file.hpp>
+#include <measure/terminal_text.hpp>
 #include <measure/yaml_field.hpp>
 
 #include <algorithm>
@@ -39,12 +40,55 @@ bool is_simple_name(const std::string &s, const char *extra) {
   });
 }
 
+// User and group names as Debian's useradd (shadow is_valid_user_name) and adduser (NAME_REGEX)
+// take them: a lower-case letter or '_' first, then lower-case letters, digits, '_' and '-', at
+// most 32 characters (utmp's ut_user). A leading digit is refused too: an all-digit name would
+// read as a uid or gid in `owner:` and `group:` fields.
+std::string account_name(const YamlField &f, const char *what) {
+  std::string s = f.str();
+  bool ok = !s.empty() && s.size() <= 32 && ((s[0] >= 'a' && s[0] <= 'z') || s[0] == '_') &&
+            std::all_of(s.begin(), s.end(), [](char c) {
+              return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+            });
+  if (!ok)
+    f.fail("'" + echoed(s) + "' is not a " + what +
+           " name: a lower-case letter or '_', then lower-case letters, digits, '_', '-' (at most 32)");
+  return s;
+}
+
+// A uid or gid: Debian Policy 9.2.2 reserves 65535 and 4294967295 ((uid_t)-1, the error and
+// "no change" value of chown); 0 belongs to root, which every image has already.
+uint32_t account_id(const YamlField &f, const char *what) {
+  uint32_t id = f.u32();
+  if (id == 0) f.fail(std::string(what) + " 0 is root's; declare another account instead of a second root");
+  if (id == 65535 || id == 4294967295u)
+    f.fail(std::string(what) + " " + std::to_string(id) + " is reserved (Debian Policy 9.2.2: never assigned)");
+  return id;
+}
+
+// home and shell of a user: absolute paths that can be /etc/passwd fields (no ':', no newline or
+// other control character), without '..'.
+std::string account_path(const YamlField &f, const std::string &s, const char *what) {
+  if (s.empty() || s[0] != '/') f.fail("expected an absolute " + std::string(what) + ", got '" + echoed(s) + "'");
+  if (!is_passwd_field(s))
+    f.fail(std::string(what) + " '" + echoed(s) + "' cannot hold ':', a newline or another control character " +
+           "(it is a field of /etc/passwd)");
+  if (s != "/") {
+    try {
+      FsTree::normalize_path(s, f.path(), FsTree::Absolute::strip);
+    } catch (const InputError &e) {
+      f.fail(std::string(e.what()));
+    }
+  }
+  return s;
+}
+
 std::string package_name(const YamlField &f) {
   std::string s = f.str();
   // Debian policy 5.6.1: lower case letters, digits, + - . ; at least two characters, starting
   // with an alphanumeric.
   if (s.size() < 2 || !is_simple_name(s, "+-.") || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
-    f.fail("'" + s + "' is not a Debian package name (lower case letters, digits, '+', '-', '.')");
+    f.fail("'" + echoed(s) + "' is not a Debian package name (lower case letters, digits, '+', '-', '.')");
   return s;
 }
 
@@ -53,7 +97,7 @@ std::string layer_name(const YamlField &f, const std::vector<std::string> &layer
   if (std::find(layers.begin(), layers.end(), s) == layers.end()) {
     std::string list;
     for (const auto &l : layers) list += (list.empty() ? "" : ", ") + l;
-    f.fail("unknown layer '" + s + "' (the recipe's layers: " + list + ")");
+    f.fail("unknown layer '" + echoed(s) + "' (the recipe's layers: " + list + ")");
   }
   return s;
 }
@@ -75,7 +119,7 @@ std::string target_path(const YamlField &f) {
 // A file source: relative to the recipe folder, never leaving it (also not through symlinks).
 std::pair<std::string, std::string> source_path(const YamlField &f, const std::string &recipe_dir) {
   std::string s = f.str();
-  if (s.empty() || s[0] == '/') f.fail("expected a path relative to the recipe's folder, got '" + s + "'");
+  if (s.empty() || s[0] == '/') f.fail("expected a path relative to the recipe's folder, got '" + echoed(s) + "'");
   std::string norm;
   try {
     norm = FsTree::normalize_path(s, f.path());
@@ -85,11 +129,11 @@ std::pair<std::string, std::string> source_path(const YamlField &f, const std::s
   fs::path full = fs::path(recipe_dir) / norm;
   std::error_code ec;
   fs::path real = fs::canonical(full, ec);
-  if (ec) f.fail("cannot use '" + s + "': " + ec.message() + " (looked for " + full.string() + ")");
+  if (ec) f.fail("cannot use '" + echoed(s) + "': " + ec.message() + " (looked for " + full.string() + ")");
   fs::path real_dir = fs::canonical(recipe_dir);
   std::string r = real.string(), d = real_dir.string();
   if (!(r == d || (r.size() > d.size() && r.compare(0, d.size(), d) == 0 && r[d.size()] == '/')))
-    f.fail("'" + s + "' resolves to " + r + ", outside the recipe's folder " + d);
+    f.fail("'" + echoed(s) + "' resolves to " + r + ", outside the recipe's folder " + d);
   return {norm, r};
 }
 
@@ -103,7 +147,7 @@ uint32_t numeric_or(const YamlField &f, const std::map<std::string, uint32_t> &n
   if (!s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; })) return f.u32();
   auto it = names.find(s);
   if (it == names.end())
-    f.fail(std::string("unknown ") + what + " '" + s + "' (declare it under " + what + "s: or give a number)");
+    f.fail(std::string("unknown ") + what + " '" + echoed(s) + "' (declare it under " + what + "s: or give a number)");
   return it->second;
 }
 
@@ -127,7 +171,14 @@ void parse_debian(const YamlField &f, Recipe &r) {
   r.debian.suite = f.required("suite").str();
   if (!is_simple_name(r.debian.suite, "-_.")) f.required("suite").fail("expected a suite or codename such as bookworm");
   if (auto c = f.optional("components")) {
-    r.debian.components = c->str_list();
+    r.debian.components.clear();
+    for (const YamlField &e : c->list()) {
+      // They become paths of the archive's URLs (dists/SUITE/COMPONENT/...).
+      std::string s = e.str();
+      if (!is_simple_name(s, "-_./") || s.find("..") != std::string::npos || s[0] == '/' || s.back() == '/')
+        e.fail("'" + echoed(s) + "' is not an archive component such as main or non-free-firmware");
+      r.debian.components.push_back(s);
+    }
     if (r.debian.components.empty()) c->fail("expected at least one component, such as main");
   }
   if (auto a = f.optional("architecture")) r.debian.architecture = a->str();
@@ -180,7 +231,7 @@ void parse_config(const YamlField &f, Recipe &r) {
                     std::all_of(port.begin(), port.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
       if (!digits || std::stoul(port) == 0 || std::stoul(port) > 65535 ||
           (proto != "tcp" && proto != "udp" && proto != "sctp"))
-        p.fail("expected PORT or PORT/tcp|udp|sctp, got '" + s + "'");
+        p.fail("expected PORT or PORT/tcp|udp|sctp, got '" + echoed(s) + "'");
       c.exposed_ports.push_back(port + "/" + proto);
     }
     std::sort(c.exposed_ports.begin(), c.exposed_ports.end());
@@ -212,7 +263,7 @@ std::string hex_digest(const YamlField &f, size_t digits, const std::string &wha
   std::transform(lower.begin(), lower.end(), lower.begin(),
                  [](char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); });
   if (lower.size() != digits || lower.find_first_not_of("0123456789abcdef") != std::string::npos)
-    f.fail("expected " + what + ": " + std::to_string(digits) + " hex digits, got '" + s + "'");
+    f.fail("expected " + what + ": " + std::to_string(digits) + " hex digits, got '" + echoed(s) + "'");
   return lower;
 }
 
@@ -234,7 +285,8 @@ std::string module_name(const YamlField &f) {
   bool ok = !s.empty() && s.size() <= 55 && std::all_of(s.begin(), s.end(), [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
   });
-  if (!ok) f.fail("expected a kernel module name (letters, digits, '_', '-'), such as virtio_blk, got '" + s + "'");
+  if (!ok)
+    f.fail("expected a kernel module name (letters, digits, '_', '-'), such as virtio_blk, got '" + echoed(s) + "'");
   return s;
 }
 
@@ -243,7 +295,7 @@ std::string module_name(const YamlField &f) {
 std::string relative_document(const YamlField &f, const std::string &recipe_dir, const std::string &what) {
   std::string s = f.str();
   if (s.empty() || s[0] == '/')
-    f.fail("expected a path relative to the recipe's folder (" + what + "), got '" + s + "'");
+    f.fail("expected a path relative to the recipe's folder (" + what + "), got '" + echoed(s) + "'");
   fs::path full = (fs::path(recipe_dir) / s).lexically_normal();
   std::error_code ec;
   if (!fs::is_regular_file(full, ec)) f.fail("no " + what + " file " + full.string());
@@ -261,7 +313,7 @@ std::string profile_reference(const YamlField &f, const std::string &recipe_dir,
   if (std::find(names.begin(), names.end(), s) == names.end()) {
     std::string list;
     for (const auto &n : names) list += (list.empty() ? "" : ", ") + n;
-    f.fail("unknown " + what + " '" + s + "' (shipped: " + list + "; or give a path ending in .yaml)");
+    f.fail("unknown " + what + " '" + echoed(s) + "' (shipped: " + list + "; or give a path ending in .yaml)");
   }
   return s;
 }
@@ -451,7 +503,7 @@ void parse_guest(const YamlField &root, Recipe &r) {
     if (auto fmt = rf->optional("format")) {
       g.rootfs_format = fmt->str();
       if (g.rootfs_format != "erofs" && g.rootfs_format != "squashfs")
-        fmt->fail("expected erofs or squashfs, got '" + g.rootfs_format + "'");
+        fmt->fail("expected erofs or squashfs, got '" + echoed(g.rootfs_format) + "'");
     }
   }
   if (auto c = root.optional("cmdline")) {
@@ -466,7 +518,8 @@ void parse_guest(const YamlField &root, Recipe &r) {
       size_t end = g.cmdline.find(' ', start);
       std::string word = g.cmdline.substr(start, end == std::string::npos ? std::string::npos : end - start);
       if (word.rfind("mrforge.", 0) == 0 || word.rfind("\"mrforge.", 0) == 0)
-        c->fail("'" + word + "': mrforge.* parameters are added by the build (root hash, salt, sizes); remove it");
+        c->fail("'" + echoed(word) +
+                "': mrforge.* parameters are added by the build (root hash, salt, sizes); remove it");
       pos = end == std::string::npos ? g.cmdline.size() : end;
     }
   }
@@ -548,7 +601,7 @@ Recipe load_recipe(const std::string &path) {
       else if (s == "device_nodes")
         r.allow.device_nodes = true;
       else
-        f.fail("expected setuid or device_nodes, got '" + s + "'");
+        f.fail("expected setuid or device_nodes, got '" + echoed(s) + "'");
     }
   }
 
@@ -558,9 +611,10 @@ Recipe load_recipe(const std::string &path) {
   if (auto g = root.optional("groups")) {
     for (const YamlField &f : g->list()) {
       f.expect_map({"name", "gid"});
-      GroupSpec group{f.required("name").str(), f.required("gid").u32()};
-      if (!is_simple_name(group.name, "-_"))
-        f.required("name").fail("expected a group name of lower case letters, digits, '-', '_'");
+      GroupSpec group{account_name(f.required("name"), "group"), account_id(f.required("gid"), "gid")};
+      for (const auto &[other, gid] : owners.group_ids)
+        if (gid == group.gid)
+          f.required("gid").fail("gid " + std::to_string(gid) + " is group " + other + "'s already");
       if (!owners.group_ids.emplace(group.name, group.gid).second)
         f.required("name").fail("group '" + group.name + "' is declared twice (root exists already)");
       r.groups.push_back(group);
@@ -570,16 +624,18 @@ Recipe load_recipe(const std::string &path) {
     for (const YamlField &f : u->list()) {
       f.expect_map({"name", "uid", "group", "home", "shell"});
       UserSpec user;
-      user.name = f.required("name").str();
-      if (!is_simple_name(user.name, "-_"))
-        f.required("name").fail("expected a user name of lower case letters, digits, '-', '_'");
-      user.uid = f.required("uid").u32();
+      user.name = account_name(f.required("name"), "user");
+      user.uid = account_id(f.required("uid"), "uid");
+      for (const auto &[other, ids] : owners.users)
+        if (ids.first == user.uid)
+          f.required("uid").fail("uid " + std::to_string(user.uid) + " is user " + other + "'s already");
       if (auto g = f.optional("group"))
         user.gid = numeric_or(*g, owners.group_ids, "group");
       else
         f.fail("missing required field 'group' (a declared group name or a gid)");
-      user.home = f.optional("home") ? f.required("home").str() : "/home/" + user.name;
-      if (auto s = f.optional("shell")) user.shell = s->str();
+      user.home = "/home/" + user.name;
+      if (auto h = f.optional("home")) user.home = account_path(*h, h->str(), "home directory");
+      if (auto s = f.optional("shell")) user.shell = account_path(*s, s->str(), "shell");
       if (!owners.users.emplace(user.name, std::make_pair(user.uid, user.gid)).second)
         f.required("name").fail("user '" + user.name + "' is declared twice (root exists already)");
       r.users.push_back(user);
@@ -643,7 +699,7 @@ Recipe load_recipe(const std::string &path) {
       std::string u = r.config.user.substr(0, r.config.user.find(':'));
       bool numeric = std::all_of(u.begin(), u.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
       if (!numeric && owners.users.find(u) == owners.users.end())
-        c->required("user").fail("unknown user '" + u + "' (declare it under users: or give a uid)");
+        c->required("user").fail("unknown user '" + echoed(u) + "' (declare it under users: or give a uid)");
     }
   }
   if (guest) parse_guest(root, r);
@@ -656,7 +712,8 @@ int64_t resolve_source_date_epoch(const Recipe &recipe, const char *env_value) {
     bool digits =
         !s.empty() && s.size() <= 12 && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
     if (!digits)
-      throw InputError("SOURCE_DATE_EPOCH", "'" + s + "' is not a number of seconds since 1970 (unset it or fix it)");
+      throw InputError("SOURCE_DATE_EPOCH",
+                       "'" + echoed(s) + "' is not a number of seconds since 1970 (unset it or fix it)");
     return std::stoll(s);
   }
   if (recipe.source_date_epoch) return *recipe.source_date_epoch;
@@ -665,5 +722,12 @@ int64_t resolve_source_date_epoch(const Recipe &recipe, const char *env_value) {
 }
 
 std::string lock_path_for(const std::string &recipe_path) { return recipe_path + ".lock"; }
+
+bool is_passwd_field(std::string_view s) {
+  return std::none_of(s.begin(), s.end(), [](char c) {
+    auto b = static_cast<unsigned char>(c);
+    return c == ':' || b < 0x20 || b == 0x7f;
+  });
+}
 
 } // namespace mrforge::builder

@@ -17,8 +17,9 @@
 //   files:                          # from the recipe's folder
 //     - {source: hello.sh, target: /usr/local/bin/hello, mode: "0755", owner: app, layer: app}
 //   directories: [{target: /srv/data, mode: "0750", owner: app}]
-//   groups: [{name: app, gid: 1000}]
-//   users: [{name: app, uid: 1000, group: app, home: /home/app, shell: /bin/sh}]
+//   groups: [{name: app, gid: 1000}]      # name: [a-z_][a-z0-9_-]*, at most 32; gid not 0, 65535
+//   users: [{name: app, uid: 1000, group: app, home: /home/app, shell: /bin/sh}]  # home, shell:
+//                                   # absolute, no ':' or control characters; uids and gids unique
 //   config: {entrypoint: [...], cmd: [...], env: {K: V}, workdir: /, user: app,
 //            labels: {k: v}, exposed_ports: ["8080/tcp"]}
 //   layers: [base, app]             # ordered layer names; default one layer "rootfs"
@@ -70,6 +71,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace mrforge::builder {
@@ -248,5 +250,9 @@ KernelPin load_kernel_pin(const std::string &path);
 
 // Where the lock of a recipe lives: RECIPE.lock.
 std::string lock_path_for(const std::string &recipe_path);
+
+// Whether s can be a field of /etc/passwd or /etc/group (passwd(5), group(5)): no ':' (the field
+// separator), no newline (the record separator) or other control character.
+bool is_passwd_field(std::string_view s);
 
 } // namespace mrforge::builder

@@ -3,6 +3,7 @@
 #include <builder/rootfs_assembly.hpp>
 
 #include <measure/errors.hpp>
+#include <measure/terminal_text.hpp>
 
 #include <algorithm>
 #include <filesystem>
@@ -117,14 +118,25 @@ uint32_t default_mode(const Node &node) {
   return (node.mode & 0100) ? 0755 : 0644;
 }
 
+// One /etc/passwd or /etc/group record. load_recipe validated every field; a Recipe built some
+// other way must not be able to add records either.
+std::string account_record(const Recipe &recipe, const std::vector<std::string> &fields) {
+  std::string line;
+  for (const std::string &f : fields) {
+    if (!is_passwd_field(f))
+      throw InputError(recipe.path, "'" + echoed(f) + "' cannot be a field of /etc/passwd or /etc/group");
+    line += (line.empty() ? "" : ":") + f;
+  }
+  return line + "\n";
+}
+
 std::string passwd_file(const Recipe &recipe) {
   std::vector<UserSpec> users = recipe.users;
   users.insert(users.begin(), UserSpec{"root", 0, 0, "/root", "/bin/sh"});
   std::stable_sort(users.begin(), users.end(), [](const UserSpec &a, const UserSpec &b) { return a.uid < b.uid; });
   std::string out;
   for (const auto &u : users)
-    out += u.name + ":x:" + std::to_string(u.uid) + ":" + std::to_string(u.gid) + ":" + u.name + ":" + u.home + ":" +
-           u.shell + "\n";
+    out += account_record(recipe, {u.name, "x", std::to_string(u.uid), std::to_string(u.gid), u.name, u.home, u.shell});
   return out;
 }
 
@@ -137,7 +149,7 @@ std::string group_file(const Recipe &recipe) {
     std::string members;
     for (const auto &u : recipe.users)
       if (u.gid == g.gid && u.name != g.name) members += (members.empty() ? "" : ",") + u.name;
-    out += g.name + ":x:" + std::to_string(g.gid) + ":" + members + "\n";
+    out += account_record(recipe, {g.name, "x", std::to_string(g.gid), members});
   }
   return out;
 }

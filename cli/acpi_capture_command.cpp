@@ -49,14 +49,14 @@ int run_capture(const CaptureOptions &o) {
   settings.work_dir = scratch.path();
   settings.timeout = std::chrono::seconds(o.timeout);
   settings.accel = o.accel;
-  settings.progress = [](const std::string &s) { std::cerr << s << "\n"; };
+  settings.progress = [](const std::string &s) { print_line(s, std::cerr); };
   if (!fs::is_regular_file(settings.firmware))
     throw InputError("--firmware", "'" + settings.firmware + "' is not a file (Debian: apt-get install ovmf)");
   AcpiBlobs blobs;
   try {
     blobs = builder::capture_acpi(settings);
   } catch (const SystemError &e) {
-    std::cerr << "mrforge: error: cannot capture: " << e.what() << "\n";
+    std::cerr << "mrforge: error: cannot capture: " << message_text(e.what()) << "\n";
     return k_exit_internal;
   }
 

@@ -114,9 +114,9 @@ int run_acpi_diff(const AcpiDiffOptions &o) {
   } else if (differences.empty()) {
     std::cout << "identical\n";
   } else {
-    std::cout << "first difference: " << difference_line(differences.front()) << "\n";
+    print_line("first difference: " + difference_line(differences.front()));
     const size_t more = differences.size() - 1, shown = std::min(more, o.limit);
-    for (size_t i = 1; i <= shown; ++i) std::cout << "  " << difference_line(differences[i]) << "\n";
+    for (size_t i = 1; i <= shown; ++i) print_line("  " + difference_line(differences[i]));
     if (shown < more) std::cout << "  ... and " << (more - shown) << " more (--limit N shows more, --json shows all)\n";
   }
   return differences.empty() ? k_exit_ok : k_exit_mismatch;

@@ -112,12 +112,12 @@ int run_boot(const BootOptions &o) {
   settings.memory = memory;
   settings.timeout = std::chrono::seconds(o.timeout);
   settings.work_dir = scratch.path();
-  settings.progress = [](const std::string &s) { std::cerr << s << "\n"; };
+  settings.progress = [](const std::string &s) { print_line(s, std::cerr); };
   builder::BootCapture cap;
   try {
     cap = builder::boot_image(settings);
   } catch (const SystemError &e) {
-    std::cerr << "mrforge: error: cannot run the VM: " << e.what() << "\n";
+    std::cerr << "mrforge: error: cannot run the VM: " << message_text(e.what()) << "\n";
     return k_exit_internal;
   }
 
@@ -210,7 +210,7 @@ int run_boot(const BootOptions &o) {
     }
     print_table(rows);
     if (!checks.empty()) std::cout << "\n";
-    std::cout << "ready: " << (cap.ready ? cap.ready_line : "no (last stage: " + cap.last_stage + ")") << "\n";
+    print_line("ready: " + (cap.ready ? cap.ready_line : "no (last stage: " + cap.last_stage + ")"));
     std::cout << "root: "
               << (cap.root_mounted ? "verity root mounted" + (cap.root_hash.empty() ? "" : " (" + cap.root_hash + ")")
                                    : std::string("not mounted"))
@@ -219,12 +219,11 @@ int run_boot(const BootOptions &o) {
     std::snprintf(secs, sizeof secs, "%.1f", cap.seconds);
     std::cout << "boot: " << secs << " s (QEMU TCG, " << o.cpus << " vCPU, " << format_memory_size(memory)
               << ", profile " << profile.name << ")\n";
-    std::cout << "OVMF variant: " << ovmf.name << " (" << variant_basis_name(request.ovmf.basis) << ": "
-              << request.ovmf.reason << ")\n";
-    for (const std::string &f : failures) std::cout << "failure: " << f << "\n";
-    std::cout << (ok ? "RESULT: OK"
-                     : "RESULT: FAILED: " + (failures.empty() ? std::string("no ready line") : failures.front()))
-              << "\n";
+    print_line("OVMF variant: " + ovmf.name + " (" + variant_basis_name(request.ovmf.basis) + ": " +
+               request.ovmf.reason + ")");
+    for (const std::string &f : failures) print_line("failure: " + f);
+    print_line(ok ? "RESULT: OK"
+                  : "RESULT: FAILED: " + (failures.empty() ? std::string("no ready line") : failures.front()));
   }
   return ok ? k_exit_ok : k_exit_mismatch;
 }

@@ -21,7 +21,10 @@ struct DiffCommandOptions {
 int run_diff(const DiffCommandOptions &o) {
   builder::DiffOptions options;
   options.use_guestfs = !o.no_guestfs;
-  options.progress = [](const std::string &line) { std::cerr << line << std::endl; };
+  options.progress = [](const std::string &line) {
+    print_line(line, std::cerr);
+    std::cerr.flush();
+  };
   std::vector<builder::Difference> differences = builder::diff_paths(o.a, o.b, options);
   if (o.json) {
     Json list = Json::array();
@@ -40,7 +43,7 @@ int run_diff(const DiffCommandOptions &o) {
   } else if (differences.empty()) {
     std::cout << "identical\n";
   } else {
-    for (const auto &d : differences) std::cout << d.line() << "\n";
+    for (const auto &d : differences) print_line(d.line());
   }
   return differences.empty() ? k_exit_ok : k_exit_mismatch;
 }

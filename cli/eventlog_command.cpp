@@ -5,8 +5,10 @@
 
 #include <measure/event_decode.hpp>
 #include <measure/event_log.hpp>
+#include <measure/terminal_text.hpp>
 
 #include <iostream>
+#include <map>
 #include <memory>
 
 namespace mrforge::cli {
@@ -19,7 +21,11 @@ struct EventlogOptions {
   bool json = false;
 };
 
+// What a reader sees of data that contradicts its digest: not the data (it was not measured).
+constexpr const char *k_mismatch_summary = "(data does not match its digest: not shown; --json has its bytes in hex)";
+
 std::string summary_of(const LoggedEvent &e) {
+  if (e.data_check.status == DataCheck::mismatch) return k_mismatch_summary;
   if (e.reg == Register::rtmr3 && !e.name.empty()) return e.name + ": " + payload_text(e.data);
   // dstack "lite" logs carry digests without event data.
   std::string summary = e.data.empty() && e.reg != Register::rtmr3
@@ -30,12 +36,19 @@ std::string summary_of(const LoggedEvent &e) {
 
 std::string type_label(const LoggedEvent &e) {
   if (e.type == k_dstack_runtime_event_type) return "DSTACK_RUNTIME_EVENT";
+  if (e.origin == "ima") return "IMA"; // an IMA list entry has no TCG event type
   return event_type_label(e.type);
+}
+
+// The CHECK column: how much of the DATA column the digests vouch for.
+std::string check_label(const LoggedEvent &e) {
+  return e.data_check.status == DataCheck::mismatch ? "MISMATCH" : data_check_name(e.data_check.status);
 }
 
 Json logged_event_json(const LoggedEvent &e) {
   DecodedEvent d = decode_event_data(e.type, e.data, e.origin, e.offset);
   if (e.data.empty() && e.reg != Register::rtmr3) d = DecodedEvent{"(no event data in this log)", {}};
+  if (e.data_check.status == DataCheck::mismatch) d = DecodedEvent{k_mismatch_summary, {}};
   Json fields = Json::object();
   for (const auto &[k, v] : d.fields) fields[k] = v;
   Json j{{"index", e.index},
@@ -43,6 +56,7 @@ Json logged_event_json(const LoggedEvent &e) {
          {"type", type_label(e)},
          {"type_value", e.type},
          {"digest", e.digest ? Json(to_hex(*e.digest)) : Json(nullptr)},
+         {"data_check", {{"status", data_check_name(e.data_check.status)}, {"note", e.data_check.note}}},
          {"summary", d.summary},
          {"fields", fields},
          {"data", to_hex(e.data)}};
@@ -58,12 +72,20 @@ int run_show(const EventlogOptions &o) {
     print_json(j);
     return k_exit_ok;
   }
-  std::vector<std::vector<std::string>> rows = {{"#", "MR", "TYPE", "DIGEST", "DATA"}};
-  for (const LoggedEvent &e : log.events)
+  std::vector<std::vector<std::string>> rows = {{"#", "MR", "TYPE", "DIGEST", "CHECK", "DATA"}};
+  std::map<DataCheck, size_t> counts;
+  for (const LoggedEvent &e : log.events) {
     rows.push_back({std::to_string(e.index), e.reg ? register_name(*e.reg) : "-", type_label(e),
-                    e.digest ? to_hex(*e.digest) : "-", summary_of(e)});
+                    e.digest ? to_hex(*e.digest) : "-", check_label(e), summary_of(e)});
+    ++counts[e.data_check.status];
+  }
   print_table(rows);
-  std::cerr << log.source << ": " << log.format << ", " << log.events.size() << " events\n";
+  std::cerr << terminal_text(log.source) << ": " << log.format << ", " << log.events.size() << " events; data "
+            << counts[DataCheck::verified] << " verified, " << counts[DataCheck::partial] << " partial, "
+            << counts[DataCheck::unchecked] << " unchecked, " << counts[DataCheck::mismatch] << " MISMATCH\n";
+  if (counts[DataCheck::mismatch] > 0)
+    std::cerr << "mrforge: warning: " << counts[DataCheck::mismatch]
+              << " event(s) carry data that does not match their digest: the log was altered\n";
   return k_exit_ok;
 }
 
@@ -97,7 +119,11 @@ void add_eventlog_command(CLI::App &app, Runner &run) {
   CLI::App *cmd = app.add_subcommand("eventlog", "Show or replay a TD's event log");
   cmd->require_subcommand(1);
   auto show = std::make_shared<EventlogOptions>();
-  CLI::App *s = cmd->add_subcommand("show", "Table of events: index, register, type, digest, decoded data");
+  CLI::App *s = cmd->add_subcommand(
+      "show", "Table of events: index, register, type, digest, whether the data matches the digest, decoded data");
+  s->footer("CHECK: verified (the digest is a hash of all the data shown), partial (of part of it: --json says\n"
+            "which), unchecked (the digest covers what the data names, such as an image or a table in memory:\n"
+            "the data is the log's word only), MISMATCH (the data was altered: it is not shown).");
   add_log_options(s, *show);
   s->callback([show, &run] { run = [show] { return run_show(*show); }; });
   auto rep = std::make_shared<EventlogOptions>();

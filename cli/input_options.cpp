@@ -1,4 +1,5 @@
 #include "input_options.hpp"
+#include "output.hpp"
 
 #include <iostream>
 
@@ -25,7 +26,7 @@ void add_input_options(CLI::App *cmd, InputOptions &o, InputOptionSet set) {
 
 builder::Progress progress_printer(const InputOptions &o) {
   if (o.quiet) return {};
-  return [](const std::string &line) { std::cerr << "mrforge: " << line << "\n"; };
+  return [](const std::string &line) { print_line("mrforge: " + line, std::cerr); };
 }
 
 std::string store_root(const InputOptions &o) { return o.store.empty() ? builder::Store::default_root() : o.store; }

@@ -145,7 +145,7 @@ void inspect_kernel(const InspectOptions &o) {
          {"xloadflags", hex_u64(hdr->xloadflags)},
          {"cmdline_size", std::to_string(hdr->cmdline_size)}});
   } else {
-    std::cout << "No Linux setup header: " << hdr_error << "\n";
+    print_line("No Linux setup header: " + hdr_error);
   }
   std::cout << "\n";
   print_table({{"Authenticode SHA-256", to_hex(a256)},

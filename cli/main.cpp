@@ -1,6 +1,7 @@
 // mrforge: reproducible TDX guest images and their measurements. This front end only parses
 // arguments, calls the libraries and maps errors to exit codes.
 #include "commands.hpp"
+#include "output.hpp"
 
 #include <measure/errors.hpp>
 
@@ -17,6 +18,8 @@ constexpr const char *k_exit_codes_help =
 int main(int argc, char **argv) {
   using namespace mrforge;
   using namespace mrforge::cli;
+  // Nothing printed from here on reaches the terminal raw (output.hpp).
+  TerminalGuard terminal;
   CLI::App app{"mrforge: reproducible Intel TDX guest images and their measurements (MRTD, RTMR0-2)"};
   app.footer(k_exit_codes_help);
   app.require_subcommand(1);
@@ -49,18 +52,18 @@ int main(int argc, char **argv) {
   try {
     return run();
   } catch (const FormatError &e) {
-    std::cerr << "mrforge: error: " << e.what() << "\n";
+    std::cerr << "mrforge: error: " << message_text(e.what()) << "\n";
   } catch (const InputError &e) {
-    std::cerr << "mrforge: error: " << e.what() << "\n";
+    std::cerr << "mrforge: error: " << message_text(e.what()) << "\n";
   } catch (const DocumentError &e) {
-    std::cerr << "mrforge: error: " << e.what() << "\n";
+    std::cerr << "mrforge: error: " << message_text(e.what()) << "\n";
   } catch (const SystemError &e) {
-    std::cerr << "mrforge: error: " << e.what() << "\n";
+    std::cerr << "mrforge: error: " << message_text(e.what()) << "\n";
   } catch (const Error &e) {
-    std::cerr << "mrforge: internal error: " << e.what() << "\n";
+    std::cerr << "mrforge: internal error: " << message_text(e.what()) << "\n";
     return k_exit_internal;
   } catch (const std::exception &e) {
-    std::cerr << "mrforge: internal error: " << e.what() << "\n";
+    std::cerr << "mrforge: internal error: " << message_text(e.what()) << "\n";
     return k_exit_internal;
   }
   return k_exit_bad_input;

@@ -11,6 +11,8 @@
 #include <filesystem>
 
 #include <iostream>
+#include <measure/profile_yaml.hpp>
+#include <measure/terminal_text.hpp>
 
 namespace mrforge::cli {
 
@@ -21,12 +23,13 @@ std::map<DigestSlot, Sha384> parse_digests(const std::vector<std::string> &specs
   for (const std::string &spec : specs) {
     size_t eq = spec.find('=');
     if (eq == std::string::npos)
-      throw InputError("--digest " + spec, "expected NAME=HEX with NAME one of " + digest_slot_names());
+      throw InputError("--digest " + echoed(spec), "expected NAME=HEX with NAME one of " + digest_slot_names());
     std::string name = spec.substr(0, eq);
     std::optional<DigestSlot> slot = digest_slot_from_name(name);
     if (!slot)
-      throw InputError("--digest " + spec, "unknown component '" + name + "' (known: " + digest_slot_names() + ")");
-    if (out.count(*slot)) throw InputError("--digest " + spec, "'" + name + "' given twice");
+      throw InputError("--digest " + echoed(spec),
+                       "unknown component '" + echoed(name) + "' (known: " + digest_slot_names() + ")");
+    if (out.count(*slot)) throw InputError("--digest " + echoed(spec), "'" + echoed(name) + "' given twice");
     out[*slot] = sha384_from_hex(spec.substr(eq + 1), "--digest " + name);
   }
   return out;
@@ -34,7 +37,7 @@ std::map<DigestSlot, Sha384> parse_digests(const std::vector<std::string> &specs
 
 uint64_t parse_bytes(const std::string &text, const std::string &what) {
   if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos || text.size() > 19)
-    throw InputError(what, "'" + text + "' is not a byte count");
+    throw InputError(what, "'" + echoed(text) + "' is not a byte count");
   return std::stoull(text);
 }
 

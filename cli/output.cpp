@@ -3,6 +3,7 @@
 #include <measure/errors.hpp>
 #include <measure/reader.hpp>
 #include <measure/tcg_log.hpp>
+#include <measure/terminal_text.hpp>
 
 #include <algorithm>
 #include <iostream>
@@ -58,7 +59,7 @@ std::string find_invalid_utf8(const Json &j, const std::string &where, size_t &o
 
 } // namespace
 
-void print_json(const Json &j) {
+std::string json_output(const Json &j) {
   // JSON text is UTF-8 (RFC 8259); a value that is not (a path, a command line, a string from an
   // input) cannot be printed as JSON without changing it. Said before anything is printed.
   size_t offset = 0;
@@ -70,14 +71,14 @@ void print_json(const Json &j) {
     throw InputError("--json", "the value at " + shown + " is not valid UTF-8 (byte " + std::to_string(offset) +
                                    "), so it cannot be printed as JSON; give UTF-8 input, or leave out --json");
   }
-  std::string text;
   try {
-    text = j.dump(2);
+    return j.dump(2) + "\n";
   } catch (const nlohmann::json::type_error &e) { // the check above should have caught it
     throw InputError("--json", std::string("cannot be printed as JSON: ") + e.what());
   }
-  std::cout << text << "\n";
 }
+
+void print_json(const Json &j) { std::cout << json_output(j); }
 
 std::string payload_text(ByteView payload) {
   for (uint8_t c : payload)
@@ -86,13 +87,18 @@ std::string payload_text(ByteView payload) {
 }
 
 void print_table(const std::vector<std::vector<std::string>> &rows) {
+  std::vector<std::vector<std::string>> cells;
   std::vector<size_t> width;
-  for (const auto &r : rows)
-    for (size_t i = 0; i < r.size(); ++i) {
-      if (width.size() <= i) width.push_back(0);
-      width[i] = std::max(width[i], r[i].size());
-    }
   for (const auto &r : rows) {
+    std::vector<std::string> line;
+    for (size_t i = 0; i < r.size(); ++i) {
+      line.push_back(terminal_text(r[i]));
+      if (width.size() <= i) width.push_back(0);
+      width[i] = std::max(width[i], line.back().size());
+    }
+    cells.push_back(std::move(line));
+  }
+  for (const auto &r : cells) {
     std::string line;
     for (size_t i = 0; i < r.size(); ++i) {
       line += r[i];
@@ -100,6 +106,55 @@ void print_table(const std::vector<std::vector<std::string>> &rows) {
     }
     std::cout << line << "\n";
   }
+}
+
+void print_line(std::string_view text, std::ostream &out) { out << terminal_text(text) << "\n"; }
+
+std::string message_text(std::string_view message) {
+  if (message.size() <= k_max_message_bytes) return terminal_text(message, Newlines::keep);
+  std::string_view head = message.substr(0, complete_utf8_prefix(message.substr(0, k_max_message_bytes)));
+  return terminal_text(head, Newlines::keep) + "... (message cut: " + std::to_string(message.size()) + " bytes)";
+}
+
+TerminalGuard::Filter::Filter(std::streambuf *sink) : m_sink(sink) { setp(m_buffer, m_buffer + sizeof m_buffer); }
+
+TerminalGuard::Filter::~Filter() { drain(true); }
+
+bool TerminalGuard::Filter::drain(bool everything) {
+  m_pending.append(pbase(), pptr());
+  setp(m_buffer, m_buffer + sizeof m_buffer);
+  size_t n = everything ? m_pending.size() : complete_utf8_prefix(m_pending);
+  std::string out = terminal_text(std::string_view(m_pending).substr(0, n), Newlines::keep);
+  m_pending.erase(0, n);
+  return m_sink->sputn(out.data(), static_cast<std::streamsize>(out.size())) ==
+         static_cast<std::streamsize>(out.size());
+}
+
+TerminalGuard::Filter::int_type TerminalGuard::Filter::overflow(int_type c) {
+  if (!drain(false)) return traits_type::eof();
+  if (!traits_type::eq_int_type(c, traits_type::eof())) {
+    *pptr() = traits_type::to_char_type(c);
+    pbump(1);
+  }
+  return traits_type::not_eof(c);
+}
+
+int TerminalGuard::Filter::sync() { return drain(false) && m_sink->pubsync() == 0 ? 0 : -1; }
+
+TerminalGuard::TerminalGuard() : m_out(std::cout.rdbuf()), m_err(std::cerr.rdbuf()) {
+  std::cout.rdbuf(&m_out);
+  std::cerr.rdbuf(&m_err);
+}
+
+TerminalGuard::~TerminalGuard() {
+  std::cout.flush();
+  std::cerr.flush();
+  m_out.drain(true);
+  m_err.drain(true);
+  m_out.sink()->pubsync();
+  m_err.sink()->pubsync();
+  std::cout.rdbuf(m_out.sink());
+  std::cerr.rdbuf(m_err.sink());
 }
 
 } // namespace mrforge::cli

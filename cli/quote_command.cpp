@@ -78,7 +78,7 @@ int run_quote_show(const QuoteOptions &o) {
   }
   rows.push_back({"debug TD", q.td_attributes & 1 ? "YES (TDATTRIBUTES.DEBUG)" : "no"});
   print_table(rows);
-  for (const std::string &n : notes) std::cout << "note: " << n << "\n";
+  for (const std::string &n : notes) print_line("note: " + n);
   return k_exit_ok;
 }
 

@@ -39,7 +39,7 @@ int run_rebuild(RebuildCommandOptions o) {
   s.source_date_epoch = builder::resolve_source_date_epoch(recipe, std::getenv("SOURCE_DATE_EPOCH"));
   s.threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   s.use_guestfs = !o.no_guestfs;
-  if (!o.quiet) s.progress = [](const std::string &line) { std::cerr << "mrforge: " << line << "\n"; };
+  if (!o.quiet) s.progress = [](const std::string &line) { print_line("mrforge: " + line, std::cerr); };
   builder::RebuildResult r = builder::rebuild_and_compare(recipe, s);
 
   if (o.json) {
@@ -62,7 +62,7 @@ int run_rebuild(RebuildCommandOptions o) {
   if (r.signature_ok) {
     if (*r.signature_ok && r.envelope_problems.empty())
       std::cout << "envelope   signature verifies; its subjects and statement are the rebuild's\n";
-    for (const auto &p : r.envelope_problems) std::cout << "envelope   " << p << "\n";
+    for (const auto &p : r.envelope_problems) print_line("envelope   " + p);
   }
   if (r.differences.empty() && r.envelope_problems.empty()) {
     std::cout << "\nIDENTICAL: every artifact and every measurement of " << s.published
@@ -72,7 +72,7 @@ int run_rebuild(RebuildCommandOptions o) {
   if (!r.differences.empty()) {
     std::cout << "\nDIFFERENT: " << r.differences.size() << " difference" << (r.differences.size() == 1 ? "" : "s")
               << " (published -> rebuilt; causes first, then what follows from them):\n";
-    for (const auto &d : r.differences) std::cout << "  " << d.line() << "\n";
+    for (const auto &d : r.differences) print_line("  " + d.line());
   }
   return k_exit_mismatch;
 }

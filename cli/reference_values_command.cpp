@@ -43,7 +43,7 @@ int run_reference_values(const ReferenceValuesOptions &o) {
     builder::DsseEnvelope envelope = builder::read_envelope(o.source);
     builder::DsseVerification v = builder::verify_envelope(envelope, key);
     if (!v.ok) {
-      std::cerr << "mrforge: signature check failed: " << o.source << ": " << v.message
+      std::cerr << "mrforge: signature check failed: " << message_text(o.source + ": " + v.message)
                 << ": no reference values written\n";
       return k_exit_mismatch;
     }
@@ -51,7 +51,7 @@ int run_reference_values(const ReferenceValuesOptions &o) {
   }
   Json out = o.format == "measurements" ? builder::plain_measurements(statement)
                                         : builder::coco_rvps_reference_values(statement);
-  std::string text = out.dump(2) + "\n";
+  std::string text = json_output(out);
   if (o.output.empty() || o.output == "-")
     std::cout << text;
   else

@@ -166,9 +166,9 @@ void print_statement(const builder::Statement &st) {
   for (const auto &s : st.subjects) rows.push_back({"  " + s.name, s.sha256});
   print_table(rows);
   for (const auto &s : st.shapes) {
-    std::cout << "\n"
-              << s.profile << ", " << s.cpus << " vCPU, " << format_memory_size(s.memory_bytes) << ", OVMF variant "
-              << s.ovmf_variant << ", ACPI " << s.acpi << "\n";
+    std::cout << "\n";
+    print_line(s.profile + ", " + std::to_string(s.cpus) + " vCPU, " + format_memory_size(s.memory_bytes) +
+               ", OVMF variant " + s.ovmf_variant + ", ACPI " + s.acpi);
     std::vector<std::vector<std::string>> mr = {{"  firmware", s.firmware_name + ", sha256 " + s.firmware_sha256},
                                                 {"  cmdline", s.cmdline},
                                                 {"  MRTD", optional_hex(s.expected.mrtd)}};
@@ -190,7 +190,7 @@ int run_verify_signature(const VerifySignatureOptions &o) {
       j["reason"] = v.message;
       print_json(j);
     }
-    std::cerr << "mrforge: " << o.envelope << ": signature does not verify: " << v.message << "\n";
+    std::cerr << "mrforge: " << message_text(o.envelope + ": signature does not verify: " + v.message) << "\n";
     return k_exit_mismatch;
   }
   // Only authenticated bytes are interpreted from here on (protocol.md: verify, then check the
@@ -224,7 +224,7 @@ int run_verify_signature(const VerifySignatureOptions &o) {
       std::cout << "all " << st.subjects.size() << " subjects match\n";
     } else {
       std::cout << problems.size() << " problem(s)\n";
-      for (const auto &p : problems) std::cout << "  " << p << "\n";
+      for (const auto &p : problems) print_line("  " + p);
     }
   }
   std::cout << "\n" << (passed ? "RESULT: OK" : "RESULT: ARTIFACTS DO NOT MATCH") << "\n";

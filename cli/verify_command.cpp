@@ -103,7 +103,7 @@ std::optional<ExpectedFile> read_expected(const std::string &given, const std::s
     builder::DsseEnvelope env = builder::parse_envelope(std::string(text.begin(), text.end()), path);
     builder::DsseVerification v = builder::verify_envelope(env, key);
     if (!v.ok) {
-      std::cerr << "mrforge: signature check failed: " << path << ": " << v.message
+      std::cerr << "mrforge: signature check failed: " << message_text(path + ": " + v.message)
                 << ": the expected values are not trusted, nothing was compared\n";
       return std::nullopt;
     }
@@ -121,6 +121,12 @@ std::optional<ExpectedFile> read_expected(const std::string &given, const std::s
     throw InputError("--expected-shape",
                      path + " holds one measurement (`mrforge measure --json`), not a list of shapes");
   return ExpectedFile{expected_values_from_json(j, path), "", file_label(path)};
+}
+
+// An RTMR3 event's payload as shown: never data that contradicts its digest.
+std::string rtmr3_payload(const LoggedEvent &e) {
+  return e.data_check.status == DataCheck::mismatch ? "(data does not match its digest: not shown)"
+                                                    : payload_text(e.data);
 }
 
 // Exactly what was compared, for the summary line: "MRTD, RTMR0, RTMR1, RTMR2 against ...".
@@ -156,8 +162,11 @@ std::string join_names(const std::vector<std::string> &v) {
 // "RESULT: OK: MRTD, RTMR0, RTMR1, RTMR2 match the engine's prediction (...); the event log replays to
 // the quote's RTMR0-3; not compared: none".
 std::string summary_line(const VerifyReport &r, const Comparison &c, bool passed) {
-  std::string replay = r.log_consistent ? "the event log replays to the quote's RTMR0-3"
-                                        : "the event log does NOT replay to the quote's RTMRs";
+  std::string replay = r.log_consistent          ? "the event log replays to the quote's RTMR0-3"
+                       : !r.data_mismatches.empty() ? "the event log's digests replay to the quote but " +
+                                                          std::to_string(r.data_mismatches.size()) +
+                                                          " event(s) hold data that does not match their digests"
+                                                    : "the event log does NOT replay to the quote's RTMRs";
   if (c.log_only)
     return std::string(passed ? "RESULT: OK (log only): " : "RESULT: MISMATCH (log only): ") + replay +
            "; no register was compared with expected values (RTMR3 events are listed, not checked)";
@@ -203,10 +212,17 @@ Json report_json(const VerifyReport &r, const EventLog &log, bool passed, const 
   j["not_compared"] = cmp.not_compared;
   j["expected_source"] = cmp.log_only ? Json(nullptr) : Json(cmp.against);
   j["summary"] = summary_line(r, cmp, passed);
+  j["data_mismatches"] = Json::array();
+  for (const DataMismatch &m : r.data_mismatches)
+    j["data_mismatches"].push_back(Json{{"index", m.index},
+                                        {"register", m.reg ? Json(register_name(*m.reg)) : Json(nullptr)},
+                                        {"type", event_type_label(m.type)},
+                                        {"note", m.note}});
   j["rtmr3_events"] = Json::array();
   for (const LoggedEvent *e : events_of(log, Register::rtmr3))
     j["rtmr3_events"].push_back(Json{{"name", e->name},
-                                     {"payload", payload_text(e->data)},
+                                     {"payload", rtmr3_payload(*e)},
+                                     {"data_check", data_check_name(e->data_check.status)},
                                      {"digest", e->digest ? Json(to_hex(*e->digest)) : Json(nullptr)}});
   return j;
 }
@@ -216,12 +232,21 @@ std::string verdict(std::optional<bool> m) { return !m ? "not expected" : *m ? "
 void print_report(const VerifyReport &r, const EventLog &log, const TdQuote &q, bool passed, const Comparison &cmp) {
   std::cout << "Log against the quote (replay):\n";
   std::vector<std::vector<std::string>> rows;
-  for (const RegisterCheck &c : r.log_vs_quote)
+  bool replays = true;
+  for (const RegisterCheck &c : r.log_vs_quote) {
     rows.push_back({"  " + std::string(register_name(c.reg)), c.match ? "match" : "MISMATCH", to_hex(c.quote)});
+    replays = replays && c.match;
+  }
   print_table(rows);
-  if (!r.log_consistent)
+  if (!replays)
     std::cout << "  The log does not replay to the quote: it is not this TD's log, or it was altered. Its events "
                  "are not trusted below.\n";
+  if (!r.data_mismatches.empty()) {
+    std::cout << "\nEvents whose data does not match their digest (the log's data was altered; not trusted):\n";
+    for (const DataMismatch &m : r.data_mismatches)
+      print_line("  log event " + std::to_string(m.index) + " (" + (m.reg ? register_name(*m.reg) : "-") + ", " +
+                 event_type_label(m.type) + "): " + m.note);
+  }
   std::cout << "\nQuote against the expected values:\n";
   print_table({{"  mrtd", verdict(r.mrtd_match), to_hex(q.mrtd)},
                {"  rtmr0", verdict(r.rtmr_match[0]), to_hex(q.rtmr[0])},
@@ -229,25 +254,25 @@ void print_report(const VerifyReport &r, const EventLog &log, const TdQuote &q, 
                {"  rtmr2", verdict(r.rtmr_match[2]), to_hex(q.rtmr[2])}});
   if (!r.divergences.empty()) {
     std::cout << "\nFirst divergent events:\n";
-    for (const Divergence &d : r.divergences) std::cout << "  " << d.message << "\n";
+    for (const Divergence &d : r.divergences) print_line("  " + d.message);
   }
   if (!r.explanations.empty()) {
     std::cout << "\nNeighbouring assumptions that reproduce the actual values:\n";
     for (const Explanation &e : r.explanations)
-      std::cout << "  " << e.assumption << ": reproduces " << e.what_it_reproduces << "\n";
+      print_line("  " + e.assumption + ": reproduces " + e.what_it_reproduces);
   }
   auto rtmr3 = events_of(log, Register::rtmr3);
   if (!rtmr3.empty() && r.log_consistent) {
     std::cout << "\nRTMR3 runtime events:\n";
-    std::vector<std::vector<std::string>> ev = {{"  #", "NAME", "PAYLOAD"}};
+    std::vector<std::vector<std::string>> ev = {{"  #", "NAME", "CHECK", "PAYLOAD"}};
     for (const LoggedEvent *e : rtmr3)
       ev.push_back({"  " + std::to_string(e->index), e->name.empty() ? event_type_label(e->type) : e->name,
-                    payload_text(e->data)});
+                    data_check_name(e->data_check.status), rtmr3_payload(*e)});
     print_table(ev);
   }
   std::cout << "\n";
-  for (const std::string &n : r.notes) std::cout << "note: " << n << "\n";
-  for (const std::string &n : quote_notes(q)) std::cout << "note: " << n << "\n";
+  for (const std::string &n : r.notes) print_line("note: " + n);
+  for (const std::string &n : quote_notes(q)) print_line("note: " + n);
   std::cout << summary_line(r, cmp, passed) << "\n";
 }
 

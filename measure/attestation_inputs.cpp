@@ -12,6 +12,7 @@
 #include <measure/errors.hpp>
 #include <measure/json_text.hpp>
 #include <measure/reader.hpp>
+#include <measure/terminal_text.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -230,7 +231,7 @@ RawEvent raw_event_from_json(const Json &j, size_t i, const std::string &source)
 
 LoggedEvent logged_from_raw(const RawEvent &raw, size_t i, const std::string &origin, const std::string &source) {
   std::string at = "event " + std::to_string(i);
-  if (!raw.name.empty()) at += " (\"" + raw.name + "\")";
+  if (!raw.name.empty()) at += " (\"" + echoed(raw.name) + "\")";
   if (raw.imr > 3) throw FormatError(source, 0, at + ": imr " + std::to_string(raw.imr) + " is not an RTMR (0..3)");
   if (!raw.digest.empty() && raw.digest.size() != 48)
     throw FormatError(source, 0,
@@ -249,10 +250,12 @@ LoggedEvent logged_from_raw(const RawEvent &raw, size_t i, const std::string &or
                         at + ": the log gives digest " + to_hex(raw.digest) + " but SHA384(type:name:payload) is " +
                             to_hex(computed));
     le.digest = computed;
+    le.data_check = {DataCheck::verified, "digest recomputed as SHA384(type:name:payload)"};
   } else {
     if (raw.digest.empty())
       throw FormatError(source, 0, at + ": no digest (only dstack runtime events, type 0x08000001, can be recomputed)");
     le.digest = to_sha384(raw.digest);
+    le.data_check = check_event_data(raw.type, raw.payload, {LogDigest{k_tpm_alg_sha384, raw.digest}});
   }
   return le;
 }
@@ -459,8 +462,13 @@ std::vector<LoggedEvent> ima_events(ByteView file, const std::string &source) {
       le.type = 0; // IMA entries have no TCG event type
       le.digest = ima_extended_digest(to_sha384(digest));
       le.data = Bytes(file.begin() + pos, file.begin() + end);
-      le.name = fields.back().second; // the file name (last field of ima, ima-ng and ima-sig)
+      // The file name: the fifth field of every template (ima, ima-ng, ima-sig, ima-buf); the
+      // signature or buffer of ima-sig and ima-buf come after it.
+      le.name = fields.size() > 4 ? fields[4].second : fields.back().second;
       le.origin = "ima";
+      std::vector<std::string_view> texts;
+      for (const auto &f : fields) texts.emplace_back(f.second);
+      le.data_check = check_ima_entry(texts);
       out.push_back(std::move(le));
     }
     pos = end < file.size() ? end + 1 : end;

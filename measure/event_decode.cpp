@@ -31,26 +31,16 @@ constexpr size_t k_max_summary_text_chars = 160; // text shown in a summary befo
 
 // Event types (PFP 1.06 table 9) beyond those of event.hpp and tcg_log.hpp.
 constexpr uint32_t k_ev_post_code = 0x00000001;
-constexpr uint32_t k_ev_action = 0x00000005;
 constexpr uint32_t k_ev_s_crtm_contents = 0x00000007;
 constexpr uint32_t k_ev_s_crtm_version = 0x00000008;
 constexpr uint32_t k_ev_cpu_microcode = 0x00000009;
-constexpr uint32_t k_ev_ipl = 0x0000000D;
 constexpr uint32_t k_ev_ipl_partition_data = 0x0000000E;
 constexpr uint32_t k_ev_nonhost_info = 0x00000011;
 constexpr uint32_t k_ev_compact_hash = 0x0000000C;
 constexpr uint32_t k_ev_omit_boot_device_events = 0x00000012;
-constexpr uint32_t k_ev_efi_boot_services_driver = 0x80000004;
-constexpr uint32_t k_ev_efi_runtime_services_driver = 0x80000005;
-constexpr uint32_t k_ev_efi_gpt_event = 0x80000006;
-constexpr uint32_t k_ev_efi_platform_firmware_blob = 0x80000008;
-constexpr uint32_t k_ev_efi_handoff_tables = 0x80000009;
-constexpr uint32_t k_ev_efi_variable_authority = 0x800000E0;
 // dstack's runtime events (RTMR3), see event_log.hpp.
 
-// Tagged event ids of the Linux EFI stub (include/linux/efi.h, drivers/firmware/efi/libstub).
-constexpr uint32_t k_tag_linux_load_options = 0x8F3B22ED;
-constexpr uint32_t k_tag_linux_initrd = 0x8F3B22EC;
+// Tagged event ids of the Linux EFI stub: event.hpp (event_tag).
 // CoCo attestation-agent event log entries ("AAEL" read as a little-endian u32, guest-components).
 constexpr uint32_t k_tag_coco_aael = 0x4141454C;
 
@@ -486,7 +476,7 @@ void decode_variable(Decoder &d, uint32_t type) {
   } else if (type == event_type::k_efi_variable_driver_config && is_signature_database(name) && !bytes.empty()) {
     decode_signature_lists(d, data);
     value = bytes_word(bytes.size());
-  } else if (type == k_ev_efi_variable_authority && is_signature_database(name) && bytes.size() >= 16) {
+  } else if (type == event_type::k_efi_variable_authority && is_signature_database(name) && bytes.size() >= 16) {
     // EFI_SIGNATURE_DATA: owner GUID || the certificate or hash that authorized the image.
     Guid owner = read_guid(data);
     d.field("signature owner", guid_text(owner));
@@ -639,10 +629,10 @@ void decode_tagged(Decoder &d) {
   if (size > r.remaining())
     r.fail("tagged event data of " + bytes_word(size) + " is truncated (have " + std::to_string(r.remaining()) + ")");
   ByteView body = r.read_bytes(size);
-  const char *what = id == k_tag_linux_load_options ? "kernel command line"
-                     : id == k_tag_linux_initrd     ? "initrd"
-                     : id == k_tag_coco_aael        ? "CoCo AAEL event"
-                                                    : "tagged event";
+  const char *what = id == event_tag::k_linux_load_options ? "kernel command line"
+                     : id == event_tag::k_linux_initrd     ? "initrd"
+                     : id == k_tag_coco_aael               ? "CoCo AAEL event"
+                                                           : "tagged event";
   d.field("tag", hex_u32(id) + " (" + what + ")");
   d.field("tagged data length", std::to_string(size));
   std::string value;
@@ -654,7 +644,7 @@ void decode_tagged(Decoder &d) {
     d.field("hex", hex_prefix(body));
     value = bytes_word(size);
   }
-  if (id == k_tag_linux_load_options || id == k_tag_linux_initrd)
+  if (id == event_tag::k_linux_load_options || id == event_tag::k_linux_initrd)
     d.field("note", "the data is the event's description; the digest covers the " + std::string(what) + " itself");
   if (r.remaining() > 0) d.field("trailing bytes", std::to_string(r.remaining()));
   d.summary(std::string(what) + ": " + value);
@@ -723,15 +713,15 @@ const char *structure_of(uint32_t type) {
   switch (type) {
   case event_type::k_efi_variable_driver_config:
   case event_type::k_efi_variable_boot:
-  case k_ev_efi_variable_authority: return "UEFI_VARIABLE_DATA";
+  case event_type::k_efi_variable_authority: return "UEFI_VARIABLE_DATA";
   case event_type::k_efi_boot_services_application:
-  case k_ev_efi_boot_services_driver:
-  case k_ev_efi_runtime_services_driver: return "UEFI_IMAGE_LOAD_EVENT";
-  case k_ev_efi_platform_firmware_blob: return "UEFI_PLATFORM_FIRMWARE_BLOB";
+  case event_type::k_efi_boot_services_driver:
+  case event_type::k_efi_runtime_services_driver: return "UEFI_IMAGE_LOAD_EVENT";
+  case event_type::k_efi_platform_firmware_blob: return "UEFI_PLATFORM_FIRMWARE_BLOB";
   case event_type::k_efi_platform_firmware_blob2: return "UEFI_PLATFORM_FIRMWARE_BLOB2";
-  case k_ev_efi_handoff_tables: return "UEFI_HANDOFF_TABLE_POINTERS";
+  case event_type::k_efi_handoff_tables: return "UEFI_HANDOFF_TABLE_POINTERS";
   case event_type::k_efi_handoff_tables2: return "UEFI_HANDOFF_TABLE_POINTERS2";
-  case k_ev_efi_gpt_event: return "UEFI_GPT_DATA";
+  case event_type::k_efi_gpt_event: return "UEFI_GPT_DATA";
   case event_type::k_event_tag: return "TCG_PCClientTaggedEvent";
   default: return "event data";
   }
@@ -741,15 +731,15 @@ void decode(Decoder &d, uint32_t type) {
   switch (type) {
   case event_type::k_efi_variable_driver_config:
   case event_type::k_efi_variable_boot:
-  case k_ev_efi_variable_authority: return decode_variable(d, type);
+  case event_type::k_efi_variable_authority: return decode_variable(d, type);
   case event_type::k_efi_boot_services_application:
-  case k_ev_efi_boot_services_driver:
-  case k_ev_efi_runtime_services_driver: return decode_image_load(d);
-  case k_ev_efi_platform_firmware_blob: return decode_blob(d, false);
+  case event_type::k_efi_boot_services_driver:
+  case event_type::k_efi_runtime_services_driver: return decode_image_load(d);
+  case event_type::k_efi_platform_firmware_blob: return decode_blob(d, false);
   case event_type::k_efi_platform_firmware_blob2: return decode_blob(d, true);
-  case k_ev_efi_handoff_tables: return decode_handoff_tables(d, false);
+  case event_type::k_efi_handoff_tables: return decode_handoff_tables(d, false);
   case event_type::k_efi_handoff_tables2: return decode_handoff_tables(d, true);
-  case k_ev_efi_gpt_event: return decode_gpt(d);
+  case event_type::k_efi_gpt_event: return decode_gpt(d);
   case event_type::k_event_tag: return decode_tagged(d);
   case event_type::k_separator: return decode_separator(d);
   case k_ev_no_action: return decode_no_action(d);
@@ -757,11 +747,11 @@ void decode(Decoder &d, uint32_t type) {
     if (decode_td_shim_config(d)) return;
     return d.text_or_hex("");
   case event_type::k_efi_action:
-  case k_ev_action:
+  case event_type::k_action:
   case k_ev_post_code:
   case k_ev_s_crtm_version:
   case k_ev_s_crtm_contents:
-  case k_ev_ipl:
+  case event_type::k_ipl:
   case k_ev_ipl_partition_data:
   case k_ev_compact_hash:
   case k_ev_nonhost_info:

@@ -37,6 +37,7 @@ EventLog event_log_from_ccel(const TcgLog &log) {
       }
       le.digest = to_sha384(*d);
     }
+    le.data_check = check_event_data(e.type, e.data, e.digests);
     out.events.push_back(std::move(le));
   }
   return out;

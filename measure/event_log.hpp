@@ -1,9 +1,11 @@
 // One shape for every event log mrforge reads (binary TCG2/CCEL logs, dstack's JSON logs, IMA
 // lists appended to RTMR2): an ordered list of events with the register each extends, its type,
-// its SHA-384 digest and its data. Replay, display and verification all read this list.
+// its SHA-384 digest, its data and whether that data is what the digest covers. Replay, display
+// and verification all read this list.
 #pragma once
 
 #include <measure/event.hpp>
+#include <measure/event_data_check.hpp>
 #include <measure/tcg_log.hpp>
 
 #include <optional>
@@ -22,6 +24,7 @@ struct LoggedEvent {
   Bytes data;                     // the event data as logged
   std::string name;               // dstack runtime events (RTMR3): the event name
   std::string origin;             // "ccel", "dstack-json", "ima" ...: where the record came from
+  DataVerdict data_check;         // whether `data` (and `name`) is what the digests cover
 };
 
 struct EventLog {
@@ -31,7 +34,8 @@ struct EventLog {
   std::vector<LoggedEvent> events;
 };
 
-// A binary CCEL log (MR index 1..4 = RTMR0..3). Records without a SHA-384 digest that extend a
+// A binary CCEL log (MR index 1..4 = RTMR0..3), each event's data checked against every digest
+// of its record (check_event_data). Records without a SHA-384 digest that extend a
 // register make it throw FormatError (the message names the algorithms the log does have).
 EventLog event_log_from_ccel(const TcgLog &log);
 
@@ -44,7 +48,8 @@ std::vector<const LoggedEvent *> events_of(const EventLog &log, Register reg);
 // dstack's runtime event type (RTMR3 events its guest agent extends).
 constexpr uint32_t k_dstack_runtime_event_type = 0x08000001;
 
-// dstack's runtime event digest (RTMR3): SHA384(u32le(type) || ":" || name || ":" || payload).
+// dstack's runtime event digest (RTMR3): SHA384(u32le(type) || ":" || name || ":" || payload)
+// (dstack cc-eventlog src/tdx.rs, runtime event version 1).
 Sha384 dstack_runtime_event_digest(uint32_t type, const std::string &name, ByteView payload);
 
 } // namespace mrforge

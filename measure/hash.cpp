@@ -45,6 +45,17 @@ Sha384 to_sha384(const Bytes &d) {
 
 Sha384 sha384(ByteView data) { return to_sha384(Hasher(HashAlgorithm::sha384).update(data).finish()); }
 
+std::optional<Bytes> digest_by_name(const char *openssl_name, ByteView data) {
+  const EVP_MD *md = EVP_get_digestbyname(openssl_name);
+  if (!md) return std::nullopt;
+  Bytes out(static_cast<size_t>(EVP_MD_get_size(md)));
+  unsigned int n = 0;
+  const void *bytes = data.empty() ? static_cast<const void *>("") : data.data();
+  if (EVP_Digest(bytes, data.size(), out.data(), &n, md, nullptr) != 1 || n != out.size())
+    throw Error(std::string("OpenSSL: ") + openssl_name + " digest failed");
+  return out;
+}
+
 Sha256 sha256(ByteView data) {
   Bytes d = Hasher(HashAlgorithm::sha256).update(data).finish();
   Sha256 out;

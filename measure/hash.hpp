@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -42,6 +43,10 @@ private:
 };
 
 Sha384 sha384(ByteView data);
+// The digest of data under the OpenSSL digest called `openssl_name` ("SHA1", "SHA512", "SM3",
+// "SHA3-256", ...), or nullopt when this OpenSSL does not provide it. Throws mrforge::Error if
+// OpenSSL fails otherwise.
+std::optional<Bytes> digest_by_name(const char *openssl_name, ByteView data);
 Sha256 sha256(ByteView data);
 Sha384 to_sha384(const Bytes &digest); // digest must be 48 bytes
 

@@ -4,6 +4,7 @@
 #include <measure/profile_yaml.hpp>
 #include <measure/reader.hpp>
 #include <measure/tcg_log.hpp>
+#include <measure/terminal_text.hpp>
 #include <measure/yaml_field.hpp>
 
 #include <yaml-cpp/yaml.h>
@@ -31,7 +32,7 @@ Register field_register(const Field &f) {
   std::string s = f.str();
   for (Register r : {Register::rtmr0, Register::rtmr1, Register::rtmr2, Register::rtmr3})
     if (s == register_name(r)) return r;
-  f.fail("expected rtmr0, rtmr1, rtmr2 or rtmr3, got '" + s + "'");
+  f.fail("expected rtmr0, rtmr1, rtmr2 or rtmr3, got '" + echoed(s) + "'");
 }
 
 Field load_root(const std::string &yaml, const std::string &file, const char *kind) {
@@ -72,10 +73,11 @@ std::string resolve(const std::string &name_or_path, const char *subdir, const c
   check_profile_name(name_or_path, is_path, what);
   if (is_path) return name_or_path;
   std::string path = shipped_profile_dir() + "/" + subdir + "/" + name_or_path + ".yaml";
-  if (!std::filesystem::exists(path)) {
+  std::error_code ec; // a name too long for a path is simply not shipped
+  if (!std::filesystem::exists(path, ec)) {
     std::string list;
     for (const auto &k : known) list += (list.empty() ? "" : ", ") + k;
-    throw InputError(what, "no shipped " + std::string(subdir) + " '" + name_or_path + "' (known: " + list +
+    throw InputError(what, "no shipped " + std::string(subdir) + " '" + echoed(name_or_path) + "' (known: " + list +
                                "; or give a path to a YAML file)");
   }
   return path;
@@ -213,7 +215,7 @@ PlatformProfile parse_platform_profile(const std::string &yaml, const std::strin
     else if (into->str() == "tpm-pcrs")
       p.measured_into = MeasurementTarget::tpm_pcrs;
     else
-      into->fail("expected tdx-rtmrs or tpm-pcrs, got '" + into->str() + "'");
+      into->fail("expected tdx-rtmrs or tpm-pcrs, got '" + echoed(into->str()) + "'");
   }
 
   Field mrtd = root.required("mrtd");
@@ -224,7 +226,7 @@ PlatformProfile parse_platform_profile(const std::string &yaml, const std::strin
   else if (order.str() == "two-pass")
     p.mrtd_page_order = PageOrder::two_pass;
   else
-    order.fail("expected single-pass or two-pass, got '" + order.str() + "'");
+    order.fail("expected single-pass or two-pass, got '" + echoed(order.str()) + "'");
 
   Field mem = root.required("memory_layout");
   mem.expect_map({"split_threshold", "low_top_when_split", "high_base"});
@@ -250,13 +252,13 @@ PlatformProfile parse_platform_profile(const std::string &yaml, const std::strin
     p.qemu_acpi_data_size = size.u64();
     if (p.qemu_acpi_data_size == 0 || p.qemu_acpi_data_size % 4096) size.fail("expected a non-zero multiple of 4 KiB");
   } else {
-    patch.fail("expected none or qemu-x86-load-linux, got '" + patch.str() + "'");
+    patch.fail("expected none or qemu-x86-load-linux, got '" + echoed(patch.str()) + "'");
   }
 
   Field acpi = root.required("acpi");
   acpi.expect_map({"source", "generator"});
   Field source = acpi.required("source");
-  if (source.str() != "fw_cfg-blobs") source.fail("expected fw_cfg-blobs, got '" + source.str() + "'");
+  if (source.str() != "fw_cfg-blobs") source.fail("expected fw_cfg-blobs, got '" + echoed(source.str()) + "'");
   p.acpi_source = AcpiSource::fw_cfg_blobs;
   if (auto gen = acpi.optional("generator")) {
     p.acpi_generator = gen->str();
@@ -268,8 +270,8 @@ PlatformProfile parse_platform_profile(const std::string &yaml, const std::strin
   std::set<EventStep> seen;
   for (const Field &f : root.required("events").list()) {
     std::optional<EventStep> step = event_step_from_name(f.str());
-    if (!step) f.fail("unknown event step '" + f.str() + "'");
-    if (!seen.insert(*step).second) f.fail("event step '" + f.str() + "' listed twice");
+    if (!step) f.fail("unknown event step '" + echoed(f.str()) + "'");
+    if (!seen.insert(*step).second) f.fail("event step '" + echoed(f.str()) + "' listed twice");
     p.events.push_back(*step);
   }
   if (p.events.empty()) root.required("events").fail("the event list is empty");
@@ -318,7 +320,8 @@ OvmfVariant parse_ovmf_variant(const std::string &yaml, const std::string &file)
       e.reg = field_register(f.required("register"));
       Field type = f.required("type");
       std::optional<uint32_t> t = tcg_event_type_from_name(type.str());
-      if (!t) type.fail("unknown TCG event type '" + type.str() + "' (use a name such as EV_EFI_HANDOFF_TABLES2)");
+      if (!t)
+        type.fail("unknown TCG event type '" + echoed(type.str()) + "' (use a name such as EV_EFI_HANDOFF_TABLES2)");
       e.type = *t;
       e.description = f.required("description").str();
       auto digest = f.optional("digest");

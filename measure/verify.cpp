@@ -159,10 +159,19 @@ void check_log(VerifyReport &r, const EventLog &log, const TdQuote &quote) {
   std::vector<std::string> bad;
   for (const RegisterCheck &c : r.log_vs_quote)
     if (!c.match) bad.push_back(reg_label(c.reg));
-  r.log_consistent = bad.empty();
-  if (!r.log_consistent)
+  if (!bad.empty())
     r.notes.push_back("the log does not replay to the quote's " + join(bad) +
                       ": it is not this TD's log or it was altered; divergences found in it are not evidence");
+  for (const LoggedEvent &e : log.events)
+    if (e.data_check.status == DataCheck::mismatch)
+      r.data_mismatches.push_back(DataMismatch{e.index, e.reg, e.type, e.data_check.note});
+  if (!r.data_mismatches.empty()) {
+    const DataMismatch &first = r.data_mismatches.front();
+    r.notes.push_back(std::to_string(r.data_mismatches.size()) + " event(s) carry data that does not match their " +
+                      "digest (first: log event " + std::to_string(first.index) + ", " + type_label(first.type) +
+                      "): the log's data was altered and is not trusted, whatever the registers say");
+  }
+  r.log_consistent = bad.empty() && r.data_mismatches.empty();
 }
 
 } // namespace

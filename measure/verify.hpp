@@ -1,4 +1,5 @@
-// Verifying a TD against a prediction: (1) the event log must replay to the quote's RTMR0-3,
+// Verifying a TD against a prediction: (1) the event log must replay to the quote's RTMR0-3 and
+// no event's data may contradict its digest (event_data_check.hpp),
 // (2) the expected MRTD and RTMR0-2 are compared with the quote's, (3) where a register differs,
 // the expected events are aligned with the log's to name the first event that diverges and the
 // input that fed it, and (4) when the engine inputs are at hand, the engine is re-run under
@@ -81,9 +82,18 @@ std::vector<Explanation> diagnose(const PlatformProfile &profile, const OvmfVari
                                   const std::vector<Divergence> &divergences, const Alternatives &alternatives,
                                   MrtdPolicy mrtd = MrtdPolicy::compare);
 
+// Step 1: an event whose data does not match its digest (the log's data was altered).
+struct DataMismatch {
+  size_t index = 0; // LoggedEvent::index
+  std::optional<Register> reg;
+  uint32_t type = 0;
+  std::string note; // DataVerdict::note: the rule and the two digests
+};
+
 struct VerifyReport {
   std::vector<RegisterCheck> log_vs_quote;       // step 1
-  bool log_consistent = false;                   // the log replays to the quote's RTMR0-3
+  std::vector<DataMismatch> data_mismatches;     // step 1: events whose data contradicts their digest
+  bool log_consistent = false;                   // replays to the quote's RTMR0-3, no data mismatch
   std::optional<bool> mrtd_match;                // absent: no expected MRTD
   std::array<std::optional<bool>, 3> rtmr_match; // expected RTMR0-2 against the quote; absent: not expected
   std::vector<Divergence> divergences;           // step 3

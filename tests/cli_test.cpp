@@ -664,3 +664,199 @@ TEST_CASE("firmware without a TD_HOB section is bad input (exit 2), not an inter
   CHECK(r.err.find("no-hob.fd: TD HOB: the TDVF metadata has no TD_HOB section") != std::string::npos);
   CHECK(r.err.find("internal error") == std::string::npos);
 }
+
+namespace {
+
+bool has_line_starting(const std::string &text, const std::string &prefix) {
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    if (text.compare(pos, prefix.size(), prefix) == 0) return true;
+    size_t nl = text.find('\n', pos);
+    if (nl == std::string::npos) break;
+    pos = nl + 1;
+  }
+  return false;
+}
+
+} // namespace
+
+TEST_CASE("Error messages escape the input they quote and cut it short", "[cli]") {
+  std::string name = std::string(100000, 'p') + "\x1b[8m\nRESULT: OK";
+  Run r = run_mrforge({"measure", "--profile", name, "--cpus", "1", "--memory", "1G", "--cmdline", ""});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.size() < 1000);
+  CHECK(r.err.find('\x1b') == std::string::npos);
+  CHECK_FALSE(has_line_starting(r.err, "RESULT"));
+  CHECK(r.err.find("(" + std::to_string(name.size()) + " bytes") != std::string::npos);
+  // A short one is not a profile name either: refused by its length, never echoed.
+  Run short_name =
+      run_mrforge({"measure", "--profile", "q\x1b[8m\nRESULT: OK", "--cpus", "1", "--memory", "1G", "--cmdline", ""});
+  CHECK(short_name.exit_code == 2);
+  CHECK(short_name.err.find('\x1b') == std::string::npos);
+  CHECK_FALSE(has_line_starting(short_name.err, "RESULT"));
+  CHECK(short_name.err.find("not a profile name (16 bytes") != std::string::npos);
+}
+
+namespace {
+
+std::string read_binary(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+std::string hex_of(const std::string &s) {
+  static const char k_digits[] = "0123456789abcdef";
+  std::string h;
+  for (char c : s) {
+    auto b = static_cast<unsigned char>(c);
+    h += {k_digits[b >> 4], k_digits[b & 15]};
+  }
+  return h;
+}
+
+} // namespace
+
+TEST_CASE("verify and eventlog show flag forged event data and never print it as measured", "[cli][eventlog][verify]") {
+  // GCE COS 113: grub's kernel_cmdline event with init= rewritten in the data; the digests, and so
+  // the replay against the TD's quote, are untouched.
+  std::string log = read_binary(vector_path("go-tdx-guest/ccel_data.dat"));
+  const std::string genuine = "kernel_cmdline: /syslinux/vmlinuz.A init=/usr/lib/systemd/systemd";
+  const std::string forged = "kernel_cmdline: /syslinux/vmlinuz.A init=/tmp/evil/evil/evil/evil";
+  REQUIRE(genuine.size() == forged.size());
+  REQUIRE(log.find(genuine) != std::string::npos);
+  log.replace(log.find(genuine), genuine.size(), forged);
+  TempDir d;
+  write_text(d.path / "forged.bin", log);
+  const std::string forged_path = (d.path / "forged.bin").string();
+  const std::string quote_path = vector_path("go-tdx-guest/cos-113-tdx-quote.dat");
+
+  Run json = run_mrforge({"verify", "--quote", quote_path, "--event-log", forged_path, "--json", "--log-only"});
+  CHECK(json.exit_code == 4);
+  auto j = nlohmann::json::parse(json.out);
+  for (const auto &c : j["log_vs_quote"]) CHECK(c["match"] == true);
+  CHECK(j["log_consistent"] == false);
+  CHECK(j["ok"] == false);
+  REQUIRE(j["data_mismatches"].size() == 1);
+  CHECK(j["data_mismatches"][0]["type"] == "EV_IPL");
+  CHECK(j["data_mismatches"][0]["register"] == "rtmr2");
+  CHECK(json.out.find("tmp/evil") == std::string::npos);
+
+  Run text = run_mrforge({"verify", "--quote", quote_path, "--event-log", forged_path, "--log-only"});
+  CHECK(text.exit_code == 4);
+  CHECK(text.out.find("Events whose data does not match their digest") != std::string::npos);
+  CHECK(text.out.find("RESULT: MISMATCH") != std::string::npos);
+  CHECK(text.out.find("tmp/evil") == std::string::npos);
+
+  Run show = run_mrforge({"eventlog", "show", forged_path});
+  CHECK(show.exit_code == 0);
+  CHECK(show.out.find("MISMATCH") != std::string::npos);
+  CHECK(show.out.find("tmp/evil") == std::string::npos);
+  CHECK(show.err.find("1 MISMATCH") != std::string::npos);
+  CHECK(show.err.find("the log was altered") != std::string::npos);
+  Run show_json = run_mrforge({"eventlog", "show", forged_path, "--json"});
+  REQUIRE(show_json.exit_code == 0);
+  size_t mismatches = 0;
+  const auto shown = nlohmann::json::parse(show_json.out);
+  for (const auto &e : shown["events"]) {
+    if (e["data_check"]["status"] != "mismatch") continue;
+    ++mismatches;
+    CHECK(e["summary"].get<std::string>().find("evil") == std::string::npos);
+    CHECK(e["data"].get<std::string>().find(hex_of("/tmp/evil")) != std::string::npos); // the bytes, as data
+  }
+  CHECK(mismatches == 1);
+
+  Run real = run_mrforge({"eventlog", "show", vector_path("go-tdx-guest/ccel_data.dat")});
+  CHECK(real.exit_code == 0);
+  CHECK(real.err.find("13 verified, 18 partial, 12 unchecked, 0 MISMATCH") != std::string::npos);
+}
+
+TEST_CASE("Event names and payloads cannot fake output lines or terminal sequences", "[cli][eventlog]") {
+  // dstack runtime events (RTMR3) with blank digests, recomputed from whatever names they carry.
+  auto event = [](const std::string &name, const std::string &payload) {
+    return nlohmann::json{
+        {"imr", 3}, {"event_type", 134217729}, {"digest", ""}, {"event", name}, {"event_payload", hex_of(payload)}};
+  };
+  nlohmann::json log =
+      nlohmann::json::array({event("x\nRESULT: OK", "\nRESULT: OK\n"), event("\x1b[8mhidden\x1b[0m", "\x1b[8m"),
+                             event("caf\xc3\xa9 \xe2\x80\xae"
+                                   "evil",
+                                   "ok"),
+                             event("bell\a\rRESULT: OK", "")});
+  TempDir d;
+  write_text(d.path / "log.json", log.dump());
+  Run show = run_mrforge({"eventlog", "show", (d.path / "log.json").string()});
+  INFO(show.out);
+  REQUIRE(show.exit_code == 0);
+  CHECK(show.out.find('\x1b') == std::string::npos);
+  CHECK(show.out.find('\r') == std::string::npos);
+  CHECK(show.out.find('\a') == std::string::npos);
+  CHECK_FALSE(has_line_starting(show.out, "RESULT"));
+  CHECK(show.out.find("x\\nRESULT: OK") != std::string::npos);
+  CHECK(show.out.find("\\x1b[8mhidden\\x1b[0m") != std::string::npos);
+  CHECK(show.out.find("caf\xc3\xa9 \\u202eevil") != std::string::npos); // printable UTF-8 kept, bidi escaped
+  // JSON keeps the names as data.
+  Run json = run_mrforge({"eventlog", "show", (d.path / "log.json").string(), "--json"});
+  REQUIRE(json.exit_code == 0);
+  auto j = nlohmann::json::parse(json.out);
+  CHECK(j["events"][0]["name"] == "x\nRESULT: OK");
+  CHECK(j["events"][1]["name"] == "\x1b[8mhidden\x1b[0m");
+  CHECK(json.out.find('\x1b') == std::string::npos);
+
+  // An IMA file name that is not UTF-8: \xNN in the table, U+FFFD in JSON (not exit 3). With a
+  // zero template hash (a violation) the entry is unchecked, so the table shows its name.
+  std::string ima = read_binary(vector_path("cc-trusted-api/ima_log.bin"));
+  ima.replace(ima.find("boot_aggregate"), 14, "boot\xff\xfe\x1b[8m");
+  ima.replace(3, 96, std::string(96, '0')); // " 2 HASH ima-ng ..."
+  REQUIRE(ima.compare(0, 4, " 2 0") == 0);
+  write_text(d.path / "ima.txt", ima);
+  std::vector<std::string> args = {"eventlog", "show", vector_path("cc-trusted-api/ccel_data.bin"), "--ima",
+                                   (d.path / "ima.txt").string()};
+  Run ima_text = run_mrforge(args);
+  CHECK(ima_text.exit_code == 0);
+  CHECK(ima_text.out.find("boot\\xff\\xfe\\x1b[8m") != std::string::npos);
+  CHECK(ima_text.out.find('\x1b') == std::string::npos);
+  // JSON text is UTF-8: a name that is not cannot be kept as data, so nothing is printed and the
+  // error names the value (the text form above shows it escaped).
+  Run ima_json = run_mrforge(with(args, {"--json"}));
+  INFO(ima_json.err);
+  CHECK(ima_json.exit_code == 2);
+  CHECK(ima_json.out.empty());
+  CHECK_THAT(ima_json.err,
+             Catch::Contains("--json: the value at /events/") && Catch::Contains("/name is not valid UTF-8 (byte 4)"));
+}
+
+TEST_CASE("Recipe users become /etc/passwd records of their own; injected records are refused before any output",
+          "[cli][recipe]") {
+  TempDir d;
+  const std::string header = "apiVersion: mrforge/v1\nkind: OciImage\nname: demo\nsource_date_epoch: 1700000000\n"
+                             "groups: [{name: app, gid: 1000}]\n";
+  write_text(d.path / "ok.yaml", header + "users: [{name: app, uid: 1000, group: app, home: /srv/app}]\n");
+  Run lock = run_mrforge({"lock", (d.path / "ok.yaml").string()});
+  INFO(lock.err);
+  REQUIRE(lock.exit_code == 0);
+  Run build = run_mrforge({"build", "--offline", "--store", (d.path / "store").string(), (d.path / "ok.yaml").string(),
+                           "-o", (d.path / "out").string(), "--json"});
+  INFO(build.err);
+  REQUIRE(build.exit_code == 0);
+  std::string layer = nlohmann::json::parse(build.out)["layers"][0]["digest"];
+  std::string blob = (d.path / "out/blobs/sha256" / layer.substr(7)).string();
+  auto extract = [&](const std::string &member) {
+    return mrforge::test::run_shell("tar -xzOf " + quote(blob) + " " + member).out;
+  };
+  CHECK(extract("etc/passwd") == "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/srv/app:/bin/sh\n");
+  CHECK(extract("etc/group") == "root:x:0:\napp:x:1000:\n");
+
+  // A newline and ':' in home: a second, passwordless uid 0 record if written.
+  write_text(d.path / "bad.yaml",
+             header + "users: [{name: app, uid: 1000, group: app, home: \"/srv\\nevil::0:0::/:/bin/sh\"}]\n");
+  Run bad = run_mrforge({"lock", (d.path / "bad.yaml").string()});
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err.find("bad.yaml:6:") != std::string::npos);
+  CHECK(bad.err.find("users[0].home") != std::string::npos);
+  CHECK_FALSE(has_line_starting(bad.err, "evil"));
+  CHECK_FALSE(fs::exists(d.path / "bad.yaml.lock"));
+  Run bad_build = run_mrforge({"build", "--offline", "--store", (d.path / "store").string(),
+                               (d.path / "bad.yaml").string(), "-o", (d.path / "bad-out").string()});
+  CHECK(bad_build.exit_code == 2);
+  CHECK_FALSE(fs::exists(d.path / "bad-out"));
+}

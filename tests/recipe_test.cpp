@@ -137,3 +137,62 @@ TEST_CASE("The build timestamp is SOURCE_DATE_EPOCH, else the recipe's, never th
   CHECK_THROWS_WITH(resolve_source_date_epoch(r, ""), Catch::Contains("SOURCE_DATE_EPOCH"));
   CHECK_THROWS_WITH(resolve_source_date_epoch(r, "-1"), Catch::Contains("SOURCE_DATE_EPOCH"));
 }
+
+TEST_CASE("User and group fields cannot add records to /etc/passwd or /etc/group", "[recipe]") {
+  const std::string groups = "groups: [{name: app, gid: 1000}]\n";
+  auto users = [&](const std::string &entry) { return std::string(k_header) + groups + "users: [" + entry + "]\n"; };
+  int line = 0, column = 0;
+  // A newline and ':' in home would write a second, passwordless uid 0 record.
+  std::string e =
+      error_of(users(R"({name: app, uid: 1000, group: app, home: "/srv\nevil::0:0::/:/bin/sh"})"), &line, &column);
+  CHECK(e.find("/r.yaml:5:") != std::string::npos);
+  CHECK(line == 5);
+  CHECK(column > 1);
+  CHECK(e.find("users[0].home: home directory '/srv\\nevil::0:0::/:/bin/sh' cannot hold ':', a newline") !=
+        std::string::npos);
+  CHECK(e.find('\n') == std::string::npos); // the value is escaped in the message
+  e = error_of(users("{name: app, uid: 1000, group: app, shell: '/bin/sh:0:0'}"));
+  CHECK(e.find("users[0].shell: shell '/bin/sh:0:0' cannot hold ':'") != std::string::npos);
+  e = error_of(users("{name: app, uid: 1000, group: app, home: srv/app}"));
+  CHECK(e.find("users[0].home: expected an absolute home directory, got 'srv/app'") != std::string::npos);
+  e = error_of(users("{name: app, uid: 1000, group: app, shell: bin/sh}"));
+  CHECK(e.find("users[0].shell: expected an absolute shell") != std::string::npos);
+  e = error_of(users("{name: app, uid: 1000, group: app, home: /srv/../etc}"));
+  CHECK(e.find("contains '..'") != std::string::npos);
+
+  // Names: useradd's grammar, and never a number.
+  for (const char *name : {"'app:x'", "'1000'", "App", "'-app'", "'a b'", "\"app\\tx\""}) {
+    INFO(name);
+    e = error_of(users(std::string("{name: ") + name + ", uid: 1000, group: app}"));
+    CHECK(e.find("users[0].name: ") != std::string::npos);
+    CHECK(e.find("is not a user name") != std::string::npos);
+  }
+  e = error_of(users("{name: " + std::string(33, 'a') + ", uid: 1000, group: app}"));
+  CHECK(e.find("is not a user name") != std::string::npos);
+  e = error_of(std::string(k_header) + "groups: [{name: \"app\\nroot::0:\", gid: 1000}]\n");
+  CHECK(e.find("groups[0].name: 'app\\nroot::0:' is not a group name") != std::string::npos);
+
+  // Ids: root's 0, the reserved 65535 and 4294967295, and one account per id.
+  e = error_of(users("{name: app, uid: 0, group: app}"));
+  CHECK(e.find("users[0].uid: uid 0 is root's") != std::string::npos);
+  e = error_of(users("{name: app, uid: 65535, group: app}"));
+  CHECK(e.find("uid 65535 is reserved") != std::string::npos);
+  e = error_of(std::string(k_header) + "groups: [{name: app, gid: 4294967295}]\n");
+  CHECK(e.find("gid 4294967295 is reserved") != std::string::npos);
+  e = error_of(users("{name: app, uid: 1000, group: app}, {name: bob, uid: 1000, group: app}"));
+  CHECK(e.find("users[1].uid: uid 1000 is user app's already") != std::string::npos);
+  e = error_of(std::string(k_header) + "groups: [{name: app, gid: 1000}, {name: ops, gid: 1000}]\n");
+  CHECK(e.find("groups[1].gid: gid 1000 is group app's already") != std::string::npos);
+
+  // Archive components become URL paths.
+  e = error_of(std::string(k_header) + "debian: {suite: bookworm, components: [\"main/../../x\"]}\n");
+  CHECK(e.find("debian.components[0]: 'main/../../x' is not an archive component") != std::string::npos);
+
+  // What is valid loads, with the default home.
+  TempDir dir("recipe");
+  write_text(dir / "r.yaml", users("{name: _app-1, uid: 1000, group: app}"));
+  Recipe r = load_recipe(dir / "r.yaml");
+  REQUIRE(r.users.size() == 1);
+  CHECK(r.users[0].home == "/home/_app-1");
+  CHECK(r.users[0].shell == "/bin/sh");
+}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang under ASan+UBSan and runs each for a fixed time, seeded
 # with its committed corpus (tests/fuzz/corpus/<target>) and, for the event-log, quote and
-# attestation-input parsers, with every file of ../shared/vectors. Exits non-zero on the first crash, leaving the crashing
+# attestation-input parsers, with every file of ../shared/vectors, and with tests/fuzz/<target>.dict
+# when there is one. Exits non-zero on the first crash, leaving the crashing
 # input in the work directory it prints. CI runs it with a short time per target.
 #
 # Usage: tests/fuzz/run_fuzzers.sh [SECONDS_PER_TARGET]   (default 30; BUILD_DIR default build-fuzz)
