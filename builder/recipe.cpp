@@ -7,8 +7,8 @@
 #include <measure/hash.hpp>
 #include <measure/mapped_file.hpp>
 #include <measure/profile_yaml.hpp>
-#include <measure/vm_shape_file.hpp>
 #include <measure/terminal_text.hpp>
+#include <measure/vm_shape_file.hpp>
 #include <measure/yaml_field.hpp>
 
 #include <algorithm>

@@ -162,7 +162,7 @@ std::string join_names(const std::vector<std::string> &v) {
 // "RESULT: OK: MRTD, RTMR0, RTMR1, RTMR2 match the engine's prediction (...); the event log replays to
 // the quote's RTMR0-3; not compared: none".
 std::string summary_line(const VerifyReport &r, const Comparison &c, bool passed) {
-  std::string replay = r.log_consistent          ? "the event log replays to the quote's RTMR0-3"
+  std::string replay = r.log_consistent             ? "the event log replays to the quote's RTMR0-3"
                        : !r.data_mismatches.empty() ? "the event log's digests replay to the quote but " +
                                                           std::to_string(r.data_mismatches.size()) +
                                                           " event(s) hold data that does not match their digests"
