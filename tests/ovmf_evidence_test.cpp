@@ -41,7 +41,7 @@ ByteView cfv_of(const Bytes &fw, FirmwareImage &image) {
 }
 
 uint32_t le32(const Bytes &b, size_t at) {
-  return static_cast<uint32_t>(b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (static_cast<uint32_t>(b[at + 3]) << 24));
+  return uint32_t{b[at]} | uint32_t{b[at + 1]} << 8 | uint32_t{b[at + 2]} << 16 | uint32_t{b[at + 3]} << 24;
 }
 
 std::vector<OvmfVariant> shipped() {
