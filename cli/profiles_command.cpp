@@ -17,15 +17,15 @@ namespace {
 Json source_json(const ProfileSource &s) { return Json{{"from", s.location}, {"sha256", s.sha256}}; }
 
 // Names given by more than one file cannot be used by name: say so (the listing still shows both).
-void note_ambiguous(const std::vector<ProfileFile> &files) {
+void note_ambiguous(const std::vector<ProfileFile> &files, const char *what) {
   std::map<std::string, std::vector<std::string>> places;
   for (const ProfileFile &f : files) places[f.name].push_back(f.source.location);
   for (const auto &[name, where] : places) {
     if (where.size() < 2) continue;
     std::string list;
     for (const std::string &w : where) list += (list.empty() ? "" : ", ") + w;
-    std::cerr << "mrforge: note: " << profile_kind_folder(files.front().kind) << " '" << name
-              << "' is defined more than once (" << list << "): it cannot be used by name; give the file's path\n";
+    std::cerr << "mrforge: note: " << what << " '" << name << "' is defined more than once (" << list
+              << "): it cannot be used by name; give the file's path\n";
   }
 }
 
@@ -76,7 +76,9 @@ void run_profiles(bool json) {
     acpi.push_back({a.name, a.qemu_version, a.source.location, a.source.sha256, a.description});
   }
 
-  for (const auto *files : {&platform_files, &ovmf_files, &acpi_files}) note_ambiguous(*files);
+  note_ambiguous(platform_files, "platform profile");
+  note_ambiguous(ovmf_files, "OVMF variant");
+  note_ambiguous(acpi_files, "ACPI profile");
   if (json) {
     print_json(j);
     return;
