@@ -313,7 +313,7 @@ std::string profile_reference(const YamlField &f, const std::string &recipe_dir,
   if (std::find(names.begin(), names.end(), s) == names.end()) {
     std::string list;
     for (const auto &n : names) list += (list.empty() ? "" : ", ") + n;
-    f.fail("unknown " + what + " '" + echoed(s) + "' (shipped: " + list + "; or give a path ending in .yaml)");
+    f.fail("unknown " + what + " '" + echoed(s) + "' (known: " + list + "; or give a path ending in .yaml)");
   }
   return s;
 }
@@ -432,8 +432,8 @@ void parse_acpi(const YamlField &f, const Recipe &r, AcpiSpec &a) {
 }
 
 void parse_measure(const YamlField &f, const Recipe &r, std::vector<MeasureShape> &out) {
-  std::vector<std::string> profiles = shipped_platform_profiles();
-  std::vector<std::string> variants = shipped_ovmf_variants();
+  std::vector<std::string> profiles = profile_names(ProfileKind::platform);
+  std::vector<std::string> variants = profile_names(ProfileKind::ovmf);
   for (const YamlField &e : f.list()) {
     e.expect_map({"profile", "ovmf_variant", "shape", "cpus", "memory", "acpi"});
     MeasureShape m;

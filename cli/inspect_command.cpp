@@ -9,6 +9,7 @@
 #include <measure/mrtd.hpp>
 #include <measure/pe.hpp>
 #include <measure/reader.hpp>
+#include <measure/request_assembly.hpp>
 #include <measure/setup_header.hpp>
 
 #include <iostream>
@@ -40,7 +41,7 @@ void inspect_firmware(const InspectOptions &o) {
     if (s.type == TdvfSectionType::cfv) cfv = cfv_digest(f.bytes(), fw);
 
   if (o.json) {
-    Json j{{"file", o.file}, {"size", fw.size}, {"guided_table", Json::array()}};
+    Json j{{"file", file_label(o.file)}, {"size", fw.size}, {"guided_table", Json::array()}};
     for (const auto &e : fw.guided_table)
       j["guided_table"].push_back(Json{{"guid", e.guid.str()}, {"offset", e.data_offset}, {"size", e.data_size}});
     j["tdvf"] = Json{{"offset", fw.tdvf_offset}, {"version", fw.tdvf_version}, {"sections", Json::array()}};
@@ -84,13 +85,13 @@ void inspect_kernel(const InspectOptions &o) {
   std::optional<SetupHeader> hdr;
   std::string hdr_error;
   try {
-    hdr = parse_setup_header(f.bytes(), o.file);
+    hdr = parse_setup_header(f.bytes(), file_label(o.file)); // its error goes into the output
   } catch (const FormatError &e) {
     hdr_error = e.what(); // an EFI application that is not a bzImage (e.g. a UKI): reported, not fatal
   }
 
   if (o.json) {
-    Json j{{"file", o.file},
+    Json j{{"file", file_label(o.file)},
            {"size", pe.file_size},
            {"machine", pe_machine_name(pe.machine) ? pe_machine_name(pe.machine) : hex_u64(pe.machine)},
            {"format", pe.pe32_plus ? "PE32+" : "PE32"},

@@ -11,7 +11,9 @@ namespace {
 
 constexpr const char *k_exit_codes_help =
     "Exit codes: 0 ok, 1 usage error, 2 bad input (a file, profile or value is wrong or missing),\n"
-    "3 internal error, 4 verification failed (the TD does not match; for `lock --check`: the lock is out of date).";
+    "3 internal error, 4 verification failed (the TD does not match; for `lock --check`: the lock is out of date).\n"
+    "Profiles: the shipped ones are compiled in; MRFORGE_PROFILE_PATH=DIR[:DIR...] adds folders with platform/,\n"
+    "ovmf/ and acpi/ subfolders of NAME.yaml files (a name found twice is refused: give the file's path).";
 
 } // namespace
 

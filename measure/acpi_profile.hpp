@@ -3,6 +3,8 @@
 // value cites where it comes from in its file.
 #pragma once
 
+#include <measure/profile_source.hpp>
+
 #include <cstdint>
 #include <optional>
 #include <set>
@@ -28,7 +30,7 @@ std::string acpi_variation_names(); // "qemu-8.0-pci-aml, pdsm-func7-prefilled, 
 
 struct AcpiProfile {
   std::string name;
-  std::string file;
+  ProfileSource source; // outputs name the profile by source.identity(), never by path
   std::string description;
   std::string qemu_version;  // "7.2", "8.2", "9.2"
   bool confidential = false; // confidential-guest-support=tdx

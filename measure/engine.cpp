@@ -52,8 +52,8 @@ private:
   void input(const std::string &name, const std::string &value) { m_result.inputs.emplace_back(name, value); }
 
   void record_inputs() {
-    input("profile", m_profile.name + " (" + m_profile.file + ")");
-    input("ovmf_variant", m_ovmf.name + " (" + m_ovmf.file + ")");
+    input("profile", m_profile.source.identity());
+    input("ovmf_variant", m_ovmf.source.identity());
     input("mrtd_page_order", page_order_name(m_profile.mrtd_page_order));
     input("kernel_header_patch", kernel_header_patch_name(m_profile.kernel_header_patch));
     if (m_in.firmware) input("firmware", m_in.firmware->name);
@@ -152,7 +152,7 @@ private:
     }
     case EventStep::ovmf_extra_events:
       for (const ExtraEvent &e : m_ovmf.extra_events)
-        add(e.reg, e.type, e.description, e.digest, "OVMF variant " + m_ovmf.name + " (" + m_ovmf.file + ")");
+        add(e.reg, e.type, e.description, e.digest, "OVMF variant " + m_ovmf.source.identity());
       break;
     case EventStep::calling_efi_application:
       add(Register::rtmr1, event_type::k_efi_action, k_calling_efi_application,

@@ -8,6 +8,7 @@
 #include <measure/hash.hpp>
 #include <measure/memory_layout.hpp>
 #include <measure/mrtd.hpp>
+#include <measure/profile_source.hpp>
 
 #include <optional>
 #include <string>
@@ -56,7 +57,7 @@ const char *acpi_source_name(AcpiSource s);
 // A host platform: QEMU version and TDX stack.
 struct PlatformProfile {
   std::string name;
-  std::string file; // where it was loaded from
+  ProfileSource source; // outputs name the profile by source.identity(), never by path
   std::string description;
   MeasurementTarget measured_into = MeasurementTarget::tdx_rtmrs;
   PageOrder mrtd_page_order = PageOrder::single_pass;
@@ -105,7 +106,7 @@ struct KnownFirmwareBuild {
 // A firmware build: what belongs to OVMF rather than to the host.
 struct OvmfVariant {
   std::string name;
-  std::string file;
+  ProfileSource source; // outputs name the variant by source.identity(), never by path
   std::string description;
   std::vector<UefiVariable> secure_boot_variables; // in measurement order
   Register separator_boot_register = Register::rtmr1;

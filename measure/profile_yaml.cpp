@@ -1,3 +1,4 @@
+#include <measure/embedded_profiles.hpp>
 #include <measure/errors.hpp>
 #include <measure/hash.hpp>
 #include <measure/mapped_file.hpp>
@@ -10,6 +11,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <set>
@@ -44,54 +46,146 @@ std::string read_text(const std::string &path) {
   return std::string(b.begin(), b.end());
 }
 
+constexpr const char *k_search_path_variable = "MRFORGE_PROFILE_PATH";
+constexpr const char *k_embedded = "embedded"; // ProfileSource::location of a shipped profile
+// Each kind's folder (under measure/profiles/ and in a MRFORGE_PROFILE_PATH folder), its name in
+// messages and the option that takes it.
+struct KindInfo {
+  ProfileKind kind;
+  const char *folder;
+  const char *description;
+  const char *option;
+};
+constexpr KindInfo k_kinds[] = {{ProfileKind::platform, "platform", "platform profile", "--profile"},
+                                {ProfileKind::ovmf, "ovmf", "OVMF variant", "--ovmf-variant"},
+                                {ProfileKind::acpi, "acpi", "ACPI profile", "--acpi-profile"}};
+
+const KindInfo &kind_info(ProfileKind kind) {
+  for (const KindInfo &k : k_kinds)
+    if (k.kind == kind) return k;
+  return k_kinds[0];
+}
+
+bool is_path(const std::string &name_or_path) {
+  return name_or_path.find('/') != std::string::npos ||
+         (name_or_path.size() > 5 && name_or_path.compare(name_or_path.size() - 5, 5, ".yaml") == 0);
+}
+
 // A profile is named ([a-z0-9._-], 1 to 64 characters, as the shipped ones are) or given by path
 // (with a '/' or ending in .yaml, at most PATH_MAX bytes). Anything else is refused without
-// echoing it: names reach the terminal, and a name of megabytes or control bytes is no name.
+// echoing it: names reach the terminal, and a name of megabytes or control bytes is no name. The
+// files of a MRFORGE_PROFILE_PATH folder are named by the same rule.
 constexpr size_t k_max_profile_name = 64;
 constexpr size_t k_max_profile_path = 4096;
 
-void check_profile_name(const std::string &name_or_path, bool is_path, const char *what) {
-  if (is_path) {
+bool is_profile_name(const std::string &name) {
+  return !name.empty() && name.size() <= k_max_profile_name && std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+  });
+}
+
+void check_profile_name(const std::string &name_or_path, bool path, const char *what) {
+  if (path) {
     if (name_or_path.size() > k_max_profile_path)
       throw InputError(what, "a profile path of " + std::to_string(name_or_path.size()) + " bytes is longer than " +
                                  std::to_string(k_max_profile_path) + " (PATH_MAX)");
     return;
   }
-  bool ok = !name_or_path.empty() && name_or_path.size() <= k_max_profile_name;
-  for (char c : name_or_path)
-    ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-');
-  if (!ok)
+  if (!is_profile_name(name_or_path))
     throw InputError(what, "not a profile name (" + std::to_string(name_or_path.size()) +
                                " bytes; names are 1 to 64 of a-z 0-9 . _ -) nor a path to a YAML file (with a '/' or "
                                "ending in .yaml)");
 }
 
-std::string resolve(const std::string &name_or_path, const char *subdir, const char *what,
-                    const std::vector<std::string> &known) {
-  bool is_path = name_or_path.find('/') != std::string::npos ||
-                 (name_or_path.size() > 5 && name_or_path.compare(name_or_path.size() - 5, 5, ".yaml") == 0);
-  check_profile_name(name_or_path, is_path, what);
-  if (is_path) return name_or_path;
-  std::string path = shipped_profile_dir() + "/" + subdir + "/" + name_or_path + ".yaml";
-  std::error_code ec; // a name too long for a path is simply not shipped
-  if (!std::filesystem::exists(path, ec)) {
-    std::string list;
-    for (const auto &k : known) list += (list.empty() ? "" : ", ") + k;
-    throw InputError(what, "no shipped " + std::string(subdir) + " '" + echoed(name_or_path) + "' (known: " + list +
-                               "; or give a path to a YAML file)");
-  }
-  return path;
+bool version_less(const std::string &a, const std::string &b) { return strverscmp(a.c_str(), b.c_str()) < 0; }
+
+void sort_by_version(std::vector<ProfileFile> &files) {
+  std::stable_sort(files.begin(), files.end(),
+                   [](const ProfileFile &a, const ProfileFile &b) { return version_less(a.name, b.name); });
 }
 
-std::vector<std::string> list_dir(const char *subdir) {
-  std::vector<std::string> out;
+std::string sha256_hex(const std::string &text) { return to_hex(sha256(ByteView::of(text))); }
+
+std::string file_name_of(const std::string &path) { return std::filesystem::path(path).filename().string(); }
+
+// The NAME.yaml files of DIR/FOLDER (none when the subfolder is absent), in version order.
+std::vector<ProfileFile> files_in(const std::string &dir, ProfileKind kind) {
+  namespace fs = std::filesystem;
+  const std::string folder = dir + "/" + profile_kind_folder(kind);
+  std::vector<ProfileFile> out;
   std::error_code ec;
-  for (const auto &e : std::filesystem::directory_iterator(shipped_profile_dir() + "/" + subdir, ec))
-    if (e.path().extension() == ".yaml") out.push_back(e.path().stem().string());
-  // Version order: qemu-8.2-tdx before qemu-10.2-tdx.
-  std::sort(out.begin(), out.end(),
-            [](const std::string &a, const std::string &b) { return strverscmp(a.c_str(), b.c_str()) < 0; });
+  if (!fs::exists(fs::symlink_status(folder, ec))) return out;
+  try {
+    for (const fs::directory_entry &e : fs::directory_iterator(folder)) {
+      if (e.path().extension() != ".yaml" || !e.is_regular_file()) continue;
+      const std::string path = e.path().string();
+      ProfileFile f;
+      f.kind = kind;
+      f.name = e.path().stem().string();
+      if (!is_profile_name(f.name))
+        throw InputError(std::string(k_search_path_variable) + ": " + path,
+                         "a profile's file name is 1 to 64 of a-z 0-9 . _ - followed by .yaml: rename it");
+      f.text = read_text(path);
+      f.source = ProfileSource{file_name_of(path), sha256_hex(f.text), path};
+      out.push_back(std::move(f));
+    }
+  } catch (const fs::filesystem_error &e) {
+    throw SystemError(folder, e.code().message());
+  }
+  sort_by_version(out);
   return out;
+}
+
+std::string join_names(const std::vector<std::string> &names) {
+  std::string list;
+  for (const auto &n : names) list += (list.empty() ? "" : ", ") + n;
+  return list;
+}
+
+// The one file `name` resolves to (see profile_yaml.hpp).
+ProfileFile find_profile(ProfileKind kind, const std::string &name) {
+  std::vector<ProfileFile> files = profile_files(kind);
+  std::vector<ProfileFile> hits;
+  for (ProfileFile &f : files)
+    if (f.name == name) hits.push_back(std::move(f));
+  if (hits.empty())
+    throw InputError(kind_info(kind).option, std::string("no ") + kind_info(kind).description + " '" + name +
+                                                 "' (known: " + join_names(profile_names(kind)) +
+                                                 "; or give a path to a YAML file)");
+  if (hits.size() > 1) {
+    std::string places;
+    for (const ProfileFile &f : hits)
+      places += (places.empty() ? "" : " and ") +
+                (f.source.location == k_embedded ? std::string("shipped with mrforge") : f.source.location);
+    throw InputError(kind_info(kind).option, std::string(kind_info(kind).description) + " '" + name +
+                                                 "' is ambiguous: " + places +
+                                                 "; give the path of the file you mean, or rename your own");
+  }
+  return std::move(hits.front());
+}
+
+// Parses a listed file (see parse_platform_profile(const ProfileFile &)).
+template <typename Profile>
+Profile parse_listed(const ProfileFile &f, Profile (*parse)(const std::string &, const std::string &)) {
+  const std::string shown = f.source.location == k_embedded
+                                ? "embedded:" + std::string(profile_kind_folder(f.kind)) + "/" + f.name + ".yaml"
+                                : f.source.location;
+  Profile p = parse(f.text, shown);
+  if (p.name != f.name)
+    throw InputError(shown, "its name is '" + p.name + "' but it is found by the name '" + f.name +
+                                "': a profile found by name carries that name (or give its path)");
+  p.source = f.source;
+  return p;
+}
+
+// Loads a profile by name (embedded or from the search path) or from a path.
+template <typename Profile>
+Profile load_profile(ProfileKind kind, const std::string &name_or_path,
+                     Profile (*parse)(const std::string &, const std::string &)) {
+  const bool path = is_path(name_or_path);
+  check_profile_name(name_or_path, path, kind_info(kind).option);
+  if (path) return parse(read_text(name_or_path), name_or_path);
+  return parse_listed(find_profile(kind, name_or_path), parse);
 }
 
 } // namespace
@@ -100,10 +194,77 @@ const char *measurement_target_name(MeasurementTarget t) {
   return t == MeasurementTarget::tpm_pcrs ? "tpm-pcrs" : "tdx-rtmrs";
 }
 
-std::string shipped_profile_dir() { return MRFORGE_PROFILE_DIR; }
-std::vector<std::string> shipped_platform_profiles() { return list_dir("platform"); }
-std::vector<std::string> shipped_ovmf_variants() { return list_dir("ovmf"); }
-std::vector<std::string> shipped_acpi_profiles() { return list_dir("acpi"); }
+const char *profile_kind_folder(ProfileKind kind) { return kind_info(kind).folder; }
+
+std::vector<std::string> profile_search_path() {
+  namespace fs = std::filesystem;
+  const char *value = std::getenv(k_search_path_variable);
+  std::vector<std::string> out;
+  if (!value) return out;
+  const std::string text(value);
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = std::min(text.find(':', start), text.size());
+    std::string dir = text.substr(start, end - start);
+    start = end + 1;
+    if (dir.empty()) continue;
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec))
+      throw InputError(k_search_path_variable, dir + " is not a folder (each entry is a folder holding platform/, "
+                                                     "ovmf/ or acpi/ subfolders of NAME.yaml files)");
+    bool any = false;
+    for (const KindInfo &k : k_kinds) any = any || fs::is_directory(dir + "/" + k.folder, ec);
+    if (!any)
+      throw InputError(k_search_path_variable,
+                       dir + " has none of the subfolders platform/, ovmf/, acpi/ (put NAME.yaml files in them)");
+    out.push_back(dir);
+  }
+  return out;
+}
+
+std::vector<ProfileFile> profile_files(ProfileKind kind) {
+  std::vector<ProfileFile> out;
+  for (const EmbeddedProfile &e : embedded_profiles()) {
+    if (e.kind != profile_kind_folder(kind)) continue;
+    ProfileFile f;
+    f.kind = kind;
+    f.name = std::string(e.name);
+    f.text = std::string(e.text);
+    f.source = ProfileSource{f.name, sha256_hex(f.text), k_embedded};
+    out.push_back(std::move(f));
+  }
+  if (out.empty())
+    throw Error(std::string("this mrforge was built without its shipped ") + kind_info(kind).description +
+                "s (measure/profiles/" + profile_kind_folder(kind) + ")");
+  sort_by_version(out);
+  for (const std::string &dir : profile_search_path())
+    for (ProfileFile &f : files_in(dir, kind)) out.push_back(std::move(f));
+  return out;
+}
+
+std::vector<std::string> profile_names(ProfileKind kind) {
+  std::vector<std::string> names;
+  for (const ProfileFile &f : profile_files(kind))
+    if (std::find(names.begin(), names.end(), f.name) == names.end()) names.push_back(f.name);
+  std::stable_sort(names.begin(), names.end(), version_less);
+  return names;
+}
+
+namespace {
+std::vector<std::string> shipped_names(ProfileKind kind) {
+  std::vector<std::string> names;
+  for (const EmbeddedProfile &e : embedded_profiles())
+    if (e.kind == profile_kind_folder(kind)) names.emplace_back(e.name);
+  if (names.empty())
+    throw Error(std::string("this mrforge was built without its shipped ") + kind_info(kind).description + "s");
+  std::stable_sort(names.begin(), names.end(), version_less);
+  return names;
+}
+} // namespace
+
+std::vector<std::string> shipped_platform_profiles() { return shipped_names(ProfileKind::platform); }
+std::vector<std::string> shipped_ovmf_variants() { return shipped_names(ProfileKind::ovmf); }
+std::vector<std::string> shipped_acpi_profiles() { return shipped_names(ProfileKind::acpi); }
 
 AcpiProfile parse_acpi_profile(const std::string &yaml, const std::string &file) {
   Field root = load_root(yaml, file, "AcpiProfile");
@@ -134,7 +295,7 @@ AcpiProfile parse_acpi_profile(const std::string &yaml, const std::string &file)
                    "cpu_unplug_smi",
                    "variations"});
   AcpiProfile p;
-  p.file = file;
+  p.source = ProfileSource{file_name_of(file), sha256_hex(yaml), file};
   p.name = root.required("name").str();
   p.description = root.required("description").str();
   p.qemu_version = root.required("qemu_version").str();
@@ -197,8 +358,7 @@ AcpiProfile parse_acpi_profile(const std::string &yaml, const std::string &file)
 }
 
 AcpiProfile load_acpi_profile(const std::string &name_or_path) {
-  std::string path = resolve(name_or_path, "acpi", "--acpi-profile", shipped_acpi_profiles());
-  return parse_acpi_profile(read_text(path), path);
+  return load_profile(ProfileKind::acpi, name_or_path, &parse_acpi_profile);
 }
 
 PlatformProfile parse_platform_profile(const std::string &yaml, const std::string &file) {
@@ -206,7 +366,7 @@ PlatformProfile parse_platform_profile(const std::string &yaml, const std::strin
   root.expect_map({"apiVersion", "kind", "name", "description", "measured_into", "mrtd", "memory_layout", "kernel",
                    "acpi", "default_ovmf_variant", "events"});
   PlatformProfile p;
-  p.file = file;
+  p.source = ProfileSource{file_name_of(file), sha256_hex(yaml), file};
   p.name = root.required("name").str();
   p.description = root.required("description").str();
   if (auto into = root.optional("measured_into")) {
@@ -283,7 +443,7 @@ OvmfVariant parse_ovmf_variant(const std::string &yaml, const std::string &file)
   root.expect_map({"apiVersion", "kind", "name", "description", "secure_boot_variables", "separator_boot_register",
                    "boot_variables", "extra_events", "known_builds"});
   OvmfVariant v;
-  v.file = file;
+  v.source = ProfileSource{file_name_of(file), sha256_hex(yaml), file};
   v.name = root.required("name").str();
   v.description = root.required("description").str();
   for (const Field &f : root.required("secure_boot_variables").list()) {
@@ -354,14 +514,16 @@ OvmfVariant parse_ovmf_variant(const std::string &yaml, const std::string &file)
   return v;
 }
 
+PlatformProfile parse_platform_profile(const ProfileFile &file) { return parse_listed(file, &parse_platform_profile); }
+OvmfVariant parse_ovmf_variant(const ProfileFile &file) { return parse_listed(file, &parse_ovmf_variant); }
+AcpiProfile parse_acpi_profile(const ProfileFile &file) { return parse_listed(file, &parse_acpi_profile); }
+
 PlatformProfile load_platform_profile(const std::string &name_or_path) {
-  std::string path = resolve(name_or_path, "platform", "--profile", shipped_platform_profiles());
-  return parse_platform_profile(read_text(path), path);
+  return load_profile(ProfileKind::platform, name_or_path, &parse_platform_profile);
 }
 
 OvmfVariant load_ovmf_variant(const std::string &name_or_path) {
-  std::string path = resolve(name_or_path, "ovmf", "--ovmf-variant", shipped_ovmf_variants());
-  return parse_ovmf_variant(read_text(path), path);
+  return load_profile(ProfileKind::ovmf, name_or_path, &parse_ovmf_variant);
 }
 
 } // namespace mrforge

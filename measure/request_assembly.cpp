@@ -67,7 +67,7 @@ AcpiInput acpi_input(const MeasureSpec &spec, const MeasureRequest &r) {
   if (shape.origin.empty()) shape.origin = spec.shape_where.empty() ? "defaults" : spec.shape_where;
   a.kind = AcpiInputKind::generated;
   a.shape = shape;
-  a.origin = describe_generated_acpi(shape, a.profile.name);
+  a.origin = describe_generated_acpi(shape, a.profile.source.identity());
   return a;
 }
 

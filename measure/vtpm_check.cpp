@@ -87,7 +87,7 @@ VtpmPrediction predict_vtpm(const PlatformProfile &profile, const OvmfVariant &o
     std::vector<uint32_t> pcrs = tpm_pcrs_of(step);
     if (!m.events.empty() && pcrs.empty())
       throw InputError(
-          "profile " + profile.name + " (" + profile.file + ")",
+          "profile " + profile.name + " (" + profile.source.location + ")",
           std::string("step ") + event_step_name(step) +
               " has no TPM counterpart (TD-only or given by RTMR only); remove it from a tpm-pcrs profile");
     if (pcrs.size() > 1 && m.events.size() != 1)

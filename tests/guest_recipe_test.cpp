@@ -296,7 +296,7 @@ TEST_CASE("Each bad GuestImage field is named with file, line, column and what w
       {"cmdline: \"console=ttyS0 panic=-1\"", "rootfs: {format: ext4}",
        "recipe/r.yaml:16:18: rootfs.format: expected erofs or squashfs, got 'ext4'"},
       {"  - profile: qemu-8.2-tdx", "  - profile: qemu-1.0-tdx",
-       "recipe/r.yaml:18:14: measure[0].profile: unknown platform profile 'qemu-1.0-tdx' (shipped: "},
+       "recipe/r.yaml:18:14: measure[0].profile: unknown platform profile 'qemu-1.0-tdx' (known: "},
       {"  - profile: qemu-8.2-tdx", "  - profile: ../nowhere.yaml",
        "recipe/r.yaml:18:14: measure[0].profile: no platform profile file "},
       {"ovmf_variant: edk2-stable202411", "ovmf_variant: edk2-2099",

@@ -1,11 +1,17 @@
-// Platform profiles and OVMF variants: the shipped files load and say what their provenance says;
-// malformed or incomplete files are rejected naming file, line, column and field.
+// Platform profiles and OVMF variants: the shipped files are compiled in, load and say what their
+// provenance says; users' folders (MRFORGE_PROFILE_PATH) add to them without ambiguity; malformed
+// or incomplete files are rejected naming file, line, column and field.
 #include "test_support.hpp"
 
 #include <measure/errors.hpp>
+#include <measure/hash.hpp>
 #include <measure/profile_yaml.hpp>
 
 #include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
 
 using namespace mrforge;
 
@@ -161,7 +167,7 @@ TEST_CASE("Profile names are short names or paths; anything else is refused with
   CHECK_THROWS_WITH(load_acpi_profile("/" + huge + ".yaml"),
                     Catch::Contains("longer than 4096") && !Catch::Contains(std::string(100, 'a')));
   // Valid names that are not shipped list the shipped ones.
-  CHECK_THROWS_WITH(load_acpi_profile("qemu-1.0-q35"), Catch::Contains("no shipped acpi 'qemu-1.0-q35'"));
+  CHECK_THROWS_WITH(load_acpi_profile("qemu-1.0-q35"), Catch::Contains("no ACPI profile 'qemu-1.0-q35'"));
   CHECK_NOTHROW(load_acpi_profile("qemu-7.2-q35"));
 
   // Through the CLI, from a shape file's profile field: exit 2 and a short message.
@@ -202,4 +208,124 @@ TEST_CASE("ACPI profiles must state QEMU's limits", "[profile]") {
              Catch::Contains("default_pci_hole64_size") && Catch::Contains("larger than max_pci_hole64_size"));
   CHECK_THAT(error_of(replace_line("phys_bits", "phys_bits: 40")),
              Catch::Contains("pci64_aperture_base") || Catch::Contains("2^phys_bits"));
+}
+
+namespace {
+
+// Sets MRFORGE_PROFILE_PATH for one scope (each test case runs in its own process under ctest).
+class ProfilePath {
+public:
+  explicit ProfilePath(const std::string &value) { ::setenv("MRFORGE_PROFILE_PATH", value.c_str(), 1); }
+  ~ProfilePath() { ::unsetenv("MRFORGE_PROFILE_PATH"); }
+  ProfilePath(const ProfilePath &) = delete;
+  ProfilePath &operator=(const ProfilePath &) = delete;
+};
+
+std::string sha256_hex_of(const std::string &text) { return to_hex(sha256(ByteView::of(text))); }
+
+} // namespace
+
+TEST_CASE("The shipped profiles are compiled in, name themselves, and are identified by name and sha256",
+          "[profile][install]") {
+  ::unsetenv("MRFORGE_PROFILE_PATH");
+  // Exactly the files of measure/profiles/, byte for byte.
+  for (ProfileKind kind : {ProfileKind::platform, ProfileKind::ovmf, ProfileKind::acpi}) {
+    const std::string folder = test::source_path(std::string("measure/profiles/") + profile_kind_folder(kind));
+    std::vector<std::string> on_disk;
+    for (const auto &e : std::filesystem::directory_iterator(folder))
+      if (e.path().extension() == ".yaml") on_disk.push_back(e.path().stem().string());
+    std::vector<ProfileFile> files = profile_files(kind);
+    REQUIRE(files.size() == on_disk.size());
+    REQUIRE_FALSE(files.empty());
+    for (const ProfileFile &f : files) {
+      INFO(f.name);
+      CHECK(std::find(on_disk.begin(), on_disk.end(), f.name) != on_disk.end());
+      const std::string text = test::read_text(folder + "/" + f.name + ".yaml");
+      CHECK(f.text == text);
+      CHECK(f.source.location == "embedded");
+      CHECK(f.source.name == f.name);
+      CHECK(f.source.sha256 == sha256_hex_of(text));
+      CHECK(f.source.identity() == f.name + " (sha256:" + sha256_hex_of(text) + ")");
+    }
+    CHECK(profile_names(kind).size() == on_disk.size());
+  }
+  PlatformProfile p = load_platform_profile("qemu-8.2-tdx");
+  CHECK(p.source.identity() ==
+        "qemu-8.2-tdx (sha256:" +
+            sha256_hex_of(test::read_text(test::source_path("measure/profiles/platform/qemu-8.2-tdx.yaml"))) + ")");
+  CHECK(load_ovmf_variant("edk2-stable202411").source.location == "embedded");
+  CHECK(load_acpi_profile("qemu-9.2-tdx").source.name == "qemu-9.2-tdx");
+  // A user's file given by path: its file name and sha256, the path only for errors.
+  const std::string path = test::source_path("measure/profiles/platform/qemu-9.2-tdx.yaml");
+  PlatformProfile by_path = load_platform_profile(path);
+  CHECK(by_path.source.name == "qemu-9.2-tdx.yaml");
+  CHECK(by_path.source.location == path);
+  CHECK(by_path.source.identity().find('/') == std::string::npos);
+}
+
+TEST_CASE("MRFORGE_PROFILE_PATH adds users' profile folders, and a name found twice is refused as ambiguous",
+          "[profile]") {
+  test::TempDir dir("profile-path");
+  const std::string mine = dir / "mine", more = dir / "more";
+  test::write_text(mine + "/platform/custom.yaml", k_valid_profile);
+  const std::string shipped_text = test::read_text(test::source_path("measure/profiles/ovmf/edk2-stable202411.yaml"));
+  test::write_text(more + "/ovmf/edk2-stable202411.yaml", shipped_text + "# my copy\n");
+  test::write_text(more + "/acpi/README", "not a profile: ignored");
+
+  SECTION("a user's profile loads by name, identified by its file name and sha256") {
+    ProfilePath env(mine + ":" + more);
+    CHECK(profile_search_path() == std::vector<std::string>{mine, more});
+    PlatformProfile p = load_platform_profile("custom");
+    CHECK(p.name == "custom");
+    CHECK(p.source.identity() == "custom.yaml (sha256:" + sha256_hex_of(k_valid_profile) + ")");
+    CHECK(p.source.location == mine + "/platform/custom.yaml");
+    std::vector<std::string> names = profile_names(ProfileKind::platform);
+    CHECK(std::find(names.begin(), names.end(), "custom") != names.end());
+    CHECK(std::find(names.begin(), names.end(), "qemu-8.2-tdx") != names.end());
+    std::vector<ProfileFile> files = profile_files(ProfileKind::platform);
+    CHECK(files.back().name == "custom"); // after the shipped ones
+    // The shipped name that a folder defines again is ambiguous, naming both places.
+    CHECK_THROWS_WITH(load_ovmf_variant("edk2-stable202411"),
+                      Catch::Contains("--ovmf-variant: OVMF variant 'edk2-stable202411' is ambiguous") &&
+                          Catch::Contains("shipped with mrforge") &&
+                          Catch::Contains(more + "/ovmf/edk2-stable202411.yaml") && Catch::Contains("give the path"));
+    // Given as a path, the user's copy is used (and named by its file name and its own sha256).
+    OvmfVariant v = load_ovmf_variant(more + "/ovmf/edk2-stable202411.yaml");
+    CHECK(v.source.identity() == "edk2-stable202411.yaml (sha256:" + sha256_hex_of(shipped_text + "# my copy\n") + ")");
+    // Names nobody defines twice still resolve.
+    CHECK(load_ovmf_variant("debian-bookworm-2022.11").source.location == "embedded");
+    CHECK_THROWS_WITH(load_platform_profile("nope"),
+                      Catch::Contains("no platform profile 'nope' (known: custom, qemu-7.2-vtpm, ") &&
+                          Catch::Contains("qemu-10.2-tdx; or give a path"));
+  }
+  SECTION("a file found by name carries that name") {
+    test::write_text(mine + "/platform/other.yaml", k_valid_profile);
+    ProfilePath env(mine);
+    CHECK_THROWS_WITH(load_platform_profile("other"),
+                      Catch::Contains(mine + "/platform/other.yaml: its name is 'custom'"));
+  }
+  SECTION("a bad search path is an error, never an empty or partial list") {
+    {
+      ProfilePath env(dir / "missing");
+      CHECK_THROWS_WITH(load_platform_profile("qemu-8.2-tdx"),
+                        Catch::Contains("MRFORGE_PROFILE_PATH: " + dir / "missing" + " is not a folder"));
+      CHECK_THROWS_AS(profile_files(ProfileKind::acpi), InputError);
+    }
+    {
+      ProfilePath env(mine + "/platform"); // one level too deep
+      CHECK_THROWS_WITH(profile_names(ProfileKind::platform),
+                        Catch::Contains("has none of the subfolders platform/, ovmf/, acpi/"));
+    }
+    {
+      test::write_text(mine + "/platform/bad name.yaml", k_valid_profile);
+      ProfilePath env(mine);
+      CHECK_THROWS_WITH(profile_files(ProfileKind::platform),
+                        Catch::Contains("bad name.yaml") && Catch::Contains("rename it"));
+    }
+    {
+      ProfilePath env("::"); // empty entries are skipped
+      CHECK(profile_search_path().empty());
+      CHECK(profile_names(ProfileKind::ovmf) == shipped_ovmf_variants());
+    }
+  }
 }
