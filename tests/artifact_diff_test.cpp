@@ -422,7 +422,7 @@ TEST_CASE("JSON documents field by field, text line by line, binaries by size an
   CHECK(broken[0].attribute == "type");
 }
 
-TEST_CASE("Identical directories give no differences; the CLI exits 0, 4 or 2", "[diff]") {
+TEST_CASE("Identical directories give no differences, the CLI exits 0, 4 or 2", "[diff]") {
   TempDir work("h3-diff-same");
   for (std::string side : {"a", "b"}) {
     fs::create_directories(work / (side + "/sub"));

@@ -75,7 +75,7 @@ const std::vector<std::string> k_acpi_digests = mrforge::test::placeholder_acpi_
 
 } // namespace
 
-TEST_CASE("mrforge --help documents subcommands and exit codes; usage errors exit 1", "[cli]") {
+TEST_CASE("mrforge --help documents subcommands and exit codes, usage errors exit 1", "[cli]") {
   Run help = run_mrforge({"--help"});
   CHECK(help.exit_code == 0);
   CHECK(help.out.find("measure") != std::string::npos);
@@ -826,7 +826,7 @@ TEST_CASE("Event names and payloads cannot fake output lines or terminal sequenc
              Catch::Contains("--json: the value at /events/") && Catch::Contains("/name is not valid UTF-8 (byte 4)"));
 }
 
-TEST_CASE("Recipe users become /etc/passwd records of their own; injected records are refused before any output",
+TEST_CASE("Recipe users become /etc/passwd records of their own, injected records are refused before any output",
           "[cli][recipe]") {
   TempDir d;
   const std::string header = "apiVersion: mrforge/v1\nkind: OciImage\nname: demo\nsource_date_epoch: 1700000000\n"

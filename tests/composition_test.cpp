@@ -166,7 +166,7 @@ TEST_CASE("The kernel event depends on memory and initrd size only where the pro
   CHECK(unpatched == to_hex(authenticode(kernel.bytes(), pe, HashAlgorithm::sha384)));
 }
 
-TEST_CASE("RTMR2 covers the command line and the initrd; RTMR0 the memory size", "[composition]") {
+TEST_CASE("RTMR2 covers the command line and the initrd, RTMR0 the memory size", "[composition]") {
   MappedFile fw(debian_ovmf(), limits::k_firmware), kernel(debian_kernel_612(), limits::k_kernel);
   Bytes initrd(4096, 1), other(4096, 2);
   Measurement a = measure_debian("qemu-9.2-tdx", 2ull << 30, initrd, fw, kernel);

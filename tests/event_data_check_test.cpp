@@ -340,7 +340,7 @@ TEST_CASE("Forged data with the digests kept is a mismatch, for each kind whose 
   }
 }
 
-TEST_CASE("IMA: the template hash of an ima-ng entry verifies; a forged name or file digest does not", "[event_data]") {
+TEST_CASE("IMA: the template hash of an ima-ng entry verifies, a forged name or file digest does not", "[event_data]") {
   Bytes list = read(vector_path("cc-trusted-api/ima_log.bin"));
   std::vector<LoggedEvent> events = ima_events(list, "ima_log.bin");
   REQUIRE(events.size() == 1);

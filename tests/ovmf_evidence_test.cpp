@@ -96,7 +96,7 @@ TEST_CASE("The CFV's variable store lists the keys a firmware starts with", "[ov
     CHECK_THROWS_AS(parse_variable_store(cfv.unchecked_sub(0, n), "ms", 0), FormatError);
 }
 
-TEST_CASE("A known firmware build decides the OVMF variant; a contradicting one is refused naming both",
+TEST_CASE("A known firmware build decides the OVMF variant, a contradicting one is refused naming both",
           "[ovmf_evidence]") {
   std::vector<OvmfVariant> known = shipped();
   Bytes fw = read(debian_ovmf());

@@ -247,7 +247,7 @@ TEST_CASE("Quote v4 and v5 layouts place the TD body where the spec says", "[quo
   CHECK(td10.padding_bytes == 0);
 }
 
-TEST_CASE("Zero bytes after the quote are a buffer's padding; anything else after it is refused", "[quote]") {
+TEST_CASE("Zero bytes after the quote are a buffer's padding, anything else after it is refused", "[quote]") {
   // Decided from the vectors: v4 quotes arrive in fixed-size zero-filled buffers (5006 bytes for
   // dstack's, trustee's, cc-trusted-api's and Azure's, 8000 for google's cos-113 and automata's).
   size_t padded = 0;

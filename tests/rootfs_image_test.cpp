@@ -542,7 +542,7 @@ TEST_CASE("squashfs rootfs: reproducible across tmpfs and disk, content read bac
   check_verity(one, RootfsFormat::squashfs);
 }
 
-TEST_CASE("rootfs seeds: another seed gives another salt, UUIDs and root hash; the same seed the same",
+TEST_CASE("rootfs seeds: another seed gives another salt, UUIDs and root hash, the same seed the same",
           "[rootfs_image]") {
   const auto expected = expected_tree();
   TempDir dir("h1-rootfs-seed");

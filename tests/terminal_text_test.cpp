@@ -22,7 +22,7 @@ TEST_CASE("Control characters become visible escapes", "[terminal_text]") {
   CHECK(terminal_text("one\n\ttwo\x1b]0;title\x07\r", Newlines::keep) == "one\n\ttwo\\x1b]0;title\\x07\\r");
 }
 
-TEST_CASE("Printable UTF-8 is kept; C1 controls, bidi overrides and malformed UTF-8 are escaped", "[terminal_text]") {
+TEST_CASE("Printable UTF-8 is kept, C1 controls, bidi overrides and malformed UTF-8 are escaped", "[terminal_text]") {
   CHECK(terminal_text("caf\xc3\xa9 \xe2\x80\x94 \xf0\x9f\x94\x92") == "caf\xc3\xa9 \xe2\x80\x94 \xf0\x9f\x94\x92");
   CHECK(terminal_text("\xc2\x9b"
                       "31m") == "\\u009b31m"); // CSI as a UTF-8 C1 control
