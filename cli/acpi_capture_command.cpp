@@ -5,14 +5,14 @@
 #include "output.hpp"
 #include "shape_options.hpp"
 
-#include <builder/acpi_capture.hpp>
-#include <builder/output_dir.hpp>
-#include <measure/acpi_blobs.hpp>
-#include <measure/acpi_generator.hpp>
-#include <measure/errors.hpp>
-#include <measure/hash.hpp>
-#include <measure/profile_yaml.hpp>
-#include <measure/vm_shape_file.hpp>
+#include <builder/system/output_dir.hpp>
+#include <builder/vm/acpi_capture.hpp>
+#include <measure/acpi/acpi_blobs.hpp>
+#include <measure/acpi/acpi_generator.hpp>
+#include <measure/documents/profile_yaml.hpp>
+#include <measure/documents/vm_shape_file.hpp>
+#include <measure/util/errors.hpp>
+#include <measure/util/hash.hpp>
 
 #include <filesystem>
 #include <iostream>

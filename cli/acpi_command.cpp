@@ -5,12 +5,12 @@
 #include "output.hpp"
 #include "shape_options.hpp"
 
-#include <builder/output_dir.hpp>
-#include <measure/acpi_decode.hpp>
-#include <measure/acpi_generator.hpp>
-#include <measure/hash.hpp>
-#include <measure/profile_yaml.hpp>
-#include <measure/vm_shape_file.hpp>
+#include <builder/system/output_dir.hpp>
+#include <measure/acpi/acpi_decode.hpp>
+#include <measure/acpi/acpi_generator.hpp>
+#include <measure/documents/profile_yaml.hpp>
+#include <measure/documents/vm_shape_file.hpp>
+#include <measure/util/hash.hpp>
 
 #include <iostream>
 #include <memory>

@@ -1,11 +1,11 @@
 // mrforge acpi diff / mrforge acpi list: decode QEMU's three ACPI fw_cfg blobs
-// (measure/acpi_decode.hpp) and print them, or name where two sets of them differ.
+// (measure/acpi/acpi_decode.hpp) and print them, or name where two sets of them differ.
 #include "commands.hpp"
 #include "output.hpp"
 
-#include <measure/acpi_blobs.hpp>
-#include <measure/acpi_decode.hpp>
-#include <measure/errors.hpp>
+#include <measure/acpi/acpi_blobs.hpp>
+#include <measure/acpi/acpi_decode.hpp>
+#include <measure/util/errors.hpp>
 
 #include <iostream>
 #include <memory>
@@ -139,7 +139,7 @@ constexpr const char *k_layouts_help =
 
 } // namespace
 
-// Registers `acpi diff` and `acpi list` (both decode with measure/acpi_decode.hpp).
+// Registers `acpi diff` and `acpi list` (both decode with measure/acpi/acpi_decode.hpp).
 void add_acpi_diff_command(CLI::App &acpi, Runner &run) {
   auto o = std::make_shared<AcpiDiffOptions>();
   CLI::App *cmd = acpi.add_subcommand("diff", "Name the first table, field or AML object where two sets of ACPI "

@@ -3,10 +3,10 @@
 #include "commands.hpp"
 #include "output.hpp"
 
-#include <builder/archive_writers.hpp>
-#include <builder/compress.hpp>
+#include <builder/archive/archive_writers.hpp>
+#include <builder/archive/compress.hpp>
 
-#include <measure/errors.hpp>
+#include <measure/util/errors.hpp>
 
 #include <cstdlib>
 #include <iostream>

@@ -1,7 +1,7 @@
 #include "attestation_files.hpp"
 
-#include <measure/attestation_inputs.hpp>
-#include <measure/mapped_file.hpp>
+#include <measure/documents/attestation_inputs.hpp>
+#include <measure/util/mapped_file.hpp>
 
 namespace mrforge::cli {
 

@@ -2,8 +2,8 @@
 // shared by `eventlog`, `quote` and `verify`.
 #pragma once
 
-#include <measure/event_log.hpp>
-#include <measure/quote.hpp>
+#include <measure/formats/event_log.hpp>
+#include <measure/formats/quote.hpp>
 
 #include <string>
 

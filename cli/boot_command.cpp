@@ -4,16 +4,17 @@
 #include "commands.hpp"
 #include "output.hpp"
 
-#include <builder/output_dir.hpp>
-#include <builder/qemu_boot.hpp>
-#include <measure/engine.hpp>
-#include <measure/errors.hpp>
-#include <measure/image_metadata.hpp>
-#include <measure/mapped_file.hpp>
-#include <measure/profile_yaml.hpp>
-#include <measure/request_assembly.hpp>
-#include <measure/tcg_log.hpp>
-#include <measure/vtpm_check.hpp>
+#include <builder/system/output_dir.hpp>
+#include <builder/vm/qemu_boot.hpp>
+#include <measure/documents/image_metadata.hpp>
+#include <measure/documents/profile_yaml.hpp>
+#include <measure/documents/request_assembly.hpp>
+#include <measure/engine/engine.hpp>
+#include <measure/formats/tcg_log.hpp>
+#include <measure/util/errors.hpp>
+#include <measure/util/mapped_file.hpp>
+#include <measure/util/size_text.hpp>
+#include <measure/verify/vtpm_check.hpp>
 
 #include <algorithm>
 #include <cerrno>

@@ -5,10 +5,11 @@
 #include "input_options.hpp"
 #include "output.hpp"
 
-#include <builder/guest_build.hpp>
-#include <builder/inputs.hpp>
-#include <builder/oci_build.hpp>
-#include <builder/output_dir.hpp>
+#include <builder/build/guest_build.hpp>
+#include <builder/build/oci_build.hpp>
+#include <builder/recipe/inputs.hpp>
+#include <builder/system/output_dir.hpp>
+#include <measure/util/size_text.hpp>
 
 #include <cstdlib>
 #include <iostream>

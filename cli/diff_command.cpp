@@ -1,9 +1,9 @@
 // mrforge diff: explains why two artifacts or two build output directories differ, entry by
-// entry (builder/artifact_diff.hpp). File-system and disk images are read through libguestfs.
+// entry (builder/audit/artifact_diff.hpp). File-system and disk images are read through libguestfs.
 #include "commands.hpp"
 #include "output.hpp"
 
-#include <builder/artifact_diff.hpp>
+#include <builder/audit/artifact_diff.hpp>
 
 #include <iostream>
 #include <memory>

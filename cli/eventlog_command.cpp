@@ -3,9 +3,9 @@
 #include "commands.hpp"
 #include "output.hpp"
 
-#include <measure/event_decode.hpp>
-#include <measure/event_log.hpp>
-#include <measure/terminal_text.hpp>
+#include <measure/formats/event_decode.hpp>
+#include <measure/formats/event_log.hpp>
+#include <measure/util/terminal_text.hpp>
 
 #include <iostream>
 #include <map>

@@ -3,7 +3,7 @@
 #include "input_options.hpp"
 #include "output.hpp"
 
-#include <builder/inputs.hpp>
+#include <builder/recipe/inputs.hpp>
 
 #include <iostream>
 #include <memory>

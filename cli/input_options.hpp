@@ -2,7 +2,7 @@
 // store, mirrors and local .deb directories, --frozen/--offline, progress on stderr.
 #pragma once
 
-#include <builder/inputs.hpp>
+#include <builder/recipe/inputs.hpp>
 
 #include <CLI/CLI.hpp>
 

@@ -3,14 +3,14 @@
 #include "commands.hpp"
 #include "output.hpp"
 
-#include <measure/authenticode.hpp>
-#include <measure/firmware.hpp>
-#include <measure/mapped_file.hpp>
-#include <measure/mrtd.hpp>
-#include <measure/pe.hpp>
-#include <measure/reader.hpp>
-#include <measure/request_assembly.hpp>
-#include <measure/setup_header.hpp>
+#include <measure/documents/request_assembly.hpp>
+#include <measure/engine/authenticode.hpp>
+#include <measure/engine/mrtd.hpp>
+#include <measure/formats/firmware.hpp>
+#include <measure/formats/pe.hpp>
+#include <measure/formats/setup_header.hpp>
+#include <measure/util/mapped_file.hpp>
+#include <measure/util/reader.hpp>
 
 #include <iostream>
 #include <memory>

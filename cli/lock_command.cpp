@@ -4,10 +4,10 @@
 #include "input_options.hpp"
 #include "output.hpp"
 
-#include <builder/inputs.hpp>
-#include <builder/output_dir.hpp>
+#include <builder/recipe/inputs.hpp>
+#include <builder/system/output_dir.hpp>
 
-#include <measure/mapped_file.hpp>
+#include <measure/util/mapped_file.hpp>
 
 #include <filesystem>
 #include <iostream>

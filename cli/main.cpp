@@ -3,7 +3,7 @@
 #include "commands.hpp"
 #include "output.hpp"
 
-#include <measure/errors.hpp>
+#include <measure/util/errors.hpp>
 
 #include <iostream>
 

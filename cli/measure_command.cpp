@@ -4,7 +4,8 @@
 #include "measure_options.hpp"
 #include "output.hpp"
 
-#include <measure/engine.hpp>
+#include <measure/engine/engine.hpp>
+#include <measure/util/size_text.hpp>
 
 #include <iostream>
 #include <memory>

@@ -1,18 +1,18 @@
 #include "measure_options.hpp"
 
-#include <measure/errors.hpp>
-#include <measure/hash.hpp>
-#include <measure/image_metadata.hpp>
-#include <measure/input_limits.hpp>
-#include <measure/json_text.hpp>
-#include <measure/mapped_file.hpp>
-#include <measure/recorded_shapes.hpp>
+#include <measure/documents/image_metadata.hpp>
+#include <measure/documents/json_text.hpp>
+#include <measure/documents/recorded_shapes.hpp>
+#include <measure/util/errors.hpp>
+#include <measure/util/hash.hpp>
+#include <measure/util/input_limits.hpp>
+#include <measure/util/mapped_file.hpp>
 
 #include <filesystem>
 
 #include <iostream>
-#include <measure/profile_yaml.hpp>
-#include <measure/terminal_text.hpp>
+#include <measure/documents/profile_yaml.hpp>
+#include <measure/util/terminal_text.hpp>
 
 namespace mrforge::cli {
 

@@ -7,7 +7,7 @@
 
 #include "shape_options.hpp"
 
-#include <measure/request_assembly.hpp>
+#include <measure/documents/request_assembly.hpp>
 
 #include <memory>
 #include <optional>

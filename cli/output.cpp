@@ -1,9 +1,9 @@
 #include "output.hpp"
 
-#include <measure/errors.hpp>
-#include <measure/reader.hpp>
-#include <measure/tcg_log.hpp>
-#include <measure/terminal_text.hpp>
+#include <measure/formats/tcg_log.hpp>
+#include <measure/util/errors.hpp>
+#include <measure/util/reader.hpp>
+#include <measure/util/terminal_text.hpp>
 
 #include <algorithm>
 #include <iostream>

@@ -1,11 +1,11 @@
 // Printing helpers shared by the subcommands: JSON (ordered keys, lowercase hex) and aligned text.
 // Text from inputs never reaches the terminal raw: table cells and print_line escape it
-// (measure/terminal_text.hpp), and main() routes stdout and stderr through a TerminalGuard so that
+// (measure/util/terminal_text.hpp), and main() routes stdout and stderr through a TerminalGuard so that
 // nothing else can either.
 #pragma once
 
-#include <measure/event.hpp>
-#include <measure/measurement_json.hpp>
+#include <measure/documents/measurement_json.hpp>
+#include <measure/formats/event.hpp>
 
 #include <nlohmann/json.hpp>
 

@@ -4,7 +4,7 @@
 #include "commands.hpp"
 #include "output.hpp"
 
-#include <measure/profile_yaml.hpp>
+#include <measure/documents/profile_yaml.hpp>
 
 #include <iostream>
 #include <map>

@@ -4,8 +4,8 @@
 #include "commands.hpp"
 #include "output.hpp"
 
-#include <measure/attestation_inputs.hpp>
-#include <measure/reader.hpp>
+#include <measure/documents/attestation_inputs.hpp>
+#include <measure/util/reader.hpp>
 
 #include <iostream>
 #include <memory>

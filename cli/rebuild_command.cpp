@@ -4,8 +4,8 @@
 #include "commands.hpp"
 #include "output.hpp"
 
-#include <builder/rebuild.hpp>
-#include <builder/recipe.hpp>
+#include <builder/audit/rebuild.hpp>
+#include <builder/recipe/recipe.hpp>
 
 #include <cstdlib>
 #include <iostream>

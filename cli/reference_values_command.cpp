@@ -1,17 +1,17 @@
 // mrforge reference-values: the expected measurements of a build (or of a signed statement) in
 // the forms other verifiers ingest: the message Confidential Containers' reference value provider
-// service registers (builder/reference_values.hpp cites the format's source), or a plain
+// service registers (builder/attest/reference_values.hpp cites the format's source), or a plain
 // measurements.json.
 #include "commands.hpp"
 #include "output.hpp"
 
-#include <builder/dsse.hpp>
-#include <builder/measurement_statement.hpp>
-#include <builder/output_dir.hpp>
-#include <builder/reference_values.hpp>
-#include <builder/signing_key.hpp>
+#include <builder/attest/dsse.hpp>
+#include <builder/attest/measurement_statement.hpp>
+#include <builder/attest/reference_values.hpp>
+#include <builder/attest/signing_key.hpp>
+#include <builder/system/output_dir.hpp>
 
-#include <measure/errors.hpp>
+#include <measure/util/errors.hpp>
 
 #include <filesystem>
 #include <iostream>

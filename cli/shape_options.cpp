@@ -2,9 +2,9 @@
 // vm_config first, then every option given overrides it).
 #include <cli/shape_options.hpp>
 
-#include <measure/errors.hpp>
-#include <measure/request_assembly.hpp>
-#include <measure/vm_shape_file.hpp>
+#include <measure/documents/request_assembly.hpp>
+#include <measure/documents/vm_shape_file.hpp>
+#include <measure/util/errors.hpp>
 
 #include <ostream>
 

@@ -3,7 +3,7 @@
 // what a file says.
 #pragma once
 
-#include <measure/vm_shape.hpp>
+#include <measure/acpi/vm_shape.hpp>
 
 #include <CLI/CLI.hpp>
 

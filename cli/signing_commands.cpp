@@ -4,13 +4,14 @@
 #include "commands.hpp"
 #include "output.hpp"
 
-#include <builder/dsse.hpp>
-#include <builder/measurement_statement.hpp>
-#include <builder/output_dir.hpp>
-#include <builder/signing_key.hpp>
-#include <measure/engine.hpp>
-#include <measure/errors.hpp>
-#include <measure/hash.hpp>
+#include <builder/attest/dsse.hpp>
+#include <builder/attest/measurement_statement.hpp>
+#include <builder/attest/signing_key.hpp>
+#include <builder/system/output_dir.hpp>
+#include <measure/engine/engine.hpp>
+#include <measure/util/errors.hpp>
+#include <measure/util/hash.hpp>
+#include <measure/util/size_text.hpp>
 
 #include <algorithm>
 #include <filesystem>

@@ -8,20 +8,21 @@
 #include "measure_options.hpp"
 #include "output.hpp"
 
-#include <builder/dsse.hpp>
-#include <builder/measurement_statement.hpp>
-#include <builder/signing_key.hpp>
+#include <builder/attest/dsse.hpp>
+#include <builder/attest/measurement_statement.hpp>
+#include <builder/attest/signing_key.hpp>
 
-#include <measure/attestation_inputs.hpp>
-#include <measure/errors.hpp>
-#include <measure/input_limits.hpp>
-#include <measure/json_text.hpp>
-#include <measure/mapped_file.hpp>
-#include <measure/measurement_json.hpp>
-#include <measure/profile_yaml.hpp>
-#include <measure/recorded_shapes.hpp>
-#include <measure/tcg_log.hpp>
-#include <measure/verify.hpp>
+#include <measure/documents/attestation_inputs.hpp>
+#include <measure/documents/json_text.hpp>
+#include <measure/documents/measurement_json.hpp>
+#include <measure/documents/profile_yaml.hpp>
+#include <measure/documents/recorded_shapes.hpp>
+#include <measure/formats/tcg_log.hpp>
+#include <measure/util/errors.hpp>
+#include <measure/util/input_limits.hpp>
+#include <measure/util/mapped_file.hpp>
+#include <measure/util/size_text.hpp>
+#include <measure/verify/verify.hpp>
 
 #include <filesystem>
 #include <iostream>

@@ -4,10 +4,10 @@
 // tests/acpi/recapture.sh) through the CLI, byte for byte.
 #include "test_support.hpp"
 
-#include <builder/acpi_capture.hpp>
+#include <builder/vm/acpi_capture.hpp>
 
-#include <measure/errors.hpp>
-#include <measure/vm_shape_file.hpp>
+#include <measure/documents/vm_shape_file.hpp>
+#include <measure/util/errors.hpp>
 
 #include <catch2/catch.hpp>
 

@@ -10,9 +10,9 @@
 #endif
 #include "test_support.hpp"
 
-#include <measure/acpi_blobs.hpp>
-#include <measure/acpi_decode.hpp>
-#include <measure/errors.hpp>
+#include <measure/acpi/acpi_blobs.hpp>
+#include <measure/acpi/acpi_decode.hpp>
+#include <measure/util/errors.hpp>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>

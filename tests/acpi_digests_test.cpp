@@ -1,8 +1,8 @@
 // "ACPI DATA" digests from the three fw_cfg blobs in a directory, in each accepted layout.
 #include "test_support.hpp"
 
-#include <measure/acpi_digests.hpp>
-#include <measure/errors.hpp>
+#include <measure/acpi/acpi_digests.hpp>
+#include <measure/util/errors.hpp>
 
 #include <catch2/catch.hpp>
 

@@ -6,12 +6,12 @@
 #include "log_vectors.hpp"
 #include "test_support.hpp"
 
-#include <measure/acpi_decode.hpp>
-#include <measure/acpi_generator.hpp>
-#include <measure/errors.hpp>
-#include <measure/hash.hpp>
-#include <measure/profile_yaml.hpp>
-#include <measure/vm_shape_file.hpp>
+#include <measure/acpi/acpi_decode.hpp>
+#include <measure/acpi/acpi_generator.hpp>
+#include <measure/documents/profile_yaml.hpp>
+#include <measure/documents/vm_shape_file.hpp>
+#include <measure/util/errors.hpp>
+#include <measure/util/hash.hpp>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>

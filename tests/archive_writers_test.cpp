@@ -3,12 +3,12 @@
 // were created. Also scan_directory() and `mrforge archive`.
 #include "test_support.hpp"
 
-#include <builder/archive_writers.hpp>
-#include <builder/compress.hpp>
-#include <builder/fs_tree.hpp>
+#include <builder/archive/archive_writers.hpp>
+#include <builder/archive/compress.hpp>
+#include <builder/fs/fs_tree.hpp>
 
-#include <measure/errors.hpp>
-#include <measure/hash.hpp>
+#include <measure/util/errors.hpp>
+#include <measure/util/hash.hpp>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>

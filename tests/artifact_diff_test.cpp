@@ -1,4 +1,4 @@
-// Explaining differences between artifacts (builder/artifact_diff.hpp, `mrforge diff`): file-system
+// Explaining differences between artifacts (builder/audit/artifact_diff.hpp, `mrforge diff`): file-system
 // and disk images through libguestfs (erofs and squashfs made by the builder's own writer, with
 // their dm-verity tails; a GPT disk with two ext4 partitions made by sfdisk and mkfs.ext4 -d),
 // tar and cpio archives made by GNU tar and GNU cpio, JSON, text and binary files. Expected values
@@ -7,12 +7,12 @@
 // image pairs, once for a forged image.
 #include "test_support.hpp"
 
-#include <builder/artifact_diff.hpp>
-#include <builder/fs_tree.hpp>
-#include <builder/guestfs_tree.hpp>
-#include <builder/rootfs_image.hpp>
+#include <builder/audit/artifact_diff.hpp>
+#include <builder/audit/guestfs_tree.hpp>
+#include <builder/fs/fs_tree.hpp>
+#include <builder/guest/rootfs_image.hpp>
 
-#include <measure/errors.hpp>
+#include <measure/util/errors.hpp>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>

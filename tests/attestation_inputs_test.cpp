@@ -1,10 +1,10 @@
 // Reading attestation inputs: quotes and event logs as binary, hex text and dstack JSON, IMA
 // lists. Expected values come from the vector files and MANIFEST.json, never copied here.
-#include <measure/attestation_inputs.hpp>
+#include <measure/documents/attestation_inputs.hpp>
 
-#include <measure/errors.hpp>
-#include <measure/event_log.hpp>
-#include <measure/quote.hpp>
+#include <measure/formats/event_log.hpp>
+#include <measure/formats/quote.hpp>
+#include <measure/util/errors.hpp>
 #include <tests/test_support.hpp>
 
 #include <catch2/catch.hpp>

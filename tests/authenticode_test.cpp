@@ -1,8 +1,8 @@
 #include "test_support.hpp"
 
-#include <measure/authenticode.hpp>
-#include <measure/hash.hpp>
-#include <measure/pe.hpp>
+#include <measure/engine/authenticode.hpp>
+#include <measure/formats/pe.hpp>
+#include <measure/util/hash.hpp>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>

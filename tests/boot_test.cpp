@@ -3,16 +3,16 @@
 // whose vTPM log must match the engine's qemu-7.2-vtpm prediction.
 #include "test_support.hpp"
 
-#include <builder/archive_writers.hpp>
-#include <builder/byte_sink.hpp>
-#include <builder/compress.hpp>
-#include <builder/fs_tree.hpp>
-#include <builder/qemu_boot.hpp>
+#include <builder/archive/archive_writers.hpp>
+#include <builder/archive/compress.hpp>
+#include <builder/fs/fs_tree.hpp>
+#include <builder/system/byte_sink.hpp>
+#include <builder/vm/qemu_boot.hpp>
 
-#include <measure/errors.hpp>
-#include <measure/profile_yaml.hpp>
-#include <measure/tcg_log.hpp>
-#include <measure/vtpm_check.hpp>
+#include <measure/documents/profile_yaml.hpp>
+#include <measure/formats/tcg_log.hpp>
+#include <measure/util/errors.hpp>
+#include <measure/verify/vtpm_check.hpp>
 
 #include <catch2/catch.hpp>
 

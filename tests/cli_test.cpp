@@ -3,7 +3,7 @@
 #include "log_vectors.hpp"
 #include "test_support.hpp"
 
-#include <measure/firmware.hpp>
+#include <measure/formats/firmware.hpp>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>

@@ -6,13 +6,13 @@
 #include "log_vectors.hpp"
 #include "test_support.hpp"
 
-#include <measure/authenticode.hpp>
-#include <measure/engine.hpp>
-#include <measure/firmware.hpp>
-#include <measure/mapped_file.hpp>
-#include <measure/pe.hpp>
-#include <measure/profile_yaml.hpp>
-#include <measure/td_hob.hpp>
+#include <measure/documents/profile_yaml.hpp>
+#include <measure/engine/authenticode.hpp>
+#include <measure/engine/engine.hpp>
+#include <measure/engine/td_hob.hpp>
+#include <measure/formats/firmware.hpp>
+#include <measure/formats/pe.hpp>
+#include <measure/util/mapped_file.hpp>
 
 #include <catch2/catch.hpp>
 

@@ -2,10 +2,10 @@
 // thread count and any way the input is cut into writes, and real decompressors read them back.
 #include "test_support.hpp"
 
-#include <builder/compress.hpp>
-#include <builder/parallel_gzip.hpp>
+#include <builder/archive/compress.hpp>
+#include <builder/archive/parallel_gzip.hpp>
 
-#include <measure/errors.hpp>
+#include <measure/util/errors.hpp>
 
 #include <catch2/catch.hpp>
 

@@ -2,7 +2,7 @@
 // case-insensitive lookup with original order and text, and errors located by line.
 #include <builder/debian/deb822.hpp>
 
-#include <measure/errors.hpp>
+#include <measure/util/errors.hpp>
 
 #include <catch2/catch.hpp>
 

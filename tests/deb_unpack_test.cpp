@@ -1,12 +1,12 @@
 // unpack_deb: real packages built by dpkg-deb, hostile packages crafted with libarchive, and a
 // truncation sweep. Every refusal must name the .deb, the member and the problem, and leave the
 // tree as it was.
-#include <builder/content_staging.hpp>
-#include <builder/deb_unpack.hpp>
-#include <builder/fs_tree.hpp>
+#include <builder/debian/deb_unpack.hpp>
+#include <builder/fs/content_staging.hpp>
+#include <builder/fs/fs_tree.hpp>
 
-#include <measure/errors.hpp>
-#include <measure/hash.hpp>
+#include <measure/util/errors.hpp>
+#include <measure/util/hash.hpp>
 
 #include <catch2/catch.hpp>
 

@@ -2,7 +2,7 @@
 // Debian archive, and the validation of dpkg's parseversion().
 #include <builder/debian/version.hpp>
 
-#include <measure/errors.hpp>
+#include <measure/util/errors.hpp>
 
 #include <catch2/catch.hpp>
 

@@ -1,11 +1,11 @@
 // add_dpkg_database: the database written for packages built by dpkg-deb is read back with the
 // real dpkg-query and dpkg --verify from a copy of the staged tree.
-#include <builder/content_staging.hpp>
-#include <builder/deb_unpack.hpp>
-#include <builder/dpkg_database.hpp>
-#include <builder/fs_tree.hpp>
+#include <builder/debian/deb_unpack.hpp>
+#include <builder/debian/dpkg_database.hpp>
+#include <builder/fs/content_staging.hpp>
+#include <builder/fs/fs_tree.hpp>
 
-#include <measure/errors.hpp>
+#include <measure/util/errors.hpp>
 
 #include <catch2/catch.hpp>
 

@@ -4,14 +4,14 @@
 // mismatch; verify fails for such a log even though it replays to the TD's quote.
 #include "test_support.hpp"
 
-#include <measure/attestation_inputs.hpp>
-#include <measure/errors.hpp>
-#include <measure/event_data_check.hpp>
-#include <measure/event_log.hpp>
-#include <measure/quote.hpp>
-#include <measure/reader.hpp>
-#include <measure/tcg_log.hpp>
-#include <measure/verify.hpp>
+#include <measure/documents/attestation_inputs.hpp>
+#include <measure/formats/event_data_check.hpp>
+#include <measure/formats/event_log.hpp>
+#include <measure/formats/quote.hpp>
+#include <measure/formats/tcg_log.hpp>
+#include <measure/util/errors.hpp>
+#include <measure/util/reader.hpp>
+#include <measure/verify/verify.hpp>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>

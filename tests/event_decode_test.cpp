@@ -4,8 +4,8 @@
 #include "log_vectors.hpp"
 #include "test_support.hpp"
 
-#include <measure/event_decode.hpp>
-#include <measure/tcg_log.hpp>
+#include <measure/formats/event_decode.hpp>
+#include <measure/formats/tcg_log.hpp>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>

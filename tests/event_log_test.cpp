@@ -2,8 +2,8 @@
 // runtime-event digest rule reproduces the RTMR3 digests of a real log.
 #include "test_support.hpp"
 
-#include <measure/errors.hpp>
-#include <measure/event_log.hpp>
+#include <measure/formats/event_log.hpp>
+#include <measure/util/errors.hpp>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>

@@ -4,9 +4,9 @@
 #include "log_vectors.hpp"
 #include "test_support.hpp"
 
-#include <measure/event.hpp>
-#include <measure/profile_yaml.hpp>
-#include <measure/uefi_events.hpp>
+#include <measure/documents/profile_yaml.hpp>
+#include <measure/engine/uefi_events.hpp>
+#include <measure/formats/event.hpp>
 
 #include <catch2/catch.hpp>
 

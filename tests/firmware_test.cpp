@@ -2,10 +2,10 @@
 // OVMF_CODE images, truncation and corruption sweeps, and hand-built malformed descriptors.
 #include "test_support.hpp"
 
-#include <measure/errors.hpp>
-#include <measure/firmware.hpp>
-#include <measure/hash.hpp>
-#include <measure/mrtd.hpp>
+#include <measure/engine/mrtd.hpp>
+#include <measure/formats/firmware.hpp>
+#include <measure/util/errors.hpp>
+#include <measure/util/hash.hpp>
 
 #include <catch2/catch.hpp>
 

@@ -1,7 +1,7 @@
 // The staging tree: path normalization, adds and their refusals, mkdir -p, removal, merging.
-#include <builder/fs_tree.hpp>
+#include <builder/fs/fs_tree.hpp>
 
-#include <measure/errors.hpp>
+#include <measure/util/errors.hpp>
 
 #include <catch2/catch.hpp>
 

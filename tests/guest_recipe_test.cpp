@@ -5,14 +5,14 @@
 #include "support/apt_repo.hpp"
 #include "test_support.hpp"
 
-#include <builder/http_fetch.hpp>
-#include <builder/inputs.hpp>
-#include <builder/lock.hpp>
-#include <builder/recipe.hpp>
-#include <builder/rootfs_assembly.hpp>
-#include <builder/store.hpp>
+#include <builder/recipe/inputs.hpp>
+#include <builder/recipe/lock.hpp>
+#include <builder/recipe/recipe.hpp>
+#include <builder/recipe/rootfs_assembly.hpp>
+#include <builder/system/http_fetch.hpp>
+#include <builder/system/store.hpp>
 
-#include <measure/errors.hpp>
+#include <measure/util/errors.hpp>
 
 #include <catch2/catch.hpp>
 

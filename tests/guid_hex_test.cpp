@@ -1,8 +1,9 @@
 // GUIDs in EFI layout, hex, SHA-2 and the memory-size parser.
-#include <measure/engine.hpp>
-#include <measure/errors.hpp>
-#include <measure/guid.hpp>
-#include <measure/hash.hpp>
+#include <measure/engine/engine.hpp>
+#include <measure/formats/guid.hpp>
+#include <measure/util/errors.hpp>
+#include <measure/util/hash.hpp>
+#include <measure/util/size_text.hpp>
 
 #include <catch2/catch.hpp>
 

@@ -4,15 +4,15 @@
 // host kernel onto a dm-verity erofs root made with mkfs.erofs and veritysetup.
 #include "test_support.hpp"
 
-#include <builder/byte_sink.hpp>
-#include <builder/compress.hpp>
-#include <builder/content_staging.hpp>
-#include <builder/fs_tree.hpp>
-#include <builder/initramfs.hpp>
-#include <builder/initramfs_init.hpp>
-#include <builder/subprocess.hpp>
+#include <builder/archive/compress.hpp>
+#include <builder/fs/content_staging.hpp>
+#include <builder/fs/fs_tree.hpp>
+#include <builder/guest/initramfs.hpp>
+#include <builder/guest/initramfs_init.hpp>
+#include <builder/system/byte_sink.hpp>
+#include <builder/system/subprocess.hpp>
 
-#include <measure/errors.hpp>
+#include <measure/util/errors.hpp>
 
 #include <catch2/catch.hpp>
 

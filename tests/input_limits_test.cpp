@@ -1,4 +1,4 @@
-// Every reader bounded (measure/input_limits.hpp): files are checked before a byte is read (a FIFO
+// Every reader bounded (measure/util/input_limits.hpp): files are checked before a byte is read (a FIFO
 // or a device is refused at once, a file over its kind's limit too), files inside an input
 // directory are never reached through a symbolic link, JSON and YAML nesting is limited in the
 // shared readers, YAML anchors and aliases are refused, and network transfers have a total
@@ -6,15 +6,15 @@
 // fails the test instead of hanging it.
 #include "test_support.hpp"
 
-#include <builder/artifact_diff.hpp>
-#include <builder/http_fetch.hpp>
-#include <builder/store.hpp>
-#include <builder/subprocess.hpp>
-#include <measure/errors.hpp>
-#include <measure/input_limits.hpp>
-#include <measure/json_text.hpp>
-#include <measure/mapped_file.hpp>
-#include <measure/yaml_field.hpp>
+#include <builder/audit/artifact_diff.hpp>
+#include <builder/system/http_fetch.hpp>
+#include <builder/system/store.hpp>
+#include <builder/system/subprocess.hpp>
+#include <measure/documents/json_text.hpp>
+#include <measure/documents/yaml_field.hpp>
+#include <measure/util/errors.hpp>
+#include <measure/util/input_limits.hpp>
+#include <measure/util/mapped_file.hpp>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>

@@ -1,5 +1,5 @@
-#include <measure/errors.hpp>
-#include <measure/json_text.hpp>
+#include <measure/documents/json_text.hpp>
+#include <measure/util/errors.hpp>
 
 #include <catch2/catch.hpp>
 

@@ -2,13 +2,13 @@
 // resolution against kmod's modinfo, on the host's binaries and Debian's real kernel package.
 #include "test_support.hpp"
 
-#include <builder/content_staging.hpp>
-#include <builder/deb_unpack.hpp>
-#include <builder/elf_file.hpp>
-#include <builder/fs_tree.hpp>
-#include <builder/kernel_modules.hpp>
+#include <builder/debian/deb_unpack.hpp>
+#include <builder/fs/content_staging.hpp>
+#include <builder/fs/fs_tree.hpp>
+#include <builder/guest/elf_file.hpp>
+#include <builder/guest/kernel_modules.hpp>
 
-#include <measure/errors.hpp>
+#include <measure/util/errors.hpp>
 
 #include <catch2/catch.hpp>
 

@@ -1,8 +1,8 @@
 // Lock files: deterministic bytes, strict reading, and staleness named entry by entry.
 #include "test_support.hpp"
 
-#include <builder/lock.hpp>
-#include <measure/errors.hpp>
+#include <builder/recipe/lock.hpp>
+#include <measure/util/errors.hpp>
 
 #include <catch2/catch.hpp>
 

@@ -1,8 +1,8 @@
 #include "log_vectors.hpp"
 #include "test_support.hpp"
 
-#include <measure/quote.hpp>
-#include <measure/tcg_log.hpp>
+#include <measure/formats/quote.hpp>
+#include <measure/formats/tcg_log.hpp>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>

@@ -2,8 +2,8 @@
 // flattened into one shape (register 0..3, event type, digest, event data).
 #pragma once
 
-#include <measure/bytes.hpp>
-#include <measure/hash.hpp>
+#include <measure/util/bytes.hpp>
+#include <measure/util/hash.hpp>
 
 #include <cstdint>
 #include <string>

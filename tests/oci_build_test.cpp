@@ -4,8 +4,8 @@
 #include "support/apt_repo.hpp"
 #include "test_support.hpp"
 
-#include <builder/artifact_diff.hpp>
-#include <builder/store.hpp>
+#include <builder/audit/artifact_diff.hpp>
+#include <builder/system/store.hpp>
 
 #include <archive.h>
 #include <archive_entry.h>

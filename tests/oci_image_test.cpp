@@ -4,11 +4,11 @@
 // the test: CI installs them, and a silently skipped test proves nothing.
 #include "test_support.hpp"
 
-#include <builder/oci_image.hpp>
+#include <builder/oci/oci_image.hpp>
 
-#include <measure/errors.hpp>
-#include <measure/hash.hpp>
-#include <measure/mapped_file.hpp>
+#include <measure/util/errors.hpp>
+#include <measure/util/hash.hpp>
+#include <measure/util/mapped_file.hpp>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>

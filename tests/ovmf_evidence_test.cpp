@@ -3,12 +3,12 @@
 // sides, and unknown firmware reported as an assumption.
 #include "test_support.hpp"
 
-#include <measure/errors.hpp>
-#include <measure/firmware.hpp>
-#include <measure/hash.hpp>
-#include <measure/ovmf_evidence.hpp>
-#include <measure/profile_yaml.hpp>
-#include <measure/variable_store.hpp>
+#include <measure/documents/profile_yaml.hpp>
+#include <measure/engine/ovmf_evidence.hpp>
+#include <measure/formats/firmware.hpp>
+#include <measure/formats/variable_store.hpp>
+#include <measure/util/errors.hpp>
+#include <measure/util/hash.hpp>
 
 #include <catch2/catch.hpp>
 

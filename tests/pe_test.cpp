@@ -1,7 +1,7 @@
 #include "test_support.hpp"
 
-#include <measure/errors.hpp>
-#include <measure/pe.hpp>
+#include <measure/formats/pe.hpp>
+#include <measure/util/errors.hpp>
 
 #include <catch2/catch.hpp>
 

@@ -3,9 +3,9 @@
 // or incomplete files are rejected naming file, line, column and field.
 #include "test_support.hpp"
 
-#include <measure/errors.hpp>
-#include <measure/hash.hpp>
-#include <measure/profile_yaml.hpp>
+#include <measure/documents/profile_yaml.hpp>
+#include <measure/util/errors.hpp>
+#include <measure/util/hash.hpp>
 
 #include <catch2/catch.hpp>
 

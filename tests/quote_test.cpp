@@ -3,11 +3,11 @@
 // their JSON event logs, the quote/CCEL pairs, hand-built malformed quotes and truncation sweeps.
 #include "test_support.hpp"
 
-#include <measure/attestation_inputs.hpp>
-#include <measure/errors.hpp>
-#include <measure/hash.hpp>
-#include <measure/quote.hpp>
-#include <measure/tcg_log.hpp>
+#include <measure/documents/attestation_inputs.hpp>
+#include <measure/formats/quote.hpp>
+#include <measure/formats/tcg_log.hpp>
+#include <measure/util/errors.hpp>
+#include <measure/util/hash.hpp>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>

@@ -1,6 +1,6 @@
 // The bounds-checked reader: every out-of-range access is a FormatError with source and absolute offset.
-#include <measure/errors.hpp>
-#include <measure/reader.hpp>
+#include <measure/util/errors.hpp>
+#include <measure/util/reader.hpp>
 
 #include <catch2/catch.hpp>
 

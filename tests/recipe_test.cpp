@@ -2,8 +2,8 @@
 // leave the recipe's folder, and the one timestamp of a build.
 #include "test_support.hpp"
 
-#include <builder/recipe.hpp>
-#include <measure/errors.hpp>
+#include <builder/recipe/recipe.hpp>
+#include <measure/util/errors.hpp>
 
 #include <catch2/catch.hpp>
 

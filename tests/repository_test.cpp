@@ -8,11 +8,11 @@
 #include <builder/debian/host_apt.hpp>
 #include <builder/debian/repository.hpp>
 #include <builder/debian/resolver.hpp>
-#include <builder/http_fetch.hpp>
-#include <builder/subprocess.hpp>
+#include <builder/system/http_fetch.hpp>
+#include <builder/system/subprocess.hpp>
 
-#include <measure/errors.hpp>
-#include <measure/hash.hpp>
+#include <measure/util/errors.hpp>
+#include <measure/util/hash.hpp>
 
 #include <catch2/catch.hpp>
 

@@ -3,7 +3,7 @@
 #include <builder/debian/relations.hpp>
 #include <builder/debian/resolver.hpp>
 
-#include <measure/errors.hpp>
+#include <measure/util/errors.hpp>
 
 #include <catch2/catch.hpp>
 

@@ -11,11 +11,11 @@
 #endif
 #include "test_support.hpp"
 
-#include <builder/fs_tree.hpp>
-#include <builder/output_dir.hpp>
-#include <builder/rootfs_image.hpp>
+#include <builder/fs/fs_tree.hpp>
+#include <builder/guest/rootfs_image.hpp>
+#include <builder/system/output_dir.hpp>
 
-#include <measure/errors.hpp>
+#include <measure/util/errors.hpp>
 
 #include <catch2/catch.hpp>
 

@@ -1,7 +1,7 @@
 #include "test_support.hpp"
 
-#include <measure/errors.hpp>
-#include <measure/setup_header.hpp>
+#include <measure/formats/setup_header.hpp>
+#include <measure/util/errors.hpp>
 
 #include <catch2/catch.hpp>
 

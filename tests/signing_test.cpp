@@ -5,11 +5,11 @@
 #include "support/guest_fixture.hpp"
 #include "test_support.hpp"
 
-#include <builder/base64.hpp>
-#include <builder/dsse.hpp>
-#include <builder/signing_key.hpp>
-#include <measure/errors.hpp>
-#include <measure/hash.hpp>
+#include <builder/attest/dsse.hpp>
+#include <builder/attest/signing_key.hpp>
+#include <measure/util/base64.hpp>
+#include <measure/util/errors.hpp>
+#include <measure/util/hash.hpp>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>

@@ -6,11 +6,11 @@
 #include "support/guest_fixture.hpp"
 #include "test_support.hpp"
 
-#include <builder/measurement_statement.hpp>
-#include <builder/reference_values.hpp>
+#include <builder/attest/measurement_statement.hpp>
+#include <builder/attest/reference_values.hpp>
 
-#include <measure/errors.hpp>
-#include <measure/hash.hpp>
+#include <measure/util/errors.hpp>
+#include <measure/util/hash.hpp>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>

@@ -2,8 +2,8 @@
 // when disabled.
 #include "test_support.hpp"
 
-#include <builder/step_cache.hpp>
-#include <builder/store.hpp>
+#include <builder/recipe/step_cache.hpp>
+#include <builder/system/store.hpp>
 
 #include <catch2/catch.hpp>
 

@@ -3,9 +3,9 @@
 // hand-built malformed logs, and truncation sweeps.
 #include "test_support.hpp"
 
-#include <measure/errors.hpp>
-#include <measure/hash.hpp>
-#include <measure/tcg_log.hpp>
+#include <measure/formats/tcg_log.hpp>
+#include <measure/util/errors.hpp>
+#include <measure/util/hash.hpp>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>

@@ -2,12 +2,12 @@
 // list, and the RAM sizes it refuses.
 #include "test_support.hpp"
 
-#include <measure/errors.hpp>
-#include <measure/firmware.hpp>
-#include <measure/hash.hpp>
-#include <measure/memory_layout.hpp>
-#include <measure/reader.hpp>
-#include <measure/td_hob.hpp>
+#include <measure/engine/td_hob.hpp>
+#include <measure/formats/firmware.hpp>
+#include <measure/formats/memory_layout.hpp>
+#include <measure/util/errors.hpp>
+#include <measure/util/hash.hpp>
+#include <measure/util/reader.hpp>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>

@@ -1,6 +1,6 @@
 // Escaping untrusted text for terminals: what a terminal would act on becomes visible, printable
 // UTF-8 stays as it is, and quoted input is cut short.
-#include <measure/terminal_text.hpp>
+#include <measure/util/terminal_text.hpp>
 
 #include <catch2/catch.hpp>
 

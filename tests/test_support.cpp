@@ -1,6 +1,6 @@
 #include "test_support.hpp"
 
-#include <measure/mapped_file.hpp>
+#include <measure/util/mapped_file.hpp>
 
 #include <catch2/catch.hpp>
 

@@ -1,8 +1,8 @@
 // Helpers shared by the tests: where the vectors and the Debian-installed inputs are.
 #pragma once
 
-#include <measure/bytes.hpp>
-#include <measure/errors.hpp>
+#include <measure/util/bytes.hpp>
+#include <measure/util/errors.hpp>
 
 #include <catch2/catch.hpp>
 

@@ -6,15 +6,15 @@
 #include "log_vectors.hpp"
 #include "test_support.hpp"
 
-#include <measure/engine.hpp>
-#include <measure/errors.hpp>
-#include <measure/firmware.hpp>
-#include <measure/mapped_file.hpp>
-#include <measure/mrtd.hpp>
-#include <measure/profile_yaml.hpp>
-#include <measure/quote.hpp>
-#include <measure/tcg_log.hpp>
-#include <measure/verify.hpp>
+#include <measure/documents/profile_yaml.hpp>
+#include <measure/engine/engine.hpp>
+#include <measure/engine/mrtd.hpp>
+#include <measure/formats/firmware.hpp>
+#include <measure/formats/quote.hpp>
+#include <measure/formats/tcg_log.hpp>
+#include <measure/util/errors.hpp>
+#include <measure/util/mapped_file.hpp>
+#include <measure/verify/verify.hpp>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>

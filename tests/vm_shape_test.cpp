@@ -1,12 +1,12 @@
 // VM shapes from shape files, dstack vm_configs and command-line options.
 #include "test_support.hpp"
 
-#include <measure/acpi_generator.hpp>
-#include <measure/errors.hpp>
-#include <measure/hash.hpp>
-#include <measure/profile_yaml.hpp>
-#include <measure/size_text.hpp>
-#include <measure/vm_shape_file.hpp>
+#include <measure/acpi/acpi_generator.hpp>
+#include <measure/documents/profile_yaml.hpp>
+#include <measure/documents/vm_shape_file.hpp>
+#include <measure/util/errors.hpp>
+#include <measure/util/hash.hpp>
+#include <measure/util/size_text.hpp>
 
 // The shape options are part of the mrforge executable, not of a library the tests link, so the
 // CLI-level tests compile them in here.
@@ -112,7 +112,7 @@ TEST_CASE("sizes parse in bytes, hex and binary units, as numfmt reads them", "[
   CHECK(parse_size("0xFFFFFFFFFFFFFFFF", "x") == ~0ull);
   CHECK(parse_size("18446744073709551615", "x") == ~0ull);
   CHECK(parse_size("0", "x") == 0);
-  // The engine's --memory forms too (one size grammar everywhere: measure/size_text.hpp).
+  // The engine's --memory forms too (one size grammar everywhere: measure/util/size_text.hpp).
   CHECK(parse_size("2GiB", "x") == 2ull << 30);
   CHECK(parse_size("2GB", "x") == 2ull << 30);
   CHECK(parse_size("4096B", "x") == 4096);

@@ -3,10 +3,10 @@
 // alignment's verdicts when the real log is altered (an event changed, dropped, moved, added).
 #include "test_support.hpp"
 
-#include <measure/errors.hpp>
-#include <measure/profile_yaml.hpp>
-#include <measure/tcg_log.hpp>
-#include <measure/vtpm_check.hpp>
+#include <measure/documents/profile_yaml.hpp>
+#include <measure/formats/tcg_log.hpp>
+#include <measure/util/errors.hpp>
+#include <measure/verify/vtpm_check.hpp>
 
 #include <catch2/catch.hpp>
 

@@ -1,6 +1,6 @@
 #include <builder/debian/deb822.hpp>
 
-#include <measure/errors.hpp>
+#include <measure/util/errors.hpp>
 
 #include <limits>
 

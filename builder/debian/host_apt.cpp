@@ -1,8 +1,8 @@
 #include <builder/debian/host_apt.hpp>
 
 #include <builder/debian/deb822.hpp>
-#include <measure/errors.hpp>
-#include <measure/mapped_file.hpp>
+#include <measure/util/errors.hpp>
+#include <measure/util/mapped_file.hpp>
 
 #include <algorithm>
 #include <filesystem>

@@ -1,6 +1,6 @@
 #include <builder/debian/relations.hpp>
 
-#include <measure/errors.hpp>
+#include <measure/util/errors.hpp>
 
 namespace mrforge::builder::debian {
 

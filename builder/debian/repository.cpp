@@ -2,13 +2,13 @@
 
 #include <builder/debian/deb822.hpp>
 #include <builder/debian/version.hpp>
-#include <builder/output_dir.hpp>
-#include <builder/store.hpp>
-#include <builder/subprocess.hpp>
-#include <measure/errors.hpp>
-#include <measure/hash.hpp>
-#include <measure/input_limits.hpp>
-#include <measure/mapped_file.hpp>
+#include <builder/system/output_dir.hpp>
+#include <builder/system/store.hpp>
+#include <builder/system/subprocess.hpp>
+#include <measure/util/errors.hpp>
+#include <measure/util/hash.hpp>
+#include <measure/util/input_limits.hpp>
+#include <measure/util/mapped_file.hpp>
 
 #include <archive.h>
 #include <archive_entry.h>

@@ -17,7 +17,7 @@
 #pragma once
 
 #include <builder/debian/host_apt.hpp>
-#include <builder/http_fetch.hpp>
+#include <builder/system/http_fetch.hpp>
 
 #include <cstdint>
 #include <functional>

@@ -20,7 +20,7 @@
 #pragma once
 
 #include <builder/debian/repository.hpp>
-#include <measure/errors.hpp>
+#include <measure/util/errors.hpp>
 
 #include <map>
 #include <string>

@@ -1,6 +1,6 @@
 #include <builder/debian/version.hpp>
 
-#include <measure/errors.hpp>
+#include <measure/util/errors.hpp>
 
 #include <cstdint>
 #include <limits>

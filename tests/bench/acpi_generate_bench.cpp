@@ -1,9 +1,9 @@
 // In-process timing of the ACPI generator for a 256-CPU shape (see acpi_generate_256.sh), with
 // a baseline measured in the same run: SHA-384 over the same three blobs (what `mrforge measure`
 // does with them next). Prints medians in milliseconds.
-#include <measure/acpi_generator.hpp>
-#include <measure/hash.hpp>
-#include <measure/profile_yaml.hpp>
+#include <measure/acpi/acpi_generator.hpp>
+#include <measure/documents/profile_yaml.hpp>
+#include <measure/util/hash.hpp>
 
 #include <algorithm>
 #include <chrono>

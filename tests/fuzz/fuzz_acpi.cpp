@@ -8,10 +8,10 @@
 // is its stored bytes zero-extended to its padded length (at most 1 MiB), so that the seeds keep
 // QEMU's 4 KiB loader and 128 KiB tables blobs without storing their zero padding.
 // make_acpi_seeds.py writes such inputs from blob directories (tests/data/acpi).
-#include <measure/acpi_blobs.hpp>
-#include <measure/acpi_decode.hpp>
-#include <measure/acpi_digests.hpp>
-#include <measure/errors.hpp>
+#include <measure/acpi/acpi_blobs.hpp>
+#include <measure/acpi/acpi_decode.hpp>
+#include <measure/acpi/acpi_digests.hpp>
+#include <measure/util/errors.hpp>
 
 #include <algorithm>
 #include <cstddef>

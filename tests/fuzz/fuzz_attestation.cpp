@@ -4,10 +4,10 @@
 // or throw mrforge::Error; what parses is used as the commands use it (quote parsed and
 // annotated, log replayed). The seed corpus (tests/fuzz/corpus/attestation) also runs as an
 // ordinary test; run_fuzzers.sh adds every file of ../shared/vectors.
-#include <measure/attestation_inputs.hpp>
-#include <measure/errors.hpp>
-#include <measure/event_log.hpp>
-#include <measure/quote.hpp>
+#include <measure/documents/attestation_inputs.hpp>
+#include <measure/formats/event_log.hpp>
+#include <measure/formats/quote.hpp>
+#include <measure/util/errors.hpp>
 
 #include <cstddef>
 #include <cstdint>

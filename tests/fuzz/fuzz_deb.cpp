@@ -2,10 +2,10 @@
 // staging tree. Any input must either unpack or throw mrforge::Error; nothing may be written
 // outside the staging directory. The seed corpus (tests/fuzz/corpus/deb: debs made by dpkg-deb
 // with xz, gzip and zstd, and hostile ones) also runs as an ordinary test.
-#include <builder/content_staging.hpp>
-#include <builder/deb_unpack.hpp>
-#include <builder/fs_tree.hpp>
-#include <measure/errors.hpp>
+#include <builder/debian/deb_unpack.hpp>
+#include <builder/fs/content_staging.hpp>
+#include <builder/fs/fs_tree.hpp>
+#include <measure/util/errors.hpp>
 
 #include <cstddef>
 #include <cstdint>

@@ -5,7 +5,7 @@
 #include <builder/debian/relations.hpp>
 #include <builder/debian/repository.hpp>
 #include <builder/debian/version.hpp>
-#include <measure/errors.hpp>
+#include <measure/util/errors.hpp>
 
 #include <cstddef>
 #include <cstdint>

@@ -2,10 +2,10 @@
 // in-toto statements inside them (our predicate, its shapes and events). Any input must either
 // parse or throw mrforge::Error. The seed corpus (tests/fuzz/corpus/envelope: real envelopes and
 // statements of a guest build) also runs as an ordinary test.
-#include <builder/dsse.hpp>
-#include <builder/measurement_statement.hpp>
-#include <builder/reference_values.hpp>
-#include <measure/errors.hpp>
+#include <builder/attest/dsse.hpp>
+#include <builder/attest/measurement_statement.hpp>
+#include <builder/attest/reference_values.hpp>
+#include <measure/util/errors.hpp>
 
 #include <cstddef>
 #include <cstdint>

@@ -3,11 +3,11 @@
 // mrforge::Error; a parsed image must measure without anything else escaping. The seed corpus
 // (tests/fuzz/corpus/firmware, made by make_firmware_seeds.py) also runs as an ordinary test
 // through corpus_runner.cpp.
-#include <measure/errors.hpp>
-#include <measure/firmware.hpp>
-#include <measure/memory_layout.hpp>
-#include <measure/mrtd.hpp>
-#include <measure/td_hob.hpp>
+#include <measure/engine/mrtd.hpp>
+#include <measure/engine/td_hob.hpp>
+#include <measure/formats/firmware.hpp>
+#include <measure/formats/memory_layout.hpp>
+#include <measure/util/errors.hpp>
 
 #include <cstddef>
 #include <cstdint>

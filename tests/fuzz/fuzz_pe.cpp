@@ -2,10 +2,10 @@
 // setup-header patch and Authenticode. Any input must either parse or throw mrforge::Error;
 // parsed images must hash without error. The seed corpus (tests/fuzz/corpus/pe) also runs as an
 // ordinary test through corpus_runner.cpp.
-#include <measure/authenticode.hpp>
-#include <measure/errors.hpp>
-#include <measure/pe.hpp>
-#include <measure/setup_header.hpp>
+#include <measure/engine/authenticode.hpp>
+#include <measure/formats/pe.hpp>
+#include <measure/formats/setup_header.hpp>
+#include <measure/util/errors.hpp>
 
 #include <cstddef>
 #include <cstdint>

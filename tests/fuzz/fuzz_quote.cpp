@@ -1,8 +1,8 @@
 // Fuzz target for the TDX quote and TDREPORT parsers. Any input must either parse or throw
 // mrforge::Error. The seed corpus (tests/fuzz/corpus/quote: real v4/v5 quotes, a TDREPORT, an
 // SGX quote) also runs as an ordinary test.
-#include <measure/errors.hpp>
-#include <measure/quote.hpp>
+#include <measure/formats/quote.hpp>
+#include <measure/util/errors.hpp>
 
 #include <cstddef>
 #include <cstdint>

@@ -4,10 +4,10 @@
 // with a bad MR index, never anything else). The seed corpus (tests/fuzz/corpus/tcg_log: small
 // real CCEL logs, and real logs whose event data was forged with the digests kept) also runs as an
 // ordinary test; tcg_log.dict holds the strings the data-check rules look for.
-#include <measure/errors.hpp>
-#include <measure/event_data_check.hpp>
-#include <measure/event_log.hpp>
-#include <measure/tcg_log.hpp>
+#include <measure/formats/event_data_check.hpp>
+#include <measure/formats/event_log.hpp>
+#include <measure/formats/tcg_log.hpp>
+#include <measure/util/errors.hpp>
 
 #include <cstddef>
 #include <cstdint>

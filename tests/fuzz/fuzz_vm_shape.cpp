@@ -5,11 +5,11 @@
 // InputError) and decoded again, which must succeed. The seed corpus (tests/fuzz/corpus/vm_shape:
 // the shapes of the captured QEMU 7.2 fixtures and the vm_configs of the dstack hardware vectors)
 // also runs as an ordinary test.
-#include <measure/acpi_decode.hpp>
-#include <measure/acpi_generator.hpp>
-#include <measure/errors.hpp>
-#include <measure/profile_yaml.hpp>
-#include <measure/vm_shape_file.hpp>
+#include <measure/acpi/acpi_decode.hpp>
+#include <measure/acpi/acpi_generator.hpp>
+#include <measure/documents/profile_yaml.hpp>
+#include <measure/documents/vm_shape_file.hpp>
+#include <measure/util/errors.hpp>
 
 #include <algorithm>
 #include <cstddef>

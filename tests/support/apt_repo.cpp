@@ -1,6 +1,6 @@
 #include "apt_repo.hpp"
 
-#include <measure/errors.hpp>
+#include <measure/util/errors.hpp>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -10,7 +10,7 @@
 // Every helper throws (mrforge::Error) when a tool fails, with the tool's stderr.
 #pragma once
 
-#include <builder/subprocess.hpp>
+#include <builder/system/subprocess.hpp>
 
 #include <cstdint>
 #include <set>

@@ -1,0 +1,36 @@
+// Deterministic compression. The output bytes depend only on the input bytes, the algorithm and
+// the level, never on the thread count: gzip splits the input into fixed 128 KiB blocks, each
+// deflated by zlib (pinned: Debian bookworm's zlib 1.2.13) with the previous 32 KiB as dictionary
+// and ended with a sync flush, as pigz does, so blocks can be compressed in parallel; zstd uses
+// libzstd's multi-threaded mode with at least one worker, whose output is documented to be the
+// same for any number of workers. gzip headers carry no time, no name, OS byte 255 ("unknown").
+#pragma once
+
+#include <builder/system/byte_sink.hpp>
+
+#include <memory>
+#include <string>
+
+namespace mrforge::builder {
+
+enum class CompressionKind { none, gzip, zstd };
+
+struct Compression {
+  CompressionKind kind = CompressionKind::gzip;
+  int level = 6;   // gzip 1-9, zstd 1-19
+  int threads = 1; // >= 1; changes speed, never bytes
+};
+
+// "gzip", "zstd", "none"; parse throws InputError naming `what`.
+const char *compression_name(CompressionKind kind);
+CompressionKind parse_compression(const std::string &name, const std::string &what);
+// Media-type suffix for OCI layers: "+gzip", "+zstd", "".
+const char *compression_media_suffix(CompressionKind kind);
+
+// A sink that compresses into `out`; finish() ends the stream and calls out.finish().
+std::unique_ptr<ByteSink> make_compressor(const Compression &compression, ByteSink &out);
+
+// Recorded in build outputs so a digest names its compressor: "zlib 1.2.13", "zstd 1.5.4".
+std::string compressor_version(CompressionKind kind);
+
+} // namespace mrforge::builder

@@ -1,0 +1,142 @@
+#include <builder/attest/dsse.hpp>
+#include <builder/attest/measurement_statement.hpp>
+#include <builder/audit/rebuild.hpp>
+#include <builder/build/guest_build.hpp>
+#include <builder/build/oci_build.hpp>
+#include <builder/system/http_fetch.hpp>
+#include <builder/system/output_dir.hpp>
+#include <builder/system/store.hpp>
+
+#include <measure/documents/json_text.hpp>
+#include <measure/util/errors.hpp>
+#include <measure/util/mapped_file.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+
+namespace fs = std::filesystem;
+
+namespace mrforge::builder {
+
+namespace {
+
+// The published directory's build record: what kind of build it is and its digest.
+nlohmann::json read_record(const std::string &dir) {
+  std::string path = dir + "/" + k_build_record;
+  if (!fs::is_directory(dir))
+    throw InputError(dir, "not a directory: --against takes a `mrforge build` output directory");
+  if (!fs::exists(path))
+    throw InputError(dir, std::string("no ") + k_build_record + ": not an output directory of `mrforge build`");
+  return parse_json_text(InputFile::open_in(dir, k_build_record, limits::k_json_document).read_all(), path);
+}
+
+// digest.txt for a guest image, the manifest digest for an OCI image.
+std::string output_digest(const nlohmann::json &record) {
+  if (record.contains("manifest_digest") && record["manifest_digest"].is_string())
+    return record["manifest_digest"].get<std::string>();
+  if (record.contains("digest") && record["digest"].is_string()) return "sha256:" + record["digest"].get<std::string>();
+  return "";
+}
+
+// The published envelope and the key to check it with, read before the (long) rebuild so that
+// a wrong key or a damaged envelope is reported at once.
+struct SignedPublication {
+  DsseEnvelope envelope;
+  SigningKey key;
+};
+
+std::optional<SignedPublication> read_signed_publication(const RebuildSettings &s) {
+  if (s.envelope.empty()) {
+    if (!s.public_key.empty()) throw InputError("--pub", "is for --envelope: give the envelope it checks");
+    return std::nullopt;
+  }
+  if (s.public_key.empty()) throw InputError("--envelope", "needs --pub: the public key the envelope was signed with");
+  return SignedPublication{read_envelope(s.envelope), load_public_key(s.public_key)};
+}
+
+// The envelope against the rebuild: its signature, then its subjects and its whole statement.
+void check_envelope(const SignedPublication &signed_pub, const std::string &envelope_path, const std::string &rebuilt,
+                    RebuildResult &result) {
+  DsseVerification v = verify_envelope(signed_pub.envelope, signed_pub.key);
+  result.signature_ok = v.ok;
+  if (!v.ok) {
+    result.envelope_problems.push_back(envelope_path + ": " + v.message);
+    return; // nothing in an unverified statement is worth comparing
+  }
+  Statement signed_statement = statement_from_envelope(signed_pub.envelope, envelope_path);
+  for (const std::string &p : check_subjects(signed_statement, rebuilt))
+    result.envelope_problems.push_back("signed subject against the rebuild: " + p);
+  std::vector<uint8_t> ours = statement_bytes(make_statement(rebuilt));
+  if (ours != signed_pub.envelope.payload)
+    result.envelope_problems.push_back(
+        envelope_path + ": the signed statement is not the statement of the rebuilt output "
+                        "(`mrforge verify-signature` shows it; `mrforge sign` of the rebuild gives ours)");
+}
+
+// The rebuild in WORK (fresh store WORK/store, output WORK/out).
+RebuildResult rebuild_in(const Recipe &recipe, const RebuildSettings &settings, const std::string &work) {
+  nlohmann::json published = read_record(settings.published);
+  if (published.contains("recipe") && published["recipe"].is_string() && published["recipe"] != recipe.name)
+    throw InputError(settings.published, "was built from recipe '" + published["recipe"].get<std::string>() +
+                                             "', not from " + recipe.path + " ('" + recipe.name + "')");
+  std::optional<SignedPublication> signed_pub = read_signed_publication(settings);
+  const Progress &progress = settings.progress;
+  // A fresh store: nothing from an earlier build (no step cache, no unpacked package) can leak in.
+
+  Fetcher fetcher;
+  CurrentLock current = current_lock(recipe, LockMode::frozen, fetcher, {}, progress);
+  Store store(work + "/store");
+  FetchOptions fetch;
+  fetch.mirrors = settings.mirrors;
+  fetch.debs_dir = settings.debs_dir;
+  if (progress) progress("rebuilding " + recipe.path + " in a fresh store (" + store.root() + ")");
+  fetch_inputs(current.lock, recipe, store, fetcher, fetch, progress);
+
+  std::string out = work + "/out";
+  if (recipe.guest) {
+    GuestBuildSettings b;
+    b.out_dir = out;
+    b.source_date_epoch = settings.source_date_epoch;
+    b.threads = settings.threads;
+    b.progress = progress;
+    build_guest(recipe, current.lock, store, b);
+  } else {
+    OciBuildSettings b;
+    b.out_dir = out;
+    b.source_date_epoch = settings.source_date_epoch;
+    b.threads = settings.threads;
+    b.progress = progress;
+    build_oci(recipe, current.lock, store, b);
+  }
+
+  RebuildResult result;
+  result.published_digest = output_digest(published);
+  result.rebuilt_digest = output_digest(read_record(out));
+  if (progress) progress("comparing " + settings.published + " with the rebuild");
+  DiffOptions diff;
+  diff.use_guestfs = settings.use_guestfs;
+  diff.progress = progress;
+  result.differences = diff_paths(settings.published, out, diff);
+  if (signed_pub) check_envelope(*signed_pub, settings.envelope, out, result);
+  return result;
+}
+
+} // namespace
+
+RebuildResult rebuild_and_compare(const Recipe &recipe, const RebuildSettings &settings) {
+  if (settings.work_dir.empty()) {
+    ScratchDir scratch = ScratchDir::create("mrforge-rebuild");
+    return rebuild_in(recipe, settings, scratch.path());
+  }
+  fs::create_directories(settings.work_dir);
+  if (fs::exists(settings.work_dir + "/store") || fs::exists(settings.work_dir + "/out"))
+    throw InputError(settings.work_dir, "already holds store/ or out/: a rebuild needs a fresh work directory");
+  RebuildResult result = rebuild_in(recipe, settings, settings.work_dir);
+  result.rebuilt_dir = settings.work_dir + "/out";
+  return result;
+}
+
+} // namespace mrforge::builder

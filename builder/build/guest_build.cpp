@@ -1,0 +1,465 @@
+#include <builder/build/guest_build.hpp>
+#include <builder/debian/deb_unpack.hpp>
+#include <builder/fs/content_staging.hpp>
+#include <builder/guest/initramfs.hpp>
+#include <builder/guest/initramfs_init.hpp>
+#include <builder/guest/kernel_modules.hpp>
+#include <builder/recipe/rootfs_assembly.hpp>
+#include <builder/recipe/step_cache.hpp>
+#include <builder/system/output_dir.hpp>
+
+#include <measure/documents/json_text.hpp>
+#include <measure/util/errors.hpp>
+#include <measure/util/hash.hpp>
+#include <measure/util/mapped_file.hpp>
+#include <measure/util/size_text.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <sstream>
+
+namespace mrforge::builder {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char *k_tool = "mrforge 0.1.0";
+// Bumped whenever a step's output format changes for the same inputs, so old cache entries are
+// not reused.
+constexpr const char *k_step_format = "1";
+
+void say(const GuestBuildSettings &s, const std::string &text) {
+  if (s.progress) s.progress(text);
+}
+
+void copy_file_to(const std::string &from, const std::string &to) {
+  std::error_code ec;
+  fs::copy_file(from, to, fs::copy_options::overwrite_existing, ec);
+  if (ec) throw SystemError(to, "cannot copy " + from + ": " + ec.message());
+  fs::permissions(to, fs::perms(0644), ec);
+}
+
+std::string read_small_file(const std::string &path) {
+  Bytes b = read_file(path, limits::k_text_record);
+  return std::string(b.begin(), b.end());
+}
+
+// A node of an unpacked package, following symlinks inside the tree (never the host's).
+const Node &file_in_tree(const FsTree &tree, std::string path, const std::string &what) {
+  for (int hops = 0; hops < 16; ++hops) {
+    const Node *n = tree.find(path);
+    if (!n) throw InputError(what, "'/" + path + "' is not in the package");
+    if (n->type == NodeType::hardlink) {
+      path = n->link_target;
+      continue;
+    }
+    if (n->type == NodeType::regular) return *n;
+    if (n->type != NodeType::symlink) throw InputError(what, "'/" + path + "' is a " + node_type_name(n->type));
+    std::string target = n->link_target;
+    std::string base = target.size() && target[0] == '/' ? "" : parent_path(path);
+    path = FsTree::normalize_path(base.empty() ? target : base + "/" + target, what, FsTree::Absolute::strip);
+  }
+  throw InputError(what, "too many symlinks at '/" + path + "'");
+}
+
+const LockedPackage &locked_package(const Lock &lock, const std::string &name, const std::string &set) {
+  for (const LockedPackage *p : packages_in_set(lock, set))
+    if (p->name == name) return *p;
+  throw InputError("lock", "package " + name + " (" + set + ") is not in the lock; run `mrforge lock`");
+}
+
+std::string deb_path(const Store &store, const LockedPackage &p) {
+  return store.require(p.sha256, p.size, "package " + p.name + " " + p.version);
+}
+
+std::string deb_name(const LockedPackage &p) { return p.name + "_" + p.version + "_" + p.architecture + ".deb"; }
+
+// Unpacks the packages of one set into a fresh tree (no dpkg database: nothing runs them).
+FsTree unpack_set(const Lock &lock, const std::string &set, const Store &store, ContentStaging &staging,
+                  const UnpackPolicy &policy) {
+  FsTree tree;
+  for (const LockedPackage *p : packages_in_set(lock, set))
+    unpack_deb(deb_path(store, *p), deb_name(*p), tree, staging, policy);
+  return tree;
+}
+
+std::string packages_key(const Lock &lock, const std::string &set) {
+  std::string text;
+  for (const LockedPackage *p : packages_in_set(lock, set)) text += p->name + "=" + p->sha256 + " ";
+  return text;
+}
+
+std::string join(const std::vector<std::string> &v, const char *sep = " ") {
+  std::string out;
+  for (const auto &s : v) out += (out.empty() ? "" : sep) + s;
+  return out;
+}
+
+std::string octal(uint32_t mode) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%04o", mode);
+  return buf;
+}
+
+// Everything of the recipe that shapes the root file system besides packages.
+std::string rootfs_recipe_key(const Recipe &r, const Lock &lock) {
+  std::ostringstream k;
+  for (const FileSpec &f : r.files)
+    k << "file " << f.source << " -> " << f.target << " " << (f.mode ? octal(*f.mode) : "-") << " " << f.uid << ":"
+      << f.gid << "\n";
+  for (const LockedFile &f : lock.files) k << "digest " << f.path << " " << f.sha256 << " " << f.size << "\n";
+  for (const DirectorySpec &d : r.directories)
+    k << "dir " << d.target << " " << octal(d.mode) << " " << d.uid << ":" << d.gid << "\n";
+  for (const GroupSpec &g : r.groups) k << "group " << g.name << " " << g.gid << "\n";
+  for (const UserSpec &u : r.users)
+    k << "user " << u.name << " " << u.uid << ":" << u.gid << " " << u.home << " " << u.shell << "\n";
+  k << "allow " << r.allow.setuid << r.allow.device_nodes << "\n";
+  return k.str();
+}
+
+class GuestBuilder {
+public:
+  GuestBuilder(const Recipe &recipe, const Lock &lock, Store &store, const GuestBuildSettings &settings)
+      : m_recipe(recipe), m_guest(*recipe.guest), m_lock(lock), m_store(store), m_settings(settings),
+        m_cache(store, settings.use_cache), m_scratch(store.make_scratch_dir("guest-" + recipe.name)),
+        m_staging(m_scratch.path() + "/contents") {
+    m_policy.allow_setuid = recipe.allow.setuid;
+    m_policy.allow_device_nodes = recipe.allow.device_nodes;
+  }
+
+  GuestBuildResult run() {
+    if (!m_lock.kernel) throw InputError(m_recipe.path, "the lock has no kernel; run `mrforge lock`");
+    CachedEntry firmware = firmware_step();
+    CachedEntry kernel = kernel_step();
+    CachedEntry initrd = initramfs_step();
+    CachedEntry rootfs = rootfs_step();
+    return finish(firmware, kernel, initrd, rootfs);
+  }
+
+private:
+  // --- steps ---------------------------------------------------------------------------------
+
+  CachedEntry firmware_step() {
+    const FirmwareSpec &fw = m_guest.firmware;
+    StepKey key("firmware");
+    key.add("format", k_step_format);
+    if (!fw.file.empty()) {
+      FileDigest d = digest_file(fw.file_path, limits::k_firmware);
+      if (d.sha256_hex != fw.sha256)
+        throw InputError(fw.where.describe() + ": firmware",
+                         fw.file + " has sha256 " + d.sha256_hex + ", the recipe pins " + fw.sha256);
+      key.add("file", fw.sha256);
+    } else {
+      const LockedPackage &p = locked_package(m_lock, fw.package, "firmware");
+      key.add("package", p.name + "=" + p.sha256).add("path", fw.path);
+    }
+    return cached(key, "firmware", [&](const std::string &dir) {
+      if (!fw.file.empty()) {
+        copy_file_to(fw.file_path, dir + "/OVMF.fd");
+      } else {
+        say(m_settings, "firmware: unpacking " + fw.package);
+        const LockedPackage &p = locked_package(m_lock, fw.package, "firmware");
+        FsTree tree;
+        unpack_deb(deb_path(m_store, p), deb_name(p), tree, m_staging, m_policy);
+        const Node &n = file_in_tree(tree, fw.path, fw.where.describe() + ": firmware: package " + fw.package);
+        copy_file_to(n.content_path, dir + "/OVMF.fd");
+      }
+      return std::vector<std::string>{"OVMF.fd"};
+    });
+  }
+
+  const FsTree &kernel_tree() {
+    if (!m_kernel_tree) {
+      const LockedKernel &k = *m_lock.kernel;
+      std::string deb = m_store.require(k.sha256, k.size, "kernel " + k.package + " " + k.version);
+      say(m_settings, "kernel: unpacking " + k.package + " " + k.version);
+      m_kernel_tree = std::make_unique<FsTree>();
+      UnpackPolicy policy; // a kernel package has no devices or setuid files
+      unpack_deb(deb, k.package + "_" + k.version + "_" + k.architecture + ".deb", *m_kernel_tree, m_staging, policy);
+    }
+    return *m_kernel_tree;
+  }
+
+  CachedEntry kernel_step() {
+    const LockedKernel &k = *m_lock.kernel;
+    StepKey key("kernel");
+    key.add("format", k_step_format).add("deb", k.sha256).add("release", k.release);
+    key.add("require_config", join(m_guest.kernel.require_config));
+    return cached(key, "kernel", [&](const std::string &dir) {
+      const FsTree &tree = kernel_tree();
+      std::string what = m_guest.kernel.file + ": kernel " + k.package;
+      check_config(tree, k.release, what);
+      const Node &n = file_in_tree(tree, "boot/vmlinuz-" + k.release, what);
+      copy_file_to(n.content_path, dir + "/vmlinuz");
+      return std::vector<std::string>{"vmlinuz"};
+    });
+  }
+
+  void check_config(const FsTree &tree, const std::string &release, const std::string &what) {
+    if (m_guest.kernel.require_config.empty()) return;
+    const Node &n = file_in_tree(tree, "boot/config-" + release, what);
+    std::string config = read_small_file(n.content_path);
+    std::istringstream lines(config);
+    std::set<std::string> have;
+    for (std::string line; std::getline(lines, line);) have.insert(line);
+    for (const std::string &req : m_guest.kernel.require_config) {
+      if (have.count(req)) continue;
+      std::string name = req.substr(0, req.find('='));
+      std::string actual = "not set";
+      for (const std::string &line : have)
+        if (line.rfind(name + "=", 0) == 0) actual = line;
+      throw InputError(what, "the kernel pin requires " + req + " but boot/config-" + release + " has " + actual +
+                                 " (pick a kernel built with it)");
+    }
+  }
+
+  CachedEntry initramfs_step() {
+    const InitramfsSpec &spec = m_guest.initramfs;
+    const LockedKernel &k = *m_lock.kernel;
+    StepKey key("initramfs");
+    key.add("format", k_step_format)
+        .add("packages", packages_key(m_lock, "initramfs"))
+        .add("kernel", k.sha256)
+        .add("release", k.release)
+        .add("programs", join(spec.programs))
+        .add("modules", join(spec.modules))
+        .add("optional_modules", join(spec.optional_modules))
+        .add("compression", std::string(compression_name(spec.compression.kind)) + " " +
+                                std::to_string(spec.compression.level) + " " +
+                                compressor_version(spec.compression.kind))
+        .add("epoch", std::to_string(m_settings.source_date_epoch))
+        .add("init", to_hex(sha256(ByteView::of(std::string(initramfs_init_script())))));
+    return cached(key, "initramfs", [&](const std::string &dir) {
+      say(m_settings,
+          "initramfs: unpacking " + std::to_string(packages_in_set(m_lock, "initramfs").size()) + " packages");
+      FsTree packages = unpack_set(m_lock, "initramfs", m_store, m_staging, m_policy);
+      InitramfsInputs in;
+      in.packages = &packages;
+      in.kernel = &kernel_tree();
+      in.kernel_source = k.package + "_" + k.version + "_" + k.architecture + ".deb";
+      in.kernel_release = k.release;
+      in.programs = spec.programs;
+      in.modules = spec.modules;
+      in.optional_modules = spec.optional_modules;
+      in.where = spec.where.describe() + ": initramfs";
+      InitramfsResult r = assemble_initramfs(in, m_staging);
+      std::ofstream(dir + "/modules.txt") << join(r.module_order, "\n") << "\n";
+      say(m_settings, "initramfs: writing " + std::to_string(r.tree.size()) + " entries");
+      Compression c = spec.compression;
+      c.threads = std::max(1, m_settings.threads);
+      FileSink sink(dir + "/initrd.img");
+      write_initramfs(r.tree, m_settings.source_date_epoch, c, sink);
+      return std::vector<std::string>{"initrd.img", "modules.txt"};
+    });
+  }
+
+  CachedEntry rootfs_step() {
+    RootfsFormat format = parse_rootfs_format(m_guest.rootfs_format, m_recipe.path + ": rootfs.format");
+    StepKey key("rootfs");
+    key.add("format", k_step_format)
+        .add("fs", rootfs_format_name(format))
+        .add("tools", rootfs_tool_versions(format))
+        .add("packages", packages_key(m_lock, "rootfs"))
+        .add("recipe", rootfs_recipe_key(m_recipe, m_lock))
+        .add("seed", m_guest.seed)
+        .add("epoch", std::to_string(m_settings.source_date_epoch));
+    return cached(key, "rootfs", [&](const std::string &dir) {
+      AssemblyOptions assembly;
+      assembly.progress = m_settings.progress;
+      LayeredTree tree = assemble_rootfs(m_recipe, m_lock, m_store, m_staging, assembly);
+      RootfsImageSettings s;
+      s.format = format;
+      s.seed = m_guest.seed;
+      s.source_date_epoch = m_settings.source_date_epoch;
+      s.scratch_dir = m_scratch.path() + "/rootfs-tree";
+      fs::create_directories(s.scratch_dir);
+      s.progress = m_settings.progress;
+      RootfsImageResult r = write_rootfs_image(tree.full(), s, dir + "/rootfs.img");
+      fs::remove_all(s.scratch_dir);
+      nlohmann::ordered_json v{{"root_hash", r.verity.root_hash},
+                               {"salt", r.verity.salt},
+                               {"uuid", r.verity.uuid},
+                               {"hash_algorithm", r.verity.hash_algorithm},
+                               {"data_block_size", r.verity.data_block_size},
+                               {"hash_block_size", r.verity.hash_block_size},
+                               {"data_blocks", r.verity.data_blocks},
+                               {"hash_start_block", r.verity.hash_start_block},
+                               {"data_size", r.verity.data_size},
+                               {"image_size", r.verity.image_size},
+                               {"fs_uuid", r.fs_uuid},
+                               {"tools", r.tools}};
+      std::ofstream(dir + "/verity.json") << v.dump(2) << "\n";
+      return std::vector<std::string>{"rootfs.img", "verity.json"};
+    });
+  }
+
+  template <typename Fn> CachedEntry cached(const StepKey &key, const std::string &name, Fn &&produce) {
+    if (std::optional<CachedEntry> hit = m_cache.lookup(key)) {
+      say(m_settings, name + ": unchanged (step cache " + key.digest().substr(0, 12) + ")");
+      m_steps.emplace_back(name, true);
+      return *hit;
+    }
+    std::string dir = m_cache.begin(key);
+    try {
+      std::vector<std::string> outputs = produce(dir);
+      m_steps.emplace_back(name, false);
+      CachedEntry e = m_cache.commit(key, dir, outputs);
+      if (!m_settings.use_cache) m_uncached.push_back(e.dir);
+      return e;
+    } catch (...) {
+      std::error_code ec;
+      fs::remove_all(dir, ec);
+      throw;
+    }
+  }
+
+  // --- output --------------------------------------------------------------------------------
+
+  GuestBuildResult finish(const CachedEntry &firmware, const CachedEntry &kernel, const CachedEntry &initrd,
+                          const CachedEntry &rootfs) {
+    GuestBuildResult result;
+    const std::string verity = rootfs.file("verity.json");
+    nlohmann::json v = parse_json_text(read_small_file(verity), verity);
+    result.verity.root_hash = v.at("root_hash");
+    result.verity.salt = v.at("salt");
+    result.verity.uuid = v.at("uuid");
+    result.verity.hash_algorithm = v.at("hash_algorithm");
+    result.verity.data_block_size = v.at("data_block_size");
+    result.verity.hash_block_size = v.at("hash_block_size");
+    result.verity.data_blocks = v.at("data_blocks");
+    result.verity.hash_start_block = v.at("hash_start_block");
+    result.verity.data_size = v.at("data_size");
+    result.verity.image_size = v.at("image_size");
+    {
+      std::istringstream mods(read_small_file(initrd.file("modules.txt")));
+      for (std::string line; std::getline(mods, line);)
+        if (!line.empty()) result.module_order.push_back(line);
+    }
+    std::string params = verity_cmdline(result.verity, m_guest.rootfs_format);
+    result.cmdline = m_guest.cmdline.empty() ? params : m_guest.cmdline + " " + params;
+
+    OutputDir out(m_settings.out_dir, OutputKind::guest_image);
+    const std::string &t = out.temp_path();
+    copy_file_to(firmware.file("OVMF.fd"), t + "/OVMF.fd");
+    copy_file_to(kernel.file("vmlinuz"), t + "/vmlinuz");
+    copy_file_to(initrd.file("initrd.img"), t + "/initrd.img");
+    copy_file_to(rootfs.file("rootfs.img"), t + "/rootfs.img");
+
+    nlohmann::ordered_json meta{{"bios", "OVMF.fd"},         {"kernel", "vmlinuz"},    {"initrd", "initrd.img"},
+                                {"cmdline", result.cmdline}, {"rootfs", "rootfs.img"}, {"version", m_guest.version}};
+    write_file_atomically(t + "/metadata.json", meta.dump(2) + "\n");
+
+    GuestFiles files{t + "/OVMF.fd", t + "/vmlinuz", t + "/initrd.img", result.cmdline};
+    for (const MeasureShape &shape : m_guest.measure) {
+      result.shapes.push_back(measure_guest_shape(shape, files));
+      const ShapeMeasurement &m = result.shapes.back();
+      say(m_settings, "measured: " + m.profile + ", " + std::to_string(m.cpus) + " vCPU, " +
+                          format_memory_size(m.memory) + ", OVMF variant " + m.ovmf_variant + " (" + m.ovmf_basis +
+                          ")");
+    }
+    write_file_atomically(t + "/measurements.json", measurements_json(result.shapes).dump(2) + "\n");
+    write_file_atomically(t + "/recipe.lock", lock_to_json(m_lock));
+
+    // In sha256sum.txt order (by name). The artifacts copied from the step cache keep the digests
+    // the cache verified; only the files written here are hashed.
+    const std::map<std::string, FileDigest> cached_digests = {{"OVMF.fd", firmware.files.at("OVMF.fd")},
+                                                              {"initrd.img", initrd.files.at("initrd.img")},
+                                                              {"rootfs.img", rootfs.files.at("rootfs.img")},
+                                                              {"vmlinuz", kernel.files.at("vmlinuz")}};
+    const std::vector<std::pair<std::string, std::string>> listed = {
+        {"bios", "OVMF.fd"},           {"initrd", "initrd.img"}, {"measurements", "measurements.json"},
+        {"metadata", "metadata.json"}, {"rootfs", "rootfs.img"}, {"kernel", "vmlinuz"}};
+    std::string sums;
+    for (const auto &[role, name] : listed) {
+      auto known = cached_digests.find(name);
+      FileDigest d = known != cached_digests.end() ? known->second : digest_file(t + "/" + name, limits::k_artifact);
+      result.artifacts.push_back({role, name, d});
+      sums += d.sha256_hex + "  " + name + "\n";
+    }
+    write_file_atomically(t + "/sha256sum.txt", sums);
+    result.digest = to_hex(sha256(ByteView::of(sums)));
+    write_file_atomically(t + "/digest.txt", result.digest + "\n");
+
+    result.steps = m_steps;
+    // The record depends only on the inputs (not on the cache or the output path), so that two
+    // builds of the same recipe give identical directories.
+    nlohmann::ordered_json record;
+    record["recipe"] = m_recipe.name;
+    record["recipe_sha256"] = m_recipe.sha256;
+    record["version"] = m_guest.version;
+    record["digest"] = result.digest;
+    record["cmdline"] = result.cmdline;
+    record["artifacts"] = guest_build_json(result)["artifacts"];
+    record["verity"] = v;
+    record["initramfs_modules"] = result.module_order;
+    record["kernel"] = {
+        {"package", m_lock.kernel->package}, {"version", m_lock.kernel->version}, {"sha256", m_lock.kernel->sha256}};
+    record["source_date_epoch"] = m_settings.source_date_epoch;
+    record["lock_sha256"] = to_hex(sha256(ByteView::of(lock_to_json(m_lock))));
+    record["tool"] = k_tool;
+    out.write_record(record);
+    out.commit();
+    result.out_dir = out.final_path();
+    for (const std::string &d : m_uncached) {
+      std::error_code ec;
+      fs::remove_all(d, ec);
+    }
+    return result;
+  }
+
+  const Recipe &m_recipe;
+  const GuestSpec &m_guest;
+  const Lock &m_lock;
+  Store &m_store;
+  const GuestBuildSettings &m_settings;
+  StepCache m_cache;
+  ScratchDir m_scratch;
+  ContentStaging m_staging;
+  UnpackPolicy m_policy;
+  std::unique_ptr<FsTree> m_kernel_tree;
+  std::vector<std::pair<std::string, bool>> m_steps;
+  std::vector<std::string> m_uncached;
+};
+
+} // namespace
+
+std::string verity_cmdline(const VerityInfo &v, const std::string &format) {
+  return "mrforge.roothash=" + v.root_hash + " mrforge.salt=" + v.salt +
+         " mrforge.datablocks=" + std::to_string(v.data_blocks) +
+         " mrforge.hashstart=" + std::to_string(v.hash_start_block) + " mrforge.rootfs=" + format;
+}
+
+GuestBuildResult build_guest(const Recipe &recipe, const Lock &lock, Store &store, const GuestBuildSettings &settings) {
+  if (!recipe.guest) throw InputError(recipe.path, "not a GuestImage recipe");
+  // Refused now rather than after a long build; checked again when the output is swapped in.
+  check_output_replaceable(settings.out_dir, OutputKind::guest_image);
+  GuestBuilder builder(recipe, lock, store, settings);
+  return builder.run();
+}
+
+nlohmann::ordered_json guest_build_json(const GuestBuildResult &r) {
+  nlohmann::ordered_json j;
+  j["out"] = r.out_dir;
+  j["digest"] = r.digest;
+  j["cmdline"] = r.cmdline;
+  j["artifacts"] = nlohmann::ordered_json::array();
+  for (const GuestArtifact &a : r.artifacts)
+    j["artifacts"].push_back(
+        {{"role", a.role}, {"name", a.name}, {"sha256", a.digest.sha256_hex}, {"size", a.digest.size}});
+  j["root_hash"] = r.verity.root_hash;
+  j["modules"] = r.module_order;
+  j["steps"] = nlohmann::ordered_json::array();
+  for (const auto &[name, hit] : r.steps) j["steps"].push_back({{"step", name}, {"cached", hit}});
+  j["measurements"] = measurements_json(r.shapes)["shapes"];
+  return j;
+}
+
+} // namespace mrforge::builder

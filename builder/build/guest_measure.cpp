@@ -1,0 +1,84 @@
+#include <builder/build/guest_measure.hpp>
+
+#include <measure/documents/recorded_shapes.hpp>
+#include <measure/documents/request_assembly.hpp>
+#include <measure/documents/vm_shape_file.hpp>
+#include <measure/util/errors.hpp>
+#include <measure/util/hash.hpp>
+
+namespace mrforge::builder {
+
+namespace {
+
+// "guest.yaml:40:7: measure[0]": the recipe location as outputs record it (the file's name only:
+// the outputs must not depend on where the recipe lies).
+std::string recorded_location(const Location &l) {
+  return file_label(l.file) + ":" + std::to_string(l.line) + ":" + std::to_string(l.column);
+}
+
+MeasureSpec spec_for(const MeasureShape &shape, const GuestFiles &files) {
+  const std::string at = recorded_location(shape.where);
+  MeasureSpec spec;
+  spec.profile = Given{shape.profile, at + ": profile"};
+  if (!shape.ovmf_variant.empty()) spec.ovmf_variant = Given{shape.ovmf_variant, at + ": ovmf_variant"};
+  spec.firmware = Given{files.firmware, "OVMF.fd"};
+  spec.kernel = Given{files.kernel, "vmlinuz"};
+  spec.initrd = Given{files.initrd, "initrd.img"};
+  spec.cmdline = files.cmdline;
+  if (shape.cpus) spec.cpus = Given{std::to_string(*shape.cpus), at + ": cpus"};
+  if (shape.memory) spec.memory = Given{std::to_string(*shape.memory), at + ": memory"};
+  spec.shape_where = at;
+  spec.acpi.where = at + ": acpi";
+  if (!shape.shape_file.empty()) {
+    VmShape vm = load_vm_shape(shape.shape_file);
+    vm.origin = at + ": shape " + file_label(shape.shape_file);
+    spec.acpi.shape = vm;
+    spec.shape_where = vm.origin;
+  }
+  if (shape.acpi.generate) {
+    spec.acpi.kind = AcpiChoice::Kind::generate;
+  } else if (!shape.acpi.tables_dir.empty()) {
+    spec.acpi.kind = AcpiChoice::Kind::tables;
+    spec.acpi.tables_dir = shape.acpi.tables_dir;
+  } else {
+    spec.acpi.kind = AcpiChoice::Kind::digests;
+    auto digest = [&](const char *name) {
+      return sha384_from_hex(shape.acpi.digests.at(name), at + ": acpi: " + name);
+    };
+    spec.acpi.digests = AcpiDigests{digest("acpi-loader"), digest("acpi-rsdp"), digest("acpi-tables")};
+    spec.acpi.origin = shape.acpi.origin;
+  }
+  return spec;
+}
+
+} // namespace
+
+ShapeMeasurement measure_guest_shape(const MeasureShape &shape, const GuestFiles &files) {
+  ShapeMeasurement r;
+  r.shape = shape;
+  std::unique_ptr<AssembledRequest> a = assemble_measure_request(spec_for(shape, files));
+  const MeasureRequest &req = a->request;
+  r.profile = req.profile.name;
+  r.cpus = req.cpus;
+  r.memory = req.memory;
+  r.ovmf_variant = req.ovmf.variant.name;
+  r.ovmf_basis = std::string(variant_basis_name(req.ovmf.basis)) + ": " + req.ovmf.reason;
+  r.acpi_source = req.acpi.origin;
+  try {
+    MeasureInputs in = measure_inputs(req);
+    r.measurement = measure(req);
+    r.record = recorded_shape_json(req, in, r.measurement);
+  } catch (const InputError &e) {
+    throw InputError(shape.where.describe() + ": measure", e.what());
+  }
+  return r;
+}
+
+nlohmann::ordered_json measurements_json(const std::vector<ShapeMeasurement> &shapes) {
+  nlohmann::ordered_json j;
+  j["shapes"] = nlohmann::ordered_json::array();
+  for (const ShapeMeasurement &s : shapes) j["shapes"].push_back(s.record);
+  return j;
+}
+
+} // namespace mrforge::builder

@@ -1,0 +1,71 @@
+#include <builder/build/oci_build.hpp>
+#include <builder/fs/content_staging.hpp>
+#include <builder/recipe/rootfs_assembly.hpp>
+#include <builder/system/output_dir.hpp>
+
+#include <measure/util/hash.hpp>
+
+#include <nlohmann/json.hpp>
+
+namespace mrforge::builder {
+
+nlohmann::json oci_build_json(const OciBuildResult &r) {
+  nlohmann::json layers = nlohmann::json::array();
+  for (const auto &l : r.image.layers)
+    layers.push_back({{"name", l.name},
+                      {"digest", l.digest},
+                      {"diff_id", l.diff_id},
+                      {"size", l.size},
+                      {"media_type", l.media_type}});
+  return {{"manifest_digest", r.image.manifest_digest},
+          {"config_digest", r.image.config_digest},
+          {"index_digest", r.image.index_digest},
+          {"ref", r.ref_name},
+          {"layers", layers},
+          {"lock_sha256", r.lock_sha256},
+          {"compressor", r.compressor}};
+}
+
+OciBuildResult build_oci(const Recipe &recipe, const Lock &lock, Store &store, const OciBuildSettings &settings) {
+  OutputDir out(settings.out_dir, OutputKind::oci_image);
+  ScratchDir scratch(store.make_scratch_dir("build-" + recipe.name.substr(0, recipe.name.find('/'))));
+  ContentStaging staging(scratch.path() + "/contents");
+
+  AssemblyOptions assembly;
+  assembly.progress = settings.progress;
+  LayeredTree tree = assemble_rootfs(recipe, lock, store, staging, assembly);
+
+  std::vector<FsTree> layer_trees;
+  for (size_t i = 0; i < recipe.layers.size(); ++i) layer_trees.push_back(tree.layer_tree(i));
+  std::vector<OciLayerInput> inputs;
+  for (size_t i = 0; i < recipe.layers.size(); ++i) inputs.push_back({recipe.layers[i], &layer_trees[i]});
+
+  OciBuildOptions options;
+  options.created = settings.source_date_epoch;
+  options.architecture = recipe.has_debian ? recipe.debian.architecture : "amd64";
+  options.ref_name = recipe.name + ":" + recipe.tag;
+  options.compression = recipe.compression;
+  options.compression.threads = settings.threads < 1 ? 1 : settings.threads;
+  options.progress = settings.progress;
+
+  OciBuildResult result;
+  result.image = write_oci_image(inputs, recipe.config, options, out.temp_path());
+  result.ref_name = options.ref_name;
+  result.lock_sha256 = to_hex(sha256(ByteView::of(lock_to_json(lock))));
+  result.compressor = std::string(compression_name(recipe.compression.kind)) + " level " +
+                      std::to_string(recipe.compression.level) + " (" + compressor_version(recipe.compression.kind) +
+                      ")";
+
+  nlohmann::json record = oci_build_json(result);
+  record["recipe"] = recipe.name;
+  record["recipe_sha256"] = recipe.sha256;
+  record["source_date_epoch"] = settings.source_date_epoch;
+  record["tool"] = "mrforge 0.1.0";
+  out.write_record(nlohmann::ordered_json(record));
+  out.commit();
+  result.out_dir = out.final_path();
+  result.image.docker_archive = result.out_dir + "/docker-archive.tar";
+  return result;
+}
+
+} // namespace mrforge::builder

@@ -1,0 +1,40 @@
+// Building an OciImage recipe: assemble the file system from the locked inputs in the store
+// (offline), write one deterministic layer per recipe layer, and produce the OCI image layout and
+// docker-archive in an output directory that is replaced atomically.
+#pragma once
+
+#include <builder/oci/oci_image.hpp>
+#include <builder/recipe/inputs.hpp>
+#include <builder/recipe/lock.hpp>
+#include <builder/recipe/recipe.hpp>
+#include <builder/system/output_dir.hpp>
+#include <builder/system/store.hpp>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include <string>
+
+namespace mrforge::builder {
+
+struct OciBuildSettings {
+  std::string out_dir;
+  int64_t source_date_epoch = 0;
+  int threads = 1; // compression threads: speed only, never bytes
+  Progress progress;
+};
+
+struct OciBuildResult {
+  OciImageResult image;
+  std::string out_dir;
+  std::string ref_name;
+  std::string lock_sha256;
+  std::string compressor;
+};
+
+OciBuildResult build_oci(const Recipe &recipe, const Lock &lock, Store &store, const OciBuildSettings &settings);
+
+// {"manifest_digest", "config_digest", "index_digest", "ref", "layers": [{"name", "digest",
+// "diff_id", "size", "media_type"}], ...}: what `build --json` prints and the build record holds.
+nlohmann::json oci_build_json(const OciBuildResult &result);
+
+} // namespace mrforge::builder

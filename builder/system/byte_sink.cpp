@@ -1,0 +1,90 @@
+#include <builder/system/byte_sink.hpp>
+
+#include <measure/util/errors.hpp>
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace mrforge::builder {
+
+namespace {
+
+// Writes are collected up to this size before a write(2): fewer system calls for the many small
+// pieces (512-byte tar headers, compressed blocks) that writers produce.
+constexpr size_t k_file_buffer_size = size_t{1} << 20;
+
+std::string errno_text(const char *what) { return std::string(what) + ": " + std::strerror(errno); }
+
+} // namespace
+
+HashingSink::HashingSink(ByteSink *next) : m_next(next), m_hasher(HashAlgorithm::sha256) {}
+
+void HashingSink::write(const uint8_t *data, size_t size) {
+  if (size == 0) return;
+  m_hasher.update(data, size);
+  m_size += size;
+  if (m_next != nullptr) m_next->write(data, size);
+}
+
+void HashingSink::finish() {
+  m_hex = to_hex(m_hasher.finish());
+  if (m_next != nullptr) m_next->finish();
+}
+
+FileSink::FileSink(std::string path) : m_path(std::move(path)) {
+  m_fd = ::open(m_path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+  if (m_fd < 0) throw SystemError(m_path, errno_text("cannot create"));
+  // 0644 whatever the umask: an output's modes must not depend on the host (`diff` compares them).
+  if (::fchmod(m_fd, 0644) != 0) {
+    std::string why = errno_text("cannot set the mode");
+    ::close(m_fd);
+    throw SystemError(m_path, why);
+  }
+  m_buffer.reserve(k_file_buffer_size);
+}
+
+void write_all(int fd, const void *data, size_t size, const std::string &path) {
+  const auto *p = static_cast<const uint8_t *>(data);
+  while (size > 0) {
+    ssize_t n = ::write(fd, p, size);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw SystemError(path, errno_text("write failed"));
+    }
+    p += n;
+    size -= static_cast<size_t>(n);
+  }
+}
+
+FileSink::~FileSink() {
+  if (m_fd >= 0) ::close(m_fd); // an unfinished file: the caller removes it; nothing to report from here
+}
+
+void FileSink::write(const uint8_t *data, size_t size) {
+  if (m_fd < 0) throw SystemError(m_path, "write after finish");
+  if (m_buffer.size() + size > k_file_buffer_size) flush_buffer();
+  if (size >= k_file_buffer_size) {
+    write_all(m_fd, data, size, m_path); // large pieces go straight to the file
+    return;
+  }
+  m_buffer.append(reinterpret_cast<const char *>(data), size);
+}
+
+void FileSink::flush_buffer() {
+  write_all(m_fd, m_buffer.data(), m_buffer.size(), m_path);
+  m_buffer.clear();
+}
+
+void FileSink::finish() {
+  if (m_fd < 0) throw SystemError(m_path, "finish called twice");
+  flush_buffer();
+  if (::fsync(m_fd) != 0) throw SystemError(m_path, errno_text("fsync failed"));
+  int fd = m_fd;
+  m_fd = -1;
+  if (::close(fd) != 0) throw SystemError(m_path, errno_text("close failed"));
+}
+
+} // namespace mrforge::builder

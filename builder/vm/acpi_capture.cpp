@@ -1,0 +1,429 @@
+// Live capture of QEMU's ACPI blobs (see acpi_capture.hpp). The guest is the prototype's: a static
+// busybox, the kernel's qemu_fw_cfg module (uncompressed, busybox insmod cannot decompress) and an
+// /init that dumps /sys/firmware/qemu_fw_cfg/by_name/etc/... in qemu_boot's check-dump protocol.
+// The machine is the shape's, with QEMU's default CPU model (qemu64, as dstack uses) under TCG.
+#include <builder/vm/acpi_capture.hpp>
+
+#include <builder/archive/archive_writers.hpp>
+#include <builder/archive/compress.hpp>
+#include <builder/fs/content_staging.hpp>
+#include <builder/fs/fs_tree.hpp>
+#include <builder/guest/elf_file.hpp>
+#include <builder/guest/initramfs.hpp>
+#include <builder/guest/kernel_modules.hpp>
+#include <builder/system/byte_sink.hpp>
+#include <builder/vm/qemu_boot.hpp>
+
+#include <measure/util/errors.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+namespace mrforge::builder {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char *k_cmdline = "console=ttyS0 quiet panic=-1";
+constexpr const char *k_cpu_model = "qemu64"; // QEMU's default for q35, and dstack's -cpu
+// QEMU 7.2 constants for the highest guest address (see capture_cpu_model).
+constexpr uint32_t k_default_phys_bits = 40; // target/i386/cpu.h TCG_PHYS_ADDR_BITS
+constexpr uint32_t k_max_phys_bits = 52;     // target/i386/cpu-param.h TARGET_PHYS_ADDR_SPACE_BITS
+constexpr uint64_t k_gib = 1ull << 30;
+constexpr uint64_t k_default_hole64 = 32 * k_gib; // q35.h Q35_PCI_HOST_HOLE64_SIZE_DEFAULT
+constexpr const char *k_ram_backend_id = "mrforge-ram";
+constexpr const char *k_module_dir = "kernel/drivers/firmware";
+constexpr const char *k_module_name = "qemu_fw_cfg";
+constexpr const char *k_vhost_vsock_device = "/dev/vhost-vsock";
+constexpr uint32_t k_max_cpus = 288;             // QEMU 7.2 pc_q35.c: m->max_cpus = 288
+constexpr uint32_t k_max_cpus_tcg = 255;         // QEMU 7.2 x86.c: APIC IDs >= 255 need KVM's irqchip
+constexpr uint64_t k_placeholder_disk = 1 << 20; // bytes of each placeholder virtio-blk backend
+constexpr size_t k_serial_tail_lines = 25;       // serial lines quoted in a failure message
+const char *const k_blob_names[] = {"fw_cfg/etc/table-loader", "fw_cfg/etc/acpi/rsdp", "fw_cfg/etc/acpi/tables"};
+
+const char *on_off(bool b) { return b ? "on" : "off"; }
+
+// The shape as QEMU options: -machine/-smp/-m go to BootSettings' own fields, the rest is appended.
+struct ShapeArgs {
+  std::string machine;
+  uint32_t cpus = 1;
+  uint64_t memory = 0;
+  std::vector<std::string> rest;
+};
+
+void create_placeholder_disk(const std::string &path) {
+  std::error_code ec;
+  if (fs::is_regular_file(path, ec) && fs::file_size(path, ec) == k_placeholder_disk) return;
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  std::string zeros(k_placeholder_disk, '\0');
+  f.write(zeros.data(), static_cast<std::streamsize>(zeros.size()));
+  f.close();
+  if (!f) throw SystemError(path, "cannot write the placeholder disk");
+}
+
+void create_directory(const std::string &path) {
+  std::error_code ec;
+  fs::create_directories(path, ec);
+  if (ec) throw SystemError(path, "cannot create directory: " + ec.message());
+}
+
+ShapeArgs shape_args(const VmShape &shape, const std::string &scratch_dir) {
+  const std::string where = shape.origin.empty() ? std::string("VM shape") : shape.origin;
+  if (!shape.profile.empty() && shape.profile != k_capture_profile)
+    throw InputError(where + ": profile", std::string("capture runs the local QEMU 7.2; profile ") + shape.profile +
+                                              " describes another QEMU (use " + k_capture_profile + ")");
+  if (shape.cpus == 0 || shape.cpus > k_max_cpus)
+    throw InputError(where + ": cpus", "QEMU 7.2 q35 takes 1 to " + std::to_string(k_max_cpus) + " vCPUs, got " +
+                                           std::to_string(shape.cpus));
+  if (shape.memory == 0 || shape.memory % (1ull << 20))
+    throw InputError(where + ": memory", "QEMU takes whole MiB; got " + std::to_string(shape.memory) + " bytes");
+  if (shape.hugepages)
+    throw InputError(where + ": hugepages", "capture cannot start a hugepage-backed NUMA node here (no hugepages "
+                                            "reserved on this host, and no pxb-pcie layout for it); drop hugepages");
+  for (size_t i = 0; i < shape.devices.size(); ++i) {
+    const PciDevice &d = shape.devices[i];
+    if (d.kind == PciDeviceKind::pcie_root_port && d.behind != RootPortChild::none)
+      throw InputError(where + ": devices[" + std::to_string(i) + "]",
+                       std::string("pcie-root-port with a ") + root_port_child_name(d.behind) +
+                           " behind it: there is no such hardware to pass through on this host; use behind: none");
+    if (d.kind == PciDeviceKind::vhost_vsock && !fs::exists(k_vhost_vsock_device))
+      throw InputError(where + ": devices[" + std::to_string(i) + "]",
+                       std::string("vhost-vsock needs ") + k_vhost_vsock_device +
+                           ", which this host does not have (load the vhost_vsock module, or leave vsock out)");
+  }
+
+  ShapeArgs a;
+  a.machine = std::string("q35,smm=") + on_off(shape.smm) + ",hpet=" + on_off(shape.hpet) + ",pic=" + on_off(shape.pic);
+  a.cpus = shape.cpus;
+  a.memory = shape.memory;
+  if (!shape.pci_hotplug) {
+    a.rest.push_back("-global");
+    a.rest.push_back("ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off");
+  }
+  if (shape.pci_hole64_size) {
+    a.rest.push_back("-global");
+    a.rest.push_back("q35-pcihost.pci-hole64-size=" + std::to_string(*shape.pci_hole64_size));
+  }
+  const std::string scratch = fs::absolute(scratch_dir).lexically_normal().string();
+  uint32_t disks = 0, nics = 0, vsocks = 0, shares = 0, ports = 0;
+  for (const PciDevice &d : shape.devices) {
+    switch (d.kind) {
+    case PciDeviceKind::virtio_blk: {
+      std::string id = "disk" + std::to_string(disks++);
+      std::string file = scratch + "/" + id + ".raw";
+      create_directory(scratch);
+      create_placeholder_disk(file);
+      a.rest.insert(a.rest.end(),
+                    {"-drive", "file=" + qemu_escape(file) + ",if=none,id=" + id + ",format=raw,readonly=on", "-device",
+                     "virtio-blk-pci,drive=" + id});
+      break;
+    }
+    case PciDeviceKind::virtio_net: {
+      std::string id = "net" + std::to_string(nics++);
+      a.rest.insert(a.rest.end(), {"-netdev", "user,id=" + id, "-device", "virtio-net-pci,netdev=" + id});
+      break;
+    }
+    case PciDeviceKind::vhost_vsock:
+      a.rest.insert(a.rest.end(), {"-device", "vhost-vsock-pci,guest-cid=" + std::to_string(3 + vsocks++)});
+      break;
+    case PciDeviceKind::virtio_9p: {
+      std::string n = std::to_string(shares++);
+      std::string dir = scratch + "/9p";
+      create_directory(dir);
+      a.rest.insert(a.rest.end(),
+                    {"-fsdev", "local,id=fs" + n + ",path=" + qemu_escape(dir) + ",security_model=none,readonly=on",
+                     "-device", "virtio-9p-pci,fsdev=fs" + n + ",mount_tag=share" + n});
+      break;
+    }
+    case PciDeviceKind::pcie_root_port: {
+      std::string n = std::to_string(++ports);
+      a.rest.insert(a.rest.end(), {"-device", "pcie-root-port,id=rp" + n + ",chassis=" + n});
+      break;
+    }
+    }
+  }
+  return a;
+}
+
+// Version-string order: runs of digits compare as numbers, everything else byte-wise.
+bool version_less(const std::string &a, const std::string &b) {
+  size_t i = 0, j = 0;
+  while (i < a.size() && j < b.size()) {
+    bool da = std::isdigit(static_cast<unsigned char>(a[i])) != 0;
+    bool db = std::isdigit(static_cast<unsigned char>(b[j])) != 0;
+    if (da && db) {
+      size_t ie = i, je = j;
+      while (ie < a.size() && std::isdigit(static_cast<unsigned char>(a[ie]))) ++ie;
+      while (je < b.size() && std::isdigit(static_cast<unsigned char>(b[je]))) ++je;
+      std::string na = a.substr(i, ie - i), nb = b.substr(j, je - j);
+      na.erase(0, std::min(na.find_first_not_of('0'), na.size()));
+      nb.erase(0, std::min(nb.find_first_not_of('0'), nb.size()));
+      if (na.size() != nb.size()) return na.size() < nb.size();
+      if (na != nb) return na < nb;
+      i = ie;
+      j = je;
+    } else {
+      if (a[i] != b[j]) return static_cast<unsigned char>(a[i]) < static_cast<unsigned char>(b[j]);
+      ++i;
+      ++j;
+    }
+  }
+  return a.size() - i < b.size() - j;
+}
+
+// The serial log's last lines, for failure messages.
+std::string serial_tail(const std::string &serial) {
+  std::vector<std::string> lines;
+  size_t pos = 0;
+  while (pos < serial.size()) {
+    size_t nl = serial.find('\n', pos);
+    if (nl == std::string::npos) nl = serial.size();
+    std::string line = serial.substr(pos, nl - pos);
+    if (!line.empty()) lines.push_back(line);
+    pos = nl + 1;
+  }
+  if (lines.empty()) return "(no serial output)";
+  std::string out;
+  for (size_t i = lines.size() > k_serial_tail_lines ? lines.size() - k_serial_tail_lines : 0; i < lines.size(); ++i)
+    out += "\n  | " + lines[i];
+  return "last serial lines:" + out;
+}
+
+// A regular-file node whose bytes are the host file `path`.
+Node host_file_node(const std::string &path, uint32_t mode, const std::string &origin) {
+  std::error_code ec;
+  uint64_t size = fs::file_size(path, ec);
+  if (ec) throw SystemError(path, "cannot read: " + ec.message());
+  Node n;
+  n.type = NodeType::regular;
+  n.mode = mode;
+  n.size = size;
+  n.content_path = path;
+  n.origin = origin;
+  return n;
+}
+
+// Writes WORK/initrd.gz: init, bin/busybox, qemu_fw_cfg.ko, empty dev/proc/sys.
+std::string build_initrd(const std::string &work, const std::string &busybox, const std::string &module,
+                         const std::string &where) {
+  ContentStaging staging(work + "/staging");
+  // The module goes through KernelModules so that its .modinfo is checked and it is decompressed
+  // exactly as the image builder does it.
+  std::string module_file = fs::path(module).filename().string();
+  const std::string release = "capture";
+  FsTree kernel_tree;
+  std::string module_tree_dir = "lib/modules/" + release + "/" + k_module_dir;
+  kernel_tree.ensure_directory(module_tree_dir, module);
+  kernel_tree.add(module_tree_dir + "/" + module_file, host_file_node(module, 0644, module));
+  KernelModules modules(kernel_tree, release, module);
+  std::vector<KernelModule> resolved = modules.resolve({k_module_name}, where);
+  if (resolved.size() != 1)
+    throw InputError(where, module + " needs other modules first (" + std::to_string(resolved.size() - 1) +
+                                "); the capture guest loads qemu_fw_cfg alone");
+  StagedContent ko = modules.uncompressed(resolved.front(), staging);
+
+  ElfDependencies deps = read_elf_dependencies(busybox, busybox);
+  if (!deps.interpreter.empty() || !deps.needed.empty())
+    throw InputError(where + ": busybox", busybox + " is dynamically linked (interpreter " + deps.interpreter +
+                                              "); the capture guest needs a static one (Debian: busybox-static)");
+
+  FsTree tree;
+  for (const char *dir : {"bin", "dev", "proc", "sys"}) tree.ensure_directory(dir, "capture guest");
+  tree.add("bin/busybox", host_file_node(busybox, 0755, busybox));
+  tree.add("init", staged_file_node(staging.put(capture_init_script()), 0755, "capture guest /init"));
+  tree.add(std::string(k_module_name) + ".ko", staged_file_node(ko, 0644, module));
+
+  std::string path = work + "/initrd.gz";
+  std::error_code ec;
+  fs::remove(path, ec);
+  FileSink sink(path);
+  Compression gzip;
+  gzip.kind = CompressionKind::gzip;
+  write_initramfs(tree, 0, gzip, sink);
+  return path;
+}
+
+} // namespace
+
+std::string capture_cpu_model(const VmShape &shape) {
+  uint32_t bits = qemu_min_phys_bits(shape, k_default_phys_bits, k_default_hole64);
+  if (bits == k_default_phys_bits) return k_cpu_model;
+  if (bits > k_max_phys_bits)
+    throw InputError("the VM shape", "RAM above 4 GiB plus the 64-bit PCI hole need more than " +
+                                         std::to_string(k_max_phys_bits) + " physical address bits (QEMU's limit)");
+  // With more address bits, 1 GiB pages: OVMF maps the whole physical address space, and with 2 MiB
+  // pages that takes longer than any timeout under TCG. Neither CPU property changes the tables
+  // (captured with and without them: same bytes).
+  return std::string(k_cpu_model) + ",phys-bits=" + std::to_string(bits) + ",pdpe1gb=on";
+}
+
+std::vector<std::string> qemu_shape_args(const VmShape &shape, const std::string &scratch_dir) {
+  ShapeArgs a = shape_args(shape, scratch_dir);
+  std::vector<std::string> argv = {
+      "-machine", a.machine, "-smp", std::to_string(a.cpus), "-m", std::to_string(a.memory >> 20) + "M"};
+  argv.insert(argv.end(), a.rest.begin(), a.rest.end());
+  return argv;
+}
+
+std::string kernel_release_of(const std::string &kernel_path) {
+  std::string name = fs::path(kernel_path).filename().string();
+  const std::string prefix = "vmlinuz-";
+  if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) return "";
+  return name.substr(prefix.size());
+}
+
+std::string find_fw_cfg_module(const std::string &kernel_path, const std::string &modules_dir) {
+  std::string release = kernel_release_of(kernel_path);
+  if (release.empty() || release == "." || release == "..") return "";
+  for (const char *suffix : {".ko", ".ko.xz", ".ko.zst"}) {
+    std::string p = modules_dir + "/" + release + "/" + k_module_dir + "/" + k_module_name + suffix;
+    std::error_code ec;
+    if (fs::is_regular_file(p, ec)) return p;
+  }
+  return "";
+}
+
+std::string default_capture_kernel(const std::string &boot_dir, const std::string &modules_dir) {
+  std::vector<std::string> kernels;
+  std::error_code ec;
+  for (fs::directory_iterator it(boot_dir, ec), end; !ec && it != end; it.increment(ec))
+    if (!kernel_release_of(it->path().string()).empty()) kernels.push_back(it->path().string());
+  std::sort(kernels.begin(), kernels.end(), [](const std::string &a, const std::string &b) {
+    return version_less(kernel_release_of(a), kernel_release_of(b));
+  });
+  for (auto it = kernels.rbegin(); it != kernels.rend(); ++it)
+    if (!find_fw_cfg_module(*it, modules_dir).empty()) return *it;
+  std::string seen;
+  for (const std::string &k : kernels) seen += (seen.empty() ? "" : ", ") + k;
+  throw InputError("--kernel", "no " + boot_dir + "/vmlinuz-RELEASE has a " + modules_dir + "/RELEASE/" + k_module_dir +
+                                   "/" + k_module_name + ".ko[.xz|.zst] (kernels: " +
+                                   (seen.empty() ? std::string("none") : seen) + "); pass --kernel and its module");
+}
+
+std::string capture_init_script() {
+  std::string s = "#!/bin/busybox sh\n"
+                  "# mrforge acpi capture: dump QEMU's ACPI fw_cfg files and power off.\n"
+                  "/bin/busybox mount -t proc proc /proc\n"
+                  "/bin/busybox mount -t sysfs sysfs /sys\n"
+                  "echo 1 > /proc/sys/kernel/printk\n"
+                  "echo 'MRFORGE-INIT: start'\n"
+                  "if ! /bin/busybox insmod /qemu_fw_cfg.ko; then\n"
+                  "  echo 'MRFORGE-INIT: FATAL: insmod qemu_fw_cfg.ko failed'\n"
+                  "  /bin/busybox poweroff -f\n"
+                  "fi\n"
+                  "for n in etc/table-loader etc/acpi/rsdp etc/acpi/tables; do\n"
+                  "  f=/sys/firmware/qemu_fw_cfg/by_name/$n/raw\n"
+                  "  if [ -r \"$f\" ]; then\n"
+                  "    echo \"MRFORGE-CHECK-BEGIN fw_cfg/$n\"\n"
+                  "    /bin/busybox base64 \"$f\"\n"
+                  "    echo \"MRFORGE-CHECK-END fw_cfg/$n\"\n"
+                  "  else\n"
+                  "    echo \"MRFORGE-CHECK: missing fw_cfg/$n\"\n"
+                  "  fi\n"
+                  "done\n"
+                  "echo 'MRFORGE-CHECK: done'\n"
+                  "echo 'MRFORGE-READY acpi-capture'\n"
+                  "/bin/busybox poweroff -f\n";
+  return s;
+}
+
+AcpiBlobs capture_acpi(const AcpiCaptureSettings &settings) {
+  auto progress = [&](const std::string &s) {
+    if (settings.progress) settings.progress(s);
+  };
+  std::error_code ec;
+  if (settings.work_dir.empty() || !fs::is_directory(settings.work_dir, ec))
+    throw InputError("work directory", "'" + settings.work_dir + "' is not a directory");
+  if (settings.accel != "tcg" && settings.accel != "kvm")
+    throw InputError("--accel", "expected tcg or kvm, got '" + settings.accel + "'");
+  if (settings.accel == "tcg" && settings.shape.cpus > k_max_cpus_tcg)
+    throw InputError("cpus", std::to_string(settings.shape.cpus) +
+                                 " vCPUs need APIC IDs from 255 on, which QEMU 7.2 starts only with KVM's in-kernel "
+                                 "irqchip (hw/i386/x86.c); use --accel kvm");
+  const std::string work = fs::absolute(settings.work_dir).lexically_normal().string();
+  ShapeArgs args = shape_args(settings.shape, work + "/backends");
+
+  std::string kernel = settings.kernel.empty() ? default_capture_kernel() : settings.kernel;
+  if (!fs::is_regular_file(kernel, ec)) throw InputError("--kernel", "'" + kernel + "' is not a readable file");
+  std::string module = settings.module.empty() ? find_fw_cfg_module(kernel) : settings.module;
+  if (module.empty())
+    throw InputError("--kernel", "no qemu_fw_cfg module for " + kernel + " (looked for /lib/modules/" +
+                                     kernel_release_of(kernel) + "/" + k_module_dir + "/" + k_module_name +
+                                     ".ko[.xz|.zst]); pass a kernel whose modules are installed");
+  if (!fs::is_regular_file(module, ec)) throw InputError("module", "'" + module + "' is not a readable file");
+  if (!fs::is_regular_file(settings.busybox, ec))
+    throw InputError("busybox", "'" + settings.busybox + "' is not a file (Debian: apt-get install busybox-static)");
+
+  progress("capture: building the guest initramfs (busybox, " + fs::path(module).filename().string() + ")");
+  std::string initrd = build_initrd(work, settings.busybox, module, "capture guest");
+
+  std::string boot_dir = work + "/boot";
+  create_directory(boot_dir);
+  BootSettings boot;
+  boot.firmware = settings.firmware;
+  boot.kernel = kernel;
+  boot.initrd = initrd;
+  boot.cmdline = k_cmdline;
+  boot.cpus = args.cpus;
+  boot.memory = args.memory;
+  boot.tpm = false;
+  boot.timeout = settings.timeout;
+  boot.work_dir = boot_dir;
+  boot.progress = settings.progress;
+  boot.qemu = settings.qemu;
+  const std::string ram_file = work + "/guest-ram";
+  // Sparse, shared file-backed RAM: not charged to the host's commit limit (a 64 GiB guest on a
+  // smaller host), and untouched pages never exist.
+  boot.machine = args.machine + ",memory-backend=" + k_ram_backend_id;
+  boot.accel = settings.accel;
+  boot.cpu = settings.cpu.empty() ? capture_cpu_model(settings.shape) : settings.cpu;
+  boot.extra_args = {"-object", std::string("memory-backend-file,id=") + k_ram_backend_id +
+                                    ",size=" + std::to_string(args.memory >> 20) +
+                                    "M,mem-path=" + qemu_escape(ram_file) + ",share=on"};
+  boot.extra_args.insert(boot.extra_args.end(), args.rest.begin(), args.rest.end());
+  progress("capture: -machine " + args.machine + " -cpu " + boot.cpu + " -smp " + std::to_string(args.cpus) + " -m " +
+           std::to_string(args.memory >> 20) + "M" +
+           (args.rest.empty() ? std::string() : " + " + std::to_string(args.rest.size()) + " device arguments"));
+  fs::remove(ram_file, ec); // a fresh, all-zero RAM file for every boot
+  BootCapture cap = boot_image(boot);
+  fs::remove(ram_file, ec);
+
+  std::vector<std::string> problems = cap.failures;
+  for (const char *name : k_blob_names)
+    if (!cap.blobs.count(name))
+      problems.push_back(std::string("the guest did not dump ") + name +
+                         (std::find(cap.missing.begin(), cap.missing.end(), name) != cap.missing.end()
+                              ? " (not in /sys/firmware/qemu_fw_cfg/by_name)"
+                              : ""));
+  if (!problems.empty()) {
+    std::string all;
+    for (const std::string &p : problems) all += (all.empty() ? "" : "; ") + p;
+    throw SystemError(settings.qemu, "ACPI capture failed: " + all + "\n" + serial_tail(cap.serial));
+  }
+  auto bytes = [&](const char *name) {
+    const std::string &s = cap.blobs.at(name);
+    return Bytes(s.begin(), s.end());
+  };
+  AcpiBlobs blobs{bytes(k_blob_names[0]), bytes(k_blob_names[1]), bytes(k_blob_names[2])};
+  // QEMU's blobs: 128-byte loader commands, an RSDP starting "RSD PTR ", a non-empty table blob.
+  // Anything else means the dump was mangled on the way.
+  static const char k_rsdp_signature[] = "RSD PTR ";
+  if (blobs.table_loader.empty() || blobs.table_loader.size() % 128 != 0 || blobs.rsdp.size() < 20 ||
+      !std::equal(k_rsdp_signature, k_rsdp_signature + 8, blobs.rsdp.begin()) || blobs.tables.empty())
+    throw SystemError(settings.qemu, "ACPI capture: the dumped blobs are not QEMU's (table-loader " +
+                                         std::to_string(blobs.table_loader.size()) + " bytes, rsdp " +
+                                         std::to_string(blobs.rsdp.size()) + " bytes, tables " +
+                                         std::to_string(blobs.tables.size()) + " bytes)");
+  char secs[32];
+  std::snprintf(secs, sizeof secs, "%.1f", cap.seconds);
+  progress(std::string("capture: done in ") + secs + " s (table-loader " + std::to_string(blobs.table_loader.size()) +
+           ", rsdp " + std::to_string(blobs.rsdp.size()) + ", tables " + std::to_string(blobs.tables.size()) +
+           " bytes)");
+  return blobs;
+}
+
+} // namespace mrforge::builder

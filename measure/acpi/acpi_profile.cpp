@@ -1,0 +1,51 @@
+#include <measure/acpi/acpi_profile.hpp>
+
+namespace mrforge {
+
+namespace {
+
+// Each variation with what it changes, relative to QEMU 7.2's q35 AML.
+const std::pair<AcpiVariation, const char *> k_variation_names[] = {
+    // QEMU 8.0 reworked the PCI AML ("acpi: pc/q35: ..." series): the host bridge lost its _ADR
+    // and gained EDSM (acpi-index for non-hotpluggable devices); every present PCI function is
+    // described, bridges describe their own secondary bus, hotplug slots and the PCNT notification
+    // chain are generated separately, _GPE._E01 exists whenever ACPI hotplug is on; PDSM's
+    // function 0 checks UUID and revision before anything else; the slots' _DSM fills its package
+    // by index.
+    {AcpiVariation::qemu_8_0_pci_aml, "qemu-8.0-pci-aml"},
+    // QEMU 8.2 - 9.1 builds used on TDX hosts (dstack's dumper keeps them as "compat 9.1", cut at
+    // 9.2.0): PDSM function 7 pre-fills its package before asking AIDX.
+    {AcpiVariation::pdsm_func7_prefilled, "pdsm-func7-prefilled"},
+    // The same TDX builds: PCI interrupt links are edge-triggered, and the MADT overrides every
+    // ISA IRQ 0-15 as active-high edge (flags 5) instead of PCI IRQs 5/9/10/11 level (flags 0xd).
+    {AcpiVariation::tdx_edge_irqs, "tdx-edge-irqs"},
+    // OVMF for TDX places the 64-bit MMIO window at its aperture whether or not a device has a
+    // 64-bit BAR, and QEMU reports exactly the configured hole size there.
+    {AcpiVariation::pci64_window_at_aperture, "pci64-window-at-aperture"},
+    // QEMU 8.1 raised the MADT to revision 3 (its Online Capable flag for hot-pluggable CPUs).
+    {AcpiVariation::madt_revision_3, "madt-revision-3"},
+    // QEMU 8.0: the MADT's PCAT_COMPAT flag follows -machine pic= (QEMU 7.2 always set it).
+    {AcpiVariation::madt_pcat_compat_follows_pic, "madt-pcat-compat-follows-pic"},
+};
+
+} // namespace
+
+const char *acpi_variation_name(AcpiVariation v) {
+  for (const auto &[variation, name] : k_variation_names)
+    if (variation == v) return name;
+  return "?";
+}
+
+std::optional<AcpiVariation> acpi_variation_from_name(const std::string &name) {
+  for (const auto &[variation, n] : k_variation_names)
+    if (name == n) return variation;
+  return std::nullopt;
+}
+
+std::string acpi_variation_names() {
+  std::string out;
+  for (const auto &[variation, name] : k_variation_names) out += (out.empty() ? "" : ", ") + std::string(name);
+  return out;
+}
+
+} // namespace mrforge

@@ -1,0 +1,37 @@
+// The image directory layout dstack uses (and mrforge's guest images write): metadata.json
+// naming the firmware, kernel, initrd and command line. Fields (dstack's names): "bios",
+// "kernel", "initrd", "cmdline", optional "rootfs", "version".
+//
+// The directory is an input tree: metadata.json and the files it names are opened inside it with
+// no symbolic link followed (InputFile::open_in), and each name must be a plain file name.
+#pragma once
+
+#include <measure/util/input_limits.hpp>
+#include <measure/util/mapped_file.hpp>
+
+#include <optional>
+#include <string>
+
+namespace mrforge {
+
+struct ImageMetadata {
+  std::string dir;
+  std::string bios;                  // path (dir joined with the file name)
+  std::string kernel;                // path
+  std::optional<std::string> initrd; // path
+  std::string cmdline;
+  std::optional<std::string> rootfs;
+  std::optional<std::string> version;
+};
+
+// Reads DIR/metadata.json. Throws SystemError if it cannot be read (also: a symbolic link, not a
+// regular file, larger than limits::k_json_document), FormatError if it is not JSON, InputError
+// naming the field if a field is missing, of the wrong type, or not a plain file name (empty,
+// containing '/', "." or "..").
+ImageMetadata read_image_metadata(const std::string &dir);
+
+// Opens `path`, one of meta's bios, kernel, initrd or rootfs, inside meta.dir without following a
+// symbolic link. Throws SystemError as InputFile::open_in does.
+InputFile open_image_file(const ImageMetadata &meta, const std::string &path, FileLimit limit);
+
+} // namespace mrforge

@@ -1,0 +1,285 @@
+#include <measure/engine/authenticode.hpp>
+#include <measure/engine/engine.hpp>
+#include <measure/engine/mrtd.hpp>
+#include <measure/engine/td_hob.hpp>
+#include <measure/engine/uefi_events.hpp>
+#include <measure/formats/firmware.hpp>
+#include <measure/formats/pe.hpp>
+#include <measure/formats/setup_header.hpp>
+#include <measure/util/errors.hpp>
+#include <measure/util/size_text.hpp>
+
+#include <utility>
+
+namespace mrforge {
+
+namespace {
+
+const std::pair<DigestSlot, const char *> k_slot_names[] = {
+    {DigestSlot::td_hob, "td-hob"},           {DigestSlot::cfv, "cfv"},
+    {DigestSlot::acpi_loader, "acpi-loader"}, {DigestSlot::acpi_rsdp, "acpi-rsdp"},
+    {DigestSlot::acpi_tables, "acpi-tables"}, {DigestSlot::kernel, "kernel"},
+    {DigestSlot::cmdline, "cmdline"},         {DigestSlot::initrd, "initrd"},
+};
+
+// EV_EFI_ACTION strings of the TCG PC Client PFP as edk2 defines them
+// (MdePkg/Include/IndustryStandard/UefiTcgPlatform.h: EFI_CALLING_EFI_APPLICATION,
+// EFI_EXIT_BOOT_SERVICES_INVOCATION, EFI_EXIT_BOOT_SERVICES_SUCCEEDED).
+constexpr const char *k_calling_efi_application = "Calling EFI Application from Boot Option";
+constexpr const char *k_exit_boot_services_invocation = "Exit Boot Services Invocation";
+constexpr const char *k_exit_boot_services_returned = "Exit Boot Services Returned with Success";
+
+// "ACPI DATA" is the event data OVMF logs with each fw_cfg ACPI blob (OvmfPkg/AcpiPlatformDxe).
+constexpr const char *k_acpi_event_data = "ACPI DATA";
+
+class EventBuilder {
+public:
+  EventBuilder(const PlatformProfile &profile, const OvmfVariant &ovmf, const MeasureInputs &in)
+      : m_profile(profile), m_ovmf(ovmf), m_in(in) {}
+
+  Measurement run() {
+    record_inputs();
+    if (m_in.firmware) {
+      m_fw = parse_firmware(m_in.firmware->bytes, m_in.firmware->error_source());
+      m_result.mrtd = compute_mrtd(m_in.firmware->bytes, *m_fw, m_profile.mrtd_page_order);
+    }
+    for (EventStep step : m_profile.events) add_step(step);
+    m_result.rtmr = fold_events(m_result.events);
+    return std::move(m_result);
+  }
+
+private:
+  void input(const std::string &name, const std::string &value) { m_result.inputs.emplace_back(name, value); }
+
+  void record_inputs() {
+    input("profile", m_profile.source.identity());
+    input("ovmf_variant", m_ovmf.source.identity());
+    input("mrtd_page_order", page_order_name(m_profile.mrtd_page_order));
+    input("kernel_header_patch", kernel_header_patch_name(m_profile.kernel_header_patch));
+    if (m_in.firmware) input("firmware", m_in.firmware->name);
+    if (m_in.kernel) input("kernel", m_in.kernel->name);
+    if (m_in.initrd) input("initrd", m_in.initrd->name);
+    input("cmdline", m_in.cmdline);
+    input("cpus", std::to_string(m_in.cpus));
+    input("memory", std::to_string(m_in.memory));
+    if (m_in.acpi) input("acpi_tables", m_in.acpi_origin);
+    for (const auto &[slot, digest] : m_in.supplied)
+      input(std::string("digest.") + digest_slot_name(slot), to_hex(digest));
+  }
+
+  const Sha384 *supplied(DigestSlot slot) const {
+    auto it = m_in.supplied.find(slot);
+    return it == m_in.supplied.end() ? nullptr : &it->second;
+  }
+
+  void add(Register reg, uint32_t type, std::string description, const Sha384 &digest, std::string source) {
+    m_result.events.push_back(Event{reg, type, std::move(description), digest, std::move(source)});
+  }
+
+  // The digest a user supplied for `slot`, else the computed one.
+  template <typename Compute>
+  void add_slot(DigestSlot slot, Register reg, uint32_t type, std::string description, Compute compute) {
+    if (const Sha384 *d = supplied(slot)) {
+      add(reg, type, std::move(description), *d,
+          std::string("supplied digest (--digest ") + digest_slot_name(slot) + ")");
+      return;
+    }
+    auto [digest, source] = compute();
+    add(reg, type, std::move(description), digest, std::move(source));
+  }
+
+  const FirmwareImage &firmware_for(const char *what, DigestSlot slot) const {
+    if (!m_fw)
+      throw InputError(what, std::string("needs the firmware: give --firmware OVMF.fd or --digest ") +
+                                 digest_slot_name(slot) + "=HEX");
+    return *m_fw;
+  }
+
+  uint64_t memory_for(const char *what) const {
+    if (m_in.memory == 0)
+      throw InputError("--memory", std::string("the ") + what + " depends on the guest memory size: give --memory");
+    return m_in.memory;
+  }
+
+  bool has_initrd() const { return m_in.initrd || supplied(DigestSlot::initrd); }
+
+  void add_step(EventStep step) {
+    switch (step) {
+    case EventStep::td_hob:
+      add_slot(DigestSlot::td_hob, Register::rtmr0, event_type::k_efi_handoff_tables2, "TD HOB (TdxTable)", [&] {
+        const FirmwareImage &fw = firmware_for("TD HOB", DigestSlot::td_hob);
+        uint64_t mem = memory_for("TD HOB");
+        return std::make_pair(td_hob_digest(fw.sections, mem, m_profile.memory_layout, m_in.firmware->name),
+                              "computed: TD HOB for " + format_memory_size(mem) + " from the TDVF sections of " +
+                                  m_in.firmware->name);
+      });
+      break;
+    case EventStep::cfv:
+      add_slot(DigestSlot::cfv, Register::rtmr0, event_type::k_efi_platform_firmware_blob2,
+               "configuration firmware volume (CFV)", [&] {
+                 const FirmwareImage &fw = firmware_for("CFV", DigestSlot::cfv);
+                 return std::make_pair(cfv_digest(m_in.firmware->bytes, fw),
+                                       "computed: SHA-384 of the CFV section of " + m_in.firmware->name);
+               });
+      break;
+    case EventStep::secure_boot_variables:
+      for (const UefiVariable &v : m_ovmf.secure_boot_variables)
+        add(Register::rtmr0, event_type::k_efi_variable_driver_config,
+            "UEFI variable " + v.name + " (" + v.vendor.str() + ")",
+            sha384(uefi_variable_data(v.vendor, v.name, v.data)),
+            "OVMF variant " + m_ovmf.name + ": " + (v.data.empty() ? "absent (empty data)" : "data " + to_hex(v.data)));
+      break;
+    case EventStep::separator_firmware:
+      add(Register::rtmr0, event_type::k_separator, "separator (PCR7: end of Secure Boot policy)", separator_digest(),
+          "constant: SHA-384 of 00000000");
+      break;
+    case EventStep::acpi_tables: add_acpi(); break;
+    case EventStep::kernel:
+      add_slot(DigestSlot::kernel, Register::rtmr1, event_type::k_efi_boot_services_application,
+               "kernel (PE Authenticode, SHA-384)", [&] { return kernel_digest(); });
+      break;
+    case EventStep::boot_variables: {
+      std::string origin = "OVMF variant " + m_ovmf.name;
+      add(Register::rtmr0, event_type::k_efi_variable_boot, "UEFI variable BootOrder (data)", sha384(m_ovmf.boot_order),
+          origin + ": BootOrder " + to_hex(m_ovmf.boot_order));
+      for (const LoadOption &o : m_ovmf.boot_options) {
+        Bytes data = efi_load_option(o.attributes, o.description, fv_file_device_path(o.fv, o.file));
+        add(Register::rtmr0, event_type::k_efi_variable_boot,
+            "UEFI variable " + o.variable + " (data: " + o.description + " load option)", sha384(data),
+            origin + ": " + o.variable + " = " + to_hex(data));
+      }
+      break;
+    }
+    case EventStep::ovmf_extra_events:
+      for (const ExtraEvent &e : m_ovmf.extra_events)
+        add(e.reg, e.type, e.description, e.digest, "OVMF variant " + m_ovmf.source.identity());
+      break;
+    case EventStep::calling_efi_application:
+      add(Register::rtmr1, event_type::k_efi_action, k_calling_efi_application,
+          action_digest(k_calling_efi_application), "constant: EFI action string");
+      break;
+    case EventStep::separator_boot:
+      add(m_ovmf.separator_boot_register, event_type::k_separator, "separator (PCRs 0-6 at ReadyToBoot)",
+          separator_digest(), "constant: SHA-384 of 00000000; register from OVMF variant " + m_ovmf.name);
+      break;
+    case EventStep::cmdline:
+      add_slot(DigestSlot::cmdline, Register::rtmr2, event_type::k_event_tag, "kernel command line (LoadOptions)", [&] {
+        std::string shown = m_in.cmdline + (has_initrd() ? " initrd=initrd" : "");
+        return std::make_pair(cmdline_digest(m_in.cmdline, has_initrd()),
+                              "computed: UTF-16 of \"" + shown + "\" as OVMF passes it to the EFI stub");
+      });
+      break;
+    case EventStep::initrd:
+      if (!has_initrd()) break;
+      add_slot(DigestSlot::initrd, Register::rtmr2, event_type::k_event_tag, "initrd (Linux initrd)",
+               [&] { return std::make_pair(sha384(m_in.initrd->bytes), "computed: SHA-384 of " + m_in.initrd->name); });
+      break;
+    case EventStep::exit_boot_services_invocation:
+      add(Register::rtmr1, event_type::k_efi_action, k_exit_boot_services_invocation,
+          action_digest(k_exit_boot_services_invocation), "constant: EFI action string");
+      break;
+    case EventStep::exit_boot_services_returned:
+      add(Register::rtmr1, event_type::k_efi_action, k_exit_boot_services_returned,
+          action_digest(k_exit_boot_services_returned), "constant: EFI action string");
+      break;
+    }
+  }
+
+  void add_acpi() {
+    const struct {
+      DigestSlot slot;
+      const char *blob;
+      Sha384 AcpiDigests::*field;
+    } blobs[] = {{DigestSlot::acpi_loader, "etc/table-loader", &AcpiDigests::table_loader},
+                 {DigestSlot::acpi_rsdp, "etc/acpi/rsdp", &AcpiDigests::rsdp},
+                 {DigestSlot::acpi_tables, "etc/acpi/tables", &AcpiDigests::tables}};
+    for (const auto &b : blobs) {
+      add_slot(b.slot, Register::rtmr0, event_type::k_platform_config_flags,
+               std::string(k_acpi_event_data) + ": " + b.blob, [&] {
+                 if (!m_in.acpi)
+                   throw InputError(
+                       "ACPI",
+                       std::string("profile ") + m_profile.name +
+                           " takes the ACPI digests from QEMU's fw_cfg blobs: give --acpi-tables DIR (a copy of "
+                           "/sys/firmware/qemu_fw_cfg/by_name/etc from a guest of the same shape) or --digest " +
+                           digest_slot_name(b.slot) + "=HEX");
+                 return std::make_pair((*m_in.acpi).*(b.field),
+                                       "computed: SHA-384 of " + std::string(b.blob) + " from " + m_in.acpi_origin);
+               });
+    }
+  }
+
+  std::pair<Sha384, std::string> kernel_digest() const {
+    if (!m_in.kernel) throw InputError("kernel", "give --kernel FILE or --digest kernel=HEX");
+    const NamedBytes &k = *m_in.kernel;
+    if (m_profile.kernel_header_patch == KernelHeaderPatch::none) {
+      PeImage pe = parse_pe(k.bytes, k.error_source());
+      return {to_sha384(authenticode(k.bytes, pe, HashAlgorithm::sha384)),
+              "computed: Authenticode of " + k.name + " as served (profile: no header patch)"};
+    }
+    SetupHeader header = parse_setup_header(k.bytes, k.error_source());
+    QemuPatchInput patch;
+    patch.memory_bytes = memory_for("kernel setup-header patch");
+    if (m_in.initrd)
+      patch.initrd_size = m_in.initrd->bytes.size();
+    else if (supplied(DigestSlot::initrd)) {
+      if (!m_in.initrd_size)
+        throw InputError(
+            "--initrd-size",
+            "QEMU patches the kernel header with the initrd size: give --initrd FILE or --initrd-size BYTES");
+      patch.initrd_size = *m_in.initrd_size;
+    }
+    patch.cmdline = m_in.cmdline;
+    patch.layout = m_profile.memory_layout;
+    patch.acpi_data_size = m_profile.qemu_acpi_data_size;
+    Bytes patched = qemu_patched_kernel(k.bytes, header, patch);
+    PeImage pe = parse_pe(patched, k.error_source());
+    std::string initrd_note =
+        patch.initrd_size ? ", initrd " + std::to_string(*patch.initrd_size) + " bytes" : ", no initrd";
+    return {to_sha384(authenticode(patched, pe, HashAlgorithm::sha384)),
+            "computed: Authenticode of " + k.name + " after QEMU's setup-header patch (memory " +
+                format_memory_size(patch.memory_bytes) + initrd_note + ")"};
+  }
+
+  const PlatformProfile &m_profile;
+  const OvmfVariant &m_ovmf;
+  const MeasureInputs &m_in;
+  std::optional<FirmwareImage> m_fw;
+  Measurement m_result;
+};
+
+} // namespace
+
+const char *digest_slot_name(DigestSlot s) {
+  for (const auto &[slot, name] : k_slot_names)
+    if (slot == s) return name;
+  return "?";
+}
+
+std::optional<DigestSlot> digest_slot_from_name(const std::string &name) {
+  for (const auto &[slot, n] : k_slot_names)
+    if (name == n) return slot;
+  return std::nullopt;
+}
+
+std::string digest_slot_names() {
+  std::string s;
+  for (const auto &[slot, n] : k_slot_names) s += (s.empty() ? "" : ", ") + std::string(n);
+  return s;
+}
+
+uint64_t parse_memory_size(const std::string &text, const std::string &what) {
+  SizeText r = parse_size_text(text);
+  if (!r.ok()) throw InputError(what, r.error);
+  if (r.value == 0) throw InputError(what, "memory size must not be zero");
+  if (r.value > k_max_memory) throw InputError(what, "'" + text + "' is larger than the 64 TiB limit");
+  if (r.value % 4096)
+    throw InputError(what, "'" + text + "' is not a multiple of 4 KiB (guest memory is mapped in pages)");
+  return r.value;
+}
+
+Measurement measure(const PlatformProfile &profile, const OvmfVariant &ovmf, const MeasureInputs &in) {
+  return EventBuilder(profile, ovmf, in).run();
+}
+
+} // namespace mrforge

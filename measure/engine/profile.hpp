@@ -1,0 +1,120 @@
+// Platform profiles and OVMF variants: the data that says how a given host (QEMU version, TDX
+// stack) and a given firmware build turn inputs into events. Loaded from YAML files in
+// measure/profiles/ (see profile_yaml.hpp); the engine only sees these plain structs.
+#pragma once
+
+#include <measure/engine/mrtd.hpp>
+#include <measure/formats/event.hpp>
+#include <measure/formats/guid.hpp>
+#include <measure/formats/memory_layout.hpp>
+#include <measure/util/hash.hpp>
+#include <measure/util/profile_source.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mrforge {
+
+// One step of the boot's event sequence, in log order. Each step yields zero or more events;
+// which register each lands in is fixed by the step (or, for separator_boot, by the OVMF variant).
+enum class EventStep {
+  td_hob,                        // RTMR0 EV_EFI_HANDOFF_TABLES2: TD HOB built by the host
+  cfv,                           // RTMR0 EV_EFI_PLATFORM_FIRMWARE_BLOB2: configuration FV (VARS)
+  secure_boot_variables,         // RTMR0 EV_EFI_VARIABLE_DRIVER_CONFIG: SecureBoot, PK, KEK, db, dbx
+  separator_firmware,            // RTMR0 EV_SEPARATOR for PCR7 (end of Secure Boot policy)
+  acpi_tables,                   // RTMR0 three EV_PLATFORM_CONFIG_FLAGS "ACPI DATA"
+  kernel,                        // RTMR1 EV_EFI_BOOT_SERVICES_APPLICATION: kernel Authenticode
+  boot_variables,                // RTMR0 EV_EFI_VARIABLE_BOOT: BootOrder, Boot0000
+  ovmf_extra_events,             // the OVMF variant's additional events (edk2-stable202505 and later)
+  calling_efi_application,       // RTMR1 EV_EFI_ACTION
+  separator_boot,                // EV_SEPARATOR for PCRs 0-6 at ReadyToBoot: RTMR1 or RTMR0 (OVMF variant)
+  cmdline,                       // RTMR2 EV_EVENT_TAG: LOADED_IMAGE::LoadOptions (Linux EFI stub)
+  initrd,                        // RTMR2 EV_EVENT_TAG: Linux initrd (when one is passed)
+  exit_boot_services_invocation, // RTMR1 EV_EFI_ACTION
+  exit_boot_services_returned,   // RTMR1 EV_EFI_ACTION
+};
+const char *event_step_name(EventStep s);
+std::optional<EventStep> event_step_from_name(const std::string &name);
+
+enum class KernelHeaderPatch {
+  none,               // the kernel is served as it is (QEMU >= 10.2 for confidential guests)
+  qemu_x86_load_linux // QEMU's x86_load_linux() rewrites the setup header before serving it
+};
+const char *kernel_header_patch_name(KernelHeaderPatch p);
+
+// What the firmware and the EFI stub extend on this platform: a TD's RTMRs (OvmfPkg/IntelTdx,
+// TdTcg2Dxe) or a TPM's PCRs (OVMF's Tcg2Dxe with a vTPM such as swtpm). Same event data; the
+// register assignment differs (measure/verify/vtpm_check.hpp maps the steps to PCRs).
+enum class MeasurementTarget { tdx_rtmrs, tpm_pcrs };
+const char *measurement_target_name(MeasurementTarget t); // "tdx-rtmrs", "tpm-pcrs"
+
+enum class AcpiSource {
+  fw_cfg_blobs // the three blobs (or their digests) must be supplied: --acpi-tables DIR or --digest
+};
+const char *acpi_source_name(AcpiSource s);
+
+// A host platform: QEMU version and TDX stack.
+struct PlatformProfile {
+  std::string name;
+  ProfileSource source; // outputs name the profile by source.identity(), never by path
+  std::string description;
+  MeasurementTarget measured_into = MeasurementTarget::tdx_rtmrs;
+  PageOrder mrtd_page_order = PageOrder::single_pass;
+  KernelHeaderPatch kernel_header_patch = KernelHeaderPatch::none;
+  // With qemu_x86_load_linux: bytes QEMU reserves below the top of low RAM for ACPI data, which
+  // caps the initrd address (hw/i386/pc.c acpi_data_size; 0x28000 since pc-i440fx-2.1 / q35).
+  uint64_t qemu_acpi_data_size = 0;
+  MemoryLayout memory_layout{};
+  AcpiSource acpi_source = AcpiSource::fw_cfg_blobs;
+  // The ACPI profile (measure/profiles/acpi) that generates this host's blobs from a VM shape;
+  // empty when there is none (then the blobs or their digests must be given).
+  std::string acpi_generator;
+  std::string default_ovmf_variant;
+  std::vector<EventStep> events;
+};
+
+struct UefiVariable {
+  std::string name;
+  Guid vendor;
+  Bytes data;
+};
+
+struct LoadOption {
+  std::string variable; // "Boot0000"
+  uint32_t attributes = 0;
+  std::string description;
+  Guid fv;   // firmware volume holding the application
+  Guid file; // the application's file GUID
+};
+
+// An event the OVMF variant adds, given by its digest or by the bytes that are hashed.
+struct ExtraEvent {
+  Register reg = Register::rtmr0;
+  uint32_t type = 0;
+  std::string description;
+  Sha384 digest{};
+};
+
+// A firmware file this variant is known to describe: the sha256 of the whole file and where that
+// build comes from (package and version). The fingerprint by which mrforge recognises it.
+struct KnownFirmwareBuild {
+  Sha256 sha256{};
+  std::string description; // "Debian bookworm ovmf 2022.11-6+deb12u2, /usr/share/ovmf/OVMF.fd"
+};
+
+// A firmware build: what belongs to OVMF rather than to the host.
+struct OvmfVariant {
+  std::string name;
+  ProfileSource source; // outputs name the variant by source.identity(), never by path
+  std::string description;
+  std::vector<UefiVariable> secure_boot_variables; // in measurement order
+  Register separator_boot_register = Register::rtmr1;
+  Guid global_variable_guid;            // vendor of BootOrder / Boot####
+  Bytes boot_order;                     // BootOrder data
+  std::vector<LoadOption> boot_options; // Boot#### in BootOrder order
+  std::vector<ExtraEvent> extra_events;
+  std::vector<KnownFirmwareBuild> known_builds; // fingerprints of the builds it describes (may be empty)
+};
+
+} // namespace mrforge

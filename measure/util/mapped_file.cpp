@@ -1,0 +1,215 @@
+#include <measure/util/errors.hpp>
+#include <measure/util/mapped_file.hpp>
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <utility>
+#include <vector>
+
+namespace mrforge {
+
+namespace {
+
+// O_NONBLOCK: opening a FIFO without a writer (or a tty) returns at once instead of waiting; it is
+// cleared again once the file is known to be a regular file. O_NOCTTY: a terminal never becomes
+// ours.
+constexpr int k_open_flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+
+struct Fd {
+  int fd;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+std::string errno_text(const char *what) { return std::string(what) + ": " + std::strerror(errno); }
+
+int open_at(int dir_fd, const char *name, int flags) {
+  for (;;) {
+    int fd = ::openat(dir_fd, name, flags);
+    if (fd >= 0 || errno != EINTR) return fd;
+  }
+}
+
+const char *file_type(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO (named pipe)";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISLNK(mode)) return "a symbolic link";
+  return "not a regular file";
+}
+
+std::string with_article(const char *kind) {
+  bool vowel = std::strchr("aeiouAEIOU", kind[0]) != nullptr;
+  return std::string(vowel ? "an " : "a ") + kind;
+}
+
+// Why opening `name` below `dir_fd` failed: a symbolic link is named as such (O_NOFOLLOW gives
+// ELOOP for the last component, ENOTDIR or ELOOP with O_DIRECTORY for the others).
+[[noreturn]] void fail_open_in(int dir_fd, const char *name, const std::string &path, int err) {
+  struct stat st {};
+  if ((err == ELOOP || err == ENOTDIR) && ::fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+    throw SystemError(path, "is a symbolic link: links inside an input directory are not followed (they could lead "
+                            "out of it)");
+  if (err == ENOTDIR) throw SystemError(path, "is not a directory");
+  throw SystemError(path, std::string("cannot open: ") + std::strerror(err));
+}
+
+} // namespace
+
+std::string limit_text(uint64_t bytes) {
+  static const char *const units[] = {"KiB", "MiB", "GiB", "TiB"};
+  uint64_t value = bytes;
+  const char *unit = nullptr;
+  for (const char *u : units) {
+    if (value == 0 || value % 1024 != 0) break;
+    value /= 1024;
+    unit = u;
+  }
+  if (!unit) return std::to_string(bytes) + " bytes";
+  return std::to_string(value) + " " + unit + " (" + std::to_string(bytes) + " bytes)";
+}
+
+InputFile::InputFile(int fd, std::string path, FileLimit limit) : m_fd(fd), m_path(std::move(path)), m_limit(limit) {}
+
+InputFile::~InputFile() {
+  if (m_fd >= 0) ::close(m_fd);
+}
+
+InputFile::InputFile(InputFile &&other) noexcept
+    : m_fd(std::exchange(other.m_fd, -1)), m_size(other.m_size), m_path(std::move(other.m_path)),
+      m_limit(other.m_limit) {}
+
+InputFile &InputFile::operator=(InputFile &&other) noexcept {
+  if (this != &other) {
+    if (m_fd >= 0) ::close(m_fd);
+    m_fd = std::exchange(other.m_fd, -1);
+    m_size = other.m_size;
+    m_path = std::move(other.m_path);
+    m_limit = other.m_limit;
+  }
+  return *this;
+}
+
+void InputFile::fail_too_large() const {
+  throw SystemError(m_path, "holds more than " + limit_text(m_limit.max_size) + ", the limit for " +
+                                with_article(m_limit.kind) + "; nothing beyond it was read");
+}
+
+namespace {
+// The checks every input file passes before a byte is read: a regular file within its limit.
+// Returns its size; clears O_NONBLOCK.
+uint64_t check_input(int fd, const std::string &path, FileLimit limit) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) throw SystemError(path, errno_text("cannot stat"));
+  if (!S_ISREG(st.st_mode))
+    throw SystemError(path, std::string("is ") + file_type(st.st_mode) + ", not a regular file; " +
+                                with_article(limit.kind) + " must be a regular file");
+  auto size = static_cast<uint64_t>(st.st_size);
+  if (size > limit.max_size)
+    throw SystemError(path, "is " + std::to_string(size) + " bytes, larger than " + limit_text(limit.max_size) +
+                                ", the limit for " + with_article(limit.kind));
+  int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0 || ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) throw SystemError(path, errno_text("fcntl"));
+  return size;
+}
+} // namespace
+
+InputFile InputFile::open(const std::string &path, FileLimit limit) {
+  int fd = open_at(AT_FDCWD, path.c_str(), k_open_flags);
+  if (fd < 0) throw SystemError(path, errno_text("cannot open"));
+  InputFile file(fd, path, limit);
+  file.m_size = check_input(fd, path, limit);
+  return file;
+}
+
+InputFile InputFile::open_in(const std::string &dir, const std::string &relative, FileLimit limit) {
+  const std::string path = dir + "/" + relative;
+  std::vector<std::string> parts;
+  for (size_t start = 0;;) {
+    size_t end = relative.find('/', start);
+    parts.push_back(relative.substr(start, end == std::string::npos ? std::string::npos : end - start));
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  for (const std::string &p : parts)
+    if (p.empty() || p == "." || p == ".." || p.find('\0') != std::string::npos)
+      throw SystemError(path, "'" + relative + "' is not a plain relative name inside " + dir);
+
+  Fd current{open_at(AT_FDCWD, dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+  if (current.fd < 0) throw SystemError(dir, errno_text("cannot open the directory"));
+  std::string walked = dir;
+  for (size_t i = 0; i + 1 < parts.size(); ++i) {
+    walked += "/" + parts[i];
+    int next = open_at(current.fd, parts[i].c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (next < 0) fail_open_in(current.fd, parts[i].c_str(), walked, errno);
+    ::close(current.fd);
+    current.fd = next;
+  }
+  int fd = open_at(current.fd, parts.back().c_str(), k_open_flags | O_NOFOLLOW);
+  if (fd < 0) fail_open_in(current.fd, parts.back().c_str(), path, errno);
+  InputFile file(fd, path, limit);
+  file.m_size = check_input(fd, path, limit);
+  return file;
+}
+
+Bytes InputFile::read_some(size_t n) {
+  Bytes out(n);
+  size_t got = 0;
+  while (got < n) {
+    ssize_t r = ::read(m_fd, out.data() + got, n - got);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      throw SystemError(m_path, errno_text("read failed"));
+    }
+    if (r == 0) break;
+    got += static_cast<size_t>(r);
+  }
+  out.resize(got);
+  return out;
+}
+
+Bytes InputFile::read_all() {
+  // read() rather than mmap so that pseudo-files (sysfs fw_cfg blobs) work too; their size as
+  // fstat reports it means nothing, so the limit is checked on what arrives.
+  Bytes out;
+  out.reserve(static_cast<size_t>(m_size));
+  uint8_t buf[65536];
+  for (;;) {
+    ssize_t n = ::read(m_fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw SystemError(m_path, errno_text("read failed"));
+    }
+    if (n == 0) break;
+    if (static_cast<uint64_t>(n) > m_limit.max_size - out.size()) fail_too_large();
+    out.insert(out.end(), buf, buf + n);
+  }
+  return out;
+}
+
+MappedFile::MappedFile(InputFile file) : m_path(file.path()), m_size(static_cast<size_t>(file.size())) {
+  if (m_size == 0) return;
+  m_addr = ::mmap(nullptr, m_size, PROT_READ, MAP_PRIVATE, file.fd(), 0);
+  if (m_addr == MAP_FAILED) {
+    m_addr = nullptr;
+    throw SystemError(m_path, errno_text("cannot map"));
+  }
+  ::madvise(m_addr, m_size, MADV_SEQUENTIAL);
+}
+
+MappedFile::MappedFile(const std::string &path, FileLimit limit) : MappedFile(InputFile::open(path, limit)) {}
+
+MappedFile::~MappedFile() {
+  if (m_addr) ::munmap(m_addr, m_size);
+}
+
+Bytes read_file(const std::string &path, FileLimit limit) { return InputFile::open(path, limit).read_all(); }
+
+} // namespace mrforge
