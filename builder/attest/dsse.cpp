@@ -5,6 +5,7 @@
 // must accept both. keyid is an unauthenticated hint that only narrows which key to try.
 #include <builder/attest/dsse.hpp>
 #include <measure/util/base64.hpp>
+#include <measure/util/strings.hpp>
 
 #include <measure/documents/json_text.hpp>
 #include <measure/util/errors.hpp>
@@ -165,11 +166,8 @@ DsseVerification verify_envelope(const DsseEnvelope &envelope, const SigningKey 
     result.message = "the signature by key " + key.keyid +
                      " does not verify (the payload, its type or the "
                      "signature was changed, or it was signed by another key)";
-  else {
-    std::string list;
-    for (const auto &id : others) list += (list.empty() ? "" : ", ") + id;
-    result.message = "no signature by key " + key.keyid + " (the envelope is signed by " + list + ")";
-  }
+  else
+    result.message = "no signature by key " + key.keyid + " (the envelope is signed by " + join(others, ", ") + ")";
   return result;
 }
 
