@@ -2,6 +2,7 @@
 // checked entry by entry before anything reaches the FsTree. See deb_unpack.hpp for the format
 // and DPKG_NOTES.md for what differs from `dpkg --install`.
 #include <builder/debian/deb_unpack.hpp>
+#include <builder/debian/relations.hpp>
 #include <builder/system/utf8_locale.hpp>
 
 #include <measure/util/errors.hpp>
@@ -196,13 +197,6 @@ std::string read_small(archive *a, int64_t declared, int64_t limit, const std::s
 
 bool is_lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
 
-// Debian Policy 5.6.1: lowercase letters, digits, '+', '-', '.', starting with an alphanumeric.
-// The name becomes a file name in /var/lib/dpkg/info, so this check also keeps it inside.
-bool valid_package_name(std::string_view s) {
-  if (s.empty() || !is_lower_alnum(s.front())) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) { return is_lower_alnum(c) || c == '+' || c == '-' || c == '.'; });
-}
-
 // Policy 5.6.12: [epoch:]upstream[-revision] from alphanumerics and . + - ~ :
 bool valid_version(std::string_view s) {
   if (s.empty() || s.front() < '0' || s.front() > '9') return false;
@@ -309,7 +303,8 @@ void fill_identity(DebPackage &pkg, const std::string &deb) {
   pkg.name = required("Package");
   pkg.version = required("Version");
   pkg.architecture = required("Architecture");
-  if (!valid_package_name(pkg.name))
+  // The name becomes a file name in /var/lib/dpkg/info, so this check also keeps it inside.
+  if (!debian::is_package_name(pkg.name))
     throw InputError(deb, "control: Package '" + printable(pkg.name) +
                               "' is not a valid package name (Debian Policy 5.6.1: a-z 0-9 + - .)");
   if (!valid_version(pkg.version))
