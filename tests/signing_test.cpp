@@ -142,19 +142,8 @@ std::vector<size_t> spread(size_t size, size_t n) {
 
 // --- base64 -------------------------------------------------------------------------------
 
-TEST_CASE("base64 encodes the RFC 4648 test vectors and agrees with coreutils", "[signing]") {
-  // RFC 4648 section 10.
-  const std::vector<std::pair<std::string, std::string>> vectors = {{"", ""},
-                                                                    {"f", "Zg=="},
-                                                                    {"fo", "Zm8="},
-                                                                    {"foo", "Zm9v"},
-                                                                    {"foob", "Zm9vYg=="},
-                                                                    {"fooba", "Zm9vYmE="},
-                                                                    {"foobar", "Zm9vYmFy"}};
-  for (const auto &[plain, encoded] : vectors) {
-    CHECK(base64_encode(bytes_of(plain)) == encoded);
-    CHECK(text_of(base64_decode(encoded, "vector")) == plain);
-  }
+TEST_CASE("base64 agrees with coreutils, across the encoder's and decoder's chunks", "[signing]") {
+  // (The RFC 4648 vectors, in every mode, are in base64_test.)
   // Every length up to 100, and one longer than the encoder's and decoder's chunks, against
   // coreutils' base64.
   TempDir dir("h1-b64");
