@@ -8,6 +8,7 @@
 #include <builder/system/output_dir.hpp>
 
 #include <measure/util/mapped_file.hpp>
+#include <measure/util/strings.hpp>
 
 #include <filesystem>
 #include <iostream>
@@ -65,9 +66,7 @@ int run_lock(const LockCommandOptions &o) {
     for (const auto &p : lock.packages) {
       std::vector<std::string> row{p.name, p.version, p.architecture, std::to_string(p.size), p.reason};
       if (sets) {
-        std::string for_sets;
-        for (const auto &set : p.sets) for_sets += (for_sets.empty() ? "" : ",") + set;
-        row.insert(row.begin() + 4, for_sets);
+        row.insert(row.begin() + 4, join(p.sets, ","));
       }
       rows.push_back(row);
     }

@@ -5,6 +5,7 @@
 #include "output.hpp"
 
 #include <measure/documents/profile_yaml.hpp>
+#include <measure/util/strings.hpp>
 
 #include <iostream>
 #include <map>
@@ -22,9 +23,7 @@ void note_ambiguous(const std::vector<ProfileFile> &files, const char *what) {
   for (const ProfileFile &f : files) places[f.name].push_back(f.source.location);
   for (const auto &[name, where] : places) {
     if (where.size() < 2) continue;
-    std::string list;
-    for (const std::string &w : where) list += (list.empty() ? "" : ", ") + w;
-    std::cerr << "mrforge: note: " << what << " '" << name << "' is defined more than once (" << list
+    std::cerr << "mrforge: note: " << what << " '" << name << "' is defined more than once (" << join(where, ", ")
               << "): it cannot be used by name; give the file's path\n";
   }
 }

@@ -22,6 +22,7 @@
 #include <measure/util/input_limits.hpp>
 #include <measure/util/mapped_file.hpp>
 #include <measure/util/size_text.hpp>
+#include <measure/util/strings.hpp>
 #include <measure/verify/verify.hpp>
 
 #include <filesystem>
@@ -154,12 +155,6 @@ Comparison comparison(const VerifyReport &r, const std::string &against, bool lo
   return c;
 }
 
-std::string join_names(const std::vector<std::string> &v) {
-  std::string out;
-  for (const std::string &s : v) out += (out.empty() ? "" : ", ") + s;
-  return out;
-}
-
 // "RESULT: OK: MRTD, RTMR0, RTMR1, RTMR2 match the engine's prediction (...); the event log replays to
 // the quote's RTMR0-3; not compared: none".
 std::string summary_line(const VerifyReport &r, const Comparison &c, bool passed) {
@@ -175,11 +170,11 @@ std::string summary_line(const VerifyReport &r, const Comparison &c, bool passed
   if (c.compared.empty())
     line += "nothing was compared (no expected MRTD or RTMR0-2)";
   else if (!c.differing.empty())
-    line += join_names(c.differing) + " differ" + (c.differing.size() == 1 ? "s" : "") + " from " + c.against;
+    line += join(c.differing, ", ") + " differ" + (c.differing.size() == 1 ? "s" : "") + " from " + c.against;
   else
-    line += join_names(c.compared) + " match " + c.against;
+    line += join(c.compared, ", ") + " match " + c.against;
   line += "; " + replay;
-  if (!c.not_compared.empty()) line += "; not compared: " + join_names(c.not_compared);
+  if (!c.not_compared.empty()) line += "; not compared: " + join(c.not_compared, ", ");
   return line;
 }
 

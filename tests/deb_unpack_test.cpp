@@ -446,7 +446,7 @@ TEST_CASE("broken containers and control files are refused", "[deb]") {
   refuse(with_control("Package: a\nVersion: 1\n"), "'Architecture' is missing");
   refuse(with_control("Package: a\nStatus: install ok installed\nVersion: 1\nArchitecture: all\n"),
          "field 'Status' belongs in dpkg's status file");
-  refuse(with_control("Package: a\nPackage: b\nVersion: 1\nArchitecture: all\n"), "given twice");
+  refuse(with_control("Package: a\nPackage: b\nVersion: 1\nArchitecture: all\n"), "duplicate field Package");
   refuse(with_control("Package: a\nVersion: 1\nArchitecture: all\n\nPackage: b\n"), "second paragraph");
   refuse({{"debian-binary", "2.0\n"},
           {"control.tar.gz", make_tar({dir("./"), file("./control", "Package: a\nVersion: 1\nArchitecture: all\n"),

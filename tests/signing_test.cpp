@@ -142,19 +142,8 @@ std::vector<size_t> spread(size_t size, size_t n) {
 
 // --- base64 -------------------------------------------------------------------------------
 
-TEST_CASE("base64 encodes the RFC 4648 test vectors and agrees with coreutils", "[signing]") {
-  // RFC 4648 section 10.
-  const std::vector<std::pair<std::string, std::string>> vectors = {{"", ""},
-                                                                    {"f", "Zg=="},
-                                                                    {"fo", "Zm8="},
-                                                                    {"foo", "Zm9v"},
-                                                                    {"foob", "Zm9vYg=="},
-                                                                    {"fooba", "Zm9vYmE="},
-                                                                    {"foobar", "Zm9vYmFy"}};
-  for (const auto &[plain, encoded] : vectors) {
-    CHECK(base64_encode(bytes_of(plain)) == encoded);
-    CHECK(text_of(base64_decode(encoded, "vector")) == plain);
-  }
+TEST_CASE("base64 agrees with coreutils, across the encoder's and decoder's chunks", "[signing]") {
+  // (The RFC 4648 vectors, in every mode, are in base64_test.)
   // Every length up to 100, and one longer than the encoder's and decoder's chunks, against
   // coreutils' base64.
   TempDir dir("h1-b64");
@@ -192,9 +181,10 @@ TEST_CASE("base64 decoding refuses anything but the canonical encoding", "[signi
     CHECK_THAT(m, Catch::Contains("field: ") && Catch::Contains(c.message));
   }
   // DSSE verifiers accept the URL-safe alphabet too (padded), but not a mix of the two.
-  CHECK(base64_decode_any_alphabet("-_-_Pj8=", "x") == std::vector<uint8_t>{0xfb, 0xff, 0xbf, 0x3e, 0x3f});
-  CHECK(base64_decode_any_alphabet("+/+/Pj8=", "x") == std::vector<uint8_t>{0xfb, 0xff, 0xbf, 0x3e, 0x3f});
-  CHECK_THAT(error_message([] { base64_decode_any_alphabet("-/+_Pj8=", "x"); }),
+  constexpr Base64Options k_either{Base64Alphabet::either, Base64Padding::required};
+  CHECK(base64_decode("-_-_Pj8=", "x", k_either) == std::vector<uint8_t>{0xfb, 0xff, 0xbf, 0x3e, 0x3f});
+  CHECK(base64_decode("+/+/Pj8=", "x", k_either) == std::vector<uint8_t>{0xfb, 0xff, 0xbf, 0x3e, 0x3f});
+  CHECK_THAT(error_message([&] { base64_decode("-/+_Pj8=", "x", k_either); }),
              Catch::Contains("mixes the standard and the URL-safe alphabet"));
 }
 

@@ -27,6 +27,7 @@ namespace mrforge::builder {
 
 namespace {
 
+constexpr int k_gzip_max_level = 9;
 constexpr int k_zstd_max_level = 19;
 constexpr int k_zstd_checksum_flag = 1;
 // Input is collected to this size before each ZSTD_compressStream2 call.
@@ -49,8 +50,7 @@ void check_zstd(size_t code, const char *what) {
 class ZstdSink : public ByteSink {
 public:
   ZstdSink(ByteSink &out, int level, int threads) : m_out(out), m_cctx(ZSTD_createCCtx()) {
-    if (level < 1 || level > k_zstd_max_level)
-      throw InputError("zstd level", std::to_string(level) + " is not in 1-" + std::to_string(k_zstd_max_level));
+    check_compression_level(CompressionKind::zstd, level);
     if (threads < 1) throw InputError("threads", std::to_string(threads) + " is not at least 1");
     if (m_cctx == nullptr) throw Error("zstd: ZSTD_createCCtx failed");
     check_zstd(ZSTD_CCtx_setParameter(m_cctx.get(), ZSTD_c_compressionLevel, level), "compression level");
@@ -120,6 +120,25 @@ CompressionKind parse_compression(const std::string &name, const std::string &wh
   for (CompressionKind kind : {CompressionKind::none, CompressionKind::gzip, CompressionKind::zstd})
     if (name == compression_name(kind)) return kind;
   throw InputError(what, "unknown compression '" + name + "' (expected gzip, zstd or none)");
+}
+
+int max_compression_level(CompressionKind kind) {
+  switch (kind) {
+  case CompressionKind::none: return 0;
+  case CompressionKind::gzip: return k_gzip_max_level;
+  case CompressionKind::zstd: return k_zstd_max_level;
+  }
+  return 0;
+}
+
+bool is_compression_level(CompressionKind kind, int level) {
+  return level >= 1 && level <= max_compression_level(kind);
+}
+
+void check_compression_level(CompressionKind kind, int level) {
+  if (!is_compression_level(kind, level))
+    throw InputError(std::string(compression_name(kind)) + " level",
+                     std::to_string(level) + " is not in 1-" + std::to_string(max_compression_level(kind)));
 }
 
 const char *compression_media_suffix(CompressionKind kind) {

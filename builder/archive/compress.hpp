@@ -24,6 +24,12 @@ struct Compression {
 // "gzip", "zstd", "none"; parse throws InputError naming `what`.
 const char *compression_name(CompressionKind kind);
 CompressionKind parse_compression(const std::string &name, const std::string &what);
+// The levels of `kind` are 1 to max_compression_level(kind): gzip 9 (zlib), zstd 19 (the highest
+// without --ultra's memory use); none has no levels (0).
+int max_compression_level(CompressionKind kind);
+bool is_compression_level(CompressionKind kind, int level);
+// Throws InputError("gzip level" / "zstd level", ...) unless is_compression_level(kind, level).
+void check_compression_level(CompressionKind kind, int level);
 // Media-type suffix for OCI layers: "+gzip", "+zstd", "".
 const char *compression_media_suffix(CompressionKind kind);
 

@@ -1,5 +1,7 @@
 #include <builder/archive/parallel_gzip.hpp>
 
+#include <builder/archive/compress.hpp>
+
 #include <measure/util/errors.hpp>
 
 #define ZLIB_CONST
@@ -105,7 +107,7 @@ private:
 
 ParallelGzipSink::ParallelGzipSink(ByteSink &out, int level, int threads)
     : m_out(out), m_level(level), m_crc(static_cast<uint32_t>(crc32_z(0, nullptr, 0))) {
-  if (level < 1 || level > 9) throw InputError("gzip level", std::to_string(level) + " is not in 1-9");
+  check_compression_level(CompressionKind::gzip, level);
   if (threads < 1 || threads > k_max_threads)
     throw InputError("threads", std::to_string(threads) + " is not in 1-" + std::to_string(k_max_threads));
   m_max_in_flight = 2 * static_cast<size_t>(threads);

@@ -5,6 +5,7 @@
 // must accept both. keyid is an unauthenticated hint that only narrows which key to try.
 #include <builder/attest/dsse.hpp>
 #include <measure/util/base64.hpp>
+#include <measure/util/strings.hpp>
 
 #include <measure/documents/json_text.hpp>
 #include <measure/util/errors.hpp>
@@ -24,6 +25,9 @@ using Json = nlohmann::json;
 // More signatures than anyone uses on one statement; a cap so that a hostile envelope cannot
 // make us try a million.
 constexpr size_t k_max_signatures = 64;
+
+// envelope.md: either alphabet (one per string), padded as the encoders we know write it.
+constexpr Base64Options k_envelope_base64{Base64Alphabet::either, Base64Padding::required};
 
 std::string json_type(const Json &j) {
   switch (j.type()) {
@@ -105,9 +109,9 @@ DsseEnvelope parse_envelope(const std::string &text, const std::string &path) {
     throw InputError(path, "is not a DSSE envelope: the top level is " + json_type(j) + ", expected an object");
 
   DsseEnvelope env;
-  env.payload = base64_decode_any_alphabet(
-      field(j, "payload", Json::value_t::string, path, "a base64 string").get_ref<const std::string &>(),
-      path + ": payload");
+  env.payload =
+      base64_decode(field(j, "payload", Json::value_t::string, path, "a base64 string").get_ref<const std::string &>(),
+                    path + ": payload", k_envelope_base64);
   env.payload_type = field(j, "payloadType", Json::value_t::string, path, "a string").get_ref<const std::string &>();
   const Json &sigs = field(j, "signatures", Json::value_t::array, path, "an array");
   if (sigs.size() > k_max_signatures)
@@ -125,7 +129,7 @@ DsseEnvelope parse_envelope(const std::string &text, const std::string &path) {
     auto sig = sigs[i].find("sig");
     if (sig == sigs[i].end()) throw InputError(where + ".sig", "missing");
     if (!sig->is_string()) throw InputError(where + ".sig", "is " + json_type(*sig) + ", expected a base64 string");
-    s.sig = base64_decode_any_alphabet(sig->get_ref<const std::string &>(), where + ".sig");
+    s.sig = base64_decode(sig->get_ref<const std::string &>(), where + ".sig", k_envelope_base64);
     env.signatures.push_back(std::move(s));
   }
   return env;
@@ -162,11 +166,8 @@ DsseVerification verify_envelope(const DsseEnvelope &envelope, const SigningKey 
     result.message = "the signature by key " + key.keyid +
                      " does not verify (the payload, its type or the "
                      "signature was changed, or it was signed by another key)";
-  else {
-    std::string list;
-    for (const auto &id : others) list += (list.empty() ? "" : ", ") + id;
-    result.message = "no signature by key " + key.keyid + " (the envelope is signed by " + list + ")";
-  }
+  else
+    result.message = "no signature by key " + key.keyid + " (the envelope is signed by " + join(others, ", ") + ")";
   return result;
 }
 

@@ -8,6 +8,7 @@
 #include <measure/util/errors.hpp>
 #include <measure/util/hash.hpp>
 #include <measure/util/mapped_file.hpp>
+#include <measure/util/strings.hpp>
 
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
@@ -157,9 +158,7 @@ bool is_private_label(const std::string &label) {
 }
 
 std::string quoted_labels(const std::vector<std::string> &labels) {
-  std::string out;
-  for (const auto &l : labels) out += (out.empty() ? "" : ", ") + ("'-----BEGIN " + l + "-----'");
-  return out;
+  return join(labels, ", ", [](const std::string &l) { return "'-----BEGIN " + l + "-----'"; });
 }
 
 bool is_public_label(const std::string &label) { return label == "PUBLIC KEY" || label == "RSA PUBLIC KEY"; }

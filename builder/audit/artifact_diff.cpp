@@ -4,6 +4,7 @@
 #include <measure/documents/json_text.hpp>
 #include <measure/util/errors.hpp>
 #include <measure/util/mapped_file.hpp>
+#include <measure/util/strings.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -674,12 +675,8 @@ std::vector<Difference> diff_paths(const std::string &a, const std::string &b, c
       const ImageTree &ta = trees[job.index_a], &tb = trees[job.index_b];
       std::vector<Difference> found;
       if (ta.filesystems != tb.filesystems) {
-        auto join = [](const std::vector<std::string> &v) {
-          std::string s;
-          for (const auto &x : v) s += (s.empty() ? "" : ", ") + x;
-          return s;
-        };
-        found.push_back({job.pair.artifact, "", "file systems", join(ta.filesystems), join(tb.filesystems), {}, {}});
+        found.push_back(
+            {job.pair.artifact, "", "file systems", join(ta.filesystems, ", "), join(tb.filesystems, ", "), {}, {}});
       }
       compare_entries(job.pair.artifact, ta.entries, tb.entries, found);
       if (found.empty())

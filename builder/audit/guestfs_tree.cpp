@@ -4,6 +4,7 @@
 #include <measure/util/errors.hpp>
 #include <measure/util/hash.hpp>
 #include <measure/util/mapped_file.hpp>
+#include <measure/util/strings.hpp>
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -242,11 +243,7 @@ private:
   std::string m_path;
 };
 
-std::string images_label(const std::vector<std::string> &images) {
-  std::string s;
-  for (const auto &i : images) s += (s.empty() ? "" : ", ") + i;
-  return s;
-}
+std::string images_label(const std::vector<std::string> &images) { return join(images, ", "); }
 
 // Creates a handle with the drives attached and launches the appliance.
 Handle launch(const std::vector<std::string> &images, bool force_tcg, const Progress &progress) {

@@ -13,6 +13,7 @@
 #include <measure/util/hash.hpp>
 #include <measure/util/mapped_file.hpp>
 #include <measure/util/size_text.hpp>
+#include <measure/util/strings.hpp>
 
 #include <algorithm>
 #include <cerrno>
@@ -95,12 +96,6 @@ std::string packages_key(const Lock &lock, const std::string &set) {
   std::string text;
   for (const LockedPackage *p : packages_in_set(lock, set)) text += p->name + "=" + p->sha256 + " ";
   return text;
-}
-
-std::string join(const std::vector<std::string> &v, const char *sep = " ") {
-  std::string out;
-  for (const auto &s : v) out += (out.empty() ? "" : sep) + s;
-  return out;
 }
 
 std::string octal(uint32_t mode) {
@@ -192,7 +187,7 @@ private:
     const LockedKernel &k = *m_lock.kernel;
     StepKey key("kernel");
     key.add("format", k_step_format).add("deb", k.sha256).add("release", k.release);
-    key.add("require_config", join(m_guest.kernel.require_config));
+    key.add("require_config", join(m_guest.kernel.require_config, " "));
     return cached(key, "kernel", [&](const std::string &dir) {
       const FsTree &tree = kernel_tree();
       std::string what = m_guest.kernel.file + ": kernel " + k.package;
@@ -229,9 +224,9 @@ private:
         .add("packages", packages_key(m_lock, "initramfs"))
         .add("kernel", k.sha256)
         .add("release", k.release)
-        .add("programs", join(spec.programs))
-        .add("modules", join(spec.modules))
-        .add("optional_modules", join(spec.optional_modules))
+        .add("programs", join(spec.programs, " "))
+        .add("modules", join(spec.modules, " "))
+        .add("optional_modules", join(spec.optional_modules, " "))
         .add("compression", std::string(compression_name(spec.compression.kind)) + " " +
                                 std::to_string(spec.compression.level) + " " +
                                 compressor_version(spec.compression.kind))

@@ -2,6 +2,7 @@
 // checked entry by entry before anything reaches the FsTree. See deb_unpack.hpp for the format
 // and DPKG_NOTES.md for what differs from `dpkg --install`.
 #include <builder/debian/deb_unpack.hpp>
+#include <builder/debian/relations.hpp>
 #include <builder/system/utf8_locale.hpp>
 
 #include <measure/util/errors.hpp>
@@ -196,13 +197,6 @@ std::string read_small(archive *a, int64_t declared, int64_t limit, const std::s
 
 bool is_lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
 
-// Debian Policy 5.6.1: lowercase letters, digits, '+', '-', '.', starting with an alphanumeric.
-// The name becomes a file name in /var/lib/dpkg/info, so this check also keeps it inside.
-bool valid_package_name(std::string_view s) {
-  if (s.empty() || !is_lower_alnum(s.front())) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) { return is_lower_alnum(c) || c == '+' || c == '-' || c == '.'; });
-}
-
 // Policy 5.6.12: [epoch:]upstream[-revision] from alphanumerics and . + - ~ :
 bool valid_version(std::string_view s) {
   if (s.empty() || s.front() < '0' || s.front() > '9') return false;
@@ -226,20 +220,6 @@ bool valid_control_member_name(std::string_view s) {
 
 bool is_maintainer_script(std::string_view name) {
   return name == "preinst" || name == "postinst" || name == "prerm" || name == "postrm" || name == "config";
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char &c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
-
-const ControlField *find_field(const std::vector<ControlField> &fields, std::string_view name) {
-  std::string wanted = lower(name);
-  for (const auto &f : fields)
-    if (lower(f.name) == wanted) return &f;
-  return nullptr;
 }
 
 // Everything read from control.tar.
@@ -309,13 +289,13 @@ ControlMembers read_control_tar(archive *outer, const std::string &deb, const Me
 }
 
 void fill_identity(DebPackage &pkg, const std::string &deb) {
-  std::vector<ControlField> fields = parse_control_paragraph(pkg.control, deb + ": control");
+  debian::Paragraph control = parse_control_paragraph(pkg.control, deb + ": control");
   for (const char *forbidden : {"Status", "Conffiles", "Config-Version", "Triggers-Pending", "Triggers-Awaited"})
-    if (find_field(fields, forbidden) != nullptr)
+    if (control.has(forbidden))
       throw InputError(deb, std::string("control: field '") + forbidden +
                                 "' belongs in dpkg's status file, not in a package; " + k_hostile_advice);
   auto required = [&](const char *name) {
-    const ControlField *f = find_field(fields, name);
+    const debian::Field *f = control.find(name);
     if (f == nullptr || f->value.empty())
       throw InputError(deb, std::string("control: required field '") + name + "' is missing or empty");
     return f->value;
@@ -323,7 +303,8 @@ void fill_identity(DebPackage &pkg, const std::string &deb) {
   pkg.name = required("Package");
   pkg.version = required("Version");
   pkg.architecture = required("Architecture");
-  if (!valid_package_name(pkg.name))
+  // The name becomes a file name in /var/lib/dpkg/info, so this check also keeps it inside.
+  if (!debian::is_package_name(pkg.name))
     throw InputError(deb, "control: Package '" + printable(pkg.name) +
                               "' is not a valid package name (Debian Policy 5.6.1: a-z 0-9 + - .)");
   if (!valid_version(pkg.version))
@@ -331,7 +312,7 @@ void fill_identity(DebPackage &pkg, const std::string &deb) {
                      "control: Version '" + printable(pkg.version) + "' is not a valid version (Debian Policy 5.6.12)");
   if (!valid_architecture(pkg.architecture))
     throw InputError(deb, "control: Architecture '" + printable(pkg.architecture) + "' is not a valid architecture");
-  if (const ControlField *ma = find_field(fields, "Multi-Arch")) {
+  if (const debian::Field *ma = control.find("Multi-Arch")) {
     if (ma->value != "same" && ma->value != "foreign" && ma->value != "allowed" && ma->value != "no")
       throw InputError(deb,
                        "control: Multi-Arch '" + printable(ma->value) + "' is not one of same, foreign, allowed, no");
@@ -585,56 +566,13 @@ void check_conffiles(const std::string &conffiles, const DataContext &ctx) {
 
 } // namespace
 
-std::vector<ControlField> parse_control_paragraph(std::string_view text, const std::string &source) {
-  std::vector<ControlField> fields;
-  std::set<std::string> names;
-  size_t pos = 0;
-  size_t line_no = 0;
-  bool ended = false; // a blank line was seen
-  while (pos < text.size()) {
-    size_t nl = text.find('\n', pos);
-    size_t end = nl == std::string_view::npos ? text.size() : nl;
-    std::string_view line = text.substr(pos, end - pos);
-    pos = nl == std::string_view::npos ? text.size() : nl + 1;
-    ++line_no;
-    std::string where = "line " + std::to_string(line_no);
-    bool blank = line.find_first_not_of(" \t\r") == std::string_view::npos;
-    if (blank) {
-      ended = !fields.empty() || ended;
-      continue;
-    }
-    if (ended) throw InputError(source, where + ": a second paragraph; a control file has exactly one");
-    if (line.front() == ' ' || line.front() == '\t') {
-      if (fields.empty()) throw InputError(source, where + ": continuation line before the first field");
-      ControlField &f = fields.back();
-      f.value += '\n';
-      f.value += line;
-      f.raw += line;
-      f.raw += '\n';
-      continue;
-    }
-    if (line.front() == '#') throw InputError(source, where + ": comment lines are not allowed in a control file");
-    size_t colon = line.find(':');
-    if (colon == std::string_view::npos || colon == 0)
-      throw InputError(source, where + ": expected 'Field: value', got '" + printable(line) + "'");
-    std::string_view name = line.substr(0, colon);
-    for (char c : name)
-      if (static_cast<unsigned char>(c) <= 0x20 || static_cast<unsigned char>(c) >= 0x7f)
-        throw InputError(source, where + ": field name '" + printable(name) + "' contains a blank or non-ASCII byte");
-    if (name.front() == '-') throw InputError(source, where + ": field name '" + printable(name) + "' starts with '-'");
-    if (!names.insert(lower(name)).second)
-      throw InputError(source, where + ": field '" + std::string(name) + "' given twice");
-    ControlField f;
-    f.name = std::string(name);
-    std::string_view value = line.substr(colon + 1);
-    size_t first = value.find_first_not_of(" \t");
-    size_t last = value.find_last_not_of(" \t\r");
-    f.value = first == std::string_view::npos ? std::string() : std::string(value.substr(first, last - first + 1));
-    f.raw = std::string(line) + '\n';
-    fields.push_back(std::move(f));
-  }
-  if (fields.empty()) throw InputError(source, "empty control paragraph");
-  return fields;
+debian::Paragraph parse_control_paragraph(std::string_view text, const std::string &source) {
+  std::vector<debian::Paragraph> paragraphs = debian::parse_deb822(text, source);
+  if (paragraphs.empty()) throw InputError(source, "empty control paragraph");
+  if (paragraphs.size() > 1)
+    throw InputError(source, "line " + std::to_string(paragraphs[1].line) +
+                                 ": a second paragraph; a control file has exactly one");
+  return std::move(paragraphs.front());
 }
 
 DebPackage unpack_deb(const std::string &deb_path, const std::string &source_name, FsTree &tree,

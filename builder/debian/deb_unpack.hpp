@@ -9,6 +9,7 @@
 // write outside its staging directory. Maintainer scripts are recorded, never run (DPKG_NOTES.md).
 #pragma once
 
+#include <builder/debian/deb822.hpp>
 #include <builder/fs/content_staging.hpp>
 #include <builder/fs/fs_tree.hpp>
 
@@ -58,19 +59,9 @@ struct DebPackage {
 DebPackage unpack_deb(const std::string &deb_path, const std::string &source_name, FsTree &tree,
                       ContentStaging &staging, const UnpackPolicy &policy);
 
-// One field of a control paragraph: `name` as written, `value` the text after "Name:" with
-// leading and trailing blanks removed (continuation lines joined with '\n', kept verbatim), and
-// `raw` the field's lines exactly as written, ending in '\n'.
-struct ControlField {
-  std::string name;
-  std::string value;
-  std::string raw;
-};
-
-// Parses a single deb822 paragraph as found in a binary package's control file. Trailing blank
-// lines are allowed; a second paragraph, comment lines, a continuation line without a field,
-// a line without ':' and a field given twice (names compare case-insensitively) are errors.
-// Throws InputError naming `source`.
-std::vector<ControlField> parse_control_paragraph(std::string_view text, const std::string &source);
+// Parses the single deb822 paragraph of a binary package's control file (parse_deb822, so its
+// rules and limits). Trailing blank lines are allowed; a second paragraph or none is an
+// InputError naming `source`, anything parse_deb822 refuses a DocumentError(source, line, ...).
+debian::Paragraph parse_control_paragraph(std::string_view text, const std::string &source);
 
 } // namespace mrforge::builder

@@ -52,13 +52,6 @@ std::string md5_file(const std::string &path) {
   return to_hex(ByteView(digest, len));
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char &c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
-
 // "NAME" or "NAME:ARCH" (Multi-Arch: same packages are co-installable, so dpkg qualifies them).
 std::string info_prefix(const DebPackage &pkg) {
   return pkg.multi_arch == "same" ? pkg.name + ":" + pkg.architecture : pkg.name;
@@ -92,7 +85,7 @@ std::string dpkg_status_text(const std::vector<const DebPackage *> &sorted_packa
   std::string out;
   for (const DebPackage *pkg : sorted_packages) {
     // The control file was validated by unpack_deb; parsing it again cannot fail for its output.
-    std::vector<ControlField> fields = parse_control_paragraph(pkg->control, pkg->name + ": control");
+    debian::Paragraph control = parse_control_paragraph(pkg->control, pkg->name + ": control");
     std::string conffiles_field;
     auto md5s = conffile_md5.find(info_prefix(*pkg));
     for (const std::string &path : shipped_conffiles(*pkg)) {
@@ -105,14 +98,13 @@ std::string dpkg_status_text(const std::vector<const DebPackage *> &sorted_packa
       conffiles_field += " " + path + " " + md5 + "\n";
     }
     if (!conffiles_field.empty()) conffiles_field = "Conffiles:\n" + conffiles_field;
-    for (const ControlField &field : fields) {
-      std::string name = lower(field.name);
-      if (name == "description" && !conffiles_field.empty()) {
+    for (const debian::Field &field : control.fields) {
+      if (debian::iequals(field.name, "description") && !conffiles_field.empty()) {
         out += conffiles_field;
         conffiles_field.clear();
       }
-      out += field.raw;
-      if (name == "package") out += k_status_line;
+      out += field.name + ":" + field.raw + "\n"; // the field exactly as the package wrote it
+      if (debian::iequals(field.name, "package")) out += k_status_line;
     }
     out += conffiles_field; // no Description: at the end
     out += '\n';

@@ -2,6 +2,8 @@
 
 #include <measure/util/errors.hpp>
 
+#include <algorithm>
+
 namespace mrforge::builder::debian {
 
 namespace {
@@ -17,6 +19,8 @@ std::string_view trim(std::string_view s) {
 bool is_name_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.';
 }
+
+bool is_lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
 
 std::vector<std::string_view> split(std::string_view s, char sep) {
   std::vector<std::string_view> out;
@@ -163,6 +167,12 @@ ParsedAlternative parse_alternative(std::string_view text, const std::string &wh
 }
 
 } // namespace
+
+bool is_package_name(std::string_view name) {
+  if (name.empty() || !is_lower_alnum(name.front())) return false;
+  return std::all_of(name.begin(), name.end(),
+                     [](char c) { return is_lower_alnum(c) || c == '+' || c == '-' || c == '.'; });
+}
 
 std::string Dependency::to_string() const {
   std::string out = name;

@@ -20,6 +20,11 @@
 
 namespace mrforge::builder::debian {
 
+// Debian Policy 5.6.1: lower-case letters, digits, '+', '-' and '.', starting with a letter or
+// digit. Policy also asks for two characters at least; dpkg accepts one (and so does unpacking),
+// the names a recipe writes must have two.
+bool is_package_name(std::string_view name);
+
 enum class Relation { none, earlier, earlier_equal, equal, later_equal, later }; // none, <<, <=, =, >=, >>
 
 struct Dependency {

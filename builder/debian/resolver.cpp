@@ -2,6 +2,7 @@
 
 #include <builder/debian/relations.hpp>
 #include <builder/debian/version.hpp>
+#include <measure/util/strings.hpp>
 
 #include <algorithm>
 #include <deque>
@@ -93,7 +94,7 @@ private:
       throw ResolutionError(k_input, "no package named " + name + " is available for " + m_architecture);
     std::vector<std::string> names = provider_names(providers->second);
     if (names.size() > 1)
-      throw ResolutionError(k_input, name + " is a virtual package provided by " + join(names) +
+      throw ResolutionError(k_input, name + " is a virtual package provided by " + join(names, ", ") +
                                          "; name one of them in the recipe");
     return providers->second.front().record;
   }
@@ -102,12 +103,6 @@ private:
     std::set<std::string> names;
     for (const auto &p : providers) names.insert(p.record->name);
     return {names.begin(), names.end()};
-  }
-
-  static std::string join(const std::vector<std::string> &names) {
-    std::string out;
-    for (size_t i = 0; i < names.size(); ++i) out += (i ? ", " : "") + names[i];
-    return out;
   }
 
   bool qualifier_ok(const Dependency &d) const {
@@ -160,8 +155,7 @@ private:
       for (const Provider *p : providers) names.insert(p->record->name);
       if (names.size() > 1)
         throw ResolutionError(k_input, from.name + " depends on " + d.to_string() + ", a virtual package provided by " +
-                                           join(std::vector<std::string>(names.begin(), names.end())) +
-                                           "; name one of them in the recipe" + chain(from));
+                                           join(names, ", ") + "; name one of them in the recipe" + chain(from));
       return providers.front()->record;
     }
     throw ResolutionError(k_input,
@@ -169,9 +163,7 @@ private:
   }
 
   static std::string group_text(const Alternatives &group) {
-    std::string out;
-    for (size_t i = 0; i < group.size(); ++i) out += (i ? " | " : "") + group[i].to_string();
-    return out;
+    return join(group, " | ", [](const auto &alternative) { return alternative.to_string(); });
   }
 
   std::string why_not(const Alternatives &group) const {

@@ -7,6 +7,7 @@
 #include <builder/guest/kernel_modules.hpp>
 
 #include <measure/util/errors.hpp>
+#include <measure/util/strings.hpp>
 
 #include <deque>
 #include <map>
@@ -41,11 +42,7 @@ std::vector<std::string> split_path(const std::string &path) {
   return parts;
 }
 
-std::string join_parts(const std::vector<std::string> &parts) {
-  std::string out;
-  for (const std::string &p : parts) out += (out.empty() ? "" : "/") + p;
-  return out;
-}
+std::string join_parts(const std::vector<std::string> &parts) { return join(parts, "/"); }
 
 std::string base_name(const std::string &path) {
   size_t slash = path.rfind('/');

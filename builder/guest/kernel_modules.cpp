@@ -4,6 +4,7 @@
 #include <builder/guest/elf_file.hpp>
 
 #include <measure/util/errors.hpp>
+#include <measure/util/strings.hpp>
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -220,8 +221,7 @@ KernelModules::KernelModules(const FsTree &kernel_tree, const std::string &relea
     }
   }
   if (m_files.empty()) {
-    std::string known;
-    for (const std::string &r : releases) known += (known.empty() ? "" : ", ") + r;
+    std::string known = join(releases, ", ");
     throw InputError(source, "no kernel modules under lib/modules/" + release + "/kernel/ (releases in the package: " +
                                  (known.empty() ? std::string("none") : known) + ")");
   }

@@ -7,6 +7,7 @@
 #include <measure/util/bytes.hpp>
 #include <measure/util/errors.hpp>
 #include <measure/util/hash.hpp>
+#include <measure/util/strings.hpp>
 
 #include <algorithm>
 #include <cerrno>
@@ -246,10 +247,8 @@ std::vector<std::string> list_xattrs(const std::string &host) {
   }
 }
 
-std::string join(const std::vector<std::string> &names) {
-  std::string out;
-  for (const auto &n : names) out += (out.empty() ? "" : ", ") + n;
-  return out.empty() ? "(none)" : out;
+std::string names_or_none(const std::vector<std::string> &names) {
+  return names.empty() ? "(none)" : join(names, ", ");
 }
 
 void materialize(const FsTree &tree, const std::string &root, const RootfsImageSettings &settings) {
@@ -309,8 +308,8 @@ void materialize(const FsTree &tree, const std::string &root, const RootfsImageS
   auto check_listing = [&](const std::string &p, const std::string &path, const std::vector<std::string> &want) {
     std::vector<std::string> got = list_xattrs(p);
     if (got != want)
-      throw SystemError(p, "the scratch file system lists the xattrs of '" + path + "' as [" + join(got) +
-                               "], expected [" + join(want) +
+      throw SystemError(p, "the scratch file system lists the xattrs of '" + path + "' as [" + names_or_none(got) +
+                               "], expected [" + names_or_none(want) +
                                "]; the image would depend on it: use a scratch directory on tmpfs (e.g. /dev/shm) "
                                "or ext4 without default ACLs or SELinux labels");
   };

@@ -4,6 +4,7 @@
 #include <builder/system/output_dir.hpp>
 
 #include <measure/util/errors.hpp>
+#include <measure/util/strings.hpp>
 
 #include <algorithm>
 #include <filesystem>
@@ -88,8 +89,7 @@ std::vector<LockedPackage> merge_sets(const std::map<std::string, debian::Resolu
     const auto &list = reasons[name];
     bool same = std::all_of(list.begin(), list.end(), [&](const auto &e) { return e.second == list.front().second; });
     if (!same) {
-      p.reason.clear();
-      for (const auto &[set, reason] : list) p.reason += (p.reason.empty() ? "" : "; ") + set + ": " + reason;
+      p.reason = join(list, "; ", [](const auto &set_reason) { return set_reason.first + ": " + set_reason.second; });
     }
     out.push_back(std::move(p));
   }

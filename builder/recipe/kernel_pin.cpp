@@ -2,6 +2,7 @@
 // pool path, size and sha256, with the mirror it comes from. The format is described in
 // builder/recipe/recipe.hpp. Loading is strict like recipes: every error names file, line, column and
 // field.
+#include <builder/debian/relations.hpp>
 #include <builder/recipe/recipe.hpp>
 
 #include <measure/documents/yaml_field.hpp>
@@ -54,8 +55,7 @@ KernelPin load_kernel_pin(const std::string &path) {
   // Debian policy 5.6.1 (package names) and 5.6.12 (versions).
   YamlField package = root.required("package");
   pin.package = nonempty(package, 128, "a Debian package name");
-  if (pin.package.size() < 2 || !only_chars(pin.package, "+-.") ||
-      std::any_of(pin.package.begin(), pin.package.end(), [](char c) { return c >= 'A' && c <= 'Z'; }))
+  if (pin.package.size() < 2 || !debian::is_package_name(pin.package))
     package.fail("'" + echoed(pin.package) +
                  "' is not a Debian package name (lower case letters, digits, '+', '-', '.')");
   YamlField version = root.required("version");

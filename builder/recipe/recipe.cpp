@@ -1,3 +1,4 @@
+#include <builder/debian/relations.hpp>
 #include <builder/fs/fs_tree.hpp>
 #include <builder/recipe/recipe.hpp>
 
@@ -9,6 +10,7 @@
 #include <measure/util/errors.hpp>
 #include <measure/util/hash.hpp>
 #include <measure/util/mapped_file.hpp>
+#include <measure/util/strings.hpp>
 #include <measure/util/terminal_text.hpp>
 
 #include <algorithm>
@@ -83,22 +85,46 @@ std::string account_path(const YamlField &f, const std::string &s, const char *w
   return s;
 }
 
+enum class CompressionOf { layers, initramfs };
+
+// `compression: {algorithm, level}` of the image's layers or of the initramfs. An initramfs
+// compressed with zstd defaults to level 19; an uncompressed initramfs has no level (0).
+void parse_compression_field(const YamlField &c, CompressionOf of, Compression &out) {
+  c.expect_map({"algorithm", "level"});
+  if (auto a = c.optional("algorithm")) {
+    try {
+      out.kind = parse_compression(a->str(), a->path());
+    } catch (const InputError &e) {
+      a->fail(e.what());
+    }
+  }
+  bool initramfs = of == CompressionOf::initramfs;
+  if (initramfs && out.kind == CompressionKind::zstd) out.level = 19;
+  if (auto lv = c.optional("level")) {
+    if (initramfs && out.kind == CompressionKind::none) lv->fail("an uncompressed initramfs has no level");
+    uint32_t level = lv->u32();
+    // Layers stored uncompressed keep accepting a gzip level, as they always did (it is unused).
+    CompressionKind kind = out.kind == CompressionKind::none ? CompressionKind::gzip : out.kind;
+    if (level > static_cast<uint32_t>(max_compression_level(kind)) ||
+        !is_compression_level(kind, static_cast<int>(level)))
+      lv->fail("expected a level from 1 to " + std::to_string(max_compression_level(kind)));
+    out.level = static_cast<int>(level);
+  }
+  if (initramfs && out.kind == CompressionKind::none) out.level = 0;
+}
+
 std::string package_name(const YamlField &f) {
   std::string s = f.str();
-  // Debian policy 5.6.1: lower case letters, digits, + - . ; at least two characters, starting
-  // with an alphanumeric.
-  if (s.size() < 2 || !is_simple_name(s, "+-.") || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
+  // Debian policy 5.6.1, with its two characters at least.
+  if (s.size() < 2 || s.size() > 128 || !debian::is_package_name(s))
     f.fail("'" + echoed(s) + "' is not a Debian package name (lower case letters, digits, '+', '-', '.')");
   return s;
 }
 
 std::string layer_name(const YamlField &f, const std::vector<std::string> &layers) {
   std::string s = f.str();
-  if (std::find(layers.begin(), layers.end(), s) == layers.end()) {
-    std::string list;
-    for (const auto &l : layers) list += (list.empty() ? "" : ", ") + l;
-    f.fail("unknown layer '" + echoed(s) + "' (the recipe's layers: " + list + ")");
-  }
+  if (std::find(layers.begin(), layers.end(), s) == layers.end())
+    f.fail("unknown layer '" + echoed(s) + "' (the recipe's layers: " + join(layers, ", ") + ")");
   return s;
 }
 
@@ -310,11 +336,9 @@ std::string profile_reference(const YamlField &f, const std::string &recipe_dir,
   std::string s = f.str();
   bool is_path = s.find('/') != std::string::npos || (s.size() > 5 && s.compare(s.size() - 5, 5, ".yaml") == 0);
   if (is_path) return relative_document(f, recipe_dir, what);
-  if (std::find(names.begin(), names.end(), s) == names.end()) {
-    std::string list;
-    for (const auto &n : names) list += (list.empty() ? "" : ", ") + n;
-    f.fail("unknown " + what + " '" + echoed(s) + "' (known: " + list + "; or give a path ending in .yaml)");
-  }
+  if (std::find(names.begin(), names.end(), s) == names.end())
+    f.fail("unknown " + what + " '" + echoed(s) + "' (known: " + join(names, ", ") +
+           "; or give a path ending in .yaml)");
   return s;
 }
 
@@ -379,25 +403,7 @@ void parse_initramfs(const YamlField &f, const Recipe &r, InitramfsSpec &in) {
       in.optional_modules.push_back(s);
     }
   }
-  if (auto c = f.optional("compression")) {
-    c->expect_map({"algorithm", "level"});
-    if (auto a = c->optional("algorithm")) {
-      try {
-        in.compression.kind = parse_compression(a->str(), a->path());
-      } catch (const InputError &e) {
-        a->fail(e.what());
-      }
-    }
-    if (in.compression.kind == CompressionKind::zstd) in.compression.level = 19;
-    if (auto lv = c->optional("level")) {
-      if (in.compression.kind == CompressionKind::none) lv->fail("an uncompressed initramfs has no level");
-      uint32_t level = lv->u32();
-      int max = in.compression.kind == CompressionKind::zstd ? 19 : 9;
-      if (level < 1 || static_cast<int>(level) > max) lv->fail("expected a level from 1 to " + std::to_string(max));
-      in.compression.level = static_cast<int>(level);
-    }
-    if (in.compression.kind == CompressionKind::none) in.compression.level = 0;
-  }
+  if (auto c = f.optional("compression")) parse_compression_field(*c, CompressionOf::initramfs, in.compression);
 }
 
 void parse_acpi(const YamlField &f, const Recipe &r, AcpiSpec &a) {
@@ -577,22 +583,7 @@ Recipe load_recipe(const std::string &path) {
     }
     if (r.layers.empty()) l->fail("expected at least one layer");
   }
-  if (auto c = root.optional("compression")) {
-    c->expect_map({"algorithm", "level"});
-    if (auto a = c->optional("algorithm")) {
-      try {
-        r.compression.kind = parse_compression(a->str(), a->path());
-      } catch (const InputError &e) {
-        a->fail(e.what());
-      }
-    }
-    if (auto lv = c->optional("level")) {
-      uint32_t level = lv->u32();
-      int max = r.compression.kind == CompressionKind::zstd ? 19 : 9;
-      if (level < 1 || static_cast<int>(level) > max) lv->fail("expected a level from 1 to " + std::to_string(max));
-      r.compression.level = static_cast<int>(level);
-    }
-  }
+  if (auto c = root.optional("compression")) parse_compression_field(*c, CompressionOf::layers, r.compression);
   if (auto a = root.optional("allow")) {
     for (const YamlField &f : a->list()) {
       std::string s = f.str();

@@ -3,6 +3,7 @@
 #include <builder/recipe/rootfs_assembly.hpp>
 
 #include <measure/util/errors.hpp>
+#include <measure/util/strings.hpp>
 #include <measure/util/terminal_text.hpp>
 
 #include <algorithm>
@@ -121,13 +122,10 @@ uint32_t default_mode(const Node &node) {
 // One /etc/passwd or /etc/group record. load_recipe validated every field; a Recipe built some
 // other way must not be able to add records either.
 std::string account_record(const Recipe &recipe, const std::vector<std::string> &fields) {
-  std::string line;
-  for (const std::string &f : fields) {
+  for (const std::string &f : fields)
     if (!is_passwd_field(f))
       throw InputError(recipe.path, "'" + echoed(f) + "' cannot be a field of /etc/passwd or /etc/group");
-    line += (line.empty() ? "" : ":") + f;
-  }
-  return line + "\n";
+  return join(fields, ":") + "\n";
 }
 
 std::string passwd_file(const Recipe &recipe) {
@@ -146,10 +144,10 @@ std::string group_file(const Recipe &recipe) {
   std::stable_sort(groups.begin(), groups.end(), [](const GroupSpec &a, const GroupSpec &b) { return a.gid < b.gid; });
   std::string out;
   for (const auto &g : groups) {
-    std::string members;
+    std::vector<std::string> members;
     for (const auto &u : recipe.users)
-      if (u.gid == g.gid && u.name != g.name) members += (members.empty() ? "" : ",") + u.name;
-    out += account_record(recipe, {g.name, "x", std::to_string(g.gid), members});
+      if (u.gid == g.gid && u.name != g.name) members.push_back(u.name);
+    out += account_record(recipe, {g.name, "x", std::to_string(g.gid), join(members, ",")});
   }
   return out;
 }

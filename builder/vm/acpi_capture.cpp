@@ -15,6 +15,7 @@
 #include <builder/vm/qemu_boot.hpp>
 
 #include <measure/util/errors.hpp>
+#include <measure/util/strings.hpp>
 
 #include <algorithm>
 #include <cctype>
@@ -299,11 +300,10 @@ std::string default_capture_kernel(const std::string &boot_dir, const std::strin
   });
   for (auto it = kernels.rbegin(); it != kernels.rend(); ++it)
     if (!find_fw_cfg_module(*it, modules_dir).empty()) return *it;
-  std::string seen;
-  for (const std::string &k : kernels) seen += (seen.empty() ? "" : ", ") + k;
   throw InputError("--kernel", "no " + boot_dir + "/vmlinuz-RELEASE has a " + modules_dir + "/RELEASE/" + k_module_dir +
                                    "/" + k_module_name + ".ko[.xz|.zst] (kernels: " +
-                                   (seen.empty() ? std::string("none") : seen) + "); pass --kernel and its module");
+                                   (kernels.empty() ? std::string("none") : join(kernels, ", ")) +
+                                   "); pass --kernel and its module");
 }
 
 std::string capture_init_script() {
@@ -402,9 +402,7 @@ AcpiBlobs capture_acpi(const AcpiCaptureSettings &settings) {
                               ? " (not in /sys/firmware/qemu_fw_cfg/by_name)"
                               : ""));
   if (!problems.empty()) {
-    std::string all;
-    for (const std::string &p : problems) all += (all.empty() ? "" : "; ") + p;
-    throw SystemError(settings.qemu, "ACPI capture failed: " + all + "\n" + serial_tail(cap.serial));
+    throw SystemError(settings.qemu, "ACPI capture failed: " + join(problems, "; ") + "\n" + serial_tail(cap.serial));
   }
   auto bytes = [&](const char *name) {
     const std::string &s = cap.blobs.at(name);

@@ -21,6 +21,7 @@
 
 #include <measure/util/errors.hpp>
 #include <measure/util/reader.hpp>
+#include <measure/util/strings.hpp>
 
 #include <algorithm>
 #include <cstdio>
@@ -419,11 +420,7 @@ std::string display_seg(const std::string &seg) {
   return seg.substr(0, n);
 }
 
-std::string path_text(const std::vector<std::string> &segs) {
-  std::string s = "\\";
-  for (size_t i = 0; i < segs.size(); ++i) s += (i ? "." : "") + display_seg(segs[i]);
-  return s;
-}
+std::string path_text(const std::vector<std::string> &segs) { return "\\" + join(segs, ".", display_seg); }
 
 struct NameString {
   bool root = false;

@@ -2,6 +2,7 @@
 #include <measure/util/errors.hpp>
 #include <measure/util/mapped_file.hpp>
 #include <measure/util/reader.hpp>
+#include <measure/util/strings.hpp>
 
 #include <sys/stat.h>
 
@@ -19,9 +20,7 @@ std::string find_blob(const std::string &dir, const std::string &flat, const std
                                     dir + "/" + fw_cfg_name + "/raw"};
   for (const auto &c : candidates)
     if (is_file(c)) return c;
-  std::string tried;
-  for (const auto &c : candidates) tried += (tried.empty() ? "" : ", ") + c;
-  throw InputError(dir, "no ACPI blob '" + fw_cfg_name + "' (tried " + tried +
+  throw InputError(dir, "no ACPI blob '" + fw_cfg_name + "' (tried " + join(candidates, ", ") +
                             "); copy it from /sys/firmware/qemu_fw_cfg/by_name/" + fw_cfg_name + "/raw in the guest");
 }
 

@@ -1,4 +1,5 @@
 #include <measure/acpi/acpi_profile.hpp>
+#include <measure/util/strings.hpp>
 
 namespace mrforge {
 
@@ -43,9 +44,7 @@ std::optional<AcpiVariation> acpi_variation_from_name(const std::string &name) {
 }
 
 std::string acpi_variation_names() {
-  std::string out;
-  for (const auto &[variation, name] : k_variation_names) out += (out.empty() ? "" : ", ") + std::string(name);
-  return out;
+  return join(k_variation_names, ", ", [](const auto &variation_name) { return variation_name.second; });
 }
 
 } // namespace mrforge

@@ -10,6 +10,7 @@
 #include <measure/documents/attestation_inputs.hpp>
 
 #include <measure/documents/json_text.hpp>
+#include <measure/util/base64.hpp>
 #include <measure/util/errors.hpp>
 #include <measure/util/reader.hpp>
 #include <measure/util/terminal_text.hpp>
@@ -290,41 +291,13 @@ DstackAttestation attestation_field(const Json &doc, const std::string &source) 
 
 // --- Azure --------------------------------------------------------------------------------
 
-// base64url or base64, no padding required (serde's Base64UrlUnpadded in az-tdx-vtpm evidence).
-Bytes decode_base64(const std::string &s, const std::string &source) {
-  Bytes out;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    int v = -1;
-    if (c >= 'A' && c <= 'Z')
-      v = c - 'A';
-    else if (c >= 'a' && c <= 'z')
-      v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9')
-      v = c - '0' + 52;
-    else if (c == '-' || c == '+')
-      v = 62;
-    else if (c == '_' || c == '/')
-      v = 63;
-    else if (c == '=' && i + 2 >= s.size())
-      continue;
-    if (v < 0) throw FormatError(source, i, "base64: " + char_name(static_cast<uint8_t>(c)) + " is not a base64 digit");
-    acc = ((acc << 6) | static_cast<uint32_t>(v)) & 0xffffffu;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<uint8_t>(acc >> bits));
-    }
-  }
-  return out;
-}
-
 Bytes td_quote_field(const Json &doc, const std::string &source) {
   std::string src = field_source(source, "td_quote");
   const Json &v = doc.at("td_quote");
-  if (v.is_string()) return decode_base64(v.get<std::string>(), src);
+  // base64url or base64 (one of them), padding optional: serde's Base64UrlUnpadded in
+  // az-tdx-vtpm evidence; trustee's vectors are padded.
+  if (v.is_string())
+    return base64_decode(v.get_ref<const std::string &>(), src, {Base64Alphabet::either, Base64Padding::optional});
   if (!v.is_array()) throw FormatError(src, 0, "expected a byte array or a base64 string");
   Bytes out;
   for (size_t i = 0; i < v.size(); ++i) {

@@ -6,6 +6,7 @@
 #include <measure/util/hash.hpp>
 #include <measure/util/mapped_file.hpp>
 #include <measure/util/reader.hpp>
+#include <measure/util/strings.hpp>
 #include <measure/util/terminal_text.hpp>
 
 #include <yaml-cpp/yaml.h>
@@ -136,12 +137,6 @@ std::vector<ProfileFile> files_in(const std::string &dir, ProfileKind kind) {
   return out;
 }
 
-std::string join_names(const std::vector<std::string> &names) {
-  std::string list;
-  for (const auto &n : names) list += (list.empty() ? "" : ", ") + n;
-  return list;
-}
-
 // The one file `name` resolves to (see profile_yaml.hpp).
 ProfileFile find_profile(ProfileKind kind, const std::string &name) {
   std::vector<ProfileFile> files = profile_files(kind);
@@ -150,13 +145,12 @@ ProfileFile find_profile(ProfileKind kind, const std::string &name) {
     if (f.name == name) hits.push_back(std::move(f));
   if (hits.empty())
     throw InputError(kind_info(kind).option, std::string("no ") + kind_info(kind).description + " '" + name +
-                                                 "' (known: " + join_names(profile_names(kind)) +
+                                                 "' (known: " + join(profile_names(kind), ", ") +
                                                  "; or give a path to a YAML file)");
   if (hits.size() > 1) {
-    std::string places;
-    for (const ProfileFile &f : hits)
-      places += (places.empty() ? "" : " and ") +
-                (f.source.location == k_embedded ? std::string("shipped with mrforge") : f.source.location);
+    std::string places = join(hits, " and ", [](const ProfileFile &f) {
+      return f.source.location == k_embedded ? std::string("shipped with mrforge") : f.source.location;
+    });
     throw InputError(kind_info(kind).option, std::string(kind_info(kind).description) + " '" + name +
                                                  "' is ambiguous: " + places +
                                                  "; give the path of the file you mean, or rename your own");

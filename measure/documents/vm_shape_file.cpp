@@ -14,6 +14,7 @@
 #include <measure/util/errors.hpp>
 #include <measure/util/mapped_file.hpp>
 #include <measure/util/size_text.hpp>
+#include <measure/util/strings.hpp>
 
 #include <yaml-cpp/yaml.h>
 
@@ -86,10 +87,9 @@ Parsed<uint32_t> parse_cpus_text(const std::string &t) {
 }
 
 std::string known_kinds() {
-  std::string list;
-  for (PciDeviceKind k : {PciDeviceKind::virtio_blk, PciDeviceKind::virtio_net, PciDeviceKind::vhost_vsock,
-                          PciDeviceKind::virtio_9p, PciDeviceKind::pcie_root_port})
-    list += (list.empty() ? "" : ", ") + std::string(pci_device_kind_name(k));
+  const PciDeviceKind kinds[] = {PciDeviceKind::virtio_blk, PciDeviceKind::virtio_net, PciDeviceKind::vhost_vsock,
+                                 PciDeviceKind::virtio_9p, PciDeviceKind::pcie_root_port};
+  std::string list = join(kinds, ", ", pci_device_kind_name);
   return list + "; a root port may name what is behind it: pcie-root-port:gpu, pcie-root-port:nvswitch";
 }
 

@@ -2,6 +2,7 @@
 #include <measure/util/errors.hpp>
 #include <measure/util/hash.hpp>
 #include <measure/util/input_limits.hpp>
+#include <measure/util/strings.hpp>
 
 #include <yaml-cpp/eventhandler.h>
 
@@ -100,9 +101,7 @@ void YamlField::expect_map(std::initializer_list<const char *> allowed) const {
     if (!kv.first.IsScalar()) key_field.fail("keys must be strings");
     std::string key = kv.first.Scalar();
     if (std::none_of(allowed.begin(), allowed.end(), [&](const char *a) { return key == a; })) {
-      std::string list;
-      for (const char *a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
-      YamlField(kv.first, m_file, join(key)).fail("unknown key (allowed here: " + list + ")");
+      YamlField(kv.first, m_file, join(key)).fail("unknown key (allowed here: " + mrforge::join(allowed, ", ") + ")");
     }
     if (!seen.insert(key).second) YamlField(kv.first, m_file, join(key)).fail("key given twice");
   }
@@ -225,8 +224,7 @@ std::pair<YamlField, std::string> load_yaml_document_any(const std::string &yaml
                                                          std::initializer_list<const char *> kinds) {
   YAML::Node root = parse_yaml_text(yaml, file, "YAML");
   YamlField f(root, file, "");
-  std::string kind_list;
-  for (const char *k : kinds) kind_list += (kind_list.empty() ? "" : " or ") + std::string(k);
+  std::string kind_list = join(kinds, " or ");
   if (!root.IsMap()) f.fail("expected a " + kind_list + " document (a mapping)");
   std::string api = f.required("apiVersion").str();
   if (api != k_api_version)

@@ -8,6 +8,7 @@
 #include <measure/formats/setup_header.hpp>
 #include <measure/util/errors.hpp>
 #include <measure/util/size_text.hpp>
+#include <measure/util/strings.hpp>
 
 #include <utility>
 
@@ -263,9 +264,7 @@ std::optional<DigestSlot> digest_slot_from_name(const std::string &name) {
 }
 
 std::string digest_slot_names() {
-  std::string s;
-  for (const auto &[slot, n] : k_slot_names) s += (s.empty() ? "" : ", ") + std::string(n);
-  return s;
+  return join(k_slot_names, ", ", [](const auto &slot_name) { return slot_name.second; });
 }
 
 uint64_t parse_memory_size(const std::string &text, const std::string &what) {

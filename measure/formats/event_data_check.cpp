@@ -8,6 +8,7 @@
 #include <measure/util/errors.hpp>
 #include <measure/util/hash.hpp>
 #include <measure/util/reader.hpp>
+#include <measure/util/strings.hpp>
 
 #include <algorithm>
 #include <optional>
@@ -221,12 +222,6 @@ Comparison compare(const std::vector<LogDigest> &digests, ByteView bytes) {
   return c;
 }
 
-std::string join(const std::vector<std::string> &parts) {
-  std::string s;
-  for (const std::string &p : parts) s += (s.empty() ? "" : ", ") + p;
-  return s;
-}
-
 DataVerdict verdict_for(const Measured &m, const std::vector<LogDigest> &digests) {
   Comparison c = compare(digests, m.bytes);
   if (!c.first_mismatch.empty())
@@ -234,10 +229,10 @@ DataVerdict verdict_for(const Measured &m, const std::vector<LogDigest> &digests
             "data does not match digest: the digest should be of " + m.rule + "; " + c.first_mismatch};
   if (c.checked == 0)
     return {DataCheck::unchecked,
-            "no digest of this record uses an algorithm this build computes (" + join(c.not_computed) + ")"};
+            "no digest of this record uses an algorithm this build computes (" + join(c.not_computed, ", ") + ")"};
   std::string note = "digest of " + m.rule;
   if (!m.missing.empty()) note += "; " + m.missing;
-  if (!c.not_computed.empty()) note += "; not computed: " + join(c.not_computed);
+  if (!c.not_computed.empty()) note += "; not computed: " + join(c.not_computed, ", ");
   return {m.missing.empty() ? DataCheck::verified : DataCheck::partial, note};
 }
 

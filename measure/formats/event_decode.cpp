@@ -10,6 +10,7 @@
 #include <measure/util/errors.hpp>
 #include <measure/util/hash.hpp>
 #include <measure/util/reader.hpp>
+#include <measure/util/strings.hpp>
 
 #include <cstdio>
 #include <optional>
@@ -291,9 +292,7 @@ std::string node_text(uint8_t type, uint8_t sub, Reader &n) {
     if (sub == 0x17) {
       uint32_t nsid = n.read_le<uint32_t>();
       ByteView eui = n.read_bytes(8);
-      std::string e;
-      for (size_t i = 0; i < 8; ++i) e += (i ? "-" : "") + hex_byte(eui[i]);
-      return "NVMe(" + hex_u32(nsid) + "," + e + ")";
+      return "NVMe(" + hex_u32(nsid) + "," + join(eui, "-", hex_byte) + ")";
     }
     break;
   case k_dp_media:
@@ -465,12 +464,13 @@ void decode_variable(Decoder &d, uint32_t type) {
     decode_load_option(d, data, value);
   } else if (type == event_type::k_efi_variable_boot && name == "BootOrder") {
     if (bytes.size() % 2 != 0) data.fail("BootOrder has an odd length " + std::to_string(bytes.size()));
-    std::string list;
+    std::vector<std::string> options;
     while (data.remaining() > 0) {
       char buf[16];
       std::snprintf(buf, sizeof buf, "Boot%04X", data.read_le<uint16_t>());
-      list += (list.empty() ? "" : ", ") + std::string(buf);
+      options.emplace_back(buf);
     }
+    std::string list = join(options, ", ");
     d.field("boot order", list.empty() ? "(empty)" : list);
     value = list.empty() ? "(empty)" : list;
   } else if (type == event_type::k_efi_variable_driver_config && is_signature_database(name) && !bytes.empty()) {

@@ -1,6 +1,7 @@
 #include <measure/formats/event_log.hpp>
 #include <measure/util/errors.hpp>
 #include <measure/util/reader.hpp>
+#include <measure/util/strings.hpp>
 
 namespace mrforge {
 
@@ -26,11 +27,10 @@ EventLog event_log_from_ccel(const TcgLog &log) {
       le.reg = static_cast<Register>(e.index - 1);
       const Bytes *d = e.find(k_tpm_alg_sha384);
       if (!d) {
-        std::string have;
-        for (const auto &a : log.algorithms) {
+        std::string have = join(log.algorithms, ", ", [](const auto &a) {
           const char *n = tcg_algorithm_name(a.id);
-          have += (have.empty() ? "" : ", ") + std::string(n ? n : hex_u64(a.id));
-        }
+          return std::string(n ? n : hex_u64(a.id));
+        });
         throw FormatError(log.source, e.offset,
                           "event " + std::to_string(i) + " has no SHA-384 digest (the log carries " + have +
                               "): TDX RTMRs are SHA-384");

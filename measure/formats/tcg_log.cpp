@@ -18,6 +18,7 @@
 
 #include <measure/util/errors.hpp>
 #include <measure/util/reader.hpp>
+#include <measure/util/strings.hpp>
 
 #include <algorithm>
 #include <cstring>
@@ -245,8 +246,7 @@ TcgLog parse_tcg_log(ByteView data, const std::string &source) {
 
 std::array<Sha384, 4> replay_rtmrs(const TcgLog &log) {
   if (!log.has_algorithm(k_tpm_alg_sha384)) {
-    std::string algs;
-    for (const SpecIdAlgorithm &a : log.algorithms) algs += (algs.empty() ? "" : ", ") + algorithm_label(a.id);
+    std::string algs = join(log.algorithms, ", ", [](const SpecIdAlgorithm &a) { return algorithm_label(a.id); });
     throw FormatError(log.source, 0,
                       "the log has no SHA-384 digests (its Spec ID event lists " + algs +
                           "), so it cannot be replayed into TDX RTMRs");

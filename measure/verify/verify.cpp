@@ -2,6 +2,7 @@
 #include <measure/util/errors.hpp>
 #include <measure/util/reader.hpp>
 #include <measure/util/size_text.hpp>
+#include <measure/util/strings.hpp>
 #include <measure/verify/verify.hpp>
 
 #include <algorithm>
@@ -90,12 +91,6 @@ Sha384 fold_of(const std::vector<const LoggedEvent *> &events) {
   return mr;
 }
 
-std::string join(const std::vector<std::string> &parts) {
-  std::string s;
-  for (const std::string &p : parts) s += (s.empty() ? "" : ", ") + p;
-  return s;
-}
-
 // An alternative run of the engine, named by the assumption it changes.
 struct Candidate {
   std::string assumption;
@@ -111,7 +106,7 @@ std::string profile_difference(const PlatformProfile &from, const PlatformProfil
     diff.push_back(std::string("kernel header patch ") +
                    (to.kernel_header_patch == KernelHeaderPatch::none ? "off" : "on") + " (" +
                    kernel_header_patch_name(to.kernel_header_patch) + ")");
-  return "profile " + to.name + " instead of " + from.name + (diff.empty() ? "" : " (" + join(diff) + ")");
+  return "profile " + to.name + " instead of " + from.name + (diff.empty() ? "" : " (" + join(diff, ", ") + ")");
 }
 
 std::string ovmf_difference(const OvmfVariant &from, const OvmfVariant &to) {
@@ -129,7 +124,7 @@ std::string ovmf_difference(const OvmfVariant &from, const OvmfVariant &to) {
   if (from.extra_events.size() != to.extra_events.size())
     diff.push_back(std::to_string(to.extra_events.size()) + " extra events instead of " +
                    std::to_string(from.extra_events.size()));
-  return "OVMF variant " + to.name + " instead of " + from.name + (diff.empty() ? "" : " (" + join(diff) + ")");
+  return "OVMF variant " + to.name + " instead of " + from.name + (diff.empty() ? "" : " (" + join(diff, ", ") + ")");
 }
 
 std::vector<uint64_t> neighbouring_memory_sizes(uint64_t given) {
@@ -161,7 +156,7 @@ void check_log(VerifyReport &r, const EventLog &log, const TdQuote &quote) {
   for (const RegisterCheck &c : r.log_vs_quote)
     if (!c.match) bad.push_back(reg_label(c.reg));
   if (!bad.empty())
-    r.notes.push_back("the log does not replay to the quote's " + join(bad) +
+    r.notes.push_back("the log does not replay to the quote's " + join(bad, ", ") +
                       ": it is not this TD's log or it was altered; divergences found in it are not evidence");
   for (const LoggedEvent &e : log.events)
     if (e.data_check.status == DataCheck::mismatch)
@@ -261,7 +256,7 @@ std::vector<Explanation> diagnose(const PlatformProfile &profile, const OvmfVari
         reproduced.push_back("the log's " + reg_label(d.reg) + " event " + std::to_string(d.position) + " (" +
                              events[d.position]->description + ")");
     }
-    if (!reproduced.empty()) out.push_back(Explanation{c.assumption, join(reproduced)});
+    if (!reproduced.empty()) out.push_back(Explanation{c.assumption, join(reproduced, ", ")});
   }
   return out;
 }
