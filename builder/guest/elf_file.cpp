@@ -2,6 +2,7 @@
 #include <builder/guest/elf_file.hpp>
 
 #include <measure/util/errors.hpp>
+#include <measure/util/unique_fd.hpp>
 
 #include <cerrno>
 #include <cstring>
@@ -34,14 +35,6 @@ std::string libelf_error() {
   const char *msg = elf_errmsg(-1);
   return msg != nullptr ? msg : "unknown libelf error";
 }
-
-struct FdCloser {
-  explicit FdCloser(int f) : fd(f) {}
-  int fd;
-  ~FdCloser() { ::close(fd); }
-  FdCloser(const FdCloser &) = delete;
-  FdCloser &operator=(const FdCloser &) = delete;
-};
 
 struct ElfDeleter {
   void operator()(Elf *e) const noexcept { elf_end(e); }
@@ -228,9 +221,9 @@ std::string elf_section(std::string_view elf, const std::string &section, const 
 }
 
 std::string read_whole_file(const std::string &path, uint64_t max_size, const std::string &source) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  UniqueFd file(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  const int fd = file.get();
   if (fd < 0) throw SystemError(path, std::string("cannot open: ") + std::strerror(errno));
-  FdCloser closer(fd);
   struct stat st;
   if (::fstat(fd, &st) != 0) throw SystemError(path, std::string("cannot stat: ") + std::strerror(errno));
   if (!S_ISREG(st.st_mode)) throw SystemError(path, "not a regular file");

@@ -3,6 +3,7 @@
 
 #include <measure/documents/json_text.hpp>
 #include <measure/util/errors.hpp>
+#include <measure/util/unique_fd.hpp>
 
 #include <atomic>
 #include <cerrno>
@@ -53,8 +54,9 @@ bool is_dot_or_dot_dot(const char *name) {
 void remove_tree_in_handler(int parent, const char *name, int depth) {
   if (::unlinkat(parent, name, 0) == 0 || errno != EISDIR) return; // a file, a symlink, or gone
   if (depth < k_cleanup_max_depth) {
-    int fd = ::openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd >= 0) {
+    UniqueFd dir(::openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (dir) {
+      const int fd = dir.get();
       // Removing entries while reading the directory can make getdents64 skip some: read it again
       // until a pass finds nothing left (or gives up after a few).
       for (int pass = 0; pass < 4; ++pass) {
@@ -74,7 +76,6 @@ void remove_tree_in_handler(int parent, const char *name, int depth) {
         }
         if (!any) break;
       }
-      ::close(fd);
     }
   }
   ::unlinkat(parent, name, AT_REMOVEDIR);
@@ -137,16 +138,13 @@ std::string recorded_kind(const std::string &dir, const std::string &record) {
   auto not_ours = [&](const std::string &why) -> InputError {
     return InputError(dir, "exists and is not mrforge's output: " + why + advice);
   };
-  int fd = ::open(record.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  UniqueFd file(::open(record.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
+  const int fd = file.get();
   if (fd < 0) {
     if (errno == ENOENT) throw not_ours(std::string("it has no ") + k_build_record);
     if (errno == ELOOP) throw not_ours(std::string("its ") + k_build_record + " is a symlink");
     throw not_ours(std::string("its ") + k_build_record + " cannot be opened (" + errno_text() + ")");
   }
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
   struct stat st {};
   if (::fstat(fd, &st) != 0) throw SystemError(record, "cannot examine: " + errno_text());
   if (!S_ISREG(st.st_mode)) throw not_ours(std::string("its ") + k_build_record + " is not a regular file");
@@ -301,7 +299,8 @@ ScratchDir ScratchDir::create(const std::string &prefix) {
 
 void write_file_atomically(const std::string &path, const std::string &content, unsigned mode) {
   std::string templ = path + ".tmp-XXXXXX";
-  int fd = ::mkostemp(templ.data(), O_CLOEXEC);
+  UniqueFd file(::mkostemp(templ.data(), O_CLOEXEC));
+  const int fd = file.get();
   if (fd < 0) throw SystemError(path, "cannot create a temporary file: " + errno_text());
   InterruptCleanup cleanup(templ, InterruptCleanup::Kind::file);
   auto fail = [&](const char *what) {
@@ -313,21 +312,11 @@ void write_file_atomically(const std::string &path, const std::string &content, 
   while (done < content.size()) {
     ssize_t n = ::write(fd, content.data() + done, content.size() - done);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      int err = errno;
-      ::close(fd);
-      errno = err;
-      fail("cannot write");
-    }
+    if (n <= 0) fail("cannot write");
     done += static_cast<size_t>(n);
   }
-  if (::fchmod(fd, static_cast<mode_t>(mode)) != 0 || ::fsync(fd) != 0) {
-    int err = errno;
-    ::close(fd);
-    errno = err;
-    fail("cannot write");
-  }
-  if (::close(fd) != 0) fail("cannot write");
+  if (::fchmod(fd, static_cast<mode_t>(mode)) != 0 || ::fsync(fd) != 0) fail("cannot write");
+  if (::close(file.release()) != 0) fail("cannot write");
   if (::rename(templ.c_str(), path.c_str()) != 0) fail("cannot rename into place");
 }
 
