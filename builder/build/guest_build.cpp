@@ -10,6 +10,7 @@
 
 #include <measure/documents/json_text.hpp>
 #include <measure/util/errors.hpp>
+#include <measure/util/file_io.hpp>
 #include <measure/util/hash.hpp>
 #include <measure/util/mapped_file.hpp>
 #include <measure/util/size_text.hpp>
@@ -18,7 +19,6 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <optional>
@@ -45,11 +45,6 @@ void copy_file_to(const std::string &from, const std::string &to) {
   fs::copy_file(from, to, fs::copy_options::overwrite_existing, ec);
   if (ec) throw SystemError(to, "cannot copy " + from + ": " + ec.message());
   fs::permissions(to, fs::perms(0644), ec);
-}
-
-std::string read_small_file(const std::string &path) {
-  Bytes b = read_file(path, limits::k_text_record);
-  return std::string(b.begin(), b.end());
 }
 
 // A node of an unpacked package, following symlinks inside the tree (never the host's).
@@ -206,7 +201,7 @@ private:
   void check_config(const FsTree &tree, const std::string &release, const std::string &what) {
     if (m_guest.kernel.require_config.empty()) return;
     const Node &n = file_in_tree(tree, "boot/config-" + release, what);
-    std::string config = read_small_file(n.content_path);
+    std::string config = read_text_file(n.content_path, limits::k_text_record);
     std::istringstream lines(config);
     std::set<std::string> have;
     for (std::string line; std::getline(lines, line);) have.insert(line);
@@ -251,7 +246,7 @@ private:
       in.optional_modules = spec.optional_modules;
       in.where = spec.where.describe() + ": initramfs";
       InitramfsResult r = assemble_initramfs(in, m_staging);
-      std::ofstream(dir + "/modules.txt") << join(r.module_order, "\n") << "\n";
+      write_file_atomically(dir + "/modules.txt", join(r.module_order, "\n") + "\n");
       say(m_settings, "initramfs: writing " + std::to_string(r.tree.size()) + " entries");
       Compression c = spec.compression;
       c.threads = std::max(1, m_settings.threads);
@@ -296,7 +291,7 @@ private:
                                {"image_size", r.verity.image_size},
                                {"fs_uuid", r.fs_uuid},
                                {"tools", r.tools}};
-      std::ofstream(dir + "/verity.json") << v.dump(2) << "\n";
+      write_file_atomically(dir + "/verity.json", v.dump(2) + "\n");
       return std::vector<std::string>{"rootfs.img", "verity.json"};
     });
   }
@@ -327,7 +322,7 @@ private:
                           const CachedEntry &rootfs) {
     GuestBuildResult result;
     const std::string verity = rootfs.file("verity.json");
-    nlohmann::json v = parse_json_text(read_small_file(verity), verity);
+    nlohmann::json v = parse_json_text(read_text_file(verity, limits::k_text_record), verity);
     result.verity.root_hash = v.at("root_hash");
     result.verity.salt = v.at("salt");
     result.verity.uuid = v.at("uuid");
@@ -339,7 +334,7 @@ private:
     result.verity.data_size = v.at("data_size");
     result.verity.image_size = v.at("image_size");
     {
-      std::istringstream mods(read_small_file(initrd.file("modules.txt")));
+      std::istringstream mods(read_text_file(initrd.file("modules.txt"), limits::k_text_record));
       for (std::string line; std::getline(mods, line);)
         if (!line.empty()) result.module_order.push_back(line);
     }

@@ -12,6 +12,7 @@
 #include <measure/documents/vm_shape_file.hpp>
 #include <measure/documents/yaml_field.hpp>
 #include <measure/util/errors.hpp>
+#include <measure/util/file_io.hpp>
 #include <measure/util/mapped_file.hpp>
 #include <measure/util/size_text.hpp>
 
@@ -125,11 +126,6 @@ Parsed<PciDevice> parse_device_text(const std::string &spec) {
 std::string too_many_devices(size_t n) {
   return std::to_string(n) + " devices do not fit on the root bus (at most " + std::to_string(k_max_root_bus_devices) +
          ": slot 0 is the host bridge, slot 31 the ICH9 LPC)";
-}
-
-std::string read_text(const std::string &path, FileLimit limit) {
-  Bytes b = read_file(path, limit);
-  return std::string(b.begin(), b.end());
 }
 
 // ---- shape file fields ----
@@ -502,7 +498,9 @@ VmShape parse_vm_shape(const std::string &text, const std::string &file) {
   return s;
 }
 
-VmShape load_vm_shape(const std::string &path) { return parse_vm_shape(read_text(path, limits::k_vm_shape), path); }
+VmShape load_vm_shape(const std::string &path) {
+  return parse_vm_shape(read_text_file(path, limits::k_vm_shape), path);
+}
 
 std::string vm_shape_to_yaml(const VmShape &shape) {
   std::string out = "apiVersion: mrforge/v1\nkind: VmShape\n";
@@ -552,7 +550,7 @@ VmShape parse_dstack_vm_config(const std::string &json_text, const std::string &
 }
 
 VmShape load_dstack_vm_config(const std::string &path) {
-  return parse_dstack_vm_config(read_text(path, limits::k_vm_config), path);
+  return parse_dstack_vm_config(read_text_file(path, limits::k_vm_config), path);
 }
 
 } // namespace mrforge
