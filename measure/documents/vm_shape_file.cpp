@@ -321,7 +321,8 @@ VmShape shape_from_vm_config(const Json &cfg, const std::string &file) {
   if (!ver.given())
     s.notes.push_back(std::string("qemu_version ") + (ver.present() ? "is null" : "is absent") +
                       ": dstack's default 9.1.0 applies (ACPI profile " + s.profile + ")");
-  unsigned major = static_cast<unsigned>(std::stoul(version.substr(0, version.find('.'))));
+  // dstack_acpi_profile accepted it: three numeric parts.
+  uint64_t major = parse_unsigned(std::string_view(version).substr(0, version.find('.'))).value_or(0);
 
   // pic: Option<bool>; default per QEMU version (machine.rs versioned_options): on for
   // 8.0.0 <= version < 9.0.0, off otherwise.
