@@ -4,6 +4,7 @@
 #include <builder/guest/initramfs.hpp>
 #include <builder/guest/initramfs_init.hpp>
 #include <builder/guest/kernel_modules.hpp>
+#include <builder/guest/verity_json.hpp>
 #include <builder/recipe/rootfs_assembly.hpp>
 #include <builder/recipe/step_cache.hpp>
 #include <builder/system/output_dir.hpp>
@@ -279,18 +280,7 @@ private:
       s.progress = m_settings.progress;
       RootfsImageResult r = write_rootfs_image(tree.full(), s, dir + "/rootfs.img");
       fs::remove_all(s.scratch_dir);
-      nlohmann::ordered_json v{{"root_hash", r.verity.root_hash},
-                               {"salt", r.verity.salt},
-                               {"uuid", r.verity.uuid},
-                               {"hash_algorithm", r.verity.hash_algorithm},
-                               {"data_block_size", r.verity.data_block_size},
-                               {"hash_block_size", r.verity.hash_block_size},
-                               {"data_blocks", r.verity.data_blocks},
-                               {"hash_start_block", r.verity.hash_start_block},
-                               {"data_size", r.verity.data_size},
-                               {"image_size", r.verity.image_size},
-                               {"fs_uuid", r.fs_uuid},
-                               {"tools", r.tools}};
+      nlohmann::ordered_json v = r;
       write_file_atomically(dir + "/verity.json", v.dump(2) + "\n");
       return std::vector<std::string>{"rootfs.img", "verity.json"};
     });
@@ -323,16 +313,7 @@ private:
     GuestBuildResult result;
     const std::string verity = rootfs.file("verity.json");
     nlohmann::json v = parse_json_text(read_text_file(verity, limits::k_text_record), verity);
-    result.verity.root_hash = v.at("root_hash");
-    result.verity.salt = v.at("salt");
-    result.verity.uuid = v.at("uuid");
-    result.verity.hash_algorithm = v.at("hash_algorithm");
-    result.verity.data_block_size = v.at("data_block_size");
-    result.verity.hash_block_size = v.at("hash_block_size");
-    result.verity.data_blocks = v.at("data_blocks");
-    result.verity.hash_start_block = v.at("hash_start_block");
-    result.verity.data_size = v.at("data_size");
-    result.verity.image_size = v.at("image_size");
+    result.verity = v.get<VerityInfo>();
     {
       std::istringstream mods(read_text_file(initrd.file("modules.txt"), limits::k_text_record));
       for (std::string line; std::getline(mods, line);)
