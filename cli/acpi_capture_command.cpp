@@ -62,7 +62,7 @@ int run_capture(const CaptureOptions &o) {
 
   builder::OutputDir out(o.output, builder::OutputKind::acpi_captured);
   write_acpi_blobs(blobs, out.temp_path());
-  builder::write_file_atomically(out.temp_path() + "/shape.yaml", vm_shape_to_yaml(shape));
+  write_file_atomically(out.temp_path() + "/shape.yaml", vm_shape_to_yaml(shape));
   out.write_record({{"profile", shape.profile}, {"shape", "shape.yaml"}});
   out.commit();
 

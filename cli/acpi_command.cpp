@@ -37,8 +37,8 @@ int run_generate(const GenerateOptions &o) {
 
   builder::OutputDir out(o.output, builder::OutputKind::acpi_generated);
   write_acpi_blobs(g.blobs, out.temp_path());
-  builder::write_file_atomically(out.temp_path() + "/shape.yaml", vm_shape_to_yaml(shape));
-  builder::write_file_atomically(out.temp_path() + "/tables.txt", listing);
+  write_file_atomically(out.temp_path() + "/shape.yaml", vm_shape_to_yaml(shape));
+  write_file_atomically(out.temp_path() + "/tables.txt", listing);
   out.write_record({{"profile", profile.name}, {"shape", "shape.yaml"}});
   out.commit();
 

@@ -53,7 +53,7 @@ void write_bytes(const std::string &path, const std::string &bytes) {
   fs::path parent = fs::path(path).parent_path();
   if (!parent.empty()) fs::create_directories(parent, ec);
   if (ec) throw SystemError(parent.string(), "cannot create directory: " + ec.message());
-  builder::write_file_atomically(path, bytes);
+  write_file_atomically(path, bytes);
 }
 
 // The value of `key=` on a command line, if present.

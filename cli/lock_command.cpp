@@ -36,7 +36,7 @@ int run_lock(const LockCommandOptions &o) {
     Bytes before = read_file(path, limits::k_json_document);
     changed = std::string(before.begin(), before.end()) != text;
   }
-  if (!o.check && changed) builder::write_file_atomically(path, text);
+  if (!o.check && changed) write_file_atomically(path, text);
   uint64_t total = 0;
   for (const auto &p : lock.packages) total += p.size;
   if (o.json) {

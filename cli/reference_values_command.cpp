@@ -55,7 +55,7 @@ int run_reference_values(const ReferenceValuesOptions &o) {
   if (o.output.empty() || o.output == "-")
     std::cout << text;
   else
-    builder::write_file_atomically(o.output, text);
+    write_file_atomically(o.output, text);
   return k_exit_ok;
 }
 

@@ -93,7 +93,7 @@ int run_sign(const SignOptions &o) {
   std::string payload_sha256 = to_hex(sha256(ByteView(payload)));
   size_t payload_size = payload.size();
   builder::DsseEnvelope env = builder::sign_envelope(builder::k_in_toto_payload_type, std::move(payload), key);
-  builder::write_file_atomically(envelope_path, builder::envelope_json(env), 0644);
+  write_file_atomically(envelope_path, builder::envelope_json(env), 0644);
 
   size_t subjects = statement.contains("subject") ? statement["subject"].size() : 0;
   std::string predicate_type = statement.value("predicateType", "");

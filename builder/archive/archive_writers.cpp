@@ -13,6 +13,7 @@
 #include <builder/system/utf8_locale.hpp>
 
 #include <measure/util/errors.hpp>
+#include <measure/util/unique_fd.hpp>
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -106,27 +107,13 @@ EntryPtr new_entry() {
   return e;
 }
 
-class FileDescriptor {
-public:
-  explicit FileDescriptor(int fd) : m_fd(fd) {}
-  ~FileDescriptor() {
-    if (m_fd >= 0) ::close(m_fd);
-  }
-  FileDescriptor(const FileDescriptor &) = delete;
-  FileDescriptor &operator=(const FileDescriptor &) = delete;
-  int get() const { return m_fd; }
-
-private:
-  int m_fd;
-};
-
 // Streams `node`'s content file (exactly node.size bytes) into the current entry.
 void write_content(ArchiveWriter &writer, const std::string &tree_path, const Node &node,
                    std::vector<uint8_t> &buffer) {
   const std::string &host = node.content_path;
   // O_NONBLOCK: a FIFO put in its place cannot block the open; it is refused below (no effect on
   // regular files).
-  FileDescriptor fd(::open(host.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+  UniqueFd fd(::open(host.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
   if (fd.get() < 0) throw SystemError(host, errno_text(("cannot open content of '" + tree_path + "'").c_str()));
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) throw SystemError(host, errno_text("fstat failed"));
@@ -325,9 +312,8 @@ private:
 // with O_EXCL and mode 0644).
 std::string temporary_name(const std::string &output) {
   std::string name = output + ".tmp-XXXXXX";
-  int fd = ::mkstemp(name.data());
-  if (fd < 0) throw SystemError(output, errno_text("cannot create a temporary file next to it"));
-  ::close(fd);
+  if (!UniqueFd(::mkstemp(name.data())))
+    throw SystemError(output, errno_text("cannot create a temporary file next to it"));
   ::unlink(name.c_str());
   return name;
 }
@@ -335,7 +321,7 @@ std::string temporary_name(const std::string &output) {
 void sync_parent_directory(const std::string &path) {
   std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/'));
   if (dir.empty()) dir = "/";
-  FileDescriptor fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (fd.get() < 0 || ::fsync(fd.get()) != 0) throw SystemError(dir, errno_text("cannot sync directory"));
 }
 

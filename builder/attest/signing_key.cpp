@@ -9,6 +9,7 @@
 #include <measure/util/hash.hpp>
 #include <measure/util/mapped_file.hpp>
 #include <measure/util/strings.hpp>
+#include <measure/util/unique_fd.hpp>
 
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
@@ -56,21 +57,6 @@ struct SecretText {
   ~SecretText() {
     if (!text.empty()) OPENSSL_cleanse(text.data(), text.size());
   }
-};
-
-class Fd {
-public:
-  explicit Fd(int fd) : m_fd(fd) {}
-  ~Fd() {
-    if (m_fd >= 0) ::close(m_fd);
-  }
-  Fd(const Fd &) = delete;
-  Fd &operator=(const Fd &) = delete;
-  int get() const { return m_fd; }
-  int release() { return std::exchange(m_fd, -1); }
-
-private:
-  int m_fd;
 };
 
 std::string errno_text() { return std::strerror(errno); }
@@ -221,7 +207,7 @@ SigningKey make_key(EvpPkeyPtr pkey, const std::string &path) {
 // (or symlink). Throws InputError if PATH exists, SystemError otherwise.
 void write_new_file(const std::string &path, const std::string &content, mode_t mode) {
   std::string temp = path + ".tmp-XXXXXX";
-  Fd fd(::mkostemp(temp.data(), O_CLOEXEC));
+  UniqueFd fd(::mkostemp(temp.data(), O_CLOEXEC));
   if (fd.get() < 0) throw SystemError(path, "cannot create a temporary file beside it: " + errno_text());
   InterruptCleanup on_interrupt(temp, InterruptCleanup::Kind::file);
   auto fail = [&](const std::string &what) {

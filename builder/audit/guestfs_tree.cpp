@@ -5,6 +5,7 @@
 #include <measure/util/hash.hpp>
 #include <measure/util/mapped_file.hpp>
 #include <measure/util/strings.hpp>
+#include <measure/util/unique_fd.hpp>
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -215,10 +216,8 @@ std::string last_error(guestfs_h *g) {
 }
 
 bool kvm_openable() {
-  int fd = ::open("/dev/kvm", O_RDWR | O_CLOEXEC);
-  if (fd < 0) return false;
-  ::close(fd);
-  return true;
+  UniqueFd fd(::open("/dev/kvm", O_RDWR | O_CLOEXEC));
+  return static_cast<bool>(fd);
 }
 
 class TempDir {

@@ -4,12 +4,14 @@
 #include <builder/guest/initramfs.hpp>
 #include <builder/guest/initramfs_init.hpp>
 #include <builder/guest/kernel_modules.hpp>
+#include <builder/guest/verity_json.hpp>
 #include <builder/recipe/rootfs_assembly.hpp>
 #include <builder/recipe/step_cache.hpp>
 #include <builder/system/output_dir.hpp>
 
 #include <measure/documents/json_text.hpp>
 #include <measure/util/errors.hpp>
+#include <measure/util/file_io.hpp>
 #include <measure/util/hash.hpp>
 #include <measure/util/mapped_file.hpp>
 #include <measure/util/size_text.hpp>
@@ -19,7 +21,6 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <optional>
@@ -46,11 +47,6 @@ void copy_file_to(const std::string &from, const std::string &to) {
   fs::copy_file(from, to, fs::copy_options::overwrite_existing, ec);
   if (ec) throw SystemError(to, "cannot copy " + from + ": " + ec.message());
   fs::permissions(to, fs::perms(0644), ec);
-}
-
-std::string read_small_file(const std::string &path) {
-  Bytes b = read_file(path, limits::k_text_record);
-  return std::string(b.begin(), b.end());
 }
 
 // A node of an unpacked package, following symlinks inside the tree (never the host's).
@@ -201,7 +197,7 @@ private:
   void check_config(const FsTree &tree, const std::string &release, const std::string &what) {
     if (m_guest.kernel.require_config.empty()) return;
     const Node &n = file_in_tree(tree, "boot/config-" + release, what);
-    std::string config = read_small_file(n.content_path);
+    std::string config = read_text_file(n.content_path, limits::k_text_record);
     std::istringstream lines(config);
     std::set<std::string> have;
     for (std::string line; std::getline(lines, line);) have.insert(line);
@@ -246,7 +242,7 @@ private:
       in.optional_modules = spec.optional_modules;
       in.where = spec.where.describe() + ": initramfs";
       InitramfsResult r = assemble_initramfs(in, m_staging);
-      std::ofstream(dir + "/modules.txt") << join(r.module_order, "\n") << "\n";
+      write_file_atomically(dir + "/modules.txt", join(r.module_order, "\n") + "\n");
       say(m_settings, "initramfs: writing " + std::to_string(r.tree.size()) + " entries");
       Compression c = spec.compression;
       c.threads = std::max(1, m_settings.threads);
@@ -279,19 +275,8 @@ private:
       s.progress = m_settings.progress;
       RootfsImageResult r = write_rootfs_image(tree.full(), s, dir + "/rootfs.img");
       fs::remove_all(s.scratch_dir);
-      nlohmann::ordered_json v{{"root_hash", r.verity.root_hash},
-                               {"salt", r.verity.salt},
-                               {"uuid", r.verity.uuid},
-                               {"hash_algorithm", r.verity.hash_algorithm},
-                               {"data_block_size", r.verity.data_block_size},
-                               {"hash_block_size", r.verity.hash_block_size},
-                               {"data_blocks", r.verity.data_blocks},
-                               {"hash_start_block", r.verity.hash_start_block},
-                               {"data_size", r.verity.data_size},
-                               {"image_size", r.verity.image_size},
-                               {"fs_uuid", r.fs_uuid},
-                               {"tools", r.tools}};
-      std::ofstream(dir + "/verity.json") << v.dump(2) << "\n";
+      nlohmann::ordered_json v = r;
+      write_file_atomically(dir + "/verity.json", v.dump(2) + "\n");
       return std::vector<std::string>{"rootfs.img", "verity.json"};
     });
   }
@@ -322,19 +307,10 @@ private:
                           const CachedEntry &rootfs) {
     GuestBuildResult result;
     const std::string verity = rootfs.file("verity.json");
-    nlohmann::json v = parse_json_text(read_small_file(verity), verity);
-    result.verity.root_hash = v.at("root_hash");
-    result.verity.salt = v.at("salt");
-    result.verity.uuid = v.at("uuid");
-    result.verity.hash_algorithm = v.at("hash_algorithm");
-    result.verity.data_block_size = v.at("data_block_size");
-    result.verity.hash_block_size = v.at("hash_block_size");
-    result.verity.data_blocks = v.at("data_blocks");
-    result.verity.hash_start_block = v.at("hash_start_block");
-    result.verity.data_size = v.at("data_size");
-    result.verity.image_size = v.at("image_size");
+    nlohmann::json v = parse_json_text(read_text_file(verity, limits::k_text_record), verity);
+    result.verity = v.get<VerityInfo>();
     {
-      std::istringstream mods(read_small_file(initrd.file("modules.txt")));
+      std::istringstream mods(read_text_file(initrd.file("modules.txt"), limits::k_text_record));
       for (std::string line; std::getline(mods, line);)
         if (!line.empty()) result.module_order.push_back(line);
     }

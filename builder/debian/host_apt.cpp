@@ -2,6 +2,7 @@
 
 #include <builder/debian/deb822.hpp>
 #include <measure/util/errors.hpp>
+#include <measure/util/file_io.hpp>
 #include <measure/util/mapped_file.hpp>
 
 #include <algorithm>
@@ -15,11 +16,6 @@ namespace mrforge::builder::debian {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string read_text(const std::string &path) {
-  Bytes b = read_file(path, limits::k_text_record);
-  return std::string(b.begin(), b.end());
-}
 
 std::string strip_trailing_slash(std::string uri) {
   while (uri.size() > 1 && uri.back() == '/') uri.pop_back();
@@ -89,7 +85,7 @@ void add_entry(std::vector<AptSource> &out, const Context &ctx, const std::strin
 
 // One-line format: "deb [opt=v opt2=v1,v2] URI SUITE [COMPONENT...]", '#' starts a comment.
 void read_one_line(std::vector<AptSource> &out, const Context &ctx, const std::string &file) {
-  std::string text = read_text(file);
+  std::string text = read_text_file(file, limits::k_text_record);
   std::istringstream lines(text);
   std::string raw;
   int line_no = 0;
@@ -130,7 +126,7 @@ void read_one_line(std::vector<AptSource> &out, const Context &ctx, const std::s
 }
 
 void read_deb822(std::vector<AptSource> &out, const Context &ctx, const std::string &file) {
-  for (const Paragraph &p : parse_deb822(read_text(file), file, Comments::skip)) {
+  for (const Paragraph &p : parse_deb822(read_text_file(file, limits::k_text_record), file, Comments::skip)) {
     std::vector<std::string> types = split_words(p.get("Types"));
     if (types.empty()) throw DocumentError(file, p.line, 1, "entry has no Types field");
     if (std::find(types.begin(), types.end(), "deb") == types.end()) continue;

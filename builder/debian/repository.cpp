@@ -6,6 +6,7 @@
 #include <builder/system/store.hpp>
 #include <builder/system/subprocess.hpp>
 #include <measure/util/errors.hpp>
+#include <measure/util/file_io.hpp>
 #include <measure/util/hash.hpp>
 #include <measure/util/input_limits.hpp>
 #include <measure/util/mapped_file.hpp>
@@ -20,7 +21,6 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 #include <memory>
 #include <sstream>
@@ -41,18 +41,6 @@ constexpr int k_status_fd = 3;
 constexpr std::chrono::seconds k_gpg_timeout{120};
 // OpenPGP hash algorithm ids (RFC 4880 §9.4) that apt refuses as weak: MD5, SHA-1, RIPEMD-160.
 constexpr std::array<const char *, 3> k_weak_hash_algorithms = {"1", "2", "3"};
-
-void write_file(const std::string &path, ByteView bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) throw SystemError(path, "cannot create");
-  out.write(reinterpret_cast<const char *>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-  if (!out.flush()) throw SystemError(path, "write failed");
-}
-
-std::string read_text_file(const std::string &path, FileLimit limit) {
-  Bytes b = read_file(path, limit);
-  return std::string(b.begin(), b.end());
-}
 
 std::string trim_text(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\r')) s.pop_back();
@@ -123,7 +111,7 @@ std::string verify_inrelease(const AptSource &source, ByteView inrelease, const 
 
   const std::string signed_file = tmp.file("InRelease");
   const std::string content_file = tmp.file("InRelease.content");
-  write_file(signed_file, inrelease);
+  write_file_atomically(signed_file, inrelease);
   options.extra_fd = k_status_fd;
   ProcessResult r = run_process({"gpgv", "--homedir", home, "--keyring", keyring, "--status-fd",
                                  std::to_string(k_status_fd), "--output", content_file, signed_file},

@@ -7,6 +7,7 @@
 
 #include <measure/util/errors.hpp>
 #include <measure/util/hash.hpp>
+#include <measure/util/unique_fd.hpp>
 
 #include <algorithm>
 #include <cerrno>
@@ -48,26 +49,24 @@ public:
   explicit TempFile(std::string pattern) : m_path(std::move(pattern)) {
     std::vector<char> name(m_path.begin(), m_path.end());
     name.push_back('\0');
-    m_fd = ::mkstemp(name.data());
-    if (m_fd < 0) throw SystemError(m_path, errno_text("cannot create temporary file"));
+    m_fd.reset(::mkstemp(name.data()));
+    if (!m_fd) throw SystemError(m_path, errno_text("cannot create temporary file"));
     m_path.assign(name.data());
   }
   ~TempFile() {
-    if (m_fd >= 0) ::close(m_fd);
+    m_fd.reset();
     if (!m_released) ::unlink(m_path.c_str());
   }
   TempFile(const TempFile &) = delete;
   TempFile &operator=(const TempFile &) = delete;
 
-  void write_all(const uint8_t *data, size_t size) { builder::write_all(m_fd, data, size, m_path); }
+  void write_all(const uint8_t *data, size_t size) { builder::write_all(m_fd.get(), data, size, m_path); }
 
   // Closes the file and gives it the name `final_path`, or removes it if that name exists already
   // (same name, same bytes).
   void commit(const std::string &final_path) {
-    if (::fchmod(m_fd, 0644) != 0) throw SystemError(m_path, errno_text("cannot set mode"));
-    int fd = m_fd;
-    m_fd = -1;
-    if (::close(fd) != 0) throw SystemError(m_path, errno_text("close failed"));
+    if (::fchmod(m_fd.get(), 0644) != 0) throw SystemError(m_path, errno_text("cannot set mode"));
+    if (::close(m_fd.release()) != 0) throw SystemError(m_path, errno_text("close failed"));
     struct stat st {};
     if (::lstat(final_path.c_str(), &st) == 0) {
       if (!S_ISREG(st.st_mode)) throw SystemError(final_path, "staged content name exists and is not a regular file");
@@ -81,7 +80,7 @@ public:
 
 private:
   std::string m_path;
-  int m_fd = -1;
+  UniqueFd m_fd;
   bool m_released = false;
 };
 

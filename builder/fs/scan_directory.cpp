@@ -5,6 +5,7 @@
 #include <builder/fs/fs_tree.hpp>
 
 #include <measure/util/errors.hpp>
+#include <measure/util/unique_fd.hpp>
 
 #include <algorithm>
 #include <cerrno>
@@ -66,13 +67,11 @@ void scan_into(int dirfd, const std::string &host_root, const std::string &prefi
   std::string host_dir = prefix.empty() ? host_root : host_root + "/" + prefix;
   if (depth > k_max_depth)
     throw SystemError(host_dir, "directories nested deeper than " + std::to_string(k_max_depth) + " levels");
-  int fd = ::dup(dirfd);
-  if (fd < 0) throw SystemError(host_dir, errno_text("dup failed"));
-  DirHandle dir(::fdopendir(fd));
-  if (dir.get() == nullptr) {
-    ::close(fd);
-    throw SystemError(host_dir, errno_text("cannot read directory"));
-  }
+  UniqueFd fd(::dup(dirfd));
+  if (!fd) throw SystemError(host_dir, errno_text("dup failed"));
+  DirHandle dir(::fdopendir(fd.get()));
+  if (dir.get() == nullptr) throw SystemError(host_dir, errno_text("cannot read directory"));
+  fd.release(); // the DIR owns it now
   std::vector<std::string> names;
   while (true) {
     errno = 0;
@@ -107,16 +106,10 @@ void scan_into(int dirfd, const std::string &host_root, const std::string &prefi
     }
     out.push_back(std::move(f));
     if (type == S_IFDIR) {
-      int child = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-      if (child < 0) throw SystemError(host_path, errno_text("cannot open directory"));
+      UniqueFd child(::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (!child) throw SystemError(host_path, errno_text("cannot open directory"));
       std::string child_prefix = out.back().path; // a copy: `out` grows below
-      try {
-        scan_into(child, host_root, child_prefix, depth + 1, out);
-      } catch (...) {
-        ::close(child);
-        throw;
-      }
-      ::close(child);
+      scan_into(child.get(), host_root, child_prefix, depth + 1, out);
     }
   }
 }
@@ -124,16 +117,12 @@ void scan_into(int dirfd, const std::string &host_root, const std::string &prefi
 } // namespace
 
 FsTree scan_directory(const std::string &host_dir, const ScanOptions &options) {
-  int root = ::open(host_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (root < 0) throw SystemError(host_dir, errno_text("cannot open directory"));
   std::vector<Found> found;
-  try {
-    scan_into(root, host_dir, "", 0, found);
-  } catch (...) {
-    ::close(root);
-    throw;
+  {
+    UniqueFd root(::open(host_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!root) throw SystemError(host_dir, errno_text("cannot open directory"));
+    scan_into(root.get(), host_dir, "", 0, found);
   }
-  ::close(root);
 
   // Byte-wise path order (what FsTree iterates in), so that "first path of a hard-link group"
   // does not depend on the order directories were visited in.

@@ -2,6 +2,7 @@
 #include <builder/guest/elf_file.hpp>
 
 #include <measure/util/errors.hpp>
+#include <measure/util/file_io.hpp>
 
 #include <cerrno>
 #include <cstring>
@@ -23,7 +24,7 @@ constexpr size_t k_max_sections = 1u << 16;
 constexpr size_t k_max_program_headers = 1u << 16;
 constexpr size_t k_max_dynamic_entries = 1u << 20;
 // Larger ELF files than this are refused (the biggest Debian kernel modules and libraries are far smaller).
-constexpr uint64_t k_max_elf_size = 1ull << 30;
+constexpr FileLimit k_elf_file{"ELF file", 1ull << 30};
 
 void init_libelf() {
   static std::once_flag once;
@@ -34,14 +35,6 @@ std::string libelf_error() {
   const char *msg = elf_errmsg(-1);
   return msg != nullptr ? msg : "unknown libelf error";
 }
-
-struct FdCloser {
-  explicit FdCloser(int f) : fd(f) {}
-  int fd;
-  ~FdCloser() { ::close(fd); }
-  FdCloser(const FdCloser &) = delete;
-  FdCloser &operator=(const FdCloser &) = delete;
-};
 
 struct ElfDeleter {
   void operator()(Elf *e) const noexcept { elf_end(e); }
@@ -227,35 +220,12 @@ std::string elf_section(std::string_view elf, const std::string &section, const 
   return "";
 }
 
-std::string read_whole_file(const std::string &path, uint64_t max_size, const std::string &source) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw SystemError(path, std::string("cannot open: ") + std::strerror(errno));
-  FdCloser closer(fd);
-  struct stat st;
-  if (::fstat(fd, &st) != 0) throw SystemError(path, std::string("cannot stat: ") + std::strerror(errno));
-  if (!S_ISREG(st.st_mode)) throw SystemError(path, "not a regular file");
-  uint64_t size = static_cast<uint64_t>(st.st_size);
-  if (size > max_size)
-    throw FormatError(
-        source, 0, std::to_string(size) + " bytes is larger than the limit of " + std::to_string(max_size) + " bytes");
-  std::string bytes(static_cast<size_t>(size), '\0');
-  size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t n = ::read(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw SystemError(path, std::string("read failed: ") + std::strerror(errno));
-    if (n == 0) throw SystemError(path, "file shrank while being read");
-    done += static_cast<size_t>(n);
-  }
-  return bytes;
-}
-
 ElfDependencies read_elf_dependencies(const std::string &path, const std::string &source) {
-  return parse_elf_dependencies(read_whole_file(path, k_max_elf_size, source), source);
+  return parse_elf_dependencies(read_text_file(path, k_elf_file), source);
 }
 
 std::string read_elf_section(const std::string &path, const std::string &section, const std::string &source) {
-  return elf_section(read_whole_file(path, k_max_elf_size, source), section, source);
+  return elf_section(read_text_file(path, k_elf_file), section, source);
 }
 
 } // namespace mrforge::builder

@@ -35,8 +35,4 @@ ElfDependencies read_elf_dependencies(const std::string &path, const std::string
 std::string elf_section(std::string_view elf, const std::string &section, const std::string &source);
 std::string read_elf_section(const std::string &path, const std::string &section, const std::string &source);
 
-// The whole file, for the functions above. Throws SystemError naming `path`, or FormatError if it
-// is larger than `max_size` bytes.
-std::string read_whole_file(const std::string &path, uint64_t max_size, const std::string &source);
-
 } // namespace mrforge::builder

@@ -8,6 +8,7 @@
 #include <measure/util/errors.hpp>
 #include <measure/util/hash.hpp>
 #include <measure/util/strings.hpp>
+#include <measure/util/unique_fd.hpp>
 
 #include <algorithm>
 #include <cerrno>
@@ -34,26 +35,6 @@ std::string errno_text(const std::string &what) { return what + ": " + std::stre
 
 // A path as a tool argument: never one that looks like an option.
 std::string path_arg(const std::string &path) { return !path.empty() && path[0] == '-' ? "./" + path : path; }
-
-class FileDescriptor {
-public:
-  explicit FileDescriptor(int fd) : m_fd(fd) {}
-  ~FileDescriptor() {
-    if (m_fd >= 0) ::close(m_fd);
-  }
-  FileDescriptor(const FileDescriptor &) = delete;
-  FileDescriptor &operator=(const FileDescriptor &) = delete;
-  int get() const { return m_fd; }
-  // Closes now and reports a failure (a delayed write error) instead of dropping it.
-  int close() {
-    int fd = m_fd;
-    m_fd = -1;
-    return ::close(fd);
-  }
-
-private:
-  int m_fd;
-};
 
 // Removes the image's temporary file unless the image was completed.
 class TempFileGuard {
@@ -166,7 +147,7 @@ void copy_content(const std::string &tree_path, const Node &node, const std::str
   const std::string &host = node.content_path;
   // O_NONBLOCK: a FIFO put in its place cannot block the open; it is refused below (no effect on
   // regular files).
-  FileDescriptor in(::open(host.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+  UniqueFd in(::open(host.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
   if (in.get() < 0) throw SystemError(host, errno_text("cannot open content of '" + tree_path + "'"));
   struct stat st {};
   if (::fstat(in.get(), &st) != 0) throw SystemError(host, errno_text("fstat failed"));
@@ -175,7 +156,7 @@ void copy_content(const std::string &tree_path, const Node &node, const std::str
     throw SystemError(host, "content of '" + tree_path + "' is " + std::to_string(st.st_size) +
                                 " bytes, but the tree recorded " + std::to_string(node.size) +
                                 " (changed since it was staged)");
-  FileDescriptor out(::open(dest.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
+  UniqueFd out(::open(dest.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
   if (out.get() < 0) throw SystemError(dest, errno_text("cannot create materialized '" + tree_path + "'"));
   uint64_t left = node.size;
   bool use_copy_range = true; // the kernel copies (or reflinks) without a trip through user space
@@ -211,7 +192,7 @@ void copy_content(const std::string &tree_path, const Node &node, const std::str
     left -= static_cast<uint64_t>(n);
   }
   if (left != 0) throw SystemError(host, "content of '" + tree_path + "' ended early (changed since it was staged)");
-  if (out.close() != 0) throw SystemError(dest, errno_text("close failed"));
+  if (::close(out.release()) != 0) throw SystemError(dest, errno_text("close failed"));
 }
 
 // The order the xattrs are set in and must be listed in: descending byte-wise by name. tmpfs
@@ -393,7 +374,7 @@ std::string verity_field(const std::string &output, const std::string &key) {
 }
 
 void sync_file(const std::string &path) {
-  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0 || ::fsync(fd.get()) != 0) throw SystemError(path, errno_text("fsync failed"));
 }
 
@@ -449,7 +430,7 @@ RootfsImageResult write_rootfs_image(const FsTree &tree, const RootfsImageSettin
 
   // Fail early on an unwritable destination, before the (long) materialization.
   {
-    FileDescriptor probe(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));
+    UniqueFd probe(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));
     if (probe.get() < 0) throw SystemError(tmp, errno_text("cannot create the root file system image"));
   }
   TempFileGuard guard(tmp);

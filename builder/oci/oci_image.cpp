@@ -19,6 +19,7 @@
 #include <builder/system/byte_sink.hpp>
 #include <measure/util/errors.hpp>
 #include <measure/util/hash.hpp>
+#include <measure/util/size_text.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -205,7 +206,7 @@ void validate_config(const ImageConfig &config) {
     std::string number = p.substr(0, slash);
     std::string proto = slash == std::string::npos ? std::string() : p.substr(slash + 1);
     bool ok = !number.empty() && number.size() <= 5 && number[0] != '0' &&
-              number.find_first_not_of("0123456789") == std::string::npos && std::stoul(number) <= 65535 &&
+              parse_unsigned(number).value_or(UINT64_MAX) <= 65535 &&
               (proto == "tcp" || proto == "udp" || proto == "sctp");
     if (!ok)
       throw InputError("image config: exposed_ports", "'" + p + "' is not of the form PORT/tcp, PORT/udp or PORT/sctp");

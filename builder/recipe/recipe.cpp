@@ -10,6 +10,7 @@
 #include <measure/util/errors.hpp>
 #include <measure/util/hash.hpp>
 #include <measure/util/mapped_file.hpp>
+#include <measure/util/size_text.hpp>
 #include <measure/util/strings.hpp>
 #include <measure/util/terminal_text.hpp>
 
@@ -253,10 +254,8 @@ void parse_config(const YamlField &f, Recipe &r) {
       std::string s = p.str();
       size_t slash = s.find('/');
       std::string port = s.substr(0, slash), proto = slash == std::string::npos ? "tcp" : s.substr(slash + 1);
-      bool digits = !port.empty() && port.size() <= 5 &&
-                    std::all_of(port.begin(), port.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
-      if (!digits || std::stoul(port) == 0 || std::stoul(port) > 65535 ||
-          (proto != "tcp" && proto != "udp" && proto != "sctp"))
+      uint64_t number = port.size() <= 5 ? parse_unsigned(port).value_or(0) : 0;
+      if (number == 0 || number > 65535 || (proto != "tcp" && proto != "udp" && proto != "sctp"))
         p.fail("expected PORT or PORT/tcp|udp|sctp, got '" + echoed(s) + "'");
       c.exposed_ports.push_back(port + "/" + proto);
     }

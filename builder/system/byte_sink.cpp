@@ -35,14 +35,10 @@ void HashingSink::finish() {
 }
 
 FileSink::FileSink(std::string path) : m_path(std::move(path)) {
-  m_fd = ::open(m_path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
-  if (m_fd < 0) throw SystemError(m_path, errno_text("cannot create"));
+  m_fd.reset(::open(m_path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644));
+  if (!m_fd) throw SystemError(m_path, errno_text("cannot create"));
   // 0644 whatever the umask: an output's modes must not depend on the host (`diff` compares them).
-  if (::fchmod(m_fd, 0644) != 0) {
-    std::string why = errno_text("cannot set the mode");
-    ::close(m_fd);
-    throw SystemError(m_path, why);
-  }
+  if (::fchmod(m_fd.get(), 0644) != 0) throw SystemError(m_path, errno_text("cannot set the mode"));
   m_buffer.reserve(k_file_buffer_size);
 }
 
@@ -59,32 +55,29 @@ void write_all(int fd, const void *data, size_t size, const std::string &path) {
   }
 }
 
-FileSink::~FileSink() {
-  if (m_fd >= 0) ::close(m_fd); // an unfinished file: the caller removes it; nothing to report from here
-}
+// An unfinished file is closed by m_fd: the caller removes it; nothing to report from here.
+FileSink::~FileSink() = default;
 
 void FileSink::write(const uint8_t *data, size_t size) {
-  if (m_fd < 0) throw SystemError(m_path, "write after finish");
+  if (!m_fd) throw SystemError(m_path, "write after finish");
   if (m_buffer.size() + size > k_file_buffer_size) flush_buffer();
   if (size >= k_file_buffer_size) {
-    write_all(m_fd, data, size, m_path); // large pieces go straight to the file
+    write_all(m_fd.get(), data, size, m_path); // large pieces go straight to the file
     return;
   }
   m_buffer.append(reinterpret_cast<const char *>(data), size);
 }
 
 void FileSink::flush_buffer() {
-  write_all(m_fd, m_buffer.data(), m_buffer.size(), m_path);
+  write_all(m_fd.get(), m_buffer.data(), m_buffer.size(), m_path);
   m_buffer.clear();
 }
 
 void FileSink::finish() {
-  if (m_fd < 0) throw SystemError(m_path, "finish called twice");
+  if (!m_fd) throw SystemError(m_path, "finish called twice");
   flush_buffer();
-  if (::fsync(m_fd) != 0) throw SystemError(m_path, errno_text("fsync failed"));
-  int fd = m_fd;
-  m_fd = -1;
-  if (::close(fd) != 0) throw SystemError(m_path, errno_text("close failed"));
+  if (::fsync(m_fd.get()) != 0) throw SystemError(m_path, errno_text("fsync failed"));
+  if (::close(m_fd.release()) != 0) throw SystemError(m_path, errno_text("close failed"));
 }
 
 } // namespace mrforge::builder

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <measure/util/hash.hpp>
+#include <measure/util/unique_fd.hpp>
 
 #include <cstdint>
 #include <memory>
@@ -56,7 +57,7 @@ public:
 private:
   void flush_buffer();
   std::string m_path;
-  int m_fd = -1;
+  UniqueFd m_fd;
   std::string m_buffer;
 };
 

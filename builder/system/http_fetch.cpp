@@ -1,6 +1,7 @@
 #include <builder/system/http_fetch.hpp>
 
 #include <measure/util/mapped_file.hpp>
+#include <measure/util/size_text.hpp>
 
 #include <curl/curl.h>
 
@@ -113,8 +114,7 @@ long Fetcher::deadline_from_environment() {
   const char *v = std::getenv(k_deadline_variable);
   if (v == nullptr) return limits::k_fetch_deadline_seconds;
   std::string s(v);
-  bool digits = !s.empty() && s.size() <= 7 && s.find_first_not_of("0123456789") == std::string::npos;
-  long seconds = digits ? std::stol(s) : 0;
+  long seconds = s.size() <= 7 ? static_cast<long>(parse_unsigned(s).value_or(0)) : 0;
   if (seconds < 1 || seconds > k_max_deadline_seconds)
     throw InputError(k_deadline_variable, "expected a whole number of seconds from 1 to " +
                                               std::to_string(k_max_deadline_seconds) + ", got '" + s.substr(0, 32) +

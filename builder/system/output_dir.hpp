@@ -11,9 +11,12 @@
 //
 // A file output is written to a temporary sibling (PATH.tmp-XXXXXX) and renamed over PATH, so
 // that a symlink at PATH is replaced, never written through, and an interrupted run leaves the
-// old file. Temporary files and directories are registered with InterruptCleanup, which removes
-// them when SIGINT, SIGTERM or SIGHUP ends the process.
+// old file (write_file_atomically, measure/util/file_io.hpp). Temporary files and directories are
+// registered with InterruptCleanup, which removes them when SIGINT, SIGTERM or SIGHUP ends the
+// process.
 #pragma once
+
+#include <measure/util/file_io.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -37,26 +40,6 @@ enum class OutputKind {
 };
 // "guest-image", "oci-image", "acpi-generated", "acpi-captured", "acpi-boot-dump".
 const char *output_kind_name(OutputKind kind);
-
-// Registers a temporary file or directory to be removed if SIGINT, SIGTERM or SIGHUP ends the
-// process before the guard is released or destroyed; the process then dies of that signal as it
-// would have. The handler is installed on first use for each of those signals whose disposition
-// is the default one (an ignored signal stays ignored, another handler is left alone). Paths
-// longer than PATH_MAX, or beyond 64 registered at once, are only removed by their owner's
-// normal cleanup.
-class InterruptCleanup {
-public:
-  enum class Kind { file, directory };
-  InterruptCleanup(const std::string &path, Kind kind);
-  ~InterruptCleanup() { release(); }
-  InterruptCleanup(const InterruptCleanup &) = delete;
-  InterruptCleanup &operator=(const InterruptCleanup &) = delete;
-  // The path is no longer ours to remove (renamed into place, or removed).
-  void release();
-
-private:
-  int m_slot = -1;
-};
 
 // Throws InputError (naming `path` and what it holds) unless `path` does not exist, is an empty
 // directory, or is a directory whose build record names `kind`. Never follows a symlink at `path`
@@ -106,9 +89,5 @@ public:
 private:
   std::string m_path;
 };
-
-// Writes a small file atomically: PATH.tmp-XXXXXX then rename (a symlink at PATH is replaced,
-// not followed). Throws SystemError.
-void write_file_atomically(const std::string &path, const std::string &content, unsigned mode = 0644);
 
 } // namespace mrforge::builder

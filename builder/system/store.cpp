@@ -2,6 +2,7 @@
 
 #include <measure/util/errors.hpp>
 #include <measure/util/hash.hpp>
+#include <measure/util/unique_fd.hpp>
 
 #include <cerrno>
 #include <cstdlib>
@@ -29,13 +30,8 @@ void check_hex(const std::string &s, const std::string &what) {
 
 // Copies what is left of `in` (at most its limit) into the existing file `dest`.
 void copy_into(InputFile &in, const std::string &dest) {
-  struct Fd {
-    int fd;
-    ~Fd() {
-      if (fd >= 0) ::close(fd);
-    }
-  } out{::open(dest.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW)};
-  if (out.fd < 0) throw SystemError(dest, std::string("cannot open: ") + std::strerror(errno));
+  UniqueFd out(::open(dest.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW));
+  if (!out) throw SystemError(dest, std::string("cannot open: ") + std::strerror(errno));
   std::vector<uint8_t> buffer(1 << 20);
   uint64_t copied = 0;
   for (;;) {
@@ -46,13 +42,13 @@ void copy_into(InputFile &in, const std::string &dest) {
     if (static_cast<uint64_t>(n) > in.limit().max_size - copied) in.fail_too_large();
     copied += static_cast<uint64_t>(n);
     for (ssize_t done = 0; done < n;) {
-      ssize_t w = ::write(out.fd, buffer.data() + done, static_cast<size_t>(n - done));
+      ssize_t w = ::write(out.get(), buffer.data() + done, static_cast<size_t>(n - done));
       if (w < 0 && errno == EINTR) continue;
       if (w < 0) throw SystemError(dest, std::string("cannot copy into the store: ") + std::strerror(errno));
       done += w;
     }
   }
-  if (::close(std::exchange(out.fd, -1)) != 0)
+  if (::close(out.release()) != 0)
     throw SystemError(dest, std::string("cannot copy into the store: ") + std::strerror(errno));
 }
 
@@ -119,10 +115,9 @@ std::string Store::temp_path(const std::string &hint) {
   for (char c : hint)
     safe += (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-') ? c : '_';
   std::string templ = m_root + "/tmp/" + safe.substr(0, 80) + ".XXXXXX";
-  int fd = ::mkstemp(templ.data());
-  if (fd < 0)
+  UniqueFd fd(::mkstemp(templ.data()));
+  if (!fd)
     throw SystemError(m_root, std::string("cannot create a temporary file in the store: ") + std::strerror(errno));
-  ::close(fd);
   return templ;
 }
 

@@ -1,6 +1,7 @@
 #include <builder/system/subprocess.hpp>
 
 #include <measure/util/errors.hpp>
+#include <measure/util/unique_fd.hpp>
 
 #include <algorithm>
 #include <cerrno>
@@ -27,34 +28,6 @@ constexpr int k_min_parent_fd = 10;
 constexpr size_t k_read_chunk = 65536;
 
 std::string errno_text(int err) { return std::strerror(err); }
-
-// Owns one file descriptor.
-class UniqueFd {
-public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : m_fd(fd) {}
-  ~UniqueFd() { reset(); }
-  UniqueFd(UniqueFd &&o) noexcept : m_fd(o.m_fd) { o.m_fd = -1; }
-  UniqueFd &operator=(UniqueFd &&o) noexcept {
-    if (this != &o) {
-      reset();
-      m_fd = o.m_fd;
-      o.m_fd = -1;
-    }
-    return *this;
-  }
-  UniqueFd(const UniqueFd &) = delete;
-  UniqueFd &operator=(const UniqueFd &) = delete;
-  int get() const { return m_fd; }
-  explicit operator bool() const { return m_fd >= 0; }
-  void reset() noexcept {
-    if (m_fd >= 0) ::close(m_fd);
-    m_fd = -1;
-  }
-
-private:
-  int m_fd = -1;
-};
 
 // Duplicates fd to a close-on-exec descriptor >= min_fd and closes the original.
 UniqueFd raise_fd(UniqueFd fd, int min_fd, const std::string &program) {

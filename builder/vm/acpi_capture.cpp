@@ -15,13 +15,13 @@
 #include <builder/vm/qemu_boot.hpp>
 
 #include <measure/util/errors.hpp>
+#include <measure/util/file_io.hpp>
 #include <measure/util/strings.hpp>
 
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 
 namespace mrforge::builder {
 
@@ -61,11 +61,7 @@ struct ShapeArgs {
 void create_placeholder_disk(const std::string &path) {
   std::error_code ec;
   if (fs::is_regular_file(path, ec) && fs::file_size(path, ec) == k_placeholder_disk) return;
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  std::string zeros(k_placeholder_disk, '\0');
-  f.write(zeros.data(), static_cast<std::streamsize>(zeros.size()));
-  f.close();
-  if (!f) throw SystemError(path, "cannot write the placeholder disk");
+  write_file_atomically(path, std::string(k_placeholder_disk, '\0'));
 }
 
 void create_directory(const std::string &path) {

@@ -13,6 +13,7 @@
 #include <measure/util/base64.hpp>
 #include <measure/util/errors.hpp>
 #include <measure/util/reader.hpp>
+#include <measure/util/size_text.hpp>
 #include <measure/util/terminal_text.hpp>
 
 #include <nlohmann/json.hpp>
@@ -418,7 +419,7 @@ std::vector<LoggedEvent> ima_events(ByteView file, const std::string &source) {
       const auto &[pcr_at, pcr] = fields[0];
       if (pcr.size() > 2 || pcr.find_first_not_of("0123456789") != std::string::npos)
         throw FormatError(source, pcr_at, "IMA entry: register \"" + pcr + "\" is not a number");
-      unsigned reg = static_cast<unsigned>(std::stoul(pcr));
+      unsigned reg = static_cast<unsigned>(parse_unsigned(pcr).value_or(0)); // one or two digits, checked above
       if (reg > 3)
         throw FormatError(source, pcr_at,
                           "IMA entry: register " + pcr + " is not an RTMR (0..3); a list measured into a TPM PCR");

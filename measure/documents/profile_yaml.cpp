@@ -3,6 +3,7 @@
 #include <measure/documents/yaml_field.hpp>
 #include <measure/formats/tcg_log.hpp>
 #include <measure/util/errors.hpp>
+#include <measure/util/file_io.hpp>
 #include <measure/util/hash.hpp>
 #include <measure/util/mapped_file.hpp>
 #include <measure/util/reader.hpp>
@@ -40,11 +41,6 @@ Register field_register(const Field &f) {
 
 Field load_root(const std::string &yaml, const std::string &file, const char *kind) {
   return load_yaml_document(yaml, file, kind);
-}
-
-std::string read_text(const std::string &path) {
-  Bytes b = read_file(path, limits::k_yaml_document);
-  return std::string(b.begin(), b.end());
 }
 
 constexpr const char *k_search_path_variable = "MRFORGE_PROFILE_PATH";
@@ -126,7 +122,7 @@ std::vector<ProfileFile> files_in(const std::string &dir, ProfileKind kind) {
       if (!is_profile_name(f.name))
         throw InputError(std::string(k_search_path_variable) + ": " + path,
                          "a profile's file name is 1 to 64 of a-z 0-9 . _ - followed by .yaml: rename it");
-      f.text = read_text(path);
+      f.text = read_text_file(path, limits::k_yaml_document);
       f.source = ProfileSource{file_name_of(path), sha256_hex(f.text), path};
       out.push_back(std::move(f));
     }
@@ -178,7 +174,7 @@ Profile load_profile(ProfileKind kind, const std::string &name_or_path,
                      Profile (*parse)(const std::string &, const std::string &)) {
   const bool path = is_path(name_or_path);
   check_profile_name(name_or_path, path, kind_info(kind).option);
-  if (path) return parse(read_text(name_or_path), name_or_path);
+  if (path) return parse(read_text_file(name_or_path, limits::k_yaml_document), name_or_path);
   return parse_listed(find_profile(kind, name_or_path), parse);
 }
 

@@ -12,6 +12,7 @@
 #include <measure/documents/vm_shape_file.hpp>
 #include <measure/documents/yaml_field.hpp>
 #include <measure/util/errors.hpp>
+#include <measure/util/file_io.hpp>
 #include <measure/util/mapped_file.hpp>
 #include <measure/util/size_text.hpp>
 #include <measure/util/strings.hpp>
@@ -125,11 +126,6 @@ Parsed<PciDevice> parse_device_text(const std::string &spec) {
 std::string too_many_devices(size_t n) {
   return std::to_string(n) + " devices do not fit on the root bus (at most " + std::to_string(k_max_root_bus_devices) +
          ": slot 0 is the host bridge, slot 31 the ICH9 LPC)";
-}
-
-std::string read_text(const std::string &path, FileLimit limit) {
-  Bytes b = read_file(path, limit);
-  return std::string(b.begin(), b.end());
 }
 
 // ---- shape file fields ----
@@ -325,7 +321,8 @@ VmShape shape_from_vm_config(const Json &cfg, const std::string &file) {
   if (!ver.given())
     s.notes.push_back(std::string("qemu_version ") + (ver.present() ? "is null" : "is absent") +
                       ": dstack's default 9.1.0 applies (ACPI profile " + s.profile + ")");
-  unsigned major = static_cast<unsigned>(std::stoul(version.substr(0, version.find('.'))));
+  // dstack_acpi_profile accepted it: three numeric parts.
+  uint64_t major = parse_unsigned(std::string_view(version).substr(0, version.find('.'))).value_or(0);
 
   // pic: Option<bool>; default per QEMU version (machine.rs versioned_options): on for
   // 8.0.0 <= version < 9.0.0, off otherwise.
@@ -502,7 +499,9 @@ VmShape parse_vm_shape(const std::string &text, const std::string &file) {
   return s;
 }
 
-VmShape load_vm_shape(const std::string &path) { return parse_vm_shape(read_text(path, limits::k_vm_shape), path); }
+VmShape load_vm_shape(const std::string &path) {
+  return parse_vm_shape(read_text_file(path, limits::k_vm_shape), path);
+}
 
 std::string vm_shape_to_yaml(const VmShape &shape) {
   std::string out = "apiVersion: mrforge/v1\nkind: VmShape\n";
@@ -552,7 +551,7 @@ VmShape parse_dstack_vm_config(const std::string &json_text, const std::string &
 }
 
 VmShape load_dstack_vm_config(const std::string &path) {
-  return parse_dstack_vm_config(read_text(path, limits::k_vm_config), path);
+  return parse_dstack_vm_config(read_text_file(path, limits::k_vm_config), path);
 }
 
 } // namespace mrforge

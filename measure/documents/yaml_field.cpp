@@ -2,13 +2,17 @@
 #include <measure/util/errors.hpp>
 #include <measure/util/hash.hpp>
 #include <measure/util/input_limits.hpp>
+#include <measure/util/size_text.hpp>
 #include <measure/util/strings.hpp>
 
 #include <yaml-cpp/eventhandler.h>
 
 #include <algorithm>
+#include <charconv>
+#include <optional>
 #include <set>
 #include <sstream>
+#include <string_view>
 
 namespace mrforge {
 
@@ -126,14 +130,14 @@ std::string YamlField::str() const {
 
 uint64_t YamlField::u64() const {
   std::string s = str();
-  try {
-    size_t used = 0;
-    unsigned long long v = std::stoull(s, &used, 0);
-    if (used != s.size() || s.empty() || s[0] == '-' || s[0] == '+' || s[0] == ' ') throw std::invalid_argument(s);
-    return v;
-  } catch (const std::exception &) {
-    fail("expected an unsigned integer (decimal or 0x hex), got '" + s + "'");
-  }
+  // `010` would be octal to C (strtoull base 0) and decimal to a reader: refused either way.
+  if (s.size() > 1 && s[0] == '0' && s[1] != 'x' && s[1] != 'X')
+    fail("'" + s +
+         "' has a leading zero, which is ambiguous (octal or decimal?): write it without the zero, or as 0x hex");
+  bool hex = s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
+  std::optional<uint64_t> v = parse_unsigned(hex ? std::string_view(s).substr(2) : std::string_view(s), hex ? 16 : 10);
+  if (!v) fail("expected an unsigned integer (decimal or 0x hex), got '" + s + "'");
+  return *v;
 }
 
 uint32_t YamlField::u32() const {
@@ -144,14 +148,11 @@ uint32_t YamlField::u32() const {
 
 int64_t YamlField::i64() const {
   std::string s = str();
-  try {
-    size_t used = 0;
-    long long v = std::stoll(s, &used, 10);
-    if (used != s.size() || s.empty() || s[0] == ' ' || s[0] == '+') throw std::invalid_argument(s);
-    return v;
-  } catch (const std::exception &) {
-    fail("expected a decimal integer, got '" + s + "'");
-  }
+  int64_t v = 0;
+  const char *end = s.data() + s.size();
+  auto [ptr, ec] = std::from_chars(s.data(), end, v, 10);
+  if (s.empty() || ec != std::errc() || ptr != end) fail("expected a decimal integer, got '" + s + "'");
+  return v;
 }
 
 bool YamlField::boolean() const {
@@ -165,7 +166,7 @@ uint32_t YamlField::mode() const {
   std::string s = str();
   bool ok = !s.empty() && s.size() <= 5 && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '7'; });
   if (!ok) fail("expected an octal file mode such as \"0644\" or \"0755\" (quote it), got '" + s + "'");
-  unsigned long v = std::stoul(s, nullptr, 8);
+  uint64_t v = parse_unsigned(s, 8).value_or(UINT64_MAX); // five octal digits always fit
   if (v > 07777) fail("mode '" + s + "' has bits beyond 07777");
   return static_cast<uint32_t>(v);
 }

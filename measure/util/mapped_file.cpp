@@ -19,13 +19,6 @@ namespace {
 // ours.
 constexpr int k_open_flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
 
-struct Fd {
-  int fd;
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-
 std::string errno_text(const char *what) { return std::string(what) + ": " + std::strerror(errno); }
 
 int open_at(int dir_fd, const char *name, int flags) {
@@ -78,25 +71,6 @@ std::string limit_text(uint64_t bytes) {
 
 InputFile::InputFile(int fd, std::string path, FileLimit limit) : m_fd(fd), m_path(std::move(path)), m_limit(limit) {}
 
-InputFile::~InputFile() {
-  if (m_fd >= 0) ::close(m_fd);
-}
-
-InputFile::InputFile(InputFile &&other) noexcept
-    : m_fd(std::exchange(other.m_fd, -1)), m_size(other.m_size), m_path(std::move(other.m_path)),
-      m_limit(other.m_limit) {}
-
-InputFile &InputFile::operator=(InputFile &&other) noexcept {
-  if (this != &other) {
-    if (m_fd >= 0) ::close(m_fd);
-    m_fd = std::exchange(other.m_fd, -1);
-    m_size = other.m_size;
-    m_path = std::move(other.m_path);
-    m_limit = other.m_limit;
-  }
-  return *this;
-}
-
 void InputFile::fail_too_large() const {
   throw SystemError(m_path, "holds more than " + limit_text(m_limit.max_size) + ", the limit for " +
                                 with_article(m_limit.kind) + "; nothing beyond it was read");
@@ -142,18 +116,17 @@ InputFile InputFile::open_in(const std::string &dir, const std::string &relative
     if (p.empty() || p == "." || p == ".." || p.find('\0') != std::string::npos)
       throw SystemError(path, "'" + relative + "' is not a plain relative name inside " + dir);
 
-  Fd current{open_at(AT_FDCWD, dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
-  if (current.fd < 0) throw SystemError(dir, errno_text("cannot open the directory"));
+  UniqueFd current(open_at(AT_FDCWD, dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!current) throw SystemError(dir, errno_text("cannot open the directory"));
   std::string walked = dir;
   for (size_t i = 0; i + 1 < parts.size(); ++i) {
     walked += "/" + parts[i];
-    int next = open_at(current.fd, parts[i].c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (next < 0) fail_open_in(current.fd, parts[i].c_str(), walked, errno);
-    ::close(current.fd);
-    current.fd = next;
+    int next = open_at(current.get(), parts[i].c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (next < 0) fail_open_in(current.get(), parts[i].c_str(), walked, errno);
+    current.reset(next);
   }
-  int fd = open_at(current.fd, parts.back().c_str(), k_open_flags | O_NOFOLLOW);
-  if (fd < 0) fail_open_in(current.fd, parts.back().c_str(), path, errno);
+  int fd = open_at(current.get(), parts.back().c_str(), k_open_flags | O_NOFOLLOW);
+  if (fd < 0) fail_open_in(current.get(), parts.back().c_str(), path, errno);
   InputFile file(fd, path, limit);
   file.m_size = check_input(fd, path, limit);
   return file;
@@ -163,7 +136,7 @@ Bytes InputFile::read_some(size_t n) {
   Bytes out(n);
   size_t got = 0;
   while (got < n) {
-    ssize_t r = ::read(m_fd, out.data() + got, n - got);
+    ssize_t r = ::read(m_fd.get(), out.data() + got, n - got);
     if (r < 0) {
       if (errno == EINTR) continue;
       throw SystemError(m_path, errno_text("read failed"));
@@ -182,7 +155,7 @@ Bytes InputFile::read_all() {
   out.reserve(static_cast<size_t>(m_size));
   uint8_t buf[65536];
   for (;;) {
-    ssize_t n = ::read(m_fd, buf, sizeof buf);
+    ssize_t n = ::read(m_fd.get(), buf, sizeof buf);
     if (n < 0) {
       if (errno == EINTR) continue;
       throw SystemError(m_path, errno_text("read failed"));

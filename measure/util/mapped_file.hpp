@@ -15,6 +15,7 @@
 
 #include <measure/util/bytes.hpp>
 #include <measure/util/input_limits.hpp>
+#include <measure/util/unique_fd.hpp>
 
 #include <cstdint>
 #include <string>
@@ -31,13 +32,13 @@ public:
   // DIR/RELATIVE for a symbolic link, a name that leaves the directory, and as open() does.
   static InputFile open_in(const std::string &dir, const std::string &relative, FileLimit limit);
 
-  ~InputFile();
-  InputFile(InputFile &&other) noexcept;
-  InputFile &operator=(InputFile &&other) noexcept;
+  ~InputFile() = default;
+  InputFile(InputFile &&other) noexcept = default;
+  InputFile &operator=(InputFile &&other) noexcept = default;
   InputFile(const InputFile &) = delete;
   InputFile &operator=(const InputFile &) = delete;
 
-  int fd() const { return m_fd; }
+  int fd() const { return m_fd.get(); }
   uint64_t size() const { return m_size; } // as fstat reported it when opened
   const std::string &path() const { return m_path; }
   FileLimit limit() const { return m_limit; }
@@ -52,7 +53,7 @@ public:
 
 private:
   InputFile(int fd, std::string path, FileLimit limit);
-  int m_fd = -1;
+  UniqueFd m_fd;
   uint64_t m_size = 0;
   std::string m_path;
   FileLimit m_limit;

@@ -1,6 +1,7 @@
 #include <measure/util/size_text.hpp>
 
 #include <cctype>
+#include <charconv>
 #include <limits>
 
 namespace mrforge {
@@ -93,6 +94,14 @@ std::string format_memory_size(uint64_t bytes) {
   if (bytes && bytes % (1ull << 30) == 0) return std::to_string(bytes >> 30) + " GiB";
   if (bytes && bytes % (1ull << 20) == 0) return std::to_string(bytes >> 20) + " MiB";
   return std::to_string(bytes) + " bytes";
+}
+
+std::optional<uint64_t> parse_unsigned(std::string_view text, int base) {
+  uint64_t value = 0;
+  const char *end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, value, base);
+  if (text.empty() || ec != std::errc() || ptr != end) return std::nullopt;
+  return value;
 }
 
 } // namespace mrforge

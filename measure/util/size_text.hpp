@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace mrforge {
 
@@ -22,6 +23,10 @@ struct SizeText {
 
 // Never throws: the caller attaches an option name or a file position to the error.
 SizeText parse_size_text(const std::string &text);
+
+// The whole of `text` as an unsigned number in `base` (std::from_chars: digits of that base only,
+// no sign, space or prefix), or nullopt when it is empty, holds anything else, or exceeds 64 bits.
+std::optional<uint64_t> parse_unsigned(std::string_view text, int base = 10);
 
 // Checked arithmetic on sizes and addresses derived from input: the exact result, or nullopt when
 // it does not fit in 64 bits. Callers say what overflowed (and range checks compare, never add:
