@@ -35,12 +35,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string sh(const std::string &command) {
-  auto r = run_shell(command);
-  INFO(command << "\n" << r.err);
-  REQUIRE(r.exit_code == 0);
-  return r.out;
-}
+using mrforge::test::sh;
 
 std::string all_lines(const std::vector<Difference> &diffs) {
   std::string s;

@@ -4,6 +4,7 @@
 #include "test_support.hpp"
 
 #include <measure/formats/firmware.hpp>
+#include <measure/util/hash.hpp>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -26,50 +27,11 @@ using mrforge::test::with;
 
 namespace {
 
-struct Run {
-  int exit_code = -1;
-  std::string out; // stdout
-  std::string err; // stderr
-};
+using Run = mrforge::test::ShellResult;
+using mrforge::test::TempDir;
+using mrforge::test::write_text;
 
-std::string quote(const std::string &s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-Run run_mrforge(const std::vector<std::string> &args) {
-  char tmpl[] = "/tmp/mrforge-cli-XXXXXX";
-  int fd = mkstemp(tmpl);
-  REQUIRE(fd >= 0);
-  close(fd);
-  std::string cmd = quote(MRFORGE_BINARY);
-  for (const auto &a : args) cmd += " " + quote(a);
-  cmd += " 2>" + quote(tmpl);
-  Run r;
-  FILE *p = popen(cmd.c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream e(tmpl);
-  r.err.assign(std::istreambuf_iterator<char>(e), std::istreambuf_iterator<char>());
-  fs::remove(tmpl);
-  return r;
-}
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/mrforge-cli-dir-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
-
-void write_text(const fs::path &p, const std::string &s) { std::ofstream(p, std::ios::binary) << s; }
+Run run_mrforge(const std::vector<std::string> &args) { return mrforge::test::run_mrforge_cli(args); }
 
 const std::vector<std::string> k_acpi_digests = mrforge::test::placeholder_acpi_digest_args();
 
@@ -90,12 +52,12 @@ TEST_CASE("mrforge --help documents subcommands and exit codes, usage errors exi
 }
 
 TEST_CASE("mrforge measure --json prints the registers, the events and the inputs", "[cli]") {
-  TempDir d;
-  write_text(d.path / "initrd.img", std::string(8192, 'i'));
-  auto args = with({"measure", "--firmware", debian_ovmf(), "--kernel", debian_kernel_612(), "--initrd",
-                    (d.path / "initrd.img").string(), "--cmdline", "console=hvc0", "--cpus", "2", "--memory", "2G",
-                    "--profile", "qemu-8.2-tdx"},
-                   k_acpi_digests);
+  TempDir d("cli");
+  write_text(d / "initrd.img", std::string(8192, 'i'));
+  auto args =
+      with({"measure", "--firmware", debian_ovmf(), "--kernel", debian_kernel_612(), "--initrd", (d / "initrd.img"),
+            "--cmdline", "console=hvc0", "--cpus", "2", "--memory", "2G", "--profile", "qemu-8.2-tdx"},
+           k_acpi_digests);
   Run r = run_mrforge(with(args, {"--json"}));
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
@@ -129,28 +91,27 @@ TEST_CASE("mrforge measure --json prints the registers, the events and the input
 }
 
 TEST_CASE("mrforge measure IMAGE_DIR reads dstack's metadata.json", "[cli]") {
-  TempDir d;
+  TempDir d("cli");
   // Copies: files of an image directory are never read through a symbolic link.
-  fs::copy_file(debian_ovmf(), d.path / "ovmf.fd");
-  fs::copy_file(debian_kernel_612(), d.path / "bzImage");
-  write_text(d.path / "initramfs.cpio.gz", std::string(4096, 'r'));
+  fs::copy_file(debian_ovmf(), d / "ovmf.fd");
+  fs::copy_file(debian_kernel_612(), d / "bzImage");
+  write_text(d / "initramfs.cpio.gz", std::string(4096, 'r'));
   write_text(
-      d.path / "metadata.json",
+      d / "metadata.json",
       R"({"bios": "ovmf.fd", "kernel": "bzImage", "initrd": "initramfs.cpio.gz", "cmdline": "console=ttyS0", "version": "1"})");
   auto shape = with({"--cpus", "4", "--memory", "4G", "--profile", "qemu-9.2-tdx", "--json"}, k_acpi_digests);
-  Run from_dir = run_mrforge(with({"measure", d.path.string()}, shape));
+  Run from_dir = run_mrforge(with({"measure", d.path()}, shape));
   INFO(from_dir.err);
   REQUIRE(from_dir.exit_code == 0);
-  Run explicit_files =
-      run_mrforge(with({"measure", "--firmware", debian_ovmf(), "--kernel", debian_kernel_612(), "--initrd",
-                        (d.path / "initramfs.cpio.gz").string(), "--cmdline", "console=ttyS0"},
-                       shape));
+  Run explicit_files = run_mrforge(with({"measure", "--firmware", debian_ovmf(), "--kernel", debian_kernel_612(),
+                                         "--initrd", (d / "initramfs.cpio.gz"), "--cmdline", "console=ttyS0"},
+                                        shape));
   REQUIRE(explicit_files.exit_code == 0);
   auto a = nlohmann::json::parse(from_dir.out), b = nlohmann::json::parse(explicit_files.out);
   for (const char *k : {"mrtd", "rtmr0", "rtmr1", "rtmr2"}) CHECK(a[k] == b[k]);
 
-  write_text(d.path / "metadata.json", R"({"bios": "../ovmf.fd", "kernel": "bzImage", "cmdline": ""})");
-  Run escape = run_mrforge(with({"measure", d.path.string()}, shape));
+  write_text(d / "metadata.json", R"({"bios": "../ovmf.fd", "kernel": "bzImage", "cmdline": ""})");
+  Run escape = run_mrforge(with({"measure", d.path()}, shape));
   CHECK(escape.exit_code == 2);
   CHECK(escape.err.find("bios") != std::string::npos);
 }
@@ -288,7 +249,7 @@ TEST_CASE("mrforge verify passes for a real dstack TD and names the divergence w
   CHECK(explained);
 
   // The same expected values through a file written by `mrforge measure --json`.
-  TempDir d;
+  TempDir d("cli");
   auto measure_args = with({"measure", "--firmware", debian_ovmf(), "--cpus", "16", "--memory", "64G", "--cmdline", "",
                             "--profile", "qemu-9.2-tdx", "--json"},
                            mrforge::test::published_digest_args(vec));
@@ -296,9 +257,8 @@ TEST_CASE("mrforge verify passes for a real dstack TD and names the divergence w
   REQUIRE(m.exit_code == 0);
   auto expected = nlohmann::json::parse(m.out);
   expected["mrtd"] = nullptr; // Debian's OVMF.fd stood in for its TDVF layout only
-  write_text(d.path / "expected.json", expected.dump());
-  Run from_file =
-      run_mrforge({"verify", "--quote", vector_path(vec), "--expected", (d.path / "expected.json").string()});
+  write_text(d / "expected.json", expected.dump());
+  Run from_file = run_mrforge({"verify", "--quote", vector_path(vec), "--expected", (d / "expected.json")});
   INFO(from_file.out);
   CHECK(from_file.exit_code == 0);
 }
@@ -452,12 +412,12 @@ void for_each_not_ours(
     const std::function<void(const fs::path &out, const fs::path &work, const std::string &words)> &refuse) {
   for (const NotOurs &c : not_our_outputs(other_kind)) {
     INFO(c.name);
-    TempDir work;
-    fs::path out = work.path / "out";
+    TempDir work("cli");
+    fs::path out = work / "out";
     c.make(out);
-    auto before = snapshot(work.path);
-    refuse(out, work.path, c.words);
-    CHECK(snapshot(work.path) == before);
+    auto before = snapshot(work.path());
+    refuse(out, work.path(), c.words);
+    CHECK(snapshot(work.path()) == before);
   }
 }
 
@@ -479,8 +439,8 @@ TEST_CASE("acpi generate -o replaces only an earlier acpi generate output, never
     CHECK(r.err.find("mrforge: error: " + out.string()) == 0);
   });
   // A fresh path, an empty directory, and the command's own earlier output are replaced whole.
-  TempDir work;
-  fs::path out = work.path / "nested/out";
+  TempDir work("cli");
+  fs::path out = work / "nested/out";
   Run first = run_mrforge(with(shape, {"-o", out.string() + "/"}));
   INFO(first.err);
   REQUIRE(first.exit_code == 0);
@@ -494,7 +454,7 @@ TEST_CASE("acpi generate -o replaces only an earlier acpi generate output, never
   CHECK(again.exit_code == 0);
   CHECK_FALSE(fs::exists(out / "stale.txt")); // the whole directory was replaced
   CHECK(leftovers(out).empty());
-  fs::path empty = work.path / "empty";
+  fs::path empty = work / "empty";
   fs::create_directories(empty);
   CHECK(run_mrforge(with(shape, {"-o", empty.string()})).exit_code == 0);
   // The capture of the same blobs is another kind of output: not replaced by generate.
@@ -529,18 +489,17 @@ TEST_CASE("acpi capture and boot --save-acpi refuse an output that is not theirs
 }
 
 TEST_CASE("a file output replaces a symlink instead of writing through it", "[cli][outputs]") {
-  TempDir work;
-  fs::create_directories(work.path / "src");
-  write_text(work.path / "src/a.txt", "a\n");
-  write_text(work.path / "target.txt", "not to be overwritten\n");
-  fs::create_symlink(work.path / "target.txt", work.path / "out.tar");
-  Run r = run_mrforge({"archive", (work.path / "src").string(), "-o", (work.path / "out.tar").string(), "--mtime", "0",
-                       "--compression", "none"});
+  TempDir work("cli");
+  fs::create_directories(work / "src");
+  write_text(work / "src/a.txt", "a\n");
+  write_text(work / "target.txt", "not to be overwritten\n");
+  fs::create_symlink(work / "target.txt", work / "out.tar");
+  Run r = run_mrforge({"archive", (work / "src"), "-o", (work / "out.tar"), "--mtime", "0", "--compression", "none"});
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
-  CHECK(mrforge::test::read_text((work.path / "target.txt").string()) == "not to be overwritten\n");
-  CHECK(fs::is_regular_file(fs::symlink_status(work.path / "out.tar")));
-  CHECK(leftovers(work.path / "out.tar").empty());
+  CHECK(mrforge::test::read_text((work / "target.txt")) == "not to be overwritten\n");
+  CHECK(fs::is_regular_file(fs::symlink_status(work / "out.tar")));
+  CHECK(leftovers(work / "out.tar").empty());
 }
 
 namespace {
@@ -582,27 +541,27 @@ int interrupt_mrforge(const std::vector<std::string> &args, const std::function<
 
 TEST_CASE("archive interrupted by SIGINT, SIGTERM or SIGHUP leaves no temporary file and the old output",
           "[cli][outputs]") {
-  TempDir work;
-  fs::create_directories(work.path / "src");
+  TempDir work("cli");
+  fs::create_directories(work / "src");
   // Incompressible data and zstd's slowest level: seconds of work to interrupt.
   {
     std::ifstream random("/dev/urandom", std::ios::binary);
     std::string bytes(16u << 20, '\0');
     random.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    write_text(work.path / "src/random.bin", bytes);
+    write_text(work / "src/random.bin", bytes);
   }
-  fs::path out = work.path / "layer.tar.zst";
+  fs::path out = work / "layer.tar.zst";
   write_text(out, "the previous archive\n");
   for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
     INFO("signal " << sig);
     int status = interrupt_mrforge(
-        {"archive", (work.path / "src").string(), "-o", out.string(), "--compression", "zstd", "--level", "19",
-         "--threads", "1", "--mtime", "0"},
+        {"archive", (work / "src"), "-o", out.string(), "--compression", "zstd", "--level", "19", "--threads", "1",
+         "--mtime", "0"},
         [&] {
           // Compressed bytes in the temporary file: well into the work.
           for (const std::string &name : leftovers(out)) {
             std::error_code ec;
-            if (fs::file_size(work.path / name, ec) > 0 && !ec) return true;
+            if (fs::file_size(work / name, ec) > 0 && !ec) return true;
           }
           return false;
         },
@@ -615,30 +574,30 @@ TEST_CASE("archive interrupted by SIGINT, SIGTERM or SIGHUP leaves no temporary 
 }
 
 TEST_CASE("JSON output (--json) with a value that is not UTF-8 exits 2 naming the value", "[cli]") {
-  TempDir work;
-  fs::create_directories(work.path / "src");
-  write_text(work.path / "src/a.txt", "a\n");
-  const std::string out = (work.path / "out\xff.tar").string(); // Latin-1 and other legacy names
-  Run r = run_mrforge({"archive", (work.path / "src").string(), "-o", out, "--mtime", "0", "--json"});
+  TempDir work("cli");
+  fs::create_directories(work / "src");
+  write_text(work / "src/a.txt", "a\n");
+  const std::string out = (work / "out\xff.tar"); // Latin-1 and other legacy names
+  Run r = run_mrforge({"archive", (work / "src"), "-o", out, "--mtime", "0", "--json"});
   INFO(r.err);
   CHECK(r.exit_code == 2); // was 3, "internal error" (nlohmann type_error 316)
   CHECK(r.err.find("mrforge: error: --json: the value at /path is not valid UTF-8 (byte ") == 0);
   CHECK(r.err.find("internal error") == std::string::npos);
   CHECK(r.out.empty());
   // Without --json the same run prints its table.
-  Run plain = run_mrforge({"archive", (work.path / "src").string(), "-o", out, "--mtime", "0"});
+  Run plain = run_mrforge({"archive", (work / "src"), "-o", out, "--mtime", "0"});
   CHECK(plain.exit_code == 0);
   // A build record cannot hold it either: a profile named in Latin-1 is refused, nothing written.
   std::string profile = mrforge::test::read_text(mrforge::test::source_path("measure/profiles/acpi/qemu-7.2-q35.yaml"));
   profile.replace(profile.find("\nname: qemu-7.2-q35\n"), 20, "\nname: qemu-7.2-\xe9\n");
-  write_text(work.path / "latin1.yaml", profile);
-  Run record = run_mrforge({"acpi", "generate", "--cpus", "1", "--memory", "2G", "--profile",
-                            (work.path / "latin1.yaml").string(), "-o", (work.path / "gen").string()});
+  write_text(work / "latin1.yaml", profile);
+  Run record = run_mrforge(
+      {"acpi", "generate", "--cpus", "1", "--memory", "2G", "--profile", (work / "latin1.yaml"), "-o", (work / "gen")});
   INFO(record.err);
   CHECK(record.exit_code == 2);
   CHECK(record.err.find("cannot write its mrforge-build.json") != std::string::npos);
-  CHECK_FALSE(fs::exists(work.path / "gen"));
-  CHECK(leftovers(work.path / "gen").empty());
+  CHECK_FALSE(fs::exists(work / "gen"));
+  CHECK(leftovers(work / "gen").empty());
 }
 
 TEST_CASE("firmware without a TD_HOB section is bad input (exit 2), not an internal error", "[cli]") {
@@ -653,11 +612,11 @@ TEST_CASE("firmware without a TD_HOB section is bad input (exit 2), not an inter
       ++patched;
     }
   REQUIRE(patched == 1);
-  TempDir d;
-  write_text(d.path / "no-hob.fd", std::string(fw.begin(), fw.end()));
+  TempDir d("cli");
+  write_text(d / "no-hob.fd", std::string(fw.begin(), fw.end()));
   REQUIRE_NOTHROW(mrforge::parse_firmware(fw, "no-hob.fd"));
-  Run r = run_mrforge(with({"measure", "--firmware", (d.path / "no-hob.fd").string(), "--kernel", debian_kernel_612(),
-                            "--cmdline", "", "--cpus", "1", "--memory", "2G", "--profile", "qemu-8.2-tdx"},
+  Run r = run_mrforge(with({"measure", "--firmware", (d / "no-hob.fd"), "--kernel", debian_kernel_612(), "--cmdline",
+                            "", "--cpus", "1", "--memory", "2G", "--profile", "qemu-8.2-tdx"},
                            k_acpi_digests));
   INFO(r.err);
   CHECK(r.exit_code == 2);
@@ -698,37 +657,18 @@ TEST_CASE("Error messages escape the input they quote and cut it short", "[cli]"
   CHECK(short_name.err.find("not a profile name (16 bytes") != std::string::npos);
 }
 
-namespace {
-
-std::string read_binary(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-std::string hex_of(const std::string &s) {
-  static const char k_digits[] = "0123456789abcdef";
-  std::string h;
-  for (char c : s) {
-    auto b = static_cast<unsigned char>(c);
-    h += {k_digits[b >> 4], k_digits[b & 15]};
-  }
-  return h;
-}
-
-} // namespace
-
 TEST_CASE("verify and eventlog show flag forged event data and never print it as measured", "[cli][eventlog][verify]") {
   // GCE COS 113: grub's kernel_cmdline event with init= rewritten in the data; the digests, and so
   // the replay against the TD's quote, are untouched.
-  std::string log = read_binary(vector_path("go-tdx-guest/ccel_data.dat"));
+  std::string log = mrforge::test::read_text(vector_path("go-tdx-guest/ccel_data.dat"));
   const std::string genuine = "kernel_cmdline: /syslinux/vmlinuz.A init=/usr/lib/systemd/systemd";
   const std::string forged = "kernel_cmdline: /syslinux/vmlinuz.A init=/tmp/evil/evil/evil/evil";
   REQUIRE(genuine.size() == forged.size());
   REQUIRE(log.find(genuine) != std::string::npos);
   log.replace(log.find(genuine), genuine.size(), forged);
-  TempDir d;
-  write_text(d.path / "forged.bin", log);
-  const std::string forged_path = (d.path / "forged.bin").string();
+  TempDir d("cli");
+  write_text(d / "forged.bin", log);
+  const std::string forged_path = (d / "forged.bin");
   const std::string quote_path = vector_path("go-tdx-guest/cos-113-tdx-quote.dat");
 
   Run json = run_mrforge({"verify", "--quote", quote_path, "--event-log", forged_path, "--json", "--log-only"});
@@ -762,7 +702,8 @@ TEST_CASE("verify and eventlog show flag forged event data and never print it as
     if (e["data_check"]["status"] != "mismatch") continue;
     ++mismatches;
     CHECK(e["summary"].get<std::string>().find("evil") == std::string::npos);
-    CHECK(e["data"].get<std::string>().find(hex_of("/tmp/evil")) != std::string::npos); // the bytes, as data
+    CHECK(e["data"].get<std::string>().find(mrforge::to_hex(mrforge::ByteView::of("/tmp/evil"))) !=
+          std::string::npos); // the bytes, as data
   }
   CHECK(mismatches == 1);
 
@@ -774,8 +715,11 @@ TEST_CASE("verify and eventlog show flag forged event data and never print it as
 TEST_CASE("Event names and payloads cannot fake output lines or terminal sequences", "[cli][eventlog]") {
   // dstack runtime events (RTMR3) with blank digests, recomputed from whatever names they carry.
   auto event = [](const std::string &name, const std::string &payload) {
-    return nlohmann::json{
-        {"imr", 3}, {"event_type", 134217729}, {"digest", ""}, {"event", name}, {"event_payload", hex_of(payload)}};
+    return nlohmann::json{{"imr", 3},
+                          {"event_type", 134217729},
+                          {"digest", ""},
+                          {"event", name},
+                          {"event_payload", mrforge::to_hex(mrforge::ByteView::of(payload))}};
   };
   nlohmann::json log =
       nlohmann::json::array({event("x\nRESULT: OK", "\nRESULT: OK\n"), event("\x1b[8mhidden\x1b[0m", "\x1b[8m"),
@@ -783,9 +727,9 @@ TEST_CASE("Event names and payloads cannot fake output lines or terminal sequenc
                                    "evil",
                                    "ok"),
                              event("bell\a\rRESULT: OK", "")});
-  TempDir d;
-  write_text(d.path / "log.json", log.dump());
-  Run show = run_mrforge({"eventlog", "show", (d.path / "log.json").string()});
+  TempDir d("cli");
+  write_text(d / "log.json", log.dump());
+  Run show = run_mrforge({"eventlog", "show", (d / "log.json")});
   INFO(show.out);
   REQUIRE(show.exit_code == 0);
   CHECK(show.out.find('\x1b') == std::string::npos);
@@ -796,7 +740,7 @@ TEST_CASE("Event names and payloads cannot fake output lines or terminal sequenc
   CHECK(show.out.find("\\x1b[8mhidden\\x1b[0m") != std::string::npos);
   CHECK(show.out.find("caf\xc3\xa9 \\u202eevil") != std::string::npos); // printable UTF-8 kept, bidi escaped
   // JSON keeps the names as data.
-  Run json = run_mrforge({"eventlog", "show", (d.path / "log.json").string(), "--json"});
+  Run json = run_mrforge({"eventlog", "show", (d / "log.json"), "--json"});
   REQUIRE(json.exit_code == 0);
   auto j = nlohmann::json::parse(json.out);
   CHECK(j["events"][0]["name"] == "x\nRESULT: OK");
@@ -805,13 +749,13 @@ TEST_CASE("Event names and payloads cannot fake output lines or terminal sequenc
 
   // An IMA file name that is not UTF-8: \xNN in the table, U+FFFD in JSON (not exit 3). With a
   // zero template hash (a violation) the entry is unchecked, so the table shows its name.
-  std::string ima = read_binary(vector_path("cc-trusted-api/ima_log.bin"));
+  std::string ima = mrforge::test::read_text(vector_path("cc-trusted-api/ima_log.bin"));
   ima.replace(ima.find("boot_aggregate"), 14, "boot\xff\xfe\x1b[8m");
   ima.replace(3, 96, std::string(96, '0')); // " 2 HASH ima-ng ..."
   REQUIRE(ima.compare(0, 4, " 2 0") == 0);
-  write_text(d.path / "ima.txt", ima);
+  write_text(d / "ima.txt", ima);
   std::vector<std::string> args = {"eventlog", "show", vector_path("cc-trusted-api/ccel_data.bin"), "--ima",
-                                   (d.path / "ima.txt").string()};
+                                   (d / "ima.txt")};
   Run ima_text = run_mrforge(args);
   CHECK(ima_text.exit_code == 0);
   CHECK(ima_text.out.find("boot\\xff\\xfe\\x1b[8m") != std::string::npos);
@@ -828,36 +772,36 @@ TEST_CASE("Event names and payloads cannot fake output lines or terminal sequenc
 
 TEST_CASE("Recipe users become /etc/passwd records of their own, injected records are refused before any output",
           "[cli][recipe]") {
-  TempDir d;
+  TempDir d("cli");
   const std::string header = "apiVersion: mrforge/v1\nkind: OciImage\nname: demo\nsource_date_epoch: 1700000000\n"
                              "groups: [{name: app, gid: 1000}]\n";
-  write_text(d.path / "ok.yaml", header + "users: [{name: app, uid: 1000, group: app, home: /srv/app}]\n");
-  Run lock = run_mrforge({"lock", (d.path / "ok.yaml").string()});
+  write_text(d / "ok.yaml", header + "users: [{name: app, uid: 1000, group: app, home: /srv/app}]\n");
+  Run lock = run_mrforge({"lock", (d / "ok.yaml")});
   INFO(lock.err);
   REQUIRE(lock.exit_code == 0);
-  Run build = run_mrforge({"build", "--offline", "--store", (d.path / "store").string(), (d.path / "ok.yaml").string(),
-                           "-o", (d.path / "out").string(), "--json"});
+  Run build =
+      run_mrforge({"build", "--offline", "--store", (d / "store"), (d / "ok.yaml"), "-o", (d / "out"), "--json"});
   INFO(build.err);
   REQUIRE(build.exit_code == 0);
   std::string layer = nlohmann::json::parse(build.out)["layers"][0]["digest"];
-  std::string blob = (d.path / "out/blobs/sha256" / layer.substr(7)).string();
+  std::string blob = d / ("out/blobs/sha256/" + layer.substr(7));
   auto extract = [&](const std::string &member) {
-    return mrforge::test::run_shell("tar -xzOf " + quote(blob) + " " + member).out;
+    return mrforge::test::run_shell("tar -xzOf " + mrforge::test::shell_quote(blob) + " " + member).out;
   };
   CHECK(extract("etc/passwd") == "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/srv/app:/bin/sh\n");
   CHECK(extract("etc/group") == "root:x:0:\napp:x:1000:\n");
 
   // A newline and ':' in home: a second, passwordless uid 0 record if written.
-  write_text(d.path / "bad.yaml",
+  write_text(d / "bad.yaml",
              header + "users: [{name: app, uid: 1000, group: app, home: \"/srv\\nevil::0:0::/:/bin/sh\"}]\n");
-  Run bad = run_mrforge({"lock", (d.path / "bad.yaml").string()});
+  Run bad = run_mrforge({"lock", (d / "bad.yaml")});
   CHECK(bad.exit_code == 2);
   CHECK(bad.err.find("bad.yaml:6:") != std::string::npos);
   CHECK(bad.err.find("users[0].home") != std::string::npos);
   CHECK_FALSE(has_line_starting(bad.err, "evil"));
-  CHECK_FALSE(fs::exists(d.path / "bad.yaml.lock"));
-  Run bad_build = run_mrforge({"build", "--offline", "--store", (d.path / "store").string(),
-                               (d.path / "bad.yaml").string(), "-o", (d.path / "bad-out").string()});
+  CHECK_FALSE(fs::exists(d / "bad.yaml.lock"));
+  Run bad_build =
+      run_mrforge({"build", "--offline", "--store", (d / "store"), (d / "bad.yaml"), "-o", (d / "bad-out")});
   CHECK(bad_build.exit_code == 2);
-  CHECK_FALSE(fs::exists(d.path / "bad-out"));
+  CHECK_FALSE(fs::exists(d / "bad-out"));
 }

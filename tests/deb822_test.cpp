@@ -148,10 +148,7 @@ TEST_CASE("Every truncation of a valid paragraph parses or fails cleanly", "[deb
 
 TEST_CASE("This machine's dpkg status parses and every paragraph is rewritten byte for byte", "[debian][deb822]") {
   std::ifstream in("/var/lib/dpkg/status", std::ios::binary);
-  if (!in) {
-    WARN("no /var/lib/dpkg/status on this machine");
-    return;
-  }
+  REQUIRE(in); // every Debian host has one
   std::stringstream ss;
   ss << in.rdbuf();
   const std::string text = ss.str();

@@ -1,6 +1,8 @@
 // unpack_deb: real packages built by dpkg-deb, hostile packages crafted with libarchive, and a
 // truncation sweep. Every refusal must name the .deb, the member and the problem, and leave the
 // tree as it was.
+#include "test_support.hpp"
+
 #include <builder/debian/deb_unpack.hpp>
 #include <builder/fs/content_staging.hpp>
 #include <builder/fs/fs_tree.hpp>
@@ -26,33 +28,9 @@ using namespace mrforge::builder;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "mrforge-deb-XXXXXX").string();
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  TempDir(const TempDir &) = delete;
-  TempDir &operator=(const TempDir &) = delete;
-};
-
-void write_file(const fs::path &p, const std::string &text, fs::perms perms = fs::perms(0644)) {
-  fs::create_directories(p.parent_path());
-  std::ofstream(p, std::ios::binary) << text;
-  fs::permissions(p, perms);
-}
-
-std::string read_text(const fs::path &p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using test::read_text;
+using test::TempDir;
+using test::write_file;
 
 std::string sha256_file(const fs::path &p) { return to_hex(sha256(ByteView::of(read_text(p)))); }
 
@@ -168,14 +146,14 @@ fs::path crafted_deb(const fs::path &dir_path, const std::string &file_name, con
 }
 
 struct Fixture {
-  TempDir tmp;
-  ContentStaging staging{(tmp.path / "staging").string()};
+  TempDir tmp{"deb"};
+  ContentStaging staging{(tmp / "staging")};
   FsTree tree;
 
   // A first, benign package so that refusals can be checked to leave the tree as it was.
   Fixture() {
     fs::path base =
-        crafted_deb(tmp.path, "base.deb", "base",
+        crafted_deb(tmp.path(), "base.deb", "base",
                     {dir("./"), dir("./etc/"), file("./etc/hostname", "base\n"), dir("./usr/"), dir("./usr/bin/")});
     unpack_deb(base.string(), "base.deb", tree, staging, {});
   }
@@ -188,7 +166,7 @@ struct Fixture {
 
   // Unpacks a crafted package that must be refused; returns the message.
   std::string refused(const std::vector<TarEntry> &data, const UnpackPolicy &policy = {}) {
-    fs::path deb = crafted_deb(tmp.path, "evil_1.0_amd64.deb", "evil", data);
+    fs::path deb = crafted_deb(tmp.path(), "evil_1.0_amd64.deb", "evil", data);
     std::vector<std::string> before = paths();
     std::string message;
     try {
@@ -213,11 +191,11 @@ bool contains(const std::string &haystack, const std::string &needle) {
 TEST_CASE("a package built by dpkg-deb unpacks with its paths, modes, links, bytes and control fields", "[deb]") {
   for (std::string compression : {"xz", "gzip", "zstd", "none"}) {
     SECTION("compression " + compression) {
-      TempDir tmp;
-      fs::path root = tmp.path / "root";
+      TempDir tmp{"deb"};
+      fs::path root = (tmp / "root");
       make_hello_tree(root, "hello", "Multi-Arch: foreign\n");
-      fs::path deb = build_deb(root, tmp.path / "hello.deb", compression);
-      ContentStaging staging((tmp.path / "staging").string());
+      fs::path deb = build_deb(root, (tmp / "hello.deb"), compression);
+      ContentStaging staging((tmp / "staging"));
       FsTree tree;
       DebPackage pkg = unpack_deb(deb.string(), "hello_2.3-4_all.deb", tree, staging, {});
 
@@ -227,9 +205,9 @@ TEST_CASE("a package built by dpkg-deb unpacks with its paths, modes, links, byt
       CHECK(pkg.multi_arch == "foreign");
       // dpkg-deb rewrites the control file (field order kept); compare with what it shipped.
       std::string shipped;
-      REQUIRE(run("dpkg-deb --ctrl-tarfile '" + deb.string() + "' | tar -xO ./control > '" +
-                  (tmp.path / "control").string() + "'") == 0);
-      shipped = read_text(tmp.path / "control");
+      REQUIRE(run("dpkg-deb --ctrl-tarfile '" + deb.string() + "' | tar -xO ./control > '" + (tmp / "control") + "'") ==
+              0);
+      shipped = read_text((tmp / "control"));
       CHECK(pkg.control == shipped);
       CHECK(pkg.conffiles == "/etc/hello.conf\n");
       CHECK(pkg.md5sums == read_text(root / "DEBIAN/md5sums"));
@@ -246,7 +224,7 @@ TEST_CASE("a package built by dpkg-deb unpacks with its paths, modes, links, byt
       CHECK(bin->size == fs::file_size(root / "usr/bin/hello"));
       CHECK(sha256_file(bin->content_path) == sha256_file(root / "usr/bin/hello"));
       CHECK(fs::path(bin->content_path).filename() == sha256_file(root / "usr/bin/hello"));
-      CHECK(fs::path(bin->content_path).parent_path() == tmp.path / "staging");
+      CHECK(fs::path(bin->content_path).parent_path() == (tmp / "staging"));
 
       const Node *doc = tree.find("usr/share/doc/hello/copyright");
       REQUIRE(doc != nullptr);
@@ -276,7 +254,7 @@ TEST_CASE("a package built by dpkg-deb unpacks with its paths, modes, links, byt
       CHECK(std::count(pkg.paths.begin(), pkg.paths.end(), "usr/bin/hello2") == 1);
       CHECK(pkg.paths.size() == tree.size());
       // Nothing but content blobs in the staging directory.
-      for (const auto &e : fs::directory_iterator(tmp.path / "staging")) {
+      for (const auto &e : fs::directory_iterator((tmp / "staging"))) {
         CHECK(e.is_regular_file());
         CHECK(e.path().filename().string().size() == 64);
       }
@@ -285,8 +263,8 @@ TEST_CASE("a package built by dpkg-deb unpacks with its paths, modes, links, byt
 }
 
 TEST_CASE("identical contents are staged once and put() matches put_stream()", "[deb]") {
-  TempDir tmp;
-  ContentStaging staging((tmp.path / "a/b").string());
+  TempDir tmp{"deb"};
+  ContentStaging staging((tmp / "a/b"));
   StagedContent one = staging.put("same bytes");
   StagedContent two = staging.put("same bytes");
   CHECK(one.path == two.path);
@@ -296,7 +274,7 @@ TEST_CASE("identical contents are staged once and put() matches put_stream()", "
   StagedContent empty = staging.put("");
   CHECK(empty.sha256_hex == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   size_t count = 0;
-  for ([[maybe_unused]] const auto &e : fs::directory_iterator(tmp.path / "a/b")) ++count;
+  for ([[maybe_unused]] const auto &e : fs::directory_iterator((tmp / "a/b"))) ++count;
   CHECK(count == 2); // no temporary files left behind
 }
 
@@ -374,7 +352,7 @@ TEST_CASE("device nodes and setuid files are accepted when the policy allows the
   UnpackPolicy policy;
   policy.allow_device_nodes = true;
   policy.allow_setuid = true;
-  fs::path deb = crafted_deb(f.tmp.path, "dev.deb", "devs",
+  fs::path deb = crafted_deb(f.tmp.path(), "dev.deb", "devs",
                              {dir("./"),
                               dir("./dev/"),
                               {"./dev/null", AE_IFCHR, 0666, "", "", "", 1, 3},
@@ -399,7 +377,7 @@ TEST_CASE("device nodes and setuid files are accepted when the policy allows the
 
 TEST_CASE("a setgid directory needs no permission", "[deb]") {
   Fixture f;
-  fs::path deb = crafted_deb(f.tmp.path, "mail.deb", "mail",
+  fs::path deb = crafted_deb(f.tmp.path(), "mail.deb", "mail",
                              {dir("./"), dir("./var/"), {"./var/mail/", AE_IFDIR, 02775, "", "", "", 0, 0}});
   unpack_deb(deb.string(), "mail.deb", f.tree, f.staging, {});
   CHECK(f.tree.find("var/mail")->mode == 02775);
@@ -409,7 +387,7 @@ TEST_CASE("broken containers and control files are refused", "[deb]") {
   Fixture f;
   std::vector<std::string> before = f.paths();
   auto refuse = [&](const std::vector<std::pair<std::string, std::string>> &members, const std::string &expected) {
-    fs::path deb = f.tmp.path / "broken.deb";
+    fs::path deb = (f.tmp / "broken.deb");
     write_ar(deb, members);
     try {
       unpack_deb(deb.string(), "broken.deb", f.tree, f.staging, {});
@@ -461,14 +439,14 @@ TEST_CASE("broken containers and control files are refused", "[deb]") {
 }
 
 TEST_CASE("a .deb truncated at any length is refused and leaves the tree unchanged", "[deb]") {
-  TempDir tmp;
-  fs::path root = tmp.path / "root";
+  TempDir tmp{"deb"};
+  fs::path root = (tmp / "root");
   make_hello_tree(root, "hello");
-  std::string whole = read_text(build_deb(root, tmp.path / "hello.deb", "xz"));
-  ContentStaging staging((tmp.path / "staging").string());
+  std::string whole = read_text(build_deb(root, (tmp / "hello.deb"), "xz"));
+  ContentStaging staging((tmp / "staging"));
   size_t refused = 0;
   for (size_t len = 0; len < whole.size(); ++len) {
-    fs::path cut = tmp.path / "cut.deb";
+    fs::path cut = (tmp / "cut.deb");
     std::ofstream(cut, std::ios::binary | std::ios::trunc) << whole.substr(0, len);
     FsTree tree;
     try {
@@ -497,28 +475,26 @@ TEST_CASE("a Debian archive package from the apt cache unpacks", "[deb]") {
     for (const auto &d : debs)
       if (d.filename().string().rfind("busybox", 0) == 0 || chosen.empty()) chosen = d;
   }
-  if (chosen.empty()) {
-    WARN("no .deb in /var/cache/apt/archives; skipped");
-    return;
-  }
-  TempDir tmp;
-  ContentStaging staging((tmp.path / "staging").string());
+  INFO("no .deb in " << cache << " (apt-get install of .ci/packages.txt leaves them there)");
+  REQUIRE(!chosen.empty());
+  TempDir tmp{"deb"};
+  ContentStaging staging((tmp / "staging"));
   FsTree tree;
   DebPackage pkg = unpack_deb(chosen.string(), chosen.filename().string(), tree, staging, {});
   CAPTURE(chosen);
-  REQUIRE(run("dpkg-deb --field '" + chosen.string() + "' Package > '" + (tmp.path / "name").string() + "'") == 0);
-  CHECK(pkg.name + "\n" == read_text(tmp.path / "name"));
+  REQUIRE(run("dpkg-deb --field '" + chosen.string() + "' Package > '" + (tmp / "name") + "'") == 0);
+  CHECK(pkg.name + "\n" == read_text((tmp / "name")));
   // Every regular file's staged bytes have the hash in their name.
   for (const auto &[path, node] : tree.nodes())
     if (node.type == NodeType::regular) CHECK(fs::path(node.content_path).filename() == sha256_file(node.content_path));
   // As many entries as dpkg-deb lists (minus the root "./").
-  REQUIRE(run("dpkg-deb -c '" + chosen.string() + "' | wc -l > '" + (tmp.path / "count").string() + "'") == 0);
-  CHECK(pkg.paths.size() + 1 == std::stoul(read_text(tmp.path / "count")));
+  REQUIRE(run("dpkg-deb -c '" + chosen.string() + "' | wc -l > '" + (tmp / "count") + "'") == 0);
+  CHECK(pkg.paths.size() + 1 == std::stoul(read_text((tmp / "count"))));
 }
 
 TEST_CASE("the first path of a hard-link group in byte order becomes the regular file", "[deb]") {
   Fixture f;
-  fs::path deb = crafted_deb(f.tmp.path, "links.deb", "links",
+  fs::path deb = crafted_deb(f.tmp.path(), "links.deb", "links",
                              {dir("./"),
                               dir("./opt/"),
                               file("./opt/z", "shared bytes\n", 0755),

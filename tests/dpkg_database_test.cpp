@@ -1,5 +1,7 @@
 // add_dpkg_database: the database written for packages built by dpkg-deb is read back with the
 // real dpkg-query and dpkg --verify from a copy of the staged tree.
+#include "test_support.hpp"
+
 #include <builder/debian/deb_unpack.hpp>
 #include <builder/debian/dpkg_database.hpp>
 #include <builder/fs/content_staging.hpp>
@@ -22,33 +24,9 @@ using namespace mrforge::builder;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "mrforge-dpkgdb-XXXXXX").string();
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  TempDir(const TempDir &) = delete;
-  TempDir &operator=(const TempDir &) = delete;
-};
-
-void write_file(const fs::path &p, const std::string &text, fs::perms perms = fs::perms(0644)) {
-  fs::create_directories(p.parent_path());
-  std::ofstream(p, std::ios::binary) << text;
-  fs::permissions(p, perms);
-}
-
-std::string read_text(const fs::path &p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using test::read_text;
+using test::TempDir;
+using test::write_file;
 
 struct PipeCloser {
   void operator()(std::FILE *f) const noexcept { ::pclose(f); }
@@ -134,15 +112,15 @@ std::string expected_list(const fs::path &deb) {
 }
 
 struct Built {
-  TempDir tmp;
+  TempDir tmp{"dpkgdb"};
   fs::path hello_deb, libfoo_deb;
-  ContentStaging staging{(tmp.path / "staging").string()};
+  ContentStaging staging{(tmp / "staging")};
   FsTree tree;
   std::vector<DebPackage> packages;
 
   Built() {
-    hello_deb = build_hello(tmp.path);
-    libfoo_deb = build_libfoo(tmp.path);
+    hello_deb = build_hello(tmp.path());
+    libfoo_deb = build_libfoo(tmp.path());
     packages.push_back(unpack_deb(libfoo_deb.string(), "libfoo1_0.9-1_amd64.deb", tree, staging, {}));
     packages.push_back(unpack_deb(hello_deb.string(), "hello_2.3-4_all.deb", tree, staging, {}));
     add_dpkg_database(tree, staging, packages, "dpkg database");
@@ -160,7 +138,7 @@ struct Built {
 
 TEST_CASE("the dpkg status file has one paragraph per package with Status and Conffiles", "[deb]") {
   Built b;
-  std::string conf_md5 = output_of("md5sum '" + (b.tmp.path / "hello/etc/hello.conf").string() + "' | cut -c1-32");
+  std::string conf_md5 = output_of("md5sum '" + (b.tmp / "hello/etc/hello.conf") + "' | cut -c1-32");
   conf_md5.pop_back();
   CHECK(b.staged("var/lib/dpkg/status") == "Package: hello\n"
                                            "Status: install ok installed\n"
@@ -200,8 +178,8 @@ TEST_CASE("the dpkg status file has one paragraph per package with Status and Co
 
 TEST_CASE("the dpkg database does not depend on the order packages are given in", "[deb]") {
   Built b;
-  TempDir other;
-  ContentStaging staging((other.path / "staging").string());
+  TempDir other{"dpkgdb"};
+  ContentStaging staging((other / "staging"));
   FsTree tree;
   std::vector<DebPackage> reversed(b.packages.rbegin(), b.packages.rend());
   unpack_deb(b.hello_deb.string(), "hello.deb", tree, staging, {});
@@ -219,7 +197,7 @@ TEST_CASE("the dpkg database does not depend on the order packages are given in"
 
 TEST_CASE("dpkg-query and dpkg --verify read the written database", "[deb]") {
   Built b;
-  fs::path root = b.tmp.path / "image";
+  fs::path root = (b.tmp / "image");
   materialize(b.tree, root);
   std::string admin = "--admindir='" + (root / "var/lib/dpkg").string() + "'";
 

@@ -398,30 +398,40 @@ TEST_CASE("Kernel pins are read strictly", "[guest_recipe]") {
   CHECK_THAT(recipe_error(guest_text(), bad), Catch::Contains("kernels/k.yaml:9:9: sha256: expected 64 lowercase"));
 }
 
-TEST_CASE("The shipped kernel pin matches the host's signed apt index and kernel config", "[guest_recipe]") {
-  KernelPin pin = load_kernel_pin(test::source_path("kernels/debian-bookworm-6.12-amd64.yaml"));
+namespace {
+KernelPin shipped_kernel_pin() { return load_kernel_pin(test::source_path("kernels/debian-bookworm-6.12-amd64.yaml")); }
+} // namespace
+
+TEST_CASE("The shipped kernel pin names Debian's signed kernel and the shipped recipe uses it", "[guest_recipe]") {
+  KernelPin pin = shipped_kernel_pin();
   CHECK(pin.package == "linux-image-" + pin.release);
   CHECK(pin.mirror == "http://deb.debian.org/debian-security");
   CHECK(pin.filename.rfind("pool/updates/main/l/linux-signed-6.12-amd64/" + pin.package + "_", 0) == 0);
-  ShellResult show = run_shell("apt-cache show " + shell_quote(pin.package + "=" + pin.version) + " 2>/dev/null");
-  if (show.exit_code == 0 && !show.out.empty()) {
-    CHECK(show.out.find("\nFilename: " + pin.filename + "\n") != std::string::npos);
-    CHECK(show.out.find("\nSize: " + std::to_string(pin.size) + "\n") != std::string::npos);
-    CHECK(show.out.find("\nSHA256: " + pin.sha256 + "\n") != std::string::npos);
-  } else {
-    WARN("apt-cache knows no " + pin.package + " " + pin.version + ": index values not re-checked");
-  }
-  std::string config = "/boot/config-" + pin.release;
-  if (fs::exists(config)) {
-    std::string text = "\n" + read_text(config);
-    for (const auto &line : pin.require_config) CHECK(text.find("\n" + line + "\n") != std::string::npos);
-  } else {
-    WARN(config + " is not installed: require_config not re-checked");
-  }
   // The shipped recipe names it.
   Recipe r = load_recipe(test::source_path("recipes/debian-bookworm-tdx.yaml"));
   REQUIRE(r.guest);
   CHECK(r.guest->kernel.sha256 == pin.sha256);
+}
+
+TEST_CASE("The shipped kernel pin matches the host's signed apt index", "[guest_recipe][skippable]") {
+  KernelPin pin = shipped_kernel_pin();
+  ShellResult show = run_shell("apt-cache show " + shell_quote(pin.package + "=" + pin.version) + " 2>/dev/null");
+  // Debian's security suite lists only its newest kernel: once it moves on, the index cannot
+  // confirm the pin (README, "Limits").
+  if (show.exit_code != 0 || show.out.empty())
+    test::skip_test("apt-cache knows no " + pin.package + " " + pin.version + " (Debian has moved on)");
+  CHECK(show.out.find("\nFilename: " + pin.filename + "\n") != std::string::npos);
+  CHECK(show.out.find("\nSize: " + std::to_string(pin.size) + "\n") != std::string::npos);
+  CHECK(show.out.find("\nSHA256: " + pin.sha256 + "\n") != std::string::npos);
+}
+
+TEST_CASE("The pinned kernel's config has what the pin requires", "[guest_recipe][skippable]") {
+  KernelPin pin = shipped_kernel_pin();
+  const std::string config = "/boot/config-" + pin.release;
+  test::require_pinned_kernel_file(config, pin.release);
+  std::string text = "\n" + read_text(config);
+  REQUIRE(!pin.require_config.empty());
+  for (const auto &line : pin.require_config) CHECK(text.find("\n" + line + "\n") != std::string::npos);
 }
 
 namespace {

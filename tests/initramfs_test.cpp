@@ -44,12 +44,7 @@ const char *const k_packages[] = {"busybox-static", "dmsetup",  "libdevmapper1.0
 const std::vector<std::string> k_modules = {"virtio_blk", "dm-verity", "crc32c_generic", "erofs", "qemu_fw_cfg"};
 const std::vector<std::string> k_optional = {"tdx-guest"};
 
-std::string sh(const std::string &command) {
-  auto r = run_shell(command);
-  INFO(command << "\n" << r.err);
-  REQUIRE(r.exit_code == 0);
-  return r.out;
-}
+using mrforge::test::sh;
 
 std::vector<std::string> lines(const std::string &text) {
   std::vector<std::string> out;
@@ -72,19 +67,14 @@ bool contains(const std::string &haystack, const std::string &needle) {
   return haystack.find(needle) != std::string::npos;
 }
 
-// Whether the host has what these tests read; warns and returns false otherwise.
-bool host_ready() {
+// What these tests read from the host: the packages are REQUIREd (.ci/packages.txt lists them); the
+// pinned kernel's modules may be missing on any host (the test is then skipped, see test_support).
+void require_host() {
   for (const char *p : k_packages) {
-    if (run_shell(std::string("dpkg -s ") + p + " >/dev/null 2>&1").exit_code != 0) {
-      WARN("package " << p << " is not installed (.ci/packages.txt lists it): skipped");
-      return false;
-    }
+    INFO("package " << p << " (.ci/packages.txt lists it)");
+    REQUIRE(run_shell(std::string("dpkg -s ") + p + " >/dev/null 2>&1").exit_code == 0);
   }
-  if (!fs::is_directory("/lib/modules/" + k_release + "/kernel")) {
-    WARN("/lib/modules/" << k_release << " is missing (install linux-image-6.12-amd64): skipped");
-    return false;
-  }
-  return true;
+  mrforge::test::require_pinned_kernel_file("/lib/modules/" + k_release + "/kernel", k_release);
 }
 
 // The installed files of the host packages as a tree with the paths dpkg lists (as an unpacked
@@ -180,8 +170,9 @@ std::set<std::string> modinfo_closure(const std::vector<std::string> &names) {
 
 } // namespace
 
-TEST_CASE("the initramfs is byte-identical across staging directories, thread counts and assemblies", "[initramfs]") {
-  if (!host_ready()) return;
+TEST_CASE("the initramfs is byte-identical across staging directories, thread counts and assemblies",
+          "[initramfs][skippable]") {
+  require_host();
   Fixture f;
   TempDir tmp("h2-initramfs");
   ContentStaging staging_a(tmp / "staging-a");
@@ -203,8 +194,8 @@ TEST_CASE("the initramfs is byte-identical across staging directories, thread co
 }
 
 TEST_CASE("the initramfs holds /init, busybox applets, dmsetup with the libraries ldd lists, and the modules",
-          "[initramfs]") {
-  if (!host_ready()) return;
+          "[initramfs][skippable]") {
+  require_host();
   Fixture f;
   TempDir tmp("h2-initramfs");
   ContentStaging staging(tmp / "staging");
@@ -306,8 +297,8 @@ TEST_CASE("the initramfs holds /init, busybox applets, dmsetup with the librarie
   CHECK(contains(version.out, "Library version:"));
 }
 
-TEST_CASE("module load order puts dependencies first and marks optional-only ones", "[initramfs]") {
-  if (!host_ready()) return;
+TEST_CASE("module load order puts dependencies first and marks optional-only ones", "[initramfs][skippable]") {
+  require_host();
   Fixture f;
   TempDir tmp("h2-initramfs");
   ContentStaging staging(tmp / "staging");
@@ -332,8 +323,8 @@ TEST_CASE("module load order puts dependencies first and marks optional-only one
   CHECK(r.module_order.size() == everything.size());
 }
 
-TEST_CASE("missing initramfs inputs are InputErrors naming the recipe location", "[initramfs]") {
-  if (!host_ready()) return;
+TEST_CASE("missing initramfs inputs are InputErrors naming the recipe location", "[initramfs][skippable]") {
+  require_host();
   Fixture f;
   TempDir tmp("h2-initramfs");
   ContentStaging staging(tmp / "staging");
@@ -474,8 +465,8 @@ std::string dumped(const std::vector<std::string> &log, const std::string &name,
 } // namespace
 
 TEST_CASE("the initramfs boots the Debian kernel onto a dm-verity erofs root and dumps the check inputs",
-          "[initramfs][qemu]") {
-  if (!host_ready()) return;
+          "[initramfs][qemu][skippable]") {
+  require_host();
   Fixture f;
   TempDir tmp("h2-boot");
   ContentStaging staging(tmp / "staging");

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -38,6 +39,25 @@ std::string debian_kernel_612() {
   if (found.empty()) FAIL("/boot/vmlinuz-6.12* is missing: install linux-image-6.12-amd64 (.ci/run does)");
   std::sort(found.begin(), found.end());
   return found.back();
+}
+
+void skip_test(const std::string &reason) {
+  const char *code = std::getenv("MRFORGE_TEST_SKIP_CODE");
+  if (code != nullptr && std::string(code) == "77") {
+    std::fflush(stdout);
+    std::fprintf(stderr, "SKIPPED: %s\n", reason.c_str());
+    std::fflush(stderr);
+    std::_Exit(77);
+  }
+  FAIL("cannot run on this host (ctest would list it as skipped): " << reason);
+  std::abort(); // FAIL throws
+}
+
+void require_pinned_kernel_file(const std::string &path, const std::string &release) {
+  if (std::filesystem::exists(path)) return;
+  skip_test(path + " is missing: the host has not got the pinned kernel " + release +
+            " (Debian publishes only its newest kernel; apt-get install --download-only linux-image-" + release +
+            " while it is published)");
 }
 
 Bytes read(const std::string &path) { return read_file(path, limits::k_artifact); }
@@ -76,6 +96,11 @@ std::string shell_quote(const std::string &s) {
   return q + "'";
 }
 
+void write_file(const std::string &path, const std::string &content, std::filesystem::perms perms) {
+  write_text(path, content);
+  std::filesystem::permissions(path, perms);
+}
+
 ShellResult run_shell(const std::string &command) {
   TempDir dir("sh");
   std::string full = "( " + command + " ) >" + shell_quote(dir / "out") + " 2>" + shell_quote(dir / "err");
@@ -87,6 +112,12 @@ ShellResult run_shell(const std::string &command) {
   return r;
 }
 
+std::string sh(const std::string &command, int status) {
+  ShellResult r = run_shell(command);
+  INFO(command << "\nstdout: " << r.out << "\nstderr: " << r.err);
+  REQUIRE(r.exit_code == status);
+  return r.out;
+}
 ShellResult run_mrforge_cli(const std::vector<std::string> &args, const std::string &prefix) {
   std::string cmd = prefix.empty() ? std::string() : prefix + " ";
   cmd += shell_quote(MRFORGE_BINARY);

@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,9 @@ private:
 };
 
 void write_text(const std::string &path, const std::string &content);
+// write_text, then exactly these permissions (the umask does not apply): files packed into archives.
+void write_file(const std::string &path, const std::string &content,
+                std::filesystem::perms perms = std::filesystem::perms(0644));
 std::string read_text(const std::string &path);
 // Single-quotes a word for /bin/sh.
 std::string shell_quote(const std::string &s);
@@ -47,6 +51,8 @@ struct ShellResult {
 };
 // Runs a /bin/sh command line, capturing stdout and stderr.
 ShellResult run_shell(const std::string &command);
+// Runs a /bin/sh command line, REQUIREs that it exits with `status`, returns its stdout.
+std::string sh(const std::string &command, int status = 0);
 // Runs the mrforge binary under test with these arguments (each quoted), optionally prefixed by
 // shell text (e.g. "cd /x && umask 077 && TZ=Asia/Tokyo").
 ShellResult run_mrforge_cli(const std::vector<std::string> &args, const std::string &prefix = "");
@@ -56,6 +62,22 @@ std::vector<std::string> with(std::vector<std::string> a, const std::vector<std:
 // `--digest acpi-loader=aa.. --digest acpi-rsdp=bb.. --digest acpi-tables=cc..`: made-up ACPI
 // digests for measure commands that are not about ACPI.
 std::vector<std::string> placeholder_acpi_digest_args();
+
+// Skipping a test this host cannot run, for a reason that holds on the CI machine too (Catch2 v2
+// has no SKIP). A missing host tool or fixture is not such a reason: REQUIRE it instead.
+// ctest runs every test case as a process of its own, with MRFORGE_TEST_SKIP_CODE=77 in its
+// environment and SKIP_RETURN_CODE 77 (tests/CMakeLists.txt): skip_test prints
+// "SKIPPED: <reason>" on stderr and exits with that code, so ctest counts and lists the test as
+// "Skipped" (the reason shows with `ctest -V` or `--output-on-failure`). Run any other way (the
+// binary by hand, several test cases in one process) there is no skip to report: the test FAILs
+// with the reason, so a skip never reads as a pass. Call it before the test makes anything that
+// needs cleaning up: the exit does not unwind the stack.
+[[noreturn]] void skip_test(const std::string &reason);
+
+// Skips the test (skip_test) unless `path`, a file of the pinned kernel `release` (its .deb, its
+// /lib/modules tree), exists: Debian's security suite keeps only its newest kernel, so once Debian
+// publishes an update a freshly installed host (CI too) has another release (README, "Limits").
+void require_pinned_kernel_file(const std::string &path, const std::string &release);
 
 // The message of the mrforge::Error that `f` throws (fails the test if it throws none).
 template <typename F> std::string error_message(F &&f) {

@@ -18,6 +18,7 @@
 //   the padding.
 // etc/acpi/rsdp: the RSDP (ACPI 6.5 5.2.5.3), 20 bytes (revision 0) or 36.
 #include <measure/acpi/acpi_decode.hpp>
+#include <measure/acpi/aml_opcodes.hpp>
 
 #include <measure/util/errors.hpp>
 #include <measure/util/reader.hpp>
@@ -428,6 +429,10 @@ struct NameString {
   std::vector<std::string> segs;
 };
 
+using aml::ExtOp;
+using aml::FieldElement;
+using aml::Op;
+
 class AmlWalker {
 public:
   AmlWalker(const Reader &table, std::vector<AmlObject> &out, std::string what)
@@ -487,13 +492,13 @@ private:
     }
     c = byte(pos, end);
     size_t count = 0;
-    if (c == 0x00) { // NullName
+    if (c == aml::byte(Op::zero)) { // NullName
       ++pos;
       return n;
-    } else if (c == 0x2E) { // DualNamePrefix
+    } else if (c == aml::byte(Op::dual_name_prefix)) {
       count = 2;
       ++pos;
-    } else if (c == 0x2F) { // MultiNamePrefix SegCount
+    } else if (c == aml::byte(Op::multi_name_prefix)) { // SegCount
       count = byte(pos + 1, end);
       pos += 2;
     } else {
@@ -525,56 +530,49 @@ private:
     return m_out.size() - 1;
   }
 
-  static bool starts_name(uint8_t c) { return is_lead_name_char(c) || c == '\\' || c == '^' || c == 0x2E || c == 0x2F; }
+  static bool starts_name(uint8_t c) {
+    return is_lead_name_char(c) || c == '\\' || c == '^' || c == aml::byte(Op::dual_name_prefix) ||
+           c == aml::byte(Op::multi_name_prefix);
+  }
 
   // A DataRefObject or simple TermArg: constants, strings, buffers, packages, names, locals,
   // args, and logical operators over those. Returns the end, or nothing for anything else.
   std::optional<size_t> term_arg(size_t pos, size_t end, uint32_t nesting) const {
     if (nesting > k_max_aml_depth) m_r.fail_at(pos, m_what + ": AML expression nested too deeply");
-    uint8_t op = byte(pos, end);
-    switch (op) {
-    case 0x00: // ZeroOp
-    case 0x01: // OneOp
-    case 0xFF: // OnesOp
-      return pos + 1;
-    case 0x0A: // BytePrefix
-      byte(pos + 1, end);
-      return pos + 2;
-    case 0x0B: // WordPrefix
-      byte(pos + 2, end);
-      return pos + 3;
-    case 0x0C: // DWordPrefix
-      byte(pos + 4, end);
-      return pos + 5;
-    case 0x0E: // QWordPrefix
-      byte(pos + 8, end);
-      return pos + 9;
-    case 0x0D: { // StringPrefix AsciiCharList NullChar
+    const uint8_t c = byte(pos, end);
+    switch (static_cast<Op>(c)) {
+    case Op::zero:
+    case Op::one:
+    case Op::ones: return pos + 1;
+    case Op::byte_prefix: byte(pos + 1, end); return pos + 2;
+    case Op::word_prefix: byte(pos + 2, end); return pos + 3;
+    case Op::dword_prefix: byte(pos + 4, end); return pos + 5;
+    case Op::qword_prefix: byte(pos + 8, end); return pos + 9;
+    case Op::string_prefix: { // AsciiCharList NullChar
       size_t p = pos + 1;
       while (byte(p, end) != 0) ++p;
       return p + 1;
     }
-    case 0x11: // BufferOp PkgLength ...
-    case 0x12: // PackageOp
-    case 0x13: // VarPackageOp
-      return package_end(pos + 1, end);
-    case 0x5B:
-      if (byte(pos + 1, end) == 0x30) return pos + 2; // RevisionOp
+    case Op::buffer: // PkgLength ...
+    case Op::package:
+    case Op::var_package: return package_end(pos + 1, end);
+    case Op::ext_prefix:
+      if (byte(pos + 1, end) == aml::byte(ExtOp::revision)) return pos + 2;
       return std::nullopt;
-    case 0x92: // LNotOp Operand
+    case Op::lnot: // Operand
       return term_arg(pos + 1, end, nesting + 1);
-    case 0x90:   // LAndOp
-    case 0x91:   // LOrOp
-    case 0x93:   // LEqualOp
-    case 0x94:   // LGreaterOp
-    case 0x95: { // LLessOp
+    case Op::land:
+    case Op::lor:
+    case Op::lequal:
+    case Op::lgreater:
+    case Op::lless: { // Operand Operand
       auto a = term_arg(pos + 1, end, nesting + 1);
       if (!a) return std::nullopt;
       return term_arg(*a, end, nesting + 1);
     }
     default:
-      if (op >= 0x60 && op <= 0x6E) return pos + 1; // Local0-7, Arg0-6
-      if (starts_name(op)) {
+      if (c >= aml::byte(Op::local0) && c <= aml::byte(Op::arg6)) return pos + 1; // Local0-7, Arg0-6
+      if (starts_name(c)) {
         size_t p = pos;
         name_string(p, end);
         return p;
@@ -587,16 +585,16 @@ private:
   void field_list(size_t pos, size_t end, const std::vector<std::string> &scope, uint32_t depth) {
     while (pos < end) {
       uint8_t c = byte(pos, end);
-      if (c == 0x00) { // ReservedField: 0x00 PkgLength (a bit count, not a range)
+      if (c == aml::byte(FieldElement::reserved)) { // PkgLength (a bit count, not a range)
         pos += 1 + pkg_length(pos + 1, end).second;
-      } else if (c == 0x01) { // AccessField AccessType AccessAttrib
+      } else if (c == aml::byte(FieldElement::access)) { // AccessType AccessAttrib
         byte(pos + 2, end);
         pos += 3;
-      } else if (c == 0x03) { // ExtendedAccessField AccessType ExtendedAccessAttrib AccessLength
+      } else if (c == aml::byte(FieldElement::extended_access)) { // AccessType ExtendedAccessAttrib AccessLength
         byte(pos + 3, end);
         pos += 4;
-      } else if (c == 0x02) { // ConnectField: NameString or BufferData
-        if (byte(pos + 1, end) == 0x11) {
+      } else if (c == aml::byte(FieldElement::connect)) { // NameString or BufferData
+        if (byte(pos + 1, end) == aml::byte(Op::buffer)) {
           pos = package_end(pos + 2, end);
         } else {
           ++pos;
@@ -623,102 +621,100 @@ private:
       m_r.fail_at(pos, m_what + ": AML nested deeper than " + std::to_string(k_max_aml_depth) + " levels");
     while (pos < end) {
       const size_t start = pos;
-      const uint8_t op = byte(pos, end);
-      const uint8_t ext = op == 0x5B ? byte(pos + 1, end) : 0;
-      if (op == 0x10 || (op == 0x5B && (ext == 0x82 || ext == 0x83 || ext == 0x84 || ext == 0x85))) {
+      const Op op = static_cast<Op>(byte(pos, end));
+      const ExtOp ext = op == Op::ext_prefix ? static_cast<ExtOp>(byte(pos + 1, end)) : ExtOp{};
+      const bool extended = op == Op::ext_prefix;
+      if (op == Op::scope || (extended && (ext == ExtOp::device || ext == ExtOp::processor ||
+                                           ext == ExtOp::power_resource || ext == ExtOp::thermal_zone))) {
         // Scope / Device / Processor / PowerResource / ThermalZone: PkgLength NameString [fixed] TermList
-        const char *kind = op == 0x10    ? "Scope"
-                           : ext == 0x82 ? "Device"
-                           : ext == 0x83 ? "Processor"
-                           : ext == 0x84 ? "PowerResource"
-                                         : "ThermalZone";
-        size_t p = start + (op == 0x10 ? 1 : 2);
+        const char *kind = op == Op::scope ? aml::object_kind(op) : aml::object_kind(ext);
+        size_t p = start + (op == Op::scope ? 1 : 2);
         const size_t obj_end = package_end(p, end);
         p += pkg_length(p, end).second;
         const size_t name_at = p;
         std::vector<std::string> path = resolve(name_string(p, obj_end), scope, name_at);
-        if (ext == 0x83) p += 6; // ProcID u8, PblkAddr u32, PblkLen u8
-        if (ext == 0x84) p += 3; // SystemLevel u8, ResourceOrder u16
+        if (extended && ext == ExtOp::processor) p += 6;      // ProcID u8, PblkAddr u32, PblkLen u8
+        if (extended && ext == ExtOp::power_resource) p += 3; // SystemLevel u8, ResourceOrder u16
         if (p > obj_end) m_r.fail_at(start, m_what + ": AML " + kind + " " + path_text(path) + " is truncated");
         record(path_text(path), kind, start, obj_end, depth);
         term_list(p, obj_end, path, depth + 1);
         pos = obj_end;
-      } else if (op == 0x14) { // Method: PkgLength NameString MethodFlags TermList (opaque)
+      } else if (op == Op::method) { // PkgLength NameString MethodFlags TermList (opaque)
         const size_t obj_end = package_end(start + 1, end);
         size_t p = start + 1 + pkg_length(start + 1, end).second;
         std::vector<std::string> path = resolve(name_string(p, obj_end), scope, start);
         byte(p, obj_end); // MethodFlags
-        record(path_text(path), "Method", start, obj_end, depth);
+        record(path_text(path), aml::object_kind(op), start, obj_end, depth);
         pos = obj_end;
-      } else if (op == 0x08) { // Name: NameString DataRefObject
+      } else if (op == Op::name) { // NameString DataRefObject
         size_t p = start + 1;
         std::vector<std::string> path = resolve(name_string(p, end), scope, start);
         std::optional<size_t> data_end = term_arg(p, end, 0);
         if (!data_end) return opaque(start, end, scope, depth);
-        record(path_text(path), "Name", start, *data_end, depth);
+        record(path_text(path), aml::object_kind(op), start, *data_end, depth);
         pos = *data_end;
-      } else if (op == 0x06) { // Alias: NameString(source) NameString(alias)
+      } else if (op == Op::alias) { // NameString(source) NameString(alias)
         size_t p = start + 1;
         name_string(p, end);
         std::vector<std::string> path = resolve(name_string(p, end), scope, start);
-        record(path_text(path), "Alias", start, p, depth);
+        record(path_text(path), aml::object_kind(op), start, p, depth);
         pos = p;
-      } else if (op == 0x15) { // External: NameString ObjectType ArgumentCount
+      } else if (op == Op::external) { // NameString ObjectType ArgumentCount
         size_t p = start + 1;
         std::vector<std::string> path = resolve(name_string(p, end), scope, start);
         byte(p + 1, end);
-        record(path_text(path), "External", start, p + 2, depth);
+        record(path_text(path), aml::object_kind(op), start, p + 2, depth);
         pos = p + 2;
-      } else if (op == 0x5B && (ext == 0x01 || ext == 0x02)) { // Mutex: NameString SyncFlags; Event: NameString
+      } else if (extended &&
+                 (ext == ExtOp::mutex || ext == ExtOp::event)) { // Mutex: NameString SyncFlags; Event: NameString
         size_t p = start + 2;
         std::vector<std::string> path = resolve(name_string(p, end), scope, start);
-        if (ext == 0x01) {
+        if (ext == ExtOp::mutex) {
           byte(p, end);
           ++p;
         }
-        record(path_text(path), ext == 0x01 ? "Mutex" : "Event", start, p, depth);
+        record(path_text(path), aml::object_kind(ext), start, p, depth);
         pos = p;
-      } else if (op == 0x5B && ext == 0x80) { // OperationRegion: NameString RegionSpace Offset Length
+      } else if (extended && ext == ExtOp::operation_region) { // NameString RegionSpace Offset Length
         size_t p = start + 2;
         std::vector<std::string> path = resolve(name_string(p, end), scope, start);
         byte(p, end);
         std::optional<size_t> a = term_arg(p + 1, end, 0);
         std::optional<size_t> b = a ? term_arg(*a, end, 0) : std::nullopt;
         if (!b) return opaque(start, end, scope, depth);
-        record(path_text(path), "OperationRegion", start, *b, depth);
+        record(path_text(path), aml::object_kind(ext), start, *b, depth);
         pos = *b;
-      } else if (op == 0x5B && (ext == 0x81 || ext == 0x86 || ext == 0x87)) {
+      } else if (extended && (ext == ExtOp::field || ext == ExtOp::index_field || ext == ExtOp::bank_field)) {
         // Field: PkgLength NameString FieldFlags FieldList; IndexField: two NameStrings;
         // BankField: two NameStrings and a BankValue TermArg.
         const size_t obj_end = package_end(start + 2, end);
         size_t p = start + 2 + pkg_length(start + 2, end).second;
         std::vector<std::string> path = resolve(name_string(p, obj_end), scope, start);
-        const char *kind = ext == 0x81 ? "Field" : ext == 0x86 ? "IndexField" : "BankField";
-        record(path_text(path), kind, start, obj_end, depth);
-        if (ext != 0x81) name_string(p, obj_end);
+        record(path_text(path), aml::object_kind(ext), start, obj_end, depth);
+        if (ext != ExtOp::field) name_string(p, obj_end);
         std::optional<size_t> q = p;
-        if (ext == 0x87) q = term_arg(p, obj_end, 0);
+        if (ext == ExtOp::bank_field) q = term_arg(p, obj_end, 0);
         if (q) {
           byte(*q, obj_end); // FieldFlags
           field_list(*q + 1, obj_end, scope, depth + 1);
         }
         pos = obj_end;
-      } else if (op == 0xA0) { // If: PkgLength Predicate TermList (declarations go to the enclosing scope)
+      } else if (op == Op::if_) { // PkgLength Predicate TermList (declarations go to the enclosing scope)
         const size_t obj_end = package_end(start + 1, end);
         size_t p = start + 1 + pkg_length(start + 1, end).second;
-        record(path_text(scope), "If", start, obj_end, depth);
+        record(path_text(scope), aml::object_kind(op), start, obj_end, depth);
         std::optional<size_t> body = term_arg(p, obj_end, 0);
         if (body)
           term_list(*body, obj_end, scope, depth + 1);
         else
           opaque(p, obj_end, scope, depth + 1);
         pos = obj_end;
-      } else if (op == 0xA1) { // Else: PkgLength TermList
+      } else if (op == Op::else_) { // PkgLength TermList
         const size_t obj_end = package_end(start + 1, end);
-        record(path_text(scope), "Else", start, obj_end, depth);
+        record(path_text(scope), aml::object_kind(op), start, obj_end, depth);
         term_list(start + 1 + pkg_length(start + 1, end).second, obj_end, scope, depth + 1);
         pos = obj_end;
-      } else if (op == 0xA3) { // Noop
+      } else if (op == Op::noop) {
         pos = start + 1;
       } else {
         return opaque(start, end, scope, depth);
@@ -1034,7 +1030,7 @@ bool in_package_length(ByteView blob, const AmlObject &o, uint64_t offset) {
                                                     "ThermalZone", "Method", "Field",     "IndexField",
                                                     "BankField",   "If",     "Else"};
   if (!k_with_package.count(o.kind) || o.length < 3) return false;
-  const size_t at = o.offset + (blob[o.offset] == 0x5B ? 2u : 1u);
+  const size_t at = o.offset + (blob[o.offset] == aml::byte(aml::Op::ext_prefix) ? 2u : 1u);
   const size_t n = 1u + (blob[at] >> 6);
   return offset >= at && offset < at + n;
 }

@@ -7,6 +7,7 @@
 // Hand-written: there is no AML encoding library in Debian (acpica's compiler works on ASL text).
 #pragma once
 
+#include <measure/acpi/aml_opcodes.hpp>
 #include <measure/util/bytes.hpp>
 
 #include <cstdint>
@@ -22,7 +23,10 @@ public:
 
   Term() = default;
   static Term bare() { return Term(Frame::bare, 0); }
-  static Term framed(Frame frame, uint8_t op) { return Term(frame, op); }
+  // A term framed by a primary opcode (opcode, package, buffer, resource_template) or, for
+  // ext_package, by ExtOpPrefix and an extended opcode.
+  static Term framed(Frame frame, Op op) { return Term(frame, aml::byte(op)); }
+  static Term ext_package(ExtOp op) { return Term(Frame::ext_package, aml::byte(op)); }
 
   // Appends `child`, framed as it says (aml_append).
   Term &add(const Term &child);
