@@ -4,6 +4,7 @@
 #include "output.hpp"
 
 #include <measure/util/errors.hpp>
+#include <measure/util/version.hpp>
 
 #include <iostream>
 
@@ -25,7 +26,7 @@ int main(int argc, char **argv) {
   CLI::App app{"mrforge: reproducible Intel TDX guest images and their measurements (MRTD, RTMR0-2)"};
   app.footer(k_exit_codes_help);
   app.require_subcommand(1);
-  app.set_version_flag("--version", "mrforge 0.1.0");
+  app.set_version_flag("--version", k_tool_name);
   Runner run;
   add_measure_command(app, run);
   add_inspect_command(app, run);
