@@ -52,13 +52,7 @@ int run_capture(const CaptureOptions &o) {
   settings.progress = [](const std::string &s) { print_line(s, std::cerr); };
   if (!fs::is_regular_file(settings.firmware))
     throw InputError("--firmware", "'" + settings.firmware + "' is not a file (Debian: apt-get install ovmf)");
-  AcpiBlobs blobs;
-  try {
-    blobs = builder::capture_acpi(settings);
-  } catch (const SystemError &e) {
-    std::cerr << "mrforge: error: cannot capture: " << message_text(e.what()) << "\n";
-    return k_exit_internal;
-  }
+  AcpiBlobs blobs = builder::capture_acpi(settings);
 
   builder::OutputDir out(o.output, builder::OutputKind::acpi_captured);
   write_acpi_blobs(blobs, out.temp_path());

@@ -11,11 +11,11 @@ namespace mrforge::cli {
 // Returns the process exit code.
 using Runner = std::function<int()>;
 
-// Exit codes (documented in --help and the README).
+// Exit codes (documented in --help and the README). main() alone turns exceptions into 1, 2 and 3.
 constexpr int k_exit_ok = 0;
 constexpr int k_exit_usage = 1;     // bad command line
 constexpr int k_exit_bad_input = 2; // an input file, profile or value is wrong or missing
-constexpr int k_exit_internal = 3;  // a bug or an environment failure (OpenSSL, memory)
+constexpr int k_exit_internal = 3;  // a host tool failed (HostError), a bug or an environment failure
 constexpr int k_exit_mismatch = 4;  // verify: the TD does not match; lock --check: the lock is out of date
 
 void add_measure_command(CLI::App &app, Runner &run);

@@ -4,6 +4,7 @@
 #include "output.hpp"
 
 #include <measure/util/errors.hpp>
+#include <measure/util/version.hpp>
 
 #include <iostream>
 
@@ -11,7 +12,8 @@ namespace {
 
 constexpr const char *k_exit_codes_help =
     "Exit codes: 0 ok, 1 usage error, 2 bad input (a file, profile or value is wrong or missing),\n"
-    "3 internal error, 4 verification failed (the TD does not match; for `lock --check`: the lock is out of date).\n"
+    "3 a host tool (QEMU, swtpm) failed, or an internal error; 4 verification failed (the TD does not match;\n"
+    "for `lock --check`: the lock is out of date).\n"
     "Profiles: the shipped ones are compiled in; MRFORGE_PROFILE_PATH=DIR[:DIR...] adds folders with platform/,\n"
     "ovmf/ and acpi/ subfolders of NAME.yaml files (a name found twice is refused: give the file's path).";
 
@@ -25,7 +27,7 @@ int main(int argc, char **argv) {
   CLI::App app{"mrforge: reproducible Intel TDX guest images and their measurements (MRTD, RTMR0-2)"};
   app.footer(k_exit_codes_help);
   app.require_subcommand(1);
-  app.set_version_flag("--version", "mrforge 0.1.0");
+  app.set_version_flag("--version", k_tool_name);
   Runner run;
   add_measure_command(app, run);
   add_inspect_command(app, run);
@@ -51,8 +53,12 @@ int main(int argc, char **argv) {
     int code = app.exit(e);
     return code == 0 ? k_exit_ok : k_exit_usage;
   }
+  // The one place exceptions become exit codes (k_exit_codes_help, README "Exit codes").
   try {
     return run();
+  } catch (const HostError &e) { // before SystemError, which it refines
+    std::cerr << "mrforge: error: " << message_text(e.what()) << "\n";
+    return k_exit_internal;
   } catch (const FormatError &e) {
     std::cerr << "mrforge: error: " << message_text(e.what()) << "\n";
   } catch (const InputError &e) {

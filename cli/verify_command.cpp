@@ -8,24 +8,17 @@
 #include "measure_options.hpp"
 #include "output.hpp"
 
-#include <builder/attest/dsse.hpp>
-#include <builder/attest/measurement_statement.hpp>
-#include <builder/attest/signing_key.hpp>
+#include <builder/attest/expected_values.hpp>
 
 #include <measure/documents/attestation_inputs.hpp>
-#include <measure/documents/json_text.hpp>
 #include <measure/documents/measurement_json.hpp>
 #include <measure/documents/profile_yaml.hpp>
-#include <measure/documents/recorded_shapes.hpp>
 #include <measure/formats/tcg_log.hpp>
 #include <measure/util/errors.hpp>
-#include <measure/util/input_limits.hpp>
-#include <measure/util/mapped_file.hpp>
 #include <measure/util/size_text.hpp>
 #include <measure/util/strings.hpp>
 #include <measure/verify/verify.hpp>
 
-#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -46,84 +39,6 @@ struct VerifyOptions {
   bool log_only = false;
   bool json = false;
 };
-
-// The expected values of --expected FILE, in one of three forms: the JSON of `mrforge measure
-// --json`; a guest build's measurements.json ({"shapes": [...]}); a DSSE envelope around our
-// in-toto statement (its signature checked with --pub first). The last two may hold several VM
-// shapes: --expected-shape N picks one.
-struct ExpectedFile {
-  ExpectedValues values;
-  std::string note;    // where the values came from, for the report
-  std::string against; // the same, short, for the summary line: "measurements.json shapes[0]"
-};
-
-size_t pick_shape(const std::vector<std::string> &labels, long shape, const std::string &path) {
-  return pick_recorded_shape(labels, shape < 0 ? std::nullopt : std::optional<size_t>(static_cast<size_t>(shape)), path,
-                             "--expected-shape");
-}
-
-ExpectedFile read_measurements_shapes(const Json &j, long shape, const std::string &path) {
-  const Json &shapes = j["shapes"];
-  if (!shapes.is_array()) throw InputError(path + ": shapes", "expected an array of VM shapes");
-  std::vector<std::string> labels;
-  for (const Json &s : shapes) {
-    auto str = [&](const char *k) {
-      return s.is_object() && s.contains(k) && s[k].is_string() ? s[k].get<std::string>() : "?";
-    };
-    auto num = [&](const char *k) {
-      return s.is_object() && s.contains(k) && s[k].is_number_unsigned() ? s[k].get<uint64_t>() : uint64_t{0};
-    };
-    labels.push_back(shape_label(str("profile"), num("cpus"), num("memory_bytes")));
-  }
-  size_t n = pick_shape(labels, shape, path);
-  std::string where = path + ": shapes[" + std::to_string(n) + "]";
-  return {expected_values_from_json(shapes[n], where), "expected values: " + where + " (" + labels[n] + ")",
-          file_label(path) + " shapes[" + std::to_string(n) + "]"};
-}
-
-// Returns nullopt after printing why when the envelope's signature does not verify. A directory
-// stands for its measurements.json (a guest build's output).
-std::optional<ExpectedFile> read_expected(const std::string &given, const std::string &pub, long shape) {
-  const bool dir = std::filesystem::is_directory(given);
-  const std::string path = dir ? given + "/measurements.json" : given;
-  if (dir && !std::filesystem::exists(path))
-    throw InputError("--expected", given + " is a directory without measurements.json: give a guest build's output "
-                                           "directory, its measurements.json, `mrforge measure --json` output or a "
-                                           "signed statement");
-  // Inside a directory: measurements.json itself, never a link out of it.
-  Bytes text = dir ? InputFile::open_in(given, "measurements.json", limits::k_json_document).read_all()
-                   : read_file(path, limits::k_json_document);
-  Json j = parse_json_text(text, path);
-  bool envelope = j.is_object() && j.contains("payloadType") && j.contains("signatures");
-  if (!envelope && !pub.empty())
-    throw InputError("--pub", path + " is not a signed statement (DSSE envelope): --pub is only for one");
-  if (envelope) {
-    if (pub.empty())
-      throw InputError("--pub", path + " is a signed statement (DSSE envelope): give the signer's public key with "
-                                       "--pub PUB");
-    builder::SigningKey key = builder::load_public_key(pub);
-    builder::DsseEnvelope env = builder::parse_envelope(std::string(text.begin(), text.end()), path);
-    builder::DsseVerification v = builder::verify_envelope(env, key);
-    if (!v.ok) {
-      std::cerr << "mrforge: signature check failed: " << message_text(path + ": " + v.message)
-                << ": the expected values are not trusted, nothing was compared\n";
-      return std::nullopt;
-    }
-    builder::Statement st = builder::statement_from_envelope(env, path);
-    std::vector<std::string> labels;
-    for (const builder::StatementShape &s : st.shapes) labels.push_back(shape_label(s.profile, s.cpus, s.memory_bytes));
-    size_t n = pick_shape(labels, shape, path);
-    return ExpectedFile{st.shapes[n].expected,
-                        "expected values: shape " + std::to_string(n) + " (" + labels[n] + ") of the statement in " +
-                            path + ", signed by key " + v.keyid + " (recipe " + st.recipe_name + ", " + st.tool + ")",
-                        "the signed statement " + file_label(path) + " shape " + std::to_string(n)};
-  }
-  if (j.is_object() && j.contains("shapes")) return read_measurements_shapes(j, shape, path);
-  if (shape >= 0)
-    throw InputError("--expected-shape",
-                     path + " holds one measurement (`mrforge measure --json`), not a list of shapes");
-  return ExpectedFile{expected_values_from_json(j, path), "", file_label(path)};
-}
 
 // An RTMR3 event's payload as shown: never data that contradicts its digest.
 std::string rtmr3_payload(const LoggedEvent &e) {
@@ -286,17 +201,22 @@ int run_verify(const VerifyOptions &o) {
                      "measure --json` output or a signed statement), an IMAGE_DIR or the measure options; "
                      "--log-only accepts \"the log belongs to the quote\" as the whole result");
   // A signed statement's signature is checked before anything else is read.
-  std::optional<ExpectedFile> expected;
+  std::optional<builder::ExpectedFile> expected;
   if (!o.expected.empty()) {
-    expected = read_expected(o.expected, o.pub, o.shape);
-    if (!expected) return k_exit_mismatch;
+    expected = builder::read_expected_file(
+        o.expected, o.pub, o.shape < 0 ? std::nullopt : std::optional<size_t>(static_cast<size_t>(o.shape)));
+    if (!expected->values) {
+      std::cerr << "mrforge: signature check failed: " << message_text(expected->refusal)
+                << ": the expected values are not trusted, nothing was compared\n";
+      return k_exit_mismatch;
+    }
   }
   TdQuote quote = read_quote(o.quote);
   EventLog log = read_event_log(o.event_log.empty() ? o.quote : o.event_log, o.ima);
   VerifyReport report;
   std::string against;
   if (expected) {
-    report = verify(expected->values, log, quote);
+    report = verify(*expected->values, log, quote);
     if (!expected->note.empty()) report.notes.insert(report.notes.begin(), expected->note);
     against = "the expected values of " + expected->against;
   } else if (!o.log_only) {

@@ -16,6 +16,7 @@
 #include <measure/util/mapped_file.hpp>
 #include <measure/util/size_text.hpp>
 #include <measure/util/strings.hpp>
+#include <measure/util/version.hpp>
 
 #include <algorithm>
 #include <cerrno>
@@ -33,7 +34,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char *k_tool = "mrforge 0.1.0";
 // Bumped whenever a step's output format changes for the same inputs, so old cache entries are
 // not reused.
 constexpr const char *k_step_format = "1";
@@ -375,7 +375,7 @@ private:
         {"package", m_lock.kernel->package}, {"version", m_lock.kernel->version}, {"sha256", m_lock.kernel->sha256}};
     record["source_date_epoch"] = m_settings.source_date_epoch;
     record["lock_sha256"] = to_hex(sha256(ByteView::of(lock_to_json(m_lock))));
-    record["tool"] = k_tool;
+    record["tool"] = k_tool_name;
     out.write_record(record);
     out.commit();
     result.out_dir = out.final_path();

@@ -4,6 +4,7 @@
 #include <builder/system/output_dir.hpp>
 
 #include <measure/util/hash.hpp>
+#include <measure/util/version.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -60,7 +61,7 @@ OciBuildResult build_oci(const Recipe &recipe, const Lock &lock, Store &store, c
   record["recipe"] = recipe.name;
   record["recipe_sha256"] = recipe.sha256;
   record["source_date_epoch"] = settings.source_date_epoch;
-  record["tool"] = "mrforge 0.1.0";
+  record["tool"] = k_tool_name;
   out.write_record(nlohmann::ordered_json(record));
   out.commit();
   result.out_dir = out.final_path();

@@ -329,7 +329,8 @@ std::string capture_init_script() {
   return s;
 }
 
-AcpiBlobs capture_acpi(const AcpiCaptureSettings &settings) {
+// A system failure once the inputs are checked is the host's (QEMU, the scratch folder): HostError, exit 3.
+AcpiBlobs capture_acpi(const AcpiCaptureSettings &settings) try {
   auto progress = [&](const std::string &s) {
     if (settings.progress) settings.progress(s);
   };
@@ -420,6 +421,10 @@ AcpiBlobs capture_acpi(const AcpiCaptureSettings &settings) {
            ", rsdp " + std::to_string(blobs.rsdp.size()) + ", tables " + std::to_string(blobs.tables.size()) +
            " bytes)");
   return blobs;
+} catch (const HostError &) {
+  throw;
+} catch (const SystemError &e) {
+  throw HostError("cannot capture", e.what());
 }
 
 } // namespace mrforge::builder

@@ -88,7 +88,7 @@ std::string capture_init_script();
 // Boots and returns the three blobs. Guest RAM is a sparse file-backed memory backend in work_dir
 // (-object memory-backend-file,share=on), so shapes larger than the host's RAM (64 GiB) start: the
 // guest touches only a few MiB, and the ACPI tables depend on the size only. Throws InputError (shape, settings,
-// missing kernel, module or busybox), SystemError (QEMU missing or failing, a timeout, a blob missing from the dump)
+// missing kernel, module or busybox), HostError (QEMU missing or failing, a timeout, a blob missing from the dump)
 // with the serial log's last lines.
 AcpiBlobs capture_acpi(const AcpiCaptureSettings &settings);
 

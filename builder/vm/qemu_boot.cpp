@@ -365,7 +365,9 @@ BootCapture parse_serial_log(const std::string &raw) {
   return c;
 }
 
-BootCapture boot_image(const BootSettings &settings) {
+// A system failure once the inputs are checked is the host's (QEMU, swtpm, the scratch folder):
+// HostError, exit 3.
+BootCapture boot_image(const BootSettings &settings) try {
   validate(settings);
   const std::string work = absolute(settings.work_dir);
   auto progress = [&](const std::string &s) {
@@ -443,6 +445,10 @@ BootCapture boot_image(const BootSettings &settings) {
   }
   progress("boot: QEMU exited after " + std::to_string(static_cast<int>(seconds)) + " s");
   return capture;
+} catch (const HostError &) {
+  throw;
+} catch (const SystemError &e) {
+  throw HostError("cannot run the VM", e.what());
 }
 
 std::string qemu_escape(const std::string &s) {

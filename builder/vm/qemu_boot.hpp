@@ -75,7 +75,7 @@ struct BootCapture {
 // exits or the timeout passes, and parses it. QEMU and swtpm are killed (if still running) and
 // reaped on every path, exceptions included. A guest failure, a timeout or a QEMU error is
 // reported in BootCapture::failures, not thrown. Throws InputError for missing input files or bad
-// settings; SystemError naming QEMU or swtpm if they cannot be started (not installed, swtpm_setup
+// settings; HostError (a SystemError) naming QEMU or swtpm if they cannot be started (not installed, swtpm_setup
 // fails, the TPM socket never appears, QEMU exits with an error before any serial output).
 BootCapture boot_image(const BootSettings &settings);
 

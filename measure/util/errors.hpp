@@ -1,5 +1,5 @@
 // Error types of mrforge. One small hierarchy: every error the libraries throw derives from
-// mrforge::Error, and the CLI maps the kinds to exit codes (see cli/exit_codes.hpp).
+// mrforge::Error, and cli/main.cpp alone maps the kinds to exit codes.
 #pragma once
 
 #include <cstdint>
@@ -65,6 +65,13 @@ public:
 
 private:
   std::string m_path;
+};
+
+// A host tool (QEMU, swtpm) could not run or failed while the inputs were fine: not the user's
+// input, so the front end exits 3, not 2. what() reads "cannot run the VM: qemu-system-x86_64: ...".
+class HostError : public SystemError {
+public:
+  using SystemError::SystemError;
 };
 
 } // namespace mrforge
