@@ -14,7 +14,7 @@ namespace mrforge::test {
 
 // ../shared/vectors/<rel> relative to the project root (read-only inputs).
 std::string vector_path(const std::string &rel);
-// A file of the source tree, e.g. "measure/profiles/qemu-9.2-tdx.yaml".
+// A file of the source tree, e.g. "measure/profiles/platform/qemu-9.2-tdx.yaml".
 std::string source_path(const std::string &rel);
 // /usr/share/ovmf/OVMF.fd from Debian's ovmf package (installed by .ci/run). Fails the test if absent.
 std::string debian_ovmf();
