@@ -89,7 +89,8 @@ int run_capture(const CaptureOptions &o) {
 
 void add_acpi_capture_command(CLI::App &acpi, Runner &run) {
   auto o = std::make_shared<CaptureOptions>();
-  CLI::App *cmd = acpi.add_subcommand("capture", "Boot the local QEMU for a VM shape and save its real ACPI blobs");
+  CLI::App *cmd = add_command(acpi, run, o, "capture",
+                              "Boot the local QEMU for a VM shape and save its real ACPI blobs", run_capture);
   cmd->footer("Starts qemu-system-x86_64 (q35, TCG, OVMF) with the shape's machine options and devices (placeholder\n"
               "disks, a user-mode NIC, a read-only 9p share, empty root ports) and a tiny guest (a static busybox and\n"
               "the kernel's qemu_fw_cfg module) that dumps /sys/firmware/qemu_fw_cfg/by_name/etc/{table-loader,\n"
@@ -117,7 +118,6 @@ void add_acpi_capture_command(CLI::App &acpi, Runner &run) {
       ->check(CLI::IsMember({"tcg", "kvm"}));
   cmd->add_option("--timeout", o->timeout, "Seconds for the whole boot (default 300)")->check(CLI::Range(1, 86400));
   cmd->add_flag("--json", o->json, "Print JSON: {ok, dir, profile, shape, blobs: [{name, file, size, sha384}]}");
-  cmd->callback([o, &run] { run = [o] { return run_capture(*o); }; });
 }
 
 } // namespace mrforge::cli

@@ -79,7 +79,8 @@ void add_acpi_command(CLI::App &app, Runner &run) {
   acpi->require_subcommand(1);
 
   auto o = std::make_shared<GenerateOptions>();
-  CLI::App *gen = acpi->add_subcommand("generate", "Generate QEMU's three ACPI fw_cfg blobs for a VM shape");
+  CLI::App *gen =
+      add_command(*acpi, run, o, "generate", "Generate QEMU's three ACPI fw_cfg blobs for a VM shape", run_generate);
   gen->footer(
       "Builds etc/table-loader, etc/acpi/rsdp and etc/acpi/tables byte for byte as the profile's QEMU serves them\n"
       "to OVMF (after the firmware programmed the platform), without running QEMU. Their SHA-384 digests are\n"
@@ -98,7 +99,6 @@ void add_acpi_command(CLI::App &app, Runner &run) {
   gen->add_option("-o,--output", o->output, "Directory for the blobs, shape.yaml and tables.txt")->required();
   gen->add_flag("--json", o->json,
                 "Print JSON: {ok, dir, profile, acpi_source, blobs: [{name, file, size, sha384}], tables: [...]}");
-  gen->callback([o, &run] { run = [o] { return run_generate(*o); }; });
 
   add_acpi_capture_command(*acpi, run);
   add_acpi_diff_command(*acpi, run);

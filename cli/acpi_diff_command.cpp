@@ -142,8 +142,10 @@ constexpr const char *k_layouts_help =
 // Registers `acpi diff` and `acpi list` (both decode with measure/acpi/acpi_decode.hpp).
 void add_acpi_diff_command(CLI::App &acpi, Runner &run) {
   auto o = std::make_shared<AcpiDiffOptions>();
-  CLI::App *cmd = acpi.add_subcommand("diff", "Name the first table, field or AML object where two sets of ACPI "
-                                              "blobs differ");
+  CLI::App *cmd = add_command(acpi, run, o, "diff",
+                              "Name the first table, field or AML object where two sets of ACPI "
+                              "blobs differ",
+                              run_acpi_diff);
   cmd->footer(std::string(k_layouts_help) +
               "Both sets are decoded (tables and their fields, DSDT AML objects, table-loader commands, RSDP).\n"
               "Changes of the table layout come first (a table added, a length changed), then each difference\n"
@@ -157,10 +159,9 @@ void add_acpi_diff_command(CLI::App &acpi, Runner &run) {
   cmd->add_option("b", o->b, "Second directory of ACPI blobs")->required();
   cmd->add_flag("--json", o->json, "Print every difference as JSON: [{blob, where, offset, a, b}]");
   cmd->add_option("--limit", o->limit, "Differences to print after the first one (default 20)");
-  cmd->callback([o, &run] { run = [o] { return run_acpi_diff(*o); }; });
 
   auto l = std::make_shared<AcpiListOptions>();
-  CLI::App *list = acpi.add_subcommand("list", "Decode and print a directory of ACPI blobs");
+  CLI::App *list = add_command(acpi, run, l, "list", "Decode and print a directory of ACPI blobs", run_acpi_list);
   list->footer(std::string(k_layouts_help) +
                "Prints the tables (signature, offset, length, header ids), the table-loader commands, the RSDP,\n"
                "then every decoded field with its offset and the DSDT's AML objects indented by depth.\n"
@@ -169,7 +170,6 @@ void add_acpi_diff_command(CLI::App &acpi, Runner &run) {
                "Exit codes: 0 ok, 1 usage error, 2 bad input (a blob missing, unreadable or malformed).");
   list->add_option("dir", l->dir, "Directory of ACPI blobs")->required();
   list->add_flag("--json", l->json, "Print JSON: {tables_used, tables, table_loader, rsdp}");
-  list->callback([l, &run] { run = [l] { return run_acpi_list(*l); }; });
 }
 
 } // namespace mrforge::cli

@@ -79,7 +79,8 @@ void run_archive(const ArchiveCommandOptions &o) {
 
 void add_archive_command(CLI::App &app, Runner &run) {
   auto o = std::make_shared<ArchiveCommandOptions>();
-  CLI::App *cmd = app.add_subcommand("archive", "Write a deterministic tar or cpio archive of a directory");
+  CLI::App *cmd =
+      add_command(app, run, o, "archive", "Write a deterministic tar or cpio archive of a directory", run_archive);
   cmd->footer(
       "Entries are sorted by path, every mtime is --mtime (or SOURCE_DATE_EPOCH), owners are --uid/--gid,\n"
       "and the bytes do not depend on --threads. Prints the sha256 of the output and of the\n"
@@ -101,12 +102,6 @@ void add_archive_command(CLI::App &app, Runner &run) {
   cmd->add_flag(
       "--json", o->json,
       "Print JSON: {path, sha256, size, uncompressed_sha256, uncompressed_size, format, compression, compressor}");
-  cmd->callback([o, &run] {
-    run = [o] {
-      run_archive(*o);
-      return k_exit_ok;
-    };
-  });
 }
 
 } // namespace mrforge::cli

@@ -90,8 +90,9 @@ int run_boot(const BootOptions &o) {
 
 void add_boot_command(CLI::App &app, Runner &run) {
   auto o = std::make_shared<BootOptions>();
-  CLI::App *cmd = app.add_subcommand(
-      "boot", "Boot a built image under QEMU with a software TPM and check what the firmware measured");
+  CLI::App *cmd =
+      add_command(app, run, o, "boot",
+                  "Boot a built image under QEMU with a software TPM and check what the firmware measured", run_boot);
   cmd->footer("Boots OUT's firmware, kernel, initrd and rootfs (from OUT/metadata.json) under QEMU TCG with swtpm\n"
               "(SHA-384 bank), adding mrforge.check=1 to the command line: the image's init then dumps the TPM\n"
               "event log and the fw_cfg ACPI blobs, prints its ready line and powers off. Each event real OVMF\n"
@@ -120,7 +121,6 @@ void add_boot_command(CLI::App &app, Runner &run) {
   cmd->add_option("--profile", o->check.profile, "vTPM platform profile (default qemu-7.2-vtpm)");
   cmd->add_option("--ovmf-variant", o->check.ovmf_variant, "OVMF variant (default: the profile's)");
   cmd->add_flag("--json", o->json, "Print JSON: {ok, ready, checks, failures, ...}");
-  cmd->callback([o, &run] { run = [o] { return run_boot(*o); }; });
 }
 
 } // namespace mrforge::cli

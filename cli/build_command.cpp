@@ -28,17 +28,18 @@ struct BuildCommandOptions {
   bool no_cache = false;
 };
 
-int threads_for(const BuildCommandOptions &o) {
-  return o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-}
-
-int run_guest_build(const builder::Recipe &recipe, int64_t epoch, PreparedInputs &in, const BuildCommandOptions &o) {
-  builder::GuestBuildSettings settings;
+builder::BuildSettings build_settings(const BuildCommandOptions &o, int64_t epoch) {
+  builder::BuildSettings settings;
   settings.out_dir = o.out;
   settings.source_date_epoch = epoch;
-  settings.threads = threads_for(o);
+  settings.threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   settings.use_cache = !o.no_cache;
   settings.progress = progress_printer(o.inputs);
+  return settings;
+}
+
+int run_guest_build(const builder::Recipe &recipe, const builder::BuildSettings &settings, PreparedInputs &in,
+                    const BuildCommandOptions &o) {
   builder::GuestBuildResult result = builder::build_guest(recipe, in.current.lock, in.store, settings);
   if (o.json) {
     print_json(builder::guest_build_json(result));
@@ -70,13 +71,9 @@ int run_build(const BuildCommandOptions &o) {
   builder::check_output_replaceable(o.out,
                                     recipe.guest ? builder::OutputKind::guest_image : builder::OutputKind::oci_image);
   PreparedInputs in = prepare_inputs(recipe, o.inputs);
-  if (recipe.guest) return run_guest_build(recipe, epoch, in, o);
+  builder::BuildSettings settings = build_settings(o, epoch);
+  if (recipe.guest) return run_guest_build(recipe, settings, in, o);
 
-  builder::OciBuildSettings settings;
-  settings.out_dir = o.out;
-  settings.source_date_epoch = epoch;
-  settings.threads = threads_for(o);
-  settings.progress = progress_printer(o.inputs);
   builder::OciBuildResult result = builder::build_oci(recipe, in.current.lock, in.store, settings);
 
   if (o.json) {
@@ -104,8 +101,10 @@ int run_build(const BuildCommandOptions &o) {
 
 void add_build_command(CLI::App &app, Runner &run) {
   auto o = std::make_shared<BuildCommandOptions>();
-  CLI::App *cmd = app.add_subcommand("build", "Build a recipe reproducibly (OciImage: OCI layout + docker-archive; "
-                                              "GuestImage: bootable TDX guest + measurements)");
+  CLI::App *cmd = add_command(app, run, o, "build",
+                              "Build a recipe reproducibly (OciImage: OCI layout + docker-archive; "
+                              "GuestImage: bootable TDX guest + measurements)",
+                              run_build);
   cmd->footer("Locks (unless --frozen) and fetches what is missing, then builds offline from the store. The output\n"
               "directory appears whole or not at all; an existing one is replaced only if it is empty or an earlier\n"
               "build of the same kind of recipe (its mrforge-build.json says so), never through a symlink.\n"
@@ -127,7 +126,6 @@ void add_build_command(CLI::App &app, Runner &run) {
                 "Print JSON. OciImage: {manifest_digest, config_digest, layers: [...], ...}; GuestImage: {digest,\n"
                 "cmdline, artifacts: [{role, name, sha256, size}], root_hash, steps: [{step, cached}], measurements}");
   cmd->add_flag("--no-cache", o->no_cache, "GuestImage: run every step even if the step cache has its result");
-  cmd->callback([o, &run] { run = [o] { return run_build(*o); }; });
 }
 
 } // namespace mrforge::cli

@@ -5,6 +5,9 @@
 #include <CLI/CLI.hpp>
 
 #include <functional>
+#include <memory>
+#include <string>
+#include <type_traits>
 
 namespace mrforge::cli {
 
@@ -17,6 +20,26 @@ constexpr int k_exit_usage = 1;     // bad command line
 constexpr int k_exit_bad_input = 2; // an input file, profile or value is wrong or missing
 constexpr int k_exit_internal = 3;  // a host tool failed (HostError), a bug or an environment failure
 constexpr int k_exit_mismatch = 4;  // verify: the TD does not match; lock --check: the lock is out of date
+
+// Registers the subcommand NAME of `parent` with the function that runs it: `options` (which the
+// sub-app's options write into) is shared with the runner, and when CLI11 selects the subcommand,
+// `run` becomes `fn(*options)`; a `fn` that returns nothing exits 0. Returns the sub-app.
+template <class Options, class Fn>
+CLI::App *add_command(CLI::App &parent, Runner &run, const std::shared_ptr<Options> &options, const std::string &name,
+                      const std::string &summary, Fn fn) {
+  CLI::App *app = parent.add_subcommand(name, summary);
+  app->callback([options, fn, &run] {
+    run = [options, fn] {
+      if constexpr (std::is_void_v<decltype(fn(*options))>) {
+        fn(*options);
+        return k_exit_ok;
+      } else {
+        return fn(*options);
+      }
+    };
+  });
+  return app;
+}
 
 void add_measure_command(CLI::App &app, Runner &run);
 void add_inspect_command(CLI::App &app, Runner &run);

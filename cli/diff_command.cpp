@@ -52,7 +52,7 @@ int run_diff(const DiffCommandOptions &o) {
 
 void add_diff_command(CLI::App &app, Runner &run) {
   auto o = std::make_shared<DiffCommandOptions>();
-  CLI::App *cmd = app.add_subcommand("diff", "Explain how two artifacts or output directories differ");
+  CLI::App *cmd = add_command(app, run, o, "diff", "Explain how two artifacts or output directories differ", run_diff);
   cmd->footer("Compares by content: directories file by file (OCI layouts by manifest, config and layer),\n"
               "tar/cpio archives member by member, JSON field by field, text line by line, other files by\n"
               "size and first differing offset. File-system and disk images (erofs, squashfs, ext4, GPT/MBR)\n"
@@ -68,7 +68,6 @@ void add_diff_command(CLI::App &app, Runner &run) {
   cmd->add_option("b", o->b, "Second artifact or directory")->required();
   cmd->add_flag("--json", o->json, "Print JSON: [{artifact, entry, attribute, a, b, offset?, note?}]");
   cmd->add_flag("--no-guestfs", o->no_guestfs, "Compare file-system and disk images as bytes (no libguestfs)");
-  cmd->callback([o, &run] { run = [o] { return run_diff(*o); }; });
 }
 
 } // namespace mrforge::cli

@@ -119,17 +119,16 @@ void add_eventlog_command(CLI::App &app, Runner &run) {
   CLI::App *cmd = app.add_subcommand("eventlog", "Show or replay a TD's event log");
   cmd->require_subcommand(1);
   auto show = std::make_shared<EventlogOptions>();
-  CLI::App *s = cmd->add_subcommand(
-      "show", "Table of events: index, register, type, digest, whether the data matches the digest, decoded data");
+  CLI::App *s = add_command(
+      *cmd, run, show, "show",
+      "Table of events: index, register, type, digest, whether the data matches the digest, decoded data", run_show);
   s->footer("CHECK: verified (the digest is a hash of all the data shown), partial (of part of it: --json says\n"
             "which), unchecked (the digest covers what the data names, such as an image or a table in memory:\n"
             "the data is the log's word only), MISMATCH (the data was altered: it is not shown).");
   add_log_options(s, *show);
-  s->callback([show, &run] { run = [show] { return run_show(*show); }; });
   auto rep = std::make_shared<EventlogOptions>();
-  CLI::App *r = cmd->add_subcommand("replay", "RTMR0-3 the log replays to");
+  CLI::App *r = add_command(*cmd, run, rep, "replay", "RTMR0-3 the log replays to", run_replay);
   add_log_options(r, *rep);
-  r->callback([rep, &run] { run = [rep] { return run_replay(*rep); }; });
 }
 
 } // namespace mrforge::cli

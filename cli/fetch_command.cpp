@@ -55,8 +55,8 @@ int run_fetch(const FetchCommandOptions &o) {
 
 void add_fetch_command(CLI::App &app, Runner &run) {
   auto o = std::make_shared<FetchCommandOptions>();
-  CLI::App *cmd =
-      app.add_subcommand("fetch", "Download a recipe's locked inputs into the store, verifying each sha256");
+  CLI::App *cmd = add_command(app, run, o, "fetch",
+                              "Download a recipe's locked inputs into the store, verifying each sha256", run_fetch);
   cmd->footer("After fetch, `mrforge build` works offline. A package the repository no longer serves is an error\n"
               "that says how to supply it (--debs DIR, --mirror URL); nothing is ever substituted.\n"
               "Example: mrforge fetch --frozen examples/oci/hello.yaml\n"
@@ -64,7 +64,6 @@ void add_fetch_command(CLI::App &app, Runner &run) {
               "3 internal error.");
   add_input_options(cmd, o->inputs, InputOptionSet::fetch);
   cmd->add_flag("--json", o->json, "Print JSON: {store, packages, in_store, downloaded, from_directory, kernel, ...}");
-  cmd->callback([o, &run] { run = [o] { return run_fetch(*o); }; });
 }
 
 } // namespace mrforge::cli

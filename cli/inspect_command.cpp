@@ -160,26 +160,16 @@ void add_inspect_command(CLI::App &app, Runner &run) {
   CLI::App *cmd = app.add_subcommand("inspect", "Show what mrforge reads in a firmware or kernel image");
   cmd->require_subcommand(1);
   auto fw = std::make_shared<InspectOptions>();
-  CLI::App *f = cmd->add_subcommand("firmware", "OVMF GUIDed table, TDVF sections, both MRTDs and the CFV digest");
+  CLI::App *f = add_command(*cmd, run, fw, "firmware",
+                            "OVMF GUIDed table, TDVF sections, both MRTDs and the CFV digest", inspect_firmware);
   f->add_option("file", fw->file, "OVMF.fd")->required();
   f->add_flag("--json", fw->json, "Print JSON");
-  f->callback([fw, &run] {
-    run = [fw] {
-      inspect_firmware(*fw);
-      return k_exit_ok;
-    };
-  });
   auto k = std::make_shared<InspectOptions>();
   CLI::App *kc =
-      cmd->add_subcommand("kernel", "PE sections, boot protocol, setup header, Authenticode digests, signature");
+      add_command(*cmd, run, k, "kernel", "PE sections, boot protocol, setup header, Authenticode digests, signature",
+                  inspect_kernel);
   kc->add_option("file", k->file, "Kernel (bzImage with EFI stub) or any EFI application")->required();
   kc->add_flag("--json", k->json, "Print JSON");
-  kc->callback([k, &run] {
-    run = [k] {
-      inspect_kernel(*k);
-      return k_exit_ok;
-    };
-  });
 }
 
 } // namespace mrforge::cli

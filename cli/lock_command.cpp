@@ -86,7 +86,8 @@ int run_lock(const LockCommandOptions &o) {
 
 void add_lock_command(CLI::App &app, Runner &run) {
   auto o = std::make_shared<LockCommandOptions>();
-  CLI::App *cmd = app.add_subcommand("lock", "Resolve a recipe's packages and local files into RECIPE.lock");
+  CLI::App *cmd =
+      add_command(app, run, o, "lock", "Resolve a recipe's packages and local files into RECIPE.lock", run_lock);
   cmd->footer("The repository's InRelease is checked with the recipe's keyring (gpgv) and every index by its\n"
               "sha256; the dependency closure (Depends, Pre-Depends) is pinned by version and sha256. The same\n"
               "indexes give the same lock bytes.\n"
@@ -96,7 +97,6 @@ void add_lock_command(CLI::App &app, Runner &run) {
   add_input_options(cmd, o->inputs, InputOptionSet::lock);
   cmd->add_flag("--check", o->check, "Do not write; exit 4 if the lock would change");
   cmd->add_flag("--json", o->json, "Print JSON: {lock, changed, packages, files}");
-  cmd->callback([o, &run] { run = [o] { return run_lock(*o); }; });
 }
 
 } // namespace mrforge::cli

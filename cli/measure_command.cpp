@@ -55,7 +55,8 @@ void run_measure(const MeasureCommandOptions &o) {
 
 void add_measure_command(CLI::App &app, Runner &run) {
   auto o = std::make_shared<MeasureCommandOptions>();
-  CLI::App *cmd = app.add_subcommand("measure", "Compute the expected MRTD and RTMR0-2 of a TDX guest");
+  CLI::App *cmd =
+      add_command(app, run, o, "measure", "Compute the expected MRTD and RTMR0-2 of a TDX guest", run_measure);
   cmd->footer(
       "Inputs come from files (--firmware, --kernel, --initrd), an IMAGE_DIR with dstack's metadata.json, or as\n"
       "digests (--digest NAME=HEX, NAME one of " +
@@ -72,12 +73,6 @@ void add_measure_command(CLI::App &app, Runner &run) {
   add_measure_options(cmd, o->inputs, true);
   cmd->add_flag("--json", o->json, "Print JSON: {mrtd, rtmr0, rtmr1, rtmr2, events, inputs}");
   cmd->add_flag("--events", o->events, "Also print the expected event list");
-  cmd->callback([o, &run] {
-    run = [o] {
-      run_measure(*o);
-      return k_exit_ok;
-    };
-  });
 }
 
 } // namespace mrforge::cli

@@ -93,16 +93,12 @@ void run_profiles(bool json) {
 
 void add_profiles_command(CLI::App &app, Runner &run) {
   auto json = std::make_shared<bool>(false);
-  CLI::App *cmd = app.add_subcommand(
-      "profiles", "List the platform profiles, OVMF variants and ACPI profiles: shipped (embedded in mrforge) and "
-                  "from MRFORGE_PROFILE_PATH, with their sha256");
+  CLI::App *cmd =
+      add_command(app, run, json, "profiles",
+                  "List the platform profiles, OVMF variants and ACPI profiles: shipped (embedded in mrforge) and "
+                  "from MRFORGE_PROFILE_PATH, with their sha256",
+                  run_profiles);
   cmd->add_flag("--json", *json, "Print JSON");
-  cmd->callback([json, &run] {
-    run = [json] {
-      run_profiles(*json);
-      return k_exit_ok;
-    };
-  });
 }
 
 } // namespace mrforge::cli

@@ -88,11 +88,11 @@ void add_quote_command(CLI::App &app, Runner &run) {
   CLI::App *cmd = app.add_subcommand("quote", "Show a TDX quote");
   cmd->require_subcommand(1);
   auto o = std::make_shared<QuoteOptions>();
-  CLI::App *s = cmd->add_subcommand("show", "Header and TD report fields of a TDX quote (v4, v5) or TDREPORT");
+  CLI::App *s = add_command(*cmd, run, o, "show", "Header and TD report fields of a TDX quote (v4, v5) or TDREPORT",
+                            run_quote_show);
   s->add_option("quote", o->quote, "Quote: binary, hex text, or a dstack attestation JSON (field \"quote\")")
       ->required();
   s->add_flag("--json", o->json, "Print JSON (lowercase hex)");
-  s->callback([o, &run] { run = [o] { return run_quote_show(*o); }; });
 }
 
 } // namespace mrforge::cli

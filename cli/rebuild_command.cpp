@@ -81,8 +81,9 @@ int run_rebuild(RebuildCommandOptions o) {
 
 void add_rebuild_command(CLI::App &app, Runner &run) {
   auto o = std::make_shared<RebuildCommandOptions>();
-  CLI::App *cmd = app.add_subcommand(
-      "rebuild", "Rebuild a recipe in a fresh store and compare it with a published output (for auditors)");
+  CLI::App *cmd = add_command(app, run, o, "rebuild",
+                              "Rebuild a recipe in a fresh store and compare it with a published output (for auditors)",
+                              run_rebuild);
   cmd->footer(
       "The recipe's lock is used as it is (a lock that disagrees with the recipe is an error). Every input\n"
       "is fetched again into a fresh store (--work DIR keeps it and the rebuilt output; default: a temporary\n"
@@ -118,7 +119,6 @@ void add_rebuild_command(CLI::App &app, Runner &run) {
   cmd->add_flag("--json", o->json,
                 "Print JSON: {identical, published_digest, rebuilt_digest, differences: [{artifact, entry, "
                 "attribute, a, b, line}], signature_ok, envelope_problems}");
-  cmd->callback([o, &run] { run = [o] { return run_rebuild(*o); }; });
 }
 
 } // namespace mrforge::cli

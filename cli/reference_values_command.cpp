@@ -63,8 +63,10 @@ int run_reference_values(const ReferenceValuesOptions &o) {
 
 void add_reference_values_command(CLI::App &app, Runner &run) {
   auto o = std::make_shared<ReferenceValuesOptions>();
-  CLI::App *cmd = app.add_subcommand(
-      "reference-values", "Export a build's expected measurements for other verifiers (CoCo RVPS, measurements.json)");
+  CLI::App *cmd =
+      add_command(app, run, o, "reference-values",
+                  "Export a build's expected measurements for other verifiers (CoCo RVPS, measurements.json)",
+                  run_reference_values);
   cmd->footer(
       "SOURCE is a `mrforge build` output directory (its statement is made from the files, each one hashed) or\n"
       "a signed statement (the DSSE envelope of `mrforge sign`), whose signature --pub checks first.\n"
@@ -81,7 +83,6 @@ void add_reference_values_command(CLI::App &app, Runner &run) {
       ->check(CLI::IsMember({"coco-rvps", "measurements"}));
   cmd->add_option("--pub", o->pub, "The signer's public key (PEM), when SOURCE is an envelope");
   cmd->add_option("-o,--output", o->output, "Write to FILE (atomically) instead of standard output");
-  cmd->callback([o, &run] { run = [o] { return run_reference_values(*o); }; });
 }
 
 } // namespace mrforge::cli

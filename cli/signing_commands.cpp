@@ -236,7 +236,8 @@ int run_verify_signature(const VerifySignatureOptions &o) {
 
 void add_keygen_command(CLI::App &app, Runner &run) {
   auto o = std::make_shared<KeygenOptions>();
-  CLI::App *cmd = app.add_subcommand("keygen", "Create a signing key pair for `mrforge sign` (PEM files)");
+  CLI::App *cmd =
+      add_command(app, run, o, "keygen", "Create a signing key pair for `mrforge sign` (PEM files)", run_keygen);
   cmd->footer("Writes PREFIX.key (PKCS#8, unencrypted, mode 0600) and PREFIX.pub (SubjectPublicKeyInfo) and prints\n"
               "the key id (hex sha256 of the public key's DER). Existing files are never overwritten; the private\n"
               "key is never printed. Ed25519 signatures are deterministic; ECDSA P-256 ones are not.\n"
@@ -245,13 +246,13 @@ void add_keygen_command(CLI::App &app, Runner &run) {
   cmd->add_option("--type", o->type, "Key type (default ed25519)")->check(CLI::IsMember({"ed25519", "ecdsa-p256"}));
   cmd->add_option("-o,--output", o->prefix, "Path prefix: writes PREFIX.key and PREFIX.pub")->required();
   cmd->add_flag("--json", o->json, "Print JSON: {keyid, type, private_key, public_key}");
-  cmd->callback([o, &run] { run = [o] { return run_keygen(*o); }; });
 }
 
 void add_sign_command(CLI::App &app, Runner &run) {
   auto o = std::make_shared<SignOptions>();
-  CLI::App *cmd = app.add_subcommand(
-      "sign", "Sign the measurements of a build output: a DSSE envelope around an in-toto statement");
+  CLI::App *cmd =
+      add_command(app, run, o, "sign",
+                  "Sign the measurements of a build output: a DSSE envelope around an in-toto statement", run_sign);
   cmd->footer("The statement (in-toto Statement v1) lists the sha256 of every artifact as subjects; its predicate\n"
               "holds MRTD and RTMR0-2 per VM shape with every input that determines them, the recipe and lock\n"
               "digests and the tool version. Its bytes depend only on OUT's content; with an Ed25519 key the\n"
@@ -263,13 +264,14 @@ void add_sign_command(CLI::App &app, Runner &run) {
   cmd->add_option("-o,--output", o->envelope, "Envelope file (default: OUT.intoto.json, beside OUT)");
   cmd->add_flag("--json", o->json,
                 "Print JSON: {envelope, payload_type, predicate_type, subjects, payload_sha256, keyid, ...}");
-  cmd->callback([o, &run] { run = [o] { return run_sign(*o); }; });
 }
 
 void add_verify_signature_command(CLI::App &app, Runner &run) {
   auto o = std::make_shared<VerifySignatureOptions>();
-  CLI::App *cmd = app.add_subcommand(
-      "verify-signature", "Check a DSSE envelope's signature and print the signed measurements; optionally the files");
+  CLI::App *cmd =
+      add_command(app, run, o, "verify-signature",
+                  "Check a DSSE envelope's signature and print the signed measurements; optionally the files",
+                  run_verify_signature);
   cmd->footer("The signature is checked over the DSSE pre-authentication encoding of the payload and its type\n"
               "before anything in the payload is read. With --artifacts, every subject's file in OUT is hashed\n"
               "and compared with the statement; each difference is printed on its own line.\n"
@@ -281,7 +283,6 @@ void add_verify_signature_command(CLI::App &app, Runner &run) {
   cmd->add_option("--artifacts", o->artifacts, "Also check every subject's sha256 against the files in this directory");
   cmd->add_flag("--json", o->json,
                 "Print JSON: {result, keyid, payload_sha256, statement: {subjects, shapes, ...}, artifacts}");
-  cmd->callback([o, &run] { run = [o] { return run_verify_signature(*o); }; });
 }
 
 } // namespace mrforge::cli

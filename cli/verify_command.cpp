@@ -250,7 +250,8 @@ int run_verify(const VerifyOptions &o) {
 
 void add_verify_command(CLI::App &app, Runner &run) {
   auto o = std::make_shared<VerifyOptions>();
-  CLI::App *cmd = app.add_subcommand("verify", "Check a TD's quote and event log against expected measurements");
+  CLI::App *cmd =
+      add_command(app, run, o, "verify", "Check a TD's quote and event log against expected measurements", run_verify);
   cmd->footer("Expected values come from --expected FILE|DIR or are computed by the measure engine from an\n"
               "IMAGE_DIR or the measure options; never from the log being verified. --expected reads the JSON of\n"
               "`mrforge measure --json`, a guest build's measurements.json (or its output directory), or a signed\n"
@@ -289,7 +290,6 @@ void add_verify_command(CLI::App &app, Runner &run) {
                 "Do not compare MRTD (when --firmware is a stand-in used only for its TDVF layout)");
   add_measure_options(cmd, o->inputs, false);
   cmd->add_flag("--json", o->json, "Print JSON");
-  cmd->callback([o, &run] { run = [o] { return run_verify(*o); }; });
 }
 
 } // namespace mrforge::cli

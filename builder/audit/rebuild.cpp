@@ -96,21 +96,15 @@ RebuildResult rebuild_in(const Recipe &recipe, const RebuildSettings &settings, 
   fetch_inputs(current.lock, recipe, store, fetcher, fetch, progress);
 
   std::string out = work + "/out";
-  if (recipe.guest) {
-    GuestBuildSettings b;
-    b.out_dir = out;
-    b.source_date_epoch = settings.source_date_epoch;
-    b.threads = settings.threads;
-    b.progress = progress;
+  BuildSettings b;
+  b.out_dir = out;
+  b.source_date_epoch = settings.source_date_epoch;
+  b.threads = settings.threads;
+  b.progress = progress;
+  if (recipe.guest)
     build_guest(recipe, current.lock, store, b);
-  } else {
-    OciBuildSettings b;
-    b.out_dir = out;
-    b.source_date_epoch = settings.source_date_epoch;
-    b.threads = settings.threads;
-    b.progress = progress;
+  else
     build_oci(recipe, current.lock, store, b);
-  }
 
   RebuildResult result;
   result.published_digest = output_digest(published);

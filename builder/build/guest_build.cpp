@@ -38,7 +38,7 @@ namespace {
 // not reused.
 constexpr const char *k_step_format = "1";
 
-void say(const GuestBuildSettings &s, const std::string &text) {
+void say(const BuildSettings &s, const std::string &text) {
   if (s.progress) s.progress(text);
 }
 
@@ -118,7 +118,7 @@ std::string rootfs_recipe_key(const Recipe &r, const Lock &lock) {
 
 class GuestBuilder {
 public:
-  GuestBuilder(const Recipe &recipe, const Lock &lock, Store &store, const GuestBuildSettings &settings)
+  GuestBuilder(const Recipe &recipe, const Lock &lock, Store &store, const BuildSettings &settings)
       : m_recipe(recipe), m_guest(*recipe.guest), m_lock(lock), m_store(store), m_settings(settings),
         m_cache(store, settings.use_cache), m_scratch(store.make_scratch_dir("guest-" + recipe.name)),
         m_staging(m_scratch.path() + "/contents") {
@@ -390,7 +390,7 @@ private:
   const GuestSpec &m_guest;
   const Lock &m_lock;
   Store &m_store;
-  const GuestBuildSettings &m_settings;
+  const BuildSettings &m_settings;
   StepCache m_cache;
   ScratchDir m_scratch;
   ContentStaging m_staging;
@@ -408,7 +408,7 @@ std::string verity_cmdline(const VerityInfo &v, const std::string &format) {
          " mrforge.hashstart=" + std::to_string(v.hash_start_block) + " mrforge.rootfs=" + format;
 }
 
-GuestBuildResult build_guest(const Recipe &recipe, const Lock &lock, Store &store, const GuestBuildSettings &settings) {
+GuestBuildResult build_guest(const Recipe &recipe, const Lock &lock, Store &store, const BuildSettings &settings) {
   if (!recipe.guest) throw InputError(recipe.path, "not a GuestImage recipe");
   // Refused now rather than after a long build; checked again when the output is swapped in.
   check_output_replaceable(settings.out_dir, OutputKind::guest_image);

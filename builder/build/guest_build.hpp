@@ -17,6 +17,7 @@
 // command line and the measurements).
 #pragma once
 
+#include <builder/build/build_settings.hpp>
 #include <builder/build/guest_measure.hpp>
 #include <builder/guest/rootfs_image.hpp>
 #include <builder/recipe/inputs.hpp>
@@ -30,14 +31,6 @@
 #include <vector>
 
 namespace mrforge::builder {
-
-struct GuestBuildSettings {
-  std::string out_dir;
-  int64_t source_date_epoch = 0;
-  int threads = 1;       // compression threads: speed only, never bytes
-  bool use_cache = true; // false: run every step (build --no-cache)
-  Progress progress;
-};
 
 struct GuestArtifact {
   std::string role; // "bios", "kernel", "initrd", "rootfs", ...
@@ -57,7 +50,7 @@ struct GuestBuildResult {
 };
 
 // Throws InputError for recipe/lock/package problems (naming them), SystemError for the host.
-GuestBuildResult build_guest(const Recipe &recipe, const Lock &lock, Store &store, const GuestBuildSettings &settings);
+GuestBuildResult build_guest(const Recipe &recipe, const Lock &lock, Store &store, const BuildSettings &settings);
 
 // What `build --json` prints for a guest image.
 nlohmann::ordered_json guest_build_json(const GuestBuildResult &result);

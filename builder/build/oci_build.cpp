@@ -27,7 +27,7 @@ nlohmann::json oci_build_json(const OciBuildResult &r) {
           {"compressor", r.compressor}};
 }
 
-OciBuildResult build_oci(const Recipe &recipe, const Lock &lock, Store &store, const OciBuildSettings &settings) {
+OciBuildResult build_oci(const Recipe &recipe, const Lock &lock, Store &store, const BuildSettings &settings) {
   OutputDir out(settings.out_dir, OutputKind::oci_image);
   ScratchDir scratch(store.make_scratch_dir("build-" + recipe.name.substr(0, recipe.name.find('/'))));
   ContentStaging staging(scratch.path() + "/contents");

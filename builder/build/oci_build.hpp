@@ -3,6 +3,7 @@
 // docker-archive in an output directory that is replaced atomically.
 #pragma once
 
+#include <builder/build/build_settings.hpp>
 #include <builder/oci/oci_image.hpp>
 #include <builder/recipe/inputs.hpp>
 #include <builder/recipe/lock.hpp>
@@ -16,13 +17,6 @@
 
 namespace mrforge::builder {
 
-struct OciBuildSettings {
-  std::string out_dir;
-  int64_t source_date_epoch = 0;
-  int threads = 1; // compression threads: speed only, never bytes
-  Progress progress;
-};
-
 struct OciBuildResult {
   OciImageResult image;
   std::string out_dir;
@@ -31,7 +25,7 @@ struct OciBuildResult {
   std::string compressor;
 };
 
-OciBuildResult build_oci(const Recipe &recipe, const Lock &lock, Store &store, const OciBuildSettings &settings);
+OciBuildResult build_oci(const Recipe &recipe, const Lock &lock, Store &store, const BuildSettings &settings);
 
 // {"manifest_digest", "config_digest", "index_digest", "ref", "layers": [{"name", "digest",
 // "diff_id", "size", "media_type"}], ...}: what `build --json` prints and the build record holds.

@@ -2,6 +2,7 @@
 
 #include <measure/util/mapped_file.hpp>
 #include <measure/util/size_text.hpp>
+#include <measure/util/version.hpp>
 
 #include <curl/curl.h>
 
@@ -22,7 +23,6 @@ constexpr long k_connect_timeout_s = 30;
 constexpr long k_low_speed_limit_bytes = 1;
 constexpr long k_low_speed_time_s = 60;
 constexpr long k_max_redirects = 10;
-constexpr const char *k_user_agent = "mrforge/0.1";
 constexpr long k_max_deadline_seconds = 7 * 24 * 3600;
 constexpr const char *k_deadline_variable = "MRFORGE_FETCH_TIMEOUT";
 
