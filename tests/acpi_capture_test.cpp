@@ -264,3 +264,18 @@ TEST_CASE("Re-capturing a sample of the fixtures with the CLI gives the same byt
     }
   }
 }
+
+// Exit code 3 is the host's failure, not the input's: here QEMU itself refuses to start the VM. On
+// this kind of host (no KVM, or a KVM without SMM) `--accel kvm` makes the real QEMU exit at once;
+// where KVM can run the capture, there is no QEMU failure to observe and the test is skipped.
+TEST_CASE("When QEMU cannot run the VM, acpi capture exits 3 with QEMU's words and writes nothing",
+          "[acpi_capture][qemu][skippable]") {
+  TempDir dir("acpi-capture-host-error");
+  const std::string out = dir / "out";
+  ShellResult r = run_mrforge_cli({"acpi", "capture", "--cpus", "1", "--memory", "1G", "--accel", "kvm", "-o", out});
+  INFO(r.err);
+  if (r.exit_code == 0) mrforge::test::skip_test("QEMU runs the capture with KVM on this host: no failure to observe");
+  CHECK(r.exit_code == 3);
+  CHECK_THAT(r.err, Catch::Contains("QEMU could not run the guest") && Catch::Contains("qemu-system-x86_64:"));
+  CHECK_FALSE(fs::exists(out));
+}
