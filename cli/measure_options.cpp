@@ -189,7 +189,7 @@ LoadedRequest load_measure_request(const MeasureOptions &o) {
 
   loaded.assembled = assemble_measure_request(spec);
   const OvmfChoice &ovmf = loaded.request().ovmf;
-  loaded.notes.push_back("OVMF variant " + ovmf.variant.name + ": " + ovmf.reason);
+  loaded.notes.push_back("OVMF variant " + ovmf.variant.name + ": " + ovmf.describe());
   return loaded;
 }
 

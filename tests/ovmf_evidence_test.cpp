@@ -107,8 +107,9 @@ TEST_CASE("A known firmware build decides the OVMF variant, a contradicting one 
   OvmfChoice c = choose_ovmf_variant(file, known, std::nullopt, fallback, "qemu-8.2-tdx");
   CHECK(c.variant.name == "debian-bookworm-2022.11");
   CHECK(c.basis == VariantBasis::identified);
-  CHECK_THAT(c.reason, Catch::Contains("identified: OVMF.fd (sha256 " + to_hex(sha256(fw)).substr(0, 16)) &&
+  CHECK_THAT(c.reason, Catch::StartsWith("OVMF.fd (sha256 " + to_hex(sha256(fw)).substr(0, 16)) &&
                            Catch::Contains("Debian bookworm ovmf 2022.11-6+deb12u2"));
+  CHECK(c.describe() == "identified: " + c.reason); // the basis is named once, in front
   // Asked for and consistent.
   OvmfChoice given = choose_ovmf_variant(
       file, known, RequestedVariant{load_ovmf_variant("debian-bookworm-2022.11"), "--ovmf-variant"}, fallback, "p");
@@ -128,7 +129,7 @@ TEST_CASE("A known firmware build decides the OVMF variant, a contradicting one 
   OvmfChoice assumed = choose_ovmf_variant(other_file, known, std::nullopt, fallback, "qemu-8.2-tdx");
   CHECK(assumed.variant.name == "edk2-stable202411");
   CHECK(assumed.basis == VariantBasis::assumed);
-  CHECK_THAT(assumed.reason, Catch::StartsWith("assumed: the default of profile qemu-8.2-tdx; other.fd (sha256 ") &&
+  CHECK_THAT(assumed.reason, Catch::StartsWith("the default of profile qemu-8.2-tdx; other.fd (sha256 ") &&
                                  Catch::EndsWith(") is not a build mrforge knows"));
   // No firmware at all: an assumption too.
   CHECK(choose_ovmf_variant(std::nullopt, known, std::nullopt, fallback, "p").basis == VariantBasis::assumed);

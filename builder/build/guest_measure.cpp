@@ -62,7 +62,7 @@ ShapeMeasurement measure_guest_shape(const MeasureShape &shape, const GuestFiles
   r.cpus = req.cpus;
   r.memory = req.memory;
   r.ovmf_variant = req.ovmf.variant.name;
-  r.ovmf_basis = std::string(variant_basis_name(req.ovmf.basis)) + ": " + req.ovmf.reason;
+  r.ovmf_basis = req.ovmf.describe();
   r.acpi_source = req.acpi.origin;
   try {
     MeasureInputs in = measure_inputs(req);

@@ -148,7 +148,7 @@ BootCheckResult run_boot_check(const BootCheckSettings &o) {
   result.ok = cap.ready && events_ok && failures.empty();
   result.profile = profile.name;
   result.ovmf_variant = ovmf.name;
-  result.ovmf_basis = std::string(variant_basis_name(request.ovmf.basis)) + ": " + request.ovmf.reason;
+  result.ovmf_basis = request.ovmf.describe();
   result.cpus = o.cpus;
   result.memory = memory;
   result.cmdline = cmdline;

@@ -49,7 +49,7 @@ Measurement measure(const MeasureRequest &r) {
     m.inputs.insert(it == m.inputs.end() ? it : it + 1, {name, value});
   };
   insert_after("ovmf_variant", "ovmf_variant_basis",
-               std::string(variant_basis_name(r.ovmf.basis)) + ": " + r.ovmf.reason);
+               r.ovmf.describe());
   insert_after("profile", "profile_origin", r.profile_origin);
   if (!r.shape_origin.empty()) insert_after("memory", "shape_origin", r.shape_origin);
   if (r.acpi.kind != AcpiInputKind::none) insert_after("memory", "acpi_source", acpi_input_kind_name(r.acpi.kind));

@@ -33,6 +33,8 @@ const char *variant_basis_name(VariantBasis b) {
   return "?";
 }
 
+std::string OvmfChoice::describe() const { return std::string(variant_basis_name(basis)) + ": " + reason; }
+
 std::vector<std::string> variant_store_contradictions(const OvmfVariant &variant, const NamedBytes &firmware) {
   const std::string &name = firmware.error_source();
   FirmwareImage image = parse_firmware(firmware.bytes, name);
@@ -72,7 +74,7 @@ OvmfChoice choose_ovmf_variant(const std::optional<NamedBytes> &firmware, const 
   if (!firmware) {
     if (requested)
       return {requested->variant, VariantBasis::given, requested->where + " (no firmware to check it against)"};
-    return {fallback, VariantBasis::assumed, "assumed: " + fallback_where + " (no firmware to identify it by)"};
+    return {fallback, VariantBasis::assumed, fallback_where + " (no firmware to identify it by)"};
   }
   const std::string &name = firmware->name;
   const Sha256 digest = sha256(firmware->bytes);
@@ -85,7 +87,7 @@ OvmfChoice choose_ovmf_variant(const std::optional<NamedBytes> &firmware, const 
                                              " contradicts the firmware: " + fact + ", which OVMF variant " + v.name +
                                              " describes; give " + v.name + " or leave the variant out");
     return {v, requested ? VariantBasis::given : VariantBasis::identified,
-            (requested ? requested->where + ", confirmed: " : "identified: ") + fact};
+            (requested ? requested->where + ", confirmed: " : "") + fact};
   }
   const OvmfVariant &candidate = requested ? requested->variant : fallback;
   const std::string &where = requested ? requested->where : fallback_where;
@@ -99,7 +101,7 @@ OvmfChoice choose_ovmf_variant(const std::optional<NamedBytes> &firmware, const 
   }
   const std::string unknown = name + " (sha256 " + short_sha(digest) + ") is not a build mrforge knows";
   if (requested) return {candidate, VariantBasis::given, requested->where + " (" + unknown + ")"};
-  return {candidate, VariantBasis::assumed, "assumed: " + fallback_where + "; " + unknown};
+  return {candidate, VariantBasis::assumed, fallback_where + "; " + unknown};
 }
 
 } // namespace mrforge

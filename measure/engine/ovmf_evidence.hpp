@@ -29,6 +29,8 @@ struct OvmfChoice {
   OvmfVariant variant;
   VariantBasis basis = VariantBasis::assumed;
   std::string reason; // one line: why this variant, and what confirmed it or why it is an assumption
+  // "BASIS: REASON", as notes, measurements.json and --json name it ("identified: OVMF.fd (sha256 ...) is ...").
+  std::string describe() const;
 };
 
 // A variant asked for, and who asked ("--ovmf-variant", "recipe.yaml:30:5: measure[0].ovmf_variant").
