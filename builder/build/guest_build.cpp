@@ -308,7 +308,13 @@ private:
     GuestBuildResult result;
     const std::string verity = rootfs.file("verity.json");
     nlohmann::json v = parse_json_text(read_text_file(verity, limits::k_text_record), verity);
-    result.verity = v.get<VerityInfo>();
+    try {
+      result.verity = v.get<VerityInfo>();
+    } catch (const nlohmann::json::exception &e) { // a record of another mrforge version, or tampered with
+      throw FormatError(verity, 0,
+                        std::string("not a verity record this mrforge writes (") + e.what() +
+                            "); remove the step cache entry " + rootfs.dir + " or build with --no-cache");
+    }
     {
       std::istringstream mods(read_text_file(initrd.file("modules.txt"), limits::k_text_record));
       for (std::string line; std::getline(mods, line);)
