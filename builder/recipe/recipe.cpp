@@ -653,33 +653,31 @@ Recipe load_recipe(const std::string &path) {
     if (!r.packages.empty() && !r.has_debian)
       p->fail("packages need a 'debian:' section saying where they come from (suite at least)");
   }
+  // What a file and a directory entry share: where, target (each once), mode, owner and layer.
   std::set<std::string> targets;
+  auto place = [&](const YamlField &f, auto &spec) {
+    if (guest) reject_keys(f, {"layer"}, k_no_layer);
+    spec.where = location_of(f);
+    spec.target = target_path(f.required("target"));
+    if (auto m = f.optional("mode")) spec.mode = m->mode();
+    std::tie(spec.uid, spec.gid) = owner_of(f, owners);
+    spec.layer = f.optional("layer") ? layer_name(f.required("layer"), r.layers) : r.layers.back();
+    if (!targets.insert(spec.target).second) f.required("target").fail("target /" + spec.target + " is given twice");
+  };
   if (auto fl = root.optional("files")) {
     for (const YamlField &f : fl->list()) {
-      if (guest && f.node().IsMap()) reject_keys(f, {"layer"}, k_no_layer);
       f.expect_map({"source", "target", "mode", "owner", "group", "layer"});
       FileSpec spec;
-      spec.where = location_of(f);
+      place(f, spec);
       std::tie(spec.source, spec.source_path) = source_path(f.required("source"), r.dir);
-      spec.target = target_path(f.required("target"));
-      if (auto m = f.optional("mode")) spec.mode = m->mode();
-      std::tie(spec.uid, spec.gid) = owner_of(f, owners);
-      spec.layer = f.optional("layer") ? layer_name(f.required("layer"), r.layers) : r.layers.back();
-      if (!targets.insert(spec.target).second) f.required("target").fail("target /" + spec.target + " is given twice");
       r.files.push_back(spec);
     }
   }
   if (auto dl = root.optional("directories")) {
     for (const YamlField &f : dl->list()) {
-      if (guest && f.node().IsMap()) reject_keys(f, {"layer"}, k_no_layer);
       f.expect_map({"target", "mode", "owner", "group", "layer"});
       DirectorySpec spec;
-      spec.where = location_of(f);
-      spec.target = target_path(f.required("target"));
-      if (auto m = f.optional("mode")) spec.mode = m->mode();
-      std::tie(spec.uid, spec.gid) = owner_of(f, owners);
-      spec.layer = f.optional("layer") ? layer_name(f.required("layer"), r.layers) : r.layers.back();
-      if (!targets.insert(spec.target).second) f.required("target").fail("target /" + spec.target + " is given twice");
+      place(f, spec);
       r.directories.push_back(spec);
     }
   }

@@ -80,13 +80,9 @@ bool matches_sha384(ByteView data, ByteView expected) {
   return ByteView(d.data(), d.size()) == expected;
 }
 
-// The TD report body (584 or 648 bytes) that r is positioned at.
-void read_td_body(Reader &r, uint16_t body_type, TdQuote &q) {
-  q.body_type = body_type;
-  q.tee_tcb_svn = read_field(r, 16);
-  q.mrseam = read_field(r, 48);
-  q.mrsignerseam = read_field(r, 48);
-  q.seam_attributes = r.read_le<uint64_t>();
+// The TD's own fields, in the order both the quote's TD report body and TDREPORT's TDINFO hold
+// them: ATTRIBUTES, XFAM, MRTD, MRCONFIGID, MROWNER, MROWNERCONFIG, RTMR0-3.
+void read_td_fields(Reader &r, TdQuote &q) {
   q.td_attributes = r.read_le<uint64_t>();
   q.xfam = r.read_le<uint64_t>();
   q.mrtd = read_sha384(r);
@@ -94,6 +90,16 @@ void read_td_body(Reader &r, uint16_t body_type, TdQuote &q) {
   q.mrowner = read_field(r, 48);
   q.mrownerconfig = read_field(r, 48);
   for (Sha384 &mr : q.rtmr) mr = read_sha384(r);
+}
+
+// The TD report body (584 or 648 bytes) that r is positioned at.
+void read_td_body(Reader &r, uint16_t body_type, TdQuote &q) {
+  q.body_type = body_type;
+  q.tee_tcb_svn = read_field(r, 16);
+  q.mrseam = read_field(r, 48);
+  q.mrsignerseam = read_field(r, 48);
+  q.seam_attributes = r.read_le<uint64_t>();
+  read_td_fields(r, q);
   q.report_data = read_field(r, 64);
   if (body_type == k_quote_body_td15) {
     q.tee_tcb_svn2 = read_field(r, 16);
@@ -239,13 +245,7 @@ TdQuote parse_td_report(ByteView data, const std::string &source) {
   if (q.body_type == k_quote_body_td15) q.tee_tcb_svn2 = read_field(tcb, 16);
 
   Reader info = r.sub(k_td_info_at, k_td_info_size, "TDINFO");
-  q.td_attributes = info.read_le<uint64_t>();
-  q.xfam = info.read_le<uint64_t>();
-  q.mrtd = read_sha384(info);
-  q.mrconfigid = read_field(info, 48);
-  q.mrowner = read_field(info, 48);
-  q.mrownerconfig = read_field(info, 48);
-  for (Sha384 &mr : q.rtmr) mr = read_sha384(info);
+  read_td_fields(info, q);
   if (q.body_type == k_quote_body_td15) q.mrservicetd = read_field(info, 48);
   q.quote_bytes = k_td_report_size;
   return q;
