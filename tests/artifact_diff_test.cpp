@@ -25,17 +25,11 @@
 
 using namespace mrforge;
 using namespace mrforge::builder;
-using mrforge::test::read_text;
-using mrforge::test::run_mrforge_cli;
-using mrforge::test::run_shell;
-using mrforge::test::shell_quote;
-using mrforge::test::TempDir;
-using mrforge::test::write_text;
+using namespace mrforge::test;
 namespace fs = std::filesystem;
 
 namespace {
 
-using mrforge::test::sh;
 
 std::string all_lines(const std::vector<Difference> &diffs) {
   std::string s;

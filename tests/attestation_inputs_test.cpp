@@ -13,8 +13,7 @@
 #include <string>
 
 using namespace mrforge;
-using mrforge::test::read;
-using mrforge::test::vector_path;
+using namespace mrforge::test;
 using Json = nlohmann::json;
 
 namespace {

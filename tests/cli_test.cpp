@@ -21,15 +21,11 @@
 #include <unistd.h>
 
 namespace fs = std::filesystem;
-using mrforge::test::debian_kernel_612;
-using mrforge::test::debian_ovmf;
-using mrforge::test::with;
+using namespace mrforge::test;
 
 namespace {
 
 using Run = mrforge::test::ShellResult;
-using mrforge::test::TempDir;
-using mrforge::test::write_text;
 
 Run run_mrforge(const std::vector<std::string> &args) { return mrforge::test::run_mrforge_cli(args); }
 
@@ -179,7 +175,6 @@ TEST_CASE("mrforge inspect kernel reports the Authenticode digests and the signa
 
 namespace {
 
-using mrforge::test::vector_path;
 
 nlohmann::json vector_json(const std::string &rel) {
   std::ifstream in(vector_path(rel));

@@ -28,9 +28,7 @@ using namespace mrforge::builder;
 
 namespace {
 
-using test::read_text;
-using test::TempDir;
-using test::write_file;
+using namespace mrforge::test;
 
 std::string sha256_file(const fs::path &p) { return to_hex(sha256(ByteView::of(read_text(p)))); }
 

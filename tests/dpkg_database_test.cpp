@@ -24,9 +24,7 @@ using namespace mrforge::builder;
 
 namespace {
 
-using test::read_text;
-using test::TempDir;
-using test::write_file;
+using namespace mrforge::test;
 
 struct PipeCloser {
   void operator()(std::FILE *f) const noexcept { ::pclose(f); }

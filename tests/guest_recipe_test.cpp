@@ -24,14 +24,7 @@
 namespace fs = std::filesystem;
 using namespace mrforge;
 using namespace mrforge::builder;
-using mrforge::test::AptRepo;
-using mrforge::test::DebSpec;
-using mrforge::test::read_text;
-using mrforge::test::run_shell;
-using mrforge::test::shell_quote;
-using mrforge::test::ShellResult;
-using mrforge::test::TempDir;
-using mrforge::test::write_text;
+using namespace mrforge::test;
 
 namespace {
 

@@ -19,15 +19,7 @@
 
 namespace fs = std::filesystem;
 using namespace mrforge;
-using mrforge::test::AptRepo;
-using mrforge::test::DebSpec;
-using mrforge::test::read_text;
-using mrforge::test::run_mrforge_cli;
-using mrforge::test::run_shell;
-using mrforge::test::shell_quote;
-using mrforge::test::ShellResult;
-using mrforge::test::TempDir;
-using mrforge::test::write_text;
+using namespace mrforge::test;
 
 namespace {
 

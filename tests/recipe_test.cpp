@@ -11,8 +11,7 @@
 
 using namespace mrforge;
 using namespace mrforge::builder;
-using mrforge::test::TempDir;
-using mrforge::test::write_text;
+using namespace mrforge::test;
 
 namespace {
 

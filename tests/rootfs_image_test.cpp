@@ -34,9 +34,7 @@
 
 using namespace mrforge;
 using namespace mrforge::builder;
-using mrforge::test::run_shell;
-using mrforge::test::shell_quote;
-using mrforge::test::TempDir;
+using namespace mrforge::test;
 
 namespace {
 
@@ -65,7 +63,6 @@ std::string read_bytes(const std::string &path) {
 }
 
 // Runs a shell command; fails the test unless it exits with `status`; returns stdout.
-using mrforge::test::sh;
 
 std::string trim(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();

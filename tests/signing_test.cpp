@@ -25,14 +25,7 @@
 namespace fs = std::filesystem;
 using namespace mrforge;
 using namespace mrforge::builder;
-using mrforge::test::error_message;
-using mrforge::test::read_text;
-using mrforge::test::run_mrforge_cli;
-using mrforge::test::run_shell;
-using mrforge::test::shell_quote;
-using mrforge::test::ShellResult;
-using mrforge::test::TempDir;
-using mrforge::test::write_text;
+using namespace mrforge::test;
 
 namespace {
 

@@ -10,9 +10,7 @@
 #include <filesystem>
 
 using namespace mrforge::builder;
-using mrforge::test::read_text;
-using mrforge::test::TempDir;
-using mrforge::test::write_text;
+using namespace mrforge::test;
 namespace fs = std::filesystem;
 
 namespace {
