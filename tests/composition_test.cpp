@@ -120,16 +120,7 @@ Measurement measure_debian(const std::string &profile_name, uint64_t memory, con
                            const MappedFile &kernel) {
   PlatformProfile profile = load_platform_profile(profile_name);
   OvmfVariant ovmf = load_ovmf_variant(profile.default_ovmf_variant);
-  MeasureInputs in;
-  in.firmware = NamedBytes{fw.bytes(), "OVMF.fd"};
-  in.kernel = NamedBytes{kernel.bytes(), "vmlinuz"};
-  in.initrd = NamedBytes{initrd, "initrd"};
-  in.cmdline = "console=hvc0";
-  in.cpus = 2;
-  in.memory = memory;
-  Sha384 zero{};
-  in.supplied = {{DigestSlot::acpi_loader, zero}, {DigestSlot::acpi_rsdp, zero}, {DigestSlot::acpi_tables, zero}};
-  return measure(profile, ovmf, in);
+  return measure(profile, ovmf, test::debian_measure_inputs(fw.bytes(), kernel.bytes(), initrd, memory));
 }
 
 std::string kernel_event(const Measurement &m) {

@@ -62,6 +62,19 @@ void require_pinned_kernel_file(const std::string &path, const std::string &rele
 
 Bytes read(const std::string &path) { return read_file(path, limits::k_artifact); }
 
+MeasureInputs debian_measure_inputs(ByteView fw, ByteView kernel, const Bytes &initrd, uint64_t memory) {
+  MeasureInputs in;
+  in.firmware = NamedBytes{fw, "OVMF.fd"};
+  in.kernel = NamedBytes{kernel, "vmlinuz"};
+  in.initrd = NamedBytes{initrd, "initrd"};
+  in.cmdline = "console=hvc0";
+  in.cpus = 2;
+  in.memory = memory;
+  Sha384 zero{};
+  in.supplied = {{DigestSlot::acpi_loader, zero}, {DigestSlot::acpi_rsdp, zero}, {DigestSlot::acpi_tables, zero}};
+  return in;
+}
+
 } // namespace mrforge::test
 
 namespace mrforge::test {

@@ -1,6 +1,7 @@
 // Helpers shared by the tests: where the vectors and the Debian-installed inputs are.
 #pragma once
 
+#include <measure/engine/engine.hpp>
 #include <measure/util/bytes.hpp>
 #include <measure/util/errors.hpp>
 
@@ -21,6 +22,9 @@ std::string debian_ovmf();
 // /boot/vmlinuz-6.12* from Debian's linux-image-6.12-amd64 (installed by .ci/run). Fails if absent.
 std::string debian_kernel_612();
 Bytes read(const std::string &path);
+// Engine inputs for a guest of FW, KERNEL and INITRD: "console=hvc0", 2 vCPUs, MEMORY, and the three
+// ACPI digests supplied as zeros (tests that are about something else than ACPI).
+MeasureInputs debian_measure_inputs(ByteView fw, ByteView kernel, const Bytes &initrd, uint64_t memory = 2ull << 30);
 
 // A fresh directory under /tmp, removed with everything in it at the end of the scope.
 class TempDir {

@@ -143,19 +143,6 @@ SimulatedTd simulate(const Measurement &m) {
   return td;
 }
 
-MeasureInputs debian_inputs(const MappedFile &fw, const MappedFile &kernel, const Bytes &initrd) {
-  MeasureInputs in;
-  in.firmware = NamedBytes{fw.bytes(), "OVMF.fd"};
-  in.kernel = NamedBytes{kernel.bytes(), "vmlinuz"};
-  in.initrd = NamedBytes{initrd, "initrd"};
-  in.cmdline = "console=hvc0";
-  in.cpus = 2;
-  in.memory = 2ull << 30;
-  Sha384 zero{};
-  in.supplied = {{DigestSlot::acpi_loader, zero}, {DigestSlot::acpi_rsdp, zero}, {DigestSlot::acpi_tables, zero}};
-  return in;
-}
-
 // Index in log.events of the `pos`-th event of `reg`.
 size_t log_index(const EventLog &log, Register reg, size_t pos) {
   for (size_t i = 0; i < log.events.size(); ++i)
@@ -261,7 +248,7 @@ TEST_CASE("qemu-10.2-tdx for a TD that ran on QEMU 9.2: the kernel event differs
           "[verify][slow]") {
   MappedFile fw(debian_ovmf(), limits::k_firmware), kernel(debian_kernel_612(), limits::k_kernel);
   Bytes initrd(4096, 1);
-  MeasureInputs in = debian_inputs(fw, kernel, initrd);
+  MeasureInputs in = test::debian_measure_inputs(fw.bytes(), kernel.bytes(), initrd);
   PlatformProfile p92 = load_platform_profile("qemu-9.2-tdx"), p102 = load_platform_profile("qemu-10.2-tdx");
   OvmfVariant ovmf = load_ovmf_variant(p92.default_ovmf_variant);
   SimulatedTd td = simulate(measure(p92, ovmf, in));
@@ -286,7 +273,7 @@ TEST_CASE("qemu-10.2-tdx for a TD that ran on QEMU 9.2: the kernel event differs
 TEST_CASE("One changed character of the command line names RTMR2 event 0 and nothing explains it", "[verify][slow]") {
   MappedFile fw(debian_ovmf(), limits::k_firmware), kernel(debian_kernel_612(), limits::k_kernel);
   Bytes initrd(4096, 1);
-  MeasureInputs in = debian_inputs(fw, kernel, initrd);
+  MeasureInputs in = test::debian_measure_inputs(fw.bytes(), kernel.bytes(), initrd);
   PlatformProfile profile = load_platform_profile("qemu-9.2-tdx");
   OvmfVariant ovmf = load_ovmf_variant(profile.default_ovmf_variant);
   SimulatedTd td = simulate(measure(profile, ovmf, in));
