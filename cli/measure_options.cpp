@@ -12,6 +12,7 @@
 
 #include <iostream>
 #include <measure/documents/profile_yaml.hpp>
+#include <measure/util/strings.hpp>
 #include <measure/util/terminal_text.hpp>
 
 namespace mrforge::cli {
@@ -132,12 +133,12 @@ LoadedRequest load_measure_request(const MeasureOptions &o) {
   if (o.cpus) spec.cpus = Given{std::to_string(o.cpus), "--cpus"};
   if (!o.memory.empty()) spec.memory = Given{o.memory, "--memory"};
   if (shape_changed && !o.image_dir.empty()) {
-    std::string overridden;
+    std::vector<std::string> overridden;
     for (const auto &[given, name] : {std::pair<bool, const char *>{!o.profile.empty(), "--profile"},
                                       {o.cpus != 0, "--cpus"},
                                       {!o.memory.empty(), "--memory"}})
-      if (given) overridden += std::string(overridden.empty() ? "" : ", ") + name;
-    loaded.notes.push_back("options override the recorded shape: " + overridden);
+      if (given) overridden.push_back(name);
+    loaded.notes.push_back("options override the recorded shape: " + join(overridden, ", "));
   }
   if (shape_changed && spec.acpi.kind == AcpiChoice::Kind::digests) {
     loaded.notes.push_back("the recorded ACPI digests were made for the recorded profile, CPUs and memory: not used");

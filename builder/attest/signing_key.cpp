@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <utility>
+#include <vector>
 
 namespace mrforge::builder {
 
@@ -64,14 +65,13 @@ std::string errno_text() { return std::strerror(errno); }
 // The queued OpenSSL errors as one line (never key material: OpenSSL's messages name functions
 // and reasons), and the queue emptied.
 std::string openssl_errors() {
-  std::string out;
+  std::vector<std::string> errors;
   while (unsigned long e = ERR_get_error()) {
     char buf[256];
     ERR_error_string_n(e, buf, sizeof buf);
-    if (!out.empty()) out += "; ";
-    out += buf;
+    errors.emplace_back(buf);
   }
-  return out.empty() ? "no OpenSSL error recorded" : out;
+  return errors.empty() ? "no OpenSSL error recorded" : join(errors, "; ");
 }
 
 std::string mode_octal(mode_t mode) {

@@ -148,10 +148,9 @@ CurrentLock current_lock(const Recipe &recipe, LockMode mode, Fetcher &fetcher, 
     out.changes.push_back("no lock file " + path);
   }
   if (mode == LockMode::frozen) {
-    std::string list;
-    for (const auto &c : out.changes) list += "\n  " + c;
-    throw InputError(path, "--frozen: the lock does not match the recipe:" + list + "\nrun `mrforge lock " +
-                               recipe.path + "` (and review the change) or build without --frozen");
+    throw InputError(path, "--frozen: the lock does not match the recipe:\n  " + join(out.changes, "\n  ") +
+                               "\nrun `mrforge lock " + recipe.path +
+                               "` (and review the change) or build without --frozen");
   }
   if (exists && !packages_differ(recipe, out.lock)) {
     // Only local files, the kernel pin or the firmware path changed: no network needed.

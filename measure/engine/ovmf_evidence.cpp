@@ -4,6 +4,7 @@
 #include <measure/util/errors.hpp>
 #include <measure/util/hash.hpp>
 #include <measure/util/reader.hpp>
+#include <measure/util/strings.hpp>
 
 namespace mrforge {
 
@@ -93,10 +94,9 @@ OvmfChoice choose_ovmf_variant(const std::optional<NamedBytes> &firmware, const 
   const std::string &where = requested ? requested->where : fallback_where;
   std::vector<std::string> contradictions = variant_store_contradictions(candidate, *firmware);
   if (!contradictions.empty()) {
-    std::string list;
-    for (const std::string &c : contradictions) list += "; " + c;
     throw InputError(requested ? requested->where : "OVMF variant",
-                     candidate.name + " (" + where + ") contradicts the firmware " + name + ":" + list.substr(1) +
+                     candidate.name + " (" + where + ") contradicts the firmware " + name + ": " +
+                         join(contradictions, "; ") +
                          (requested ? "" : "; give the variant that describes this firmware (--ovmf-variant)"));
   }
   const std::string unknown = name + " (sha256 " + short_sha(digest) + ") is not a build mrforge knows";
