@@ -30,7 +30,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-
 std::string all_lines(const std::vector<Difference> &diffs) {
   std::string s;
   for (const auto &d : diffs) s += d.line() + "\n";

@@ -175,7 +175,6 @@ TEST_CASE("mrforge inspect kernel reports the Authenticode digests and the signa
 
 namespace {
 
-
 nlohmann::json vector_json(const std::string &rel) {
   std::ifstream in(vector_path(rel));
   return nlohmann::json::parse(in);

@@ -48,8 +48,7 @@ Measurement measure(const MeasureRequest &r) {
     while (it != m.inputs.end() && it->first != key) ++it;
     m.inputs.insert(it == m.inputs.end() ? it : it + 1, {name, value});
   };
-  insert_after("ovmf_variant", "ovmf_variant_basis",
-               r.ovmf.describe());
+  insert_after("ovmf_variant", "ovmf_variant_basis", r.ovmf.describe());
   insert_after("profile", "profile_origin", r.profile_origin);
   if (!r.shape_origin.empty()) insert_after("memory", "shape_origin", r.shape_origin);
   if (r.acpi.kind != AcpiInputKind::none) insert_after("memory", "acpi_source", acpi_input_kind_name(r.acpi.kind));
