@@ -1,7 +1,9 @@
 // `mrforge acpi capture`: the QEMU command line a VM shape turns into (exact argument lists), the
 // shapes the local QEMU cannot start, the guest kernel's discovery, and live re-captures of a
 // sample of the captured fixtures (tests/data/acpi/qemu-7.2-q35/, re-captured in full by
-// tests/acpi/recapture.sh) through the CLI, byte for byte.
+// tests/acpi/recapture.sh) through the CLI, byte for byte; --qemu/--qemu-data and the QEMU version
+// check against the profile, with the system's QEMU 7.2 and bookworm-backports' QEMU 10.0 unpacked
+// by .ci/install-qemu-10.0.sh (MRFORGE_QEMU10_PREFIX, default /opt/mrforge-qemu-10.0).
 #include "test_support.hpp"
 
 #include <builder/vm/acpi_capture.hpp>
