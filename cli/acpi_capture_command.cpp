@@ -1,6 +1,7 @@
-// mrforge acpi capture: boots the local QEMU (7.2, q35, TCG) for a VM shape with a tiny guest that
-// dumps the three ACPI fw_cfg files, and writes them (with the shape) to a directory, in the same
-// layout as `mrforge acpi generate`, so the two can be compared with `mrforge acpi diff`.
+// mrforge acpi capture: boots a QEMU (the local 7.2 by default, or --qemu; q35, TCG) for a VM shape
+// with a tiny guest that dumps the three ACPI fw_cfg files, and writes them (with the shape and the
+// QEMU version) to a directory, in the same layout as `mrforge acpi generate`, so the two can be
+// compared with `mrforge acpi diff`.
 #include "commands.hpp"
 #include "output.hpp"
 #include "shape_options.hpp"
@@ -30,6 +31,8 @@ struct CaptureOptions {
   std::string firmware = "/usr/share/OVMF/OVMF_CODE.fd";
   std::string kernel;
   std::string accel = "tcg";
+  std::string qemu = "qemu-system-x86_64";
+  std::string qemu_data;
   int timeout = 300;
   bool json = false;
 };
@@ -49,15 +52,18 @@ int run_capture(const CaptureOptions &o) {
   settings.work_dir = scratch.path();
   settings.timeout = std::chrono::seconds(o.timeout);
   settings.accel = o.accel;
+  settings.qemu = o.qemu;
+  settings.qemu_data_dir = o.qemu_data;
   settings.progress = [](const std::string &s) { print_line(s, std::cerr); };
   if (!fs::is_regular_file(settings.firmware))
     throw InputError("--firmware", "'" + settings.firmware + "' is not a file (Debian: apt-get install ovmf)");
-  AcpiBlobs blobs = builder::capture_acpi(settings);
+  builder::AcpiCapture capture = builder::capture_acpi(settings);
+  const AcpiBlobs &blobs = capture.blobs;
 
   builder::OutputDir out(o.output, builder::OutputKind::acpi_captured);
   write_acpi_blobs(blobs, out.temp_path());
   write_file_atomically(out.temp_path() + "/shape.yaml", vm_shape_to_yaml(shape));
-  out.write_record({{"profile", shape.profile}, {"shape", "shape.yaml"}});
+  out.write_record({{"profile", shape.profile}, {"shape", "shape.yaml"}, {"qemu_version", capture.qemu_version}});
   out.commit();
 
   const std::pair<const char *, const Bytes *> files[] = {
@@ -66,6 +72,7 @@ int run_capture(const CaptureOptions &o) {
     Json j{{"ok", true},
            {"dir", o.output},
            {"profile", shape.profile},
+           {"qemu_version", capture.qemu_version},
            {"shape", o.output + "/shape.yaml"},
            {"blobs", Json::array()}};
     for (const auto &[name, bytes] : files)
@@ -79,8 +86,8 @@ int run_capture(const CaptureOptions &o) {
     for (const auto &[name, bytes] : files)
       rows.push_back({name, std::to_string(bytes->size()) + " bytes", "sha384 " + to_hex(sha384(*bytes))});
     print_table(rows);
-    std::cout << "captured: " << o.output << " (profile " << shape.profile << ", shape in " << o.output
-              << "/shape.yaml)\n";
+    std::cout << "captured: " << o.output << " (QEMU " << capture.qemu_version << ", profile " << shape.profile
+              << ", shape in " << o.output << "/shape.yaml)\n";
   }
   return k_exit_ok;
 }
@@ -89,8 +96,8 @@ int run_capture(const CaptureOptions &o) {
 
 void add_acpi_capture_command(CLI::App &acpi, Runner &run) {
   auto o = std::make_shared<CaptureOptions>();
-  CLI::App *cmd = add_command(acpi, run, o, "capture",
-                              "Boot the local QEMU for a VM shape and save its real ACPI blobs", run_capture);
+  CLI::App *cmd =
+      add_command(acpi, run, o, "capture", "Boot QEMU for a VM shape and save its real ACPI blobs", run_capture);
   cmd->footer("Starts qemu-system-x86_64 (q35, TCG, OVMF) with the shape's machine options and devices (placeholder\n"
               "disks, a user-mode NIC, a read-only 9p share, empty root ports) and a tiny guest (a static busybox and\n"
               "the kernel's qemu_fw_cfg module) that dumps /sys/firmware/qemu_fw_cfg/by_name/etc/{table-loader,\n"
@@ -98,16 +105,23 @@ void add_acpi_capture_command(CLI::App &acpi, Runner &run) {
               "DIR/table-loader, DIR/rsdp, DIR/tables and DIR/shape.yaml (to re-capture: --shape DIR/shape.yaml) and\n"
               "DIR/mrforge-build.json, all at once; an existing DIR is replaced only if it is empty or an earlier\n"
               "`acpi capture` output, never through a symlink.\n"
-              "Only the local QEMU 7.2 can be captured (profile qemu-7.2-q35); GPUs, NVSwitches and hugepages\n"
-              "cannot be started here; vhost-vsock needs /dev/vhost-vsock. More than 255 vCPUs need --accel kvm\n"
+              "QEMU is qemu-system-x86_64 from PATH (Debian bookworm's 7.2) or --qemu PATH, with --qemu-data DIR\n"
+              "for one unpacked into a prefix of its own (`-L DIR`). Its version (`QEMU --version`) goes into\n"
+              "DIR/mrforge-build.json and must be the shape's profile's: the default profile qemu-7.2-q35\n"
+              "describes QEMU 7.2, and any other QEMU needs --profile NAME of a q35 profile of its own version\n"
+              "(TDX profiles cannot be captured). GPUs, NVSwitches and hugepages cannot be started here;\n"
+              "vhost-vsock needs /dev/vhost-vsock. More than 255 vCPUs need --accel kvm\n"
               "with a KVM that has SMM (QEMU 7.2 starts APIC IDs >= 255 only with KVM's in-kernel irqchip).\n"
               "About 20 s per boot for small shapes under TCG, minutes for 64 vCPUs. Progress goes to stderr.\n"
               "Examples:\n"
               "  mrforge acpi capture --cpus 2 --memory 2G --device virtio-blk --device virtio-net -o cap/\n"
               "  mrforge acpi capture --shape tests/data/acpi/qemu-7.2-q35/c1-m2g/shape.yaml -o cap/\n"
+              "  mrforge acpi capture --shape shape.yaml --profile NAME --qemu /opt/mrforge-qemu-10.0/usr/bin/\n"
+              "    qemu-system-x86_64 --qemu-data /opt/mrforge-qemu-10.0/usr/share/qemu -o cap10/\n"
               "  mrforge acpi diff cap/ gen/\n"
               "Exit codes: 0 captured; 1 usage error; 2 bad input (shape, unsupported device, firmware, kernel or\n"
-              "module missing, DIR not writable or not an earlier `acpi capture` output); 3 QEMU cannot run or the\n"
+              "module missing, --qemu not executable, a profile of another QEMU, DIR not writable or not an\n"
+              "earlier `acpi capture` output); 3 QEMU cannot run or the\n"
               "guest did not dump the blobs.");
   add_shape_options(*cmd, o->shape, "--profile");
   cmd->add_option("-o,--output", o->output, "Directory for table-loader, rsdp, tables and shape.yaml")->required();
@@ -116,8 +130,11 @@ void add_acpi_capture_command(CLI::App &acpi, Runner &run) {
                   "Guest kernel (default: the newest /boot/vmlinuz-* whose qemu_fw_cfg module is installed)");
   cmd->add_option("--accel", o->accel, "tcg (default) or kvm (needed for more than 255 vCPUs)")
       ->check(CLI::IsMember({"tcg", "kvm"}));
+  cmd->add_option("--qemu", o->qemu, "QEMU to run (default: qemu-system-x86_64 from PATH)");
+  cmd->add_option("--qemu-data", o->qemu_data, "QEMU's data folder, passed as -L DIR (PREFIX/usr/share/qemu)");
   cmd->add_option("--timeout", o->timeout, "Seconds for the whole boot (default 300)")->check(CLI::Range(1, 86400));
-  cmd->add_flag("--json", o->json, "Print JSON: {ok, dir, profile, shape, blobs: [{name, file, size, sha384}]}");
+  cmd->add_flag("--json", o->json,
+                "Print JSON: {ok, dir, profile, qemu_version, shape, blobs: [{name, file, size, sha384}]}");
 }
 
 } // namespace mrforge::cli

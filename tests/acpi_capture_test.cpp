@@ -1,16 +1,21 @@
 // `mrforge acpi capture`: the QEMU command line a VM shape turns into (exact argument lists), the
 // shapes the local QEMU cannot start, the guest kernel's discovery, and live re-captures of a
 // sample of the captured fixtures (tests/data/acpi/qemu-7.2-q35/, re-captured in full by
-// tests/acpi/recapture.sh) through the CLI, byte for byte.
+// tests/acpi/recapture.sh) through the CLI, byte for byte; --qemu/--qemu-data and the QEMU version
+// check against the profile, with the system's QEMU 7.2 and bookworm-backports' QEMU 10.0 unpacked
+// by .ci/install-qemu-10.0.sh (MRFORGE_QEMU10_PREFIX, default /opt/mrforge-qemu-10.0).
 #include "test_support.hpp"
 
 #include <builder/vm/acpi_capture.hpp>
 
+#include <measure/documents/profile_yaml.hpp>
 #include <measure/documents/vm_shape_file.hpp>
 #include <measure/util/errors.hpp>
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 
@@ -23,6 +28,7 @@ namespace {
 namespace fs = std::filesystem;
 
 using Args = std::vector<std::string>;
+using Json = nlohmann::json;
 
 VmShape shape_of(uint32_t cpus, uint64_t memory, std::vector<PciDeviceKind> kinds = {}) {
   VmShape s;
@@ -48,6 +54,30 @@ bool contains(const Bytes &hay, const char *needle) {
 }
 
 std::string fixture_dir(const std::string &name) { return source_path("tests/data/acpi/qemu-7.2-q35/" + name); }
+
+// Debian bookworm-backports' QEMU 10.0, unpacked privately by .ci/install-qemu-10.0.sh.
+std::string qemu10_prefix() {
+  const char *env = std::getenv("MRFORGE_QEMU10_PREFIX");
+  return env && *env ? env : "/opt/mrforge-qemu-10.0";
+}
+
+// The prefix's QEMU binary; skips the test (naming the command that installs it) when it is missing.
+std::string require_qemu10() {
+  const std::string prefix = qemu10_prefix(), qemu = prefix + "/usr/bin/qemu-system-x86_64";
+  if (!fs::is_regular_file(qemu) || !fs::is_directory(prefix + "/usr/share/qemu"))
+    mrforge::test::skip_test("no QEMU 10.0 at " + prefix + " (MRFORGE_QEMU10_PREFIX); install it with " +
+                             source_path(".ci/install-qemu-10.0.sh") + " " + prefix);
+  return qemu;
+}
+
+// "X.Y.Z" from what `qemu --version` prints, read here with the shell, independently of mrforge.
+std::string version_by_shell(const std::string &qemu, const std::string &data_dir) {
+  ShellResult r = run_shell(shell_quote(qemu) + " -L " + shell_quote(data_dir) +
+                            " --version | sed -n 's/^QEMU emulator version \\([0-9.]*\\).*/\\1/p'");
+  REQUIRE(r.exit_code == 0);
+  REQUIRE_FALSE(r.out.empty());
+  return r.out.substr(0, r.out.find('\n'));
+}
 
 } // namespace
 
@@ -142,11 +172,6 @@ TEST_CASE("Shapes the local QEMU cannot start are refused, naming the device or 
   VmShape huge = shape_of(2, 2ull << 30);
   huge.hugepages = true;
   CHECK_THAT(error_of(huge, dir.path()), Catch::Contains("hugepages"));
-
-  VmShape other = shape_of(2, 2ull << 30);
-  other.profile = "qemu-9.2-tdx";
-  CHECK_THAT(error_of(other, dir.path()),
-             Catch::Contains("capture runs the local QEMU 7.2; profile qemu-9.2-tdx describes another QEMU"));
 
   CHECK_THAT(error_of(shape_of(0, 2ull << 30), dir.path()), Catch::Contains("1 to 288 vCPUs"));
   CHECK_THAT(error_of(shape_of(289, 2ull << 30), dir.path()), Catch::Contains("1 to 288 vCPUs"));
@@ -278,4 +303,81 @@ TEST_CASE("When QEMU cannot run the VM, acpi capture exits 3 with QEMU's words a
   CHECK(r.exit_code == 3);
   CHECK_THAT(r.err, Catch::Contains("QEMU could not run the guest") && Catch::Contains("qemu-system-x86_64:"));
   CHECK_FALSE(fs::exists(out));
+}
+
+TEST_CASE("A capture profile must be the capturing QEMU's release and a plain q35 one", "[acpi_capture]") {
+  const AcpiProfile q35 = load_acpi_profile("qemu-7.2-q35");
+  CHECK_NOTHROW(check_capture_profile(q35, "7.2.22"));
+  CHECK_NOTHROW(check_capture_profile(q35, "7.2.0"));
+  std::string other = error_message([&] { check_capture_profile(q35, "10.0.2"); });
+  CHECK_THAT(other, Catch::Contains("profile qemu-7.2-q35") && Catch::Contains("QEMU 10.0.2") &&
+                        Catch::Contains("describes QEMU 7.2") && Catch::Contains("q35 profile of QEMU 10.0"));
+  CHECK_THAT(error_message([&] { check_capture_profile(q35, "7.20.1"); }), Catch::Contains("QEMU 7.20.1"));
+  CHECK_THAT(error_message([&] { check_capture_profile(load_acpi_profile("qemu-9.2-tdx"), "9.2.0"); }),
+             Catch::Contains("profile qemu-9.2-tdx") && Catch::Contains("confidential"));
+}
+
+TEST_CASE("A --qemu that is not an executable file is refused naming --qemu, before anything runs", "[acpi_capture]") {
+  TempDir dir("acpi-capture-qemu");
+  write_text(dir / "not-executable", "#!/bin/sh\n");
+  for (const std::string &qemu : {dir / "missing", dir / "not-executable", dir.path()}) {
+    INFO(qemu);
+    ShellResult r =
+        run_mrforge_cli({"acpi", "capture", "--cpus", "1", "--memory", "1G", "--qemu", qemu, "-o", dir / "out"});
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Catch::Contains("--qemu") && Catch::Contains("is not an executable file"));
+    CHECK_FALSE(fs::exists(dir / "out"));
+  }
+  ShellResult data = run_mrforge_cli(
+      {"acpi", "capture", "--cpus", "1", "--memory", "1G", "--qemu-data", dir / "no-such-dir", "-o", dir / "out"});
+  CHECK(data.exit_code == 2);
+  CHECK_THAT(data.err, Catch::Contains("--qemu-data"));
+}
+
+TEST_CASE("QEMU's version is read from --version, with -L", "[acpi_capture][qemu]") {
+  const std::string version = qemu_version("/usr/bin/qemu-system-x86_64", "/usr/share/qemu");
+  CHECK(version == version_by_shell("/usr/bin/qemu-system-x86_64", "/usr/share/qemu"));
+  CHECK(version.rfind("7.2.", 0) == 0); // the qemu-7.2-q35 fixtures' QEMU (Debian bookworm)
+  // A program that runs but is no QEMU: the host's problem, not the input's.
+  CHECK_THROWS_AS(qemu_version("/bin/true"), HostError);
+}
+
+TEST_CASE("acpi capture with --qemu and --qemu-data records the QEMU version and gives the fixture's bytes",
+          "[acpi_capture][qemu]") {
+  TempDir dir("acpi-capture-qemu");
+  const std::string fixture = fixture_dir("c1-m2g"), out = dir / "out";
+  ShellResult r =
+      run_mrforge_cli({"acpi", "capture", "--shape", fixture + "/shape.yaml", "--qemu", "/usr/bin/qemu-system-x86_64",
+                       "--qemu-data", "/usr/share/qemu", "-o", out, "--json"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  for (const char *blob : {"table-loader", "rsdp", "tables", "shape.yaml"}) {
+    INFO(blob);
+    CHECK(read(out + "/" + blob) == read(fixture + "/" + blob));
+  }
+  const std::string version = version_by_shell("/usr/bin/qemu-system-x86_64", "/usr/share/qemu");
+  CHECK(Json::parse(r.out).at("qemu_version") == version);
+  Json record = Json::parse(read_text(out + "/mrforge-build.json"));
+  CHECK(record.at("output_kind") == "acpi-captured");
+  CHECK(record.at("profile") == "qemu-7.2-q35");
+  CHECK(record.at("qemu_version") == version);
+}
+
+TEST_CASE("QEMU 10.0 is refused for the default profile qemu-7.2-q35, naming its version", "[acpi_capture][qemu]") {
+  const std::string qemu = require_qemu10();
+  const std::string data = qemu10_prefix() + "/usr/share/qemu";
+  const std::string version = version_by_shell(qemu, data);
+  CHECK(version.rfind("10.0.", 0) == 0);
+  TempDir dir("acpi-capture-qemu10");
+  const std::string out = dir / "out";
+  const Args capture = {"acpi",   "capture", "--shape",     fixture_dir("c1-m2g") + "/shape.yaml",
+                        "--qemu", qemu,      "--qemu-data", data,
+                        "-o",     out};
+  for (const Args &profile : {Args{}, Args{"--profile", "qemu-7.2-q35"}}) {
+    ShellResult r = run_mrforge_cli(with(capture, profile));
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Catch::Contains("profile qemu-7.2-q35") && Catch::Contains("QEMU " + version) &&
+                          Catch::Contains("describes QEMU 7.2"));
+    CHECK_FALSE(fs::exists(out));
+  }
 }

@@ -12,8 +12,10 @@
 #include <builder/guest/initramfs.hpp>
 #include <builder/guest/kernel_modules.hpp>
 #include <builder/system/byte_sink.hpp>
+#include <builder/system/subprocess.hpp>
 #include <builder/vm/qemu_boot.hpp>
 
+#include <measure/documents/profile_yaml.hpp>
 #include <measure/util/errors.hpp>
 #include <measure/util/file_io.hpp>
 #include <measure/util/strings.hpp>
@@ -21,7 +23,10 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
+
+#include <unistd.h>
 
 namespace mrforge::builder {
 
@@ -46,6 +51,8 @@ constexpr uint32_t k_max_cpus = 288;             // QEMU 7.2 pc_q35.c: m->max_cp
 constexpr uint32_t k_max_cpus_tcg = 255;         // QEMU 7.2 x86.c: APIC IDs >= 255 need KVM's irqchip
 constexpr uint64_t k_placeholder_disk = 1 << 20; // bytes of each placeholder virtio-blk backend
 constexpr size_t k_serial_tail_lines = 25;       // serial lines quoted in a failure message
+constexpr std::chrono::seconds k_version_timeout{30};
+constexpr const char *k_version_banner = "QEMU emulator version "; // softmmu/vl.c version()
 const char *const k_blob_names[] = {"fw_cfg/etc/table-loader", "fw_cfg/etc/acpi/rsdp", "fw_cfg/etc/acpi/tables"};
 
 const char *on_off(bool b) { return b ? "on" : "off"; }
@@ -72,9 +79,6 @@ void create_directory(const std::string &path) {
 
 ShapeArgs shape_args(const VmShape &shape, const std::string &scratch_dir) {
   const std::string where = shape.origin.empty() ? std::string("VM shape") : shape.origin;
-  if (!shape.profile.empty() && shape.profile != k_capture_profile)
-    throw InputError(where + ": profile", std::string("capture runs the local QEMU 7.2; profile ") + shape.profile +
-                                              " describes another QEMU (use " + k_capture_profile + ")");
   if (shape.cpus == 0 || shape.cpus > k_max_cpus)
     throw InputError(where + ": cpus", "QEMU 7.2 q35 takes 1 to " + std::to_string(k_max_cpus) + " vCPUs, got " +
                                            std::to_string(shape.cpus));
@@ -329,8 +333,64 @@ std::string capture_init_script() {
   return s;
 }
 
+std::string qemu_version(const std::string &qemu, const std::string &data_dir) {
+  std::error_code ec;
+  if (qemu.empty()) throw InputError("--qemu", "the QEMU program name is empty");
+  if (qemu.find('/') != std::string::npos && (!fs::is_regular_file(qemu, ec) || ::access(qemu.c_str(), X_OK) != 0))
+    throw InputError("--qemu", "'" + qemu + "' is not an executable file (give the path of qemu-system-x86_64)");
+  std::vector<std::string> argv = {qemu};
+  if (!data_dir.empty()) {
+    if (!fs::is_directory(data_dir, ec))
+      throw InputError("--qemu-data",
+                       "'" + data_dir + "' is not a directory (QEMU's data folder, PREFIX/usr/share/qemu)");
+    argv.insert(argv.end(), {"-L", data_dir});
+  }
+  argv.push_back("--version");
+  ProcessOptions options;
+  options.timeout = k_version_timeout;
+  ProcessResult r;
+  try {
+    r = run_process(argv, options);
+  } catch (const SystemError &e) {
+    throw HostError(qemu, std::string("cannot run QEMU: ") + e.what());
+  }
+  if (!r.success())
+    throw HostError(qemu,
+                    "`--version` failed (" + r.describe() + "): " + (r.stderr_data + r.stdout_data).substr(0, 500));
+  size_t at = r.stdout_data.find(k_version_banner);
+  std::string version;
+  if (at != std::string::npos)
+    for (size_t i = at + std::strlen(k_version_banner);
+         i < r.stdout_data.size() &&
+         (std::isdigit(static_cast<unsigned char>(r.stdout_data[i])) || r.stdout_data[i] == '.');
+         ++i)
+      version += r.stdout_data[i];
+  if (version.empty() || !std::isdigit(static_cast<unsigned char>(version.front())) || version.back() == '.' ||
+      version.find('.') == std::string::npos)
+    throw HostError(qemu, "`--version` printed no \"" + std::string(k_version_banner) +
+                              "X.Y.Z\" line: " + r.stdout_data.substr(0, 200));
+  return version;
+}
+
+void check_capture_profile(const AcpiProfile &profile, const std::string &version) {
+  // "10.0.2" -> "10.0": a profile names a QEMU release line.
+  size_t dot = version.find('.');
+  const std::string line = version.substr(0, dot == std::string::npos ? dot : version.find('.', dot + 1));
+  const std::string what = "profile " + profile.name;
+  if (profile.confidential)
+    throw InputError(what, "describes a confidential (TDX) guest, and capture starts a plain q35 machine: give "
+                           "--profile NAME of a q35 profile of QEMU " +
+                               line);
+  if (line != profile.qemu_version)
+    throw InputError(what, "the QEMU that would run is QEMU " + version + ", but " + profile.name + " describes QEMU " +
+                               profile.qemu_version +
+                               ": its captures would be stored under the wrong profile. Give --profile NAME of a "
+                               "q35 profile of QEMU " +
+                               line + ", or --qemu a QEMU " + profile.qemu_version);
+}
+
 // A system failure once the inputs are checked is the host's (QEMU, the scratch folder): HostError, exit 3.
-AcpiBlobs capture_acpi(const AcpiCaptureSettings &settings) try {
+AcpiCapture capture_acpi(const AcpiCaptureSettings &settings) try {
   auto progress = [&](const std::string &s) {
     if (settings.progress) settings.progress(s);
   };
@@ -343,6 +403,11 @@ AcpiBlobs capture_acpi(const AcpiCaptureSettings &settings) try {
     throw InputError("cpus", std::to_string(settings.shape.cpus) +
                                  " vCPUs need APIC IDs from 255 on, which QEMU 7.2 starts only with KVM's in-kernel "
                                  "irqchip (hw/i386/x86.c); use --accel kvm");
+  const std::string version = qemu_version(settings.qemu, settings.qemu_data_dir);
+  check_capture_profile(
+      load_acpi_profile(settings.shape.profile.empty() ? std::string(k_capture_profile) : settings.shape.profile),
+      version);
+  progress("capture: QEMU " + version + " (" + settings.qemu + ")");
   const std::string work = fs::absolute(settings.work_dir).lexically_normal().string();
   ShapeArgs args = shape_args(settings.shape, work + "/backends");
 
@@ -374,6 +439,7 @@ AcpiBlobs capture_acpi(const AcpiCaptureSettings &settings) try {
   boot.work_dir = boot_dir;
   boot.progress = settings.progress;
   boot.qemu = settings.qemu;
+  boot.qemu_data_dir = settings.qemu_data_dir;
   const std::string ram_file = work + "/guest-ram";
   // Sparse, shared file-backed RAM: not charged to the host's commit limit (a 64 GiB guest on a
   // smaller host), and untouched pages never exist.
@@ -420,7 +486,7 @@ AcpiBlobs capture_acpi(const AcpiCaptureSettings &settings) try {
   progress(std::string("capture: done in ") + secs + " s (table-loader " + std::to_string(blobs.table_loader.size()) +
            ", rsdp " + std::to_string(blobs.rsdp.size()) + ", tables " + std::to_string(blobs.tables.size()) +
            " bytes)");
-  return blobs;
+  return AcpiCapture{std::move(blobs), version};
 } catch (const HostError &) {
   throw;
 } catch (const SystemError &e) {

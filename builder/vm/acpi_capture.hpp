@@ -6,6 +6,7 @@
 #pragma once
 
 #include <measure/acpi/acpi_blobs.hpp>
+#include <measure/acpi/acpi_profile.hpp>
 #include <measure/acpi/vm_shape.hpp>
 
 #include <chrono>
@@ -15,7 +16,8 @@
 
 namespace mrforge::builder {
 
-// The only ACPI profile capture can produce: the QEMU installed here (Debian bookworm's 7.2).
+// The ACPI profile a capture is stored under when the shape names none: the QEMU installed here
+// (Debian bookworm's 7.2). Another QEMU (--qemu) needs a profile of its own version.
 constexpr const char *k_capture_profile = "qemu-7.2-q35";
 
 // The QEMU arguments that give `shape` (machine options, -smp, -m, -global, one -device per
@@ -36,8 +38,8 @@ constexpr const char *k_capture_profile = "qemu-7.2-q35";
 //     virtio-9p:      -fsdev local,id=fs<k>,path=S/9p,security_model=none,readonly=on
 //                     -device virtio-9p-pci,fsdev=fs<k>,mount_tag=share<k>
 //     pcie-root-port: -device pcie-root-port,id=rp<n>,chassis=<n>
-// (S = scratch_dir made absolute, with QEMU's ',' -> ',,' escaping.) The profile must be
-// k_capture_profile or empty (taken as k_capture_profile); cpus 1-288; memory whole MiB.
+// (S = scratch_dir made absolute, with QEMU's ',' -> ',,' escaping.) The profile is not looked at
+// here (check_capture_profile matches it to the QEMU); cpus 1-288; memory whole MiB.
 std::vector<std::string> qemu_shape_args(const VmShape &shape, const std::string &scratch_dir);
 
 // The -cpu capture uses: QEMU's default model qemu64 (dstack's reference tooling uses it too), with
@@ -57,7 +59,8 @@ struct AcpiCaptureSettings {
   std::string work_dir; // scratch, caller-owned, must exist
   std::chrono::seconds timeout{300};
   std::function<void(const std::string &)> progress;
-  std::string qemu = "qemu-system-x86_64";
+  std::string qemu = "qemu-system-x86_64"; // a path, or a name in the fixed PATH
+  std::string qemu_data_dir;               // -L DIR when not empty (BootSettings::qemu_data_dir)
   // Added by helper 1:
   std::string module;                   // default: KERNEL's qemu_fw_cfg.ko[.xz|.zst] (find_fw_cfg_module)
   std::string busybox = "/bin/busybox"; // a static busybox (Debian's busybox-static)
@@ -85,11 +88,27 @@ std::string default_capture_kernel(const std::string &boot_dir = "/boot",
 // and "MRFORGE-READY acpi-capture", and powers off.
 std::string capture_init_script();
 
-// Boots and returns the three blobs. Guest RAM is a sparse file-backed memory backend in work_dir
+// The version `QEMU [-L DATA_DIR] --version` prints: "10.0.2" from "QEMU emulator version 10.0.2
+// (Debian 1:10.0.2+ds-2+deb13u1~bpo12+1)". Throws InputError naming --qemu when a path (anything
+// with a '/') is not an executable file, HostError when QEMU cannot run or prints no version.
+std::string qemu_version(const std::string &qemu, const std::string &data_dir = "");
+
+// Throws InputError unless `profile` describes the QEMU that captures: a plain q35 machine (not a
+// confidential profile) of the same QEMU release (major.minor of `version` equal to
+// profile.qemu_version), so that blobs are never stored under another QEMU's profile.
+void check_capture_profile(const AcpiProfile &profile, const std::string &version);
+
+struct AcpiCapture {
+  AcpiBlobs blobs;
+  std::string qemu_version; // qemu_version() of the QEMU that ran
+};
+
+// Runs qemu_version() and check_capture_profile() for the shape's profile (k_capture_profile when
+// it names none), then boots and returns the three blobs. Guest RAM is a sparse file-backed memory backend in work_dir
 // (-object memory-backend-file,share=on), so shapes larger than the host's RAM (64 GiB) start: the
 // guest touches only a few MiB, and the ACPI tables depend on the size only. Throws InputError (shape, settings,
 // missing kernel, module or busybox), HostError (QEMU missing or failing, a timeout, a blob missing from the dump)
 // with the serial log's last lines.
-AcpiBlobs capture_acpi(const AcpiCaptureSettings &settings);
+AcpiCapture capture_acpi(const AcpiCaptureSettings &settings);
 
 } // namespace mrforge::builder

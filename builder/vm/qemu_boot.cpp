@@ -268,7 +268,9 @@ void start_swtpm(Running &r, const BootSettings &s, const std::string &work) {
 }
 
 std::vector<std::string> qemu_command(const BootSettings &s) {
-  std::vector<std::string> argv = {s.qemu, "-machine", s.machine, "-accel", s.accel};
+  std::vector<std::string> argv = {s.qemu};
+  if (!s.qemu_data_dir.empty()) argv.insert(argv.end(), {"-L", absolute(s.qemu_data_dir)});
+  argv.insert(argv.end(), {"-machine", s.machine, "-accel", s.accel});
   if (!s.cpu.empty()) {
     argv.push_back("-cpu");
     argv.push_back(s.cpu);
@@ -316,6 +318,8 @@ void validate(const BootSettings &s) {
   if (s.timeout.count() <= 0) throw InputError("--timeout", "must be at least 1 second");
   if (s.cmdline.find('\n') != std::string::npos) throw InputError("cmdline", "contains a newline");
   std::error_code ec;
+  if (!s.qemu_data_dir.empty() && !fs::is_directory(s.qemu_data_dir, ec))
+    throw InputError("QEMU data folder (-L)", "'" + s.qemu_data_dir + "' is not a directory");
   if (s.work_dir.empty() || !fs::is_directory(s.work_dir, ec))
     throw InputError("work directory", "'" + s.work_dir + "' is not a directory");
 }

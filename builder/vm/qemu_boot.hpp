@@ -42,6 +42,9 @@ struct BootSettings {
   // Called with "boot: ..." lines as the boot advances (firmware, EFI stub, kernel, init, ...).
   std::function<void(const std::string &)> progress;
   std::string qemu = "qemu-system-x86_64"; // programs, looked up in the fixed PATH if not absolute
+  // QEMU's data folder (firmware blobs, option ROMs), passed as `-L DIR` when not empty: for a QEMU
+  // unpacked into a prefix of its own (PREFIX/usr/share/qemu), whose built-in path is the system's.
+  std::string qemu_data_dir;
   // The machine: -machine MACHINE -accel ACCEL -cpu CPU. `machine` may carry options
   // ("q35,smm=off,hpet=off,pic=off"); an empty `cpu` leaves QEMU's default model (qemu64).
   // QEMU 7.2 starts more than 255 vCPUs (APIC IDs >= 255, x2APIC) only with KVM's in-kernel
