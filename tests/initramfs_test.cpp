@@ -30,11 +30,7 @@
 
 using namespace mrforge;
 using namespace mrforge::builder;
-using mrforge::test::read_text;
-using mrforge::test::run_shell;
-using mrforge::test::shell_quote;
-using mrforge::test::TempDir;
-using mrforge::test::write_text;
+using namespace mrforge::test;
 namespace fs = std::filesystem;
 
 namespace {
@@ -46,8 +42,6 @@ const char *const k_packages[] = {"busybox-static", "dmsetup",  "libdevmapper1.0
 // The modules the issue 5 prototype booted with (notes section 1), required and optional.
 const std::vector<std::string> k_modules = {"virtio_blk", "dm-verity", "crc32c_generic", "erofs", "qemu_fw_cfg"};
 const std::vector<std::string> k_optional = {"tdx-guest"};
-
-using mrforge::test::sh;
 
 std::vector<std::string> lines(const std::string &text) {
   std::vector<std::string> out;
@@ -118,7 +112,7 @@ FsTree host_packages_tree() {
 const std::string &dpkg_kernel_root() {
   static std::unique_ptr<TempDir> root;
   if (root) return root->path();
-  const mrforge::test::KernelPackage &k = mrforge::test::unpacked_kernel().package;
+  const KernelPackage &k = unpacked_kernel().package;
   auto made = std::make_unique<TempDir>("dpkg-kernel");
   sh("dpkg-deb -x " + shell_quote(k.deb) + " " + shell_quote(made->path()) + " && depmod -b " +
      shell_quote(made->path()) + " " + shell_quote(k.release));
@@ -128,13 +122,13 @@ const std::string &dpkg_kernel_root() {
 
 // `modinfo -k RELEASE` of the package as dpkg unpacks it (dpkg_kernel_root).
 std::string modinfo(const std::string &args) {
-  return sh("modinfo -b " + shell_quote(dpkg_kernel_root()) + " -k " +
-            shell_quote(mrforge::test::unpacked_kernel().package.release) + " " + args);
+  return sh("modinfo -b " + shell_quote(dpkg_kernel_root()) + " -k " + shell_quote(unpacked_kernel().package.release) +
+            " " + args);
 }
 
 struct Fixture {
   FsTree packages = host_packages_tree();
-  const mrforge::test::UnpackedKernel &kernel = mrforge::test::unpacked_kernel();
+  const UnpackedKernel &kernel = unpacked_kernel();
   InitramfsInputs inputs() const {
     InitramfsInputs in;
     in.packages = &packages;
@@ -415,7 +409,7 @@ BootResult boot(const TempDir &tmp, const std::string &initrd, bool corrupt_hash
                        " mrforge.datablocks=" + std::to_string(blocks) +
                        " mrforge.hashstart=" + std::to_string(blocks + 1) + " mrforge.rootfs=erofs mrforge.check=1";
   std::string log = tmp / (corrupt_hash ? "bad.log" : "boot.log");
-  const mrforge::test::UnpackedKernel &k = mrforge::test::unpacked_kernel();
+  const UnpackedKernel &k = unpacked_kernel();
   const Node *vmlinuz = k.tree.find("boot/vmlinuz-" + k.package.release);
   REQUIRE(vmlinuz != nullptr); // the modules in the initrd must come from the same kernel build
   ProcessOptions options;

@@ -22,16 +22,10 @@
 
 using namespace mrforge;
 using namespace mrforge::builder;
-using mrforge::test::read_text;
-using mrforge::test::run_shell;
-using mrforge::test::shell_quote;
-using mrforge::test::TempDir;
-using mrforge::test::write_text;
+using namespace mrforge::test;
 namespace fs = std::filesystem;
 
 namespace {
-
-using mrforge::test::sh;
 
 std::vector<std::string> lines(const std::string &text) {
   std::vector<std::string> out;
@@ -124,8 +118,7 @@ TEST_CASE("ELF interpreter and DT_NEEDED entries match readelf on host binaries"
 TEST_CASE("an ELF section's bytes equal what objcopy extracts, and a missing section is empty", "[elf]") {
   TempDir tmp("h2-elf");
   // The installed kernel's module (any release has one).
-  const std::string release =
-      fs::path(mrforge::test::debian_kernel_612()).filename().string().substr(sizeof "vmlinuz-" - 1);
+  const std::string release = fs::path(debian_kernel_612()).filename().string().substr(sizeof "vmlinuz-" - 1);
   const std::string module = "/lib/modules/" + release + "/kernel/drivers/md/dm-verity.ko.xz";
   REQUIRE(fs::exists(module));
   sh("xz -dc " + shell_quote(module) + " > " + shell_quote(tmp / "m.ko") +
@@ -171,7 +164,7 @@ TEST_CASE("a truncated or garbage ELF file is a FormatError naming it", "[elf]")
 
 TEST_CASE("kernel modules resolve with their .modinfo dependencies first, as modinfo reports them",
           "[kernel_modules]") {
-  const mrforge::test::UnpackedKernel &k = mrforge::test::unpacked_kernel();
+  const UnpackedKernel &k = unpacked_kernel();
   TempDir tmp("h2-modinfo");
   KernelModules modules(k.tree, k.package.release, "linux-image.deb");
   CHECK(modules.size() > 1000);
@@ -219,7 +212,7 @@ TEST_CASE("kernel modules resolve with their .modinfo dependencies first, as mod
 
 TEST_CASE("an unknown kernel module is an InputError naming where it was asked for and close names",
           "[kernel_modules]") {
-  const mrforge::test::UnpackedKernel &k = mrforge::test::unpacked_kernel();
+  const UnpackedKernel &k = unpacked_kernel();
   KernelModules modules(k.tree, k.package.release, "linux-image.deb");
   try {
     modules.resolve({"virtio_blk", "dm-veritty"}, "recipe.yaml:12:3: initramfs.modules[1]");
@@ -236,7 +229,7 @@ TEST_CASE("an unknown kernel module is an InputError naming where it was asked f
 }
 
 TEST_CASE("a module's uncompressed bytes equal xz -dc of the packaged file", "[kernel_modules]") {
-  const mrforge::test::UnpackedKernel &k = mrforge::test::unpacked_kernel();
+  const UnpackedKernel &k = unpacked_kernel();
   TempDir tmp("h2-unxz");
   ContentStaging staging(tmp / "staging");
   KernelModules modules(k.tree, k.package.release, "linux-image.deb");
