@@ -46,12 +46,13 @@ KernelPackage current_kernel_package(const std::string &download_dir) {
     REQUIRE(dl.exit_code == 0);
     k.deb = dl.out.substr(0, dl.out.find('\n'));
   }
-  INFO("no kernel package found in " << k_apt_cache << " or " << download_dir);
-  REQUIRE(!k.deb.empty());
+  REQUIRE(!k.deb.empty()); // `ls` fails when apt-get download left no .deb
   k.package = first_line("dpkg-deb -f " + shell_quote(k.deb) + " Package");
   k.version = first_line("dpkg-deb -f " + shell_quote(k.deb) + " Version");
-  INFO(k.deb << ": package " << k.package);
-  REQUIRE(k.package.rfind(k_image_prefix, 0) == 0);
+  {
+    INFO(k.deb << " is package " << k.package << ", not a linux-image-*");
+    REQUIRE(k.package.rfind(k_image_prefix, 0) == 0);
+  }
   k.release = k.package.substr(k_image_prefix.size()); // as kernels/*.yaml says to re-pin
   k.sha256 = sha256_of(k.deb);
   return k;
