@@ -1,7 +1,10 @@
 // The initramfs: assembled from the host's installed busybox-static, dmsetup and its libraries and
-// the host's kernel modules, written twice under different conditions to identical bytes, read
-// back with GNU cpio, checked against ldd, xz and busybox, and (tagged [qemu]) booted with the
-// host kernel onto a dm-verity erofs root made with mkfs.erofs and veritysetup.
+// the modules of Debian's kernel package (the one the shipped kernel pin names, unpacked with
+// unpack_deb as the guest build does), written twice under different conditions to identical
+// bytes, read back with GNU cpio, checked against ldd, xz, busybox and kmod's modinfo on the same
+// package as dpkg unpacks it, and (tagged [qemu]) booted with that package's kernel onto a
+// dm-verity erofs root made with mkfs.erofs and veritysetup.
+#include "support/kernel_package.hpp"
 #include "test_support.hpp"
 
 #include <builder/archive/compress.hpp>
@@ -19,6 +22,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <set>
 #include <sstream>
 #include <string>
@@ -26,16 +30,11 @@
 
 using namespace mrforge;
 using namespace mrforge::builder;
-using mrforge::test::read_text;
-using mrforge::test::run_shell;
-using mrforge::test::shell_quote;
-using mrforge::test::TempDir;
-using mrforge::test::write_text;
+using namespace mrforge::test;
 namespace fs = std::filesystem;
 
 namespace {
 
-const std::string k_release = "6.12.117+deb12-amd64";
 constexpr int64_t k_epoch = 1700000000; // 2023-11-14 22:13:20 UTC
 // The host packages whose installed files stand in for unpacked .debs (dmsetup's ldd closure).
 const char *const k_packages[] = {"busybox-static", "dmsetup",  "libdevmapper1.02.1", "libc6",
@@ -43,8 +42,6 @@ const char *const k_packages[] = {"busybox-static", "dmsetup",  "libdevmapper1.0
 // The modules the issue 5 prototype booted with (notes section 1), required and optional.
 const std::vector<std::string> k_modules = {"virtio_blk", "dm-verity", "crc32c_generic", "erofs", "qemu_fw_cfg"};
 const std::vector<std::string> k_optional = {"tdx-guest"};
-
-using mrforge::test::sh;
 
 std::vector<std::string> lines(const std::string &text) {
   std::vector<std::string> out;
@@ -67,14 +64,12 @@ bool contains(const std::string &haystack, const std::string &needle) {
   return haystack.find(needle) != std::string::npos;
 }
 
-// What these tests read from the host: the packages are REQUIREd (.ci/packages.txt lists them); the
-// pinned kernel's modules may be missing on any host (the test is then skipped, see test_support).
+// What these tests read from the host: the packages are REQUIREd (.ci/packages.txt lists them).
 void require_host() {
   for (const char *p : k_packages) {
     INFO("package " << p << " (.ci/packages.txt lists it)");
     REQUIRE(run_shell(std::string("dpkg -s ") + p + " >/dev/null 2>&1").exit_code == 0);
   }
-  mrforge::test::require_pinned_kernel_file("/lib/modules/" + k_release + "/kernel", k_release);
 }
 
 // The installed files of the host packages as a tree with the paths dpkg lists (as an unpacked
@@ -111,29 +106,35 @@ FsTree host_packages_tree() {
   return tree;
 }
 
-// The host's /lib/modules/RELEASE as the unpacked kernel package has it (lib/modules/RELEASE/...).
-FsTree host_kernel_tree() {
-  FsTree scanned = scan_directory("/lib/modules/" + k_release, {0, 0, "host modules"});
-  FsTree tree;
-  std::string prefix = "lib/modules/" + k_release;
-  tree.ensure_directory(prefix, "host");
-  for (const auto &[path, node] : scanned.nodes()) {
-    Node copy = node;
-    if (copy.type == NodeType::hardlink) copy.link_target = prefix + "/" + copy.link_target;
-    tree.add(prefix + "/" + path, copy);
-  }
-  return tree;
+// The kernel package as dpkg unpacks it (dpkg-deb -x), with the module index depmod makes when
+// the package is installed: what `modinfo -b ROOT -k RELEASE` reads, independently of unpack_deb.
+// Made once per test process.
+const std::string &dpkg_kernel_root() {
+  static std::unique_ptr<TempDir> root;
+  if (root) return root->path();
+  const KernelPackage &k = unpacked_kernel().package;
+  auto made = std::make_unique<TempDir>("dpkg-kernel");
+  sh("dpkg-deb -x " + shell_quote(k.deb) + " " + shell_quote(made->path()) + " && depmod -b " +
+     shell_quote(made->path()) + " " + shell_quote(k.release));
+  root = std::move(made);
+  return root->path();
+}
+
+// `modinfo -k RELEASE` of the package as dpkg unpacks it (dpkg_kernel_root).
+std::string modinfo(const std::string &args) {
+  return sh("modinfo -b " + shell_quote(dpkg_kernel_root()) + " -k " + shell_quote(unpacked_kernel().package.release) +
+            " " + args);
 }
 
 struct Fixture {
   FsTree packages = host_packages_tree();
-  FsTree kernel = host_kernel_tree();
+  const UnpackedKernel &kernel = unpacked_kernel();
   InitramfsInputs inputs() const {
     InitramfsInputs in;
     in.packages = &packages;
-    in.kernel = &kernel;
-    in.kernel_source = "host /lib/modules";
-    in.kernel_release = k_release;
+    in.kernel = &kernel.tree;
+    in.kernel_source = kernel.package.file_name();
+    in.kernel_release = kernel.package.release;
     in.programs = {"/sbin/dmsetup"};
     in.modules = k_modules;
     in.optional_modules = k_optional;
@@ -148,7 +149,7 @@ std::string write_file(const FsTree &tree, const std::string &path, const Compre
   return read_text(path);
 }
 
-// `modinfo -F depends` of installed modules, followed to the closure of `names`.
+// `modinfo -F depends` of the package's modules, followed to the closure of `names`.
 std::set<std::string> modinfo_closure(const std::vector<std::string> &names) {
   std::set<std::string> out;
   std::vector<std::string> todo = names;
@@ -158,7 +159,7 @@ std::set<std::string> modinfo_closure(const std::vector<std::string> &names) {
     std::string key = n;
     std::replace(key.begin(), key.end(), '-', '_');
     if (!out.insert(key).second) continue;
-    std::string deps = sh("modinfo -k " + k_release + " -F depends " + shell_quote(n));
+    std::string deps = modinfo("-F depends " + shell_quote(n));
     std::istringstream in(deps);
     for (std::string d; std::getline(in, d, ',');) {
       while (!d.empty() && d.back() == '\n') d.pop_back();
@@ -170,8 +171,7 @@ std::set<std::string> modinfo_closure(const std::vector<std::string> &names) {
 
 } // namespace
 
-TEST_CASE("the initramfs is byte-identical across staging directories, thread counts and assemblies",
-          "[initramfs][skippable]") {
+TEST_CASE("the initramfs is byte-identical across staging directories, thread counts and assemblies", "[initramfs]") {
   require_host();
   Fixture f;
   TempDir tmp("h2-initramfs");
@@ -194,7 +194,7 @@ TEST_CASE("the initramfs is byte-identical across staging directories, thread co
 }
 
 TEST_CASE("the initramfs holds /init, busybox applets, dmsetup with the libraries ldd lists, and the modules",
-          "[initramfs][skippable]") {
+          "[initramfs]") {
   require_host();
   Fixture f;
   TempDir tmp("h2-initramfs");
@@ -273,7 +273,7 @@ TEST_CASE("the initramfs holds /init, busybox applets, dmsetup with the librarie
             .exit_code == 0);
   CHECK(run_shell("cmp " + shell_quote(tmp / "x/sbin/dmsetup") + " /sbin/dmsetup").exit_code == 0);
   CHECK(run_shell("cmp " + shell_quote(tmp / "x/bin/busybox") + " /bin/busybox").exit_code == 0);
-  std::string module = sh("modinfo -k " + k_release + " -n dm-verity");
+  std::string module = modinfo("-n dm-verity");
   module.pop_back();
   CHECK(sh("xz -dc " + shell_quote(module) + " | sha256sum") ==
         sh("sha256sum < " + shell_quote(tmp / "x/lib/modules/dm-verity.ko")));
@@ -297,7 +297,7 @@ TEST_CASE("the initramfs holds /init, busybox applets, dmsetup with the librarie
   CHECK(contains(version.out, "Library version:"));
 }
 
-TEST_CASE("module load order puts dependencies first and marks optional-only ones", "[initramfs][skippable]") {
+TEST_CASE("module load order puts dependencies first and marks optional-only ones", "[initramfs]") {
   require_host();
   Fixture f;
   TempDir tmp("h2-initramfs");
@@ -323,7 +323,7 @@ TEST_CASE("module load order puts dependencies first and marks optional-only one
   CHECK(r.module_order.size() == everything.size());
 }
 
-TEST_CASE("missing initramfs inputs are InputErrors naming the recipe location", "[initramfs][skippable]") {
+TEST_CASE("missing initramfs inputs are InputErrors naming the recipe location", "[initramfs]") {
   require_host();
   Fixture f;
   TempDir tmp("h2-initramfs");
@@ -366,7 +366,7 @@ TEST_CASE("missing initramfs inputs are InputErrors naming the recipe location",
     InitramfsInputs in = f.inputs();
     in.kernel_release = "6.1.0-99-amd64";
     CHECK_THROWS_WITH(assemble_initramfs(in, staging),
-                      Catch::Contains("host /lib/modules") && Catch::Contains(k_release));
+                      Catch::Contains(f.kernel.package.file_name()) && Catch::Contains(f.kernel.package.release));
   }
 }
 
@@ -378,8 +378,8 @@ struct BootResult {
 };
 
 // Builds a verity-protected erofs root (a static busybox whose /sbin/init prints MRFORGE-READY
-// and powers off), boots the host kernel with `initrd` under QEMU TCG + OVMF, and returns the
-// serial log. `corrupt_hash` flips the root hash's first digit on the command line.
+// and powers off), boots the kernel package's vmlinuz with `initrd` under QEMU TCG + OVMF, and
+// returns the serial log. `corrupt_hash` flips the root hash's first digit on the command line.
 BootResult boot(const TempDir &tmp, const std::string &initrd, bool corrupt_hash) {
   std::string root = tmp / "rootfs";
   sh("mkdir -p " + root + "/bin " + root + "/sbin " + root + "/dev " + root + "/proc " + root +
@@ -409,6 +409,9 @@ BootResult boot(const TempDir &tmp, const std::string &initrd, bool corrupt_hash
                        " mrforge.datablocks=" + std::to_string(blocks) +
                        " mrforge.hashstart=" + std::to_string(blocks + 1) + " mrforge.rootfs=erofs mrforge.check=1";
   std::string log = tmp / (corrupt_hash ? "bad.log" : "boot.log");
+  const UnpackedKernel &k = unpacked_kernel();
+  const Node *vmlinuz = k.tree.find("boot/vmlinuz-" + k.package.release);
+  REQUIRE(vmlinuz != nullptr); // the modules in the initrd must come from the same kernel build
   ProcessOptions options;
   options.timeout = std::chrono::seconds(240);
   ProcessResult qemu = run_process({"qemu-system-x86_64",
@@ -431,7 +434,7 @@ BootResult boot(const TempDir &tmp, const std::string &initrd, bool corrupt_hash
                                     "-bios",
                                     test::debian_ovmf(),
                                     "-kernel",
-                                    test::debian_kernel_612(),
+                                    vmlinuz->content_path,
                                     "-initrd",
                                     initrd,
                                     "-append",
@@ -465,7 +468,7 @@ std::string dumped(const std::vector<std::string> &log, const std::string &name,
 } // namespace
 
 TEST_CASE("the initramfs boots the Debian kernel onto a dm-verity erofs root and dumps the check inputs",
-          "[initramfs][qemu][skippable]") {
+          "[initramfs][qemu]") {
   require_host();
   Fixture f;
   TempDir tmp("h2-boot");

@@ -1,8 +1,8 @@
 // ELF dependency and section reading against binutils' readelf/objcopy, and kernel module
 // resolution against kmod's modinfo, on the host's binaries and Debian's real kernel package.
+#include "support/kernel_package.hpp"
 #include "test_support.hpp"
 
-#include <builder/debian/deb_unpack.hpp>
 #include <builder/fs/content_staging.hpp>
 #include <builder/fs/fs_tree.hpp>
 #include <builder/guest/elf_file.hpp>
@@ -15,7 +15,6 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
-#include <memory>
 #include <set>
 #include <sstream>
 #include <string>
@@ -23,20 +22,10 @@
 
 using namespace mrforge;
 using namespace mrforge::builder;
-using mrforge::test::read_text;
-using mrforge::test::run_shell;
-using mrforge::test::shell_quote;
-using mrforge::test::TempDir;
-using mrforge::test::write_text;
+using namespace mrforge::test;
 namespace fs = std::filesystem;
 
 namespace {
-
-const std::string k_release = "6.12.117+deb12-amd64";
-const std::string k_kernel_deb =
-    "/var/cache/apt/archives/linux-image-6.12.117+deb12-amd64_6.12.117-1~deb12u1_amd64.deb";
-
-using mrforge::test::sh;
 
 std::vector<std::string> lines(const std::string &text) {
   std::vector<std::string> out;
@@ -74,24 +63,6 @@ ElfDependencies readelf_dependencies(const std::string &path) {
     if (at != std::string::npos) d.interpreter = line.substr(at + key.size(), line.rfind(']') - at - key.size());
   }
   return d;
-}
-
-// The kernel package unpacked once per test run (about 100 MB compressed), or null (with a
-// warning) if the apt cache does not have it.
-struct KernelTree {
-  TempDir dir{"h2-kernel"};
-  std::unique_ptr<ContentStaging> staging;
-  FsTree tree;
-};
-const KernelTree *kernel_tree() {
-  static std::unique_ptr<KernelTree> cached = [] {
-    mrforge::test::require_pinned_kernel_file(k_kernel_deb, k_release);
-    auto k = std::make_unique<KernelTree>();
-    k->staging = std::make_unique<ContentStaging>(k->dir / "staging");
-    unpack_deb(k_kernel_deb, fs::path(k_kernel_deb).filename().string(), k->tree, *k->staging, {});
-    return k;
-  }();
-  return cached.get();
 }
 
 // `modinfo -F FIELD` of a module whose bytes are in `content_path` (kmod wants a .ko* name).
@@ -147,8 +118,7 @@ TEST_CASE("ELF interpreter and DT_NEEDED entries match readelf on host binaries"
 TEST_CASE("an ELF section's bytes equal what objcopy extracts, and a missing section is empty", "[elf]") {
   TempDir tmp("h2-elf");
   // The installed kernel's module (any release has one).
-  const std::string release =
-      fs::path(mrforge::test::debian_kernel_612()).filename().string().substr(sizeof "vmlinuz-" - 1);
+  const std::string release = fs::path(debian_kernel_612()).filename().string().substr(sizeof "vmlinuz-" - 1);
   const std::string module = "/lib/modules/" + release + "/kernel/drivers/md/dm-verity.ko.xz";
   REQUIRE(fs::exists(module));
   sh("xz -dc " + shell_quote(module) + " > " + shell_quote(tmp / "m.ko") +
@@ -193,10 +163,10 @@ TEST_CASE("a truncated or garbage ELF file is a FormatError naming it", "[elf]")
 }
 
 TEST_CASE("kernel modules resolve with their .modinfo dependencies first, as modinfo reports them",
-          "[kernel_modules][skippable]") {
-  const KernelTree *k = kernel_tree();
+          "[kernel_modules]") {
+  const UnpackedKernel &k = unpacked_kernel();
   TempDir tmp("h2-modinfo");
-  KernelModules modules(k->tree, k_release, "linux-image.deb");
+  KernelModules modules(k.tree, k.package.release, "linux-image.deb");
   CHECK(modules.size() > 1000);
   std::vector<KernelModule> order = modules.resolve({"dm-verity", "erofs"}, "recipe.yaml:3:5");
 
@@ -207,7 +177,7 @@ TEST_CASE("kernel modules resolve with their .modinfo dependencies first, as mod
     const KernelModule &m = order[i];
     CAPTURE(m.name, m.tree_path);
     CHECK(seen.insert(normalize_module_name(m.name)).second); // no duplicates
-    const Node *node = k->tree.find(m.tree_path);
+    const Node *node = k.tree.find(m.tree_path);
     REQUIRE(node != nullptr);
     std::string file = fs::path(m.tree_path).filename().string();
     CHECK(file.rfind(m.name + ".ko", 0) == 0);
@@ -241,9 +211,9 @@ TEST_CASE("kernel modules resolve with their .modinfo dependencies first, as mod
 }
 
 TEST_CASE("an unknown kernel module is an InputError naming where it was asked for and close names",
-          "[kernel_modules][skippable]") {
-  const KernelTree *k = kernel_tree();
-  KernelModules modules(k->tree, k_release, "linux-image.deb");
+          "[kernel_modules]") {
+  const UnpackedKernel &k = unpacked_kernel();
+  KernelModules modules(k.tree, k.package.release, "linux-image.deb");
   try {
     modules.resolve({"virtio_blk", "dm-veritty"}, "recipe.yaml:12:3: initramfs.modules[1]");
     FAIL("no error");
@@ -254,19 +224,19 @@ TEST_CASE("an unknown kernel module is an InputError naming where it was asked f
     CHECK(contains(what, "dm-verity"));
     CHECK(contains(what, "linux-image.deb"));
   }
-  CHECK_THROWS_WITH(KernelModules(k->tree, "6.1.0-99-amd64", "linux-image.deb"),
-                    Catch::Contains("linux-image.deb") && Catch::Contains(k_release));
+  CHECK_THROWS_WITH(KernelModules(k.tree, "6.1.0-99-amd64", "linux-image.deb"),
+                    Catch::Contains("linux-image.deb") && Catch::Contains(k.package.release));
 }
 
-TEST_CASE("a module's uncompressed bytes equal xz -dc of the packaged file", "[kernel_modules][skippable]") {
-  const KernelTree *k = kernel_tree();
+TEST_CASE("a module's uncompressed bytes equal xz -dc of the packaged file", "[kernel_modules]") {
+  const UnpackedKernel &k = unpacked_kernel();
   TempDir tmp("h2-unxz");
   ContentStaging staging(tmp / "staging");
-  KernelModules modules(k->tree, k_release, "linux-image.deb");
+  KernelModules modules(k.tree, k.package.release, "linux-image.deb");
   for (const KernelModule &m : modules.resolve({"dm-verity", "virtio_blk"}, "x")) {
     CAPTURE(m.tree_path);
     StagedContent c = modules.uncompressed(m, staging);
-    const Node *node = k->tree.find(m.tree_path);
+    const Node *node = k.tree.find(m.tree_path);
     REQUIRE(node != nullptr);
     std::string expected = sh("xz -dc " + shell_quote(node->content_path) + " | sha256sum");
     CHECK(expected.substr(0, 64) == c.sha256_hex);

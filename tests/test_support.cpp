@@ -53,13 +53,6 @@ void skip_test(const std::string &reason) {
   std::abort(); // FAIL throws
 }
 
-void require_pinned_kernel_file(const std::string &path, const std::string &release) {
-  if (std::filesystem::exists(path)) return;
-  skip_test(path + " is missing: the host has not got the pinned kernel " + release +
-            " (Debian publishes only its newest kernel; apt-get install --download-only linux-image-" + release +
-            " while it is published)");
-}
-
 Bytes read(const std::string &path) { return read_file(path, limits::k_artifact); }
 
 MeasureInputs debian_measure_inputs(ByteView fw, ByteView kernel, const Bytes &initrd, uint64_t memory) {

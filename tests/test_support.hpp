@@ -78,11 +78,6 @@ std::vector<std::string> placeholder_acpi_digest_args();
 // needs cleaning up: the exit does not unwind the stack.
 [[noreturn]] void skip_test(const std::string &reason);
 
-// Skips the test (skip_test) unless `path`, a file of the pinned kernel `release` (its .deb, its
-// /lib/modules tree), exists: Debian's security suite keeps only its newest kernel, so once Debian
-// publishes an update a freshly installed host (CI too) has another release (README, "Limits").
-void require_pinned_kernel_file(const std::string &path, const std::string &release);
-
 // The message of the mrforge::Error that `f` throws (fails the test if it throws none).
 template <typename F> std::string error_message(F &&f) {
   try {

@@ -1,5 +1,7 @@
 #include "guest_fixture.hpp"
 
+#include "kernel_package.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -15,31 +17,11 @@ namespace {
 
 const char *k_debs = "/var/cache/apt/archives";
 
-// Pins the current linux-image-6.12 package instead (when the committed pin's .deb is gone): the
-// one in apt's cache, else one `apt-get download` puts into `debs_dir`. Returns the directory
-// holding the .deb.
+// Pins the current linux-image-6.12 package instead (when the committed pin's .deb is gone):
+// current_kernel_package, downloaded into `debs_dir` if apt's cache has none. Returns the
+// directory holding the .deb.
 std::string repin_kernel(const std::string &pin_path, const std::string &debs_dir) {
-  ShellResult deb =
-      run_shell("ls /var/cache/apt/archives/linux-image-6.12.*-amd64_*.deb 2>/dev/null | sort | tail -n 1");
-  std::string path = deb.out.substr(0, deb.out.find('\n'));
-  if (path.empty()) {
-    fs::create_directories(debs_dir);
-    ShellResult dl = run_shell("cd " + shell_quote(debs_dir) +
-                               " && apt-get download $(apt-cache depends linux-image-6.12-amd64 | "
-                               "awk '/Depends: linux-image-6/ {print $2; exit}') && ls \"$PWD\"/*.deb");
-    INFO(dl.err);
-    REQUIRE(dl.exit_code == 0);
-    path = dl.out.substr(0, dl.out.find('\n'));
-  }
-  REQUIRE(!path.empty());
-  auto field = [&](const std::string &f) {
-    std::string v = run_shell("dpkg-deb -f " + shell_quote(path) + " " + f).out;
-    return v.substr(0, v.find('\n'));
-  };
-  std::string package = field("Package"), version = field("Version");
-  std::string release = package.substr(std::string("linux-image-").size());
-  std::string sha = run_shell("sha256sum " + shell_quote(path)).out.substr(0, 64);
-  std::string size = std::to_string(fs::file_size(path));
+  KernelPackage k = current_kernel_package(debs_dir);
   std::string text = read_text(pin_path);
   auto replace = [&](const std::string &key, const std::string &value) {
     size_t at = text.find("\n" + key + ":");
@@ -47,14 +29,14 @@ std::string repin_kernel(const std::string &pin_path, const std::string &debs_di
     size_t end = text.find('\n', at + 1);
     text.replace(at + 1, end - at - 1, key + ": " + value);
   };
-  replace("package", package);
-  replace("version", "\"" + version + "\"");
-  replace("release", release);
-  replace("sha256", sha);
-  replace("size", size);
-  replace("filename", "pool/unknown/" + fs::path(path).filename().string());
+  replace("package", k.package);
+  replace("version", "\"" + k.version + "\"");
+  replace("release", k.release);
+  replace("sha256", k.sha256);
+  replace("size", std::to_string(fs::file_size(k.deb)));
+  replace("filename", "pool/unknown/" + k.file_name());
   write_text(pin_path, text);
-  return fs::path(path).parent_path().string();
+  return fs::path(k.deb).parent_path().string();
 }
 
 } // namespace
