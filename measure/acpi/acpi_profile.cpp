@@ -27,6 +27,11 @@ const std::pair<AcpiVariation, const char *> k_variation_names[] = {
     {AcpiVariation::madt_revision_3, "madt-revision-3"},
     // QEMU 8.0: the MADT's PCAT_COMPAT flag follows -machine pic= (QEMU 7.2 always set it).
     {AcpiVariation::madt_pcat_compat_follows_pic, "madt-pcat-compat-follows-pic"},
+    // QEMU 10.0: the CPU hotplug scan method \_SB.CPUS.CSCN queues remove events in a second
+    // package, CEJL, and notifies them after the inserted CPUs, in the same SCI (QEMU commit
+    // 8aa35bebeeaed19ae57afbc3e110b8e7fe8587d0, "cpuhp: make sure that remove events are handled
+    // within the same SCI", hw/acpi/cpu.c build_cpus_aml; first released in v10.0.0, not in 9.2).
+    {AcpiVariation::cpuhp_eject_list, "cpuhp-eject-list"},
 };
 
 } // namespace
