@@ -690,9 +690,7 @@ void cpus_aml(Term &table, const Machine &m) {
     Term w3 = while_(lless(local(2), local(1)));
     w3 << store(derefof(index(name("CNEW"), local(2))), local(3));
     w3 << call("CTFY", {local(3), integer(1)});
-    Term debug = Term::bare();
-    debug.byte(0x5b).byte(0x31);
-    w3 << store(local(3), debug);
+    w3 << store(local(3), debug());
     w3 << store(local(3), r("CSEL"));
     w3 << store(integer(1), r("CINS"));
     w3 << increment(local(2));
