@@ -1,7 +1,7 @@
 // `mrforge acpi capture`: the QEMU command line a VM shape turns into (exact argument lists), the
 // shapes the local QEMU cannot start, the guest kernel's discovery, and live re-captures of a
-// sample of the captured fixtures (tests/data/acpi/qemu-7.2-q35/, re-captured in full by
-// tests/acpi/recapture.sh) through the CLI, byte for byte; --qemu/--qemu-data and the QEMU version
+// sample of the captured fixtures (tests/data/acpi/<profile>/ for QEMU 7.2 and 10.0, re-captured in
+// full by tests/acpi/recapture.sh) through the CLI, byte for byte; --qemu/--qemu-data and the QEMU version
 // check against the profile, with the system's QEMU 7.2 and bookworm-backports' QEMU 10.0 unpacked
 // by .ci/install-qemu-10.0.sh (MRFORGE_QEMU10_PREFIX, default /opt/mrforge-qemu-10.0).
 #include "test_support.hpp"
@@ -233,59 +233,77 @@ TEST_CASE("The capture guest's /init is valid busybox sh and follows the dump pr
 }
 
 TEST_CASE("Every captured fixture has a shape file the shape reader accepts and all three blobs", "[acpi_capture]") {
-  const std::string root = source_path("tests/data/acpi/qemu-7.2-q35");
-  size_t n = 0;
-  for (const auto &entry : fs::directory_iterator(root)) {
-    if (!entry.is_directory()) continue;
-    const std::string d = entry.path().string();
-    INFO(d);
-    VmShape shape = load_vm_shape(d + "/shape.yaml");
-    CHECK(shape.profile == "qemu-7.2-q35");
-    Bytes loader = read(d + "/table-loader"), rsdp = read(d + "/rsdp"), tables = read(d + "/tables");
-    CHECK(loader.size() == 4096); // 128-byte commands padded to 4 KiB
-    CHECK(rsdp.size() == 20);     // ACPI 1.0 RSDP
-    CHECK(tables.size() % 0x20000 == 0);
-    CHECK(contains(rsdp, "RSD PTR "));
-    CHECK(contains(tables, "DSDT"));
-    ++n;
+  for (const AcpiFixtureSet &set : acpi_fixture_sets()) {
+    INFO("profile " << set.profile);
+    for (const std::string &d : set.dirs) {
+      INFO(d);
+      VmShape shape = load_vm_shape(d + "/shape.yaml");
+      CHECK(shape.profile == set.profile);
+      Bytes loader = read(d + "/table-loader"), rsdp = read(d + "/rsdp"), tables = read(d + "/tables");
+      CHECK(loader.size() == 4096); // 128-byte commands padded to 4 KiB
+      CHECK(rsdp.size() == 20);     // ACPI 1.0 RSDP
+      CHECK(tables.size() % 0x20000 == 0);
+      CHECK(contains(rsdp, "RSD PTR "));
+      CHECK(contains(tables, "DSDT"));
+    }
+    CHECK(set.dirs.size() >= 15);
   }
-  CHECK(n >= 15);
 }
 
+namespace {
+
+// Re-captures a fixture with the CLI (EXTRA selects the QEMU) and checks it gives the same bytes.
+void recapture_fixture(const std::string &fixture, const Args &extra) {
+  TempDir dir("acpi-capture");
+  ShellResult r = run_mrforge_cli(
+      with({"acpi", "capture", "--shape", fixture + "/shape.yaml", "-o", dir / "out", "--json"}, extra));
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  for (const char *blob : {"table-loader", "rsdp", "tables", "shape.yaml"}) {
+    INFO(blob);
+    CHECK(read(dir / "out/" + blob) == read(fixture + "/" + blob));
+  }
+  // The digests printed are those sha384sum computes.
+  for (const char *blob : {"table-loader", "rsdp", "tables"}) {
+    ShellResult sum = run_shell("sha384sum " + shell_quote(dir / "out/" + blob) + " | cut -d' ' -f1");
+    REQUIRE(sum.exit_code == 0);
+    CHECK_THAT(r.out, Catch::Contains("\"sha384\": \"" + sum.out.substr(0, 96) + "\""));
+  }
+  // Sane blobs: the tables QEMU q35 builds, found independently by their signatures; HPET only
+  // when the shape has it.
+  Bytes tables = read(dir / "out/tables");
+  for (const char *sig : {"FACS", "DSDT", "FACP", "APIC", "MCFG", "WAET", "RSDT"}) {
+    INFO(sig);
+    CHECK(contains(tables, sig));
+  }
+  VmShape shape = load_vm_shape(fixture + "/shape.yaml");
+  CHECK(contains(tables, "HPET") == shape.hpet);
+  Bytes rsdp = read(dir / "out/rsdp");
+  CHECK(contains(rsdp, "RSD PTR "));
+  CHECK(contains(rsdp, "BOCHS "));
+  Bytes loader = read(dir / "out/table-loader");
+  CHECK(contains(loader, "etc/acpi/rsdp"));
+  CHECK(contains(loader, "etc/acpi/tables"));
+  Json record = Json::parse(read_text(dir / "out/mrforge-build.json"));
+  CHECK(record.at("profile") == shape.profile);
+}
+
+} // namespace
+
 TEST_CASE("Re-capturing a sample of the fixtures with the CLI gives the same bytes", "[acpi_capture][qemu]") {
-  for (const char *name : {"c1-m2g-nic1", "c9-m3g-smm-off-hpet-off-pic-off", "c2-m2g-rootport"}) {
+  for (const char *name : {"c1-m2g-nic1", "c9-m3g-smm-off-hpet-off-pic-off", "c2-m2g-rootport"}) DYNAMIC_SECTION(name) {
+      recapture_fixture(fixture_dir(name), {});
+    }
+}
+
+// The shape files name qemu-10.0-q35, so this QEMU passes the capture's version check.
+TEST_CASE("Re-capturing a sample of the QEMU 10.0 fixtures with QEMU 10.0 gives the same bytes",
+          "[acpi_capture][qemu]") {
+  const std::string qemu = require_qemu10();
+  const Args private_qemu = {"--qemu", qemu, "--qemu-data", qemu10_prefix() + "/usr/share/qemu"};
+  for (const char *name : {"c2-m2g-rootport", "c9-m3g-smm-off-hpet-off-pic-off"}) {
     DYNAMIC_SECTION(name) {
-      TempDir dir("acpi-capture");
-      const std::string fixture = fixture_dir(name);
-      ShellResult r =
-          run_mrforge_cli({"acpi", "capture", "--shape", fixture + "/shape.yaml", "-o", dir / "out", "--json"});
-      INFO(r.err);
-      REQUIRE(r.exit_code == 0);
-      for (const char *blob : {"table-loader", "rsdp", "tables", "shape.yaml"}) {
-        INFO(blob);
-        CHECK(read(dir / "out/" + blob) == read(fixture + "/" + blob));
-      }
-      // The digests printed are those sha384sum computes.
-      for (const char *blob : {"table-loader", "rsdp", "tables"}) {
-        ShellResult sum = run_shell("sha384sum " + shell_quote(dir / "out/" + blob) + " | cut -d' ' -f1");
-        REQUIRE(sum.exit_code == 0);
-        CHECK_THAT(r.out, Catch::Contains("\"sha384\": \"" + sum.out.substr(0, 96) + "\""));
-      }
-      // Sane blobs: the tables QEMU 7.2 q35 builds, found independently by their signatures;
-      // HPET only when the shape has it.
-      Bytes tables = read(dir / "out/tables");
-      for (const char *sig : {"FACS", "DSDT", "FACP", "APIC", "MCFG", "WAET", "RSDT"}) {
-        INFO(sig);
-        CHECK(contains(tables, sig));
-      }
-      VmShape shape = load_vm_shape(fixture + "/shape.yaml");
-      CHECK(contains(tables, "HPET") == shape.hpet);
-      Bytes rsdp = read(dir / "out/rsdp");
-      CHECK(contains(rsdp, "RSD PTR "));
-      CHECK(contains(rsdp, "BOCHS "));
-      Bytes loader = read(dir / "out/table-loader");
-      CHECK(contains(loader, "etc/acpi/rsdp"));
-      CHECK(contains(loader, "etc/acpi/tables"));
+      recapture_fixture(source_path("tests/data/acpi/qemu-10.0-q35/" + std::string(name)), private_qemu);
     }
   }
 }

@@ -306,27 +306,25 @@ TEST_CASE("the DSDT's named objects are the ones iasl finds", "[acpi_decode]") {
 
 TEST_CASE("fixtures captured by acpi capture decode, and their Devices match iasl", "[acpi_decode]") {
   namespace fs = std::filesystem;
-  const std::string root = test::source_path("tests/data/acpi/qemu-7.2-q35");
   test::TempDir dir("h2-acpi-fixtures");
-  REQUIRE(fs::is_directory(root));
   size_t checked = 0;
-  std::vector<fs::path> shapes;
-  for (const auto &e : fs::directory_iterator(root)) shapes.push_back(e.path());
-  std::sort(shapes.begin(), shapes.end());
-  for (const fs::path &p : shapes) {
-    INFO(p.string());
-    REQUIRE(fs::exists(p / "tables"));
-    const AcpiBlobs b = read_acpi_blobs(p.string());
-    const DecodedAcpi d = decode_acpi(b);
-    const DecodedTable &dsdt = table(d, "DSDT");
-    const IaslNamespace ns =
-        iasl_namespace(iasl_table(p.string() + "/tables", dsdt, dir.path(), p.filename().string()));
-    CHECK(decoded_paths(dsdt, "Device") == ns.devices);
-    CHECK(decoded_paths(dsdt, "Name") == ns.names);
-    CHECK(diff_acpi(b, b).empty());
-    ++checked;
+  for (const test::AcpiFixtureSet &set : test::acpi_fixture_sets()) {
+    for (const std::string &shape : set.dirs) {
+      const fs::path p = shape;
+      INFO(p.string());
+      REQUIRE(fs::exists(p / "tables"));
+      const AcpiBlobs b = read_acpi_blobs(p.string());
+      const DecodedAcpi d = decode_acpi(b);
+      const DecodedTable &dsdt = table(d, "DSDT");
+      const IaslNamespace ns = iasl_namespace(
+          iasl_table(p.string() + "/tables", dsdt, dir.path(), set.profile + "-" + p.filename().string()));
+      CHECK(decoded_paths(dsdt, "Device") == ns.devices);
+      CHECK(decoded_paths(dsdt, "Name") == ns.names);
+      CHECK(diff_acpi(b, b).empty());
+      ++checked;
+    }
   }
-  REQUIRE(checked > 0); // the folder holds captures, and each was decoded and compared
+  REQUIRE(checked > 0); // the folders hold captures, and each was decoded and compared
 }
 
 TEST_CASE("diff_acpi reports the DSDT length first, then the AML object iasl places at the first differing byte",

@@ -1,6 +1,6 @@
 // The native ACPI generator against real QEMU: every captured fixture in
-// tests/data/acpi/qemu-7.2-q35/<shape>/ (blobs read by a real QEMU 7.2 guest from fw_cfg, see
-// tests/acpi/recapture.sh; tests/acpi_capture_test.cpp re-captures a sample live) is generated
+// tests/data/acpi/<profile>/<shape>/ (blobs read by a real QEMU 7.2 or 10.0 guest from fw_cfg,
+// see tests/acpi/recapture.sh; tests/acpi_capture_test.cpp re-captures a sample live) is generated
 // from its shape.yaml alone and must come out byte for byte; bad shapes give errors naming the
 // field.
 #include "log_vectors.hpp"
@@ -28,14 +28,6 @@ namespace fs = std::filesystem;
 
 const std::string k_fixtures = std::string(MRFORGE_SOURCE_DIR) + "/tests/data/acpi/qemu-7.2-q35";
 
-std::vector<std::string> fixture_dirs() {
-  std::vector<std::string> dirs;
-  for (const auto &e : fs::directory_iterator(k_fixtures))
-    if (fs::exists(e.path() / "tables") && fs::exists(e.path() / "shape.yaml")) dirs.push_back(e.path().string());
-  std::sort(dirs.begin(), dirs.end());
-  return dirs;
-}
-
 // The first difference, named by the decoder, for a readable failure.
 std::string explain(const AcpiBlobs &want, const AcpiBlobs &got) {
   std::vector<AcpiDifference> d = diff_acpi(want, got);
@@ -55,36 +47,39 @@ std::string input_error_of(const VmShape &s) {
 
 } // namespace
 
-TEST_CASE("generated ACPI blobs equal every QEMU 7.2 capture, byte for byte", "[acpi_generator]") {
-  std::vector<std::string> dirs = fixture_dirs();
-  // The acceptance asks for at least 15 live shapes.
-  REQUIRE(dirs.size() >= 15);
-  std::set<uint32_t> cpus;
-  std::set<uint64_t> memories;
-  for (const std::string &dir : dirs) {
-    INFO("fixture " << dir);
-    VmShape shape = load_vm_shape(dir + "/shape.yaml");
-    cpus.insert(shape.cpus);
-    memories.insert(shape.memory);
-    AcpiBlobs captured = read_acpi_blobs(dir);
-    GeneratedAcpi g = generate_acpi(shape, load_acpi_profile(shape.profile));
-    INFO(explain(captured, g.blobs));
-    CHECK((g.blobs.tables == captured.tables));
-    CHECK((g.blobs.rsdp == captured.rsdp));
-    CHECK((g.blobs.table_loader == captured.table_loader));
-    // The table list the generator reports is the one the decoder finds in the captured bytes.
-    DecodedAcpi decoded = decode_acpi(captured);
-    REQUIRE(decoded.tables.size() == g.tables.size());
-    for (size_t i = 0; i < g.tables.size(); ++i) {
-      CHECK(decoded.tables[i].signature == g.tables[i].signature);
-      CHECK(decoded.tables[i].offset == g.tables[i].offset);
-      CHECK(decoded.tables[i].length == g.tables[i].length);
+TEST_CASE("generated ACPI blobs equal every live capture (QEMU 7.2 and 10.0), byte for byte", "[acpi_generator]") {
+  for (const test::AcpiFixtureSet &set : test::acpi_fixture_sets()) {
+    INFO("profile " << set.profile);
+    std::set<uint32_t> cpus;
+    std::set<uint64_t> memories;
+    for (const std::string &dir : set.dirs) {
+      INFO("fixture " << dir);
+      VmShape shape = load_vm_shape(dir + "/shape.yaml");
+      // Each capture names the profile of the QEMU that made it: its folder's.
+      CHECK(shape.profile == set.profile);
+      cpus.insert(shape.cpus);
+      memories.insert(shape.memory);
+      AcpiBlobs captured = read_acpi_blobs(dir);
+      GeneratedAcpi g = generate_acpi(shape, load_acpi_profile(shape.profile));
+      INFO(explain(captured, g.blobs));
+      CHECK((g.blobs.tables == captured.tables));
+      CHECK((g.blobs.rsdp == captured.rsdp));
+      CHECK((g.blobs.table_loader == captured.table_loader));
+      // The table list the generator reports is the one the decoder finds in the captured bytes.
+      DecodedAcpi decoded = decode_acpi(captured);
+      REQUIRE(decoded.tables.size() == g.tables.size());
+      for (size_t i = 0; i < g.tables.size(); ++i) {
+        CHECK(decoded.tables[i].signature == g.tables[i].signature);
+        CHECK(decoded.tables[i].offset == g.tables[i].offset);
+        CHECK(decoded.tables[i].length == g.tables[i].length);
+      }
     }
+    // At least 15 live shapes per QEMU, with the spread the acceptance names.
+    CHECK(set.dirs.size() >= 15);
+    for (uint32_t n : {1u, 2u, 3u, 4u, 8u, 16u, 64u}) CHECK(cpus.count(n) == 1);
+    for (uint64_t m : {1ull << 30, 2ull << 30, 2560ull << 20, 3ull << 30, 4ull << 30, 64ull << 30})
+      CHECK(memories.count(m) == 1);
   }
-  // The spread the acceptance names.
-  for (uint32_t n : {1u, 2u, 3u, 4u, 8u, 16u, 64u}) CHECK(cpus.count(n) == 1);
-  for (uint64_t m : {1ull << 30, 2ull << 30, 2560ull << 20, 3ull << 30, 4ull << 30, 64ull << 30})
-    CHECK(memories.count(m) == 1);
 }
 
 TEST_CASE("generation matches a capture and depends on each shape input", "[acpi_generator]") {

@@ -1,5 +1,6 @@
 #include "test_support.hpp"
 
+#include <measure/documents/profile_yaml.hpp>
 #include <measure/util/mapped_file.hpp>
 
 #include <catch2/catch.hpp>
@@ -17,6 +18,30 @@
 namespace mrforge::test {
 
 std::string source_path(const std::string &rel) { return std::string(MRFORGE_SOURCE_DIR) + "/" + rel; }
+
+std::vector<AcpiFixtureSet> acpi_fixture_sets() {
+  namespace fs = std::filesystem;
+  const std::vector<std::string> shipped = shipped_acpi_profiles();
+  std::vector<AcpiFixtureSet> sets;
+  for (const auto &e : fs::directory_iterator(source_path("tests/data/acpi"))) {
+    const std::string name = e.path().filename().string();
+    if (!e.is_directory() || name == "decode") continue;
+    if (std::find(shipped.begin(), shipped.end(), name) == shipped.end())
+      FAIL("tests/data/acpi/" << name << " names no shipped ACPI profile (measure/profiles/acpi)");
+    AcpiFixtureSet set{name, {}};
+    for (const auto &shape : fs::directory_iterator(e.path()))
+      if (shape.is_directory()) set.dirs.push_back(shape.path().string());
+    std::sort(set.dirs.begin(), set.dirs.end());
+    sets.push_back(std::move(set));
+  }
+  std::sort(sets.begin(), sets.end(), [](const auto &a, const auto &b) { return a.profile < b.profile; });
+  for (const char *profile : {"qemu-7.2-q35", "qemu-10.0-q35"}) {
+    INFO("tests/data/acpi/" << profile);
+    REQUIRE(std::count_if(sets.begin(), sets.end(),
+                          [&](const auto &s) { return s.profile == profile && !s.dirs.empty(); }) == 1);
+  }
+  return sets;
+}
 
 std::string vector_path(const std::string &rel) {
   std::string p = std::string(MRFORGE_SOURCE_DIR) + "/../shared/vectors/" + rel;

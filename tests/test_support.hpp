@@ -22,6 +22,16 @@ std::string debian_ovmf();
 // /boot/vmlinuz-6.12* from Debian's linux-image-6.12-amd64 (installed by .ci/run). Fails if absent.
 std::string debian_kernel_612();
 Bytes read(const std::string &path);
+// The live ACPI captures, tests/data/acpi/<profile>/<shape>/ (tests/acpi/recapture.sh): one set per
+// folder there, named after the shipped ACPI profile of the QEMU that captured it, in name order,
+// each with its shape folders in name order. "decode" holds the decoder's own samples and is no
+// set; any other folder that names no shipped ACPI profile fails the test. REQUIREs the sets of
+// QEMU 7.2 (qemu-7.2-q35) and QEMU 10.0 (qemu-10.0-q35), each with at least one shape.
+struct AcpiFixtureSet {
+  std::string profile;
+  std::vector<std::string> dirs;
+};
+std::vector<AcpiFixtureSet> acpi_fixture_sets();
 // Engine inputs for a guest of FW, KERNEL and INITRD: "console=hvc0", 2 vCPUs, MEMORY, and the three
 // ACPI digests supplied as zeros (tests that are about something else than ACPI).
 MeasureInputs debian_measure_inputs(ByteView fw, ByteView kernel, const Bytes &initrd, uint64_t memory = 2ull << 30);

@@ -629,16 +629,23 @@ void cpus_aml(Term &table, const Machine &m) {
   mt << release(r("CPLK"));
   cpus << mt;
 
+  // CPU_SCAN_METHOD. With cpuhp-eject-list (QEMU 10.0+), remove events are queued in CEJL
+  // (count in Local5) like insert events in CNEW, instead of being notified only when a CPU has no
+  // insert event, and are notified after the inserted CPUs.
+  const bool eject_list = m.profile.has(AcpiVariation::cpuhp_eject_list);
+  const uint8_t max_cpus_per_pass = 255;
   mt = method("CSCN", 0, serialized);
   {
     mt << acquire(r("CPLK"), 0xffff);
-    mt << name_decl("CNEW", package(255));
+    mt << name_decl("CNEW", package(max_cpus_per_pass));
+    if (eject_list) mt << name_decl("CEJL", package(max_cpus_per_pass));
     mt << store(integer(0), local(3));
     mt << store(integer(1), local(4));
     Term w2 = while_(lequal(local(4), integer(1)));
     w2 << store(integer(0), local(4));
     w2 << store(integer(1), local(0));
     w2 << store(integer(0), local(1));
+    if (eject_list) w2 << store(integer(0), local(5));
     Term w = while_(land(lequal(local(0), integer(1)), lless(local(3), integer(n))));
     w << store(integer(0), local(0));
     w << store(local(3), r("CSEL"));
@@ -646,7 +653,10 @@ void cpus_aml(Term &table, const Machine &m) {
     Term i1 = if_(lless(r("CDAT"), local(3)));
     i1 << break_();
     w << i1;
-    Term i2 = if_(lequal(local(1), integer(255)));
+    // A full CNEW (or CEJL) ends the pass; the next one resumes at this CPU.
+    Term full = lequal(local(1), integer(max_cpus_per_pass));
+    if (eject_list) full = lor(full, lequal(local(5), integer(max_cpus_per_pass)));
+    Term i2 = if_(full);
     i2 << store(integer(1), local(4)) << break_();
     w << i2;
     w << store(r("CDAT"), local(3));
@@ -655,13 +665,20 @@ void cpus_aml(Term &table, const Machine &m) {
     i3 << increment(local(1));
     i3 << store(integer(1), local(0));
     w << i3;
-    Term el = else_();
     Term i4 = if_(lequal(r("CRMV"), integer(1)));
-    i4 << call("CTFY", {local(3), integer(3)});
-    i4 << store(integer(1), r("CRMV"));
-    i4 << store(integer(1), local(0));
-    el << i4;
-    w << el;
+    if (eject_list) {
+      i4 << store(local(3), index(name("CEJL"), local(5)));
+      i4 << increment(local(5));
+      i4 << store(integer(1), local(0));
+      w << i4;
+    } else {
+      i4 << call("CTFY", {local(3), integer(3)});
+      i4 << store(integer(1), r("CRMV"));
+      i4 << store(integer(1), local(0));
+      Term el = else_();
+      el << i4;
+      w << el;
+    }
     w << increment(local(3));
     w2 << w;
     if (smi) {
@@ -673,13 +690,22 @@ void cpus_aml(Term &table, const Machine &m) {
     Term w3 = while_(lless(local(2), local(1)));
     w3 << store(derefof(index(name("CNEW"), local(2))), local(3));
     w3 << call("CTFY", {local(3), integer(1)});
-    Term debug = Term::bare();
-    debug.byte(0x5b).byte(0x31);
-    w3 << store(local(3), debug);
+    w3 << store(local(3), debug());
     w3 << store(local(3), r("CSEL"));
     w3 << store(integer(1), r("CINS"));
     w3 << increment(local(2));
     w2 << w3;
+    if (eject_list) {
+      // Eject requests (CTFY 3) for the queued CPUs, each remove event then cleared.
+      w2 << store(integer(0), local(2));
+      Term w4 = while_(lless(local(2), local(5)));
+      w4 << store(derefof(index(name("CEJL"), local(2))), local(3));
+      w4 << call("CTFY", {local(3), integer(3)});
+      w4 << store(local(3), r("CSEL"));
+      w4 << store(integer(1), r("CRMV"));
+      w4 << increment(local(2));
+      w2 << w4;
+    }
     mt << w2;
     mt << release(r("CPLK"));
   }

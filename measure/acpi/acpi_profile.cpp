@@ -23,10 +23,18 @@ const std::pair<AcpiVariation, const char *> k_variation_names[] = {
     // OVMF for TDX places the 64-bit MMIO window at its aperture whether or not a device has a
     // 64-bit BAR, and QEMU reports exactly the configured hole size there.
     {AcpiVariation::pci64_window_at_aperture, "pci64-window-at-aperture"},
-    // QEMU 8.1 raised the MADT to revision 3 (its Online Capable flag for hot-pluggable CPUs).
+    // QEMU 8.1 raised the MADT to revision 3 (its Online Capable flag for hot-pluggable CPUs;
+    // commit 6da94e277cd6eaf627dcd2d50ca795c7a272b8aa, "ACPI: i386: bump to MADT to revision 3").
     {AcpiVariation::madt_revision_3, "madt-revision-3"},
-    // QEMU 8.0: the MADT's PCAT_COMPAT flag follows -machine pic= (QEMU 7.2 always set it).
+    // The MADT's PCAT_COMPAT flag follows -machine pic= (QEMU 7.2 always set it). Upstream from
+    // QEMU 9.1 (commit 292dd287e78e0cbafde9d1522c729349d132d844, "hw/i386/acpi: Set PCAT_COMPAT
+    // bit only when pic is not disabled").
     {AcpiVariation::madt_pcat_compat_follows_pic, "madt-pcat-compat-follows-pic"},
+    // QEMU 10.0: the CPU hotplug scan method \_SB.CPUS.CSCN queues remove events in a second
+    // package, CEJL, and notifies them after the inserted CPUs, in the same SCI (QEMU commit
+    // 8aa35bebeeaed19ae57afbc3e110b8e7fe8587d0, "cpuhp: make sure that remove events are handled
+    // within the same SCI", hw/acpi/cpu.c build_cpus_aml; first released in v10.0.0, not in 9.2).
+    {AcpiVariation::cpuhp_eject_list, "cpuhp-eject-list"},
 };
 
 } // namespace

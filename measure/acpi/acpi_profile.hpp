@@ -23,6 +23,7 @@ enum class AcpiVariation {
   pci64_window_at_aperture,     // "pci64-window-at-aperture"
   madt_revision_3,              // "madt-revision-3"
   madt_pcat_compat_follows_pic, // "madt-pcat-compat-follows-pic"
+  cpuhp_eject_list,             // "cpuhp-eject-list"
 };
 const char *acpi_variation_name(AcpiVariation v);
 std::optional<AcpiVariation> acpi_variation_from_name(const std::string &name);
@@ -32,7 +33,7 @@ struct AcpiProfile {
   std::string name;
   ProfileSource source; // outputs name the profile by source.identity(), never by path
   std::string description;
-  std::string qemu_version;  // "7.2", "8.2", "9.2"
+  std::string qemu_version;  // "7.2", "8.2", "9.2", "10.0"
   bool confidential = false; // confidential-guest-support=tdx
   uint32_t max_cpus = 288;   // the q35 machine type's limit
   // Limits: shapes beyond them are refused, not generated. Every guest address the machine uses

@@ -275,6 +275,7 @@ Term package(uint8_t elements) {
 
 Term local(int n) { return opcode(static_cast<Op>(byte(Op::local0) + n)); }
 Term arg(int n) { return opcode(static_cast<Op>(byte(Op::arg0) + n)); }
+Term debug() { return ext_op(ExtOp::debug); }
 
 Term scope(const std::string &path) {
   Term t = Term::framed(Term::Frame::package, Op::scope);

@@ -67,6 +67,7 @@ Term buffer(const Bytes &data);
 Term package(uint8_t elements);
 Term local(int n);
 Term arg(int n);
+Term debug(); // the Debug object, as a Store target
 
 // Named objects and blocks.
 Term scope(const std::string &path);

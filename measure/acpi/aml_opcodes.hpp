@@ -70,6 +70,7 @@ enum class ExtOp : uint8_t {
   acquire = 0x23,
   release = 0x27,
   revision = 0x30,
+  debug = 0x31, // the Debug object (DebugObj), a SuperName
   operation_region = 0x80,
   field = 0x81,
   device = 0x82,

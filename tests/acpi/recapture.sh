@@ -1,56 +1,101 @@
 #!/bin/sh
-# Re-captures the live ACPI fixtures of QEMU 7.2 q35 (tests/data/acpi/qemu-7.2-q35/<shape>/) from
-# the local QEMU: for each fixture directory, boots its shape.yaml with
-#   mrforge acpi capture --shape DIR/shape.yaml -o DIR
-# (which rewrites DIR/table-loader, DIR/rsdp, DIR/tables and DIR/shape.yaml) and says whether the
-# blobs changed. A fixture may hold a file `capture-args` with extra options for that capture, one
-# line: c64-m2g has "--timeout 1800" (64 vCPUs under TCG took 650 s on a busy 2-core host);
-# c2-m4g-hole64-16t-nic1 boots Debian's 6.1 kernel (6.12 panics under TCG with RAM moved to 1 TiB;
-# the guest kernel does not change the blobs: same bytes with 6.1 and 6.12 on c2-m2g-nic2-disk1).
+# Re-captures the live ACPI fixtures tests/data/acpi/<profile>/<shape>/ with the QEMU each profile
+# describes, and says whether the blobs changed:
+#   qemu-7.2-q35   the system's QEMU 7.2 (Debian bookworm's qemu-system-x86_64 from PATH)
+#   qemu-10.0-q35  bookworm-backports' QEMU 10.0.2, unpacked privately by .ci/install-qemu-10.0.sh
+#                  into $MRFORGE_QEMU10_PREFIX (default /opt/mrforge-qemu-10.0), run with
+#                  --qemu PREFIX/usr/bin/qemu-system-x86_64 --qemu-data PREFIX/usr/share/qemu
+# For each fixture directory DIR it runs
+#   mrforge acpi capture --shape DIR/shape.yaml [--qemu ... --qemu-data ...] -o SCRATCH
+# and copies SCRATCH/table-loader, rsdp, tables and shape.yaml back into DIR (the fixtures keep
+# only those, plus capture-args). A fixture may hold a file `capture-args` with extra options for
+# that capture, one line: both c64-m2g have "--timeout 1800" (64 vCPUs under TCG took 650 s with
+# QEMU 7.2 on a busy 2-core host, 183 s with QEMU 10.0); qemu-7.2-q35/c2-m4g-hole64-16t-nic1 boots
+# Debian's 6.1 kernel (6.12 panics under QEMU 7.2's TCG with RAM moved to 1 TiB, not under QEMU
+# 10.0's; the guest kernel does not change the blobs: same bytes with 6.1 and 6.12 on
+# c2-m2g-nic2-disk1).
 #
-# usage: tests/acpi/recapture.sh path/to/mrforge [fixture-dir...]
-#   (default: every directory under tests/data/acpi/qemu-7.2-q35/)
-# Needs qemu-system-x86_64 (7.2), OVMF (/usr/share/OVMF/OVMF_CODE.fd), busybox-static and a
-# /boot/vmlinuz-* whose qemu_fw_cfg module is installed. About 15 s per small shape under TCG.
+# usage: tests/acpi/recapture.sh [--qemu-version 7.2|10.0] path/to/mrforge [fixture-dir...]
+#   (default: every fixture of every profile folder under tests/data/acpi/, or of the one QEMU
+#   version given; "decode" holds the decoder's samples, not captures)
+# Needs OVMF (/usr/share/OVMF/OVMF_CODE.fd), busybox-static, a /boot/vmlinuz-* whose qemu_fw_cfg
+# module is installed, and the QEMUs above. About 15 s per small shape under TCG.
 # Exit status: 0 all captured, 1 usage, 2 some capture failed.
 set -u
 
-if [ $# -lt 1 ] || [ ! -x "$1" ]; then
-  echo "usage: $0 path/to/mrforge [fixture-dir...]" >&2
+usage() {
+  echo "usage: $0 [--qemu-version 7.2|10.0] path/to/mrforge [fixture-dir...]" >&2
   exit 1
+}
+
+only=
+if [ "${1:-}" = "--qemu-version" ]; then
+  [ $# -ge 2 ] || usage
+  case $2 in
+  7.2 | 10.0) only=$2 ;;
+  *) usage ;;
+  esac
+  shift 2
 fi
+if [ $# -lt 1 ] || [ ! -x "$1" ]; then usage; fi
 mrforge=$1
 shift
+data=$(cd "$(dirname "$0")/../data/acpi" && pwd) || exit 1
 if [ $# -eq 0 ]; then
-  root=$(cd "$(dirname "$0")/../data/acpi/qemu-7.2-q35" && pwd) || exit 1
-  set -- "$root"/*/
+  for version in 7.2 10.0; do
+    if [ -z "$only" ] || [ "$only" = "$version" ]; then set -- "$@" "$data/qemu-$version-q35"/*/; fi
+  done
 fi
+qemu10=${MRFORGE_QEMU10_PREFIX:-/opt/mrforge-qemu-10.0}
 
 sums() { (cd "$1" && sha256sum table-loader rsdp tables 2>/dev/null); }
+
+scratch=$(mktemp -d) || exit 2
+trap 'rm -rf "$scratch"' EXIT
 
 failed=0
 for dir in "$@"; do
   dir=${dir%/}
+  name=$(basename "$(dirname "$dir")")/$(basename "$dir")
   if [ ! -f "$dir/shape.yaml" ]; then
     echo "$dir: no shape.yaml" >&2
     failed=1
     continue
   fi
+  # The profile folder says which QEMU captured the fixture.
+  case $(basename "$(dirname "$dir")") in
+  qemu-7.2-q35) qemu= ;;
+  qemu-10.0-q35)
+    if [ ! -x "$qemu10/usr/bin/qemu-system-x86_64" ]; then
+      echo "$name: no QEMU 10.0 at $qemu10 (MRFORGE_QEMU10_PREFIX); run .ci/install-qemu-10.0.sh" >&2
+      failed=1
+      continue
+    fi
+    qemu="--qemu $qemu10/usr/bin/qemu-system-x86_64 --qemu-data $qemu10/usr/share/qemu"
+    ;;
+  *)
+    echo "$dir: not in a profile folder this script knows (qemu-7.2-q35, qemu-10.0-q35)" >&2
+    failed=1
+    continue
+    ;;
+  esac
   extra=
   if [ -f "$dir/capture-args" ]; then extra=$(cat "$dir/capture-args"); fi
   before=$(sums "$dir")
-  echo "== $(basename "$dir") $extra" >&2
-  # $extra is split into words on purpose.
+  echo "== $name $extra" >&2
+  rm -rf "$scratch/out"
+  # $qemu and $extra are split into words on purpose.
   # shellcheck disable=SC2086
-  if ! "$mrforge" acpi capture --shape "$dir/shape.yaml" $extra -o "$dir" >/dev/null; then
-    echo "$(basename "$dir"): capture FAILED" >&2
+  if ! "$mrforge" acpi capture --shape "$dir/shape.yaml" $qemu $extra -o "$scratch/out" >/dev/null; then
+    echo "$name: capture FAILED" >&2
     failed=1
     continue
   fi
+  for f in table-loader rsdp tables shape.yaml; do cp "$scratch/out/$f" "$dir/$f" || failed=1; done
   if [ "$before" = "$(sums "$dir")" ]; then
-    echo "$(basename "$dir"): unchanged"
+    echo "$name: unchanged"
   else
-    echo "$(basename "$dir"): CHANGED"
+    echo "$name: CHANGED"
   fi
 done
 [ $failed -eq 0 ] || exit 2
