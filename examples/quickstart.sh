@@ -13,6 +13,9 @@ SUDO=""
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends $(cat "$root/.ci/packages.txt")
+# A second QEMU (10.0 from bookworm-backports) unpacked into /opt/mrforge-qemu-10.0, beside the
+# system's 7.2 and without installing it: the test suite's QEMU 10.0 ACPI captures use it.
+$SUDO "$root/.ci/install-qemu-10.0.sh" >/dev/null
 cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=Release
 cmake --build "$root/build" -j"$(nproc)"
 $SUDO "$root/build/cli/mrforge" build "$root/recipes/debian-bookworm-tdx.yaml" -o "$root/build/guest" \
