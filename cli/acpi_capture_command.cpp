@@ -98,32 +98,32 @@ void add_acpi_capture_command(CLI::App &acpi, Runner &run) {
   auto o = std::make_shared<CaptureOptions>();
   CLI::App *cmd =
       add_command(acpi, run, o, "capture", "Boot QEMU for a VM shape and save its real ACPI blobs", run_capture);
-  cmd->footer("Starts qemu-system-x86_64 (q35, TCG, OVMF) with the shape's machine options and devices (placeholder\n"
-              "disks, a user-mode NIC, a read-only 9p share, empty root ports) and a tiny guest (a static busybox and\n"
-              "the kernel's qemu_fw_cfg module) that dumps /sys/firmware/qemu_fw_cfg/by_name/etc/{table-loader,\n"
-              "acpi/rsdp,acpi/tables} on the serial console: the blobs as OVMF measured them. Writes\n"
-              "DIR/table-loader, DIR/rsdp, DIR/tables and DIR/shape.yaml (to re-capture: --shape DIR/shape.yaml) and\n"
-              "DIR/mrforge-build.json, all at once; an existing DIR is replaced only if it is empty or an earlier\n"
-              "`acpi capture` output, never through a symlink.\n"
-              "QEMU is qemu-system-x86_64 from PATH (Debian bookworm's 7.2) or --qemu PATH, with --qemu-data DIR\n"
-              "for one unpacked into a prefix of its own (`-L DIR`). Its version (`QEMU --version`) goes into\n"
-              "DIR/mrforge-build.json and must be the shape's profile's: the default profile qemu-7.2-q35\n"
-              "describes QEMU 7.2, and any other QEMU needs --profile NAME of a q35 profile of its own version\n"
-              "(qemu-10.0-q35 for QEMU 10.0; TDX profiles cannot be captured). GPUs, NVSwitches and hugepages\n"
-              "cannot be started here; vhost-vsock needs /dev/vhost-vsock. More than 255 vCPUs need --accel kvm\n"
-              "with a KVM that has SMM (QEMU 7.2 starts APIC IDs >= 255 only with KVM's in-kernel irqchip).\n"
-              "About 20 s per boot for small shapes under TCG, minutes for 64 vCPUs. Progress goes to stderr.\n"
-              "Examples:\n"
-              "  mrforge acpi capture --cpus 2 --memory 2G --device virtio-blk --device virtio-net -o cap/\n"
-              "  mrforge acpi capture --shape tests/data/acpi/qemu-7.2-q35/c1-m2g/shape.yaml -o cap/\n"
-              "  mrforge acpi capture --shape shape.yaml --profile qemu-10.0-q35 -o cap10/\n"
-              "    --qemu /opt/mrforge-qemu-10.0/usr/bin/qemu-system-x86_64\n"
-              "    --qemu-data /opt/mrforge-qemu-10.0/usr/share/qemu\n"
-              "  mrforge acpi diff cap/ gen/\n"
-              "Exit codes: 0 captured; 1 usage error; 2 bad input (shape, unsupported device, firmware, kernel or\n"
-              "module missing, --qemu not executable, a profile of another QEMU, DIR not writable or not an\n"
-              "earlier `acpi capture` output); 3 QEMU cannot run or the\n"
-              "guest did not dump the blobs.");
+  cmd->footer(
+      "Starts qemu-system-x86_64 (q35, TCG, OVMF) with the shape's machine options and devices (placeholder\n"
+      "disks, a user-mode NIC, a read-only 9p share, empty root ports) and a tiny guest (a static busybox and\n"
+      "the kernel's qemu_fw_cfg module) that dumps /sys/firmware/qemu_fw_cfg/by_name/etc/{table-loader,\n"
+      "acpi/rsdp,acpi/tables} on the serial console: the blobs as OVMF measured them. Writes\n"
+      "DIR/table-loader, DIR/rsdp, DIR/tables and DIR/shape.yaml (to re-capture: --shape DIR/shape.yaml) and\n"
+      "DIR/mrforge-build.json, all at once; an existing DIR is replaced only if it is empty or an earlier\n"
+      "`acpi capture` output, never through a symlink.\n"
+      "QEMU is the system's qemu-system-x86_64 (/usr/bin: Debian bookworm's 7.2) or --qemu PATH, with --qemu-data DIR\n"
+      "for one unpacked into a prefix of its own (`-L DIR`). Its version (`QEMU --version`) goes into\n"
+      "DIR/mrforge-build.json and must be the shape's profile's: the default profile qemu-7.2-q35\n"
+      "describes QEMU 7.2, and any other QEMU needs --profile NAME of a q35 profile of its own version\n"
+      "(qemu-10.0-q35 for QEMU 10.0; TDX profiles cannot be captured). GPUs, NVSwitches and hugepages\n"
+      "cannot be started here; vhost-vsock needs /dev/vhost-vsock. More than 255 vCPUs need --accel kvm\n"
+      "with a KVM that has SMM (QEMU 7.2 starts APIC IDs >= 255 only with KVM's in-kernel irqchip).\n"
+      "About 20 s per boot for small shapes under TCG, minutes for 64 vCPUs. Progress goes to stderr.\n"
+      "Examples:\n"
+      "  mrforge acpi capture --cpus 2 --memory 2G --device virtio-blk --device virtio-net -o cap/\n"
+      "  mrforge acpi capture --shape tests/data/acpi/qemu-7.2-q35/c1-m2g/shape.yaml -o cap/\n"
+      "  mrforge acpi capture --shape shape.yaml --profile qemu-10.0-q35 -o cap10/ \\\n"
+      "    --qemu /opt/mrforge-qemu-10.0/usr/bin/qemu-system-x86_64 \\\n"
+      "    --qemu-data /opt/mrforge-qemu-10.0/usr/share/qemu\n"
+      "  mrforge acpi diff cap/ gen/\n"
+      "Exit codes: 0 captured; 1 usage error; 2 bad input (shape, unsupported device, firmware, kernel or\n"
+      "module missing, --qemu not executable, a profile of another QEMU, DIR not writable or not an\n"
+      "earlier `acpi capture` output); 3 QEMU cannot run or the guest did not dump the blobs.");
   add_shape_options(*cmd, o->shape, "--profile");
   cmd->add_option("-o,--output", o->output, "Directory for table-loader, rsdp, tables and shape.yaml")->required();
   cmd->add_option("--firmware", o->firmware, "OVMF for -bios (default /usr/share/OVMF/OVMF_CODE.fd)");
@@ -131,7 +131,8 @@ void add_acpi_capture_command(CLI::App &acpi, Runner &run) {
                   "Guest kernel (default: the newest /boot/vmlinuz-* whose qemu_fw_cfg module is installed)");
   cmd->add_option("--accel", o->accel, "tcg (default) or kvm (needed for more than 255 vCPUs)")
       ->check(CLI::IsMember({"tcg", "kvm"}));
-  cmd->add_option("--qemu", o->qemu, "QEMU to run (default: qemu-system-x86_64 from PATH)");
+  cmd->add_option("--qemu", o->qemu,
+                  "QEMU to run (default: the system's qemu-system-x86_64, looked up in /usr/sbin:/usr/bin:/sbin:/bin)");
   cmd->add_option("--qemu-data", o->qemu_data, "QEMU's data folder, passed as -L DIR (PREFIX/usr/share/qemu)");
   cmd->add_option("--timeout", o->timeout, "Seconds for the whole boot (default 300)")->check(CLI::Range(1, 86400));
   cmd->add_flag("--json", o->json,

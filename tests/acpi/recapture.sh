@@ -1,7 +1,7 @@
 #!/bin/sh
 # Re-captures the live ACPI fixtures tests/data/acpi/<profile>/<shape>/ with the QEMU each profile
 # describes, and says whether the blobs changed:
-#   qemu-7.2-q35   the system's QEMU 7.2 (Debian bookworm's qemu-system-x86_64 from PATH)
+#   qemu-7.2-q35   the system's QEMU 7.2 (Debian bookworm's qemu-system-x86_64 in /usr/bin)
 #   qemu-10.0-q35  bookworm-backports' QEMU 10.0.2, unpacked privately by .ci/install-qemu-10.0.sh
 #                  into $MRFORGE_QEMU10_PREFIX (default /opt/mrforge-qemu-10.0), run with
 #                  --qemu PREFIX/usr/bin/qemu-system-x86_64 --qemu-data PREFIX/usr/share/qemu
