@@ -111,9 +111,11 @@ VmShape shape_from_options(const ShapeOptions &o) {
     note("--pci-hole64-size");
   }
   if (!o.devices.empty()) {
-    if (o.devices.size() > k_max_root_bus_devices)
-      throw InputError("--device", std::to_string(o.devices.size()) + " devices do not fit on the root bus (at most " +
-                                       std::to_string(k_max_root_bus_devices) + ")");
+    if (o.devices.size() > k_max_shape_devices)
+      throw InputError("--device",
+                       std::to_string(o.devices.size()) + " devices; a shape holds at most " +
+                           std::to_string(k_max_shape_devices) +
+                           " (30 on the root bus, 32 GPU root ports that --hugepages moves onto an expander)");
     s.devices.clear();
     for (const std::string &spec : o.devices) s.devices.push_back(parse_pci_device_spec(spec, "--device " + spec));
     note("--device");

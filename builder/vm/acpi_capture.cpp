@@ -57,11 +57,24 @@ const char *const k_blob_names[] = {"fw_cfg/etc/table-loader", "fw_cfg/etc/acpi/
 
 const char *on_off(bool b) { return b ? "on" : "off"; }
 
+std::string hex_name(const char *fmt, unsigned v) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, fmt, v);
+  return buf;
+}
+
 // The shape as QEMU options: -machine/-smp/-m go to BootSettings' own fields, the rest is appended.
+// The guest RAM goes into `ram` backends (one per NUMA node, else one for the machine), created by
+// the caller (ram_backend_args) because their files live in its work directory.
+struct RamBackend {
+  std::string id;
+  uint64_t size = 0;
+};
 struct ShapeArgs {
   std::string machine;
   uint32_t cpus = 1;
   uint64_t memory = 0;
+  std::vector<RamBackend> ram;
   std::vector<std::string> rest;
 };
 
@@ -84,15 +97,20 @@ ShapeArgs shape_args(const VmShape &shape, const std::string &scratch_dir) {
                                            std::to_string(shape.cpus));
   if (shape.memory == 0 || shape.memory % (1ull << 20))
     throw InputError(where + ": memory", "QEMU takes whole MiB; got " + std::to_string(shape.memory) + " bytes");
-  if (shape.hugepages)
-    throw InputError(where + ": hugepages", "capture cannot start a hugepage-backed NUMA node here (no hugepages "
-                                            "reserved on this host, and no pxb-pcie layout for it); drop hugepages");
+  validate_numa_layout(shape);
+  auto no_passthrough = [&](const PciDevice &d, const std::string &field) {
+    if (d.kind == PciDeviceKind::pcie_root_port && d.behind != RootPortChild::none)
+      throw InputError(where + ": " + field, std::string("pcie-root-port with a ") + root_port_child_name(d.behind) +
+                                                 " behind it: there is no such hardware to pass through on this "
+                                                 "host; use behind: none");
+  };
+  for (size_t n = 0; n < shape.numa_nodes.size(); ++n)
+    for (size_t i = 0; i < shape.numa_nodes[n].pxb_devices.size(); ++i)
+      no_passthrough(shape.numa_nodes[n].pxb_devices[i],
+                     "numa_nodes[" + std::to_string(n) + "].pxb_devices[" + std::to_string(i) + "]");
   for (size_t i = 0; i < shape.devices.size(); ++i) {
     const PciDevice &d = shape.devices[i];
-    if (d.kind == PciDeviceKind::pcie_root_port && d.behind != RootPortChild::none)
-      throw InputError(where + ": devices[" + std::to_string(i) + "]",
-                       std::string("pcie-root-port with a ") + root_port_child_name(d.behind) +
-                           " behind it: there is no such hardware to pass through on this host; use behind: none");
+    no_passthrough(d, "devices[" + std::to_string(i) + "]");
     if (d.kind == PciDeviceKind::vhost_vsock && !fs::exists(k_vhost_vsock_device))
       throw InputError(where + ": devices[" + std::to_string(i) + "]",
                        std::string("vhost-vsock needs ") + k_vhost_vsock_device +
@@ -113,7 +131,41 @@ ShapeArgs shape_args(const VmShape &shape, const std::string &scratch_dir) {
   }
   const std::string scratch = fs::absolute(scratch_dir).lexically_normal().string();
   uint32_t disks = 0, nics = 0, vsocks = 0, shares = 0, ports = 0;
-  for (const PciDevice &d : shape.devices) {
+  // NUMA nodes (numa_layout: explicit, or the one hugepages implies), each with its own RAM
+  // backend; the backend's kind (RAM, file, hugetlbfs) does not change the tables, only -numa and
+  // the sizes do. Expanders go first on the command line, at their fixed slots, so that the
+  // root-bus devices after them take the free slots in order (numa_layout) and the root ports on
+  // pcie.0 keep the BSELs they have without expanders (newer buses are numbered first).
+  const NumaLayout layout = numa_layout(shape);
+  if (layout.nodes.empty()) a.ram.push_back({k_ram_backend_id, shape.memory});
+  uint32_t first_cpu = 0, expanders = 0;
+  for (size_t n = 0; n < layout.nodes.size(); ++n) {
+    const NumaNode &node = layout.nodes[n];
+    const std::string id = "mem" + std::to_string(n);
+    a.ram.push_back({id, node.memory});
+    std::string numa = "node,nodeid=" + std::to_string(n);
+    if (node.cpus == 1) numa += ",cpus=" + std::to_string(first_cpu);
+    if (node.cpus > 1) numa += ",cpus=" + std::to_string(first_cpu) + "-" + std::to_string(first_cpu + node.cpus - 1);
+    first_cpu += node.cpus;
+    a.rest.insert(a.rest.end(), {"-numa", numa + ",memdev=" + id});
+  }
+  for (size_t n = 0; n < layout.nodes.size(); ++n) {
+    const NumaNode &node = layout.nodes[n];
+    if (!node.pxb_bus) continue;
+    const std::string pxb = "pcie.node" + std::to_string(n);
+    a.rest.insert(a.rest.end(),
+                  {"-device", "pxb-pcie,id=" + pxb +
+                                  ",bus=pcie.0,addr=" + hex_name("%x", k_first_pxb_slot + expanders++) +
+                                  ",numa_node=" + std::to_string(n) + ",bus_nr=" + std::to_string(*node.pxb_bus)});
+    for (size_t i = 0; i < node.pxb_devices.size(); ++i) {
+      std::string p = std::to_string(++ports);
+      a.rest.insert(a.rest.end(), {"-device", "pcie-root-port,id=rp" + p + ",bus=" + pxb + ",chassis=" + p +
+                                                  ",addr=" + hex_name("%x", static_cast<unsigned>(i))});
+    }
+  }
+  // With expanders QEMU would put a device without bus= on the newest PCIe bus: name pcie.0.
+  const std::string on_root = expanders ? ",bus=pcie.0" : "";
+  for (const PciDevice &d : layout.root_bus) {
     switch (d.kind) {
     case PciDeviceKind::virtio_blk: {
       std::string id = "disk" + std::to_string(disks++);
@@ -122,16 +174,16 @@ ShapeArgs shape_args(const VmShape &shape, const std::string &scratch_dir) {
       create_placeholder_disk(file);
       a.rest.insert(a.rest.end(),
                     {"-drive", "file=" + qemu_escape(file) + ",if=none,id=" + id + ",format=raw,readonly=on", "-device",
-                     "virtio-blk-pci,drive=" + id});
+                     "virtio-blk-pci,drive=" + id + on_root});
       break;
     }
     case PciDeviceKind::virtio_net: {
       std::string id = "net" + std::to_string(nics++);
-      a.rest.insert(a.rest.end(), {"-netdev", "user,id=" + id, "-device", "virtio-net-pci,netdev=" + id});
+      a.rest.insert(a.rest.end(), {"-netdev", "user,id=" + id, "-device", "virtio-net-pci,netdev=" + id + on_root});
       break;
     }
     case PciDeviceKind::vhost_vsock:
-      a.rest.insert(a.rest.end(), {"-device", "vhost-vsock-pci,guest-cid=" + std::to_string(3 + vsocks++)});
+      a.rest.insert(a.rest.end(), {"-device", "vhost-vsock-pci,guest-cid=" + std::to_string(3 + vsocks++) + on_root});
       break;
     case PciDeviceKind::virtio_9p: {
       std::string n = std::to_string(shares++);
@@ -139,12 +191,12 @@ ShapeArgs shape_args(const VmShape &shape, const std::string &scratch_dir) {
       create_directory(dir);
       a.rest.insert(a.rest.end(),
                     {"-fsdev", "local,id=fs" + n + ",path=" + qemu_escape(dir) + ",security_model=none,readonly=on",
-                     "-device", "virtio-9p-pci,fsdev=fs" + n + ",mount_tag=share" + n});
+                     "-device", "virtio-9p-pci,fsdev=fs" + n + ",mount_tag=share" + n + on_root});
       break;
     }
     case PciDeviceKind::pcie_root_port: {
       std::string n = std::to_string(++ports);
-      a.rest.insert(a.rest.end(), {"-device", "pcie-root-port,id=rp" + n + ",chassis=" + n});
+      a.rest.insert(a.rest.end(), {"-device", "pcie-root-port,id=rp" + n + ",chassis=" + n + on_root});
       break;
     }
     }
@@ -268,6 +320,10 @@ std::vector<std::string> qemu_shape_args(const VmShape &shape, const std::string
   ShapeArgs a = shape_args(shape, scratch_dir);
   std::vector<std::string> argv = {
       "-machine", a.machine, "-smp", std::to_string(a.cpus), "-m", std::to_string(a.memory >> 20) + "M"};
+  for (const RamBackend &r : a.ram)
+    if (r.id != k_ram_backend_id)
+      argv.insert(argv.end(),
+                  {"-object", "memory-backend-ram,id=" + r.id + ",size=" + std::to_string(r.size >> 20) + "M"});
   argv.insert(argv.end(), a.rest.begin(), a.rest.end());
   return argv;
 }
@@ -440,22 +496,28 @@ AcpiCapture capture_acpi(const AcpiCaptureSettings &settings) try {
   boot.progress = settings.progress;
   boot.qemu = settings.qemu;
   boot.qemu_data_dir = settings.qemu_data_dir;
-  const std::string ram_file = work + "/guest-ram";
   // Sparse, shared file-backed RAM: not charged to the host's commit limit (a 64 GiB guest on a
-  // smaller host), and untouched pages never exist.
-  boot.machine = args.machine + ",memory-backend=" + k_ram_backend_id;
+  // smaller host), and untouched pages never exist. One file per backend (per NUMA node).
+  std::vector<std::string> ram_files;
+  if (args.ram.size() == 1 && args.ram[0].id == k_ram_backend_id)
+    boot.machine = args.machine + ",memory-backend=" + k_ram_backend_id;
+  else
+    boot.machine = args.machine;
   boot.accel = settings.accel;
   boot.cpu = settings.cpu.empty() ? capture_cpu_model(settings.shape) : settings.cpu;
-  boot.extra_args = {"-object", std::string("memory-backend-file,id=") + k_ram_backend_id +
-                                    ",size=" + std::to_string(args.memory >> 20) +
-                                    "M,mem-path=" + qemu_escape(ram_file) + ",share=on"};
+  for (const RamBackend &r : args.ram) {
+    ram_files.push_back(work + "/guest-ram-" + r.id);
+    boot.extra_args.insert(boot.extra_args.end(),
+                           {"-object", "memory-backend-file,id=" + r.id + ",size=" + std::to_string(r.size >> 20) +
+                                           "M,mem-path=" + qemu_escape(ram_files.back()) + ",share=on"});
+  }
   boot.extra_args.insert(boot.extra_args.end(), args.rest.begin(), args.rest.end());
   progress("capture: -machine " + args.machine + " -cpu " + boot.cpu + " -smp " + std::to_string(args.cpus) + " -m " +
            std::to_string(args.memory >> 20) + "M" +
            (args.rest.empty() ? std::string() : " + " + std::to_string(args.rest.size()) + " device arguments"));
-  fs::remove(ram_file, ec); // a fresh, all-zero RAM file for every boot
+  for (const std::string &f : ram_files) fs::remove(f, ec); // a fresh, all-zero RAM file for every boot
   BootCapture cap = boot_image(boot);
-  fs::remove(ram_file, ec);
+  for (const std::string &f : ram_files) fs::remove(f, ec);
 
   std::vector<std::string> problems = cap.failures;
   for (const char *name : k_blob_names)

@@ -46,9 +46,29 @@ std::string hex_name(const char *fmt, unsigned v) {
 }
 
 // The machine as QEMU derives it from the shape (pc_q35_init, mch_update, q35 host properties).
+// A PCI Express expander bridge (pxb-pcie) of the NUMA layout.
+struct Expander {
+  uint32_t bus = 0;   // bus_nr
+  uint32_t node = 0;  // numa_node
+  unsigned slot = 0;  // on pcie.0
+  size_t devices = 0; // root ports on its bus
+};
+
+// A root-bus function the DSDT lists: a shape device, or an expander (device == nullptr).
+struct RootBusEntry {
+  unsigned slot = 0;
+  const PciDevice *device = nullptr;
+};
+
 struct Machine {
+  Machine(const VmShape &s, const AcpiProfile &p) : shape(s), profile(p) {}
   const VmShape &shape;
   const AcpiProfile &profile;
+  NumaLayout layout;                  // numa_layout(shape)
+  std::vector<Expander> expanders;    // in creation (node) order
+  std::vector<RootBusEntry> root_bus; // by slot
+  std::vector<uint32_t> cpu_node;     // each vCPU's node (empty without NUMA)
+  uint64_t above_4g_start = 0x100000000ull;
   uint64_t below_4g = 0;
   uint64_t above_4g = 0;
   uint64_t hole64_start = 0, hole64_end = 0; // exclusive end
@@ -65,6 +85,27 @@ std::string shape_origin(const VmShape &s) {
   throw InputError(shape_origin(s), what + " does not fit in 64 bits");
 }
 
+// The NUMA layout as QEMU builds it: expanders at their slots, the root-bus devices around them,
+// each vCPU's node, and where RAM above 4 GiB starts (x86ms->above_4g_mem_start: 4 GiB, or 1 TiB
+// when an AMD CPU model such as the captures' qemu64 would reach the HyperTransport hole; a
+// confidential (TDX, Intel CPU) profile never moves it).
+void derive_numa(Machine &m) {
+  m.layout = numa_layout(m.shape);
+  unsigned k = 0;
+  for (size_t n = 0; n < m.layout.nodes.size(); ++n) {
+    const NumaNode &node = m.layout.nodes[n];
+    for (uint32_t c = 0; c < node.cpus; ++c) m.cpu_node.push_back(static_cast<uint32_t>(n));
+    if (node.pxb_bus)
+      m.expanders.push_back({*node.pxb_bus, static_cast<uint32_t>(n), k_first_pxb_slot + k++, node.pxb_devices.size()});
+  }
+  std::vector<unsigned> slots = root_bus_slots(m.layout);
+  for (size_t i = 0; i < slots.size(); ++i) m.root_bus.push_back({slots[i], &m.layout.root_bus[i]});
+  for (const Expander &e : m.expanders) m.root_bus.push_back({e.slot, nullptr});
+  std::sort(m.root_bus.begin(), m.root_bus.end(),
+            [](const RootBusEntry &a, const RootBusEntry &b) { return a.slot < b.slot; });
+  if (!m.profile.confidential) m.above_4g_start = qemu_above_4g_mem_start(m.shape, m.profile.default_pci_hole64_size);
+}
+
 // Sizes and addresses come from input: every step is checked (size_text.hpp), and the machine
 // must fit the profile's address space, as QEMU and OVMF need.
 Machine derive_machine(const VmShape &s, const AcpiProfile &p) {
@@ -79,7 +120,8 @@ Machine derive_machine(const VmShape &s, const AcpiProfile &p) {
   // Every virtio-pci device has a 64-bit prefetchable BAR (the modern BAR 4), which OVMF places at
   // the start of its 64-bit aperture; QEMU's hole64 then starts there (q35_host_get_pci_hole64_start).
   // Root ports get a prefetchable 64-bit window from OVMF too (its hotplug reservation).
-  m.has_64bit_bars = !s.devices.empty();
+  derive_numa(m);
+  m.has_64bit_bars = !m.layout.root_bus.empty();
   uint64_t hole64_size = s.pci_hole64_size ? *s.pci_hole64_size : p.default_pci_hole64_size;
   std::optional<uint64_t> end;
   if (p.has(AcpiVariation::pci64_window_at_aperture)) {
@@ -744,6 +786,8 @@ void cpus_aml(Term &table, const Machine &m) {
     Term ost = method("_OST", 3, serialized);
     ost << call("COST", {integer(i), arg(0), arg(1), arg(2)});
     dev << ost;
+    // With NUMA every vCPU has a node (props.has_node_id), given as _PXM.
+    if (!m.cpu_node.empty()) dev << name_decl("_PXM", integer(m.cpu_node[i]));
     cpus << dev;
   }
   sb << cpus;
@@ -895,6 +939,13 @@ Term lpc_device() {
   return lpc;
 }
 
+// The root ports on pcie.0 (not those on expanders).
+uint32_t root_bus_root_ports(const Machine &m) {
+  return static_cast<uint32_t>(
+      std::count_if(m.layout.root_bus.begin(), m.layout.root_bus.end(),
+                    [](const PciDevice &d) { return d.kind == PciDeviceKind::pcie_root_port; }));
+}
+
 // The root bus's devices (build_append_pci_bus_devices for pcie.0 without ACPI hotplug on it).
 void root_bus_devices(Term &pci0, const Machine &m) {
   using namespace aml;
@@ -902,13 +953,15 @@ void root_bus_devices(Term &pci0, const Machine &m) {
   // user devices, slots 1.. in order
   // BSELs are numbered walking the buses depth first, child buses newest first (QEMU's
   // acpi_set_bsel over a head-inserted list): the last root port's bus gets 0.
-  uint32_t bsel = static_cast<uint32_t>(count_devices(m.shape, PciDeviceKind::pcie_root_port));
+  // Expanders' buses are older than the root ports' (mrforge acpi capture starts them first), so
+  // their root ports' buses are numbered after these and change nothing here.
+  uint32_t bsel = root_bus_root_ports(m);
   std::vector<unsigned> bridge_devfns;
-  for (size_t i = 0; i < m.shape.devices.size(); ++i) {
-    unsigned slot = static_cast<unsigned>(i + 1);
+  for (const RootBusEntry &e : m.root_bus) {
+    const unsigned slot = e.slot;
     Term dev = device(hex_name("S%.02X", slot << 3));
     dev << name_decl("_ADR", integer(static_cast<uint64_t>(slot) << 16));
-    if (m.shape.devices[i].kind == PciDeviceKind::pcie_root_port && m.shape.pci_hotplug) {
+    if (e.device && e.device->kind == PciDeviceKind::pcie_root_port && m.shape.pci_hotplug) {
       // A cold-plugged bridge described in ACPI with its secondary bus (bridge_in_acpi): the bus
       // gets the next BSEL and, being PCI Express, only slot 0, hotpluggable whether or not a
       // device (a GPU) sits there.
@@ -935,13 +988,13 @@ std::vector<std::pair<unsigned, uint32_t>> root_bus_devices_v8(Term &pci0, const
   using namespace aml;
   std::vector<std::pair<unsigned, uint32_t>> bridges;
   pci0 << host_bridge_device();
-  uint32_t bsel = static_cast<uint32_t>(count_devices(m.shape, PciDeviceKind::pcie_root_port));
-  for (size_t i = 0; i < m.shape.devices.size(); ++i) {
-    const PciDevice &d = m.shape.devices[i];
-    unsigned slot = static_cast<unsigned>(i + 1);
+  uint32_t bsel = root_bus_root_ports(m);
+  for (const RootBusEntry &e : m.root_bus) {
+    const unsigned slot = e.slot;
     Term dev = device(hex_name("S%.02X", slot << 3));
     dev << name_decl("_ADR", integer(static_cast<uint64_t>(slot) << 16));
-    if (d.kind == PciDeviceKind::pcie_root_port) {
+    if (e.device && e.device->kind == PciDeviceKind::pcie_root_port) {
+      const PciDevice &d = *e.device;
       // build_pci_bridge_aml: the secondary bus's devices, then its hotplug slots.
       bool occupied = d.behind != RootPortChild::none;
       if (occupied) {
@@ -963,6 +1016,82 @@ std::vector<std::pair<unsigned, uint32_t>> root_bus_devices_v8(Term &pci0, const
   pci0 << sata;
   pci0 << smbus_device();
   return bridges;
+}
+
+// ---- NUMA: the expanders' host bridges and the SRAT ----------------------------------------
+
+// build_prt(is_pci0_prt = false), the _PRT of an expander: 128 routes, slot = pin >> 2, link
+// LNK[D|A|B|C] by (slot + pin) & 3. Built in a While loop at run time until QEMU 9.2, a
+// precomputed Package (0x80) from 9.2 (pxb-prt-package).
+Term expander_prt(const AcpiProfile &p) {
+  using namespace aml;
+  static const char *const links[] = {"LNKD", "LNKA", "LNKB", "LNKC"};
+  Term m = method("_PRT", 0, not_serialized);
+  if (p.has(AcpiVariation::pxb_prt_package)) {
+    Term routes = package(128);
+    for (uint32_t pin = 0; pin < 128; ++pin) {
+      const uint32_t slot = pin >> 2;
+      Term route = package(4);
+      route << integer((static_cast<uint64_t>(slot) << 16) | 0xffff) << integer(pin & 3)
+            << name(links[(slot + pin) & 3]) << integer(0);
+      routes << route;
+    }
+    m << return_(routes);
+    return m;
+  }
+  auto entry = [](const char *link) {
+    Term pkg = package(4);
+    pkg << integer(0) << integer(0) << name(link) << integer(0);
+    return pkg;
+  };
+  const Term res = local(0), pin = local(1), slot = local(2), lnk_idx = local(3), route = local(4);
+  m << store(package(128), res);
+  m << store(integer(0), pin);
+  Term w = while_(lless(pin, integer(128)));
+  w << store(shift_right(pin, integer(2)), slot);
+  w << store(and_(add(pin, slot), integer(3)), lnk_idx);
+  for (uint32_t i = 0; i < 4; ++i) { // initialize_route: LNKD, LNKA, LNKB, LNKC
+    Term ifc = if_(lequal(lnk_idx, integer(i)));
+    ifc << store(entry(links[i]), route);
+    w << ifc;
+  }
+  w << store(or_(shift_left(slot, integer(16)), integer(0xffff)), index(route, integer(0)));
+  w << store(and_(pin, integer(3)), index(route, integer(1)));
+  w << store(route, index(res, pin));
+  w << increment(pin);
+  m << w;
+  m << return_(res);
+  return m;
+}
+
+// build_dsdt's loop over the root bus's child buses that are root buses (the expanders), newest
+// first: one \_SB.PCxx host bridge each. Returns the last bus PCI0 decodes (root_bus_limit),
+// lowered to bus - 1 by every expander whose bus is below it, in that order (so expanders on
+// adjacent buses, say 6 then 5, leave PCI0 decoding bus 5: QEMU's own arithmetic).
+uint32_t expanders_aml(Term &dsdt, const Machine &m) {
+  using namespace aml;
+  uint32_t root_bus_limit = 0xff;
+  for (auto it = m.expanders.rbegin(); it != m.expanders.rend(); ++it) {
+    const Expander &e = *it;
+    if (e.bus < root_bus_limit) root_bus_limit = e.bus - 1;
+    Term sb = scope("\\_SB");
+    Term dev = device(hex_name("PC%.02X", e.bus));
+    dev << name_decl("_UID", integer(e.bus)); // acpi_uid: the bus number
+    dev << name_decl("_BBN", integer(e.bus));
+    dev << name_decl("_HID", eisaid("PNP0A08"));
+    dev << name_decl("_CID", eisaid("PNP0A03"));
+    dev << q35_osc_method(true); // expanders have no ACPI PCI hotplug
+    dev << name_decl("_PXM", integer(e.node));
+    dev << expander_prt(m.profile);
+    // build_crs: the ranges the firmware gave the expander's devices (none: without devices, or
+    // before the firmware assigns them, expander-ports-unassigned), then its bus range.
+    Term crs = resource_template();
+    crs << word_bus_number(static_cast<uint16_t>(e.bus), static_cast<uint16_t>(e.bus), 1);
+    dev << name_decl("_CRS", crs);
+    sb << dev;
+    dsdt << sb;
+  }
+  return root_bus_limit;
 }
 
 Bytes build_dsdt_aml(const Machine &m) {
@@ -990,11 +1119,12 @@ Bytes build_dsdt_aml(const Machine &m) {
   gpe << name_decl("_HID", string("ACPI0006"));
   dsdt << gpe;
   cpus_aml(dsdt, m);
+  const uint32_t root_bus_limit = expanders_aml(dsdt, m);
 
   // PCI0._CRS
   Term scope_pci0 = scope("\\_SB.PCI0");
   Term crs = resource_template();
-  crs << word_bus_number(0, 0xff, 0x100);
+  crs << word_bus_number(0, static_cast<uint16_t>(root_bus_limit), static_cast<uint16_t>(root_bus_limit + 1));
   crs << io(0x0cf8, 0x0cf8, 0x01, 0x08);
   crs << word_io(0x0000, 0x0cf7, 0x0cf8);
   for (const Range &r : free_ranges({}, 0x0d00, 0xffff))
@@ -1219,6 +1349,82 @@ void build_hpet_table(TableBlob &t, const Machine &m, std::vector<GeneratedTable
   t.end(start, "HPET", tables);
 }
 
+// build_srat_memory: a Memory Affinity structure.
+void srat_memory(TableBlob &t, uint64_t base, uint64_t length, uint32_t node, uint32_t flags) {
+  t.le(1, 1);
+  t.le(40, 1);
+  t.le(node, 4);
+  t.le(0, 2);
+  t.le(base, 8); // low, high
+  t.le(length, 8);
+  t.le(0, 4);
+  t.le(flags, 4);
+  t.le(0, 8);
+}
+
+// build_srat (hw/i386/acpi-build.c), for -numa nodes without hotpluggable memory (no maxmem, so
+// no device-memory entry), NVDIMMs, SGX EPC or generic initiators: the vCPUs' affinity, then each
+// node's RAM in node order, laid out as QEMU does (cut at the 640 KiB hole and at the end of RAM
+// below 4 GiB, which continues at above_4g_start), then disabled entries up to nodes + 2.
+void build_srat(TableBlob &t, const Machine &m, std::vector<GeneratedTable> &tables) {
+  constexpr uint64_t hole_640k_start = 640 * 1024, hole_640k_end = 1024 * 1024;
+  constexpr uint32_t enabled = 1; // MEM_AFFINITY_ENABLED
+  uint32_t start = t.begin("SRAT", 1, m.profile);
+  t.le(1, 4); // Reserved (1 for backward compatibility)
+  t.le(0, 8);
+  for (uint32_t i = 0; i < m.shape.cpus; ++i) {
+    const uint32_t apic_id = i, node = m.cpu_node[i];
+    if (apic_id < 255) { // Processor Local APIC/SAPIC Affinity
+      t.le(0, 1);
+      t.le(16, 1);
+      t.le(node & 0xff, 1);
+      t.le(apic_id, 1);
+      t.le(1, 4); // enabled
+      t.le(0, 1);
+      t.le(node >> 8, 3);
+      t.le(0, 4);
+    } else { // Processor Local x2APIC Affinity
+      t.le(2, 1);
+      t.le(24, 1);
+      t.le(0, 2);
+      t.le(node, 4);
+      t.le(apic_id, 4);
+      t.le(1, 4);
+      t.le(0, 4);
+      t.le(0, 4);
+    }
+  }
+  const uint32_t mem_start = t.size();
+  uint64_t next_base = 0;
+  const size_t nodes = m.layout.nodes.size();
+  for (size_t i = 0; i < nodes; ++i) {
+    const auto node = static_cast<uint32_t>(i);
+    uint64_t mem_base = next_base;
+    uint64_t mem_len = m.layout.nodes[i].memory;
+    next_base = mem_base + mem_len; // the nodes add up to the machine's memory (validated)
+    if (mem_base <= hole_640k_start && next_base > hole_640k_start) {
+      mem_len -= next_base - hole_640k_start;
+      if (mem_len > 0) srat_memory(t, mem_base, mem_len, node, enabled);
+      if (next_base <= hole_640k_end) { // 640 KiB < RAM < 1 MiB
+        next_base = hole_640k_end;
+        continue;
+      }
+      mem_base = hole_640k_end;
+      mem_len = next_base - hole_640k_end;
+    }
+    if (mem_base <= m.below_4g && next_base > m.below_4g) {
+      mem_len -= next_base - m.below_4g;
+      if (mem_len > 0) srat_memory(t, mem_base, mem_len, node, enabled);
+      mem_base = m.above_4g_start;
+      mem_len = next_base - m.below_4g;
+      next_base = mem_base + mem_len;
+    }
+    if (mem_len > 0) srat_memory(t, mem_base, mem_len, node, enabled);
+  }
+  for (size_t slots = (t.size() - mem_start) / 40; slots < nodes + 2; ++slots) srat_memory(t, 0, 0, 0, 0);
+  t.end(start, "SRAT", tables);
+}
+
 void build_mcfg(TableBlob &t, const Machine &m, std::vector<GeneratedTable> &tables) {
   uint32_t start = t.begin("MCFG", 1, m.profile);
   t.le(0, 8);
@@ -1263,13 +1469,25 @@ void validate_acpi_shape(const VmShape &s, const AcpiProfile &p) {
                                 (max_used ? hex_u64(*max_used) : std::string("more than 2^64")) + ", past the " +
                                 std::to_string(p.phys_bits) + "-bit address space QEMU " + p.qemu_version +
                                 " allows (" + p.name + " phys_bits)");
-  if (s.devices.size() > 30)
-    throw InputError(
-        where, "" + std::to_string(s.devices.size()) +
-                   " devices on the root bus; slots 1-30 are free on q35 (0 is the host bridge, 31 the LPC/SMBus)");
-  if (s.hugepages)
-    throw InputError(where, "hugepages (a NUMA node and a PCIe expander bridge) are not supported by the " + p.name +
-                                " generator yet");
+  if (const size_t root_bus = numa_layout(s).root_bus.size(); root_bus > 30)
+    throw InputError(where, "" + std::to_string(root_bus) +
+                                " devices on the root bus; slots 1-30 are free on q35 (0 is the host bridge, 31 the "
+                                "LPC/SMBus)");
+  validate_numa_layout(s);
+  if (!p.has(AcpiVariation::expander_ports_unassigned)) {
+    // The firmware numbers the buses behind an expander's root ports and gives them windows before
+    // QEMU builds the tables; that assignment (OVMF's) is not modelled: refuse rather than guess.
+    const NumaLayout layout = numa_layout(s);
+    for (size_t i = 0; i < layout.nodes.size(); ++i)
+      if (!layout.nodes[i].pxb_devices.empty())
+        throw InputError(
+            where + ": " +
+                (s.numa_nodes.empty() ? std::string("hugepages") : "numa_nodes[" + std::to_string(i) + "].pxb_devices"),
+            "root ports on an expander (" + std::to_string(layout.nodes[i].pxb_devices.size()) +
+                ") get buses and windows from the firmware before " + p.name +
+                " builds its tables, and the generator does not model that assignment; "
+                "expanders without devices are supported");
+  }
   (void)derive_machine(s, p); // the 64-bit window must fit the address space too
 }
 
@@ -1297,6 +1515,10 @@ GeneratedAcpi generate_acpi(const VmShape &shape, const AcpiProfile &profile) {
   if (shape.hpet) {
     offsets.push_back(t.size());
     build_hpet_table(t, m, out.tables);
+  }
+  if (!m.layout.nodes.empty()) { // [SRAT, SLIT, HMAT]: SLIT and HMAT need -numa dist / hmat=on
+    offsets.push_back(t.size());
+    build_srat(t, m, out.tables);
   }
   offsets.push_back(t.size());
   build_mcfg(t, m, out.tables);

@@ -35,6 +35,20 @@ const std::pair<AcpiVariation, const char *> k_variation_names[] = {
     // 8aa35bebeeaed19ae57afbc3e110b8e7fe8587d0, "cpuhp: make sure that remove events are handled
     // within the same SCI", hw/acpi/cpu.c build_cpus_aml; first released in v10.0.0, not in 9.2).
     {AcpiVariation::cpuhp_eject_list, "cpuhp-eject-list"},
+    // QEMU 9.2: an expander's (\_SB.PCxx) _PRT returns a precomputed Package (0x80) instead of
+    // building it in a While loop at run time (QEMU commits 99cb2c6c7b "hw/i386/acpi-build: Return
+    // a pre-computed _PRT table" and 7916bb5431 "hw/i386/acpi-build: return a non-var package from
+    // _PRT()"; first released in v9.2.0). PCI0's _PRT (PRTP/PRTA) is unchanged.
+    {AcpiVariation::pxb_prt_package, "pxb-prt-package"},
+    // The tables as QEMU builds them before the firmware has numbered the buses behind an
+    // expander's root ports or given them windows: each expander's _CRS is its own bus number
+    // only, whatever sits behind it, and PCI0's _CRS keeps every range. That is what dstack's
+    // reference dumps hold (its qemu-acpi crate: one bus-number descriptor per expander, the same
+    // tables for 1, 8 and 32 GPUs). OVMF under plain QEMU does number and program them first (a
+    // live QEMU 10.0 capture with two root ports on an expander on bus 5: _CRS buses 5-7, an I/O,
+    // a 32-bit and a 64-bit window, all cut out of PCI0's _CRS), so a profile without this
+    // variation refuses root ports on an expander (the assignment is not modelled).
+    {AcpiVariation::expander_ports_unassigned, "expander-ports-unassigned"},
 };
 
 } // namespace

@@ -24,6 +24,8 @@ enum class AcpiVariation {
   madt_revision_3,              // "madt-revision-3"
   madt_pcat_compat_follows_pic, // "madt-pcat-compat-follows-pic"
   cpuhp_eject_list,             // "cpuhp-eject-list"
+  pxb_prt_package,              // "pxb-prt-package"
+  expander_ports_unassigned,    // "expander-ports-unassigned"
 };
 const char *acpi_variation_name(AcpiVariation v);
 std::optional<AcpiVariation> acpi_variation_from_name(const std::string &name);

@@ -1,8 +1,10 @@
 #include <measure/acpi/vm_shape.hpp>
 
+#include <measure/util/errors.hpp>
 #include <measure/util/size_text.hpp>
 
 #include <algorithm>
+#include <map>
 
 namespace mrforge {
 
@@ -53,26 +55,170 @@ size_t count_devices(const VmShape &s, PciDeviceKind kind) {
       std::count_if(s.devices.begin(), s.devices.end(), [&](const PciDevice &d) { return d.kind == kind; }));
 }
 
-std::optional<uint64_t> qemu_max_used_gpa(const VmShape &s, uint64_t default_hole64) {
+NumaLayout numa_layout(const VmShape &s) {
+  NumaLayout l;
+  if (!s.numa_nodes.empty()) {
+    l.nodes = s.numa_nodes;
+    l.root_bus = s.devices;
+    return l;
+  }
+  if (!s.hugepages) {
+    l.root_bus = s.devices;
+    return l;
+  }
+  NumaNode node;
+  node.cpus = s.cpus;
+  node.memory = s.memory;
+  for (const PciDevice &d : s.devices) {
+    if (d.kind == PciDeviceKind::pcie_root_port && d.behind == RootPortChild::gpu)
+      node.pxb_devices.push_back(d);
+    else
+      l.root_bus.push_back(d);
+  }
+  if (!node.pxb_devices.empty()) node.pxb_bus = k_dstack_pxb_bus;
+  l.nodes.push_back(std::move(node));
+  return l;
+}
+
+std::vector<unsigned> root_bus_slots(const NumaLayout &layout) {
+  unsigned expanders = 0;
+  for (const NumaNode &n : layout.nodes)
+    if (n.pxb_bus) ++expanders;
+  std::vector<unsigned> slots;
+  unsigned slot = 1;
+  for (size_t i = 0; i < layout.root_bus.size(); ++i, ++slot) {
+    while (slot >= k_first_pxb_slot && slot < k_first_pxb_slot + expanders) ++slot;
+    slots.push_back(slot);
+  }
+  return slots;
+}
+
+void validate_numa_layout(const VmShape &s) {
+  const std::string where = s.origin.empty() || s.origin == "options" ? "the VM shape" : s.origin;
+  const bool implied = s.numa_nodes.empty();
+  if (implied && !s.hugepages) return;
+  const NumaLayout layout = numa_layout(s);
+  auto node_field = [&](size_t i, const std::string &field) {
+    return implied ? std::string("hugepages (dstack's one node with an expander on bus 5 for the GPU root ports)")
+                   : "numa_nodes[" + std::to_string(i) + "]" + (field.empty() ? "" : "." + field);
+  };
+  auto fail = [&](const std::string &field, const std::string &message) {
+    throw InputError(where + ": " + field, message);
+  };
+  constexpr size_t max_nodes = 128; // QEMU include/system/numa.h MAX_NODES
+  if (layout.nodes.size() > max_nodes)
+    fail("numa_nodes", std::to_string(layout.nodes.size()) + " NUMA nodes; QEMU allows at most 128 (MAX_NODES)");
+  uint64_t cpus = 0, memory = 0;
+  for (size_t i = 0; i < layout.nodes.size(); ++i) {
+    const NumaNode &n = layout.nodes[i];
+    if (n.memory == 0 || n.memory % (1ull << 20) != 0)
+      fail(node_field(i, "memory"),
+           "a node's memory backend must be a positive multiple of 1 MiB, got " + std::to_string(n.memory) + " bytes");
+    cpus += n.cpus;
+    std::optional<uint64_t> sum = add_sizes(memory, n.memory);
+    if (!sum) fail(node_field(i, "memory"), "the nodes' memory does not fit in 64 bits");
+    memory = *sum;
+  }
+  if (cpus != s.cpus)
+    fail("numa_nodes", "the nodes hold " + std::to_string(cpus) + " vCPUs, the machine has " + std::to_string(s.cpus) +
+                           " (cpus); every vCPU must be on exactly one node");
+  if (memory != s.memory)
+    fail("numa_nodes", "the nodes' memory adds up to " + format_size(memory) + ", the machine has " +
+                           format_size(s.memory) + " (memory); QEMU requires them equal");
+  // Expanders: buses, slots, ports.
+  std::map<uint32_t, size_t> bus_owner; // bus -> node index
+  size_t expanders = 0;
+  for (size_t i = 0; i < layout.nodes.size(); ++i) {
+    const NumaNode &n = layout.nodes[i];
+    if (!n.pxb_bus) {
+      if (!n.pxb_devices.empty()) fail(node_field(i, "pxb_devices"), "devices on an expander need a pxb_bus");
+      continue;
+    }
+    ++expanders;
+    if (*n.pxb_bus == 0 || *n.pxb_bus > 255)
+      fail(node_field(i, "pxb_bus"),
+           "expected a bus number 1-255 (bus 0 is the root bus pcie.0), got " + std::to_string(*n.pxb_bus));
+    auto [it, fresh] = bus_owner.emplace(*n.pxb_bus, i);
+    if (!fresh)
+      fail(node_field(i, "pxb_bus"), "bus " + std::to_string(*n.pxb_bus) + " is already numa_nodes[" +
+                                         std::to_string(it->second) + "]'s expander (QEMU: \"Bus " +
+                                         std::to_string(*n.pxb_bus) + " is already in use\")");
+    if (n.pxb_devices.size() > 32)
+      fail(node_field(i, "pxb_devices"),
+           std::to_string(n.pxb_devices.size()) + " devices on one expander; its bus has 32 slots");
+    for (size_t d = 0; d < n.pxb_devices.size(); ++d)
+      if (n.pxb_devices[d].kind != PciDeviceKind::pcie_root_port)
+        fail(node_field(i, "pxb_devices[" + std::to_string(d) + "]"), "only pcie-root-ports go on an expander");
+  }
+  if (expanders > 15)
+    fail("numa_nodes", std::to_string(expanders) + " expanders; they take root-bus slots 0x10 up, and only 0x10-0x1e "
+                                                   "are free (0x1f is the ICH9 LPC)");
+  std::vector<unsigned> slots = root_bus_slots(layout);
+  if (!slots.empty() && slots.back() > 30)
+    fail("devices", std::to_string(layout.root_bus.size()) + " root-bus devices and " + std::to_string(expanders) +
+                        " expanders do not fit in root-bus slots 1-30");
+  // OVMF numbers each root bridge's buses from its own: pcie.0's root ports get 1, 2, ..., an
+  // expander's root ports its bus + 1, ...; all must stay below the next root bridge's bus.
+  if (bus_owner.empty()) return;
+  const auto below =
+      static_cast<uint64_t>(std::count_if(layout.root_bus.begin(), layout.root_bus.end(),
+                                          [](const PciDevice &d) { return d.kind == PciDeviceKind::pcie_root_port; }));
+  uint32_t next = bus_owner.begin()->first;
+  if (below >= next)
+    fail(node_field(bus_owner.begin()->second, "pxb_bus"),
+         "bus " + std::to_string(next) + " collides with the root bus's " + std::to_string(below) +
+             " root ports, which take buses 1-" + std::to_string(below) + "; use a bus number above " +
+             std::to_string(below));
+  for (auto it = bus_owner.begin(); it != bus_owner.end(); ++it) {
+    const NumaNode &n = layout.nodes[it->second];
+    const uint64_t last = uint64_t{it->first} + n.pxb_devices.size();
+    auto after = std::next(it);
+    const uint64_t limit = after == bus_owner.end() ? 255 : after->first - 1;
+    if (last > limit)
+      fail(node_field(it->second, "pxb_bus"),
+           "the expander's " + std::to_string(n.pxb_devices.size()) + " root ports need buses " +
+               std::to_string(it->first + 1) + "-" + std::to_string(last) +
+               (after == bus_owner.end() ? std::string(", past bus 255")
+                                         : ", which reach bus " + std::to_string(after->first) + " of numa_nodes[" +
+                                               std::to_string(after->second) + "]'s expander"));
+  }
+}
+
+namespace {
+constexpr uint64_t k_4gib = 1ull << 32;
+constexpr uint64_t k_amd_above_1tb_start = 0x10000000000ull; // pc.c AMD_ABOVE_1TB_START
+
+// The highest address RAM above `start` plus the 64-bit hole use (pc_pci_hole64_start() + hole -
+// 1): the end of that RAM, rounded up to 1 GiB, plus the hole. Every step is checked: the sizes
+// come from input.
+std::optional<uint64_t> last_used_address(const VmShape &s, uint64_t default_hole64, uint64_t start) {
   constexpr uint64_t gib = 1ull << 30;
-  constexpr uint64_t amd_ht_start = 0xfd00000000ull;         // pc.c AMD_HT_START
-  constexpr uint64_t amd_above_1tb_start = 0x10000000000ull; // pc.c AMD_ABOVE_1TB_START
   // pc_q35.c pc_q35_init: RAM below 4 GiB ends at 2 GiB from 0xb0000000 bytes of RAM on.
   const uint64_t lowmem = s.memory >= 0xb0000000ull ? 0x80000000ull : 0xb0000000ull;
   const uint64_t above_4g = s.memory >= lowmem ? s.memory - lowmem : 0;
   const uint64_t hole = s.pci_hole64_size.value_or(default_hole64);
-  // pc_pci_hole64_start() + hole - 1: the end of RAM above `start`, rounded up to 1 GiB, plus the
-  // hole. Every step is checked: the sizes come from input.
-  auto last_address = [&](uint64_t start) -> std::optional<uint64_t> {
-    std::optional<uint64_t> end = add_sizes(start, above_4g);
-    if (end) end = round_up_size(*end, gib);
-    if (end) end = add_sizes(*end, hole);
-    if (!end) return std::nullopt;
-    return *end - 1; // end >= start > 0
-  };
-  std::optional<uint64_t> max_used = last_address(4 * gib);
-  if (!max_used || *max_used >= amd_ht_start) max_used = last_address(amd_above_1tb_start);
-  return max_used;
+  std::optional<uint64_t> end = add_sizes(start, above_4g);
+  if (end) end = round_up_size(*end, gib);
+  if (end) end = add_sizes(*end, hole);
+  if (!end) return std::nullopt;
+  return *end - 1; // end >= start > 0
+}
+
+// pc.c pc_memory_init with an AMD CPU model (enforce_amd_1tb_hole): RAM above 4 GiB moves to 1 TiB
+// when it and the hole would reach the HyperTransport hole at 0xfd00000000 (AMD_HT_START).
+bool moves_to_1tib(const VmShape &s, uint64_t default_hole64) {
+  constexpr uint64_t amd_ht_start = 0xfd00000000ull;
+  std::optional<uint64_t> max_used = last_used_address(s, default_hole64, k_4gib);
+  return !max_used || *max_used >= amd_ht_start;
+}
+} // namespace
+
+std::optional<uint64_t> qemu_max_used_gpa(const VmShape &s, uint64_t default_hole64) {
+  return last_used_address(s, default_hole64, moves_to_1tib(s, default_hole64) ? k_amd_above_1tb_start : k_4gib);
+}
+
+uint64_t qemu_above_4g_mem_start(const VmShape &s, uint64_t default_hole64) {
+  return moves_to_1tib(s, default_hole64) ? k_amd_above_1tb_start : k_4gib;
 }
 
 uint32_t qemu_min_phys_bits(const VmShape &s, uint32_t default_bits, uint64_t default_hole64) {

@@ -35,6 +35,20 @@ struct PciDevice {
   bool operator==(const PciDevice &o) const { return kind == o.kind && behind == o.behind; }
 };
 
+// A guest NUMA node: `-numa node,nodeid=N,cpus=A-B,memdev=memN` with its memory backend, and
+// optionally a PCI Express expander bridge of its own (`-device pxb-pcie,bus_nr=B,numa_node=N`)
+// with root ports on it. Nodes take the vCPUs in order (node 0 the first `cpus`, ...); QEMU's
+// SRAT lays their memory out in node order too.
+struct NumaNode {
+  uint32_t cpus = 0;                  // vCPUs of this node
+  uint64_t memory = 0;                // bytes (its memory backend's size)
+  std::optional<uint32_t> pxb_bus;    // the expander's bus_nr (1-255), if the node has one
+  std::vector<PciDevice> pxb_devices; // on the expander's bus, slots 0, 1, ...: pcie-root-ports only
+  bool operator==(const NumaNode &o) const {
+    return cpus == o.cpus && memory == o.memory && pxb_bus == o.pxb_bus && pxb_devices == o.pxb_devices;
+  }
+};
+
 struct VmShape {
   std::string profile;          // ACPI profile name ("qemu-7.2-q35", "qemu-9.2-tdx") or path; see acpi_profile.hpp
   uint32_t cpus = 1;            // -smp N (all present at boot; max_cpus = cpus)
@@ -46,11 +60,45 @@ struct VmShape {
   std::optional<uint64_t> pci_hole64_size; // -global q35-pcihost.pci-hole64-size (QEMU default 32 GiB)
   std::vector<PciDevice> devices;          // on pcie.0 in command-line order: slots 1, 2, 3, ...
   bool hugepages = false;                  // dstack: a NUMA node + memory backend (+ pxb-pcie with GPUs)
-  std::string origin;                      // where the shape came from ("--shape FILE", "options", ...)
+  // An explicit NUMA layout (empty: none, or the one `hugepages` implies; see numa_layout()).
+  std::vector<NumaNode> numa_nodes;
+  std::string origin; // where the shape came from ("--shape FILE", "options", ...)
   // Defaults the source left to the reader and the reader applied ("qemu_version is absent:
   // dstack's default 9.1.0 applies ..."), for the user to see.
   std::vector<std::string> notes;
 };
+
+// The machine's NUMA nodes and what stays on the root bus, as QEMU is started for the shape:
+//  - explicit `numa_nodes`: those, and every device in `devices` on the root bus;
+//  - else `hugepages` (dstack's layout, dstack-mr acpi.rs): one node with all vCPUs and memory;
+//    when `devices` has GPU root ports (pcie-root-port:gpu) they move, in order, onto the node's
+//    expander `pxb-pcie,addr=10,numa_node=0,bus_nr=5` (k_dstack_pxb_bus); the rest stays;
+//  - else no NUMA node, every device on the root bus.
+// The k-th expander (in node order) sits in root-bus slot 0x10 + k (k_first_pxb_slot; dstack's
+// addr=10); the root-bus devices take slots 1, 2, ... in order, skipping the expanders' slots.
+struct NumaLayout {
+  std::vector<NumaNode> nodes;
+  std::vector<PciDevice> root_bus;
+};
+constexpr uint32_t k_dstack_pxb_bus = 5;
+constexpr uint32_t k_first_pxb_slot = 0x10;
+NumaLayout numa_layout(const VmShape &s);
+
+// The root-bus slot of each numa_layout(s).root_bus device, in order (1, 2, ... skipping the
+// expanders' slots 0x10, 0x11, ...).
+std::vector<unsigned> root_bus_slots(const NumaLayout &layout);
+
+// Refuses NUMA layouts QEMU (with OVMF) cannot start, with an InputError naming the shape's origin
+// and the field ("numa_nodes[1].pxb_bus", or "hugepages" for the implied layout): more than 128
+// nodes (QEMU's MAX_NODES); a node without memory or with memory not in whole MiB; the nodes' vCPUs
+// or memory not adding up to the machine's (QEMU: "total memory for NUMA nodes ... should equal RAM
+// size"; unassigned vCPUs QEMU would silently put on node 0); an expander on bus 0 or on a bus
+// another expander has ("Bus N is already in use"); more than 15 expanders (slots 0x10-0x1e) or
+// root-bus devices past slot 30; more than 32 devices on one expander; anything but
+// pcie-root-ports on an expander; and bus numbers that collide once OVMF numbers the root ports'
+// secondary buses (each root bridge numbers them from its own bus + 1, up to the next expander's
+// bus - 1, or 255).
+void validate_numa_layout(const VmShape &s);
 
 // Device-list helpers.
 size_t count_devices(const VmShape &s, PciDeviceKind kind);
@@ -65,6 +113,10 @@ std::string format_size(uint64_t bytes);
 // RAM above 4 GiB moves to 1 TiB when it would cross the HyperTransport hole at 0xfd00000000
 // (enforce_amd_1tb_hole). nullopt when that address does not fit in 64 bits.
 std::optional<uint64_t> qemu_max_used_gpa(const VmShape &s, uint64_t default_hole64);
+
+// Where that guest's RAM above 4 GiB starts (x86ms->above_4g_mem_start): 4 GiB, or 1 TiB when
+// qemu_max_used_gpa() moves it there (AMD CPU models only).
+uint64_t qemu_above_4g_mem_start(const VmShape &s, uint64_t default_hole64);
 
 // The CPU's physical address width a QEMU 7.2 q35 guest of this shape needs: `default_bits` (40
 // for TCG's qemu64) unless qemu_max_used_gpa() reaches past it, then the smallest width that

@@ -53,13 +53,27 @@ nlohmann::ordered_json vm_shape_json(const VmShape &s) {
   j["pci_hotplug"] = s.pci_hotplug;
   if (s.pci_hole64_size) j["pci_hole64_size"] = format_size(*s.pci_hole64_size);
   j["hugepages"] = s.hugepages;
-  j["devices"] = nlohmann::ordered_json::array();
-  for (const PciDevice &d : s.devices) {
+  auto device_json = [](const PciDevice &d) -> nlohmann::ordered_json {
     if (d.kind == PciDeviceKind::pcie_root_port && d.behind != RootPortChild::none)
-      j["devices"].push_back({{"kind", pci_device_kind_name(d.kind)}, {"behind", root_port_child_name(d.behind)}});
-    else
-      j["devices"].push_back(pci_device_kind_name(d.kind));
+      return {{"kind", pci_device_kind_name(d.kind)}, {"behind", root_port_child_name(d.behind)}};
+    return pci_device_kind_name(d.kind);
+  };
+  if (!s.numa_nodes.empty()) {
+    j["numa_nodes"] = nlohmann::ordered_json::array();
+    for (const NumaNode &n : s.numa_nodes) {
+      nlohmann::ordered_json node;
+      node["cpus"] = n.cpus;
+      node["memory"] = format_size(n.memory);
+      if (n.pxb_bus) node["pxb_bus"] = *n.pxb_bus;
+      if (!n.pxb_devices.empty()) {
+        node["pxb_devices"] = nlohmann::ordered_json::array();
+        for (const PciDevice &d : n.pxb_devices) node["pxb_devices"].push_back(device_json(d));
+      }
+      j["numa_nodes"].push_back(node);
+    }
   }
+  j["devices"] = nlohmann::ordered_json::array();
+  for (const PciDevice &d : s.devices) j["devices"].push_back(device_json(d));
   return j;
 }
 

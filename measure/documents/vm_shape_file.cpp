@@ -173,6 +173,39 @@ PciDevice field_device(const YamlField &f) {
   return r.value;
 }
 
+// One entry of numa_nodes: {cpus, memory, pxb_bus?, pxb_devices?}. What a single field can be
+// wrong about is refused here (with its line); how the nodes fit the machine (sums, buses, slots)
+// is checked by validate_acpi_shape.
+NumaNode field_numa_node(const YamlField &f) {
+  if (!f.node().IsMap()) f.fail("expected a mapping {cpus: N, memory: SIZE, pxb_bus: B, pxb_devices: [...]}");
+  f.expect_map({"cpus", "memory", "pxb_bus", "pxb_devices"});
+  NumaNode n;
+  YamlField cpus = f.required("cpus");
+  if (!cpus.node().IsScalar() || cpus.node().Scalar() != "0") n.cpus = field_cpus(cpus); // 0: a memory-only node
+  n.memory = field_memory(f.required("memory"));
+  if (auto b = f.optional("pxb_bus")) {
+    uint64_t bus = b->u64();
+    if (bus == 0 || bus > 255)
+      b->fail("expected a PCI bus number 1-255 for the expander (bus 0 is the root bus pcie.0), got " +
+              std::to_string(bus));
+    n.pxb_bus = static_cast<uint32_t>(bus);
+  }
+  if (auto d = f.optional("pxb_devices")) {
+    if (!n.pxb_bus) d->fail("devices on an expander need the node's pxb_bus");
+    std::vector<YamlField> items = d->list();
+    if (items.size() > k_max_pxb_devices)
+      d->fail(std::to_string(items.size()) + " devices do not fit on one expander's bus (at most " +
+              std::to_string(k_max_pxb_devices) + " slots)");
+    for (const YamlField &item : items) {
+      PciDevice dev = field_device(item);
+      if (dev.kind != PciDeviceKind::pcie_root_port)
+        item.fail(std::string("only pcie-root-port goes on an expander here, got ") + pci_device_kind_name(dev.kind));
+      n.pxb_devices.push_back(dev);
+    }
+  }
+  return n;
+}
+
 // ---- dstack vm_config (strict JSON, measure/documents/json_text.hpp) ----
 // Like every JSON from outside, a vm_config is parsed by nlohmann's strict parser: one document,
 // no comments, no YAML syntax, nothing after it. A key given twice in one object is refused (which
@@ -353,16 +386,16 @@ VmShape shape_from_vm_config(const Json &cfg, const std::string &file) {
   // The GPU root ports are still listed below; the generator places them per `hugepages`.
   if (ConfigField f = field("hugepages"); f.present()) s.hugepages = f.boolean();
 
-  auto count = [&](const char *key, uint32_t dflt) -> uint32_t {
+  auto count = [&](const char *key, uint32_t dflt, size_t max = k_max_root_bus_devices) -> uint32_t {
     ConfigField f = field(key);
     if (!f.present()) return dflt;
-    return static_cast<uint32_t>(f.uint(k_max_root_bus_devices));
+    return static_cast<uint32_t>(f.uint(max));
   };
   // num_nics: serde default 1 (lib.rs default_num_nics; Machine `#[builder(default = 1)]`).
   // num_verity_volumes, num_gpus, num_nvswitches: serde default 0.
   uint32_t nics = count("num_nics", 1);
   uint32_t volumes = count("num_verity_volumes", 0);
-  uint32_t gpus = count("num_gpus", 0);
+  uint32_t gpus = count("num_gpus", 0, k_max_pxb_devices); // hugepages: on the expander's 32 slots
   uint32_t nvswitches = count("num_nvswitches", 0);
 
   // swtpm adds a tpm-tis device (and a TPM2 table); dstack refuses to measure it (acpi.rs
@@ -393,7 +426,8 @@ VmShape shape_from_vm_config(const Json &cfg, const std::string &file) {
   // vmm/src/app/qemu.rs puts hd0 first (configure_rootfs before configure_data_disk); every
   // slot still holds one plain PCI function, so the tables are the same (acpi-notes.md: the kind
   // of device does not matter).
-  size_t total = size_t{1} + volumes + nics + 1 + 1 + 1 + gpus + nvswitches;
+  // With hugepages the GPU root ports go onto the expander (up to 32, checked with the layout).
+  size_t total = size_t{1} + volumes + nics + 1 + 1 + 1 + (s.hugepages ? 0 : gpus) + nvswitches;
   if (total > k_max_root_bus_devices)
     throw InputError(file, too_many_devices(total) + " (1 boot disk + " + std::to_string(volumes) + " volumes + " +
                                std::to_string(nics) + " NICs + vsock + share + root disk + " + std::to_string(gpus) +
@@ -476,7 +510,7 @@ std::string dstack_acpi_profile(const std::string &qemu_version, const std::stri
 VmShape parse_vm_shape(const std::string &text, const std::string &file) {
   YamlField root = load_yaml_document(text, file, "VmShape");
   root.expect_map({"apiVersion", "kind", "profile", "cpus", "memory", "pic", "smm", "hpet", "pci_hotplug",
-                   "pci_hole64_size", "hugepages", "devices"});
+                   "pci_hole64_size", "hugepages", "numa_nodes", "devices"});
   VmShape s;
   s.origin = "shape file " + file;
   if (auto f = root.optional("profile")) {
@@ -491,9 +525,19 @@ VmShape parse_vm_shape(const std::string &text, const std::string &file) {
   if (auto f = root.optional("pci_hotplug")) s.pci_hotplug = f->boolean();
   if (auto f = root.optional("pci_hole64_size")) s.pci_hole64_size = field_size(*f);
   if (auto f = root.optional("hugepages")) s.hugepages = f->boolean();
+  if (auto f = root.optional("numa_nodes")) {
+    std::vector<YamlField> items = f->list();
+    if (items.empty()) f->fail("empty list (leave the key out for a machine without NUMA nodes)");
+    if (items.size() > k_max_numa_nodes)
+      f->fail(std::to_string(items.size()) + " NUMA nodes; QEMU allows at most " + std::to_string(k_max_numa_nodes) +
+              " (MAX_NODES)");
+    for (const YamlField &item : items) s.numa_nodes.push_back(field_numa_node(item));
+  }
   if (auto f = root.optional("devices")) {
     std::vector<YamlField> items = f->list();
-    if (items.size() > k_max_root_bus_devices) f->fail(too_many_devices(items.size()));
+    if (items.size() > k_max_shape_devices)
+      f->fail(std::to_string(items.size()) + " devices; a shape holds at most " + std::to_string(k_max_shape_devices) +
+              " (30 on the root bus, 32 GPU root ports that hugepages moves onto an expander)");
     for (const YamlField &item : items) s.devices.push_back(field_device(item));
   }
   return s;
@@ -519,16 +563,28 @@ std::string vm_shape_to_yaml(const VmShape &shape) {
   out += std::string("pci_hotplug: ") + b(shape.pci_hotplug) + "\n";
   if (shape.pci_hole64_size) out += "pci_hole64_size: " + format_size(*shape.pci_hole64_size) + "\n";
   out += std::string("hugepages: ") + b(shape.hugepages) + "\n";
+  auto device_line = [](const PciDevice &d) {
+    if (d.kind == PciDeviceKind::pcie_root_port && d.behind != RootPortChild::none)
+      return std::string("{kind: pcie-root-port, behind: ") + root_port_child_name(d.behind) + "}";
+    return std::string(pci_device_kind_name(d.kind));
+  };
+  if (!shape.numa_nodes.empty()) {
+    out += "numa_nodes:\n";
+    for (const NumaNode &n : shape.numa_nodes) {
+      out += "  - cpus: " + std::to_string(n.cpus) + "\n";
+      out += "    memory: " + format_size(n.memory) + "\n";
+      if (n.pxb_bus) out += "    pxb_bus: " + std::to_string(*n.pxb_bus) + "\n";
+      if (!n.pxb_devices.empty()) {
+        out += "    pxb_devices:\n";
+        for (const PciDevice &d : n.pxb_devices) out += "      - " + device_line(d) + "\n";
+      }
+    }
+  }
   if (shape.devices.empty()) {
     out += "devices: []\n";
   } else {
     out += "devices:\n";
-    for (const PciDevice &d : shape.devices) {
-      if (d.kind == PciDeviceKind::pcie_root_port && d.behind != RootPortChild::none)
-        out += std::string("  - {kind: pcie-root-port, behind: ") + root_port_child_name(d.behind) + "}\n";
-      else
-        out += std::string("  - ") + pci_device_kind_name(d.kind) + "\n";
-    }
+    for (const PciDevice &d : shape.devices) out += "  - " + device_line(d) + "\n";
   }
   return out;
 }

@@ -13,7 +13,13 @@
 //   hpet: true
 //   pci_hotplug: true
 //   pci_hole64_size: 16T
-//   hugepages: false
+//   hugepages: false         # dstack's layout: one NUMA node (+ an expander for GPU root ports)
+//   numa_nodes:              # an explicit NUMA layout instead (vm_shape.hpp numa_layout)
+//     - cpus: 2              # vCPUs 0-1 (nodes take the vCPUs in order; 0 = memory only)
+//       memory: 2G           # the node's memory backend
+//       pxb_bus: 5           # optional: a pxb-pcie expander with bus_nr 5 on this node
+//       pxb_devices:         # pcie-root-ports on the expander (slots 0, 1, ...)
+//         - {kind: pcie-root-port, behind: gpu}
 //   devices:                 # root-bus devices in QEMU command-line order
 //     - virtio-blk
 //     - virtio-net
@@ -71,6 +77,14 @@ constexpr uint32_t k_max_shape_cpus = 4096;
 // Slots 1..30 of pcie.0: slot 0 is the q35 host bridge (hw/pci-host/q35.c, devfn 0) and slot 31
 // the ICH9 LPC/SATA/SMBus functions (QEMU 7.2 include/hw/i386/ich9.h ICH9_LPC_DEV 31).
 constexpr size_t k_max_root_bus_devices = 30;
+// QEMU's MAX_NODES (include/system/numa.h; 128 in 7.2 and 10.0).
+constexpr size_t k_max_numa_nodes = 128;
+// An expander's bus has 32 slots (no host bridge function of its own on it).
+constexpr size_t k_max_pxb_devices = 32;
+// A shape's `devices` list: with hugepages the GPU root ports in it move onto an expander, so it
+// may hold more than the root bus does; how many stay on the root bus is checked against the
+// layout (validate_acpi_shape).
+constexpr size_t k_max_shape_devices = k_max_root_bus_devices + k_max_pxb_devices;
 // QEMU 7.2 machine_set_mem() (hw/core/machine.c) rounds -m up to a multiple of 8 KiB; q35 has no
 // fixup_ram_size. We refuse sizes it would round instead of rounding silently.
 constexpr uint64_t k_memory_granule = 8192;
