@@ -74,7 +74,7 @@ VmShape shape_from_options(const ShapeOptions &o) {
     s = load_vm_shape(o.shape_file);
     origin = "--shape " + file_label(o.shape_file);
   } else if (!o.dstack_vm_config.empty()) {
-    s = load_dstack_vm_config(o.dstack_vm_config);
+    s = load_dstack_vm_config(o.dstack_vm_config, o.profile);
     origin = "--dstack-vm-config " + file_label(o.dstack_vm_config);
   } else {
     if (!o.cpus || o.memory.empty())

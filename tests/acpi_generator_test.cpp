@@ -181,29 +181,6 @@ TEST_CASE("generated blobs for real TDX hosts' VM shapes hash to the ACPI DATA d
   }
 }
 
-TEST_CASE("dstack's reference shape gives the etc/acpi/tables digests dstack's own tests assert",
-          "[acpi_generator][vectors]") {
-  // dstack-mr's base machine (1 vCPU, 2 GiB, pic off, smm off, hpet off, no GPU, one NIC, no extra
-  // volumes, hotplug on, root verity, default 64-bit hole): boot disk, NIC, vsock, 9p, root disk.
-  // SHA-256 values from dstack's generator tests, quoted in ../shared/docs/acpi-notes.md.
-  VmShape s;
-  s.cpus = 1;
-  s.memory = 2ull << 30;
-  s.pic = s.smm = s.hpet = false;
-  for (PciDeviceKind k : {PciDeviceKind::virtio_blk, PciDeviceKind::virtio_net, PciDeviceKind::vhost_vsock,
-                          PciDeviceKind::virtio_9p, PciDeviceKind::virtio_blk})
-    s.devices.push_back({k, RootPortChild::none});
-  struct {
-    const char *profile, *sha256;
-  } cases[] = {{"qemu-8.2-tdx", "ff0c03c7f4026a95b0b2f2e08cef7d501a3a44b4df036c9f26de91828f0215f6"},
-               {"qemu-9.2-tdx", "b183eba66c6e96556f28cefe60ca92620b82488fcefaf66167aad61e2b2e73d1"}};
-  for (const auto &c : cases) {
-    INFO(c.profile);
-    s.profile = c.profile;
-    CHECK(to_hex(sha256(generate_acpi(s, load_acpi_profile(s.profile)).blobs.tables)) == c.sha256);
-  }
-}
-
 TEST_CASE("measure reproduces real TDs' RTMR0 from their vm_config and the CFV digest, ACPI generated",
           "[acpi_generator][vectors][cli]") {
   // No ACPI blobs or digests are given: measure generates them from the published vm_config. The

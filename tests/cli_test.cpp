@@ -143,9 +143,15 @@ TEST_CASE("Bad inputs exit 2 with a message naming the input", "[cli]") {
   CHECK(profile.exit_code == 2);
   CHECK(profile.err.find("known:") != std::string::npos);
 
-  // QEMU 10.2 has no ACPI generator profile: the blobs or their digests are needed.
+  // A platform profile without an ACPI generator profile: the blobs or their digests are needed.
+  TempDir d("cli-no-acpi");
+  std::string no_generator = read_text(source_path("measure/profiles/platform/qemu-10.2-tdx.yaml"));
+  const size_t at = no_generator.find("  generator: qemu-10.2-tdx\n");
+  REQUIRE(at != std::string::npos);
+  no_generator.erase(at, std::string("  generator: qemu-10.2-tdx\n").size());
+  write_text(d / "no-generator.yaml", no_generator);
   Run no_acpi = run_mrforge({"measure", "--firmware", debian_ovmf(), "--kernel", debian_kernel_612(), "--cmdline", "",
-                             "--cpus", "1", "--memory", "2G", "--profile", "qemu-10.2-tdx"});
+                             "--cpus", "1", "--memory", "2G", "--profile", d / "no-generator.yaml"});
   CHECK(no_acpi.exit_code == 2);
   CHECK(no_acpi.err.find("--acpi-tables") != std::string::npos);
   // QEMU 9.2 has one: the tables are generated for the shape, and the inputs say so.

@@ -296,7 +296,7 @@ TEST_CASE("MRFORGE_PROFILE_PATH adds users' profile folders, and a name found tw
     CHECK(load_ovmf_variant("debian-bookworm-2022.11").source.location == "embedded");
     CHECK_THROWS_WITH(load_platform_profile("nope"),
                       Catch::Contains("no platform profile 'nope' (known: custom, qemu-7.2-vtpm, ") &&
-                          Catch::Contains("qemu-10.2-tdx; or give a path"));
+                          Catch::Contains("qemu-11.1-tdx; or give a path"));
   }
   SECTION("a file found by name carries that name") {
     test::write_text(mine + "/platform/other.yaml", k_valid_profile);

@@ -7,6 +7,7 @@
 #include <measure/util/errors.hpp>
 #include <measure/util/hash.hpp>
 #include <measure/util/size_text.hpp>
+#include <measure/util/strings.hpp>
 
 // The shape options are part of the mrforge executable, not of a library the tests link, so the
 // CLI-level tests compile them in here.
@@ -386,9 +387,9 @@ TEST_CASE("a vm_config is read bare, as an object field, or as a string field", 
 
 TEST_CASE("dstack's defaults and device options shape the machine", "[vm_shape]") {
   nlohmann::json base = {{"cpu_count", 4}, {"memory_size", 4294967296ull}};
-  // No qemu_version: dstack assumes 9.1.0 (machine.rs), which generates 8.2's tables, pic off.
+  // No qemu_version: dstack assumes 9.1.0 (machine.rs), the 9.0-9.1 family, pic off.
   VmShape s = parse_dstack_vm_config(base.dump(), "c.json");
-  CHECK(s.profile == "qemu-8.2-tdx");
+  CHECK(s.profile == "qemu-9.1-tdx");
   CHECK(!s.pic);
   CHECK(s.pci_hotplug);
   CHECK(!s.pci_hole64_size);
@@ -397,12 +398,21 @@ TEST_CASE("dstack's defaults and device options shape the machine", "[vm_shape]"
   c["qemu_version"] = nullptr;
   c["pic"] = nullptr;
   CHECK(same_shape(parse_dstack_vm_config(c.dump(), "c.json"), s));
-  for (const char *v : {"9.0.0", "9.1.3", "8.2.0"}) {
-    c["qemu_version"] = v;
-    CHECK(parse_dstack_vm_config(c.dump(), "c.json").profile == "qemu-8.2-tdx");
+  // Every QEMU line dstack accepts, and the family it belongs to (dstack's profile.rs mapping).
+  const std::pair<const char *, const char *> lines[] = {
+      {"8.0.0", "qemu-8.2-tdx"},   {"8.1.5", "qemu-8.2-tdx"},   {"8.2.2", "qemu-8.2-tdx"},
+      {"9.0.0", "qemu-9.1-tdx"},   {"9.1.3", "qemu-9.1-tdx"},   {"9.2.4", "qemu-9.2-tdx"},
+      {"10.0.2", "qemu-10.0-tdx"}, {"10.1.0", "qemu-10.1-tdx"}, {"10.2.4", "qemu-10.2-tdx"},
+      {"11.0.3", "qemu-11.0-tdx"}, {"11.1.0", "qemu-11.1-tdx"}, {"11.1.9", "qemu-11.1-tdx"},
+  };
+  for (const auto &[version, profile] : lines) {
+    INFO(version);
+    c["qemu_version"] = version;
+    CHECK(parse_dstack_vm_config(c.dump(), "c.json").profile == profile);
+    // Every family has both an ACPI profile and a platform profile of that name.
+    CHECK_NOTHROW(load_acpi_profile(profile));
+    CHECK_NOTHROW(load_platform_profile(profile));
   }
-  c["qemu_version"] = "9.2.4";
-  CHECK(parse_dstack_vm_config(c.dump(), "c.json").profile == "qemu-9.2-tdx");
   c = base;
   c["num_nics"] = 0;
   c["num_verity_volumes"] = 2;
@@ -493,12 +503,25 @@ TEST_CASE("bad dstack vm_configs name the field", "[vm_shape]") {
   CHECK_THROWS_AS(parse_dstack_vm_config("{\"cpu_count\": ", "v.json"), FormatError);
 
   // Unsupported QEMU versions: an InputError listing the supported ones.
-  for (const char *v : {"7.2.0", "8.1.0", "10.0.0", "9.2", "9.2.1.1", "nine", "9.x.1", ""}) {
+  for (const char *v : {"7.2.0", "9.3.0", "10.3.0", "9.2", "9.2.1.1", "nine", "9.x.1", ""}) {
     INFO(v);
     CHECK_THROWS_WITH(parse_dstack_vm_config(with("qemu_version", v).dump(), "vm.json"),
-                      Catch::Contains("qemu_version") && Catch::Contains("9.2.x") && Catch::Contains("8.2.x"));
+                      Catch::Contains("qemu_version") && Catch::Contains("9.2.x") && Catch::Contains("11.1.x"));
     CHECK_THROWS_AS(parse_dstack_vm_config(with("qemu_version", v).dump(), "vm.json"), InputError);
   }
+  // Newer than the newest family: refused naming it (fail closed; dstack would clamp to it),
+  // unless the caller names a profile, which is then used and said.
+  for (const char *v : {"11.2.0", "12.0.0"}) {
+    INFO(v);
+    CHECK_THROWS_WITH(parse_dstack_vm_config(with("qemu_version", v).dump(), "vm.json"),
+                      Catch::Contains("vm.json: qemu_version") && Catch::Contains("newer than the newest") &&
+                          Catch::Contains("qemu-11.1-tdx") && Catch::Contains("--acpi-profile"));
+    VmShape named = parse_dstack_vm_config(with("qemu_version", v).dump(), "vm.json", "qemu-11.1-tdx");
+    CHECK(named.profile == "qemu-11.1-tdx");
+    CHECK_THAT(join(named.notes, "\n"), Catch::Contains("the ACPI profile named explicitly, qemu-11.1-tdx"));
+  }
+  // A named profile does not make an unknown line or an old version acceptable.
+  CHECK_THROWS_AS(parse_dstack_vm_config(with("qemu_version", "7.2.0").dump(), "vm.json", "qemu-8.2-tdx"), InputError);
   // A version of megabytes is not echoed whole.
   try {
     parse_dstack_vm_config(with("qemu_version", std::string(1 << 20, '9')).dump(), "vm.json");
@@ -576,16 +599,16 @@ TEST_CASE("a vm_config with a key given twice is refused, wherever the key is", 
 TEST_CASE("a vm_config that leaves qemu_version or pic to dstack says which default applies", "[vm_shape]") {
   nlohmann::json c = {{"cpu_count", 2}, {"memory_size", 2147483648ull}};
   VmShape absent = parse_dstack_vm_config(c.dump(), "vm.json");
-  CHECK(absent.profile == "qemu-8.2-tdx");
+  CHECK(absent.profile == "qemu-9.1-tdx");
   REQUIRE(absent.notes.size() == 2);
-  CHECK(absent.notes[0] == "qemu_version is absent: dstack's default 9.1.0 applies (ACPI profile qemu-8.2-tdx)");
+  CHECK(absent.notes[0] == "qemu_version is absent: dstack's default 9.1.0 applies (ACPI profile qemu-9.1-tdx)");
   CHECK(absent.notes[1] == "pic is absent: off, dstack's default for QEMU 9.1.0");
   c["qemu_version"] = nullptr;
   c["pic"] = nullptr;
   VmShape null = parse_dstack_vm_config(c.dump(), "vm.json");
   CHECK(same_shape(null, absent));
   REQUIRE(null.notes.size() == 2);
-  CHECK(null.notes[0] == "qemu_version is null: dstack's default 9.1.0 applies (ACPI profile qemu-8.2-tdx)");
+  CHECK(null.notes[0] == "qemu_version is null: dstack's default 9.1.0 applies (ACPI profile qemu-9.1-tdx)");
   CHECK(null.notes[1] == "pic is null: off, dstack's default for QEMU 9.1.0");
   c["qemu_version"] = "8.2.2";
   VmShape pic_default = parse_dstack_vm_config(c.dump(), "vm.json");
@@ -605,7 +628,7 @@ TEST_CASE("a vm_config that leaves qemu_version or pic to dstack says which defa
   test::write_text(dir / "vm.json", c.dump());
   VmShape s = CliRun().parse({"--dstack-vm-config", dir / "vm.json"});
   CHECK(s.origin == std::string("--dstack-vm-config vm.json") +
-                        " (qemu_version is absent: dstack's default 9.1.0 applies (ACPI profile qemu-8.2-tdx); pic is "
+                        " (qemu_version is absent: dstack's default 9.1.0 applies (ACPI profile qemu-9.1-tdx); pic is "
                         "absent: off, dstack's default for QEMU 9.1.0)");
   // And the CLI prints them.
   test::ShellResult r =

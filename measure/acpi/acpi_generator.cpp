@@ -631,9 +631,11 @@ void cpus_aml(Term &table, const Machine &m) {
   f = field("PRST", dword_acc, no_lock, preserve);
   f << named_field("CSEL", 32) << reserved_field(4 * 8) << named_field("CDAT", 32);
   ctrl << f;
-  Term ini = method("_INI", 0, serialized);
-  ini << store(integer(0), name("CSEL"));
-  ctrl << ini;
+  if (!m.profile.has(AcpiVariation::cpuhp_no_legacy_init)) {
+    Term ini = method("_INI", 0, serialized);
+    ini << store(integer(0), name("CSEL"));
+    ctrl << ini;
+  }
   sb << ctrl;
 
   auto r = [&](const char *field_name) { return name(res + "." + field_name); };
@@ -903,7 +905,7 @@ Term smbus_device() {
 }
 
 // 1f.0 LPC with the ISA devices (build_ich9_isa_aml).
-Term lpc_device() {
+Term lpc_device(const AcpiProfile &p) {
   using namespace aml;
   Term lpc = device("SF8");
   lpc << name_decl("_ADR", integer(0x001f0000));
@@ -926,7 +928,11 @@ Term lpc_device() {
   mou << name_decl("_HID", eisaid("PNP0F13")) << name_decl("_STA", integer(0xf)) << name_decl("_CRS", crs);
   lpc << kbd << mou;
   crs = resource_template();
-  crs << io(0x3f8, 0x3f8, 0, 8) << irq_no_flags(4);
+  crs << io(0x3f8, 0x3f8, 0, 8);
+  if (p.has(AcpiVariation::com1_irq_level_shared))
+    crs << irq(4, false /* level */, true /* active low */, true /* shared */);
+  else
+    crs << irq_no_flags(4);
   Term com = device("COM1");
   com << name_decl("_HID", eisaid("PNP0501")) << name_decl("_UID", integer(1)) << name_decl("_STA", integer(0xf))
       << name_decl("_CRS", crs);
@@ -970,7 +976,7 @@ void root_bus_devices(Term &pci0, const Machine &m) {
     }
     pci0 << dev;
   }
-  pci0 << lpc_device();
+  pci0 << lpc_device(m.profile);
   pci0 << smbus_device();
   if (m.shape.pci_hotplug) {
     // PCNT notifies the child buses' PCNT, newest bus first (QEMU keeps child buses in a list it
@@ -1010,7 +1016,7 @@ std::vector<std::pair<unsigned, uint32_t>> root_bus_devices_v8(Term &pci0, const
     }
     pci0 << dev;
   }
-  pci0 << lpc_device();
+  pci0 << lpc_device(m.profile);
   Term sata = device("SFA");
   sata << name_decl("_ADR", integer(0x001f0002));
   pci0 << sata;

@@ -7,12 +7,16 @@ namespace {
 
 // Each variation with what it changes, relative to QEMU 7.2's q35 AML.
 const std::pair<AcpiVariation, const char *> k_variation_names[] = {
-    // QEMU 8.0 reworked the PCI AML ("acpi: pc/q35: ..." series): the host bridge lost its _ADR
-    // and gained EDSM (acpi-index for non-hotpluggable devices); every present PCI function is
-    // described, bridges describe their own secondary bus, hotplug slots and the PCNT notification
-    // chain are generated separately, _GPE._E01 exists whenever ACPI hotplug is on; PDSM's
-    // function 0 checks UUID and revision before anything else; the slots' _DSM fills its package
-    // by index.
+    // QEMU 8.0 reworked the PCI AML (Igor Mammedov's "acpi: pc/q35: ..." series, e.g. commits
+    // 6c36ec46b0, 17f4cedba1, fe0d5f5319, 05a49b9c2f, 0a4584fca3): PCI0 gained EDSM (acpi-index for
+    // non-hotpluggable devices); every present PCI function is described, bridges describe their
+    // own secondary bus, hotplug slots and the PCNT notification chain are generated separately,
+    // _GPE._E01 exists whenever ACPI hotplug is on; PDSM's function 0 checks UUID and revision
+    // before anything else. Two QEMU 8.1 follow-ups are part of it too, since every shipped
+    // profile past 7.2 has both: the host bridge lost its _ADR (5ce869f788b0b8d82693212366d5637d9f3206c9,
+    // "acpi: x86: remove _ADR on host bridges") and the slots' _DSM fills its package by index
+    // (44d975ef340e2f21f236f9520c53e1b30d2213a4, "x86: acpi: workaround Windows not handling name
+    // references in Package properly"). An upstream 8.0 profile would need them split out.
     {AcpiVariation::qemu_8_0_pci_aml, "qemu-8.0-pci-aml"},
     // QEMU 8.2 - 9.1 builds used on TDX hosts (dstack's dumper keeps them as "compat 9.1", cut at
     // 9.2.0): PDSM function 7 pre-fills its package before asking AIDX.
@@ -49,6 +53,20 @@ const std::pair<AcpiVariation, const char *> k_variation_names[] = {
     // a 32-bit and a 64-bit window, all cut out of PCI0's _CRS), so a profile without this
     // variation refuses root ports on an expander (the assignment is not modelled).
     {AcpiVariation::expander_ports_unassigned, "expander-ports-unassigned"},
+    // QEMU 11.0: q35 starts in the modern CPU hotplug mode, so the CPU hotplug device
+    // \_SB.PCI0.PRES no longer has the `Method (_INI) { CSEL = Zero }` that switched the guest
+    // from the legacy interface (QEMU commit 7aa563630b6b0d01489d0e0c0f5e3ed0d7e739e7, "pc: Start
+    // with modern CPU hotplug interface by default", hw/acpi/cpu.c build_cpus_aml; expected DSDTs
+    // updated by 9b65a1dbc184a38c38b6d412dcda918fdc210741; after v10.2.0, so first in 11.0).
+    {AcpiVariation::cpuhp_no_legacy_init, "cpuhp-no-legacy-init"},
+    // dstack's QEMU 11.1 compatibility line: the COM1 _CRS declares IRQ 4 as
+    // `IRQ (Level, ActiveLow, Shared) {4}` (descriptor 0x23, flags 0x18) instead of
+    // `IRQNoFlags () {4}`. Not in upstream QEMU as of master 2026-02-13 (hw/char/serial-isa.c still
+    // uses aml_irq_no_flags): it comes from the fork dstack's 11.1 tables are taken from
+    // (github.com/kvinwang/qemu-tdx branch dstack-qemu-acpi-11.1-compat, rev
+    // 9de6fdfff3a84103b83ca6b2e8c4fb8e05cf9195; Dstack-TEE/dstack crates/qemu-acpi
+    // `modern_serial_irq`, V11_1 only), and is proven only by that crate's goldens.
+    {AcpiVariation::com1_irq_level_shared, "com1-irq-level-shared"},
 };
 
 } // namespace

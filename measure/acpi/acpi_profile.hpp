@@ -26,6 +26,8 @@ enum class AcpiVariation {
   cpuhp_eject_list,             // "cpuhp-eject-list"
   pxb_prt_package,              // "pxb-prt-package"
   expander_ports_unassigned,    // "expander-ports-unassigned"
+  cpuhp_no_legacy_init,         // "cpuhp-no-legacy-init"
+  com1_irq_level_shared,        // "com1-irq-level-shared"
 };
 const char *acpi_variation_name(AcpiVariation v);
 std::optional<AcpiVariation> acpi_variation_from_name(const std::string &name);
@@ -35,7 +37,7 @@ struct AcpiProfile {
   std::string name;
   ProfileSource source; // outputs name the profile by source.identity(), never by path
   std::string description;
-  std::string qemu_version;  // "7.2", "8.2", "9.2", "10.0"
+  std::string qemu_version;  // "7.2", "8.2", "9.2", "10.0", "11.1"
   bool confidential = false; // confidential-guest-support=tdx
   uint32_t max_cpus = 288;   // the q35 machine type's limit
   // Limits: shapes beyond them are refused, not generated. Every guest address the machine uses

@@ -10,6 +10,7 @@ namespace {
 // large items (bit 7 set) in the two bytes after it.
 enum class Resource : uint8_t {
   irq_no_flags = 0x22,
+  irq = 0x23,
   dma = 0x2A,
   io = 0x47,
   end_tag = 0x79,
@@ -445,6 +446,13 @@ Term io(uint16_t min, uint16_t max, uint8_t align, uint8_t length) {
 Term irq_no_flags(uint8_t irq) {
   Term t = Term::bare();
   t.byte(tag(Resource::irq_no_flags)).le(1u << irq, 2);
+  return t;
+}
+
+Term irq(uint8_t irq, bool edge, bool active_low, bool shared) {
+  Term t = Term::bare();
+  t.byte(tag(Resource::irq)).le(1u << irq, 2);
+  t.byte(static_cast<uint8_t>((edge ? 1 : 0) | (active_low ? 1 : 0) << 3 | (shared ? 1 : 0) << 4));
   return t;
 }
 

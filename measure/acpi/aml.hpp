@@ -127,6 +127,8 @@ Term object_type(const Term &object);
 Term resource_template();
 Term io(uint16_t min, uint16_t max, uint8_t align, uint8_t length); // Decode16
 Term irq_no_flags(uint8_t irq);
+// IRQ descriptor with flags (ACPI 6.5 6.4.2.1, 3-byte form): "IRQ (Level, ActiveLow, Shared) {4}".
+Term irq(uint8_t irq, bool edge, bool active_low, bool shared);
 // Extended Interrupt descriptor: consumer, level (or edge), active high (or low), shared (or exclusive).
 Term interrupt(bool consumer, bool edge, bool active_low, bool shared, const std::vector<uint32_t> &irqs);
 Term memory32_fixed(uint32_t base, uint32_t size, bool read_write);

@@ -20,6 +20,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cctype>
+#include <iterator>
 #include <limits>
 #include <set>
 #include <vector>
@@ -320,9 +321,54 @@ private:
 };
 
 // The supported dstack QEMU versions, for error messages.
-constexpr const char *k_dstack_versions = "8.2.x, 9.0.x, 9.1.x (all generate the tables of qemu-8.2-tdx) and 9.2.x";
+constexpr const char *k_dstack_versions =
+    "8.0.x-8.2.x (qemu-8.2-tdx), 9.0.x-9.1.x (qemu-9.1-tdx), 9.2.x, 10.0.x, 10.1.x, 10.2.x, 11.0.x, 11.1.x "
+    "(qemu-X.Y-tdx)";
 
-VmShape shape_from_vm_config(const Json &cfg, const std::string &file) {
+// QEMU release lines with TDX hosts and the ACPI (and platform) profile of each. dstack maps
+// qemu_version by (major, minor) the same way (Dstack-TEE/dstack crates/qemu-acpi src/profile.rs
+// QemuVersion::compatibility at 07168957b6ac: 8.x -> V8, 9.0-9.1 -> V9Pre92, 9.2, 10.x, 11.0,
+// 11.1); dstack's V8 and V9Pre92 give the same tables (its goldens for 8.2.0 and 9.1.0 are one
+// hash) and differ in the q35 CPU limit (1024 up to pc-q35-8.2, 4096 from 9.0), so they are two
+// profiles here. The 8.0 and 8.1 lines had no upstream TDX: dstack generates their tables with
+// its 8.x profile, and so does mrforge.
+struct QemuLine {
+  uint64_t major, minor;
+  const char *profile;
+};
+constexpr QemuLine k_qemu_lines[] = {
+    {8, 0, "qemu-8.2-tdx"},   {8, 1, "qemu-8.2-tdx"},   {8, 2, "qemu-8.2-tdx"},   {9, 0, "qemu-9.1-tdx"},
+    {9, 1, "qemu-9.1-tdx"},   {9, 2, "qemu-9.2-tdx"},   {10, 0, "qemu-10.0-tdx"}, {10, 1, "qemu-10.1-tdx"},
+    {10, 2, "qemu-10.2-tdx"}, {11, 0, "qemu-11.0-tdx"}, {11, 1, "qemu-11.1-tdx"},
+};
+constexpr const char *k_newest_profile = "qemu-11.1-tdx";
+
+// dstack parses "major.minor.patch", exactly three numeric parts (machine.rs parse_version_tuple).
+std::vector<uint64_t> dstack_version_parts(const std::string &qemu_version, const std::string &what) {
+  std::vector<uint64_t> parts;
+  size_t pos = 0;
+  bool ok = true;
+  while (ok) {
+    size_t dot = qemu_version.find('.', pos);
+    std::string part = qemu_version.substr(pos, dot == std::string::npos ? std::string::npos : dot - pos);
+    Parsed<uint64_t> n = parse_decimal(part);
+    ok = n.ok() && part.size() <= 9;
+    parts.push_back(n.value);
+    if (dot == std::string::npos) break;
+    pos = dot + 1;
+  }
+  if (!ok || parts.size() != 3)
+    throw InputError(what, "'" + shown_key(qemu_version) +
+                               "' is not a QEMU version major.minor.patch (supported: " + k_dstack_versions + ")");
+  return parts;
+}
+
+bool newer_than_newest_line(const std::vector<uint64_t> &parts) {
+  const QemuLine &newest = k_qemu_lines[std::size(k_qemu_lines) - 1];
+  return parts[0] > newest.major || (parts[0] == newest.major && parts[1] > newest.minor);
+}
+
+VmShape shape_from_vm_config(const Json &cfg, const std::string &file, const std::string &explicit_profile) {
   // Unknown fields are ignored, as dstack's serde struct does (it gains fields over time).
   VmShape s;
   s.origin = "dstack vm_config " + file;
@@ -350,7 +396,11 @@ VmShape shape_from_vm_config(const Json &cfg, const std::string &file) {
   std::string version = "9.1.0";
   ConfigField ver = field("qemu_version");
   if (ver.given()) version = ver.string();
-  s.profile = dstack_acpi_profile(version, file + ": qemu_version");
+  s.profile = dstack_acpi_profile(version, file + ": qemu_version", explicit_profile);
+  if (!explicit_profile.empty() && newer_than_newest_line(dstack_version_parts(version, file)))
+    s.notes.push_back("qemu_version " + shown_key(version) + " is newer than the newest supported family (" +
+                      k_newest_profile + "); the ACPI profile named explicitly, " + shown_key(explicit_profile) +
+                      ", is used");
   if (!ver.given())
     s.notes.push_back(std::string("qemu_version ") + (ver.present() ? "is null" : "is absent") +
                       ": dstack's default 9.1.0 applies (ACPI profile " + s.profile + ")");
@@ -479,30 +529,25 @@ PciDevice parse_pci_device_spec(const std::string &spec, const std::string &what
   return r.value;
 }
 
-std::string dstack_acpi_profile(const std::string &qemu_version, const std::string &what) {
-  // dstack parses "major.minor.patch", exactly three numeric parts (machine.rs parse_version_tuple).
-  std::vector<uint64_t> parts;
-  size_t pos = 0;
-  bool ok = true;
-  while (ok) {
-    size_t dot = qemu_version.find('.', pos);
-    std::string part = qemu_version.substr(pos, dot == std::string::npos ? std::string::npos : dot - pos);
-    Parsed<uint64_t> n = parse_decimal(part);
-    ok = n.ok() && part.size() <= 9;
-    parts.push_back(n.value);
-    if (dot == std::string::npos) break;
-    pos = dot + 1;
+std::string dstack_acpi_profile(const std::string &qemu_version, const std::string &what,
+                                const std::string &explicit_profile) {
+  const std::vector<uint64_t> parts = dstack_version_parts(qemu_version, what);
+  for (const QemuLine &line : k_qemu_lines)
+    if (parts[0] == line.major && parts[1] == line.minor) return line.profile;
+  const std::string shown = "QEMU " + shown_key(qemu_version);
+  if (parts[0] < 8)
+    throw InputError(
+        what, shown + " is not supported: dstack refuses QEMU before 8.0 too (supported: " + k_dstack_versions + ")");
+  if (newer_than_newest_line(parts)) {
+    const QemuLine &newest = k_qemu_lines[std::size(k_qemu_lines) - 1];
+    // Fail closed: a newer QEMU may build other tables. dstack would use its newest profile.
+    if (!explicit_profile.empty()) return explicit_profile;
+    throw InputError(what, shown + " is newer than the newest supported family, " + k_newest_profile + " (QEMU " +
+                               std::to_string(newest.major) + "." + std::to_string(newest.minor) +
+                               "); its tables are not known to match. If you know they do, name the family with "
+                               "--acpi-profile (measure, verify) or --profile (acpi generate)");
   }
-  if (!ok || parts.size() != 3)
-    throw InputError(what, "'" + shown_key(qemu_version) +
-                               "' is not a QEMU version major.minor.patch (supported: " + k_dstack_versions + ")");
-  // QEMU 8.x and 9.0-9.1 generate the same tables, 9.2 differs (acpi-notes.md "What changes the
-  // blobs"; dstack's generator tests assert one digest for 8.2.0 and 9.1.0). Only the 8.2 line
-  // of 8.x has TDX hosts (dstack's and Canonical's), so 8.0/8.1 are not offered.
-  if ((parts[0] == 8 && parts[1] == 2) || (parts[0] == 9 && parts[1] <= 1)) return "qemu-8.2-tdx";
-  if (parts[0] == 9 && parts[1] == 2) return "qemu-9.2-tdx";
-  throw InputError(what,
-                   "QEMU " + shown_key(qemu_version) + " is not supported (supported: " + k_dstack_versions + ")");
+  throw InputError(what, shown + " is not a QEMU release line (supported: " + k_dstack_versions + ")");
 }
 
 // ---- public: shape files ----
@@ -591,23 +636,25 @@ std::string vm_shape_to_yaml(const VmShape &shape) {
 
 // ---- public: dstack vm_config ----
 
-VmShape parse_dstack_vm_config(const std::string &json_text, const std::string &file) {
+VmShape parse_dstack_vm_config(const std::string &json_text, const std::string &file,
+                               const std::string &explicit_profile) {
   Json root = parse_vm_config_json(json_text, file);
   auto wrapped = root.find("vm_config");
-  if (wrapped == root.end()) return shape_from_vm_config(root, file);
+  if (wrapped == root.end()) return shape_from_vm_config(root, file, explicit_profile);
   // An attestation document: its "vm_config" is an object or, as dstack's APIs serve it, a
   // string holding the JSON text (read as strictly, errors named after the field).
-  if (wrapped->is_object()) return shape_from_vm_config(*wrapped, file);
+  if (wrapped->is_object()) return shape_from_vm_config(*wrapped, file, explicit_profile);
   if (wrapped->is_string()) {
     std::string inner_name = file + "#vm_config";
-    return shape_from_vm_config(parse_vm_config_json(wrapped->get_ref<const std::string &>(), inner_name), inner_name);
+    return shape_from_vm_config(parse_vm_config_json(wrapped->get_ref<const std::string &>(), inner_name), inner_name,
+                                explicit_profile);
   }
   throw InputError(file + ": vm_config",
                    std::string("expected a JSON object or a string holding one, got a JSON ") + wrapped->type_name());
 }
 
-VmShape load_dstack_vm_config(const std::string &path) {
-  return parse_dstack_vm_config(read_text_file(path, limits::k_vm_config), path);
+VmShape load_dstack_vm_config(const std::string &path, const std::string &explicit_profile) {
+  return parse_dstack_vm_config(read_text_file(path, limits::k_vm_config), path, explicit_profile);
 }
 
 } // namespace mrforge

@@ -63,8 +63,12 @@ std::string vm_shape_to_yaml(const VmShape &shape);
 // listed in VmShape::notes. `json_text` is a vm_config object, or a document whose "vm_config"
 // field is an object or a string holding the JSON (as dstack serves it; errors inside it are
 // reported against "FILE#vm_config", offsets inside the string).
-VmShape parse_dstack_vm_config(const std::string &json_text, const std::string &file);
-VmShape load_dstack_vm_config(const std::string &path); // a vm_config JSON file, or a document with a "vm_config" field
+// `explicit_profile`: the ACPI profile the caller names (--acpi-profile, --profile), which is taken
+// for a qemu_version newer than the newest supported family instead of refusing it.
+VmShape parse_dstack_vm_config(const std::string &json_text, const std::string &file,
+                               const std::string &explicit_profile = {});
+// A vm_config JSON file, or a document with a "vm_config" field.
+VmShape load_dstack_vm_config(const std::string &path, const std::string &explicit_profile = {});
 
 // "2G", "2560M", "2147483648", "16T" -> bytes (binary units). Throws InputError naming `what`.
 // Accepted: decimal bytes, 0x hex bytes, or a decimal number with one of K, M, G, T, P, E (either
@@ -100,8 +104,12 @@ uint32_t parse_cpu_count(const std::string &text, const std::string &what);
 // Throws InputError naming `what` and listing the known kinds.
 PciDevice parse_pci_device_spec(const std::string &spec, const std::string &what);
 
-// The ACPI profile dstack's QEMU version maps to: "8.2.x", "9.0.x", "9.1.x" -> "qemu-8.2-tdx",
-// "9.2.x" -> "qemu-9.2-tdx". Throws InputError (naming `what`) listing the supported versions.
-std::string dstack_acpi_profile(const std::string &qemu_version, const std::string &what);
+// The ACPI (and platform) profile of dstack's QEMU version "major.minor.patch": 8.0-8.2 ->
+// "qemu-8.2-tdx", 9.0-9.1 -> "qemu-9.1-tdx", 9.2, 10.0, 10.1, 10.2, 11.0, 11.1 -> "qemu-X.Y-tdx".
+// A version newer than the newest family (11.1) is refused, naming that family, unless
+// `explicit_profile` is given: then that is returned. Older than 8.0, or a line QEMU never
+// released (9.3), is refused. Throws InputError naming `what` and listing the supported versions.
+std::string dstack_acpi_profile(const std::string &qemu_version, const std::string &what,
+                                const std::string &explicit_profile = {});
 
 } // namespace mrforge
