@@ -16,6 +16,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -59,14 +60,30 @@ std::string refusal(const VmShape &s) {
   return "no error";
 }
 
-// qemu-9.2-tdx with expander-ports-unassigned: dstack's reference model of the expanders.
-AcpiProfile unassigned_profile() {
-  std::string yaml = read_text_file(k_profiles + "qemu-9.2-tdx.yaml", limits::k_yaml_document);
+// A shipped profile with `edit` applied to its YAML text (a profile variant for a peer's model).
+AcpiProfile edited_profile(const std::string &name, const std::string &new_name,
+                           const std::function<void(std::string &)> &edit) {
+  std::string yaml = read_text_file(k_profiles + name + ".yaml", limits::k_yaml_document);
+  const std::string name_line = "name: " + name + "\n";
+  size_t at = yaml.find(name_line);
+  REQUIRE(at != std::string::npos);
+  yaml.replace(at, name_line.size(), "name: " + new_name + "\n");
+  edit(yaml);
+  return parse_acpi_profile(yaml, new_name + ".yaml");
+}
+
+void add_variation(std::string &yaml, const std::string &variation) {
   const std::string key = "variations: [";
   size_t at = yaml.find(key);
   REQUIRE(at != std::string::npos);
-  yaml.insert(at + key.size(), "expander-ports-unassigned, ");
-  return parse_acpi_profile(yaml, "qemu-9.2-tdx-unassigned.yaml");
+  yaml.insert(at + key.size(), variation + ", ");
+}
+
+// sha256 of etc/acpi/tables for a dstack vm_config under `p`.
+std::string tables_sha256(const std::string &vm_config, const AcpiProfile &p) {
+  VmShape s = parse_dstack_vm_config(vm_config, "golden vm_config");
+  s.profile = p.name;
+  return to_hex(sha256(generate_acpi(s, p).blobs.tables));
 }
 
 } // namespace
@@ -192,32 +209,57 @@ TEST_CASE("the tables follow each NUMA input: nodes, memory split, expander buse
   CHECK(generate_acpi(h, p).blobs.tables == generate_acpi(explicit_node, p).blobs.tables);
 }
 
-TEST_CASE("with expander-ports-unassigned, root ports on an expander leave the tables as dstack's model has them",
-          "[acpi_numa]") {
-  // dstack's pxb_supports_qemus_full_gpu_range: 1, 8 and 32 GPUs on the expander, one digest.
-  const AcpiProfile p = unassigned_profile();
-  VmShape s;
-  s.profile = p.name;
-  s.cpus = 1;
-  s.memory = 2ull << 30;
-  s.pic = s.smm = s.hpet = false;
-  s.hugepages = true;
-  for (PciDeviceKind k : {PciDeviceKind::virtio_blk, PciDeviceKind::virtio_net, PciDeviceKind::vhost_vsock,
-                          PciDeviceKind::virtio_9p, PciDeviceKind::virtio_blk})
-    s.devices.push_back({k, RootPortChild::none});
-  std::vector<std::string> digests;
-  for (size_t gpus : {size_t{1}, size_t{8}, size_t{32}}) {
-    VmShape g = s;
-    g.devices.insert(g.devices.end(), gpus, root_port(RootPortChild::gpu));
-    digests.push_back(to_hex(sha256(generate_acpi(g, p).blobs.tables)));
+TEST_CASE("dstack's hugepage goldens: reproduced with expander-ports-unassigned, 1 TiB only with an AMD CPU's layout",
+          "[acpi_numa][peer]") {
+  // Dstack-TEE/dstack dstack/crates/qemu-acpi/src/golden_tests.rs at
+  // 0d42279408cf79159f67905edf620573729634f5, qemu_memory_layout_boundaries and
+  // pxb_supports_qemus_full_gpu_range (values copied, never computed here): QEMU 11.1.0, hugepages,
+  // one GPU (so an expander on bus 5 with its root port), hotplug on. dstack's model is QEMU's
+  // tables before the firmware assigns the expander's root ports anything, which qemu-11.1-tdx
+  // plus expander-ports-unassigned describes; a live OVMF boot differs (acpi_profile.cpp), and
+  // the shipped profiles refuse such shapes.
+  const AcpiProfile p = edited_profile("qemu-11.1-tdx", "qemu-11.1-tdx-unassigned",
+                                       [](std::string &y) { add_variation(y, "expander-ports-unassigned"); });
+  auto config = [](uint32_t cpus, uint64_t mib, uint32_t gpus) {
+    return "{\"cpu_count\":" + std::to_string(cpus) + ",\"memory_size\":" + std::to_string(mib << 20) +
+           ",\"qemu_version\":\"11.1.0\",\"pic\":false,\"num_nics\":1,\"num_verity_volumes\":0,\"hugepages\":true,"
+           "\"num_gpus\":" +
+           std::to_string(gpus) + ",\"num_nvswitches\":0,\"hotplug_off\":false}";
+  };
+  struct {
+    uint64_t mib;
+    const char *sha256;
+  } memory[] = {{1, "8d7620126cfd2a2edabbc8c9f289ca2993f547d595eed61fd508d24f2b52e3ac"},
+                {2049, "646e5cc620fd7819f8f4756c712619d2a72c29a175fc04b79867cee80e67cf82"},
+                {2815, "ee35c5e548a3f527dd12b1dd6ee14e093fd6063056470b3ef6cb6c844e4186a4"},
+                {2816, "3bf181108245994ceb7e983b1fa62009dcd56f7b49fd1e96ef15eb07d04aefc9"}};
+  for (const auto &c : memory) {
+    INFO(c.mib << " MiB");
+    CHECK(tables_sha256(config(2, c.mib, 1), p) == c.sha256);
   }
-  CHECK(digests[0] == digests[1]);
-  CHECK(digests[0] == digests[2]);
-  VmShape none = s; // no GPU: no expander at all
-  CHECK(to_hex(sha256(generate_acpi(none, p).blobs.tables)) != digests[0]);
+  for (uint32_t gpus : {1u, 8u, 32u}) {
+    INFO(gpus << " GPUs");
+    CHECK(tables_sha256(config(1, 2048, gpus), p) ==
+          "a8449287b161102ca136f892d13d6bc853d1abdc9ba7804e886f0a42784878c3");
+  }
+  // 1 TiB: dstack's golden has the SRAT's RAM above 4 GiB at 1 TiB, where QEMU puts it only for an
+  // AMD CPU model (qemu64, as dstack's dumper runs; pc.c enforce_amd_1tb_hole). A TDX guest's
+  // Intel CPU keeps it at 4 GiB, and so does the confidential profile.
+  const char *tib_golden = "f22a114b0975b18200553442d6c9fab172fb930252c1a95926c594b2c25bca57";
+  CHECK(tables_sha256(config(2, 1048576, 1), p) != tib_golden);
+  const AcpiProfile amd = edited_profile("qemu-11.1-tdx", "qemu-11.1-amd-layout", [](std::string &y) {
+    add_variation(y, "expander-ports-unassigned");
+    const std::string key = "confidential: true";
+    size_t at = y.find(key);
+    REQUIRE(at != std::string::npos);
+    y.replace(at, key.size(), "confidential: false");
+  });
+  CHECK(tables_sha256(config(2, 1048576, 1), amd) == tib_golden);
+  // The shipped profile refuses the expander's root port (OVMF's assignment is not modelled).
+  VmShape s = parse_dstack_vm_config(config(2, 2048, 1), "golden vm_config");
+  CHECK_THROWS_AS(generate_acpi(s, load_acpi_profile(s.profile)), InputError);
   // 33 GPUs do not fit on the expander's bus.
-  s.devices.insert(s.devices.end(), 33, root_port(RootPortChild::gpu));
-  CHECK_THROWS_AS(generate_acpi(s, p), InputError);
+  CHECK_THROWS_AS(tables_sha256(config(1, 2048, 33), p), InputError);
 }
 
 TEST_CASE("numa_nodes round-trip through the shape file and the recorded-shape JSON", "[acpi_numa][vm_shape]") {
