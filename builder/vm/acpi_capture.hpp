@@ -20,17 +20,27 @@ namespace mrforge::builder {
 // (Debian bookworm's 7.2). Another QEMU (--qemu) needs a profile of its own version.
 constexpr const char *k_capture_profile = "qemu-7.2-q35";
 
-// The QEMU arguments that give `shape` (machine options, -smp, -m, -global, one -device per
-// root-bus device in order, with the -drive/-netdev/-fsdev each needs). Placeholder backends are
-// created under `scratch_dir` (a small raw disk file, a directory for 9p). Throws InputError for
-// shapes the local QEMU cannot start (a GPU or NVSwitch behind a root port, hugepages, vhost-vsock
-// without /dev/vhost-vsock), naming the device.
+// The QEMU arguments that give `shape` (machine options, -smp, -m, -global, the NUMA nodes and
+// expanders, one -device per root-bus device in order, with the -drive/-netdev/-fsdev each needs).
+// Placeholder backends are created under `scratch_dir` (a small raw disk file, a directory for 9p).
+// Throws InputError for shapes the local QEMU cannot start (a GPU or NVSwitch behind a root port,
+// a NUMA layout validate_numa_layout refuses, vhost-vsock without /dev/vhost-vsock), naming the
+// device or field.
 //
-// The list, exactly (i, j, k count devices of one kind from 0; root ports count from 1):
+// The list, exactly (i, j, k count devices of one kind from 0; root ports count from 1, those on
+// expanders first):
 //   -machine q35,smm=on|off,hpet=on|off,pic=on|off  -smp N  -m <MiB>M
+//   with NUMA nodes (numa_layout), per node n in order:
+//     -object memory-backend-ram,id=mem<n>,size=<MiB>M   (capture_acpi uses memory-backend-file,
+//                                                         sparse and shared, same id and size)
 //   [-global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off]   (pci_hotplug false)
 //   [-global q35-pcihost.pci-hole64-size=<bytes>]                 (pci_hole64_size set)
-//   then per device, in shape order:
+//   per node: -numa node,nodeid=<n>[,cpus=A[-B]],memdev=mem<n>
+//   per node with an expander (the k-th expander):
+//     -device pxb-pcie,id=pcie.node<n>,bus=pcie.0,addr=<hex 0x10+k>,numa_node=<n>,bus_nr=<B>
+//     per root port on it: -device pcie-root-port,id=rp<p>,bus=pcie.node<n>,chassis=<p>,addr=<hex slot>
+//   then per root-bus device, in shape order (with ",bus=pcie.0" appended to each -device when
+//   there are expanders, which QEMU would otherwise pick):
 //     virtio-blk:     -drive file=S/disk<i>.raw,if=none,id=disk<i>,format=raw,readonly=on
 //                     -device virtio-blk-pci,drive=disk<i>
 //     virtio-net:     -netdev user,id=net<j>  -device virtio-net-pci,netdev=net<j>
