@@ -36,7 +36,10 @@ namespace fs = std::filesystem;
 
 // no_timer_check: with pic=off under TCG, Linux's IO-APIC timer check (check_timer) fails and the
 // boot panics or QEMU 7.2 crashes in about two boots of three; the capture needs no timer check.
-constexpr const char *k_cmdline = "console=ttyS0 quiet panic=-1 no_timer_check";
+// maxcpus=1: the guest brings up no secondary CPU (under TCG each takes seconds; OVMF has already
+// started and parked them all). The guest only reads fw_cfg, so its kernel options cannot change
+// the blobs (captured with and without it: same bytes).
+constexpr const char *k_cmdline = "console=ttyS0 quiet panic=-1 no_timer_check maxcpus=1";
 constexpr const char *k_cpu_model = "qemu64"; // QEMU's default for q35, and dstack's -cpu
 // QEMU 7.2 constants for the highest guest address (see capture_cpu_model).
 constexpr uint32_t k_default_phys_bits = 40; // target/i386/cpu.h TCG_PHYS_ADDR_BITS
