@@ -112,10 +112,11 @@ void add_acpi_capture_command(CLI::App &acpi, Runner &run) {
       "describes QEMU 7.2, and any other QEMU needs --profile NAME of a q35 profile of its own version\n"
       "(qemu-10.0-q35 for QEMU 10.0; TDX profiles cannot be captured). NUMA nodes (hugepages, numa_nodes)\n"
       "get a RAM backend each and their pxb-pcie expanders; GPUs and NVSwitches cannot be started here\n"
-      "(use root ports with nothing behind them); vhost-vsock needs /dev/vhost-vsock. More than 255 vCPUs need --accel "
-      "kvm\n"
-      "with a KVM that has SMM (QEMU 7.2 starts APIC IDs >= 255 only with KVM's in-kernel irqchip).\n"
-      "About 20 s per boot for small shapes under TCG, minutes for 64 vCPUs. Progress goes to stderr.\n"
+      "(use root ports with nothing behind them); vhost-vsock needs /dev/vhost-vsock. More than 255 vCPUs\n"
+      "(APIC IDs >= 255): QEMU 10.0 starts them under TCG (-cpu qemu64,x2apic=on, added for them); QEMU 7.2\n"
+      "only with --accel kvm and a KVM that has SMM (KVM's in-kernel irqchip). The guest brings up one vCPU\n"
+      "(maxcpus=1). About 20 s per boot for small shapes under TCG, about a minute for 288 vCPUs.\n"
+      "Progress goes to stderr.\n"
       "Examples:\n"
       "  mrforge acpi capture --cpus 2 --memory 2G --device virtio-blk --device virtio-net -o cap/\n"
       "  mrforge acpi capture --shape tests/data/acpi/qemu-7.2-q35/c1-m2g/shape.yaml -o cap/\n"
@@ -131,7 +132,7 @@ void add_acpi_capture_command(CLI::App &acpi, Runner &run) {
   cmd->add_option("--firmware", o->firmware, "OVMF for -bios (default /usr/share/OVMF/OVMF_CODE.fd)");
   cmd->add_option("--kernel", o->kernel,
                   "Guest kernel (default: the newest /boot/vmlinuz-* whose qemu_fw_cfg module is installed)");
-  cmd->add_option("--accel", o->accel, "tcg (default) or kvm (needed for more than 255 vCPUs)")
+  cmd->add_option("--accel", o->accel, "tcg (default) or kvm (QEMU 7.2 needs it for more than 255 vCPUs)")
       ->check(CLI::IsMember({"tcg", "kvm"}));
   cmd->add_option("--qemu", o->qemu,
                   "QEMU to run (default: the system's qemu-system-x86_64, looked up in /usr/sbin:/usr/bin:/sbin:/bin)");

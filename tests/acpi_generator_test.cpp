@@ -16,6 +16,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <optional>
 #include <set>
@@ -48,6 +49,7 @@ std::string input_error_of(const VmShape &s) {
 } // namespace
 
 TEST_CASE("generated ACPI blobs equal every live capture (QEMU 7.2 and 10.0), byte for byte", "[acpi_generator]") {
+  uint32_t most_cpus = 0;
   for (const test::AcpiFixtureSet &set : test::acpi_fixture_sets()) {
     INFO("profile " << set.profile);
     std::set<uint32_t> cpus;
@@ -58,6 +60,7 @@ TEST_CASE("generated ACPI blobs equal every live capture (QEMU 7.2 and 10.0), by
       // Each capture names the profile of the QEMU that made it: its folder's.
       CHECK(shape.profile == set.profile);
       cpus.insert(shape.cpus);
+      most_cpus = std::max(most_cpus, shape.cpus);
       memories.insert(shape.memory);
       AcpiBlobs captured = read_acpi_blobs(dir);
       GeneratedAcpi g = generate_acpi(shape, load_acpi_profile(shape.profile));
@@ -80,6 +83,8 @@ TEST_CASE("generated ACPI blobs equal every live capture (QEMU 7.2 and 10.0), by
     for (uint64_t m : {1ull << 30, 2ull << 30, 2560ull << 20, 3ull << 30, 4ull << 30, 64ull << 30})
       CHECK(memories.count(m) == 1);
   }
+  // Some capture has APIC IDs from 255 on: x2APIC MADT entries, the x2APIC NMI, ACPI0007 devices.
+  CHECK(most_cpus > 255);
 }
 
 TEST_CASE("generation matches a capture and depends on each shape input", "[acpi_generator]") {
@@ -332,6 +337,59 @@ TEST_CASE("a 64-bit hole is generated whole or refused: never a vanished or over
         std::vector<std::pair<uint64_t, uint64_t>>{{0x380000000000ull, (1ull << 52) - 1}});
   s.pci_hole64_size = *s.pci_hole64_size + (1ull << 30);
   CHECK_THAT(input_error_of(s), Catch::Contains("max_pci_hole64_size"));
+}
+
+TEST_CASE("every ACPI profile generates its max_cpus and refuses one more with exit 2, naming the limit",
+          "[acpi_generator][cli]") {
+  test::TempDir dir("acpi-max-cpus");
+  const std::vector<std::string> names = shipped_acpi_profiles();
+  REQUIRE(names.size() >= 4);
+  for (const std::string &name : names) {
+    INFO(name);
+    const AcpiProfile p = load_acpi_profile(name);
+    VmShape s;
+    s.profile = name;
+    s.cpus = p.max_cpus;
+    s.memory = 2ull << 30;
+    GeneratedAcpi g = generate_acpi(s, p);
+    // The MADT: header and local APIC address/flags (44 bytes), one entry per CPU (8 bytes below
+    // APIC ID 255, 16 from there on: x2APIC), the IO APIC (12), the interrupt overrides (10 each:
+    // IRQ0 and the PCI IRQs 5, 9, 10, 11, or all 16 with TDX edge IRQs), and the NMI entry (an
+    // x2APIC one of 12 bytes once an APIC ID is above 254, else 6).
+    const uint32_t xapic = std::min<uint32_t>(p.max_cpus, 255);
+    const uint32_t overrides = p.has(AcpiVariation::tdx_edge_irqs) ? 16 : 5;
+    const uint32_t madt =
+        44 + xapic * 8 + (p.max_cpus - xapic) * 16 + 12 + overrides * 10 + (p.max_cpus > 255 ? 12 : 6);
+    auto apic = std::find_if(g.tables.begin(), g.tables.end(), [](const auto &t) { return t.signature == "APIC"; });
+    REQUIRE(apic != g.tables.end());
+    CHECK(apic->length == madt);
+    // One more, from a shape file and from --cpus: exit 2 naming the limit, nothing written. The
+    // shape format itself takes at most 4096 CPUs (k_max_shape_cpus, the most any q35 machine
+    // type takes), so for a 4096-CPU profile the shape reader names that limit; --cpus beyond
+    // 4096 is a usage error (exit 1) before any profile is read.
+    const std::string over = std::to_string(p.max_cpus + 1);
+    const std::string message = p.max_cpus < k_max_shape_cpus
+                                    ? over + " CPUs is more than " + name + " allows (" + std::to_string(p.max_cpus) +
+                                          ", the q35 machine's limit in QEMU " + p.qemu_version + ")"
+                                    : "cpus: expected a CPU count from 1 to 4096, got '" + over + "'";
+    test::write_text(dir / "shape.yaml",
+                     "apiVersion: mrforge/v1\nkind: VmShape\nprofile: " + name + "\ncpus: " + over + "\nmemory: 2G\n");
+    for (const char *command : {"generate", "capture"}) {
+      INFO(command);
+      std::vector<std::vector<std::string>> shapes = {{"--shape", dir / "shape.yaml"}};
+      if (p.max_cpus < k_max_shape_cpus) shapes.push_back({"--profile", name, "--cpus", over, "--memory", "2G"});
+      for (const auto &shape : shapes) {
+        INFO(shape[0]);
+        std::vector<std::string> args = {"acpi", command};
+        args.insert(args.end(), shape.begin(), shape.end());
+        args.insert(args.end(), {"-o", dir / "out"});
+        test::ShellResult r = test::run_mrforge_cli(args);
+        CHECK(r.exit_code == 2);
+        CHECK_THAT(r.err, Catch::Contains(message));
+        CHECK_FALSE(fs::exists(dir / "out"));
+      }
+    }
+  }
 }
 
 TEST_CASE("acpi generate and capture refuse shapes beyond the limits with exit 2 and write nothing",

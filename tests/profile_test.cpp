@@ -142,6 +142,14 @@ TEST_CASE("An ACPI profile naming an unknown AML variation is refused with its p
   for (AcpiVariation v : shipped.variations) CHECK(acpi_variation_from_name(acpi_variation_name(v)) == v);
 }
 
+TEST_CASE("Only QEMU 9.0+ profiles say TCG starts APIC IDs from 255 on", "[profile][acpi]") {
+  CHECK_FALSE(load_acpi_profile("qemu-7.2-q35").tcg_x2apic);
+  CHECK(load_acpi_profile("qemu-10.0-q35").tcg_x2apic);
+  const std::string text = test::read_text(test::source_path("measure/profiles/acpi/qemu-10.0-q35.yaml"));
+  CHECK_THROWS_WITH(parse_acpi_profile(replace(text, "tcg_x2apic: true", "tcg_x2apic: 1"), "a.yaml"),
+                    Catch::Contains("tcg_x2apic"));
+}
+
 TEST_CASE("Profile names are short names or paths, anything else is refused without echoing it", "[profile]") {
   // A name of megabytes (from an option, a shape file's profile field or a vm_config) was echoed
   // whole to stderr; control bytes too.

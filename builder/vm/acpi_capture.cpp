@@ -15,6 +15,7 @@
 #include <builder/system/subprocess.hpp>
 #include <builder/vm/qemu_boot.hpp>
 
+#include <measure/acpi/acpi_generator.hpp>
 #include <measure/documents/profile_yaml.hpp>
 #include <measure/util/errors.hpp>
 #include <measure/util/file_io.hpp>
@@ -36,7 +37,10 @@ namespace fs = std::filesystem;
 
 // no_timer_check: with pic=off under TCG, Linux's IO-APIC timer check (check_timer) fails and the
 // boot panics or QEMU 7.2 crashes in about two boots of three; the capture needs no timer check.
-constexpr const char *k_cmdline = "console=ttyS0 quiet panic=-1 no_timer_check";
+// maxcpus=1: the guest brings up no secondary CPU (under TCG each takes seconds; OVMF has already
+// started and parked them all). The guest only reads fw_cfg, so its kernel options cannot change
+// the blobs (captured with and without it: same bytes).
+constexpr const char *k_cmdline = "console=ttyS0 quiet panic=-1 no_timer_check maxcpus=1";
 constexpr const char *k_cpu_model = "qemu64"; // QEMU's default for q35, and dstack's -cpu
 // QEMU 7.2 constants for the highest guest address (see capture_cpu_model).
 constexpr uint32_t k_default_phys_bits = 40; // target/i386/cpu.h TCG_PHYS_ADDR_BITS
@@ -47,8 +51,8 @@ constexpr const char *k_ram_backend_id = "mrforge-ram";
 constexpr const char *k_module_dir = "kernel/drivers/firmware";
 constexpr const char *k_module_name = "qemu_fw_cfg";
 constexpr const char *k_vhost_vsock_device = "/dev/vhost-vsock";
-constexpr uint32_t k_max_cpus = 288;             // QEMU 7.2 pc_q35.c: m->max_cpus = 288
-constexpr uint32_t k_max_cpus_tcg = 255;         // QEMU 7.2 x86.c: APIC IDs >= 255 need KVM's irqchip
+// APIC IDs are the vCPU indexes (one socket, validate_acpi_shape); 255 and above are x2APIC IDs.
+constexpr uint32_t k_max_xapic_cpus = 255;
 constexpr uint64_t k_placeholder_disk = 1 << 20; // bytes of each placeholder virtio-blk backend
 constexpr size_t k_serial_tail_lines = 25;       // serial lines quoted in a failure message
 constexpr std::chrono::seconds k_version_timeout{30};
@@ -92,9 +96,7 @@ void create_directory(const std::string &path) {
 
 ShapeArgs shape_args(const VmShape &shape, const std::string &scratch_dir) {
   const std::string where = shape.origin.empty() ? std::string("VM shape") : shape.origin;
-  if (shape.cpus == 0 || shape.cpus > k_max_cpus)
-    throw InputError(where + ": cpus", "QEMU 7.2 q35 takes 1 to " + std::to_string(k_max_cpus) + " vCPUs, got " +
-                                           std::to_string(shape.cpus));
+  if (shape.cpus == 0) throw InputError(where + ": cpus", "QEMU takes at least 1 vCPU, got 0");
   if (shape.memory == 0 || shape.memory % (1ull << 20))
     throw InputError(where + ": memory", "QEMU takes whole MiB; got " + std::to_string(shape.memory) + " bytes");
   validate_numa_layout(shape);
@@ -305,15 +307,20 @@ std::string build_initrd(const std::string &work, const std::string &busybox, co
 } // namespace
 
 std::string capture_cpu_model(const VmShape &shape) {
+  std::string model = k_cpu_model;
   uint32_t bits = qemu_min_phys_bits(shape, k_default_phys_bits, k_default_hole64);
-  if (bits == k_default_phys_bits) return k_cpu_model;
   if (bits > k_max_phys_bits)
     throw InputError("the VM shape", "RAM above 4 GiB plus the 64-bit PCI hole need more than " +
                                          std::to_string(k_max_phys_bits) + " physical address bits (QEMU's limit)");
   // With more address bits, 1 GiB pages: OVMF maps the whole physical address space, and with 2 MiB
   // pages that takes longer than any timeout under TCG. Neither CPU property changes the tables
   // (captured with and without them: same bytes).
-  return std::string(k_cpu_model) + ",phys-bits=" + std::to_string(bits) + ",pdpe1gb=on";
+  if (bits != k_default_phys_bits) model += ",phys-bits=" + std::to_string(bits) + ",pdpe1gb=on";
+  // An APIC ID of 255 or more needs a CPU with x2APIC (QEMU 9.0+ hw/intc/apic_common.c
+  // apic_common_set_id: "APIC ID %d requires x2APIC feature in CPU"); qemu64 has none. The tables
+  // do not depend on it (captured with and without it: same bytes).
+  if (shape.cpus > k_max_xapic_cpus) model += ",x2apic=on";
+  return model;
 }
 
 std::vector<std::string> qemu_shape_args(const VmShape &shape, const std::string &scratch_dir) {
@@ -455,14 +462,17 @@ AcpiCapture capture_acpi(const AcpiCaptureSettings &settings) try {
     throw InputError("work directory", "'" + settings.work_dir + "' is not a directory");
   if (settings.accel != "tcg" && settings.accel != "kvm")
     throw InputError("--accel", "expected tcg or kvm, got '" + settings.accel + "'");
-  if (settings.accel == "tcg" && settings.shape.cpus > k_max_cpus_tcg)
-    throw InputError("cpus", std::to_string(settings.shape.cpus) +
-                                 " vCPUs need APIC IDs from 255 on, which QEMU 7.2 starts only with KVM's in-kernel "
-                                 "irqchip (hw/i386/x86.c); use --accel kvm");
+  const AcpiProfile profile =
+      load_acpi_profile(settings.shape.profile.empty() ? std::string(k_capture_profile) : settings.shape.profile);
+  validate_acpi_shape(settings.shape, profile); // the machine type's max_cpus, memory, ...
+  if (settings.accel == "tcg" && settings.shape.cpus > k_max_xapic_cpus && !profile.tcg_x2apic)
+    throw InputError("cpus", std::to_string(settings.shape.cpus) + " vCPUs need APIC IDs from 255 on, which QEMU " +
+                                 profile.qemu_version +
+                                 " starts only with KVM's in-kernel irqchip (QEMU before 9.0 emulates no x2APIC "
+                                 "under TCG; profile " +
+                                 profile.name + " has no tcg_x2apic); use --accel kvm");
   const std::string version = qemu_version(settings.qemu, settings.qemu_data_dir);
-  check_capture_profile(
-      load_acpi_profile(settings.shape.profile.empty() ? std::string(k_capture_profile) : settings.shape.profile),
-      version);
+  check_capture_profile(profile, version);
   progress("capture: QEMU " + version + " (" + settings.qemu + ")");
   const std::string work = fs::absolute(settings.work_dir).lexically_normal().string();
   ShapeArgs args = shape_args(settings.shape, work + "/backends");
@@ -505,6 +515,7 @@ AcpiCapture capture_acpi(const AcpiCaptureSettings &settings) try {
     boot.machine = args.machine;
   boot.accel = settings.accel;
   boot.cpu = settings.cpu.empty() ? capture_cpu_model(settings.shape) : settings.cpu;
+  boot.max_cpus = profile.max_cpus; // checked above, with the TCG limit
   for (const RamBackend &r : args.ram) {
     ram_files.push_back(work + "/guest-ram-" + r.id);
     boot.extra_args.insert(boot.extra_args.end(),

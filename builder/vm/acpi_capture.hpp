@@ -49,7 +49,8 @@ constexpr const char *k_capture_profile = "qemu-7.2-q35";
 //                     -device virtio-9p-pci,fsdev=fs<k>,mount_tag=share<k>
 //     pcie-root-port: -device pcie-root-port,id=rp<n>,chassis=<n>
 // (S = scratch_dir made absolute, with QEMU's ',' -> ',,' escaping.) The profile is not looked at
-// here (check_capture_profile matches it to the QEMU); cpus 1-288; memory whole MiB.
+// here (check_capture_profile matches it to the QEMU; capture_acpi checks its max_cpus); cpus at
+// least 1; memory whole MiB.
 std::vector<std::string> qemu_shape_args(const VmShape &shape, const std::string &scratch_dir);
 
 // The -cpu capture uses: QEMU's default model qemu64 (dstack's reference tooling uses it too), with
@@ -60,6 +61,8 @@ std::vector<std::string> qemu_shape_args(const VmShape &shape, const std::string
 // reaches the HyperTransport hole (0xFD00000000) the RAM above 4 GiB moves to 1 TiB first
 // (enforce_amd_1tb_hole). With raised phys-bits, 1 GiB pages too (pdpe1gb=on), or OVMF spends
 // minutes mapping the address space. E.g. 4 GiB + a 16 TiB hole: "qemu64,phys-bits=45,pdpe1gb=on".
+// More than 255 vCPUs (APIC IDs from 255 on): x2apic=on too, which QEMU 9.0+ needs for them under
+// TCG, e.g. "qemu64,x2apic=on" for 288.
 std::string capture_cpu_model(const VmShape &shape);
 
 struct AcpiCaptureSettings {
@@ -74,8 +77,9 @@ struct AcpiCaptureSettings {
   // Added by helper 1:
   std::string module;                   // default: KERNEL's qemu_fw_cfg.ko[.xz|.zst] (find_fw_cfg_module)
   std::string busybox = "/bin/busybox"; // a static busybox (Debian's busybox-static)
-  // "tcg" (default) or "kvm". QEMU 7.2 starts more than 255 vCPUs only with KVM's in-kernel
-  // irqchip; capture_acpi refuses cpus > 255 under TCG with an InputError saying so.
+  // "tcg" (default) or "kvm". QEMU before 9.0 starts more than 255 vCPUs only with KVM's in-kernel
+  // irqchip: capture_acpi refuses cpus > 255 under TCG with an InputError saying so unless the
+  // profile has tcg_x2apic (QEMU 9.0+, which then runs with -cpu ...,x2apic=on).
   std::string accel = "tcg";
   std::string cpu; // -cpu; default capture_cpu_model(shape)
 };
@@ -113,8 +117,10 @@ struct AcpiCapture {
   std::string qemu_version; // qemu_version() of the QEMU that ran
 };
 
-// Runs qemu_version() and check_capture_profile() for the shape's profile (k_capture_profile when
-// it names none), then boots and returns the three blobs. Guest RAM is a sparse file-backed memory backend in work_dir
+// Checks the shape against its profile (k_capture_profile when it names none:
+// validate_acpi_shape, and the TCG vCPU limit above), runs qemu_version() and
+// check_capture_profile(), then boots and returns the three blobs. Guest RAM is a sparse file-backed memory backend in
+// work_dir
 // (-object memory-backend-file,share=on), so shapes larger than the host's RAM (64 GiB) start: the
 // guest touches only a few MiB, and the ACPI tables depend on the size only. Throws InputError (shape, settings,
 // missing kernel, module or busybox), HostError (QEMU missing or failing, a timeout, a blob missing from the dump)

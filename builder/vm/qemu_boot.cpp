@@ -303,14 +303,15 @@ void validate(const BootSettings &s) {
   if (!s.initrd.empty()) require_file(s.initrd, "initrd");
   if (!s.disk.empty()) require_file(s.disk, "rootfs disk");
   if (s.accel != "tcg" && s.accel != "kvm") throw InputError("accel", "expected tcg or kvm, got '" + s.accel + "'");
-  // QEMU 7.2 q35 takes at most 288 vCPUs (pc_q35.c max_cpus), and APIC IDs from 255 on only with
-  // KVM's in-kernel irqchip (x86.c).
-  const uint32_t max_cpus = s.accel == "kvm" ? 288 : 255;
+  // By default QEMU 7.2's: q35 takes at most 288 vCPUs (pc_q35.c max_cpus), and APIC IDs from 255
+  // on only with KVM's in-kernel irqchip (x86.c).
+  const uint32_t max_cpus = s.max_cpus != 0 ? s.max_cpus : s.accel == "kvm" ? 288 : 255;
   if (s.cpus == 0 || s.cpus > max_cpus)
-    throw InputError(
-        "--cpus",
-        "expected 1 to " + std::to_string(max_cpus) + " vCPUs under " + s.accel + ", got " + std::to_string(s.cpus) +
-            (s.accel == "tcg" && s.cpus > 255 ? " (QEMU needs KVM's in-kernel irqchip for APIC IDs from 255 on)" : ""));
+    throw InputError("--cpus", "expected 1 to " + std::to_string(max_cpus) + " vCPUs under " + s.accel + ", got " +
+                                   std::to_string(s.cpus) +
+                                   (s.max_cpus == 0 && s.accel == "tcg" && s.cpus > 255
+                                        ? " (QEMU 7.2 needs KVM's in-kernel irqchip for APIC IDs from 255 on)"
+                                        : ""));
   if (s.machine.empty() || s.machine.find(' ') != std::string::npos)
     throw InputError("machine", "'" + s.machine + "' is not a QEMU machine option string");
   if (s.memory == 0 || s.memory % (1ull << 20))

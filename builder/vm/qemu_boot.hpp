@@ -52,6 +52,10 @@ struct BootSettings {
   std::string machine = "q35";
   std::string accel = "tcg";
   std::string cpu = "max";
+  // The most vCPUs the QEMU takes with `accel` and `cpu`. 0: QEMU 7.2's q35 limits (288 with
+  // "kvm", 255 with "tcg", see above). A caller that checked its own QEMU's limits sets them
+  // (acpi capture: the profile's max_cpus, with x2APIC in `cpu` beyond 255 for QEMU 9.0+).
+  uint32_t max_cpus = 0;
   // Appended to QEMU's command line after everything else (devices and their backends).
   std::vector<std::string> extra_args;
   std::string swtpm = "swtpm";

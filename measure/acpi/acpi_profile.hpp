@@ -69,6 +69,10 @@ struct AcpiProfile {
   // Whether OVMF negotiated the ICH9 SMI CPU hotplug / hot-unplug features (SMM builds only).
   bool cpu_hotplug_smi = false;
   bool cpu_unplug_smi = false;
+  // Whether this QEMU under TCG starts vCPUs whose APIC ID is 255 or more (more than 255 vCPUs):
+  // its userspace APIC emulates x2APIC since QEMU 9.0, given a CPU model with x2apic. Only
+  // `acpi capture` reads it (the tables do not depend on the accelerator).
+  bool tcg_x2apic = false;
   // Named AML/table variations of this QEMU version (see acpi_generator.cpp for each).
   std::set<AcpiVariation> variations;
   bool has(AcpiVariation v) const { return variations.count(v) != 0; }

@@ -283,6 +283,7 @@ AcpiProfile parse_acpi_profile(const std::string &yaml, const std::string &file)
                    "default_phys_bits",
                    "cpu_hotplug_smi",
                    "cpu_unplug_smi",
+                   "tcg_x2apic",
                    "variations"});
   AcpiProfile p;
   p.source = ProfileSource{file_name_of(file), sha256_hex(yaml), file};
@@ -336,6 +337,7 @@ AcpiProfile parse_acpi_profile(const std::string &yaml, const std::string &file)
     root.fail("give exactly one of pci64_aperture_base and default_phys_bits");
   p.cpu_hotplug_smi = root.required("cpu_hotplug_smi").boolean();
   p.cpu_unplug_smi = root.required("cpu_unplug_smi").boolean();
+  if (auto f = root.optional("tcg_x2apic")) p.tcg_x2apic = f->boolean();
   for (const Field &f : root.required("variations").list()) {
     std::optional<AcpiVariation> v = acpi_variation_from_name(f.str());
     if (!v) f.fail("unknown AML variation '" + f.str() + "' (known: " + acpi_variation_names() + ")");

@@ -10,7 +10,9 @@
 # and copies SCRATCH/table-loader, rsdp, tables and shape.yaml back into DIR (the fixtures keep
 # only those, plus capture-args). A fixture may hold a file `capture-args` with extra options for
 # that capture, one line: both c64-m2g have "--timeout 1800" (64 vCPUs under TCG took 650 s with
-# QEMU 7.2 on a busy 2-core host, 183 s with QEMU 10.0); qemu-7.2-q35/c2-m4g-hole64-16t-nic1 boots
+# QEMU 7.2 on a busy 2-core host, 183 s with QEMU 10.0, while the guest kernel still started every
+# vCPU; 13 s with QEMU 10.0 since it boots with maxcpus=1), and so has qemu-10.0-q35/c288-m2g
+# (288 vCPUs, x2APIC from vCPU 255 on: 75 s with QEMU 10.0); qemu-7.2-q35/c2-m4g-hole64-16t-nic1 boots
 # Debian's 6.1 kernel (6.12 panics under QEMU 7.2's TCG with RAM moved to 1 TiB, not under QEMU
 # 10.0's; the guest kernel does not change the blobs: same bytes with 6.1 and 6.12 on
 # c2-m2g-nic2-disk1).
