@@ -14,9 +14,16 @@
 // num_nics: 1, num_verity_volumes: 0} (smm, hpet and root verity are what dstack's verifier always
 // uses; see vm_shape_file.cpp).
 //
-// Where a peer's golden and a live capture of the same QEMU disagree, the live capture wins (the
-// fixture tests in acpi_generator_test.cpp): no such disagreement is known. The 8.2.0 and 9.2.1
-// goldens are also confirmed by real hardware (the RTMR0 ACPI digests of ../shared/vectors/dstack).
+// The hugepage goldens (qemu_memory_layout_boundaries, pxb_supports_qemus_full_gpu_range) are in
+// tests/acpi_numa_test.cpp, because there the live capture wins: dstack models GPU root ports on a
+// pxb-pcie expander as if OVMF assigned them nothing (the expander's _CRS holds only its bus),
+// while a live QEMU 10.0 + OVMF boot here shows OVMF's bus, I/O and memory windows for them in the
+// expander's _CRS and carved out of PCI0's. So the shipped profiles refuse root ports on an
+// expander, and that test reproduces dstack's values only under dstack's assumption (a profile
+// with expander-ports-unassigned); its 1 TiB golden has RAM moved to 1 TiB, which QEMU does only
+// for an AMD CPU model, not for a TDX guest. All other goldens are reproduced below. The 8.2.0 and
+// 9.2.1 goldens are also confirmed by real hardware (the RTMR0 ACPI digests of
+// ../shared/vectors/dstack).
 #include "test_support.hpp"
 
 #include <measure/acpi/acpi_generator.hpp>
