@@ -16,6 +16,9 @@ $SUDO apt-get install -y -q --no-install-recommends $(cat "$root/.ci/packages.tx
 # A second QEMU (10.0 from bookworm-backports) unpacked into /opt/mrforge-qemu-10.0, beside the
 # system's 7.2 and without installing it: the test suite's QEMU 10.0 ACPI captures use it.
 $SUDO "$root/.ci/install-qemu-10.0.sh" >/dev/null
+# Debian trixie's OVMF 2025.02, unpacked the same way into /opt/mrforge-ovmf-2025.02: the test
+# suite boots it under a vTPM (OVMF variant debian-trixie-2025.02).
+$SUDO "$root/.ci/install-ovmf-trixie.sh" >/dev/null
 cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=Release
 cmake --build "$root/build" -j"$(nproc)"
 $SUDO "$root/build/cli/mrforge" build "$root/recipes/debian-bookworm-tdx.yaml" -o "$root/build/guest" \

@@ -9,6 +9,7 @@
 #include <measure/util/reader.hpp>
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 #include <cstring>
 #include <string>
@@ -215,6 +216,31 @@ TEST_CASE("MRTD of Debian's OVMF.fd is deterministic and differs between the two
   const Bytes copy = fw; // another buffer with the same bytes
   CHECK(compute_mrtd(copy, parse_firmware(copy, "copy"), PageOrder::single_pass) == single);
   CHECK(compute_mrtd(copy, image, PageOrder::two_pass) == two);
+}
+
+TEST_CASE("inspect firmware gives the MRTD of trixie's OVMF 2025.02 in both page orders, as an independent "
+          "implementation computes them",
+          "[firmware][mrtd]") {
+  const std::string fw = test::trixie_ovmf();
+  test::ShellResult inspect = test::run_mrforge_cli({"inspect", "firmware", fw, "--json"});
+  INFO(inspect.err);
+  REQUIRE(inspect.exit_code == 0);
+  const nlohmann::json j = nlohmann::json::parse(inspect.out);
+  // tests/support/tdvf_mrtd.py: the TDVF metadata walk and both page orders written from the TDVF
+  // and TDX module specifications with Python's hashlib, sharing no code with mrforge.
+  test::ShellResult peer = test::run_shell(
+      "python3 " + test::shell_quote(test::source_path("tests/support/tdvf_mrtd.py")) + " " + test::shell_quote(fw));
+  INFO(peer.err);
+  REQUIRE(peer.exit_code == 0);
+  const std::string single = j.at("mrtd").at("single-pass").get<std::string>();
+  const std::string two = j.at("mrtd").at("two-pass").get<std::string>();
+  CHECK(peer.out == "single-pass " + single + "\ntwo-pass " + two + "\n");
+  CHECK(single != two);
+  // The library agrees with its front end.
+  const Bytes bytes = test::read(fw);
+  const FirmwareImage image = parse_firmware(bytes, "OVMF.fd");
+  CHECK(to_hex(compute_mrtd(bytes, image, PageOrder::single_pass)) == single);
+  CHECK(to_hex(compute_mrtd(bytes, image, PageOrder::two_pass)) == two);
 }
 
 TEST_CASE("MRTD covers the bytes of MR.EXTEND sections and nothing else of the file", "[firmware][mrtd]") {

@@ -122,6 +122,53 @@ TEST_CASE("Malformed OVMF variants are rejected naming the field", "[profile]") 
   CHECK(e.extra_events[0].type == 0x8000000B);
 }
 
+TEST_CASE("An OVMF variant's vTPM ACPI blobs are a closed set, each listed once, checked at load", "[profile]") {
+  const std::string v =
+      "apiVersion: mrforge/v1\nkind: OvmfVariant\nname: x\ndescription: d\nsecure_boot_variables: []\n"
+      "separator_boot_register: rtmr1\n"
+      "boot_variables: {vendor: 8be4df61-93ca-11d2-aa0d-00e098032b8c, boot_order: \"0000\", options: []}\n";
+  CHECK(parse_ovmf_variant(v, "v.yaml").vtpm_acpi_blobs.empty());
+  OvmfVariant ok = parse_ovmf_variant(v + "vtpm_acpi_blobs: [etc/table-loader, etc/tpm/log]\n", "v.yaml");
+  CHECK(ok.vtpm_acpi_blobs == std::vector<AcpiBlob>{AcpiBlob::table_loader, AcpiBlob::tpm_log});
+  CHECK_THROWS_WITH(parse_ovmf_variant(v + "vtpm_acpi_blobs: [etc/table-loader, etc/acpi/dsdt]\n", "v.yaml"),
+                    Catch::Contains("v.yaml:8:37: vtpm_acpi_blobs[1]: unknown fw_cfg ACPI blob 'etc/acpi/dsdt'") &&
+                        Catch::Contains("etc/table-loader, etc/acpi/rsdp, etc/acpi/tables, etc/tpm/log"));
+  CHECK_THROWS_WITH(parse_ovmf_variant(v + "vtpm_acpi_blobs: [etc/acpi/rsdp, etc/acpi/rsdp]\n", "v.yaml"),
+                    Catch::Contains("v.yaml:8:34: vtpm_acpi_blobs[1]: fw_cfg blob 'etc/acpi/rsdp' listed twice"));
+  CHECK_THROWS_WITH(parse_ovmf_variant(v + "vtpm_acpi_blobs: etc/acpi/rsdp\n", "v.yaml"),
+                    Catch::Contains("v.yaml:8:18: vtpm_acpi_blobs"));
+
+  // The QEMU fact behind etc/tpm/log belongs to a platform with a TPM device.
+  const std::string tpm =
+      replace(k_valid_profile, "kind: PlatformProfile\n", "kind: PlatformProfile\nmeasured_into: tpm-pcrs\n");
+  CHECK(parse_platform_profile(tpm, "p.yaml").qemu_tpm_log_size == 0);
+  const std::string sized =
+      replace(tpm, "  source: fw_cfg-blobs\n", "  source: fw_cfg-blobs\n  tpm_log_size: 0x10000\n");
+  CHECK(parse_platform_profile(sized, "p.yaml").qemu_tpm_log_size == 0x10000);
+  CHECK_THROWS_WITH(parse_platform_profile(replace(k_valid_profile, "  source: fw_cfg-blobs\n",
+                                                   "  source: fw_cfg-blobs\n  tpm_log_size: 0x10000\n"),
+                                           "p.yaml"),
+                    Catch::Contains("p.yaml:15:17: acpi.tpm_log_size: only meaningful with measured_into: tpm-pcrs"));
+  CHECK_THROWS_WITH(parse_platform_profile(replace(sized, "tpm_log_size: 0x10000", "tpm_log_size: 0"), "p.yaml"),
+                    Catch::Contains("acpi.tpm_log_size: expected 1 to 16777216 bytes"));
+  CHECK_THROWS_WITH(
+      parse_platform_profile(replace(sized, "tpm_log_size: 0x10000", "tpm_log_size: 0x1000001"), "p.yaml"),
+      Catch::Contains("acpi.tpm_log_size: expected 1 to 16777216 bytes"));
+}
+
+TEST_CASE("The trixie OVMF variant names its build and the ACPI blobs it measures under a vTPM", "[profile]") {
+  OvmfVariant v = load_ovmf_variant("debian-trixie-2025.02");
+  CHECK(v.vtpm_acpi_blobs ==
+        std::vector<AcpiBlob>{AcpiBlob::table_loader, AcpiBlob::rsdp, AcpiBlob::tpm_log, AcpiBlob::tables});
+  CHECK(v.known_builds.size() == 1);
+  CHECK(v.separator_boot_register == Register::rtmr1);
+  // The older variants measure no ACPI blob under a vTPM; the vTPM platform says what etc/tpm/log is.
+  CHECK(load_ovmf_variant("debian-bookworm-2022.11").vtpm_acpi_blobs.empty());
+  PlatformProfile vtpm = load_platform_profile("qemu-7.2-vtpm");
+  CHECK(vtpm.qemu_tpm_log_size == 0x10000);
+  CHECK(std::find(vtpm.events.begin(), vtpm.events.end(), EventStep::acpi_tables) != vtpm.events.end());
+}
+
 TEST_CASE("An ACPI profile naming an unknown AML variation is refused with its position", "[profile][acpi]") {
   const std::string path = test::source_path("measure/profiles/acpi/qemu-8.2-tdx.yaml");
   std::string text = test::read_text(path);

@@ -55,6 +55,16 @@ std::string debian_ovmf() {
   return p;
 }
 
+std::string trixie_ovmf() {
+  const char *env = std::getenv("MRFORGE_OVMF_TRIXIE_PREFIX");
+  const std::string prefix = env && *env ? env : "/opt/mrforge-ovmf-2025.02";
+  const std::string p = prefix + "/usr/share/ovmf/OVMF.fd";
+  if (!std::filesystem::is_regular_file(p))
+    skip_test("no trixie OVMF at " + p + " (MRFORGE_OVMF_TRIXIE_PREFIX); unpack it with " +
+              source_path(".ci/install-ovmf-trixie.sh") + " " + prefix);
+  return p;
+}
+
 std::string debian_kernel_612() {
   std::vector<std::string> found;
   for (const auto &e : std::filesystem::directory_iterator("/boot")) {

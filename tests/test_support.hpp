@@ -19,6 +19,10 @@ std::string vector_path(const std::string &rel);
 std::string source_path(const std::string &rel);
 // /usr/share/ovmf/OVMF.fd from Debian's ovmf package (installed by .ci/run). Fails the test if absent.
 std::string debian_ovmf();
+// Debian trixie's OVMF.fd (ovmf 2025.02-8+deb13u1), unpacked privately by .ci/install-ovmf-trixie.sh
+// into $MRFORGE_OVMF_TRIXIE_PREFIX (default /opt/mrforge-ovmf-2025.02). Skips the test (skip_test,
+// naming that command) when it is absent; call it before making anything that needs cleaning up.
+std::string trixie_ovmf();
 // /boot/vmlinuz-6.12* from Debian's linux-image-6.12-amd64 (installed by .ci/run). Fails if absent.
 std::string debian_kernel_612();
 Bytes read(const std::string &path);

@@ -3,6 +3,7 @@
 // alignment's verdicts when the real log is altered (an event changed, dropped, moved, added).
 #include "test_support.hpp"
 
+#include <measure/acpi/acpi_digests.hpp>
 #include <measure/documents/profile_yaml.hpp>
 #include <measure/formats/tcg_log.hpp>
 #include <measure/util/errors.hpp>
@@ -251,4 +252,56 @@ TEST_CASE("The vTPM prediction needs a tpm-pcrs profile and maps steps to TCG PC
   std::string broken = text;
   broken.replace(broken.find("measured_into: tpm-pcrs"), 23, "measured_into: pcrs");
   CHECK_THROWS_AS(parse_platform_profile(broken, "x.yaml"), DocumentError);
+}
+
+TEST_CASE("An OVMF variant that measures QEMU's ACPI blobs under a vTPM adds them to PCR1 in its order",
+          "[vtpm_check]") {
+  PlatformProfile profile = load_platform_profile("qemu-7.2-vtpm");
+  OvmfVariant trixie = load_ovmf_variant("debian-trixie-2025.02");
+  const std::string dir = source_path("tests/data/acpi/qemu-7.2-q35/c1-m2g");
+  MeasureInputs in;
+  in.cmdline = "console=ttyS0";
+  in.cpus = 1;
+  in.memory = 2ull << 30;
+  in.supplied[DigestSlot::kernel] = Sha384{};
+  // Without the blobs the prediction names what to give; the default variant measures none.
+  CHECK_THROWS_WITH(predict_vtpm(profile, trixie, in), Catch::Contains("--acpi-tables DIR"));
+  VtpmPrediction bookworm = predict_vtpm(profile, load_ovmf_variant("debian-bookworm-2022.11"), in);
+  for (const PcrEvent &e : bookworm.events) CHECK(e.step != EventStep::acpi_tables);
+
+  in.acpi = acpi_digests_from_dir(dir);
+  in.acpi_origin = dir;
+  VtpmPrediction p = predict_vtpm(profile, trixie, in);
+  std::vector<const PcrEvent *> acpi;
+  for (const PcrEvent &e : p.events)
+    if (e.step == EventStep::acpi_tables) acpi.push_back(&e);
+  REQUIRE(acpi.size() == 4);
+  // The digests by the host's sha384sum: the three blobs as read from fw_cfg, and QEMU's etc/tpm/log
+  // (64 KiB of zero bytes).
+  auto sha384sum = [](const std::string &command) {
+    ShellResult r = run_shell(command + " | sha384sum | cut -d' ' -f1");
+    REQUIRE(r.exit_code == 0);
+    return r.out.substr(0, 96);
+  };
+  const std::string expected[] = {sha384sum("cat " + shell_quote(dir + "/table-loader")),
+                                  sha384sum("cat " + shell_quote(dir + "/rsdp")), sha384sum("head -c 65536 /dev/zero"),
+                                  sha384sum("cat " + shell_quote(dir + "/tables"))};
+  const char *names[] = {"etc/table-loader", "etc/acpi/rsdp", "etc/tpm/log", "etc/acpi/tables"};
+  for (size_t i = 0; i < 4; ++i) {
+    INFO(i);
+    CHECK(acpi[i]->pcr == 1);
+    CHECK(acpi[i]->event.type == 0x0000000A); // EV_PLATFORM_CONFIG_FLAGS
+    CHECK(acpi[i]->event.description == std::string("ACPI DATA: ") + names[i]);
+    CHECK(to_hex(acpi[i]->event.digest) == expected[i]);
+  }
+  // In PCR1, before the boot variables (the log order of a real boot).
+  auto first_boot_variable = std::find_if(p.events.begin(), p.events.end(),
+                                          [](const PcrEvent &e) { return e.step == EventStep::boot_variables; });
+  REQUIRE(first_boot_variable != p.events.end());
+  CHECK(acpi.back() < &*first_boot_variable);
+
+  // A profile that does not say what QEMU serves as etc/tpm/log cannot predict it.
+  PlatformProfile unsized = profile;
+  unsized.qemu_tpm_log_size = 0;
+  CHECK_THROWS_WITH(predict_vtpm(unsized, trixie, in), Catch::Contains("acpi.tpm_log_size"));
 }

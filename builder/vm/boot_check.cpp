@@ -1,5 +1,6 @@
 #include <builder/system/output_dir.hpp>
 #include <builder/vm/boot_check.hpp>
+#include <measure/acpi/acpi_digests.hpp>
 #include <measure/documents/image_metadata.hpp>
 #include <measure/documents/profile_yaml.hpp>
 #include <measure/documents/request_assembly.hpp>
@@ -46,6 +47,31 @@ std::optional<std::string> cmdline_value(const std::string &cmdline, const std::
   return std::nullopt;
 }
 
+// The guest's dumps of QEMU's three ACPI fw_cfg files ("fw_cfg/" + the fw_cfg name).
+const char *const k_acpi_dumps[] = {"fw_cfg/etc/table-loader", "fw_cfg/etc/acpi/rsdp", "fw_cfg/etc/acpi/tables"};
+constexpr size_t k_fw_cfg_prefix = 7; // "fw_cfg/"
+
+// The digests of the three ACPI blobs the guest dumped from fw_cfg (QEMU's bytes as OVMF read them),
+// or nullopt with a failure saying why they cannot be used.
+std::optional<AcpiDigests> dumped_acpi_digests(const BootCapture &cap, std::vector<std::string> &failures) {
+  std::vector<ByteView> blobs;
+  for (const char *name : k_acpi_dumps) {
+    auto it = cap.blobs.find(name);
+    if (it == cap.blobs.end()) {
+      failures.push_back(std::string("the OVMF variant measures QEMU's ACPI blobs, but the guest did not dump ") +
+                         name + ": the \"ACPI DATA\" events cannot be predicted");
+      return std::nullopt;
+    }
+    blobs.push_back(ByteView::of(it->second));
+  }
+  try {
+    return acpi_digests(blobs[0], k_acpi_dumps[0], blobs[1], k_acpi_dumps[1], blobs[2], k_acpi_dumps[2]);
+  } catch (const FormatError &e) {
+    failures.push_back(std::string("the guest's fw_cfg ACPI dump is unusable: ") + e.what());
+    return std::nullopt;
+  }
+}
+
 } // namespace
 
 BootCheckResult run_boot_check(const BootCheckSettings &o) {
@@ -76,7 +102,14 @@ BootCheckResult run_boot_check(const BootCheckSettings &o) {
   const PlatformProfile &profile = request.profile;
   const OvmfVariant &ovmf = request.ovmf.variant;
   MeasureInputs in = measure_inputs(request);
-  VtpmPrediction prediction = predict_vtpm(profile, ovmf, in);
+  // The "ACPI DATA" events of a variant that measures QEMU's fw_cfg blobs are predicted after the
+  // boot, from the blobs the guest read from fw_cfg; everything else is predicted (and its inputs
+  // refused) before it.
+  PlatformProfile without_acpi = profile;
+  without_acpi.events.erase(std::remove(without_acpi.events.begin(), without_acpi.events.end(), EventStep::acpi_tables),
+                            without_acpi.events.end());
+  const bool acpi_measured = without_acpi.events.size() != profile.events.size() && !ovmf.vtpm_acpi_blobs.empty();
+  VtpmPrediction prediction = predict_vtpm(acpi_measured ? without_acpi : profile, ovmf, in);
 
   // The TPM state and logs, removed with their directory at the end.
   ScratchDir scratch = ScratchDir::create("mrforge-boot");
@@ -98,6 +131,14 @@ BootCheckResult run_boot_check(const BootCheckSettings &o) {
   std::vector<std::string> &failures = result.failures;
   failures = cap.failures;
   if (!o.serial_log.empty()) write_bytes(o.serial_log, cap.serial);
+
+  if (acpi_measured) {
+    if (std::optional<AcpiDigests> acpi = dumped_acpi_digests(cap, failures)) {
+      in.acpi = *acpi;
+      in.acpi_origin = "the guest's fw_cfg dump";
+      prediction = predict_vtpm(profile, ovmf, in);
+    }
+  }
 
   std::vector<EventCheck> &checks = result.checks;
   auto log_blob = cap.blobs.find("tpm-event-log");
@@ -127,12 +168,10 @@ BootCheckResult run_boot_check(const BootCheckSettings &o) {
     failures.push_back("the guest mounted root hash " + cap.root_hash + ", metadata.json says " + *expected_root);
 
   if (!o.save_acpi.empty()) {
-    const std::pair<const char *, const char *> blobs[] = {{"fw_cfg/etc/table-loader", "etc/table-loader"},
-                                                           {"fw_cfg/etc/acpi/rsdp", "etc/acpi/rsdp"},
-                                                           {"fw_cfg/etc/acpi/tables", "etc/acpi/tables"}};
     OutputDir out(o.save_acpi, OutputKind::acpi_boot_dump);
     nlohmann::ordered_json missing = nlohmann::ordered_json::array();
-    for (const auto &[name, rel] : blobs) {
+    for (const char *name : k_acpi_dumps) {
+      const std::string rel = std::string(name).substr(k_fw_cfg_prefix);
       auto it = cap.blobs.find(name);
       if (it == cap.blobs.end()) {
         failures.push_back(std::string("--save-acpi: the guest did not dump ") + name);

@@ -2,7 +2,9 @@
 // The boot check of `mrforge boot`: predict what real OVMF and the Linux EFI stub measure into a
 // vTPM for a built image (the measure engine, a vTPM profile), boot the image under QEMU with a
 // software TPM in check mode (mrforge.check=1: its init dumps the TPM event log and the fw_cfg
-// ACPI blobs), parse the dumped log and compare it with the prediction event by event.
+// ACPI blobs), parse the dumped log and compare it with the prediction event by event. The
+// "ACPI DATA" events of an OVMF variant that measures QEMU's ACPI blobs under a vTPM
+// (vtpm_acpi_blobs) are predicted after the boot, from the blobs the guest dumped.
 
 #include <builder/vm/qemu_boot.hpp>
 #include <measure/verify/vtpm_check.hpp>

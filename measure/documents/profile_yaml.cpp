@@ -408,13 +408,20 @@ PlatformProfile parse_platform_profile(const std::string &yaml, const std::strin
   }
 
   Field acpi = root.required("acpi");
-  acpi.expect_map({"source", "generator"});
+  acpi.expect_map({"source", "generator", "tpm_log_size"});
   Field source = acpi.required("source");
   if (source.str() != "fw_cfg-blobs") source.fail("expected fw_cfg-blobs, got '" + echoed(source.str()) + "'");
   p.acpi_source = AcpiSource::fw_cfg_blobs;
   if (auto gen = acpi.optional("generator")) {
     p.acpi_generator = gen->str();
     if (p.acpi_generator.empty()) gen->fail("expected an ACPI profile name");
+  }
+  if (auto size = acpi.optional("tpm_log_size")) {
+    if (p.measured_into != MeasurementTarget::tpm_pcrs)
+      size->fail("only meaningful with measured_into: tpm-pcrs (a host with a TPM device)");
+    p.qemu_tpm_log_size = size->u64();
+    if (p.qemu_tpm_log_size == 0 || p.qemu_tpm_log_size > k_max_tpm_log_size)
+      size->fail("expected 1 to " + std::to_string(k_max_tpm_log_size) + " bytes");
   }
 
   p.default_ovmf_variant = root.required("default_ovmf_variant").str();
@@ -433,7 +440,7 @@ PlatformProfile parse_platform_profile(const std::string &yaml, const std::strin
 OvmfVariant parse_ovmf_variant(const std::string &yaml, const std::string &file) {
   Field root = load_root(yaml, file, "OvmfVariant");
   root.expect_map({"apiVersion", "kind", "name", "description", "secure_boot_variables", "separator_boot_register",
-                   "boot_variables", "extra_events", "known_builds"});
+                   "boot_variables", "extra_events", "vtpm_acpi_blobs", "known_builds"});
   OvmfVariant v;
   v.source = ProfileSource{file_name_of(file), sha256_hex(yaml), file};
   v.name = root.required("name").str();
@@ -488,6 +495,16 @@ OvmfVariant parse_ovmf_variant(const std::string &yaml, const std::string &file)
         e.digest = sha384(data->hex());
       }
       v.extra_events.push_back(std::move(e));
+    }
+  }
+  if (auto blobs = root.optional("vtpm_acpi_blobs")) {
+    for (const Field &f : blobs->list()) {
+      std::optional<AcpiBlob> blob = acpi_blob_from_name(f.str());
+      if (!blob)
+        f.fail("unknown fw_cfg ACPI blob '" + echoed(f.str()) + "' (expected one of " + acpi_blob_names() + ")");
+      if (std::find(v.vtpm_acpi_blobs.begin(), v.vtpm_acpi_blobs.end(), *blob) != v.vtpm_acpi_blobs.end())
+        f.fail("fw_cfg blob '" + echoed(f.str()) + "' listed twice (OVMF measures each blob once)");
+      v.vtpm_acpi_blobs.push_back(*blob);
     }
   }
   if (auto builds = root.optional("known_builds")) {

@@ -186,27 +186,50 @@ private:
     }
   }
 
+  // TDX: the three blobs of QEMU's TDX machine, in the order OVMF measures them. A vTPM: the blobs
+  // the OVMF variant measures into PCR1 (none before edk2-stable202302; with a TPM device QEMU also
+  // allocates etc/tpm/log).
   void add_acpi() {
+    if (m_profile.measured_into == MeasurementTarget::tpm_pcrs) {
+      for (AcpiBlob b : m_ovmf.vtpm_acpi_blobs) add_acpi_blob(b);
+      return;
+    }
+    for (AcpiBlob b : {AcpiBlob::table_loader, AcpiBlob::rsdp, AcpiBlob::tables}) add_acpi_blob(b);
+  }
+
+  void add_acpi_blob(AcpiBlob blob) {
+    const std::string name = acpi_blob_name(blob);
+    const std::string description = std::string(k_acpi_event_data) + ": " + name;
+    if (blob == AcpiBlob::tpm_log) {
+      // QEMU serves etc/tpm/log as zero bytes (the guest's firmware fills the area later).
+      if (m_profile.qemu_tpm_log_size == 0)
+        throw InputError("profile " + m_profile.name + " (" + m_profile.source.location + ")",
+                         "OVMF variant " + m_ovmf.name +
+                             " measures etc/tpm/log, but the profile does not give its size (acpi.tpm_log_size)");
+      Bytes zeros(static_cast<size_t>(m_profile.qemu_tpm_log_size), 0);
+      add(Register::rtmr0, event_type::k_platform_config_flags, description, sha384(zeros),
+          "computed: SHA-384 of " + std::to_string(zeros.size()) + " zero bytes (QEMU's etc/tpm/log, profile " +
+              m_profile.name + ")");
+      return;
+    }
     const struct {
+      AcpiBlob blob;
       DigestSlot slot;
-      const char *blob;
       Sha384 AcpiDigests::*field;
-    } blobs[] = {{DigestSlot::acpi_loader, "etc/table-loader", &AcpiDigests::table_loader},
-                 {DigestSlot::acpi_rsdp, "etc/acpi/rsdp", &AcpiDigests::rsdp},
-                 {DigestSlot::acpi_tables, "etc/acpi/tables", &AcpiDigests::tables}};
-    for (const auto &b : blobs) {
-      add_slot(b.slot, Register::rtmr0, event_type::k_platform_config_flags,
-               std::string(k_acpi_event_data) + ": " + b.blob, [&] {
-                 if (!m_in.acpi)
-                   throw InputError(
-                       "ACPI",
-                       std::string("profile ") + m_profile.name +
-                           " takes the ACPI digests from QEMU's fw_cfg blobs: give --acpi-tables DIR (a copy of "
-                           "/sys/firmware/qemu_fw_cfg/by_name/etc from a guest of the same shape) or --digest " +
-                           digest_slot_name(b.slot) + "=HEX");
-                 return std::make_pair((*m_in.acpi).*(b.field),
-                                       "computed: SHA-384 of " + std::string(b.blob) + " from " + m_in.acpi_origin);
-               });
+    } slots[] = {{AcpiBlob::table_loader, DigestSlot::acpi_loader, &AcpiDigests::table_loader},
+                 {AcpiBlob::rsdp, DigestSlot::acpi_rsdp, &AcpiDigests::rsdp},
+                 {AcpiBlob::tables, DigestSlot::acpi_tables, &AcpiDigests::tables}};
+    for (const auto &b : slots) {
+      if (b.blob != blob) continue;
+      add_slot(b.slot, Register::rtmr0, event_type::k_platform_config_flags, description, [&] {
+        if (!m_in.acpi)
+          throw InputError("ACPI",
+                           std::string("profile ") + m_profile.name +
+                               " takes the ACPI digests from QEMU's fw_cfg blobs: give --acpi-tables DIR (a copy of "
+                               "/sys/firmware/qemu_fw_cfg/by_name/etc from a guest of the same shape) or --digest " +
+                               digest_slot_name(b.slot) + "=HEX");
+        return std::make_pair((*m_in.acpi).*(b.field), "computed: SHA-384 of " + name + " from " + m_in.acpi_origin);
+      });
     }
   }
 

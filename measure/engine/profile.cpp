@@ -1,4 +1,5 @@
 #include <measure/engine/profile.hpp>
+#include <measure/util/strings.hpp>
 
 #include <utility>
 
@@ -21,6 +22,13 @@ const std::pair<EventStep, const char *> k_step_names[] = {
     {EventStep::exit_boot_services_invocation, "exit_boot_services_invocation"},
     {EventStep::exit_boot_services_returned, "exit_boot_services_returned"},
 };
+
+const std::pair<AcpiBlob, const char *> k_acpi_blob_names[] = {
+    {AcpiBlob::table_loader, "etc/table-loader"},
+    {AcpiBlob::rsdp, "etc/acpi/rsdp"},
+    {AcpiBlob::tables, "etc/acpi/tables"},
+    {AcpiBlob::tpm_log, "etc/tpm/log"},
+};
 } // namespace
 
 const char *event_step_name(EventStep s) {
@@ -40,5 +48,21 @@ const char *kernel_header_patch_name(KernelHeaderPatch p) {
 }
 
 const char *acpi_source_name(AcpiSource) { return "fw_cfg-blobs"; }
+
+const char *acpi_blob_name(AcpiBlob b) {
+  for (const auto &[blob, name] : k_acpi_blob_names)
+    if (blob == b) return name;
+  return "?";
+}
+
+std::optional<AcpiBlob> acpi_blob_from_name(const std::string &name) {
+  for (const auto &[blob, n] : k_acpi_blob_names)
+    if (name == n) return blob;
+  return std::nullopt;
+}
+
+std::string acpi_blob_names() {
+  return join(k_acpi_blob_names, ", ", [](const auto &blob_name) { return blob_name.second; });
+}
 
 } // namespace mrforge

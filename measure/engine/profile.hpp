@@ -54,6 +54,22 @@ enum class AcpiSource {
 };
 const char *acpi_source_name(AcpiSource s);
 
+// A QEMU fw_cfg blob OVMF measures as "ACPI DATA" (EV_PLATFORM_CONFIG_FLAGS): QemuFwCfgAcpi.c
+// (edk2-stable202302 and later) measures etc/table-loader, then each blob the loader allocates.
+enum class AcpiBlob {
+  table_loader, // etc/table-loader: QEMU's linker/loader script
+  rsdp,         // etc/acpi/rsdp
+  tables,       // etc/acpi/tables
+  tpm_log,      // etc/tpm/log: the TPM event log area QEMU allocates when it has a TPM device
+};
+const char *acpi_blob_name(AcpiBlob b); // the fw_cfg name: "etc/table-loader", ...
+std::optional<AcpiBlob> acpi_blob_from_name(const std::string &name);
+std::string acpi_blob_names(); // "etc/table-loader, etc/acpi/rsdp, ..." for errors
+
+// Largest etc/tpm/log a profile may give (QEMU's is 64 KiB, TPM_LOG_AREA_MINIMUM_SIZE): the engine
+// hashes that many zero bytes.
+constexpr uint64_t k_max_tpm_log_size = 16ull << 20;
+
 // A host platform: QEMU version and TDX stack.
 struct PlatformProfile {
   std::string name;
@@ -70,6 +86,9 @@ struct PlatformProfile {
   // The ACPI profile (measure/profiles/acpi) that generates this host's blobs from a VM shape;
   // empty when there is none (then the blobs or their digests must be given).
   std::string acpi_generator;
+  // With a TPM device (tpm-pcrs profiles): the size of QEMU's etc/tpm/log blob, which is all zero
+  // bytes as QEMU serves it; 0 when the profile does not say (then it cannot be predicted).
+  uint64_t qemu_tpm_log_size = 0; // at most k_max_tpm_log_size
   std::string default_ovmf_variant;
   std::vector<EventStep> events;
 };
@@ -114,6 +133,9 @@ struct OvmfVariant {
   Bytes boot_order;                     // BootOrder data
   std::vector<LoadOption> boot_options; // Boot#### in BootOrder order
   std::vector<ExtraEvent> extra_events;
+  // Under a vTPM (a tpm-pcrs profile's acpi_tables step): the fw_cfg blobs this build measures into
+  // PCR1 as "ACPI DATA", in log order; empty when it measures none (OVMF before edk2-stable202302).
+  std::vector<AcpiBlob> vtpm_acpi_blobs;
   std::vector<KnownFirmwareBuild> known_builds; // fingerprints of the builds it describes (may be empty)
 };
 
