@@ -23,6 +23,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -43,11 +44,17 @@ const char *const k_packages[] = {"busybox-static", "dmsetup",  "libdevmapper1.0
 const std::vector<std::string> k_modules = {"virtio_blk", "dm-verity", "crc32c_generic", "erofs", "qemu_fw_cfg"};
 const std::vector<std::string> k_optional = {"tdx-guest"};
 
+// The serial console's lines. The kernel's printk can land in the middle of a line the init is
+// writing ("MRFORGE-INIT: start[    2.113722] tsc: Refined TSC ...", its newline comes later): such a
+// kernel message is cut off, so the init's own line reads whole (seen under load in CI).
 std::vector<std::string> lines(const std::string &text) {
+  static const std::regex k_printk(R"(\[ *[0-9]+\.[0-9]{6}\] )");
   std::vector<std::string> out;
   std::istringstream in(text);
   for (std::string line; std::getline(in, line);) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
+    std::smatch m;
+    if (std::regex_search(line, m, k_printk) && m.position(0) > 0) line.erase(static_cast<size_t>(m.position(0)));
     out.push_back(line);
   }
   return out;
