@@ -20,10 +20,10 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <map>
 #include <memory>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -44,17 +44,30 @@ const char *const k_packages[] = {"busybox-static", "dmsetup",  "libdevmapper1.0
 const std::vector<std::string> k_modules = {"virtio_blk", "dm-verity", "crc32c_generic", "erofs", "qemu_fw_cfg"};
 const std::vector<std::string> k_optional = {"tdx-guest"};
 
+// Where a kernel printk "[    2.113722] " starts inside `line`, after position 0; npos if none.
+size_t printk_inside(const std::string &line) {
+  for (size_t at = line.find('[', 1); at != std::string::npos; at = line.find('[', at + 1)) {
+    size_t i = at + 1;
+    while (i < line.size() && line[i] == ' ') ++i;
+    const size_t int_start = i;
+    while (i < line.size() && std::isdigit(static_cast<unsigned char>(line[i]))) ++i;
+    if (i == int_start || i >= line.size() || line[i] != '.') continue;
+    const size_t frac_start = ++i;
+    while (i < line.size() && std::isdigit(static_cast<unsigned char>(line[i]))) ++i;
+    if (i - frac_start == 6 && line.compare(i, 2, "] ") == 0) return at;
+  }
+  return std::string::npos;
+}
+
 // The serial console's lines. The kernel's printk can land in the middle of a line the init is
 // writing ("MRFORGE-INIT: start[    2.113722] tsc: Refined TSC ...", its newline comes later): such a
 // kernel message is cut off, so the init's own line reads whole (seen under load in CI).
 std::vector<std::string> lines(const std::string &text) {
-  static const std::regex k_printk(R"(\[ *[0-9]+\.[0-9]{6}\] )");
   std::vector<std::string> out;
   std::istringstream in(text);
   for (std::string line; std::getline(in, line);) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
-    std::smatch m;
-    if (std::regex_search(line, m, k_printk) && m.position(0) > 0) line.erase(static_cast<size_t>(m.position(0)));
+    if (size_t at = printk_inside(line); at != std::string::npos) line.erase(at);
     out.push_back(line);
   }
   return out;
