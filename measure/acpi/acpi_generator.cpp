@@ -75,11 +75,6 @@ struct Machine {
   bool has_64bit_bars = false;
 };
 
-// What errors about a shape name: its file, or "the VM shape" for one given by options.
-std::string shape_origin(const VmShape &s) {
-  return s.origin.empty() || s.origin == "options" ? "the VM shape" : s.origin;
-}
-
 // A size or address computed from the shape that does not fit in 64 bits.
 [[noreturn]] void overflows(const VmShape &s, const std::string &what) {
   throw InputError(shape_origin(s), what + " does not fit in 64 bits");
@@ -1475,7 +1470,8 @@ void validate_acpi_shape(const VmShape &s, const AcpiProfile &p) {
                                 (max_used ? hex_u64(*max_used) : std::string("more than 2^64")) + ", past the " +
                                 std::to_string(p.phys_bits) + "-bit address space QEMU " + p.qemu_version +
                                 " allows (" + p.name + " phys_bits)");
-  if (const size_t root_bus = numa_layout(s).root_bus.size(); root_bus > 30)
+  const NumaLayout layout = numa_layout(s);
+  if (const size_t root_bus = layout.root_bus.size(); root_bus > 30)
     throw InputError(where, "" + std::to_string(root_bus) +
                                 " devices on the root bus; slots 1-30 are free on q35 (0 is the host bridge, 31 the "
                                 "LPC/SMBus)");
@@ -1483,7 +1479,6 @@ void validate_acpi_shape(const VmShape &s, const AcpiProfile &p) {
   if (!p.has(AcpiVariation::expander_ports_unassigned)) {
     // The firmware numbers the buses behind an expander's root ports and gives them windows before
     // QEMU builds the tables; that assignment (OVMF's) is not modelled: refuse rather than guess.
-    const NumaLayout layout = numa_layout(s);
     for (size_t i = 0; i < layout.nodes.size(); ++i)
       if (!layout.nodes[i].pxb_devices.empty())
         throw InputError(

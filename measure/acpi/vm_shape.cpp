@@ -55,6 +55,10 @@ size_t count_devices(const VmShape &s, PciDeviceKind kind) {
       std::count_if(s.devices.begin(), s.devices.end(), [&](const PciDevice &d) { return d.kind == kind; }));
 }
 
+std::string shape_origin(const VmShape &s) {
+  return s.origin.empty() || s.origin == "options" ? "the VM shape" : s.origin;
+}
+
 NumaLayout numa_layout(const VmShape &s) {
   NumaLayout l;
   if (!s.numa_nodes.empty()) {
@@ -94,7 +98,7 @@ std::vector<unsigned> root_bus_slots(const NumaLayout &layout) {
 }
 
 void validate_numa_layout(const VmShape &s) {
-  const std::string where = s.origin.empty() || s.origin == "options" ? "the VM shape" : s.origin;
+  const std::string where = shape_origin(s);
   const bool implied = s.numa_nodes.empty();
   if (implied && !s.hugepages) return;
   const NumaLayout layout = numa_layout(s);

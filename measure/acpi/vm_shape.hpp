@@ -68,6 +68,9 @@ struct VmShape {
   std::vector<std::string> notes;
 };
 
+// What errors about a shape name: its origin (its file), or "the VM shape" for one given by options.
+std::string shape_origin(const VmShape &s);
+
 // The machine's NUMA nodes and what stays on the root bus, as QEMU is started for the shape:
 //  - explicit `numa_nodes`: those, and every device in `devices` on the root bus;
 //  - else `hugepages` (dstack's layout, dstack-mr acpi.rs): one node with all vCPUs and memory;
