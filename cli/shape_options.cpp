@@ -24,7 +24,8 @@ void add_switch(CLI::App &cmd, const std::string &name, std::optional<bool> &tar
 
 bool ShapeOptions::any_given() const {
   return !shape_file.empty() || !dstack_vm_config.empty() || !profile.empty() || cpus || !memory.empty() || pic ||
-         smm || hpet || pci_hotplug || !pci_hole64_size.empty() || !devices.empty() || hugepages;
+         smm || hpet || pci_hotplug || !pci_hole64_size.empty() || !devices.empty() || hugepages || !gpu_bars.empty() ||
+         !nvswitch_bars.empty();
 }
 
 void add_shape_options(CLI::App &cmd, ShapeOptions &o, const std::string &profile_option, bool size_options) {
@@ -57,13 +58,44 @@ void add_shape_options(CLI::App &cmd, ShapeOptions &o, const std::string &profil
                ->type_name("SIZE"));
   in_group(cmd.add_option("--device", o.devices,
                           "a device on the root PCI bus, repeatable, in QEMU command-line order: virtio-blk, "
-                          "virtio-net, vhost-vsock, virtio-9p, pcie-root-port[:gpu|:nvswitch]; replaces the "
-                          "file's device list")
+                          "virtio-net, vhost-vsock, virtio-9p, pcie-root-port[:gpu|:nvswitch|:testdev][(BARS)]; "
+                          "replaces the file's device list")
                ->type_name("KIND[:BEHIND]")
                ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
                ->expected(1));
   in_group(cmd.add_flag("--hugepages", o.hugepages, "dstack's hugepage layout (a NUMA node, SRAT)"));
+  in_group(cmd.add_option("--gpu-bars", o.gpu_bars,
+                          "the BARs of each GPU behind a root port (lspci -vv on the host), for the windows OVMF "
+                          "gives an expander's root ports: e.g. mem32=16M,pref64=128G,pref64=32M (types io, "
+                          "mem32, pref32, mem64, pref64, rom)")
+               ->type_name("TYPE=SIZE,..."));
+  in_group(cmd.add_option("--nvswitch-bars", o.nvswitch_bars, "the same for each NVSwitch behind a root port")
+               ->type_name("TYPE=SIZE,..."));
 }
+
+namespace {
+
+// --gpu-bars / --nvswitch-bars: the BARs of every such device that has none in the shape.
+void apply_bars(VmShape &s, RootPortChild child, const std::string &text, const std::string &option) {
+  if (text.empty()) return;
+  const std::vector<PciBar> bars = parse_pci_bar_list(text, option);
+  size_t given = 0;
+  auto fill = [&](PciDevice &d) {
+    if (d.kind != PciDeviceKind::pcie_root_port || d.behind != child || !d.bars.empty()) return;
+    d.bars = bars;
+    std::string problem = device_bars_problem(d);
+    if (!problem.empty()) throw InputError(option, problem);
+    ++given;
+  };
+  for (PciDevice &d : s.devices) fill(d);
+  for (NumaNode &n : s.numa_nodes)
+    for (PciDevice &d : n.pxb_devices) fill(d);
+  if (!given)
+    throw InputError(option, std::string("the shape has no pcie-root-port:") + root_port_child_name(child) +
+                                 " without BARs of its own to give them to");
+}
+
+} // namespace
 
 VmShape shape_from_options(const ShapeOptions &o) {
   if (!o.shape_file.empty() && !o.dstack_vm_config.empty())
@@ -124,6 +156,10 @@ VmShape shape_from_options(const ShapeOptions &o) {
     s.hugepages = true;
     note("--hugepages");
   }
+  apply_bars(s, RootPortChild::gpu, o.gpu_bars, "--gpu-bars");
+  if (!o.gpu_bars.empty()) note("--gpu-bars");
+  apply_bars(s, RootPortChild::nvswitch, o.nvswitch_bars, "--nvswitch-bars");
+  if (!o.nvswitch_bars.empty()) note("--nvswitch-bars");
   if (origin != "options" && !overrides.empty()) {
     origin += " with";
     for (const std::string &n : overrides) origin += " " + n;

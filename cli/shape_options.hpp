@@ -24,6 +24,7 @@ struct ShapeOptions {
   std::string pci_hole64_size;                     // --pci-hole64-size SIZE
   std::vector<std::string> devices;                // --device KIND (repeatable, in order; "pcie-root-port:gpu")
   bool hugepages = false;                          // --hugepages
+  std::string gpu_bars, nvswitch_bars;             // --gpu-bars / --nvswitch-bars LIST
   bool any_given() const;                          // whether any shape option was given at all
 };
 

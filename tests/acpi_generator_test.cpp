@@ -147,12 +147,12 @@ TEST_CASE("shapes the profile cannot generate are refused with the reason", "[ac
   s.memory = 2ull << 30;
   s.devices.assign(31, PciDevice{PciDeviceKind::virtio_blk, RootPortChild::none});
   CHECK_THAT(input_error_of(s), Catch::Contains("31 devices on the root bus"));
-  // dstack's hugepages with a GPU: its root port moves onto an expander, whose buses and windows
-  // OVMF assigns (not modelled; the NUMA refusals are in acpi_numa_test.cpp).
+  // dstack's hugepages with a GPU: its root port moves onto an expander, whose windows OVMF sizes
+  // from the GPU's BARs, which the shape must give (the NUMA refusals are in acpi_numa_test.cpp).
   s.devices = {{PciDeviceKind::pcie_root_port, RootPortChild::gpu}};
   s.hugepages = true;
-  CHECK_THAT(input_error_of(s),
-             Catch::Contains("shape.yaml: hugepages") && Catch::Contains("root ports on an expander"));
+  CHECK_THAT(input_error_of(s), Catch::Contains("shape.yaml: hugepages") && Catch::Contains("the gpu behind") &&
+                                    Catch::Contains("--gpu-bars"));
   s.profile = "qemu-1.0-nonsense";
   CHECK_THROWS_AS(load_acpi_profile(s.profile), InputError);
 }

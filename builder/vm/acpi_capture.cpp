@@ -94,6 +94,16 @@ void create_directory(const std::string &path) {
   if (ec) throw SystemError(path, "cannot create directory: " + ec.message());
 }
 
+// A root port's testdev: QEMU's pci-testdev on the port's bus, its 64-bit prefetchable BAR (if
+// the shape gives one) as membar (device_bars_problem has checked the BAR list's form).
+void add_testdev(ShapeArgs &a, const PciDevice &port, const std::string &port_id) {
+  if (port.behind != RootPortChild::testdev) return;
+  std::string dev = "pci-testdev,bus=" + port_id;
+  for (const PciBar &b : port.bars)
+    if (b.type == PciBarType::pref64) dev += ",membar=" + std::to_string(b.size);
+  a.rest.insert(a.rest.end(), {"-device", dev});
+}
+
 ShapeArgs shape_args(const VmShape &shape, const std::string &scratch_dir) {
   const std::string where = shape.origin.empty() ? std::string("VM shape") : shape.origin;
   if (shape.cpus == 0) throw InputError(where + ": cpus", "QEMU takes at least 1 vCPU, got 0");
@@ -101,10 +111,11 @@ ShapeArgs shape_args(const VmShape &shape, const std::string &scratch_dir) {
     throw InputError(where + ": memory", "QEMU takes whole MiB; got " + std::to_string(shape.memory) + " bytes");
   validate_numa_layout(shape);
   auto no_passthrough = [&](const PciDevice &d, const std::string &field) {
-    if (d.kind == PciDeviceKind::pcie_root_port && d.behind != RootPortChild::none)
+    if (d.kind == PciDeviceKind::pcie_root_port && d.behind != RootPortChild::none &&
+        d.behind != RootPortChild::testdev)
       throw InputError(where + ": " + field, std::string("pcie-root-port with a ") + root_port_child_name(d.behind) +
                                                  " behind it: there is no such hardware to pass through on this "
-                                                 "host; use behind: none");
+                                                 "host; use behind: none, or a testdev with the same BAR sizes");
   };
   for (size_t n = 0; n < shape.numa_nodes.size(); ++n)
     for (size_t i = 0; i < shape.numa_nodes[n].pxb_devices.size(); ++i)
@@ -163,6 +174,7 @@ ShapeArgs shape_args(const VmShape &shape, const std::string &scratch_dir) {
       std::string p = std::to_string(++ports);
       a.rest.insert(a.rest.end(), {"-device", "pcie-root-port,id=rp" + p + ",bus=" + pxb + ",chassis=" + p +
                                                   ",addr=" + hex_name("%x", static_cast<unsigned>(i))});
+      add_testdev(a, node.pxb_devices[i], "rp" + p);
     }
   }
   // With expanders QEMU would put a device without bus= on the newest PCIe bus: name pcie.0.
@@ -199,6 +211,7 @@ ShapeArgs shape_args(const VmShape &shape, const std::string &scratch_dir) {
     case PciDeviceKind::pcie_root_port: {
       std::string n = std::to_string(++ports);
       a.rest.insert(a.rest.end(), {"-device", "pcie-root-port,id=rp" + n + ",chassis=" + n + on_root});
+      add_testdev(a, d, "rp" + n);
       break;
     }
     }

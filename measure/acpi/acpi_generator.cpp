@@ -3,6 +3,8 @@
 // values a firmware programs (PM base, MMCONFIG base, where 64-bit BARs go) come from the profile.
 #include <measure/acpi/acpi_generator.hpp>
 
+#include <measure/acpi/firmware_pci.hpp>
+
 #include <measure/acpi/aml.hpp>
 #include <measure/util/errors.hpp>
 #include <measure/util/reader.hpp>
@@ -73,6 +75,7 @@ struct Machine {
   uint64_t above_4g = 0;
   uint64_t hole64_start = 0, hole64_end = 0; // exclusive end
   bool has_64bit_bars = false;
+  std::vector<ExpanderResources> expander_resources; // the expanders with devices (firmware_pci.hpp)
 };
 
 // A size or address computed from the shape that does not fit in 64 bits.
@@ -99,6 +102,56 @@ void derive_numa(Machine &m) {
   std::sort(m.root_bus.begin(), m.root_bus.end(),
             [](const RootBusEntry &a, const RootBusEntry &b) { return a.slot < b.slot; });
   if (!m.profile.confidential) m.above_4g_start = qemu_above_4g_mem_start(m.shape, m.profile.default_pci_hole64_size);
+}
+
+// The firmware's PCI apertures for the shape (the profile's firmware_pci facts; the 64-bit
+// aperture is the dynamic window qemu_min_phys_bits() gives, or the profile's for a confidential
+// family).
+FirmwarePciFacts firmware_pci_facts(const Machine &m) {
+  const AcpiProfile &p = m.profile;
+  const FirmwarePciProfile &fp = *p.firmware_pci;
+  FirmwarePciFacts f;
+  f.io_base = fp.io_base;
+  f.io_limit = fp.io_limit;
+  f.mmio32_limit = fp.mmio32_limit;
+  if (fp.mmio32_uc32) {
+    // OvmfPkg PlatformInitLib MemDetect.c PlatformQemuUc32BaseInitialization (edk2-stable202502):
+    // Uc32Size = GetPowerOfTwo32(4 GiB - low RAM), the aperture starts at 4 GiB - Uc32Size.
+    uint64_t gap = 0x100000000ull - m.below_4g, size = 1;
+    while (size * 2 <= gap) size *= 2;
+    f.mmio32_base = 0x100000000ull - size;
+  } else {
+    f.mmio32_base = fp.mmio32_base;
+  }
+  if (p.default_phys_bits) {
+    const uint32_t bits = qemu_min_phys_bits(m.shape, p.default_phys_bits, p.default_pci_hole64_size);
+    f.mmio64_size = (1ull << bits) >> 3;
+    f.mmio64_base = (1ull << bits) - f.mmio64_size;
+  } else {
+    f.mmio64_base = p.pci64_aperture_base;
+    f.mmio64_size = fp.mmio64_size;
+  }
+  f.root_port_io_padding = fp.root_port_io_padding;
+  f.root_port_mem_padding = fp.root_port_mem_padding;
+  f.virtio_net_rom = fp.virtio_net_rom;
+  return f;
+}
+
+// What OVMF gives the expanders' root ports (firmware_pci.hpp), unless the profile models the
+// tables as dumped before the firmware ran (expander-ports-unassigned).
+void derive_expander_resources(Machine &m) {
+  if (m.profile.has(AcpiVariation::expander_ports_unassigned)) return;
+  const bool any = std::any_of(m.layout.nodes.begin(), m.layout.nodes.end(),
+                               [](const NumaNode &n) { return n.pxb_bus && !n.pxb_devices.empty(); });
+  if (!any) return;
+  if (!m.profile.firmware_pci)
+    throw InputError(shape_origin(m.shape),
+                     "root ports on an expander get buses and windows from the firmware before QEMU builds the "
+                     "tables, and " +
+                         m.profile.name + " has no firmware_pci facts to model that assignment with");
+  for (ExpanderResources &e :
+       assign_expander_resources(m.layout, firmware_pci_facts(m), shape_origin(m.shape), m.shape.numa_nodes.empty()))
+    m.expander_resources.push_back(std::move(e));
 }
 
 // Sizes and addresses come from input: every step is checked (size_text.hpp), and the machine
@@ -156,6 +209,7 @@ Machine derive_machine(const VmShape &s, const AcpiProfile &p) {
                                           hex_u64(m.hole64_end) + ") ends past the " + std::to_string(p.phys_bits) +
                                           "-bit address space of " + p.name + " (2^" + std::to_string(p.phys_bits) +
                                           " = " + hex_u64(address_space) + "); give a smaller pci_hole64_size");
+  derive_expander_resources(m);
   return m;
 }
 
@@ -1084,10 +1138,23 @@ uint32_t expanders_aml(Term &dsdt, const Machine &m) {
     dev << q35_osc_method(true); // expanders have no ACPI PCI hotplug
     dev << name_decl("_PXM", integer(e.node));
     dev << expander_prt(m.profile);
-    // build_crs: the ranges the firmware gave the expander's devices (none: without devices, or
-    // before the firmware assigns them, expander-ports-unassigned), then its bus range.
+    // build_crs: the ranges the firmware gave the devices on the expander's bus (none: without
+    // devices, or before the firmware assigns them, expander-ports-unassigned), then its buses.
     Term crs = resource_template();
-    crs << word_bus_number(static_cast<uint16_t>(e.bus), static_cast<uint16_t>(e.bus), 1);
+    uint32_t max_bus = e.bus;
+    for (const ExpanderResources &r : m.expander_resources) {
+      if (r.bus != e.bus) continue;
+      for (const AddressRange &x : r.io)
+        crs << dword_io(static_cast<uint32_t>(x.base), static_cast<uint32_t>(x.limit),
+                        static_cast<uint32_t>(x.limit - x.base + 1));
+      for (const AddressRange &x : r.mem32)
+        crs << dword_memory(false, static_cast<uint32_t>(x.base), static_cast<uint32_t>(x.limit),
+                            static_cast<uint32_t>(x.limit - x.base + 1));
+      for (const AddressRange &x : r.mem64) crs << qword_memory(false, x.base, x.limit, x.limit - x.base + 1);
+      max_bus = r.max_bus;
+    }
+    crs << word_bus_number(static_cast<uint16_t>(e.bus), static_cast<uint16_t>(max_bus),
+                           static_cast<uint16_t>(max_bus - e.bus + 1));
     dev << name_decl("_CRS", crs);
     sb << dev;
     dsdt << sb;
@@ -1128,14 +1195,21 @@ Bytes build_dsdt_aml(const Machine &m) {
   crs << word_bus_number(0, static_cast<uint16_t>(root_bus_limit), static_cast<uint16_t>(root_bus_limit + 1));
   crs << io(0x0cf8, 0x0cf8, 0x01, 0x08);
   crs << word_io(0x0000, 0x0cf7, 0x0cf8);
-  for (const Range &r : free_ranges({}, 0x0d00, 0xffff))
+  // The expanders' ranges are taken out of PCI0's (crs_replace_with_free_ranges).
+  std::vector<Range> used_io, used_mem{{p.mcfg_base, p.mcfg_base + p.mcfg_size - 1}}, used_mem64;
+  for (const ExpanderResources &r : m.expander_resources) {
+    for (const AddressRange &x : r.io) used_io.push_back({x.base, x.limit});
+    for (const AddressRange &x : r.mem32) used_mem.push_back({x.base, x.limit});
+    for (const AddressRange &x : r.mem64) used_mem64.push_back({x.base, x.limit});
+  }
+  for (const Range &r : free_ranges(used_io, 0x0d00, 0xffff))
     crs << word_io(static_cast<uint16_t>(r.base), static_cast<uint16_t>(r.limit),
                    static_cast<uint16_t>(r.limit - r.base + 1));
   crs << dword_memory(true, 0x000a0000, 0x000bffff, 0x00020000);
-  for (const Range &r : free_ranges({{p.mcfg_base, p.mcfg_base + p.mcfg_size - 1}}, m.below_4g, k_ioapic_address - 1))
+  for (const Range &r : free_ranges(used_mem, m.below_4g, k_ioapic_address - 1))
     crs << dword_memory(false, static_cast<uint32_t>(r.base), static_cast<uint32_t>(r.limit),
                         static_cast<uint32_t>(r.limit - r.base + 1));
-  for (const Range &r : free_ranges({}, m.hole64_start, m.hole64_end - 1))
+  for (const Range &r : free_ranges(used_mem64, m.hole64_start, m.hole64_end - 1))
     crs << qword_memory(true, r.base, r.limit, r.limit - r.base + 1);
   scope_pci0 << name_decl("_CRS", crs);
   scope_pci0 << io_resources_device("GPE0", "GPE0 resources", static_cast<uint16_t>(p.gpe0_block), 16);
@@ -1476,20 +1550,7 @@ void validate_acpi_shape(const VmShape &s, const AcpiProfile &p) {
                                 " devices on the root bus; slots 1-30 are free on q35 (0 is the host bridge, 31 the "
                                 "LPC/SMBus)");
   validate_numa_layout(s);
-  if (!p.has(AcpiVariation::expander_ports_unassigned)) {
-    // The firmware numbers the buses behind an expander's root ports and gives them windows before
-    // QEMU builds the tables; that assignment (OVMF's) is not modelled: refuse rather than guess.
-    for (size_t i = 0; i < layout.nodes.size(); ++i)
-      if (!layout.nodes[i].pxb_devices.empty())
-        throw InputError(
-            where + ": " +
-                (s.numa_nodes.empty() ? std::string("hugepages") : "numa_nodes[" + std::to_string(i) + "].pxb_devices"),
-            "root ports on an expander (" + std::to_string(layout.nodes[i].pxb_devices.size()) +
-                ") get buses and windows from the firmware before " + p.name +
-                " builds its tables, and the generator does not model that assignment; "
-                "expanders without devices are supported");
-  }
-  (void)derive_machine(s, p); // the 64-bit window must fit the address space too
+  (void)derive_machine(s, p); // the 64-bit window must fit the address space, the expanders' windows theirs
 }
 
 GeneratedAcpi generate_acpi(const VmShape &shape, const AcpiProfile &profile) {

@@ -33,6 +33,22 @@ const char *acpi_variation_name(AcpiVariation v);
 std::optional<AcpiVariation> acpi_variation_from_name(const std::string &name);
 std::string acpi_variation_names(); // "qemu-8.0-pci-aml, pdsm-func7-prefilled, ..." for errors
 
+// What the firmware's PCI enumeration uses when it assigns the expanders' root ports their
+// windows (firmware_pci.hpp has the model): its I/O and 32-bit apertures, the hotplug padding of
+// a root port, and the size of virtio-net's option ROM. The 64-bit aperture is the profile's
+// (default_phys_bits' dynamic window, or pci64_aperture_base with mmio64_size).
+struct FirmwarePciProfile {
+  uint64_t io_base = 0x6000;
+  uint64_t io_limit = 0xffff;
+  bool mmio32_uc32 = false; // mmio32_base: uc32 (edk2-stable202502: 4 GiB - GetPowerOfTwo32(4 GiB - low RAM))
+  uint64_t mmio32_base = 0;
+  uint64_t mmio32_limit = 0;
+  uint64_t mmio64_size = 0; // with pci64_aperture_base (confidential families)
+  uint64_t root_port_io_padding = 0;
+  uint64_t root_port_mem_padding = 0;
+  uint64_t virtio_net_rom = 0;
+};
+
 struct AcpiProfile {
   std::string name;
   ProfileSource source; // outputs name the profile by source.identity(), never by path
@@ -73,6 +89,8 @@ struct AcpiProfile {
   // its userspace APIC emulates x2APIC since QEMU 9.0, given a CPU model with x2apic. Only
   // `acpi capture` reads it (the tables do not depend on the accelerator).
   bool tcg_x2apic = false;
+  // The firmware's PCI facts; without them root ports on an expander are refused.
+  std::optional<FirmwarePciProfile> firmware_pci;
   // Named AML/table variations of this QEMU version (see acpi_generator.cpp for each).
   std::set<AcpiVariation> variations;
   bool has(AcpiVariation v) const { return variations.count(v) != 0; }

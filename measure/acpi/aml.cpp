@@ -492,6 +492,9 @@ Term word_bus_number(uint16_t min, uint16_t max, uint16_t length) {
 Term word_io(uint16_t min, uint16_t max, uint16_t length) {
   return address_space(Resource::word_address, 0x0d, 2, 1, 3 /* EntireRange */, min, max, length);
 }
+Term dword_io(uint32_t min, uint32_t max, uint32_t length) {
+  return address_space(Resource::dword_address, 23, 4, 1, 3 /* EntireRange */, min, max, length);
+}
 Term dword_memory(bool cacheable, uint32_t min, uint32_t max, uint32_t length) {
   return address_space(Resource::dword_address, 23, 4, 0, static_cast<uint8_t>(1 | (cacheable ? 1 : 0) << 1), min, max,
                        length);

@@ -134,6 +134,7 @@ Term interrupt(bool consumer, bool edge, bool active_low, bool shared, const std
 Term memory32_fixed(uint32_t base, uint32_t size, bool read_write);
 Term word_bus_number(uint16_t min, uint16_t max, uint16_t length);
 Term word_io(uint16_t min, uint16_t max, uint16_t length);                      // EntireRange, PosDecode, fixed
+Term dword_io(uint32_t min, uint32_t max, uint32_t length);                     // EntireRange, fixed
 Term dword_memory(bool cacheable, uint32_t min, uint32_t max, uint32_t length); // ReadWrite, fixed
 Term qword_memory(bool cacheable, uint64_t min, uint64_t max, uint64_t length);
 Term dma(uint8_t type, uint8_t bus_master, uint8_t transfer_size, uint8_t channel);

@@ -22,9 +22,30 @@ struct ChildName {
   RootPortChild child;
   const char *name;
 };
-constexpr ChildName k_children[] = {
-    {RootPortChild::none, "none"}, {RootPortChild::gpu, "gpu"}, {RootPortChild::nvswitch, "nvswitch"}};
+constexpr ChildName k_children[] = {{RootPortChild::none, "none"},
+                                    {RootPortChild::gpu, "gpu"},
+                                    {RootPortChild::nvswitch, "nvswitch"},
+                                    {RootPortChild::testdev, "testdev"}};
+struct BarName {
+  PciBarType type;
+  const char *name;
+};
+constexpr BarName k_bars[] = {{PciBarType::io, "io"},         {PciBarType::mem32, "mem32"},
+                              {PciBarType::pref32, "pref32"}, {PciBarType::mem64, "mem64"},
+                              {PciBarType::pref64, "pref64"}, {PciBarType::rom, "rom"}};
 } // namespace
+
+const char *pci_bar_type_name(PciBarType t) {
+  for (const auto &e : k_bars)
+    if (e.type == t) return e.name;
+  return "?";
+}
+
+std::optional<PciBarType> pci_bar_type_from_name(const std::string &name) {
+  for (const auto &e : k_bars)
+    if (name == e.name) return e.type;
+  return std::nullopt;
+}
 
 const char *pci_device_kind_name(PciDeviceKind k) {
   for (const auto &e : k_kinds)
@@ -48,6 +69,55 @@ std::optional<RootPortChild> root_port_child_from_name(const std::string &name) 
   for (const auto &e : k_children)
     if (name == e.name) return e.child;
   return std::nullopt;
+}
+
+std::vector<PciBar> testdev_bars(uint64_t membar) {
+  // QEMU hw/misc/pci-testdev.c: BAR0 its 4 KiB MMIO test region, BAR1 its 256-port I/O region,
+  // BAR2 (membar > 0) a 64-bit prefetchable region of membar bytes.
+  std::vector<PciBar> bars = {{PciBarType::mem32, 0x1000}, {PciBarType::io, 0x100}};
+  if (membar) bars.push_back({PciBarType::pref64, membar});
+  return bars;
+}
+
+std::vector<PciBar> device_behind_bars(const PciDevice &d) {
+  if (d.behind == RootPortChild::testdev && d.bars.empty()) return testdev_bars(0);
+  return d.bars;
+}
+
+std::string device_bars_problem(const PciDevice &d) {
+  if (d.bars.empty()) return "";
+  if (d.kind != PciDeviceKind::pcie_root_port || d.behind == RootPortChild::none)
+    return "bars describe the device behind a pcie-root-port (pcie-root-port:gpu(...)); this entry has none";
+  unsigned slots = 0;
+  bool rom = false;
+  for (const PciBar &b : d.bars) {
+    const std::string what = std::string(pci_bar_type_name(b.type)) + "=" + format_size(b.size);
+    if (b.size == 0 || (b.size & (b.size - 1)))
+      return "BAR " + what + ": a BAR's size is a power of two (the PCI specification's BAR sizing)";
+    uint64_t min = b.type == PciBarType::io ? 4 : b.type == PciBarType::rom ? 0x800 : 16;
+    uint64_t max = b.type == PciBarType::io                                      ? 0x10000
+                   : b.type == PciBarType::mem32 || b.type == PciBarType::pref32 ? (1ull << 31)
+                   : b.type == PciBarType::rom                                   ? (1ull << 24)
+                                                                                 : (1ull << 50);
+    if (b.size < min || b.size > max)
+      return "BAR " + what + ": a " + pci_bar_type_name(b.type) + " BAR takes " + format_size(min) + " to " +
+             format_size(max);
+    if (b.type == PciBarType::rom) {
+      if (rom) return "more than one rom BAR (a device has one expansion ROM)";
+      rom = true;
+      continue;
+    }
+    slots += b.type == PciBarType::mem64 || b.type == PciBarType::pref64 ? 2 : 1;
+  }
+  if (slots > 6)
+    return "the BARs take " + std::to_string(slots) + " BAR registers; a device has 6 (64-bit ones take 2)";
+  if (d.behind == RootPortChild::testdev) {
+    const std::vector<PciBar> with = testdev_bars(d.bars.size() == 3 ? d.bars[2].size : 0);
+    if (d.bars != with || (d.bars.size() == 3 && d.bars[2].type != PciBarType::pref64))
+      return "a testdev (QEMU's pci-testdev) has BARs mem32=4K,io=256 and optionally pref64=SIZE (its membar), "
+             "in that order";
+  }
+  return "";
 }
 
 size_t count_devices(const VmShape &s, PciDeviceKind kind) {
@@ -150,9 +220,16 @@ void validate_numa_layout(const VmShape &s) {
     if (n.pxb_devices.size() > 32)
       fail(node_field(i, "pxb_devices"),
            std::to_string(n.pxb_devices.size()) + " devices on one expander; its bus has 32 slots");
-    for (size_t d = 0; d < n.pxb_devices.size(); ++d)
+    for (size_t d = 0; d < n.pxb_devices.size(); ++d) {
       if (n.pxb_devices[d].kind != PciDeviceKind::pcie_root_port)
         fail(node_field(i, "pxb_devices[" + std::to_string(d) + "]"), "only pcie-root-ports go on an expander");
+      std::string problem = device_bars_problem(n.pxb_devices[d]);
+      if (!problem.empty()) fail(node_field(i, "pxb_devices[" + std::to_string(d) + "]"), problem);
+    }
+  }
+  for (size_t d = 0; d < layout.root_bus.size(); ++d) {
+    std::string problem = device_bars_problem(layout.root_bus[d]);
+    if (!problem.empty()) fail("devices[" + std::to_string(d) + "]", problem);
   }
   if (expanders > 15)
     fail("numa_nodes", std::to_string(expanders) + " expanders; they take root-bus slots 0x10 up, and only 0x10-0x1e "
@@ -248,6 +325,12 @@ std::string pci_device_spec(const PciDevice &d) {
   std::string s = pci_device_kind_name(d.kind);
   if (d.kind == PciDeviceKind::pcie_root_port && d.behind != RootPortChild::none)
     s += std::string(":") + root_port_child_name(d.behind);
+  if (!d.bars.empty()) {
+    s += "(";
+    for (size_t i = 0; i < d.bars.size(); ++i)
+      s += std::string(i ? "," : "") + pci_bar_type_name(d.bars[i].type) + "=" + format_size(d.bars[i].size);
+    s += ")";
+  }
   return s;
 }
 

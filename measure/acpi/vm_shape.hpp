@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace mrforge {
@@ -24,15 +25,33 @@ const char *
 pci_device_kind_name(PciDeviceKind k); // "virtio-blk", "virtio-net", "vhost-vsock", "virtio-9p", "pcie-root-port"
 std::optional<PciDeviceKind> pci_device_kind_from_name(const std::string &name);
 
-// What sits behind a pcie-root-port.
-enum class RootPortChild { none, gpu, nvswitch };
-const char *root_port_child_name(RootPortChild c); // "none", "gpu", "nvswitch"
+// What sits behind a pcie-root-port: a passed-through GPU or NVSwitch, or QEMU's pci-testdev (a
+// device with BARs of chosen sizes, which `acpi capture` can start: the live stand-in for a GPU).
+enum class RootPortChild { none, gpu, nvswitch, testdev };
+const char *root_port_child_name(RootPortChild c); // "none", "gpu", "nvswitch", "testdev"
 std::optional<RootPortChild> root_port_child_from_name(const std::string &name);
 
+// A BAR of a PCI device: its kind and size (a power of two). `rom` is an expansion ROM BAR.
+enum class PciBarType { io, mem32, pref32, mem64, pref64, rom };
+const char *pci_bar_type_name(PciBarType t); // "io", "mem32", "pref32", "mem64", "pref64", "rom"
+std::optional<PciBarType> pci_bar_type_from_name(const std::string &name);
+struct PciBar {
+  PciBarType type = PciBarType::mem32;
+  uint64_t size = 0;
+  bool operator==(const PciBar &o) const { return type == o.type && size == o.size; }
+};
+
 struct PciDevice {
+  PciDevice() = default;
+  PciDevice(PciDeviceKind k, RootPortChild b = RootPortChild::none, std::vector<PciBar> behind_bars = {})
+      : kind(k), behind(b), bars(std::move(behind_bars)) {}
   PciDeviceKind kind = PciDeviceKind::virtio_blk;
   RootPortChild behind = RootPortChild::none; // pcie_root_port only
-  bool operator==(const PciDevice &o) const { return kind == o.kind && behind == o.behind; }
+  // The BARs of the device behind a root port, in BAR order (shape files: `bars`). Only a root
+  // port on an expander needs them: OVMF sizes the expander's windows from them. A testdev's are
+  // pci-testdev's: mem32 4K, io 256, and optionally one pref64 (its membar).
+  std::vector<PciBar> bars;
+  bool operator==(const PciDevice &o) const { return kind == o.kind && behind == o.behind && bars == o.bars; }
 };
 
 // A guest NUMA node: `-numa node,nodeid=N,cpus=A-B,memdev=memN` with its memory backend, and
@@ -102,6 +121,16 @@ std::vector<unsigned> root_bus_slots(const NumaLayout &layout);
 // secondary buses (each root bridge numbers them from its own bus + 1, up to the next expander's
 // bus - 1, or 255).
 void validate_numa_layout(const VmShape &s);
+
+// The BARs of the device behind a root port: its `bars`, or for a testdev without them
+// pci-testdev's defaults (testdev_bars(0)). Empty for an empty port.
+std::vector<PciBar> device_behind_bars(const PciDevice &d);
+// pci-testdev's BARs with a membar of `membar` bytes (0: none).
+std::vector<PciBar> testdev_bars(uint64_t membar);
+// What is wrong with a device's `bars` ("" when nothing): bars on anything but the device behind
+// a root port, sizes that are not powers of two or out of a BAR kind's range, more than six BAR
+// registers or more than one ROM, a testdev whose BARs are not pci-testdev's.
+std::string device_bars_problem(const PciDevice &d);
 
 // Device-list helpers.
 size_t count_devices(const VmShape &s, PciDeviceKind kind);

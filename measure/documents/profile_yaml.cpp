@@ -284,6 +284,7 @@ AcpiProfile parse_acpi_profile(const std::string &yaml, const std::string &file)
                    "cpu_hotplug_smi",
                    "cpu_unplug_smi",
                    "tcg_x2apic",
+                   "firmware_pci",
                    "variations"});
   AcpiProfile p;
   p.source = ProfileSource{file_name_of(file), sha256_hex(yaml), file};
@@ -338,6 +339,39 @@ AcpiProfile parse_acpi_profile(const std::string &yaml, const std::string &file)
   p.cpu_hotplug_smi = root.required("cpu_hotplug_smi").boolean();
   p.cpu_unplug_smi = root.required("cpu_unplug_smi").boolean();
   if (auto f = root.optional("tcg_x2apic")) p.tcg_x2apic = f->boolean();
+  if (auto f = root.optional("firmware_pci")) {
+    f->expect_map({"io_base", "io_limit", "mmio32_base", "mmio32_limit", "mmio64_size", "root_port_io_padding",
+                   "root_port_mem_padding", "virtio_net_rom"});
+    FirmwarePciProfile fp;
+    fp.io_base = f->required("io_base").u64();
+    fp.io_limit = f->required("io_limit").u64();
+    if (fp.io_base > fp.io_limit || fp.io_limit > 0xffff)
+      f->required("io_limit").fail("expected io_base <= io_limit <= 0xFFFF");
+    Field base32 = f->required("mmio32_base");
+    if (base32.node().IsScalar() && base32.node().Scalar() == "uc32")
+      fp.mmio32_uc32 = true;
+    else
+      fp.mmio32_base = base32.u64();
+    fp.mmio32_limit = f->required("mmio32_limit").u64();
+    if (fp.mmio32_limit > 0xffffffffull || (!fp.mmio32_uc32 && fp.mmio32_base > fp.mmio32_limit))
+      f->required("mmio32_limit").fail("expected mmio32_base <= mmio32_limit < 4 GiB");
+    if (auto m = f->optional("mmio64_size")) fp.mmio64_size = m->u64();
+    if ((fp.mmio64_size != 0) != (p.pci64_aperture_base != 0))
+      f->fail("mmio64_size goes with pci64_aperture_base (a profile with default_phys_bits derives it)");
+    if (p.pci64_aperture_base && fp.mmio64_size > address_space - p.pci64_aperture_base)
+      f->required("mmio64_size").fail("the aperture ends past the 2^phys_bits address space");
+    auto pow2 = [](uint64_t v) { return (v & (v - 1)) == 0; };
+    fp.root_port_io_padding = f->required("root_port_io_padding").u64();
+    fp.root_port_mem_padding = f->required("root_port_mem_padding").u64();
+    fp.virtio_net_rom = f->required("virtio_net_rom").u64();
+    if (!pow2(fp.root_port_io_padding) || fp.root_port_io_padding > 0x10000)
+      f->required("root_port_io_padding").fail("expected 0 or a power of two up to 64 KiB");
+    if (!pow2(fp.root_port_mem_padding) || fp.root_port_mem_padding > (1ull << 31))
+      f->required("root_port_mem_padding").fail("expected 0 or a power of two up to 2 GiB");
+    if (!pow2(fp.virtio_net_rom) || fp.virtio_net_rom > (1ull << 24))
+      f->required("virtio_net_rom").fail("expected 0 or a power of two up to 16 MiB (a ROM BAR's size)");
+    p.firmware_pci = fp;
+  }
   for (const Field &f : root.required("variations").list()) {
     std::optional<AcpiVariation> v = acpi_variation_from_name(f.str());
     if (!v) f.fail("unknown AML variation '" + f.str() + "' (known: " + acpi_variation_names() + ")");

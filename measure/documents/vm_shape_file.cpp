@@ -92,7 +92,8 @@ std::string known_kinds() {
   const PciDeviceKind kinds[] = {PciDeviceKind::virtio_blk, PciDeviceKind::virtio_net, PciDeviceKind::vhost_vsock,
                                  PciDeviceKind::virtio_9p, PciDeviceKind::pcie_root_port};
   std::string list = join(kinds, ", ", pci_device_kind_name);
-  return list + "; a root port may name what is behind it: pcie-root-port:gpu, pcie-root-port:nvswitch";
+  return list + "; a root port may name what is behind it: pcie-root-port:gpu, pcie-root-port:nvswitch, "
+                "pcie-root-port:testdev, and that device's BARs: pcie-root-port:gpu(mem32=16M,pref64=64G)";
 }
 
 Parsed<PciDevice> device_from_parts(const std::string &kind, const std::optional<std::string> &behind) {
@@ -110,7 +111,7 @@ Parsed<PciDevice> device_from_parts(const std::string &kind, const std::optional
     }
     std::optional<RootPortChild> c = root_port_child_from_name(*behind);
     if (!c) {
-      r.error = "unknown device behind a root port '" + *behind + "' (known: none, gpu, nvswitch)";
+      r.error = "unknown device behind a root port '" + *behind + "' (known: none, gpu, nvswitch, testdev)";
       return r;
     }
     r.value.behind = *c;
@@ -118,10 +119,60 @@ Parsed<PciDevice> device_from_parts(const std::string &kind, const std::optional
   return r;
 }
 
+// "mem32=16M": one BAR of the device behind a root port.
+Parsed<PciBar> parse_bar_text(const std::string &text) {
+  Parsed<PciBar> r;
+  size_t eq = text.find('=');
+  std::optional<PciBarType> t = pci_bar_type_from_name(text.substr(0, eq));
+  if (eq == std::string::npos || !t) {
+    r.error =
+        "expected a BAR as TYPE=SIZE (io, mem32, pref32, mem64, pref64 or rom; e.g. pref64=64G), got '" + text + "'";
+    return r;
+  }
+  SizeText size = parse_size_text(text.substr(eq + 1));
+  if (!size.ok()) {
+    r.error = "BAR '" + text + "': " + size.error;
+    return r;
+  }
+  r.value = {*t, size.value};
+  return r;
+}
+
+// "pcie-root-port:gpu(mem32=16M,pref64=64G)": a device, what is behind it, that device's BARs.
 Parsed<PciDevice> parse_device_text(const std::string &spec) {
-  size_t colon = spec.find(':');
-  if (colon == std::string::npos) return device_from_parts(spec, std::nullopt);
-  return device_from_parts(spec.substr(0, colon), spec.substr(colon + 1));
+  std::string head = spec;
+  std::vector<std::string> bars;
+  size_t open = spec.find('(');
+  if (open != std::string::npos) {
+    if (spec.back() != ')') {
+      Parsed<PciDevice> r;
+      r.error = "expected KIND:BEHIND(TYPE=SIZE,...) with a closing ')', got '" + spec + "'";
+      return r;
+    }
+    head = spec.substr(0, open);
+    std::string list = spec.substr(open + 1, spec.size() - open - 2);
+    for (size_t at = 0; at <= list.size();) {
+      size_t comma = list.find(',', at);
+      if (comma == std::string::npos) comma = list.size();
+      bars.push_back(list.substr(at, comma - at));
+      at = comma + 1;
+    }
+  }
+  size_t colon = head.find(':');
+  Parsed<PciDevice> r = colon == std::string::npos ? device_from_parts(head, std::nullopt)
+                                                   : device_from_parts(head.substr(0, colon), head.substr(colon + 1));
+  if (!r.ok()) return r;
+  for (const std::string &b : bars) {
+    Parsed<PciBar> bar = parse_bar_text(b);
+    if (!bar.ok()) {
+      r.error = bar.error;
+      return r;
+    }
+    r.value.bars.push_back(bar.value);
+  }
+  std::string problem = device_bars_problem(r.value);
+  if (!problem.empty()) r.error = problem;
+  return r;
 }
 
 std::string too_many_devices(size_t n) {
@@ -157,7 +208,7 @@ PciDevice field_device(const YamlField &f) {
   if (f.node().IsScalar()) {
     r = parse_device_text(f.node().Scalar());
   } else if (f.node().IsMap()) {
-    f.expect_map({"kind", "behind"});
+    f.expect_map({"kind", "behind", "bars"});
     std::optional<YamlField> behind_field = f.optional("behind");
     std::optional<std::string> behind;
     if (behind_field) behind = behind_field->str();
@@ -166,6 +217,15 @@ PciDevice field_device(const YamlField &f) {
     if (!r.ok()) {
       if (!pci_device_kind_from_name(kind_field.str()) || !behind_field) kind_field.fail(r.error);
       behind_field->fail(r.error);
+    }
+    if (std::optional<YamlField> bars = f.optional("bars")) {
+      for (const YamlField &b : bars->list()) {
+        Parsed<PciBar> bar = parse_bar_text(b.str());
+        if (!bar.ok()) b.fail(bar.error);
+        r.value.bars.push_back(bar.value);
+      }
+      std::string problem = device_bars_problem(r.value);
+      if (!problem.empty()) bars->fail(problem);
     }
   } else {
     f.fail("expected a device kind (\"virtio-blk\") or a mapping {kind: pcie-root-port, behind: gpu}");
@@ -523,6 +583,20 @@ uint32_t parse_cpu_count(const std::string &text, const std::string &what) {
   return r.value;
 }
 
+std::vector<PciBar> parse_pci_bar_list(const std::string &text, const std::string &what) {
+  std::vector<PciBar> bars;
+  for (size_t at = 0; at <= text.size();) {
+    size_t comma = text.find(',', at);
+    if (comma == std::string::npos) comma = text.size();
+    Parsed<PciBar> bar = parse_bar_text(text.substr(at, comma - at));
+    if (!bar.ok()) throw InputError(what, bar.error);
+    bars.push_back(bar.value);
+    if (bars.size() > 16) throw InputError(what, "more than 16 BARs; a device has at most 6 and a ROM");
+    at = comma + 1;
+  }
+  return bars;
+}
+
 PciDevice parse_pci_device_spec(const std::string &spec, const std::string &what) {
   Parsed<PciDevice> r = parse_device_text(spec);
   if (!r.ok()) throw InputError(what, r.error);
@@ -609,8 +683,16 @@ std::string vm_shape_to_yaml(const VmShape &shape) {
   if (shape.pci_hole64_size) out += "pci_hole64_size: " + format_size(*shape.pci_hole64_size) + "\n";
   out += std::string("hugepages: ") + b(shape.hugepages) + "\n";
   auto device_line = [](const PciDevice &d) {
-    if (d.kind == PciDeviceKind::pcie_root_port && d.behind != RootPortChild::none)
-      return std::string("{kind: pcie-root-port, behind: ") + root_port_child_name(d.behind) + "}";
+    if (d.kind == PciDeviceKind::pcie_root_port && d.behind != RootPortChild::none) {
+      std::string line = std::string("{kind: pcie-root-port, behind: ") + root_port_child_name(d.behind);
+      if (!d.bars.empty()) {
+        line += ", bars: [";
+        for (size_t i = 0; i < d.bars.size(); ++i)
+          line += std::string(i ? ", " : "") + pci_bar_type_name(d.bars[i].type) + "=" + format_size(d.bars[i].size);
+        line += "]";
+      }
+      return line + "}";
+    }
     return std::string(pci_device_kind_name(d.kind));
   };
   if (!shape.numa_nodes.empty()) {

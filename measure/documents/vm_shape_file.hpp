@@ -103,6 +103,9 @@ uint32_t parse_cpu_count(const std::string &text, const std::string &what);
 // (vm_shape.hpp).
 // Throws InputError naming `what` and listing the known kinds.
 PciDevice parse_pci_device_spec(const std::string &spec, const std::string &what);
+// "mem32=16M,pref64=64G,pref64=32M": the BARs of a device behind a root port (--gpu-bars);
+// InputError naming `what` when an entry is not TYPE=SIZE.
+std::vector<PciBar> parse_pci_bar_list(const std::string &text, const std::string &what);
 
 // The ACPI (and platform) profile of dstack's QEMU version "major.minor.patch": 8.0-8.2 ->
 // "qemu-8.2-tdx", 9.0-9.1 -> "qemu-9.1-tdx", 9.2, 10.0, 10.1, 10.2, 11.0, 11.1 -> "qemu-X.Y-tdx".
