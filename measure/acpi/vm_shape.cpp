@@ -100,8 +100,8 @@ std::string device_bars_problem(const PciDevice &d) {
                    : b.type == PciBarType::rom                                   ? (1ull << 24)
                                                                                  : (1ull << 50);
     if (b.size < min || b.size > max)
-      return "BAR " + what + ": a " + pci_bar_type_name(b.type) + " BAR takes " + format_size(min) + " to " +
-             format_size(max);
+      return "BAR " + what + ": " + (b.type == PciBarType::io ? "an " : "a ") + pci_bar_type_name(b.type) +
+             " BAR takes " + format_size(min) + " to " + format_size(max);
     if (b.type == PciBarType::rom) {
       if (rom) return "more than one rom BAR (a device has one expansion ROM)";
       rom = true;
