@@ -48,7 +48,8 @@ std::string input_error_of(const VmShape &s) {
 
 } // namespace
 
-TEST_CASE("generated ACPI blobs equal every live capture (QEMU 7.2 and 10.0), byte for byte", "[acpi_generator]") {
+TEST_CASE("generated ACPI blobs equal every live capture (QEMU 7.2 and 10.0, OVMF 2022.11 and 2025.02), byte for byte",
+          "[acpi_generator]") {
   uint32_t most_cpus = 0;
   for (const test::AcpiFixtureSet &set : test::acpi_fixture_sets()) {
     INFO("profile " << set.profile);
@@ -77,11 +78,16 @@ TEST_CASE("generated ACPI blobs equal every live capture (QEMU 7.2 and 10.0), by
         CHECK(decoded.tables[i].length == g.tables[i].length);
       }
     }
-    // At least 15 live shapes per QEMU, with the spread the acceptance names.
-    CHECK(set.dirs.size() >= 15);
-    for (uint32_t n : {1u, 2u, 3u, 4u, 8u, 16u, 64u}) CHECK(cpus.count(n) == 1);
-    for (uint64_t m : {1ull << 30, 2ull << 30, 2560ull << 20, 3ull << 30, 4ull << 30, 64ull << 30})
-      CHECK(memories.count(m) == 1);
+    // At least 15 live shapes per QEMU with Debian bookworm's OVMF, with the spread the acceptance
+    // names; a second firmware on the same QEMU (qemu-10.0-q35-ovmf-2025.02) needs what it changes.
+    if (set.profile == "qemu-7.2-q35" || set.profile == "qemu-10.0-q35") {
+      CHECK(set.dirs.size() >= 15);
+      for (uint32_t n : {1u, 2u, 3u, 4u, 8u, 16u, 64u}) CHECK(cpus.count(n) == 1);
+      for (uint64_t m : {1ull << 30, 2ull << 30, 2560ull << 20, 3ull << 30, 4ull << 30, 64ull << 30})
+        CHECK(memories.count(m) == 1);
+    } else {
+      CHECK(set.dirs.size() >= 5);
+    }
   }
   // Some capture has APIC IDs from 255 on: x2APIC MADT entries, the x2APIC NMI, ACPI0007 devices.
   CHECK(most_cpus > 255);

@@ -119,10 +119,9 @@ TEST_CASE("the BARs of the device behind a root port are written TYPE=SIZE and c
   CHECK(s.numa_nodes[0].pxb_devices[0].bars ==
         std::vector<PciBar>{{PciBarType::mem32, 16ull << 20}, {PciBarType::pref64, 64ull << 30}});
   CHECK(same_shape(parse_vm_shape(vm_shape_to_yaml(s), "back.yaml"), s));
-  CHECK_THROWS_WITH(parse_vm_shape(header + "devices:\n  - {kind: pcie-root-port, behind: gpu, bars: [mem32=3M]}\n",
-                                   "bad.yaml"),
-                    Catch::Contains("bad.yaml:6:") && Catch::Contains("devices[0].bars") &&
-                        Catch::Contains("power of two"));
+  CHECK_THROWS_WITH(
+      parse_vm_shape(header + "devices:\n  - {kind: pcie-root-port, behind: gpu, bars: [mem32=3M]}\n", "bad.yaml"),
+      Catch::Contains("bad.yaml:6:") && Catch::Contains("devices[0].bars") && Catch::Contains("power of two"));
 }
 
 TEST_CASE("an expander's windows follow the BARs behind its root ports and OVMF's padding", "[firmware_pci]") {
@@ -218,9 +217,9 @@ TEST_CASE("a profile's firmware_pci block is checked where it is written", "[fir
     y.replace(at, from.size(), to);
     return y;
   };
-  CHECK_THROWS_WITH(parse_acpi_profile(edited("root_port_mem_padding: 0x200000", "root_port_mem_padding: 0x300000"),
-                                       "t.yaml"),
-                    Catch::Contains("root_port_mem_padding") && Catch::Contains("power of two"));
+  CHECK_THROWS_WITH(
+      parse_acpi_profile(edited("root_port_mem_padding: 0x200000", "root_port_mem_padding: 0x300000"), "t.yaml"),
+      Catch::Contains("root_port_mem_padding") && Catch::Contains("power of two"));
   CHECK_THROWS_WITH(parse_acpi_profile(edited("  mmio64_size: 0x80000000000\n", ""), "t.yaml"),
                     Catch::Contains("mmio64_size goes with pci64_aperture_base"));
   CHECK_THROWS_WITH(parse_acpi_profile(edited("mmio32_limit: 0xDFFFFFFF", "mmio32_limit: 0x1DFFFFFFF"), "t.yaml"),
@@ -245,8 +244,8 @@ TEST_CASE("a dstack vm_config's GPUs get their BARs from --gpu-bars", "[firmware
                            "mem32=16M,pref64=64G,pref64=32M", "-o", dir.path() + "/c"});
   CHECK(other.exit_code == 0);
   CHECK(read_text(dir.path() + "/b/tables") != read_text(dir.path() + "/c/tables"));
-  Run bad = run_mrforge({"acpi", "generate", "--dstack-vm-config", config, "--gpu-bars", "mem32=15M", "-o",
-                         dir.path() + "/d"});
+  Run bad = run_mrforge(
+      {"acpi", "generate", "--dstack-vm-config", config, "--gpu-bars", "mem32=15M", "-o", dir.path() + "/d"});
   CHECK(bad.exit_code == 2);
   CHECK_THAT(bad.err, Catch::Contains("--gpu-bars") && Catch::Contains("power of two"));
   Run none = run_mrforge({"acpi", "generate", "--dstack-vm-config", config, "--gpu-bars", "mem32=16M",
@@ -257,8 +256,8 @@ TEST_CASE("a dstack vm_config's GPUs get their BARs from --gpu-bars", "[firmware
 
 TEST_CASE("acpi capture puts a pci-testdev with its membar behind the root port", "[firmware_pci][acpi_capture]") {
   TempDir dir("testdev");
-  VmShape s = expander_shape({port_with(RootPortChild::testdev, testdev_bars(1ull << 30)),
-                              port_with(RootPortChild::testdev)});
+  VmShape s =
+      expander_shape({port_with(RootPortChild::testdev, testdev_bars(1ull << 30)), port_with(RootPortChild::testdev)});
   s.devices.push_back(port_with(RootPortChild::testdev, testdev_bars(4ull << 30)));
   const std::vector<std::string> args = builder::qemu_shape_args(s, dir.path());
   auto after = [&](const std::string &arg) {

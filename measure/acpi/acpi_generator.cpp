@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace mrforge {
@@ -104,6 +105,21 @@ void derive_numa(Machine &m) {
   if (!m.profile.confidential) m.above_4g_start = qemu_above_4g_mem_start(m.shape, m.profile.default_pci_hole64_size);
 }
 
+// OVMF's dynamic 64-bit MMIO window for `bits` physical address bits (PlatformInitLib MemDetect.c
+// PlatformDynamicMmioWindow): the top eighth of the address space; {base, size}. With
+// dynamic_window_avoids_reserved (edk2-stable202502, c0a0b9bc35 PlatformReservationConflictCB) a
+// window that overlaps an E820 reservation moves below it, aligned to its size: QEMU reserves the
+// AMD HyperTransport hole [0xFD00000000, 1 TiB) for an AMD CPU model (the captures' qemu64) with
+// 40 or more physical address bits (hw/i386/pc.c pc_memory_init, AMD_HT_START).
+std::pair<uint64_t, uint64_t> dynamic_mmio_window(const AcpiProfile &p, uint32_t bits) {
+  const uint64_t size = (1ull << bits) >> 3;
+  uint64_t base = (1ull << bits) - size;
+  constexpr uint64_t k_amd_ht_start = 0xfd00000000ull, k_amd_ht_end = 0x10000000000ull;
+  if (p.dynamic_window_avoids_reserved && bits >= 40 && base < k_amd_ht_end && k_amd_ht_start < base + size)
+    base = (k_amd_ht_start - size) & ~(size - 1);
+  return {base, size};
+}
+
 // The firmware's PCI apertures for the shape (the profile's firmware_pci facts; the 64-bit
 // aperture is the dynamic window qemu_min_phys_bits() gives, or the profile's for a confidential
 // family).
@@ -125,8 +141,7 @@ FirmwarePciFacts firmware_pci_facts(const Machine &m) {
   }
   if (p.default_phys_bits) {
     const uint32_t bits = qemu_min_phys_bits(m.shape, p.default_phys_bits, p.default_pci_hole64_size);
-    f.mmio64_size = (1ull << bits) >> 3;
-    f.mmio64_base = (1ull << bits) - f.mmio64_size;
+    std::tie(f.mmio64_base, f.mmio64_size) = dynamic_mmio_window(p, bits);
   } else {
     f.mmio64_base = p.pci64_aperture_base;
     f.mmio64_size = fp.mmio64_size;
@@ -187,7 +202,7 @@ Machine derive_machine(const VmShape &s, const AcpiProfile &p) {
                                                 (bits > 64 ? std::string("more than 64") : std::to_string(bits)) +
                                                 " physical address bits; QEMU " + p.qemu_version + " allows at most " +
                                                 std::to_string(p.phys_bits) + " (" + p.name + " phys_bits)");
-        m.hole64_start = (1ull << bits) - ((1ull << bits) >> 3);
+        m.hole64_start = dynamic_mmio_window(p, bits).first;
       }
     } else {
       // pc_pci_hole64_start(): the end of RAM above 4 GiB, rounded up to 1 GiB.

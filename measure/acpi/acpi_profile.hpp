@@ -82,6 +82,9 @@ struct AcpiProfile {
   // When non-zero instead: OVMF's dynamic MMIO window, the top eighth of the physical address
   // space, with the width qemu_min_phys_bits() gives for the shape from this default.
   uint32_t default_phys_bits = 0;
+  // Whether that window moves below an E820 reservation it overlaps (OVMF edk2-stable202502 and
+  // later: QEMU's AMD HyperTransport hole for the captures' qemu64 CPU model).
+  bool dynamic_window_avoids_reserved = false;
   // Whether OVMF negotiated the ICH9 SMI CPU hotplug / hot-unplug features (SMM builds only).
   bool cpu_hotplug_smi = false;
   bool cpu_unplug_smi = false;

@@ -281,6 +281,7 @@ AcpiProfile parse_acpi_profile(const std::string &yaml, const std::string &file)
                    "mcfg_size",
                    "pci64_aperture_base",
                    "default_phys_bits",
+                   "dynamic_window_avoids_reserved",
                    "cpu_hotplug_smi",
                    "cpu_unplug_smi",
                    "tcg_x2apic",
@@ -331,6 +332,10 @@ AcpiProfile parse_acpi_profile(const std::string &yaml, const std::string &file)
     p.default_phys_bits = f->u32();
     if (p.default_phys_bits < 36 || p.default_phys_bits > p.phys_bits)
       f->fail("expected 36 to phys_bits (" + std::to_string(p.phys_bits) + ") address bits");
+  }
+  if (auto f = root.optional("dynamic_window_avoids_reserved")) {
+    p.dynamic_window_avoids_reserved = f->boolean();
+    if (p.dynamic_window_avoids_reserved && !p.default_phys_bits) f->fail("goes with default_phys_bits");
   }
   if (p.pci64_aperture_base >= address_space)
     root.required("pci64_aperture_base").fail("lies beyond the 2^phys_bits address space");

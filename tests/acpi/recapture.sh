@@ -5,6 +5,9 @@
 #   qemu-10.0-q35  bookworm-backports' QEMU 10.0.2, unpacked privately by .ci/install-qemu-10.0.sh
 #                  into $MRFORGE_QEMU10_PREFIX (default /opt/mrforge-qemu-10.0), run with
 #                  --qemu PREFIX/usr/bin/qemu-system-x86_64 --qemu-data PREFIX/usr/share/qemu
+#   qemu-10.0-q35-ovmf-2025.02  the same QEMU with trixie's OVMF 2025.02 (.ci/install-ovmf-trixie.sh
+#                  into $MRFORGE_OVMF_TRIXIE_PREFIX, default /opt/mrforge-ovmf-2025.02):
+#                  --firmware PREFIX/usr/share/ovmf/OVMF.fd
 # For each fixture directory DIR it runs
 #   mrforge acpi capture --shape DIR/shape.yaml [--qemu ... --qemu-data ...] -o SCRATCH
 # and copies SCRATCH/table-loader, rsdp, tables and shape.yaml back into DIR (the fixtures keep
@@ -19,7 +22,7 @@
 #
 # usage: tests/acpi/recapture.sh [--qemu-version 7.2|10.0] path/to/mrforge [fixture-dir...]
 #   (default: every fixture of every profile folder under tests/data/acpi/, or of the one QEMU
-#   version given; "decode" holds the decoder's samples, not captures)
+#   version given (10.0: both of its folders); "decode" holds the decoder's samples, not captures)
 # Needs OVMF (/usr/share/OVMF/OVMF_CODE.fd), busybox-static, a /boot/vmlinuz-* whose qemu_fw_cfg
 # module is installed, and the QEMUs above. About 15 s per small shape under TCG.
 # Exit status: 0 all captured, 1 usage, 2 some capture failed.
@@ -45,10 +48,15 @@ shift
 data=$(cd "$(dirname "$0")/../data/acpi" && pwd) || exit 1
 if [ $# -eq 0 ]; then
   for version in 7.2 10.0; do
-    if [ -z "$only" ] || [ "$only" = "$version" ]; then set -- "$@" "$data/qemu-$version-q35"/*/; fi
+    if [ -z "$only" ] || [ "$only" = "$version" ]; then
+      for folder in "$data/qemu-$version-q35" "$data/qemu-$version-q35-ovmf-2025.02"; do
+        if [ -d "$folder" ]; then set -- "$@" "$folder"/*/; fi
+      done
+    fi
   done
 fi
 qemu10=${MRFORGE_QEMU10_PREFIX:-/opt/mrforge-qemu-10.0}
+ovmf25=${MRFORGE_OVMF_TRIXIE_PREFIX:-/opt/mrforge-ovmf-2025.02}
 
 sums() { (cd "$1" && sha256sum table-loader rsdp tables 2>/dev/null); }
 
@@ -67,16 +75,24 @@ for dir in "$@"; do
   # The profile folder says which QEMU captured the fixture.
   case $(basename "$(dirname "$dir")") in
   qemu-7.2-q35) qemu= ;;
-  qemu-10.0-q35)
+  qemu-10.0-q35 | qemu-10.0-q35-ovmf-2025.02)
     if [ ! -x "$qemu10/usr/bin/qemu-system-x86_64" ]; then
       echo "$name: no QEMU 10.0 at $qemu10 (MRFORGE_QEMU10_PREFIX); run .ci/install-qemu-10.0.sh" >&2
       failed=1
       continue
     fi
     qemu="--qemu $qemu10/usr/bin/qemu-system-x86_64 --qemu-data $qemu10/usr/share/qemu"
+    if [ "$(basename "$(dirname "$dir")")" = qemu-10.0-q35-ovmf-2025.02 ]; then
+      if [ ! -f "$ovmf25/usr/share/ovmf/OVMF.fd" ]; then
+        echo "$name: no OVMF 2025.02 at $ovmf25 (MRFORGE_OVMF_TRIXIE_PREFIX); run .ci/install-ovmf-trixie.sh" >&2
+        failed=1
+        continue
+      fi
+      qemu="$qemu --firmware $ovmf25/usr/share/ovmf/OVMF.fd"
+    fi
     ;;
   *)
-    echo "$dir: not in a profile folder this script knows (qemu-7.2-q35, qemu-10.0-q35)" >&2
+    echo "$dir: not in a profile folder this script knows (qemu-7.2-q35, qemu-10.0-q35, qemu-10.0-q35-ovmf-2025.02)" >&2
     failed=1
     continue
     ;;
