@@ -257,11 +257,15 @@ TEST_CASE("dstack's hugepage goldens: reproduced with expander-ports-unassigned,
 
 TEST_CASE("numa_nodes round-trip through the shape file and the recorded-shape JSON", "[acpi_numa][vm_shape]") {
   VmShape s = two_nodes();
-  s.numa_nodes[0].pxb_devices = {root_port(RootPortChild::gpu), root_port()};
+  s.numa_nodes[0].pxb_devices = {{PciDeviceKind::pcie_root_port,
+                                  RootPortChild::gpu,
+                                  {{PciBarType::mem32, 16ull << 20}, {PciBarType::pref64, 128ull << 30}}},
+                                 root_port()};
   s.numa_nodes.push_back(node(0, 1ull << 20));
   const std::string yaml = vm_shape_to_yaml(s);
   CHECK_THAT(yaml, Catch::Contains("numa_nodes:\n  - cpus: 2\n    memory: 2G\n    pxb_bus: 5\n    pxb_devices:\n"
-                                   "      - {kind: pcie-root-port, behind: gpu}\n      - pcie-root-port\n"));
+                                   "      - {kind: pcie-root-port, behind: gpu, bars: [mem32=16M, pref64=128G]}\n"
+                                   "      - pcie-root-port\n"));
   VmShape back = parse_vm_shape(yaml, "back.yaml");
   CHECK(back.numa_nodes == s.numa_nodes);
   CHECK(back.devices == s.devices);

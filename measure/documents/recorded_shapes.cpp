@@ -54,8 +54,15 @@ nlohmann::ordered_json vm_shape_json(const VmShape &s) {
   if (s.pci_hole64_size) j["pci_hole64_size"] = format_size(*s.pci_hole64_size);
   j["hugepages"] = s.hugepages;
   auto device_json = [](const PciDevice &d) -> nlohmann::ordered_json {
-    if (d.kind == PciDeviceKind::pcie_root_port && d.behind != RootPortChild::none)
-      return {{"kind", pci_device_kind_name(d.kind)}, {"behind", root_port_child_name(d.behind)}};
+    if (d.kind == PciDeviceKind::pcie_root_port && d.behind != RootPortChild::none) {
+      nlohmann::ordered_json dev = {{"kind", pci_device_kind_name(d.kind)}, {"behind", root_port_child_name(d.behind)}};
+      if (!d.bars.empty()) {
+        dev["bars"] = nlohmann::ordered_json::array();
+        for (const PciBar &b : d.bars)
+          dev["bars"].push_back(std::string(pci_bar_type_name(b.type)) + "=" + format_size(b.size));
+      }
+      return dev;
+    }
     return pci_device_kind_name(d.kind);
   };
   if (!s.numa_nodes.empty()) {
