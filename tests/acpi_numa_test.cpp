@@ -145,16 +145,19 @@ TEST_CASE("NUMA layouts QEMU cannot start are refused with an InputError naming 
   s.memory = 129ull << 30;
   s.numa_nodes.assign(129, node(1, 1ull << 30));
   refused(s, "numa_nodes", "at most 128 (MAX_NODES)");
-  // Root ports on an expander: OVMF gives them buses and windows first (not modelled).
+  // Root ports on an expander get their windows from the firmware model (firmware_pci_test.cpp);
+  // a GPU behind one needs its BARs.
   s = ok;
   s.numa_nodes[1].pxb_devices = {root_port()};
-  refused(s, "numa_nodes[1].pxb_devices", "does not model that assignment");
+  CHECK_NOTHROW(generate(s));
+  s.numa_nodes[1].pxb_devices = {root_port(RootPortChild::gpu)};
+  refused(s, "numa_nodes[1].pxb_devices[0]", "--gpu-bars");
   // hugepages: the same checks on the layout it implies, named after it.
   s = ok;
   s.numa_nodes.clear();
   s.hugepages = true;
   s.devices = {{PciDeviceKind::virtio_net, RootPortChild::none}, root_port(RootPortChild::gpu)};
-  refused(s, "hugepages", "does not model that assignment");
+  refused(s, "hugepages", "the gpu behind a root port on an expander");
   s.devices.insert(s.devices.begin(), 5, root_port(RootPortChild::nvswitch));
   refused(s, "hugepages", "collides with the root bus's 5 root ports");
 }
