@@ -141,6 +141,9 @@ FirmwarePciFacts firmware_pci_facts(const Machine &m) {
   }
   if (p.default_phys_bits) {
     const uint32_t bits = qemu_min_phys_bits(m.shape, p.default_phys_bits, p.default_pci_hole64_size);
+    if (bits > p.phys_bits) // validate_acpi_shape refuses such a shape first; never shift past 63
+      throw InputError(shape_origin(m.shape), "RAM above 4 GiB plus the 64-bit PCI hole need more than " +
+                                                  std::to_string(p.phys_bits) + " physical address bits");
     std::tie(f.mmio64_base, f.mmio64_size) = dynamic_mmio_window(p, bits);
   } else {
     f.mmio64_base = p.pci64_aperture_base;
