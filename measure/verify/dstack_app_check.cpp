@@ -1,0 +1,105 @@
+#include <measure/util/hash.hpp>
+#include <measure/verify/dstack_app_check.hpp>
+
+namespace mrforge {
+
+namespace {
+
+// The guest's runtime events before system-ready whose payload only the running TD knows
+// (system_setup.rs: instance-id 2717, os-image-hash 2150, key-provider 2778, storage-fs 2810,
+// init-script-hash 2709-2711, gpu-policy-hash via measure_gpu 2712-2715).
+const char *runtime_value_source(const std::string &name) {
+  if (name == "instance-id") return "the TD's random instance seed";
+  if (name == "os-image-hash") return "the OS image hash the KMS returned";
+  if (name == "key-provider") return "the key provider the TD used (its id is the KMS or sealing key)";
+  if (name == "storage-fs") return "the TD's storage file system";
+  if (name == "init-script-hash") return "an init script of the deployment";
+  if (name == "gpu-policy-hash") return "the deployment's GPU policy";
+  return nullptr;
+}
+
+void compare(AppEventCheck &c, ByteView expected) {
+  c.expected = expected.size() == 0 ? "(empty)" : to_hex(expected);
+  if (ByteView(c.payload.data(), c.payload.size()) == expected) {
+    c.status = AppEventStatus::match;
+  } else {
+    c.status = AppEventStatus::mismatch;
+    c.note = "the record gives " + c.expected;
+  }
+}
+
+} // namespace
+
+const char *app_event_status_name(AppEventStatus s) {
+  switch (s) {
+  case AppEventStatus::match: return "match";
+  case AppEventStatus::mismatch: return "MISMATCH";
+  case AppEventStatus::from_log: return "from log";
+  case AppEventStatus::app_event: return "app event";
+  }
+  return "?";
+}
+
+bool AppCheck::ok() const {
+  return !first_divergent && problems.empty() && app_id_match.value_or(false) && compose_hash_match.value_or(false);
+}
+
+AppCheck check_app_events(const AppExpectation &expected, const EventLog &log) {
+  AppCheck r;
+  bool ready = false;
+  size_t app_ids = 0, compose_hashes = 0;
+  for (const LoggedEvent *e : events_of(log, Register::rtmr3)) {
+    AppEventCheck c;
+    c.index = e->index;
+    c.name = e->name;
+    c.payload = e->data;
+    const ByteView payload(e->data.data(), e->data.size());
+    if (e->type != k_dstack_runtime_event_type) {
+      c.status = AppEventStatus::mismatch;
+      c.note = "not a dstack runtime event (type " + std::to_string(e->type) +
+               "): dstack's guest extends RTMR3 "
+               "only with runtime events";
+    } else if (!e->digest || *e->digest != dstack_runtime_event_digest(e->type, e->name, payload)) {
+      c.status = AppEventStatus::mismatch;
+      c.note = "its name and payload do not hash to its digest: the log's data was altered";
+    } else if (ready) {
+      c.status = AppEventStatus::app_event;
+      c.note = "emitted by the application after system-ready: not part of the app's identity";
+    } else if (e->name == "app-id") {
+      ++app_ids;
+      compare(c, ByteView(expected.app_id.data(), expected.app_id.size()));
+      if (app_ids == 1) r.app_id_match = c.status == AppEventStatus::match;
+    } else if (e->name == "compose-hash") {
+      ++compose_hashes;
+      compare(c, ByteView(expected.compose_hash.data(), expected.compose_hash.size()));
+      if (compose_hashes == 1) {
+        r.compose_hash_match = c.status == AppEventStatus::match;
+        r.logged_compose_hash = e->data;
+      }
+      if (c.status == AppEventStatus::mismatch)
+        c.note = "the TD ran an app-compose.json with sha256 " + to_hex(payload) + "; the record's is " + c.expected;
+    } else if (e->name == "system-preparing" || e->name == "boot-mr-done" || e->name == "system-ready") {
+      compare(c, ByteView());
+      if (e->name == "system-ready") ready = true;
+    } else if (e->name == "instance-id" && expected.no_instance_id) {
+      compare(c, ByteView());
+      if (c.status == AppEventStatus::mismatch) c.note = "the app sets no_instance_id: the payload must be empty";
+    } else if (const char *source = runtime_value_source(e->name)) {
+      c.status = AppEventStatus::from_log;
+      c.note = std::string("taken from the log: ") + source;
+    } else {
+      c.status = AppEventStatus::mismatch;
+      c.note = "dstack's guest emits no event of this name before system-ready";
+    }
+    if (c.status == AppEventStatus::mismatch && !r.first_divergent) r.first_divergent = r.events.size();
+    r.events.push_back(std::move(c));
+  }
+  if (app_ids == 0) r.problems.push_back("RTMR3 has no app-id event before system-ready");
+  if (compose_hashes == 0) r.problems.push_back("RTMR3 has no compose-hash event before system-ready");
+  if (app_ids > 1) r.problems.push_back("RTMR3 has " + std::to_string(app_ids) + " app-id events; the guest emits one");
+  if (compose_hashes > 1)
+    r.problems.push_back("RTMR3 has " + std::to_string(compose_hashes) + " compose-hash events; the guest emits one");
+  return r;
+}
+
+} // namespace mrforge
