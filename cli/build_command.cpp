@@ -5,6 +5,7 @@
 #include "input_options.hpp"
 #include "output.hpp"
 
+#include <builder/app/app_build.hpp>
 #include <builder/build/guest_build.hpp>
 #include <builder/build/oci_build.hpp>
 #include <builder/recipe/inputs.hpp>
@@ -64,7 +65,38 @@ int run_guest_build(const builder::Recipe &recipe, const builder::BuildSettings 
   return k_exit_ok;
 }
 
+// A DstackApp: each service's OciImage recipe is locked and fetched as `build` does for one image,
+// then all are built into one app output.
+int run_app_build(const BuildCommandOptions &o) {
+  builder::AppRecipe app = builder::load_app_recipe(o.inputs.recipe);
+  builder::check_output_replaceable(o.out, builder::OutputKind::dstack_app);
+  std::vector<PreparedInputs> prepared;
+  prepared.reserve(app.services.size());
+  std::vector<builder::AppServiceInputs> inputs;
+  for (const builder::AppServiceSpec &svc : app.services) {
+    prepared.push_back(prepare_inputs(svc.recipe, o.inputs));
+    inputs.push_back({&prepared.back().current.lock, &prepared.back().store,
+                      builder::resolve_source_date_epoch(svc.recipe, std::getenv("SOURCE_DATE_EPOCH"))});
+  }
+  builder::AppBuildResult result = builder::build_app(app, inputs, build_settings(o, 0));
+  if (o.json) {
+    Json j = Json::parse(builder::app_build_json(result).dump());
+    j["out"] = result.out_dir;
+    print_json(j);
+    return k_exit_ok;
+  }
+  std::vector<std::vector<std::string>> rows;
+  rows.push_back({"app", app.name});
+  for (const auto &s : result.services) rows.push_back({"service " + s.name, s.image});
+  rows.push_back({"compose hash", result.compose_hash});
+  rows.push_back({"app id", result.app_id});
+  rows.push_back({"output", result.out_dir});
+  print_table(rows);
+  return k_exit_ok;
+}
+
 int run_build(const BuildCommandOptions &o) {
+  if (builder::is_app_recipe(o.inputs.recipe)) return run_app_build(o);
   builder::Recipe recipe = builder::load_recipe(o.inputs.recipe);
   int64_t epoch = builder::resolve_source_date_epoch(recipe, std::getenv("SOURCE_DATE_EPOCH"));
   // Before locking and fetching: an output we may not replace is refused at once.
@@ -103,7 +135,7 @@ void add_build_command(CLI::App &app, Runner &run) {
   auto o = std::make_shared<BuildCommandOptions>();
   CLI::App *cmd = add_command(app, run, o, "build",
                               "Build a recipe reproducibly (OciImage: OCI layout + docker-archive; "
-                              "GuestImage: bootable TDX guest + measurements)",
+                              "GuestImage: bootable TDX guest + measurements; DstackApp: a dstack app)",
                               run_build);
   cmd->footer("Locks (unless --frozen) and fetches what is missing, then builds offline from the store. The output\n"
               "directory appears whole or not at all; an existing one is replaced only if it is empty or an earlier\n"
@@ -112,8 +144,13 @@ void add_build_command(CLI::App &app, Runner &run) {
               "GuestImage output: OVMF.fd vmlinuz initrd.img rootfs.img metadata.json measurements.json\n"
               "sha256sum.txt digest.txt recipe.lock mrforge-build.json. Steps whose inputs are unchanged come from\n"
               "the step cache in the store (--no-cache runs them all).\n"
+              "DstackApp output: app-compose.json (dstack's normalized form; its sha256 is the compose hash),\n"
+              "docker-compose.yaml (the embedded compose file, images pinned REF@sha256:DIGEST), mrforge-app.json\n"
+              "(compose_hash, app_id, each service's image, digest and recipe), images/SERVICE/ (OCI layout and\n"
+              "docker-archive of each service's OciImage recipe, each locked and fetched as for one image).\n"
               "Examples: mrforge build examples/oci/hello.yaml -o out/hello\n"
               "          mrforge build recipes/debian-bookworm-tdx.yaml -o out/guest\n"
+              "          mrforge build examples/dstack-app/app.yaml -o out/app\n"
               "Exit codes: 0 ok, 1 usage error, 2 bad input (recipe, lock, package content, an -o DIR that is not an\n"
               "earlier build of this kind), 3 internal error.");
   add_input_options(cmd, o->inputs, InputOptionSet::fetch);

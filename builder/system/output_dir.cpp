@@ -92,6 +92,7 @@ const char *output_kind_name(OutputKind kind) {
   case OutputKind::acpi_generated: return "acpi-generated";
   case OutputKind::acpi_captured: return "acpi-captured";
   case OutputKind::acpi_boot_dump: return "acpi-boot-dump";
+  case OutputKind::dstack_app: return "dstack-app";
   }
   return "unknown";
 }

@@ -37,8 +37,9 @@ enum class OutputKind {
   acpi_generated, // mrforge acpi generate
   acpi_captured,  // mrforge acpi capture
   acpi_boot_dump, // mrforge boot --save-acpi
+  dstack_app,     // mrforge build of a DstackApp recipe
 };
-// "guest-image", "oci-image", "acpi-generated", "acpi-captured", "acpi-boot-dump".
+// "guest-image", "oci-image", "acpi-generated", "acpi-captured", "acpi-boot-dump", "dstack-app".
 const char *output_kind_name(OutputKind kind);
 
 // Throws InputError (naming `path` and what it holds) unless `path` does not exist, is an empty

@@ -1,0 +1,95 @@
+// DstackApp recipes: a dstack app (a docker compose file run in a TD, Dstack-TEE/dstack) whose
+// service images this repository builds from OciImage recipes, and dstack's app-compose settings.
+//
+//   apiVersion: mrforge/v1
+//   kind: DstackApp
+//   name: hello-app                 # app-compose "name"
+//   compose: docker-compose.yaml    # the user's compose file, relative to the recipe's folder
+//   services:                       # every service of the compose file, none other
+//     web: {recipe: ../oci/hello.yaml}            # an OciImage recipe (relative; may leave the folder)
+//     worker: {recipe: worker.yaml, image: registry.example/worker:1.0}
+//                                   # image: the reference the compose file writes (default the
+//                                   # recipe's NAME:TAG); mrforge appends @sha256:DIGEST to it
+//   key_provider: kms               # required: kms, local (SGX sealing) or none
+//   key_provider_id: ""             # hex: KMS CA key or sealing measurement to pin (default none)
+//   runner: docker-compose          # or nerdctl-compose (default docker-compose)
+//   manifest_version: 2             # 2 (written as the number 2, as dstack's writers do) or 3 ("3")
+//   gateway: false                  # gateway_enabled
+//   public_logs: false
+//   public_sysinfo: false
+//   public_tcbinfo: true            # dstack's default is true
+//   secure_time: true               # dstack's default is true
+//   no_instance_id: false
+//   allowed_envs: [API_TOKEN]       # environment variables the deployer may set
+//   pre_launch_script: ""           # shell run before the compose file starts (omitted when empty)
+//   storage_fs: zfs                 # optional: zfs or ext4
+//
+// Every app-compose field mrforge writes is written explicitly (including those equal to dstack's
+// defaults), so that no reader's default decides what the TD does. Fields mrforge does not
+// support (init_script, event_log_version 2, requirements, port_policy, verity_volumes, swap_size)
+// are refused as unknown keys rather than silently dropped.
+//
+// The compose file: each service's `image:` must be the service's reference (plain, '...' or
+// "..." on one line) and is rewritten in place to REF@sha256:DIGEST; every other byte of the file
+// is kept (comments, order, layout), so the embedded compose file is the user's file plus the
+// digests. Anchors and aliases are refused (an image taken from an alias could escape the rewrite).
+#pragma once
+
+#include <builder/recipe/recipe.hpp>
+
+#include <string>
+#include <vector>
+
+namespace mrforge::builder {
+
+struct AppServiceSpec {
+  std::string name;        // the compose service
+  std::string recipe_path; // as written in the app recipe (relative)
+  Recipe recipe;           // the OciImage recipe, loaded
+  std::string image_ref;   // the reference the compose file uses
+  Location where;
+};
+
+struct AppComposeSettings {
+  std::string runner = "docker-compose";
+  unsigned manifest_version = 2;
+  std::string key_provider; // kms, local, none
+  std::string key_provider_id;
+  bool gateway = false;
+  bool public_logs = false;
+  bool public_sysinfo = false;
+  bool public_tcbinfo = true;
+  bool secure_time = true;
+  bool no_instance_id = false;
+  std::vector<std::string> allowed_envs;
+  std::string pre_launch_script;
+  std::string storage_fs;
+};
+
+struct AppRecipe {
+  std::string path;   // as given
+  std::string sha256; // of the recipe file's bytes
+  std::string dir;    // its folder (absolute)
+  std::string name;
+  std::string compose;      // as written (relative)
+  std::string compose_path; // absolute
+  std::string compose_text; // the compose file's bytes
+  std::vector<AppServiceSpec> services;
+  AppComposeSettings settings;
+};
+
+// Whether the YAML file at `path` says `kind: DstackApp` (false for anything else, including a
+// file that cannot be read or parsed: load_recipe then reports the problem).
+bool is_app_recipe(const std::string &path);
+
+// Reads and validates a DstackApp recipe, its compose file and its services' OciImage recipes.
+// Throws DocumentError (file:line:column: field) for a malformed recipe or compose file, a
+// compose service without a recipe service or the other way round, an image that is not the
+// service's reference; SystemError for unreadable files.
+AppRecipe load_app_recipe(const std::string &path);
+
+// The compose file with every service's image rewritten to REF@DIGEST (digests: service name ->
+// "sha256:HEX"). Throws DocumentError where an image cannot be rewritten in place.
+std::string pin_compose_images(const AppRecipe &app, const std::vector<std::pair<std::string, std::string>> &digests);
+
+} // namespace mrforge::builder
