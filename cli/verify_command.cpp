@@ -3,6 +3,7 @@
 // (from the measure engine and trusted inputs, or a measurements JSON), never from the log itself;
 // 3. on a difference, the first divergent event and the neighbouring assumption that explains it;
 // 4. RTMR3's dstack runtime events, listed.
+#include "app_verify.hpp"
 #include "attestation_files.hpp"
 #include "commands.hpp"
 #include "measure_options.hpp"
@@ -32,8 +33,10 @@ struct VerifyOptions {
   std::string event_log;
   std::string ima;
   std::string expected;
-  std::string pub; // the signer's public key when --expected is a DSSE envelope
-  long shape = -1; // --expected-shape N, -1: not given
+  std::string pub;         // the signer's public key when --expected is a DSSE envelope
+  std::string app;         // --app DIR|mrforge-app.json: RTMR3 against a dstack app record
+  std::string app_compose; // --app-compose FILE: the deployed app-compose.json
+  long shape = -1;         // --expected-shape N, -1: not given
   MeasureOptions inputs;
   bool no_mrtd = false;
   bool log_only = false;
@@ -72,7 +75,8 @@ Comparison comparison(const VerifyReport &r, const std::string &against, bool lo
 
 // "RESULT: OK: MRTD, RTMR0, RTMR1, RTMR2 match the engine's prediction (...); the event log replays to
 // the quote's RTMR0-3; not compared: none".
-std::string summary_line(const VerifyReport &r, const Comparison &c, bool passed) {
+std::string summary_line(const VerifyReport &r, const Comparison &c, bool passed,
+                         const AppVerification *app = nullptr) {
   std::string replay = r.log_consistent             ? "the event log replays to the quote's RTMR0-3"
                        : !r.data_mismatches.empty() ? "the event log's digests replay to the quote but " +
                                                           std::to_string(r.data_mismatches.size()) +
@@ -82,18 +86,22 @@ std::string summary_line(const VerifyReport &r, const Comparison &c, bool passed
     return std::string(passed ? "RESULT: OK (log only): " : "RESULT: MISMATCH (log only): ") + replay +
            "; no register was compared with expected values (RTMR3 events are listed, not checked)";
   std::string line = passed ? "RESULT: OK: " : "RESULT: MISMATCH: ";
-  if (c.compared.empty())
+  if (c.compared.empty() && app)
+    line += app_summary(*app);
+  else if (c.compared.empty())
     line += "nothing was compared (no expected MRTD or RTMR0-2)";
   else if (!c.differing.empty())
     line += join(c.differing, ", ") + " differ" + (c.differing.size() == 1 ? "s" : "") + " from " + c.against;
   else
     line += join(c.compared, ", ") + " match " + c.against;
+  if (app && !c.compared.empty()) line += "; " + app_summary(*app);
   line += "; " + replay;
   if (!c.not_compared.empty()) line += "; not compared: " + join(c.not_compared, ", ");
   return line;
 }
 
-Json report_json(const VerifyReport &r, const EventLog &log, bool passed, const Comparison &cmp) {
+Json report_json(const VerifyReport &r, const EventLog &log, bool passed, const Comparison &cmp,
+                 const AppVerification *app) {
   Json j{{"ok", passed}, {"log_consistent", r.log_consistent}, {"log_vs_quote", Json::array()}};
   for (const RegisterCheck &c : r.log_vs_quote)
     j["log_vs_quote"].push_back(Json{{"register", register_name(c.reg)},
@@ -122,7 +130,8 @@ Json report_json(const VerifyReport &r, const EventLog &log, bool passed, const 
   j["differing"] = cmp.differing;
   j["not_compared"] = cmp.not_compared;
   j["expected_source"] = cmp.log_only ? Json(nullptr) : Json(cmp.against);
-  j["summary"] = summary_line(r, cmp, passed);
+  j["summary"] = summary_line(r, cmp, passed, app);
+  j["app"] = app ? app_verification_json(*app) : Json(nullptr);
   j["data_mismatches"] = Json::array();
   for (const DataMismatch &m : r.data_mismatches)
     j["data_mismatches"].push_back(Json{{"index", m.index},
@@ -140,7 +149,8 @@ Json report_json(const VerifyReport &r, const EventLog &log, bool passed, const 
 
 std::string verdict(std::optional<bool> m) { return !m ? "not expected" : *m ? "match" : "MISMATCH"; }
 
-void print_report(const VerifyReport &r, const EventLog &log, const TdQuote &q, bool passed, const Comparison &cmp) {
+void print_report(const VerifyReport &r, const EventLog &log, const TdQuote &q, bool passed, const Comparison &cmp,
+                  const AppVerification *app) {
   std::cout << "Log against the quote (replay):\n";
   std::vector<std::vector<std::string>> rows;
   bool replays = true;
@@ -181,10 +191,11 @@ void print_report(const VerifyReport &r, const EventLog &log, const TdQuote &q, 
                     data_check_name(e->data_check.status), rtmr3_payload(*e)});
     print_table(ev);
   }
+  if (app) print_app_verification(*app);
   std::cout << "\n";
   for (const std::string &n : r.notes) print_line("note: " + n);
   for (const std::string &n : quote_notes(q)) print_line("note: " + n);
-  std::cout << summary_line(r, cmp, passed) << "\n";
+  std::cout << summary_line(r, cmp, passed, app) << "\n";
 }
 
 int run_verify(const VerifyOptions &o) {
@@ -192,7 +203,10 @@ int run_verify(const VerifyOptions &o) {
     throw InputError("--expected", "give either --expected FILE or the measure options, not both");
   if (o.expected.empty() && !o.pub.empty()) throw InputError("--pub", "only with --expected ENVELOPE");
   if (o.expected.empty() && o.shape >= 0) throw InputError("--expected-shape", "only with --expected FILE");
-  const bool expected_given = !o.expected.empty() || any_measure_option(o.inputs);
+  if (!o.app_compose.empty() && o.app.empty()) throw InputError("--app-compose", "only with --app");
+  if (o.log_only && !o.app.empty())
+    throw InputError("--log-only", "checks only that the log belongs to the quote: give it without --app");
+  const bool expected_given = !o.expected.empty() || any_measure_option(o.inputs) || !o.app.empty();
   if (o.log_only && expected_given)
     throw InputError("--log-only", "checks only that the log belongs to the quote: give it without expected values");
   if (!o.log_only && !expected_given)
@@ -219,7 +233,7 @@ int run_verify(const VerifyOptions &o) {
     report = verify(*expected->values, log, quote);
     if (!expected->note.empty()) report.notes.insert(report.notes.begin(), expected->note);
     against = "the expected values of " + expected->against;
-  } else if (!o.log_only) {
+  } else if (!o.log_only && any_measure_option(o.inputs)) {
     LoadedRequest loaded = load_measure_request(o.inputs);
     const MeasureRequest &r = loaded.request();
     Alternatives alt;
@@ -239,10 +253,17 @@ int run_verify(const VerifyOptions &o) {
   // With --log-only the only claim is that the log belongs to the quote.
   bool passed = o.log_only ? report.log_consistent : report.ok();
   Comparison c = comparison(report, against, o.log_only);
+  // --app: RTMR3's app events against the record; with no register expected, they are the result.
+  std::optional<AppVerification> app;
+  if (!o.app.empty()) {
+    app = verify_app(o.app, o.app_compose, log, report.log_consistent);
+    passed = (c.compared.empty() ? report.log_consistent : passed) && app->ok();
+  }
+  const AppVerification *app_ptr = app ? &*app : nullptr;
   if (o.json)
-    print_json(report_json(report, log, passed, c));
+    print_json(report_json(report, log, passed, c, app_ptr));
   else
-    print_report(report, log, quote, passed, c);
+    print_report(report, log, quote, passed, c, app_ptr);
   return passed ? k_exit_ok : k_exit_mismatch;
 }
 
@@ -260,7 +281,10 @@ void add_verify_command(CLI::App &app, Runner &run) {
               "build` gives its VM shape from measurements.json (--image-shape N).\n"
               "What is compared: the log must replay to the quote's RTMR0-3; MRTD and RTMR0-2 must equal the\n"
               "expected values (each register without an expected value is listed as not compared); the first\n"
-              "divergent event is named. RTMR3 events are listed, not compared. Without expected values verify\n"
+              "divergent event is named. RTMR3 events are listed, not compared, unless --app names a dstack app\n"
+              "record (mrforge-app.json of `mrforge build APP.yaml`): then app-id and compose-hash are compared,\n"
+              "the values only the running TD knows (instance-id, key-provider, os-image-hash, ...) are shown as\n"
+              "taken from the log, and the first divergent RTMR3 event is named. Without expected values verify\n"
               "refuses to run (exit 2) unless --log-only says that the replay is the whole check. The last line\n"
               "says exactly what was compared.\n"
               "Example:\n"
@@ -280,6 +304,13 @@ void add_verify_command(CLI::App &app, Runner &run) {
                   "Expected values: `mrforge measure --json` output, a build's measurements.json, or a signed "
                   "statement (DSSE envelope; needs --pub)");
   cmd->add_option("--pub", o->pub, "The signer's public key (PEM) for a signed statement given to --expected");
+  cmd->add_option("--app", o->app,
+                  "A dstack app built by mrforge (its output directory or mrforge-app.json): RTMR3's app-id and "
+                  "compose-hash events are compared with it");
+  cmd->add_option("--app-compose", o->app_compose,
+                  "With --app: the deployed app-compose.json, to name the service whose image differs when the "
+                  "compose hash does")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--expected-shape", o->shape,
                   "Which VM shape of --expected to compare with (0-based), when it holds several")
       ->check(CLI::Range(0L, 1000000L));
