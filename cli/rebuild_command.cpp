@@ -33,14 +33,25 @@ Json difference_json(const builder::Difference &d) {
   return j;
 }
 
-int run_rebuild(RebuildCommandOptions o) {
-  builder::Recipe recipe = builder::load_recipe(o.recipe);
+builder::RebuildResult rebuild(RebuildCommandOptions &o) {
   builder::RebuildSettings &s = o.settings;
-  s.source_date_epoch = builder::resolve_source_date_epoch(recipe, std::getenv("SOURCE_DATE_EPOCH"));
   s.threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   s.use_guestfs = !o.no_guestfs;
   if (!o.quiet) s.progress = [](const std::string &line) { print_line("mrforge: " + line, std::cerr); };
-  builder::RebuildResult r = builder::rebuild_and_compare(recipe, s);
+  const char *env = std::getenv("SOURCE_DATE_EPOCH");
+  if (builder::is_app_recipe(o.recipe)) {
+    builder::AppRecipe app = builder::load_app_recipe(o.recipe);
+    if (env) s.source_date_epoch_env = std::string(env);
+    return builder::rebuild_app_and_compare(app, s);
+  }
+  builder::Recipe recipe = builder::load_recipe(o.recipe);
+  s.source_date_epoch = builder::resolve_source_date_epoch(recipe, env);
+  return builder::rebuild_and_compare(recipe, s);
+}
+
+int run_rebuild(RebuildCommandOptions o) {
+  builder::RebuildResult r = rebuild(o);
+  const builder::RebuildSettings &s = o.settings;
 
   if (o.json) {
     Json j{{"identical", r.identical()},

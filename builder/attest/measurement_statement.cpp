@@ -6,6 +6,7 @@
 #include <builder/system/output_dir.hpp>
 #include <builder/system/store.hpp>
 
+#include <measure/documents/dstack_app.hpp>
 #include <measure/documents/json_text.hpp>
 #include <measure/documents/measurement_json.hpp>
 #include <measure/util/errors.hpp>
@@ -311,6 +312,59 @@ OJson oci_predicate(const std::string &out, const OJson &record, std::map<std::s
   return p;
 }
 
+// A DstackApp output: app-compose.json (whose sha256 is the compose hash), the compose file it
+// embeds, mrforge-app.json, and every service's OCI image (images/NAME, its subjects prefixed).
+OJson app_predicate(const std::string &out, const OJson &record, std::map<std::string, std::string> &subjects) {
+  const std::string record_path = path_in(out, k_build_record);
+  std::string compose_hash = hex_field(record, "compose_hash", 32, record_path);
+  subjects[k_app_compose_file] = hash_subject(out, k_app_compose_file, compose_hash, record_path + " (compose_hash)");
+  subjects[k_app_record_file] = hash_subject(out, k_app_record_file, "", "");
+  subjects["docker-compose.yaml"] = hash_subject(out, "docker-compose.yaml", "", "");
+  AppRecord app =
+      parse_app_record(read_required(out, k_app_record_file, limits::k_json_document), path_in(out, k_app_record_file));
+  if (app.compose_hash != compose_hash)
+    throw InputError(path_in(out, k_app_record_file) + ".compose_hash", "differs from " + record_path);
+  Bytes compose_json = read_required(out, k_app_compose_file, limits::k_json_document);
+  AppComposeContent content = parse_app_compose(compose_json, path_in(out, k_app_compose_file));
+  Bytes compose_yaml = read_required(out, "docker-compose.yaml", limits::k_json_document);
+  if (std::string(compose_yaml.begin(), compose_yaml.end()) != content.compose_file)
+    throw InputError(path_in(out, "docker-compose.yaml"), "is not the compose file app-compose.json embeds");
+  std::map<std::string, std::string> images(content.images.begin(), content.images.end());
+
+  OJson services = OJson::array();
+  for (const AppServiceRecord &svc : app.services) {
+    const std::string where = path_in(out, k_app_record_file) + ": service " + svc.name;
+    if (svc.output != "images/" + svc.name) throw InputError(where + ".output", "expected images/" + svc.name);
+    if (images[svc.name] != svc.image)
+      throw InputError(where + ".image", "is not the image app-compose.json's compose file names");
+    const std::string dir = path_in(out, svc.output);
+    const OJson service_record = read_json_file(dir, k_build_record);
+    std::map<std::string, std::string> own;
+    OJson oci = oci_predicate(dir, service_record, own);
+    if (oci["oci"]["manifest_digest"] != svc.digest)
+      throw InputError(where + ".digest", "is not the manifest digest of " + dir);
+    for (const auto &[name, digest] : own) subjects[svc.output + "/" + name] = digest;
+    services.push_back(OJson{{"name", svc.name},
+                             {"image", svc.image},
+                             {"recipe", oci["recipe"]},
+                             {"lock", oci["lock"]},
+                             {"oci", oci["oci"]}});
+  }
+  OJson p;
+  p["builder"] = OJson{{"tool", string_field(record, "tool", record_path)}};
+  p["recipe"] = OJson{{"name", string_field(record, "recipe", record_path)},
+                      {"sha256", hex_field(record, "recipe_sha256", 32, record_path)}};
+  p["kind"] = "DstackApp";
+  p["shapes"] = OJson::array();
+  p["app"] = OJson{{"name", app.name},
+                   {"compose_hash", app.compose_hash},
+                   {"app_id", app.app_id},
+                   {"key_provider", app.key_provider},
+                   {"no_instance_id", app.no_instance_id},
+                   {"services", services}};
+  return p;
+}
+
 // --- parsing ---------------------------------------------------------------------------------
 
 StatementShape parse_shape(const OJson &s, const std::string &where) {
@@ -372,7 +426,9 @@ nlohmann::ordered_json make_statement(const std::string &out_dir) {
 
   std::map<std::string, std::string> subjects;
   OJson predicate;
-  if (record.contains("manifest_digest"))
+  if (record.contains("compose_hash"))
+    predicate = app_predicate(out, record, subjects);
+  else if (record.contains("manifest_digest"))
     predicate = oci_predicate(out, record, subjects);
   else
     predicate = guest_predicate(out, record, subjects);
@@ -426,12 +482,20 @@ Statement parse_statement(const std::vector<uint8_t> &payload, const std::string
   const OJson &p = field(j, "predicate", what);
   st.tool = string_field(field(p, "builder", pw), "tool", pw + ".builder");
   st.kind = string_field(p, "kind", pw);
-  if (st.kind != "GuestImage" && st.kind != "OciImage")
-    throw InputError(pw + ".kind", "expected GuestImage or OciImage, got '" + st.kind + "'");
+  if (st.kind != "GuestImage" && st.kind != "OciImage" && st.kind != "DstackApp")
+    throw InputError(pw + ".kind", "expected GuestImage, OciImage or DstackApp, got '" + st.kind + "'");
   const OJson &recipe = field(p, "recipe", pw);
   st.recipe_name = string_field(recipe, "name", pw + ".recipe");
   st.recipe_sha256 = hex_field(recipe, "sha256", 32, pw + ".recipe");
-  st.lock_sha256 = hex_field(field(p, "lock", pw), "sha256", 32, pw + ".lock");
+  // An app has a lock per service (predicate.app.services[].lock), none of its own.
+  if (st.kind != "DstackApp") st.lock_sha256 = hex_field(field(p, "lock", pw), "sha256", 32, pw + ".lock");
+  if (st.kind == "DstackApp") {
+    const OJson &app = field(p, "app", pw);
+    st.app_compose_hash = hex_field(app, "compose_hash", 32, pw + ".app");
+    st.app_id = hex_field(app, "app_id", 20, pw + ".app");
+    if (st.app_id != app_id_of_compose_hash(st.app_compose_hash))
+      throw InputError(pw + ".app.app_id", "is not the first 20 bytes of the compose hash");
+  }
   const OJson &shapes = field(p, "shapes", pw);
   if (!shapes.is_array()) throw InputError(pw + ".shapes", "expected an array");
   if (shapes.size() > k_max_shapes) throw InputError(pw + ".shapes", "more than 1024 shapes");

@@ -17,12 +17,16 @@
 //                  "oci": {"manifest_digest", "config_digest", "index_digest", "ref",
 //                          "layers": [{"name", "digest", "diff_id", "size", "media_type"}]}}}
 //                                                                                   (OciImage)
+//                  "app": {"name", "compose_hash", "app_id", "key_provider", "no_instance_id",
+//                          "services": [{"name", "image", "recipe", "lock", "oci"}]}  (DstackApp;
+//                                                                                   no "lock")
 //
 // Subjects. GuestImage: every file of sha256sum.txt (the artifacts, metadata.json and
 // measurements.json) and recipe.lock. OciImage: the manifest blob(s) named by index.json
 // ("blobs/sha256/HEX"), index.json and docker-archive.tar (the manifest digest covers the config
 // and the layers). An OciImage has no shapes ("shapes": []): a container image is not measured
-// into a TD's registers by itself.
+// into a TD's registers by itself. DstackApp: app-compose.json (its digest is the compose hash),
+// docker-compose.yaml, mrforge-app.json, and each service's OCI subjects under images/NAME/.
 //
 // Shapes are a guest build's measurements.json entries without "memory" (the same number as
 // memory_bytes) and "inputs" (host paths), plus the firmware artifact and the exact command line;
@@ -45,7 +49,7 @@ namespace mrforge::builder {
 constexpr const char *k_in_toto_statement_type = "https://in-toto.io/Statement/v1";
 constexpr const char *k_measurement_predicate_type = "https://mrforge.dev/attestation/tdx-measurements/v1";
 
-// Reads a `mrforge build` output directory (GuestImage or OciImage; recognised by its
+// Reads a `mrforge build` output directory (GuestImage, OciImage or DstackApp; recognised by its
 // mrforge-build.json) and returns the statement. Every subject's file is hashed while reading and
 // must have the digest the directory records (sha256sum.txt, the build record's lock_sha256,
 // index.json's manifest digests, the record's index_digest). Throws InputError naming the file
@@ -83,7 +87,9 @@ struct Statement {
   std::string lock_sha256;
   std::string tool;
   std::vector<StatementShape> shapes;
-  nlohmann::ordered_json json; // the whole statement as parsed
+  std::string app_compose_hash; // DstackApp: sha256 of app-compose.json
+  std::string app_id;           // DstackApp: its first 20 bytes
+  nlohmann::ordered_json json;  // the whole statement as parsed
 };
 
 // Strict: throws FormatError(what, offset, ...) for bytes that are not JSON, InputError naming

@@ -1,3 +1,4 @@
+#include <builder/app/app_build.hpp>
 #include <builder/attest/dsse.hpp>
 #include <builder/attest/measurement_statement.hpp>
 #include <builder/audit/rebuild.hpp>
@@ -14,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 
@@ -38,6 +40,8 @@ std::string output_digest(const nlohmann::json &record) {
   if (record.contains("manifest_digest") && record["manifest_digest"].is_string())
     return record["manifest_digest"].get<std::string>();
   if (record.contains("digest") && record["digest"].is_string()) return "sha256:" + record["digest"].get<std::string>();
+  if (record.contains("compose_hash") && record["compose_hash"].is_string())
+    return "sha256:" + record["compose_hash"].get<std::string>(); // a DstackApp: its app-compose.json
   return "";
 }
 
@@ -76,35 +80,23 @@ void check_envelope(const SignedPublication &signed_pub, const std::string &enve
                         "(`mrforge verify-signature` shows it; `mrforge sign` of the rebuild gives ours)");
 }
 
-// The rebuild in WORK (fresh store WORK/store, output WORK/out).
-RebuildResult rebuild_in(const Recipe &recipe, const RebuildSettings &settings, const std::string &work) {
+// Builds into OUT with the store at WORK/store.
+using BuildInto = std::function<void(Store &store, const std::string &out)>;
+
+// The rebuild in WORK (fresh store WORK/store, output WORK/out) of the recipe named `name` at `path`.
+RebuildResult rebuild_in(const std::string &name, const std::string &path, const RebuildSettings &settings,
+                         const std::string &work, const BuildInto &build) {
   nlohmann::json published = read_record(settings.published);
-  if (published.contains("recipe") && published["recipe"].is_string() && published["recipe"] != recipe.name)
+  if (published.contains("recipe") && published["recipe"].is_string() && published["recipe"] != name)
     throw InputError(settings.published, "was built from recipe '" + published["recipe"].get<std::string>() +
-                                             "', not from " + recipe.path + " ('" + recipe.name + "')");
+                                             "', not from " + path + " ('" + name + "')");
   std::optional<SignedPublication> signed_pub = read_signed_publication(settings);
   const Progress &progress = settings.progress;
   // A fresh store: nothing from an earlier build (no step cache, no unpacked package) can leak in.
-
-  Fetcher fetcher;
-  CurrentLock current = current_lock(recipe, LockMode::frozen, fetcher, {}, progress);
   Store store(work + "/store");
-  FetchOptions fetch;
-  fetch.mirrors = settings.mirrors;
-  fetch.debs_dir = settings.debs_dir;
-  if (progress) progress("rebuilding " + recipe.path + " in a fresh store (" + store.root() + ")");
-  fetch_inputs(current.lock, recipe, store, fetcher, fetch, progress);
-
+  if (progress) progress("rebuilding " + path + " in a fresh store (" + store.root() + ")");
   std::string out = work + "/out";
-  BuildSettings b;
-  b.out_dir = out;
-  b.source_date_epoch = settings.source_date_epoch;
-  b.threads = settings.threads;
-  b.progress = progress;
-  if (recipe.guest)
-    build_guest(recipe, current.lock, store, b);
-  else
-    build_oci(recipe, current.lock, store, b);
+  build(store, out);
 
   RebuildResult result;
   result.published_digest = output_digest(published);
@@ -118,19 +110,66 @@ RebuildResult rebuild_in(const Recipe &recipe, const RebuildSettings &settings, 
   return result;
 }
 
-} // namespace
+// The recipe's lock, as it is, and its inputs fetched into `store`.
+Lock frozen_inputs(const Recipe &recipe, const RebuildSettings &settings, Fetcher &fetcher, Store &store) {
+  CurrentLock current = current_lock(recipe, LockMode::frozen, fetcher, {}, settings.progress);
+  FetchOptions fetch;
+  fetch.mirrors = settings.mirrors;
+  fetch.debs_dir = settings.debs_dir;
+  fetch_inputs(current.lock, recipe, store, fetcher, fetch, settings.progress);
+  return current.lock;
+}
 
-RebuildResult rebuild_and_compare(const Recipe &recipe, const RebuildSettings &settings) {
+BuildSettings build_settings(const RebuildSettings &settings, const std::string &out, int64_t epoch) {
+  BuildSettings b;
+  b.out_dir = out;
+  b.source_date_epoch = epoch;
+  b.threads = settings.threads;
+  b.progress = settings.progress;
+  return b;
+}
+
+RebuildResult rebuild_with(const std::string &name, const std::string &path, const RebuildSettings &settings,
+                           const BuildInto &build) {
   if (settings.work_dir.empty()) {
     ScratchDir scratch = ScratchDir::create("mrforge-rebuild");
-    return rebuild_in(recipe, settings, scratch.path());
+    return rebuild_in(name, path, settings, scratch.path(), build);
   }
   fs::create_directories(settings.work_dir);
   if (fs::exists(settings.work_dir + "/store") || fs::exists(settings.work_dir + "/out"))
     throw InputError(settings.work_dir, "already holds store/ or out/: a rebuild needs a fresh work directory");
-  RebuildResult result = rebuild_in(recipe, settings, settings.work_dir);
+  RebuildResult result = rebuild_in(name, path, settings, settings.work_dir, build);
   result.rebuilt_dir = settings.work_dir + "/out";
   return result;
+}
+
+} // namespace
+
+RebuildResult rebuild_and_compare(const Recipe &recipe, const RebuildSettings &settings) {
+  return rebuild_with(recipe.name, recipe.path, settings, [&](Store &store, const std::string &out) {
+    Fetcher fetcher;
+    Lock lock = frozen_inputs(recipe, settings, fetcher, store);
+    BuildSettings b = build_settings(settings, out, settings.source_date_epoch);
+    if (recipe.guest)
+      build_guest(recipe, lock, store, b);
+    else
+      build_oci(recipe, lock, store, b);
+  });
+}
+
+RebuildResult rebuild_app_and_compare(const AppRecipe &app, const RebuildSettings &settings) {
+  return rebuild_with(app.name, app.path, settings, [&](Store &store, const std::string &out) {
+    Fetcher fetcher;
+    std::vector<Lock> locks;
+    locks.reserve(app.services.size());
+    std::vector<AppServiceInputs> inputs;
+    for (const AppServiceSpec &svc : app.services) {
+      locks.push_back(frozen_inputs(svc.recipe, settings, fetcher, store));
+      const char *env = settings.source_date_epoch_env ? settings.source_date_epoch_env->c_str() : nullptr;
+      inputs.push_back({&locks.back(), &store, resolve_source_date_epoch(svc.recipe, env)});
+    }
+    build_app(app, inputs, build_settings(settings, out, 0));
+  });
 }
 
 } // namespace mrforge::builder

@@ -4,6 +4,7 @@
 // signature, its subjects and its statement are checked against the rebuild as well.
 #pragma once
 
+#include <builder/app/app_recipe.hpp>
 #include <builder/audit/artifact_diff.hpp>
 #include <builder/recipe/inputs.hpp>
 #include <builder/recipe/recipe.hpp>
@@ -23,6 +24,7 @@ struct RebuildSettings {
   std::vector<std::string> mirrors;
   std::string debs_dir;
   int64_t source_date_epoch = 0;
+  std::optional<std::string> source_date_epoch_env; // DstackApp: SOURCE_DATE_EPOCH if set (else each service's recipe)
   int threads = 1;
   bool use_guestfs = true;
   Progress progress;
@@ -41,5 +43,7 @@ struct RebuildResult {
 // The recipe's lock is used as it is (frozen): a lock that does not match the recipe is an
 // InputError. Throws what lock, fetch and build throw.
 RebuildResult rebuild_and_compare(const Recipe &recipe, const RebuildSettings &settings);
+// The same for a DstackApp: every service's OciImage recipe from its own lock, in one fresh store.
+RebuildResult rebuild_app_and_compare(const AppRecipe &app, const RebuildSettings &settings);
 
 } // namespace mrforge::builder
