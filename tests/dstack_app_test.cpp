@@ -1,0 +1,536 @@
+// dstack apps: app-compose.json's normalized bytes against dstack's SDK (Python's json.dumps as
+// get_compose_hash.py calls it), the compose file's in-place pinning, RTMR3's app events against a
+// record, and the example app (examples/dstack-app) built twice, signed, rebuilt and verified
+// against a dstack quote whose RTMR3 events an independent Python computation made for it.
+#include "test_support.hpp"
+
+#include <builder/app/app_recipe.hpp>
+#include <builder/audit/artifact_diff.hpp>
+#include <builder/system/store.hpp>
+
+#include <measure/documents/dstack_app.hpp>
+#include <measure/util/hash.hpp>
+#include <measure/verify/dstack_app_check.hpp>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <map>
+
+namespace fs = std::filesystem;
+using namespace mrforge;
+using namespace mrforge::test;
+
+namespace {
+
+constexpr const char *k_python = "/usr/bin/python3";
+
+// The normalization of dstack's Python SDK (get_compose_hash.py to_deterministic_json with
+// sort_object), run by Python on the file given: its bytes, printed as hex.
+std::string python_normalized(const std::string &json_file) {
+  REQUIRE(fs::exists(k_python));
+  std::string hex = sh(std::string(k_python) + " -c " +
+                       shell_quote("import json,sys\n"
+                                   "d=json.load(open(sys.argv[1],encoding='utf-8'))\n"
+                                   "s=json.dumps(d,sort_keys=True,separators=(',',':'),ensure_ascii=False)\n"
+                                   "print(s.encode('utf-8').hex())\n") +
+                       " " + shell_quote(json_file));
+  while (!hex.empty() && hex.back() == '\n') hex.pop_back();
+  Bytes b = from_hex(hex, "python");
+  return std::string(b.begin(), b.end());
+}
+
+std::string sha256_of_file(const std::string &path) {
+  Bytes b = read(path);
+  return to_hex(sha256(ByteView(b.data(), b.size())));
+}
+
+LoggedEvent runtime_event(size_t index, const std::string &name, const Bytes &payload) {
+  LoggedEvent e;
+  e.index = index;
+  e.reg = Register::rtmr3;
+  e.type = k_dstack_runtime_event_type;
+  e.name = name;
+  e.data = payload;
+  e.digest = dstack_runtime_event_digest(e.type, name, ByteView(payload.data(), payload.size()));
+  return e;
+}
+
+Bytes text_bytes(const std::string &s) { return Bytes(s.begin(), s.end()); }
+
+// The guest's RTMR3 events (system_setup.rs order) for an app id and compose hash.
+EventLog app_log(const Bytes &app_id, const Bytes &compose_hash) {
+  EventLog log;
+  size_t i = 0;
+  log.events.push_back(runtime_event(i++, "system-preparing", {}));
+  log.events.push_back(runtime_event(i++, "app-id", app_id));
+  log.events.push_back(runtime_event(i++, "compose-hash", compose_hash));
+  log.events.push_back(runtime_event(i++, "instance-id", Bytes(20, 0x5a)));
+  log.events.push_back(runtime_event(i++, "boot-mr-done", {}));
+  log.events.push_back(runtime_event(i++, "key-provider", text_bytes("{\"name\":\"kms\",\"id\":\"30\"}")));
+  log.events.push_back(runtime_event(i++, "system-ready", {}));
+  log.events.push_back(runtime_event(i++, "MY_APP_EVENT", text_bytes("hello")));
+  return log;
+}
+
+} // namespace
+
+TEST_CASE("app-compose.json's bytes are dstack's SDK normalization, and its sha256 the compose hash", "[dstack_app]") {
+  // dstack sdk/python/tests/test_get_compose_hash.py test_cross_language_compatibility: the JS and
+  // Python SDKs give sha256 551c5fc7... for this object (computed with dstack's own code at 312dc605).
+  nlohmann::json sdk = {{"manifest_version", 1},       {"name", "test-app"},
+                        {"runner", "docker-compose"},  {"docker_compose_file", "docker-compose.yml"},
+                        {"kms_enabled", false},        {"public_logs", true},
+                        {"allowed_envs", {"NODE_ENV"}}};
+  std::string bytes = normalized_app_compose(sdk, "sdk");
+  CHECK(compose_hash_of(ByteView::of(bytes)) == "551c5fc76bfeecfafc5e70ad1f5b0656ac3c2906bf4172371d956e0e70739a0b");
+  CHECK(app_id_of_compose_hash(compose_hash_of(ByteView::of(bytes))) == "551c5fc76bfeecfafc5e70ad1f5b0656ac3c2906");
+
+  // Non-ASCII text, control characters, quotes, nesting and integers: Python's bytes, byte for byte.
+  TempDir work("app-compose");
+  nlohmann::json rich = {
+      {"name", "caf\xc3\xa9 \xe2\x9c\x93 \xf0\x9f\x9a\x80"},
+      {"docker_compose_file", "services:\n  a:\n    image: \"x\" # \\ \t\x01\x7f </script> && 1 > 0\r\n"},
+      {"zeta", {{"b", 2}, {"a", {1, -3, 18446744073709551615ull}}, {"A", nlohmann::json::object()}}},
+      {"allowed_envs", nlohmann::json::array()},
+      {"public_tcbinfo", true}};
+  write_text(work / "rich.json", rich.dump(4, ' ', false)); // another layout than the normal form
+  CHECK(normalized_app_compose(rich, "rich") == python_normalized(work / "rich.json"));
+
+  CHECK_THAT(error_message([] {
+               normalized_app_compose({{"pre_launch_script", nullptr}}, "x");
+             }),
+             Catch::Contains("x.pre_launch_script: is null"));
+  CHECK_THAT(error_message([] {
+               normalized_app_compose({{"swap", {{"size", 1.0}}}}, "x");
+             }),
+             Catch::Contains("x.swap.size: is a floating-point number"));
+  CHECK_THAT(error_message([] {
+               normalized_app_compose({{"n\xc3\xa9", 1}}, "x");
+             }),
+             Catch::Contains("not printable ASCII"));
+  CHECK_THAT(error_message([] { normalized_app_compose({{"name", "\xff"}}, "x"); }), Catch::Contains("not UTF-8"));
+}
+
+TEST_CASE("compose files: each service's image is found, YAML that could hide one is refused", "[dstack_app]") {
+  auto images = compose_service_images("services:\n  b:\n    image: x:1\n  a: {image: 'y:2', ports: [1]}\n", "c.yaml");
+  REQUIRE(images.size() == 2);
+  CHECK(images[0] == std::make_pair(std::string("b"), std::string("x:1")));
+  CHECK(images[1] == std::make_pair(std::string("a"), std::string("y:2")));
+  CHECK_THAT(error_message([] { compose_service_images("x-c: &c {image: a}\nservices:\n  s: *c\n", "c.yaml"); }),
+             Catch::Contains("c.yaml:1:") && Catch::Contains("anchors"));
+  CHECK_THAT(error_message([] { compose_service_images("services:\n  s:\n    build: .\n", "c.yaml"); }),
+             Catch::Contains("c.yaml:3:5") && Catch::Contains("service 's' has no `image`"));
+  CHECK_THAT(error_message([] { compose_service_images("services:\n  s:\n    image: a\n    image: b\n", "c.yaml"); }),
+             Catch::Contains("c.yaml:4:5") && Catch::Contains("`image` appears twice"));
+  CHECK_THAT(error_message([] { compose_service_images("volumes: {}\n", "c.yaml"); }),
+             Catch::Contains("no `services` mapping"));
+  CHECK_THAT(error_message([] { compose_service_images("services:\n  s:\n    image: [a]\n", "c.yaml"); }),
+             Catch::Contains("c.yaml:3:12") && Catch::Contains("non-empty string"));
+}
+
+TEST_CASE("The example app's compose file is pinned in place: only the image references change", "[dstack_app]") {
+  builder::AppRecipe app = builder::load_app_recipe(source_path("examples/dstack-app/app.yaml"));
+  REQUIRE(app.services.size() == 2);
+  CHECK(app.services[0].name == "hello");
+  CHECK(app.services[0].image_ref == "mrforge/hello:1.0");
+  CHECK(app.services[1].name == "worker");
+  CHECK(app.services[1].image_ref == "mrforge/worker:1.0");
+  CHECK(app.settings.key_provider == "kms");
+  const std::string d1 = "sha256:" + std::string(64, 'a'), d2 = "sha256:" + std::string(64, 'b');
+  std::string pinned = builder::pin_compose_images(app, {{"hello", d1}, {"worker", d2}});
+  std::string expected = read_text(source_path("examples/dstack-app/docker-compose.yaml"));
+  size_t a = expected.find("image: mrforge/hello:1.0\n");
+  REQUIRE(a != std::string::npos);
+  expected.insert(a + std::string("image: mrforge/hello:1.0").size(), "@" + d1);
+  size_t b = expected.find("image: \"mrforge/worker:1.0\"");
+  REQUIRE(b != std::string::npos);
+  expected.insert(b + std::string("image: \"mrforge/worker:1.0").size(), "@" + d2);
+  CHECK(pinned == expected);
+
+  // An image written as a block scalar cannot be rewritten in place: refused, naming the line.
+  builder::AppRecipe folded = app;
+  folded.compose_text = "services:\n  hello:\n    image: >-\n      mrforge/hello:1.0\n  worker:\n    image: "
+                        "mrforge/worker:1.0 # pinned below\n";
+  CHECK_THAT(error_message([&] {
+               builder::pin_compose_images(folded, {{"hello", d1}});
+             }),
+             Catch::Contains("docker-compose.yaml:3:12") && Catch::Contains("service 'hello'"));
+  CHECK(builder::pin_compose_images(folded, {{"worker", d2}})
+            .find("image: mrforge/worker:1.0@" + d2 + " # pinned below\n") != std::string::npos);
+}
+
+TEST_CASE("DstackApp recipes are strict: services match the compose file, images name their recipe", "[dstack_app]") {
+  TempDir work("app-recipe");
+  fs::create_directories(work / "oci");
+  for (const char *f : {"hello.yaml", "hello.sh", "motd"})
+    fs::copy_file(source_path(std::string("examples/oci/") + f), work / (std::string("oci/") + f));
+  auto load_with = [&](const std::string &compose, const std::string &extra) {
+    write_text(work / "c.yaml", compose);
+    write_text(work / "app.yaml", "apiVersion: mrforge/v1\nkind: DstackApp\nname: t\ncompose: c.yaml\n"
+                                  "services:\n  web: {recipe: oci/hello.yaml}\nkey_provider: none\n" +
+                                      extra);
+    return error_message([&] { builder::load_app_recipe(work / "app.yaml"); });
+  };
+  CHECK_THAT(load_with("services:\n  web: {image: nginx:1}\n", ""),
+             Catch::Contains("app.yaml:6:8") && Catch::Contains("has image 'nginx:1'") &&
+                 Catch::Contains("write image: mrforge/hello:1.0"));
+  CHECK_THAT(load_with("services:\n  web: {image: 'mrforge/hello:1.0'}\n  db: {image: postgres:16}\n", ""),
+             Catch::Contains("service 'db'") && Catch::Contains("has no entry here"));
+  CHECK_THAT(load_with("services:\n  web: {image: mrforge/hello:1.0}\n", "event_log_version: 2\n"),
+             Catch::Contains("event_log_version"));
+  CHECK_THAT(load_with("services:\n  web: {image: mrforge/hello:1.0}\n", "key_provider_id: 'abcd'\n"),
+             Catch::Contains("key_provider_id") && Catch::Contains("key_provider none"));
+  CHECK_THAT(load_with("services:\n  web: {image: mrforge/hello:1.0}\n", "allowed_envs: [A, 'B C']\n"),
+             Catch::Contains("allowed_envs") && Catch::Contains("environment variable name"));
+  CHECK(builder::is_app_recipe(work / "app.yaml"));
+  CHECK_FALSE(builder::is_app_recipe(work / "oci/hello.yaml"));
+}
+
+TEST_CASE("RTMR3 against an app: app-id and compose-hash compared, runtime values from the log", "[dstack_app]") {
+  const Bytes compose_hash = from_hex(std::string(64, 'c'), "t"),
+              app_id(compose_hash.begin(), compose_hash.begin() + 20);
+  AppExpectation e{app_id, compose_hash, false};
+
+  AppCheck ok = check_app_events(e, app_log(app_id, compose_hash));
+  CHECK(ok.ok());
+  REQUIRE(ok.events.size() == 8);
+  CHECK(ok.events[1].status == AppEventStatus::match);
+  CHECK(ok.events[2].status == AppEventStatus::match);
+  CHECK(ok.events[3].status == AppEventStatus::from_log); // instance-id
+  CHECK(ok.events[5].status == AppEventStatus::from_log); // key-provider
+  CHECK(ok.events[6].status == AppEventStatus::match);    // system-ready (empty)
+  CHECK(ok.events[7].status == AppEventStatus::app_event);
+
+  Bytes other = compose_hash;
+  other[31] ^= 1;
+  AppCheck bad = check_app_events(e, app_log(app_id, other));
+  CHECK_FALSE(bad.ok());
+  REQUIRE(bad.first_divergent);
+  CHECK(bad.events[*bad.first_divergent].name == "compose-hash");
+  CHECK(bad.compose_hash_match == false);
+  CHECK(bad.app_id_match == true);
+  CHECK(bad.logged_compose_hash == other);
+
+  // no_instance_id: instance-id must be empty and is compared.
+  AppExpectation no_id = e;
+  no_id.no_instance_id = true;
+  AppCheck id = check_app_events(no_id, app_log(app_id, compose_hash));
+  REQUIRE(id.first_divergent);
+  CHECK(id.events[*id.first_divergent].name == "instance-id");
+
+  // An event dstack's guest does not emit before system-ready, a missing app-id, a data mismatch.
+  EventLog odd = app_log(app_id, compose_hash);
+  odd.events.insert(odd.events.begin() + 4, runtime_event(99, "debug-shell", text_bytes("on")));
+  AppCheck unknown = check_app_events(e, odd);
+  REQUIRE(unknown.first_divergent);
+  CHECK(unknown.events[*unknown.first_divergent].name == "debug-shell");
+  EventLog missing = app_log(app_id, compose_hash);
+  missing.events.erase(missing.events.begin() + 1);
+  AppCheck none = check_app_events(e, missing);
+  CHECK_FALSE(none.ok());
+  CHECK(none.problems == std::vector<std::string>{"RTMR3 has no app-id event before system-ready"});
+  EventLog altered = app_log(app_id, compose_hash);
+  altered.events[2].data = other; // the digest still covers the record's hash
+  AppCheck alt = check_app_events(e, altered);
+  REQUIRE(alt.first_divergent);
+  CHECK(alt.events[*alt.first_divergent].note.find("do not hash to its digest") != std::string::npos);
+}
+
+TEST_CASE("mrforge-app.json is read strictly", "[dstack_app]") {
+  nlohmann::ordered_json r = {{"kind", "DstackApp"},
+                              {"name", "a"},
+                              {"recipe", {{"name", "a"}, {"sha256", std::string(64, '1')}}},
+                              {"app_compose", "app-compose.json"},
+                              {"compose_hash", std::string(64, 'c')},
+                              {"app_id", std::string(40, 'c')},
+                              {"key_provider", "kms"},
+                              {"no_instance_id", false},
+                              {"services",
+                               {{{"name", "web"},
+                                 {"ref", "x:1"},
+                                 {"digest", "sha256:" + std::string(64, 'd')},
+                                 {"image", "x:1@sha256:" + std::string(64, 'd')},
+                                 {"recipe", "x.yaml"},
+                                 {"recipe_name", "x"},
+                                 {"recipe_sha256", std::string(64, '2')},
+                                 {"lock_sha256", std::string(64, '3')},
+                                 {"output", "images/web"}}}},
+                              {"tool", "mrforge"}};
+  auto parse = [](const nlohmann::ordered_json &j) {
+    std::string s = j.dump();
+    return parse_app_record(ByteView::of(s), "r.json");
+  };
+  CHECK(parse(r).services.at(0).image == "x:1@sha256:" + std::string(64, 'd'));
+  auto with = [&](const char *key, nlohmann::ordered_json v) {
+    nlohmann::ordered_json c = r;
+    c[key] = std::move(v);
+    return error_message([&] { parse(c); });
+  };
+  CHECK_THAT(with("app_id", std::string(40, 'd')), Catch::Contains("r.json.app_id") && Catch::Contains("first 20"));
+  CHECK_THAT(with("compose_hash", std::string(64, 'C')), Catch::Contains("r.json.compose_hash"));
+  CHECK_THAT(with("key_provider", "tpm"), Catch::Contains("r.json.key_provider"));
+  CHECK_THAT(with("kind", "OciImage"), Catch::Contains("r.json.kind"));
+  CHECK_THAT(with("app_compose", "../x.json"), Catch::Contains("r.json.app_compose"));
+  nlohmann::ordered_json c = r;
+  c["services"][0]["image"] = "y:1@sha256:" + std::string(64, 'd');
+  CHECK_THAT(error_message([&] { parse(c); }), Catch::Contains("services[0].image"));
+}
+
+namespace {
+
+// examples/oci and examples/dstack-app copied to `to` (the app refers to ../oci/hello.yaml).
+void copy_examples(const std::string &to, const std::string &touch_time) {
+  for (const char *dir : {"oci", "dstack-app"}) {
+    fs::create_directories(to + "/" + dir);
+    for (const auto &e : fs::directory_iterator(source_path(std::string("examples/") + dir))) {
+      std::string dest = to + "/" + dir + "/" + e.path().filename().string();
+      fs::copy_file(e.path(), dest);
+      REQUIRE(run_shell("touch -d " + shell_quote(touch_time) + " " + shell_quote(dest)).exit_code == 0);
+    }
+  }
+}
+
+// Fetches both service images' locked inputs into `store` (a fresh lock if the mirror no longer
+// serves the committed one, as in the OCI example's test).
+void fetch_app_inputs(const std::string &examples, const std::string &store) {
+  for (const char *recipe : {"oci/hello.yaml", "dstack-app/worker.yaml"}) {
+    std::string path = examples + "/" + recipe;
+    ShellResult fetched = run_mrforge_cli({"fetch", "--frozen", "--store", store, path});
+    if (fetched.exit_code != 0) {
+      WARN("the committed lock of " << recipe << " could not be fetched, locking afresh: " << fetched.err);
+      REQUIRE(run_mrforge_cli({"lock", path}).exit_code == 0);
+      REQUIRE(run_mrforge_cli({"fetch", "--frozen", "--store", store, path}).exit_code == 0);
+    }
+  }
+}
+
+std::map<std::string, std::string> file_digests(const std::string &dir) {
+  std::map<std::string, std::string> out;
+  for (const auto &e : fs::recursive_directory_iterator(dir))
+    if (e.is_regular_file()) out[fs::relative(e.path(), dir).string()] = sha256_of_file(e.path().string());
+  return out;
+}
+
+// A dstack quote-report vector whose RTMR3 app-id and compose-hash events are replaced, computed
+// by Python independently of mrforge: the runtime event digests (SHA384(u32le(type) || ":" ||
+// name || ":" || payload), dstack cc-eventlog runtime_events.rs), RTMR3's replay, and the quote
+// with that RTMR3 at offset 520 (48-byte header + the TD report's fields before RTMR3). The
+// vector's own RTMR3 is checked at that offset first.
+void make_td_document(const std::string &app_compose, const std::string &out, const std::string &app_id = "") {
+  const char *script = R"PY(
+import hashlib, json, struct, sys
+vec, app_compose, out, app_id = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+d = json.load(open(vec))
+events = json.loads(d['event_log']) if isinstance(d['event_log'], str) else d['event_log']
+quote = bytearray.fromhex(d['quote'])
+def replay(evs):
+    mr = bytes(48)
+    for e in evs:
+        mr = hashlib.sha384(mr + bytes.fromhex(e['digest'])).digest()
+    return mr
+rtmr3 = [e for e in events if e['imr'] == 3]
+assert replay(rtmr3) == bytes(quote[520:568]), 'RTMR3 is not at offset 520'
+compose_hash = hashlib.sha256(open(app_compose, 'rb').read()).digest()
+aid = bytes.fromhex(app_id) if app_id else compose_hash[:20]
+for e in rtmr3:
+    if e['event'] == 'app-id':
+        e['event_payload'] = aid.hex()
+    if e['event'] == 'compose-hash':
+        e['event_payload'] = compose_hash.hex()
+    pre = struct.pack('<I', e['event_type']) + b':' + e['event'].encode() + b':' + bytes.fromhex(e['event_payload'])
+    e['digest'] = hashlib.sha384(pre).hexdigest()
+quote[520:568] = replay(rtmr3)
+d['quote'] = quote.hex()
+d['event_log'] = json.dumps(events)
+json.dump(d, open(out, 'w'))
+)PY";
+  sh(std::string(k_python) + " -c " + shell_quote(script) + " " + shell_quote(vector_path("dstack/quote-report.json")) +
+     " " + shell_quote(app_compose) + " " + shell_quote(out) + " " + shell_quote(app_id));
+}
+
+// The record's app-compose.json with `edit` applied to its compose file, normalized by Python.
+void deployed_variant(const std::string &record_compose, const std::string &edit_python, const std::string &out) {
+  sh(std::string(k_python) + " -c " +
+     shell_quote("import json,sys\n"
+                 "d=json.load(open(sys.argv[1],encoding='utf-8'))\n"
+                 "c=d['docker_compose_file']\n" +
+                 edit_python +
+                 "\nd['docker_compose_file']=c\n"
+                 "open(sys.argv[2],'wb').write(json.dumps(d,sort_keys=True,separators=(',',':'),"
+                 "ensure_ascii=False).encode('utf-8'))\n") +
+     " " + shell_quote(record_compose) + " " + shell_quote(out));
+}
+
+} // namespace
+
+TEST_CASE("The example app is byte-identical when built under different conditions, and its compose hash is dstack's",
+          "[dstack_app][network]") {
+  TempDir work("app-repro");
+  std::string store = work / "store";
+  copy_examples(work / "a/examples", "2001-02-03 04:05:06");
+  copy_examples(work / "b/nested/examples", "2024-12-24 18:00:00");
+  fetch_app_inputs(work / "a/examples", store);
+  for (const char *lock : {"oci/hello.yaml.lock", "dstack-app/worker.yaml.lock"})
+    fs::copy_file(work / (std::string("a/examples/") + lock), work / (std::string("b/nested/examples/") + lock),
+                  fs::copy_options::overwrite_existing);
+  fs::create_directories(work / "cwd-a");
+  fs::create_directories(work / "cwd-b");
+  ShellResult a = run_mrforge_cli({"build", "--frozen", "--offline", "--threads", "1", "--store", store,
+                                   "../a/examples/dstack-app/app.yaml", "-o", "../out-a"},
+                                  "cd " + shell_quote(work / "cwd-a") + " && umask 022 && TZ=UTC LC_ALL=C");
+  INFO(a.err);
+  REQUIRE(a.exit_code == 0);
+  ShellResult b = run_mrforge_cli({"build", "--frozen", "--offline", "--threads", "2", "--store", store,
+                                   work / "b/nested/examples/dstack-app/app.yaml", "-o", work / "out-b"},
+                                  "cd " + shell_quote(work / "cwd-b") +
+                                      " && umask 077 && TZ=Pacific/Chatham LC_ALL=C.UTF-8 LANG=de_DE.UTF-8");
+  INFO(b.err);
+  REQUIRE(b.exit_code == 0);
+  auto da = file_digests(work / "out-a"), db = file_digests(work / "out-b");
+  CHECK(da.count("app-compose.json") == 1);
+  CHECK(da.count("images/hello/docker-archive.tar") == 1);
+  CHECK(da.count("images/worker/index.json") == 1);
+  CHECK(da == db);
+  CHECK(builder::diff_paths(work / "out-a", work / "out-b").empty());
+
+  // The compose hash: sha256 of the file's bytes, which are Python's normalization of themselves.
+  const std::string app_compose = work / "out-a/app-compose.json";
+  std::string bytes = read_text(app_compose);
+  CHECK(python_normalized(app_compose) == bytes);
+  std::string hash = sha256_of_file(app_compose);
+  nlohmann::json record = nlohmann::json::parse(read_text(work / "out-a/mrforge-app.json"));
+  CHECK(record["compose_hash"] == hash);
+  CHECK(record["app_id"] == hash.substr(0, 40));
+  CHECK(a.out.find(hash) != std::string::npos);
+
+  // Each service's image is the digest of the image built for it, named so in the compose file.
+  nlohmann::json compose = nlohmann::json::parse(bytes);
+  CHECK(compose["docker_compose_file"] == read_text(work / "out-a/docker-compose.yaml"));
+  CHECK(compose["key_provider"] == "kms");
+  CHECK(compose["kms_enabled"] == true);
+  CHECK(compose["allowed_envs"] == nlohmann::json::array({"GREETING"}));
+  REQUIRE(record["services"].size() == 2);
+  for (const auto &s : record["services"]) {
+    nlohmann::json index =
+        nlohmann::json::parse(read_text(work / ("out-a/" + s["output"].get<std::string>()) + "/index.json"));
+    std::string digest = index["manifests"][0]["digest"];
+    CHECK(s["digest"] == digest);
+    CHECK(s["image"] == s["ref"].get<std::string>() + "@" + digest);
+    CHECK(compose["docker_compose_file"].get<std::string>().find(s["image"].get<std::string>()) != std::string::npos);
+  }
+  CHECK(record["services"][0]["recipe"] == "../oci/hello.yaml");
+
+  // Signed like an image: the statement names every file and verifies against the directory.
+  REQUIRE(run_mrforge_cli({"keygen", "-o", work / "ci"}).exit_code == 0);
+  ShellResult sign = run_mrforge_cli({"sign", "--key", work / "ci.key", work / "out-a"});
+  INFO(sign.err);
+  REQUIRE(sign.exit_code == 0);
+  ShellResult vs = run_mrforge_cli(
+      {"verify-signature", "--pub", work / "ci.pub", work / "out-a.intoto.json", "--artifacts", work / "out-b"});
+  INFO(vs.err);
+  CHECK(vs.exit_code == 0);
+  CHECK(vs.out.find(hash) != std::string::npos);
+  CHECK(vs.out.find("images/worker/docker-archive.tar") != std::string::npos);
+
+  // rebuild --against the published app, with its envelope: identical.
+  ShellResult rb =
+      run_mrforge_cli({"rebuild", "-q", "--threads", "2", work / "a/examples/dstack-app/app.yaml", "--against",
+                       work / "out-a", "--envelope", work / "out-a.intoto.json", "--pub", work / "ci.pub"});
+  INFO(rb.out << rb.err);
+  CHECK(rb.exit_code == 0);
+  CHECK(rb.out.find("IDENTICAL") != std::string::npos);
+
+  // A changed compose file: another compose hash, and diff names the compose file's line.
+  write_text(work / "b/nested/examples/dstack-app/docker-compose.yaml",
+             read_text(work / "b/nested/examples/dstack-app/docker-compose.yaml") + "    stop_grace_period: 5s\n");
+  ShellResult c = run_mrforge_cli({"build", "--frozen", "--offline", "--store", store,
+                                   work / "b/nested/examples/dstack-app/app.yaml", "-o", work / "out-b"});
+  INFO(c.err);
+  REQUIRE(c.exit_code == 0);
+  CHECK(sha256_of_file(work / "out-b/app-compose.json") != hash);
+  ShellResult diff = run_mrforge_cli({"diff", work / "out-a", work / "out-b"});
+  CHECK(diff.exit_code == 4);
+  CHECK(diff.out.find("docker-compose.yaml") != std::string::npos);
+  CHECK(diff.out.find("app-compose.json") != std::string::npos);
+}
+
+TEST_CASE("verify --app: a dstack TD running the example app matches its record; another image digest or compose "
+          "file is exit 4 naming compose-hash and the service",
+          "[dstack_app][network]") {
+  TempDir work("app-verify");
+  std::string store = work / "store";
+  copy_examples(work / "examples", "2020-01-01 00:00:00");
+  fetch_app_inputs(work / "examples", store);
+  ShellResult built = run_mrforge_cli(
+      {"build", "--frozen", "--offline", "--store", store, work / "examples/dstack-app/app.yaml", "-o", work / "app"});
+  INFO(built.err);
+  REQUIRE(built.exit_code == 0);
+  const std::string app_compose = work / "app/app-compose.json";
+  nlohmann::json record = nlohmann::json::parse(read_text(work / "app/mrforge-app.json"));
+  const std::string app_id = record["app_id"], hello_image = record["services"][0]["image"];
+
+  // The TD ran exactly the record's app-compose.json.
+  make_td_document(app_compose, work / "td.json");
+  ShellResult ok = run_mrforge_cli({"verify", "--quote", work / "td.json", "--app", work / "app"});
+  INFO(ok.out << ok.err);
+  CHECK(ok.exit_code == 0);
+  CHECK(ok.out.find("RESULT: OK: RTMR3's app-id and compose-hash match the app record of mrforge-hello-app") !=
+        std::string::npos);
+  CHECK(ok.out.find("not compared: MRTD, RTMR0, RTMR1, RTMR2") != std::string::npos);
+  CHECK(ok.out.find("taken from the log: the TD's random instance seed") != std::string::npos);
+  CHECK(ok.out.find("app event") != std::string::npos); // LIUM_MINER_HOTKEY after system-ready
+  ShellResult record_file =
+      run_mrforge_cli({"verify", "--quote", work / "td.json", "--app", work / "app/mrforge-app.json", "--json"});
+  CHECK(record_file.exit_code == 0);
+  nlohmann::json j = nlohmann::json::parse(record_file.out);
+  CHECK(j["app"]["compose_hash_match"] == true);
+  CHECK(j["app"]["app_id_match"] == true);
+
+  // The same compose file with another digest for the hello service, deployed with the record's
+  // app id pinned (as a KMS deployment does): compose-hash is the first divergent event.
+  std::string other_digest = "sha256:" + std::string(64, 'e');
+  deployed_variant(app_compose,
+                   "c=c.replace(" + nlohmann::json(hello_image).dump() + "," +
+                       nlohmann::json(record["services"][0]["ref"].get<std::string>() + "@" + other_digest).dump() +
+                       ")",
+                   work / "deployed.json");
+  REQUIRE(sha256_of_file(work / "deployed.json") != record["compose_hash"]);
+  make_td_document(work / "deployed.json", work / "td-other.json", app_id);
+  ShellResult bad = run_mrforge_cli(
+      {"verify", "--quote", work / "td-other.json", "--app", work / "app", "--app-compose", work / "deployed.json"});
+  INFO(bad.out << bad.err);
+  CHECK(bad.exit_code == 4);
+  CHECK(bad.out.find("first divergent RTMR3 event: log event") != std::string::npos);
+  CHECK(bad.out.find("(compose-hash)") != std::string::npos);
+  CHECK(bad.out.find("service 'hello': image mrforge/hello:1.0@" + other_digest + ", the record has " + hello_image) !=
+        std::string::npos);
+  CHECK(bad.out.find("service 'worker'") == std::string::npos);
+  CHECK(bad.out.find("RESULT: MISMATCH: RTMR3 differs from the app record of mrforge-hello-app (compose-hash)") !=
+        std::string::npos);
+  // Without the deployed file: the record's services and digests, and what to give.
+  ShellResult bare = run_mrforge_cli({"verify", "--quote", work / "td-other.json", "--app", work / "app"});
+  CHECK(bare.exit_code == 4);
+  CHECK(bare.out.find("hello " + hello_image) != std::string::npos);
+  CHECK(bare.out.find("give --app-compose FILE") != std::string::npos);
+  // A file that is not what the TD ran cannot name a service.
+  ShellResult wrong = run_mrforge_cli(
+      {"verify", "--quote", work / "td-other.json", "--app", work / "app", "--app-compose", app_compose});
+  CHECK(wrong.exit_code == 4);
+  CHECK(wrong.out.find("is not the app-compose.json this TD ran") != std::string::npos);
+
+  // A changed compose file (same images): compose-hash differs and the report says it is the text.
+  deployed_variant(app_compose, "c=c+'    mem_limit: 1g\\n'", work / "deployed-text.json");
+  make_td_document(work / "deployed-text.json", work / "td-text.json");
+  ShellResult text = run_mrforge_cli({"verify", "--quote", work / "td-text.json", "--app", work / "app",
+                                      "--app-compose", work / "deployed-text.json"});
+  CHECK(text.exit_code == 4);
+  CHECK(text.out.find("(app-id)") != std::string::npos); // not pinned: the app id follows the hash
+  CHECK(text.out.find("compose-hash") != std::string::npos);
+  CHECK(text.out.find("the same images, but the compose file's text differs") != std::string::npos);
+
+  // The record's output changed after the build is refused (exit 2), not compared.
+  write_text(app_compose, read_text(app_compose) + " ");
+  CHECK(run_mrforge_cli({"verify", "--quote", work / "td.json", "--app", work / "app"}).exit_code == 2);
+}
