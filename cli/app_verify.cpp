@@ -83,6 +83,7 @@ AppVerification verify_app(const std::string &app, const std::string &app_compos
   e.app_id = from_hex(v.record.app_id, record_path + ".app_id");
   e.compose_hash = from_hex(v.record.compose_hash, record_path + ".compose_hash");
   e.no_instance_id = v.record.no_instance_id;
+  e.key_provider = v.record.key_provider;
   v.check = check_app_events(e, log);
   v.log_trusted = log_trusted;
   if (v.check.compose_hash_match == false)

@@ -191,7 +191,7 @@ TEST_CASE("DstackApp recipes are strict: services match the compose file, images
 TEST_CASE("RTMR3 against an app: app-id and compose-hash compared, runtime values from the log", "[dstack_app]") {
   const Bytes compose_hash = from_hex(std::string(64, 'c'), "t"),
               app_id(compose_hash.begin(), compose_hash.begin() + 20);
-  AppExpectation e{app_id, compose_hash, false};
+  AppExpectation e{app_id, compose_hash, false, "kms"};
 
   AppCheck ok = check_app_events(e, app_log(app_id, compose_hash));
   CHECK(ok.ok());
@@ -200,7 +200,8 @@ TEST_CASE("RTMR3 against an app: app-id and compose-hash compared, runtime value
   CHECK(ok.events[2].status == AppEventStatus::match);
   CHECK(ok.events[3].status == AppEventStatus::from_log); // instance-id
   CHECK(ok.events[5].status == AppEventStatus::from_log); // key-provider
-  CHECK(ok.events[6].status == AppEventStatus::match);    // system-ready (empty)
+  CHECK(ok.events[5].note.find("the app chose key_provider kms") != std::string::npos);
+  CHECK(ok.events[6].status == AppEventStatus::match); // system-ready (empty)
   CHECK(ok.events[7].status == AppEventStatus::app_event);
 
   Bytes other = compose_hash;

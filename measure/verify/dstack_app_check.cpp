@@ -87,6 +87,9 @@ AppCheck check_app_events(const AppExpectation &expected, const EventLog &log) {
     } else if (const char *source = runtime_value_source(e->name)) {
       c.status = AppEventStatus::from_log;
       c.note = std::string("taken from the log: ") + source;
+      // The event's name for each choice is the guest's (none, local-sgx, tpm, kms), not compared here.
+      if (e->name == "key-provider" && !expected.key_provider.empty())
+        c.note += "; the app chose key_provider " + expected.key_provider;
     } else {
       c.status = AppEventStatus::mismatch;
       c.note = "dstack's guest emits no event of this name before system-ready";

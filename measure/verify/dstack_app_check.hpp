@@ -30,6 +30,7 @@ struct AppExpectation {
   Bytes app_id;       // 20 bytes
   Bytes compose_hash; // 32 bytes
   bool no_instance_id = false;
+  std::string key_provider; // the app's choice (kms, local, none), shown beside the key-provider event
 };
 
 enum class AppEventStatus {
