@@ -114,7 +114,7 @@ void print_app_verification(const AppVerification &v) {
 }
 
 std::string app_summary(const AppVerification &v) {
-  const std::string of = "the app record of " + v.record.name;
+  const std::string of = "the app record of " + terminal_text(v.record.name);
   if (!v.log_trusted) return "RTMR3 not compared with " + of + " (the log does not replay to the quote)";
   if (v.check.ok()) return "RTMR3's app-id and compose-hash match " + of;
   std::vector<std::string> bad;
