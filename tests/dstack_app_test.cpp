@@ -457,7 +457,7 @@ TEST_CASE("The example app is byte-identical when built under different conditio
   CHECK(diff.out.find("app-compose.json") != std::string::npos);
 }
 
-TEST_CASE("verify --app: a dstack TD running the example app matches its record; another image digest or compose "
+TEST_CASE("verify --app: a dstack TD running the example app matches its record, and another image digest or compose "
           "file is exit 4 naming compose-hash and the service",
           "[dstack_app][network]") {
   TempDir work("app-verify");
