@@ -479,7 +479,7 @@ PlatformProfile parse_platform_profile(const std::string &yaml, const std::strin
 OvmfVariant parse_ovmf_variant(const std::string &yaml, const std::string &file) {
   Field root = load_root(yaml, file, "OvmfVariant");
   root.expect_map({"apiVersion", "kind", "name", "description", "secure_boot_variables", "separator_boot_register",
-                   "boot_variables", "extra_events", "vtpm_acpi_blobs", "known_builds"});
+                   "boot_variables", "extra_events", "vtpm_acpi_blobs", "known_builds", "dstack"});
   OvmfVariant v;
   v.source = ProfileSource{file_name_of(file), sha256_hex(yaml), file};
   v.name = root.required("name").str();
@@ -558,6 +558,17 @@ OvmfVariant parse_ovmf_variant(const std::string &yaml, const std::string &file)
       if (b.description.empty()) f.required("description").fail("say which build this is (package, version, file)");
       v.known_builds.push_back(std::move(b));
     }
+  }
+  if (auto dstack = root.optional("dstack")) {
+    dstack->expect_map({"name", "cfv_digest"});
+    DstackOvmfName d;
+    d.name = dstack->required("name").str();
+    if (d.name.empty()) dstack->required("name").fail("the name dstack's measurement file gives the variant");
+    Field cfv = dstack->required("cfv_digest");
+    Bytes digest = cfv.hex();
+    if (digest.size() != 48) cfv.fail("a SHA-384 digest has 96 hex digits");
+    d.cfv_digest = to_sha384(digest);
+    v.dstack = std::move(d);
   }
   return v;
 }

@@ -33,6 +33,46 @@ constexpr const char *k_exit_boot_services_returned = "Exit Boot Services Return
 // "ACPI DATA" is the event data OVMF logs with each fw_cfg ACPI blob (OvmfPkg/AcpiPlatformDxe).
 constexpr const char *k_acpi_event_data = "ACPI DATA";
 
+} // namespace
+
+// The kernel's RTMR1 digest: its Authenticode, after QEMU's setup-header patch when the profile
+// says QEMU patches it (which depends on the memory size, the initrd size and the command line).
+std::pair<Sha384, std::string> kernel_event_digest(const PlatformProfile &profile, const MeasureInputs &in) {
+  if (!in.kernel) throw InputError("kernel", "give --kernel FILE or --digest kernel=HEX");
+  const NamedBytes &k = *in.kernel;
+  if (profile.kernel_header_patch == KernelHeaderPatch::none) {
+    PeImage pe = parse_pe(k.bytes, k.error_source());
+    return {to_sha384(authenticode(k.bytes, pe, HashAlgorithm::sha384)),
+            "computed: Authenticode of " + k.name + " as served (profile: no header patch)"};
+  }
+  SetupHeader header = parse_setup_header(k.bytes, k.error_source());
+  QemuPatchInput patch;
+  if (in.memory == 0)
+    throw InputError("--memory", "the kernel setup-header patch depends on the guest memory size: give --memory");
+  patch.memory_bytes = in.memory;
+  if (in.initrd)
+    patch.initrd_size = in.initrd->bytes.size();
+  else if (in.supplied.count(DigestSlot::initrd)) {
+    if (!in.initrd_size)
+      throw InputError(
+          "--initrd-size",
+          "QEMU patches the kernel header with the initrd size: give --initrd FILE or --initrd-size BYTES");
+    patch.initrd_size = *in.initrd_size;
+  }
+  patch.cmdline = in.cmdline;
+  patch.layout = profile.memory_layout;
+  patch.acpi_data_size = profile.qemu_acpi_data_size;
+  Bytes patched = qemu_patched_kernel(k.bytes, header, patch);
+  PeImage pe = parse_pe(patched, k.error_source());
+  std::string initrd_note =
+      patch.initrd_size ? ", initrd " + std::to_string(*patch.initrd_size) + " bytes" : ", no initrd";
+  return {to_sha384(authenticode(patched, pe, HashAlgorithm::sha384)),
+          "computed: Authenticode of " + k.name + " after QEMU's setup-header patch (memory " +
+              format_memory_size(patch.memory_bytes) + initrd_note + ")"};
+}
+
+namespace {
+
 class EventBuilder {
 public:
   EventBuilder(const PlatformProfile &profile, const OvmfVariant &ovmf, const MeasureInputs &in)
@@ -81,8 +121,11 @@ private:
   template <typename Compute>
   void add_slot(DigestSlot slot, Register reg, uint32_t type, std::string description, Compute compute) {
     if (const Sha384 *d = supplied(slot)) {
+      auto origin = m_in.supplied_origin.find(slot);
       add(reg, type, std::move(description), *d,
-          std::string("supplied digest (--digest ") + digest_slot_name(slot) + ")");
+          origin != m_in.supplied_origin.end()
+              ? origin->second
+              : std::string("supplied digest (--digest ") + digest_slot_name(slot) + ")");
       return;
     }
     auto [digest, source] = compute();
@@ -233,37 +276,7 @@ private:
     }
   }
 
-  std::pair<Sha384, std::string> kernel_digest() const {
-    if (!m_in.kernel) throw InputError("kernel", "give --kernel FILE or --digest kernel=HEX");
-    const NamedBytes &k = *m_in.kernel;
-    if (m_profile.kernel_header_patch == KernelHeaderPatch::none) {
-      PeImage pe = parse_pe(k.bytes, k.error_source());
-      return {to_sha384(authenticode(k.bytes, pe, HashAlgorithm::sha384)),
-              "computed: Authenticode of " + k.name + " as served (profile: no header patch)"};
-    }
-    SetupHeader header = parse_setup_header(k.bytes, k.error_source());
-    QemuPatchInput patch;
-    patch.memory_bytes = memory_for("kernel setup-header patch");
-    if (m_in.initrd)
-      patch.initrd_size = m_in.initrd->bytes.size();
-    else if (supplied(DigestSlot::initrd)) {
-      if (!m_in.initrd_size)
-        throw InputError(
-            "--initrd-size",
-            "QEMU patches the kernel header with the initrd size: give --initrd FILE or --initrd-size BYTES");
-      patch.initrd_size = *m_in.initrd_size;
-    }
-    patch.cmdline = m_in.cmdline;
-    patch.layout = m_profile.memory_layout;
-    patch.acpi_data_size = m_profile.qemu_acpi_data_size;
-    Bytes patched = qemu_patched_kernel(k.bytes, header, patch);
-    PeImage pe = parse_pe(patched, k.error_source());
-    std::string initrd_note =
-        patch.initrd_size ? ", initrd " + std::to_string(*patch.initrd_size) + " bytes" : ", no initrd";
-    return {to_sha384(authenticode(patched, pe, HashAlgorithm::sha384)),
-            "computed: Authenticode of " + k.name + " after QEMU's setup-header patch (memory " +
-                format_memory_size(patch.memory_bytes) + initrd_note + ")"};
-  }
+  std::pair<Sha384, std::string> kernel_digest() const { return kernel_event_digest(m_profile, m_in); }
 
   const PlatformProfile &m_profile;
   const OvmfVariant &m_ovmf;

@@ -43,6 +43,9 @@ struct MeasureInputs {
   std::optional<AcpiDigests> acpi;
   std::string acpi_origin; // e.g. the --acpi-tables directory
   std::map<DigestSlot, Sha384> supplied;
+  // Where a supplied digest comes from, for the event's source ("tdx_measurement
+  // image.kernel_authenticode"); absent: "supplied digest (--digest NAME)".
+  std::map<DigestSlot, std::string> supplied_origin;
 };
 
 struct Measurement {
@@ -62,5 +65,11 @@ uint64_t parse_memory_size(const std::string &text, const std::string &what = "-
 // Throws InputError when an input needed by the profile is missing or unacceptable (naming the
 // option to give), FormatError when a supplied binary is malformed.
 Measurement measure(const PlatformProfile &profile, const OvmfVariant &ovmf, const MeasureInputs &in);
+
+// The kernel's RTMR1 digest as measure() computes it from in.kernel (Authenticode, after QEMU's
+// setup-header patch for in.memory when the profile says QEMU patches it), and its source text.
+// Throws InputError when the kernel or an input of the patch is missing, FormatError for a
+// malformed kernel.
+std::pair<Sha384, std::string> kernel_event_digest(const PlatformProfile &profile, const MeasureInputs &in);
 
 } // namespace mrforge

@@ -24,6 +24,7 @@ MeasureInputs measure_inputs(const MeasureRequest &r) {
   in.cpus = r.cpus;
   in.memory = r.memory;
   in.supplied = r.supplied;
+  in.supplied_origin = r.supplied_origin;
   switch (r.acpi.kind) {
   case AcpiInputKind::none: break;
   case AcpiInputKind::blobs:

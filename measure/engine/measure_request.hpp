@@ -46,7 +46,8 @@ struct MeasureRequest {
   uint64_t memory = 0;      // bytes
   std::string shape_origin; // where CPUs and memory came from
   AcpiInput acpi;
-  std::map<DigestSlot, Sha384> supplied; // component digests given instead of binaries
+  std::map<DigestSlot, Sha384> supplied;             // component digests given instead of binaries
+  std::map<DigestSlot, std::string> supplied_origin; // where they come from (MeasureInputs::supplied_origin)
 };
 
 // The engine's inputs for a request (the ACPI digests computed from blobs or generated from the

@@ -122,6 +122,14 @@ struct KnownFirmwareBuild {
   std::string description; // "Debian bookworm ovmf 2022.11-6+deb12u2, /usr/share/ovmf/OVMF.fd"
 };
 
+// How dstack names this variant in measurement.tdx.cbor (`tdvf.ovmf`) and the CFV digest its
+// verifier takes for it (dstack has no firmware file at hand there: the CFV is a constant of the
+// variant, dstack-mr/src/tdvf.rs rtmr0_log_from_td_hob_hash_with_acpi_hashes).
+struct DstackOvmfName {
+  std::string name; // "pre202505"
+  Sha384 cfv_digest{};
+};
+
 // A firmware build: what belongs to OVMF rather than to the host.
 struct OvmfVariant {
   std::string name;
@@ -137,6 +145,7 @@ struct OvmfVariant {
   // PCR1 as "ACPI DATA", in log order; empty when it measures none (OVMF before edk2-stable202302).
   std::vector<AcpiBlob> vtpm_acpi_blobs;
   std::vector<KnownFirmwareBuild> known_builds; // fingerprints of the builds it describes (may be empty)
+  std::optional<DstackOvmfName> dstack;         // the name dstack gives it, when dstack knows it
 };
 
 } // namespace mrforge
