@@ -12,14 +12,20 @@
 #include <builder/attest/expected_values.hpp>
 
 #include <measure/documents/attestation_inputs.hpp>
+#include <measure/documents/dstack_measurement.hpp>
 #include <measure/documents/measurement_json.hpp>
 #include <measure/documents/profile_yaml.hpp>
+#include <measure/dstack/runtime_event_names.hpp>
 #include <measure/formats/tcg_log.hpp>
 #include <measure/util/errors.hpp>
+#include <measure/util/input_limits.hpp>
+#include <measure/util/mapped_file.hpp>
 #include <measure/util/size_text.hpp>
 #include <measure/util/strings.hpp>
+#include <measure/util/terminal_text.hpp>
 #include <measure/verify/verify.hpp>
 
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -33,10 +39,11 @@ struct VerifyOptions {
   std::string event_log;
   std::string ima;
   std::string expected;
-  std::string pub;         // the signer's public key when --expected is a DSSE envelope
-  std::string app;         // --app DIR|mrforge-app.json: RTMR3 against a dstack app record
-  std::string app_compose; // --app-compose FILE: the deployed app-compose.json
-  long shape = -1;         // --expected-shape N, -1: not given
+  std::string pub;                // the signer's public key when --expected is a DSSE envelope
+  std::string app;                // --app DIR|mrforge-app.json: RTMR3 against a dstack app record
+  std::string app_compose;        // --app-compose FILE: the deployed app-compose.json
+  std::string dstack_measurement; // --dstack-measurement FILE|IMAGE_DIR
+  long shape = -1;                // --expected-shape N, -1: not given
   MeasureOptions inputs;
   bool no_mrtd = false;
   bool log_only = false;
@@ -75,8 +82,11 @@ Comparison comparison(const VerifyReport &r, const std::string &against, bool lo
 
 // "RESULT: OK: MRTD, RTMR0, RTMR1, RTMR2 match the engine's prediction (...); the event log replays to
 // the quote's RTMR0-3; not compared: none".
-std::string summary_line(const VerifyReport &r, const Comparison &c, bool passed,
-                         const AppVerification *app = nullptr) {
+struct DstackSide;
+std::string dstack_summary(const DstackSide &d);
+
+std::string summary_line(const VerifyReport &r, const Comparison &c, bool passed, const AppVerification *app = nullptr,
+                         const DstackSide *dstack = nullptr) {
   std::string replay = r.log_consistent             ? "the event log replays to the quote's RTMR0-3"
                        : !r.data_mismatches.empty() ? "the event log's digests replay to the quote but " +
                                                           std::to_string(r.data_mismatches.size()) +
@@ -95,13 +105,21 @@ std::string summary_line(const VerifyReport &r, const Comparison &c, bool passed
   else
     line += join(c.compared, ", ") + " match " + c.against;
   if (app && !c.compared.empty()) line += "; " + app_summary(*app);
+  if (dstack) line += dstack_summary(*dstack);
   line += "; " + replay;
   if (!c.not_compared.empty()) line += "; not compared: " + join(c.not_compared, ", ");
   return line;
 }
 
+// What the dstack path adds to the report: the sources of each register, the measurement file's
+// binding, and RTMR3's events decoded.
+struct DstackSide {
+  DstackExpectation expectation;
+  std::vector<Rtmr3Event> rtmr3;
+};
+
 Json report_json(const VerifyReport &r, const EventLog &log, bool passed, const Comparison &cmp,
-                 const AppVerification *app) {
+                 const AppVerification *app, const DstackSide *dstack) {
   Json j{{"ok", passed}, {"log_consistent", r.log_consistent}, {"log_vs_quote", Json::array()}};
   for (const RegisterCheck &c : r.log_vs_quote)
     j["log_vs_quote"].push_back(Json{{"register", register_name(c.reg)},
@@ -130,7 +148,7 @@ Json report_json(const VerifyReport &r, const EventLog &log, bool passed, const 
   j["differing"] = cmp.differing;
   j["not_compared"] = cmp.not_compared;
   j["expected_source"] = cmp.log_only ? Json(nullptr) : Json(cmp.against);
-  j["summary"] = summary_line(r, cmp, passed, app);
+  j["summary"] = summary_line(r, cmp, passed, app, dstack);
   j["app"] = app ? app_verification_json(*app) : Json(nullptr);
   j["data_mismatches"] = Json::array();
   for (const DataMismatch &m : r.data_mismatches)
@@ -144,13 +162,48 @@ Json report_json(const VerifyReport &r, const EventLog &log, bool passed, const 
                                      {"payload", rtmr3_payload(*e)},
                                      {"data_check", data_check_name(e->data_check.status)},
                                      {"digest", e->digest ? Json(to_hex(*e->digest)) : Json(nullptr)}});
+  if (dstack) {
+    j["sources"] = dstack->expectation.sources;
+    j["measurement_file_binding"] = dstack->expectation.binding;
+    j["measurement_file_bound"] = dstack->expectation.bound;
+    j["rtmr3_decoded"] = Json::array();
+    for (const Rtmr3Event &e : dstack->rtmr3)
+      j["rtmr3_decoded"].push_back(Json{{"index", e.index},
+                                        {"name", e.name},
+                                        {"kind", rtmr3_event_kind_name(e.kind)},
+                                        {"meaning", e.meaning},
+                                        {"value", e.value},
+                                        {"problem", e.problem}});
+    j["rtmr3_all_understood"] = all_understood(dstack->rtmr3);
+  }
   return j;
+}
+
+// "; RTMR3: 9 events, all understood (1 app event); measurement file bound to os_image_hash".
+std::string dstack_summary(const DstackSide &d) {
+  size_t app = 0, unknown = 0;
+  std::vector<std::string> unknown_names;
+  for (const Rtmr3Event &e : d.rtmr3) {
+    if (e.kind == Rtmr3EventKind::app) ++app;
+    if (e.kind == Rtmr3EventKind::unknown) {
+      ++unknown;
+      unknown_names.push_back("#" + std::to_string(e.index) + " " +
+                              terminal_text(e.name.empty() ? "(no name)" : e.name));
+    }
+  }
+  std::string s = "; RTMR3: " + std::to_string(d.rtmr3.size()) + " event(s)";
+  s += unknown ? ", NOT all understood (" + join(unknown_names, ", ") + ")" : ", all understood";
+  if (app) s += " (" + std::to_string(app) + " app event(s) after system-ready)";
+  s += d.expectation.bound
+           ? "; measurement file bound to the vm_config's os_image_hash"
+           : "; measurement file binding " + d.expectation.binding.substr(0, d.expectation.binding.find(':'));
+  return s;
 }
 
 std::string verdict(std::optional<bool> m) { return !m ? "not expected" : *m ? "match" : "MISMATCH"; }
 
 void print_report(const VerifyReport &r, const EventLog &log, const TdQuote &q, bool passed, const Comparison &cmp,
-                  const AppVerification *app) {
+                  const AppVerification *app, const DstackSide *dstack) {
   std::cout << "Log against the quote (replay):\n";
   std::vector<std::vector<std::string>> rows;
   bool replays = true;
@@ -168,6 +221,11 @@ void print_report(const VerifyReport &r, const EventLog &log, const TdQuote &q, 
       print_line("  log event " + std::to_string(m.index) + " (" + (m.reg ? register_name(*m.reg) : "-") + ", " +
                  event_type_label(m.type) + "): " + m.note);
   }
+  if (dstack) {
+    std::cout << "\nExpected values from:\n";
+    for (const std::string &line : dstack->expectation.sources) print_line("  " + line);
+    print_line("  measurement file binding: " + dstack->expectation.binding);
+  }
   std::cout << "\nQuote against the expected values:\n";
   print_table({{"  mrtd", verdict(r.mrtd_match), to_hex(q.mrtd)},
                {"  rtmr0", verdict(r.rtmr_match[0]), to_hex(q.rtmr[0])},
@@ -183,7 +241,16 @@ void print_report(const VerifyReport &r, const EventLog &log, const TdQuote &q, 
       print_line("  " + e.assumption + ": reproduces " + e.what_it_reproduces);
   }
   auto rtmr3 = events_of(log, Register::rtmr3);
-  if (!rtmr3.empty() && r.log_consistent) {
+  if (dstack && r.log_consistent) {
+    std::cout << "\nRTMR3 runtime events (decoded as dstack defines them):\n";
+    std::vector<std::vector<std::string>> ev = {{"  #", "NAME", "KIND", "VALUE"}};
+    for (const Rtmr3Event &e : dstack->rtmr3) {
+      std::string value = e.kind == Rtmr3EventKind::unknown ? e.problem : e.value.empty() ? "(empty)" : e.value;
+      ev.push_back({"  " + std::to_string(e.index), e.name.empty() ? "(no name)" : e.name,
+                    rtmr3_event_kind_name(e.kind), value});
+    }
+    print_table(ev);
+  } else if (!rtmr3.empty() && r.log_consistent) {
     std::cout << "\nRTMR3 runtime events:\n";
     std::vector<std::vector<std::string>> ev = {{"  #", "NAME", "CHECK", "PAYLOAD"}};
     for (const LoggedEvent *e : rtmr3)
@@ -195,8 +262,11 @@ void print_report(const VerifyReport &r, const EventLog &log, const TdQuote &q, 
   std::cout << "\n";
   for (const std::string &n : r.notes) print_line("note: " + n);
   for (const std::string &n : quote_notes(q)) print_line("note: " + n);
-  std::cout << summary_line(r, cmp, passed, app) << "\n";
+  std::cout << summary_line(r, cmp, passed, app, dstack) << "\n";
 }
+
+int run_expected(const VerifyOptions &o);
+int run_dstack(const VerifyOptions &o, const Bytes &document);
 
 int run_verify(const VerifyOptions &o) {
   if (!o.expected.empty() && any_measure_option(o.inputs))
@@ -206,6 +276,18 @@ int run_verify(const VerifyOptions &o) {
   if (!o.app_compose.empty() && o.app.empty()) throw InputError("--app-compose", "only with --app");
   if (o.log_only && !o.app.empty())
     throw InputError("--log-only", "checks only that the log belongs to the quote: give it without --app");
+  if (!o.dstack_measurement.empty() && (!o.expected.empty() || any_measure_option(o.inputs) || o.log_only))
+    throw InputError("--dstack-measurement", "the measurement file gives the expected values: not with --expected, "
+                                             "--log-only or the measure options");
+  if (!o.expected.empty() || any_measure_option(o.inputs) || o.log_only) return run_expected(o);
+  // A dstack attestation document whose vm_config carries tdx_measurement, or one given its
+  // image's measurement file, needs nothing else (--app adds RTMR3's app events).
+  Bytes document = read_file(o.quote, limits::k_quote);
+  if (!o.dstack_measurement.empty() || has_dstack_tdx_measurement(document)) return run_dstack(o, document);
+  return run_expected(o);
+}
+
+int run_expected(const VerifyOptions &o) {
   const bool expected_given = !o.expected.empty() || any_measure_option(o.inputs) || !o.app.empty();
   if (o.log_only && expected_given)
     throw InputError("--log-only", "checks only that the log belongs to the quote: give it without expected values");
@@ -213,7 +295,8 @@ int run_verify(const VerifyOptions &o) {
     throw InputError("--expected",
                      "nothing to compare the quote with: give --expected FILE|DIR (measurements.json, `mrforge "
                      "measure --json` output or a signed statement), an IMAGE_DIR or the measure options; "
-                     "--log-only accepts \"the log belongs to the quote\" as the whole result");
+                     "--log-only accepts \"the log belongs to the quote\" as the whole result; a dstack document "
+                     "without tdx_measurement takes its image's measurement.tdx.cbor with --dstack-measurement");
   // A signed statement's signature is checked before anything else is read.
   std::optional<builder::ExpectedFile> expected;
   if (!o.expected.empty()) {
@@ -261,9 +344,62 @@ int run_verify(const VerifyOptions &o) {
   }
   const AppVerification *app_ptr = app ? &*app : nullptr;
   if (o.json)
-    print_json(report_json(report, log, passed, c, app_ptr));
+    print_json(report_json(report, log, passed, c, app_ptr, nullptr));
   else
-    print_report(report, log, quote, passed, c, app_ptr);
+    print_report(report, log, quote, passed, c, app_ptr, nullptr);
+  return passed ? k_exit_ok : k_exit_mismatch;
+}
+
+// --dstack-measurement FILE|IMAGE_DIR: a measurement.tdx.cbor, or an image directory holding one
+// (and its sha256sum.txt, which binds it to the image).
+DstackMeasurementInput read_dstack_measurement(const std::string &path) {
+  DstackMeasurementInput in;
+  if (std::filesystem::is_directory(path)) {
+    in.measurement = InputFile::open_in(path, k_tdx_measurement_file_name, limits::k_dstack_measurement).read_all();
+    in.measurement_source = path + "/" + k_tdx_measurement_file_name;
+    if (std::filesystem::exists(path + "/sha256sum.txt")) {
+      in.checksum_file = InputFile::open_in(path, "sha256sum.txt", limits::k_text_record).read_all();
+      in.checksum_source = path + "/sha256sum.txt";
+    }
+  } else {
+    in.measurement = read_file(path, limits::k_dstack_measurement);
+    in.measurement_source = path;
+  }
+  return in;
+}
+
+int run_dstack(const VerifyOptions &o, const Bytes &document) {
+  std::optional<DstackMeasurementInput> given;
+  if (!o.dstack_measurement.empty()) given = read_dstack_measurement(o.dstack_measurement);
+  DstackSide side{dstack_expectation(document, o.quote, given), {}};
+  TdQuote quote = read_quote(o.quote);
+  EventLog log = read_event_log(o.event_log.empty() ? o.quote : o.event_log, o.ima);
+  VerifyReport report = verify(side.expectation.expected, log, quote);
+  report.notes.insert(report.notes.begin(), side.expectation.notes.begin(), side.expectation.notes.end());
+  side.rtmr3 = classify_rtmr3_events(log);
+  // The image hash the TD logged (from the KMS) is reported next to the vm_config's, not compared:
+  // the registers above are what tie the TD to the image.
+  for (const Rtmr3Event &e : side.rtmr3)
+    if (e.kind == Rtmr3EventKind::dstack && e.name == "os-image-hash" && e.value != side.expectation.os_image_hash)
+      report.notes.push_back("RTMR3 event " + std::to_string(e.index) + " os-image-hash " + e.value +
+                             " is not the vm_config's os_image_hash " +
+                             (side.expectation.os_image_hash.empty() ? "(absent)" : side.expectation.os_image_hash) +
+                             " (the hash the TD was given by its key provider; not compared)");
+  Comparison c = comparison(report, side.expectation.against, false);
+  // Every register compared, every RTMR3 event understood, the file bound to the image: only
+  // then is the TD this image.
+  bool passed = report.ok() && c.not_compared.empty() && all_understood(side.rtmr3) && side.expectation.bound;
+  // --app: RTMR3's app events against the app's record as well.
+  std::optional<AppVerification> app;
+  if (!o.app.empty()) {
+    app = verify_app(o.app, o.app_compose, log, report.log_consistent);
+    passed = passed && app->ok();
+  }
+  const AppVerification *app_ptr = app ? &*app : nullptr;
+  if (o.json)
+    print_json(report_json(report, log, passed, c, app_ptr, &side));
+  else
+    print_report(report, log, quote, passed, c, app_ptr, &side);
   return passed ? k_exit_ok : k_exit_mismatch;
 }
 
@@ -287,12 +423,18 @@ void add_verify_command(CLI::App &app, Runner &run) {
               "taken from the log, and the first divergent RTMR3 event is named. Without expected values verify\n"
               "refuses to run (exit 2) unless --log-only says that the replay is the whole check. The last line\n"
               "says exactly what was compared.\n"
+              "A dstack attestation document whose vm_config has tdx_measurement (dstack's measurement.tdx.cbor)\n"
+              "needs nothing else: MRTD and RTMR0-2 are computed from that file and the vm_config (RTMR0 with\n"
+              "mrforge's ACPI tables), RTMR3's events are decoded as dstack defines them (one it does not define\n"
+              "before system-ready fails the check; later ones are the app's), and the file's binding to the\n"
+              "vm_config's os_image_hash is checked. --dstack-measurement gives the file for a document without it.\n"
               "Example:\n"
               "  mrforge verify --quote quote.bin --event-log ccel.bin --firmware OVMF.fd --kernel vmlinuz \\\n"
               "    --initrd initrd.img --cmdline 'console=hvc0' --cpus 2 --memory 2G --profile qemu-9.2-tdx \\\n"
               "    --acpi-tables acpi/\n"
               "  mrforge verify --quote quote.bin --event-log ccel.bin --expected image.intoto.json --pub ci.pub \\\n"
               "    --expected-shape 0\n"
+              "  mrforge verify --quote dstack-getquote.json\n"
               "Exit codes: 0 the TD matches, 1 usage error, 2 bad input, 3 internal error, 4 mismatch or a\n"
               "signature that does not verify.");
   cmd->add_option("--quote", o->quote, "Quote: binary, hex text, or dstack attestation JSON")->required();
@@ -303,6 +445,9 @@ void add_verify_command(CLI::App &app, Runner &run) {
   cmd->add_option("--expected", o->expected,
                   "Expected values: `mrforge measure --json` output, a build's measurements.json, or a signed "
                   "statement (DSSE envelope; needs --pub)");
+  cmd->add_option("--dstack-measurement", o->dstack_measurement,
+                  "dstack's measurement.tdx.cbor of the TD's image (or an image directory holding it and its "
+                  "sha256sum.txt), for a dstack document whose vm_config has no tdx_measurement");
   cmd->add_option("--pub", o->pub, "The signer's public key (PEM) for a signed statement given to --expected");
   cmd->add_option("--app", o->app,
                   "A dstack app built by mrforge (its output directory or mrforge-app.json): RTMR3's app-id and "

@@ -739,4 +739,8 @@ VmShape load_dstack_vm_config(const std::string &path, const std::string &explic
   return parse_dstack_vm_config(read_text_file(path, limits::k_vm_config), path, explicit_profile);
 }
 
+std::vector<uint64_t> dstack_qemu_version(const std::string &qemu_version, const std::string &what) {
+  return dstack_version_parts(qemu_version, what);
+}
+
 } // namespace mrforge

@@ -31,6 +31,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace mrforge {
 
@@ -69,6 +70,10 @@ VmShape parse_dstack_vm_config(const std::string &json_text, const std::string &
                                const std::string &explicit_profile = {});
 // A vm_config JSON file, or a document with a "vm_config" field.
 VmShape load_dstack_vm_config(const std::string &path, const std::string &explicit_profile = {});
+
+// A dstack qemu_version "major.minor.patch" as its three numbers (dstack's machine.rs
+// parse_version_tuple: exactly three decimal parts). Throws InputError naming `what`.
+std::vector<uint64_t> dstack_qemu_version(const std::string &qemu_version, const std::string &what);
 
 // "2G", "2560M", "2147483648", "16T" -> bytes (binary units). Throws InputError naming `what`.
 // Accepted: decimal bytes, 0x hex bytes, or a decimal number with one of K, M, G, T, P, E (either

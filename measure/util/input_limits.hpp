@@ -49,6 +49,8 @@ constexpr FileLimit k_yaml_document{"YAML document", 1 * k_mib};
 // VM shape files and dstack vm_configs (a few hundred bytes each).
 constexpr FileLimit k_vm_shape{"VM shape", 1 * k_mib};
 constexpr FileLimit k_vm_config{"dstack vm_config", 1 * k_mib};
+// dstack's measurement.tdx.cbor (384 bytes; the reader's own limit is 64 KiB).
+constexpr FileLimit k_dstack_measurement{"dstack measurement file", 64 * k_kib};
 // Small text records of a build output (sha256sum.txt, digest.txt), host apt sources.
 constexpr FileLimit k_text_record{"text file", 1 * k_mib};
 // PEM key files (a key is a few hundred bytes).
