@@ -3,6 +3,7 @@
 // against that TD's own log and quote; truncated and malformed files refused with the offset or
 // field; RTMR3's events classified; and `mrforge verify --quote DOC` on the real documents,
 // with tampering that must name the register and event.
+#include "support/guest_fixture.hpp"
 #include "test_support.hpp"
 
 #include <measure/documents/attestation_inputs.hpp>
@@ -249,3 +250,58 @@ TEST_CASE("verify --quote on a dstack document: a changed digest in the measurem
                             Catch::Contains("RTMR3: 8 event(s), all understood (1 app event(s) after system-ready)"));
 }
 
+TEST_CASE("The guest image's measurement.tdx.cbor, read by an independent CBOR decoder, agrees with "
+          "measurements.json",
+          "[dstack][guest][network]") {
+  REQUIRE(std::filesystem::exists("/usr/bin/python3"));
+  REQUIRE(run_shell("/usr/bin/python3 -c 'import cbor2'").exit_code == 0); // Debian's python3-cbor2
+  const PublishedGuest &g = published_guest();
+  const std::string file = g.out + "/measurement.tdx.cbor";
+  // cbor2 decodes it to JSON (hex for byte strings) and re-encodes it to the same bytes.
+  ShellResult py =
+      run_shell("/usr/bin/python3 -c '"
+                "import cbor2, json, sys\n"
+                "b = open(sys.argv[1], \"rb\").read()\n"
+                "m = cbor2.loads(b)\n"
+                "assert cbor2.dumps(m) == b, \"re-encoded bytes differ\"\n"
+                "h = lambda d: {k: (v.hex() if isinstance(v, bytes) else h(v) if isinstance(v, dict) else v) for k, v "
+                "in d.items()}\n"
+                "print(json.dumps({\"keys\": [list(m), list(m[\"image\"]), list(m[\"tdvf\"])], \"m\": h(m)}))' " +
+                shell_quote(file));
+  INFO(py.err);
+  REQUIRE(py.exit_code == 0);
+  nlohmann::json d = nlohmann::json::parse(py.out);
+  CHECK(d.at("keys") == nlohmann::json::parse(R"([["version","image","tdvf"],
+      ["cmdline_sha384","kernel_authenticode","initrd_sha384"],["ovmf","mrtd","td_hob"]])"));
+  nlohmann::json m = d.at("m");
+  CHECK(m.at("version") == 3);
+
+  nlohmann::json shape = nlohmann::json::parse(read_text(g.out + "/measurements.json")).at("shapes").at(0);
+  REQUIRE(shape.at("memory_bytes") == 2ull << 30); // where the file's kernel digest holds
+  auto event = [&](const std::string &reg, size_t n) {
+    size_t seen = 0;
+    for (const auto &e : shape.at("events"))
+      if (e.at("register") == reg && seen++ == n) return e;
+    FAIL("no event " << n << " in " << reg);
+    return nlohmann::json();
+  };
+  CHECK(m.at("image").at("kernel_authenticode") == event("rtmr1", 0).at("digest"));
+  CHECK(m.at("image").at("cmdline_sha384") == event("rtmr2", 0).at("digest"));
+  CHECK(m.at("image").at("initrd_sha384") == event("rtmr2", 1).at("digest"));
+  // The recipe's profile (qemu-8.2-tdx) adds pages in two passes: its MRTD is the two-pass candidate.
+  CHECK(m.at("tdvf").at("mrtd").at("two_pass") == shape.at("mrtd"));
+  CHECK(m.at("tdvf").at("mrtd").at("single_pass") != shape.at("mrtd"));
+  // Debian's OVMF is not dstack's pre202505 build: the file names mrforge's variant, which dstack's
+  // tooling refuses rather than predict RTMR0 for another firmware.
+  CHECK(m.at("tdvf").at("ovmf") == shape.at("ovmf_variant"));
+  CHECK(m.at("tdvf").at("ovmf") == "debian-bookworm-2022.11");
+  // The TD HOB witness gives the TD HOB of measurements.json's RTMR0 event 0.
+  std::vector<TdvfSection> sections =
+      parse_td_hob_witness(from_hex(m.at("tdvf").at("td_hob").get<std::string>(), "td_hob"), "td_hob");
+  CHECK(to_hex(td_hob_digest(sections, 2ull << 30, load_platform_profile("qemu-8.2-tdx").memory_layout)) ==
+        event("rtmr0", 0).at("digest"));
+  // sha256sum.txt lists it as dstack's tooling reads it, and digest.txt is sha256(sha256sum.txt).
+  const Bytes sums = read(g.out + "/sha256sum.txt");
+  CHECK(checksum_file_entry(sums, "measurement.tdx.cbor", "sha256sum.txt") == sha256(read(file)));
+  CHECK(read_text(g.out + "/digest.txt") == to_hex(sha256(sums)) + "\n");
+}

@@ -343,6 +343,10 @@ private:
                           ")");
     }
     write_file_atomically(t + "/measurements.json", measurements_json(result.shapes).dump(2) + "\n");
+    // dstack's measurement file, so that dstack's tooling can verify a TD of this image from its
+    // attestation document (its line in sha256sum.txt binds it to the image's digest).
+    const Bytes dstack = dstack_measurement_file(result.shapes);
+    write_file_atomically(t + "/" + k_tdx_measurement_file_name, ByteView(dstack.data(), dstack.size()));
     write_file_atomically(t + "/recipe.lock", lock_to_json(m_lock));
 
     // In sha256sum.txt order (by name). The artifacts copied from the step cache keep the digests
@@ -352,8 +356,13 @@ private:
                                                               {"rootfs.img", rootfs.files.at("rootfs.img")},
                                                               {"vmlinuz", kernel.files.at("vmlinuz")}};
     const std::vector<std::pair<std::string, std::string>> listed = {
-        {"bios", "OVMF.fd"},           {"initrd", "initrd.img"}, {"measurements", "measurements.json"},
-        {"metadata", "metadata.json"}, {"rootfs", "rootfs.img"}, {"kernel", "vmlinuz"}};
+        {"bios", "OVMF.fd"},
+        {"initrd", "initrd.img"},
+        {"dstack_measurement", k_tdx_measurement_file_name},
+        {"measurements", "measurements.json"},
+        {"metadata", "metadata.json"},
+        {"rootfs", "rootfs.img"},
+        {"kernel", "vmlinuz"}};
     std::string sums;
     for (const auto &[role, name] : listed) {
       auto known = cached_digests.find(name);

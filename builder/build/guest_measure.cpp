@@ -1,5 +1,7 @@
 #include <builder/build/guest_measure.hpp>
 
+#include <measure/dstack/image_measurement.hpp>
+
 #include <measure/documents/recorded_shapes.hpp>
 #include <measure/documents/request_assembly.hpp>
 #include <measure/documents/vm_shape_file.hpp>
@@ -68,10 +70,25 @@ ShapeMeasurement measure_guest_shape(const MeasureShape &shape, const GuestFiles
     MeasureInputs in = measure_inputs(req);
     r.measurement = measure(req);
     r.record = recorded_shape_json(req, in, r.measurement);
+    r.dstack = tdx_measurement_for_image(req.profile, req.ovmf.variant, in);
   } catch (const InputError &e) {
     throw InputError(shape.where.describe() + ": measure", e.what());
   }
   return r;
+}
+
+Bytes dstack_measurement_file(const std::vector<ShapeMeasurement> &shapes) {
+  if (shapes.empty()) throw InputError("measure", "no VM shape to write measurement.tdx.cbor for");
+  Bytes first = write_tdx_measurement_file(shapes.front().dstack);
+  for (size_t i = 1; i < shapes.size(); ++i)
+    if (write_tdx_measurement_file(shapes[i].dstack) != first)
+      throw InputError(
+          shapes[i].shape.where.describe() + ": measure",
+          "dstack's measurement.tdx.cbor holds one kernel digest and OVMF variant, and this shape (profile " +
+              shapes[i].profile + ", OVMF variant " + shapes[i].ovmf_variant + ") gives other values than " +
+              shapes.front().shape.where.describe() + " (profile " + shapes.front().profile + ", OVMF variant " +
+              shapes.front().ovmf_variant + ")");
+  return first;
 }
 
 nlohmann::ordered_json measurements_json(const std::vector<ShapeMeasurement> &shapes) {
