@@ -190,11 +190,14 @@ AppRecipe load_app_recipe(const std::string &path) {
                "'; write image: " + spec.image_ref + " there (mrforge pins it to the digest it builds)");
     app.services.push_back(std::move(spec));
   }
-  for (const auto &[svc_name, image] : images)
+  for (const auto &entry : images) {
+    // A named variable, not a structured binding: C++17 lambdas cannot capture those (clang).
+    const std::string &svc_name = entry.first;
     if (std::none_of(app.services.begin(), app.services.end(),
                      [&](const AppServiceSpec &sp) { return sp.name == svc_name; }))
-      services.fail("the compose file's service '" + echoed(svc_name) + "' (image '" + echoed(image) +
+      services.fail("the compose file's service '" + echoed(svc_name) + "' (image '" + echoed(entry.second) +
                     "') has no entry here: every service's image must come from a recipe");
+  }
   return app;
 }
 
@@ -204,7 +207,9 @@ std::string pin_compose_images(const AppRecipe &app, const std::vector<std::pair
   // Replacements from the end of the file backwards, so that earlier offsets stay valid.
   std::vector<std::pair<size_t, std::pair<size_t, std::string>>> edits; // pos -> (length, new text)
   std::map<std::string, std::string> pinned;
-  for (const auto &[svc, digest] : digests) {
+  for (const auto &entry : digests) {
+    const std::string &svc = entry.first; // not a structured binding: the lambdas below capture it
+    const std::string &digest = entry.second;
     auto spec = std::find_if(app.services.begin(), app.services.end(),
                              [&](const AppServiceSpec &sp) { return sp.name == svc; });
     auto node = nodes.find(svc);
