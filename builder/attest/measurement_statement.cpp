@@ -7,6 +7,7 @@
 #include <builder/system/store.hpp>
 
 #include <measure/documents/dstack_app.hpp>
+#include <measure/documents/json_fields.hpp>
 #include <measure/documents/json_text.hpp>
 #include <measure/documents/measurement_json.hpp>
 #include <measure/util/errors.hpp>
@@ -76,27 +77,14 @@ OJson read_json_file(const std::string &dir, const std::string &name) {
 }
 
 // Typed field access for the records the build wrote (and for untrusted statements).
-const OJson &field(const OJson &obj, const char *key, const std::string &what) {
-  if (!obj.is_object()) throw InputError(what, "expected a JSON object");
-  auto it = obj.find(key);
-  if (it == obj.end()) throw InputError(what + "." + key, "missing");
-  return *it;
-}
-
-std::string string_field(const OJson &obj, const char *key, const std::string &what) {
-  const OJson &v = field(obj, key, what);
-  if (!v.is_string()) throw InputError(what + "." + key, "expected a string");
-  return v.get<std::string>();
-}
-
 uint64_t uint_field(const OJson &obj, const char *key, const std::string &what) {
-  const OJson &v = field(obj, key, what);
+  const OJson &v = json_field(obj, key, what);
   if (!v.is_number_unsigned()) throw InputError(what + "." + key, "expected a non-negative integer");
   return v.get<uint64_t>();
 }
 
 std::string hex_field(const OJson &obj, const char *key, size_t bytes, const std::string &what) {
-  std::string s = string_field(obj, key, what);
+  std::string s = json_string_field(obj, key, what);
   require_hex(s, bytes, what + "." + key);
   return s;
 }
@@ -187,14 +175,14 @@ OJson guest_predicate(const std::string &out, const OJson &record, std::map<std:
   subjects["recipe.lock"] = hash_subject(out, "recipe.lock", lock_sha, record_path + " (lock_sha256)");
 
   // The artifacts and their roles, each one of sha256sum.txt's files with the same digest.
-  const OJson &artifacts = field(record, "artifacts", record_path);
+  const OJson &artifacts = json_field(record, "artifacts", record_path);
   if (!artifacts.is_array()) throw InputError(record_path + ".artifacts", "expected an array");
   OJson roles = OJson::object();
   std::string firmware_name, firmware_sha;
   for (size_t i = 0; i < artifacts.size(); ++i) {
     std::string where = record_path + ".artifacts[" + std::to_string(i) + "]";
-    std::string role = string_field(artifacts[i], "role", where);
-    std::string name = string_field(artifacts[i], "name", where);
+    std::string role = json_string_field(artifacts[i], "role", where);
+    std::string name = json_string_field(artifacts[i], "name", where);
     std::string sha = hex_field(artifacts[i], "sha256", 32, where);
     auto it = sums.find(name);
     if (it == sums.end() || it->second != sha)
@@ -207,13 +195,13 @@ OJson guest_predicate(const std::string &out, const OJson &record, std::map<std:
 
   // The command line: metadata.json (what a VM launcher reads) and the build record must agree.
   const std::string metadata_path = path_in(out, "metadata.json");
-  std::string cmdline = string_field(read_json_file(out, "metadata.json"), "cmdline", metadata_path);
-  if (string_field(record, "cmdline", record_path) != cmdline)
+  std::string cmdline = json_string_field(read_json_file(out, "metadata.json"), "cmdline", metadata_path);
+  if (json_string_field(record, "cmdline", record_path) != cmdline)
     throw InputError(record_path + ".cmdline", "differs from metadata.json's cmdline");
 
   const std::string measurements_path = path_in(out, "measurements.json");
   OJson measurements = read_json_file(out, "measurements.json");
-  const OJson &shapes_in = field(measurements, "shapes", measurements_path);
+  const OJson &shapes_in = json_field(measurements, "shapes", measurements_path);
   if (!shapes_in.is_array() || shapes_in.empty())
     throw InputError(measurements_path + ".shapes", "expected a non-empty array");
   OJson shapes = OJson::array();
@@ -227,14 +215,14 @@ OJson guest_predicate(const std::string &out, const OJson &record, std::map<std:
         s["inputs"]["cmdline"] != cmdline)
       throw InputError(where + ".inputs.cmdline", "differs from metadata.json's cmdline");
     OJson shape;
-    shape["profile"] = string_field(s, "profile", where);
-    shape["ovmf_variant"] = string_field(s, "ovmf_variant", where);
+    shape["profile"] = json_string_field(s, "profile", where);
+    shape["ovmf_variant"] = json_string_field(s, "ovmf_variant", where);
     shape["cpus"] = uint_field(s, "cpus", where);
     shape["memory_bytes"] = uint_field(s, "memory_bytes", where);
     // measurements.json's acpi object (source, origin, the three digests, the VM shape), as it is.
-    const OJson &acpi = field(s, "acpi", where);
+    const OJson &acpi = json_field(s, "acpi", where);
     if (!acpi.is_object()) throw InputError(where + ".acpi", "expected an object {source, origin, ...}");
-    string_field(acpi, "origin", where + ".acpi");
+    json_string_field(acpi, "origin", where + ".acpi");
     shape["acpi"] = acpi;
     shape["firmware"] = OJson{{"name", firmware_name}, {"sha256", firmware_sha}};
     shape["cmdline"] = cmdline;
@@ -243,8 +231,8 @@ OJson guest_predicate(const std::string &out, const OJson &record, std::map<std:
   }
 
   OJson p;
-  p["builder"] = OJson{{"tool", string_field(record, "tool", record_path)}};
-  p["recipe"] = OJson{{"name", string_field(record, "recipe", record_path)},
+  p["builder"] = OJson{{"tool", json_string_field(record, "tool", record_path)}};
+  p["recipe"] = OJson{{"name", json_string_field(record, "recipe", record_path)},
                       {"sha256", hex_field(record, "recipe_sha256", 32, record_path)}};
   p["lock"] = OJson{{"sha256", lock_sha}};
   p["kind"] = "GuestImage";
@@ -259,19 +247,19 @@ OJson oci_predicate(const std::string &out, const OJson &record, std::map<std::s
   const std::string index_path = path_in(out, "index.json");
 
   std::string manifest_hex =
-      oci_digest_hex(string_field(record, "manifest_digest", record_path), record_path + ".manifest_digest");
+      oci_digest_hex(json_string_field(record, "manifest_digest", record_path), record_path + ".manifest_digest");
   std::string index_hex =
-      oci_digest_hex(string_field(record, "index_digest", record_path), record_path + ".index_digest");
+      oci_digest_hex(json_string_field(record, "index_digest", record_path), record_path + ".index_digest");
   subjects["index.json"] = hash_subject(out, "index.json", index_hex, record_path + " (index_digest)");
 
   const OJson index = read_json_file(out, "index.json");
-  const OJson &manifests = field(index, "manifests", index_path);
+  const OJson &manifests = json_field(index, "manifests", index_path);
   if (!manifests.is_array() || manifests.empty())
     throw InputError(index_path + ".manifests", "expected a non-empty array");
   bool found = false;
   for (size_t i = 0; i < manifests.size(); ++i) {
     std::string where = index_path + ".manifests[" + std::to_string(i) + "]";
-    std::string hex = oci_digest_hex(string_field(manifests[i], "digest", where), where + ".digest");
+    std::string hex = oci_digest_hex(json_string_field(manifests[i], "digest", where), where + ".digest");
     std::string name = "blobs/sha256/" + hex;
     subjects[name] = hash_subject(out, name, hex, "its name");
     found |= hex == manifest_hex;
@@ -280,26 +268,26 @@ OJson oci_predicate(const std::string &out, const OJson &record, std::map<std::s
   subjects["docker-archive.tar"] = hash_subject(out, "docker-archive.tar", "", "");
 
   OJson layers = OJson::array();
-  const OJson &layers_in = field(record, "layers", record_path);
+  const OJson &layers_in = json_field(record, "layers", record_path);
   if (!layers_in.is_array()) throw InputError(record_path + ".layers", "expected an array");
   for (size_t i = 0; i < layers_in.size(); ++i) {
     std::string where = record_path + ".layers[" + std::to_string(i) + "]";
     const OJson &l = layers_in[i];
-    std::string digest = string_field(l, "digest", where), diff_id = string_field(l, "diff_id", where);
+    std::string digest = json_string_field(l, "digest", where), diff_id = json_string_field(l, "diff_id", where);
     oci_digest_hex(digest, where + ".digest");
     oci_digest_hex(diff_id, where + ".diff_id");
-    layers.push_back(OJson{{"name", string_field(l, "name", where)},
+    layers.push_back(OJson{{"name", json_string_field(l, "name", where)},
                            {"digest", digest},
                            {"diff_id", diff_id},
                            {"size", uint_field(l, "size", where)},
-                           {"media_type", string_field(l, "media_type", where)}});
+                           {"media_type", json_string_field(l, "media_type", where)}});
   }
-  std::string config = string_field(record, "config_digest", record_path);
+  std::string config = json_string_field(record, "config_digest", record_path);
   oci_digest_hex(config, record_path + ".config_digest");
 
   OJson p;
-  p["builder"] = OJson{{"tool", string_field(record, "tool", record_path)}};
-  p["recipe"] = OJson{{"name", string_field(record, "recipe", record_path)},
+  p["builder"] = OJson{{"tool", json_string_field(record, "tool", record_path)}};
+  p["recipe"] = OJson{{"name", json_string_field(record, "recipe", record_path)},
                       {"sha256", hex_field(record, "recipe_sha256", 32, record_path)}};
   p["lock"] = OJson{{"sha256", hex_field(record, "lock_sha256", 32, record_path)}};
   p["kind"] = "OciImage";
@@ -307,7 +295,7 @@ OJson oci_predicate(const std::string &out, const OJson &record, std::map<std::s
   p["oci"] = OJson{{"manifest_digest", "sha256:" + manifest_hex},
                    {"config_digest", config},
                    {"index_digest", "sha256:" + index_hex},
-                   {"ref", string_field(record, "ref", record_path)},
+                   {"ref", json_string_field(record, "ref", record_path)},
                    {"layers", layers}};
   return p;
 }
@@ -351,8 +339,8 @@ OJson app_predicate(const std::string &out, const OJson &record, std::map<std::s
                              {"oci", oci["oci"]}});
   }
   OJson p;
-  p["builder"] = OJson{{"tool", string_field(record, "tool", record_path)}};
-  p["recipe"] = OJson{{"name", string_field(record, "recipe", record_path)},
+  p["builder"] = OJson{{"tool", json_string_field(record, "tool", record_path)}};
+  p["recipe"] = OJson{{"name", json_string_field(record, "recipe", record_path)},
                       {"sha256", hex_field(record, "recipe_sha256", 32, record_path)}};
   p["kind"] = "DstackApp";
   p["shapes"] = OJson::array();
@@ -369,31 +357,31 @@ OJson app_predicate(const std::string &out, const OJson &record, std::map<std::s
 
 StatementShape parse_shape(const OJson &s, const std::string &where) {
   StatementShape shape;
-  shape.profile = string_field(s, "profile", where);
-  shape.ovmf_variant = string_field(s, "ovmf_variant", where);
+  shape.profile = json_string_field(s, "profile", where);
+  shape.ovmf_variant = json_string_field(s, "ovmf_variant", where);
   uint64_t cpus = uint_field(s, "cpus", where);
   if (cpus == 0 || cpus > std::numeric_limits<unsigned>::max())
     throw InputError(where + ".cpus", "expected a vCPU count of at least 1");
   shape.cpus = static_cast<unsigned>(cpus);
   shape.memory_bytes = uint_field(s, "memory_bytes", where);
   if (shape.memory_bytes == 0) throw InputError(where + ".memory_bytes", "expected a memory size above 0");
-  const OJson &acpi = field(s, "acpi", where);
+  const OJson &acpi = json_field(s, "acpi", where);
   if (!acpi.is_object()) throw InputError(where + ".acpi", "expected an object {source, origin, ...}");
-  shape.acpi = string_field(acpi, "origin", where + ".acpi");
+  shape.acpi = json_string_field(acpi, "origin", where + ".acpi");
   shape.acpi_record = acpi;
-  shape.cmdline = string_field(s, "cmdline", where);
-  const OJson &fw = field(s, "firmware", where);
-  shape.firmware_name = string_field(fw, "name", where + ".firmware");
+  shape.cmdline = json_string_field(s, "cmdline", where);
+  const OJson &fw = json_field(s, "firmware", where);
+  shape.firmware_name = json_string_field(fw, "name", where + ".firmware");
   shape.firmware_sha256 = hex_field(fw, "sha256", 32, where + ".firmware");
 
   // Lower-case hex only (the form we write), then the shared reader.
-  const OJson &mrtd = field(s, "mrtd", where);
+  const OJson &mrtd = json_field(s, "mrtd", where);
   if (!mrtd.is_null()) {
     if (!mrtd.is_string()) throw InputError(where + ".mrtd", "expected a SHA-384 hex string or null");
     require_hex(mrtd.get<std::string>(), 48, where + ".mrtd");
   }
   for (const char *k : {"rtmr0", "rtmr1", "rtmr2"}) hex_field(s, k, 48, where);
-  const OJson &events = field(s, "events", where);
+  const OJson &events = json_field(s, "events", where);
   if (!events.is_array()) throw InputError(where + ".events", "expected an array");
   for (size_t i = 0; i < events.size(); ++i) {
     std::string ew = where + ".events[" + std::to_string(i) + "]";
@@ -456,47 +444,47 @@ Statement parse_statement(const std::vector<uint8_t> &payload, const std::string
   st.json = parse_json_text<OJson>(payload, what);
   const OJson &j = st.json;
   if (!j.is_object()) throw InputError(what, "expected an in-toto statement (a JSON object)");
-  std::string type = string_field(j, "_type", what);
+  std::string type = json_string_field(j, "_type", what);
   if (type != k_in_toto_statement_type)
     throw InputError(what + "._type", "expected " + std::string(k_in_toto_statement_type) + ", got '" + type + "'");
-  st.predicate_type = string_field(j, "predicateType", what);
+  st.predicate_type = json_string_field(j, "predicateType", what);
   if (st.predicate_type != k_measurement_predicate_type)
     throw InputError(what + ".predicateType", "expected " + std::string(k_measurement_predicate_type) +
                                                   " (mrforge's TDX measurements), got '" + st.predicate_type + "'");
 
-  const OJson &subjects = field(j, "subject", what);
+  const OJson &subjects = json_field(j, "subject", what);
   if (!subjects.is_array() || subjects.empty()) throw InputError(what + ".subject", "expected a non-empty array");
   if (subjects.size() > k_max_subjects) throw InputError(what + ".subject", "more than 4096 subjects");
   std::set<std::string> names;
   for (size_t i = 0; i < subjects.size(); ++i) {
     std::string where = what + ".subject[" + std::to_string(i) + "]";
     StatementSubject s;
-    s.name = string_field(subjects[i], "name", where);
+    s.name = json_string_field(subjects[i], "name", where);
     require_relative_name(s.name, where + ".name");
     if (!names.insert(s.name).second) throw InputError(where + ".name", "'" + s.name + "' appears twice");
-    s.sha256 = hex_field(field(subjects[i], "digest", where), "sha256", 32, where + ".digest");
+    s.sha256 = hex_field(json_field(subjects[i], "digest", where), "sha256", 32, where + ".digest");
     st.subjects.push_back(std::move(s));
   }
 
   const std::string pw = what + ".predicate";
-  const OJson &p = field(j, "predicate", what);
-  st.tool = string_field(field(p, "builder", pw), "tool", pw + ".builder");
-  st.kind = string_field(p, "kind", pw);
+  const OJson &p = json_field(j, "predicate", what);
+  st.tool = json_string_field(json_field(p, "builder", pw), "tool", pw + ".builder");
+  st.kind = json_string_field(p, "kind", pw);
   if (st.kind != "GuestImage" && st.kind != "OciImage" && st.kind != "DstackApp")
     throw InputError(pw + ".kind", "expected GuestImage, OciImage or DstackApp, got '" + st.kind + "'");
-  const OJson &recipe = field(p, "recipe", pw);
-  st.recipe_name = string_field(recipe, "name", pw + ".recipe");
+  const OJson &recipe = json_field(p, "recipe", pw);
+  st.recipe_name = json_string_field(recipe, "name", pw + ".recipe");
   st.recipe_sha256 = hex_field(recipe, "sha256", 32, pw + ".recipe");
   // An app has a lock per service (predicate.app.services[].lock), none of its own.
-  if (st.kind != "DstackApp") st.lock_sha256 = hex_field(field(p, "lock", pw), "sha256", 32, pw + ".lock");
+  if (st.kind != "DstackApp") st.lock_sha256 = hex_field(json_field(p, "lock", pw), "sha256", 32, pw + ".lock");
   if (st.kind == "DstackApp") {
-    const OJson &app = field(p, "app", pw);
+    const OJson &app = json_field(p, "app", pw);
     st.app_compose_hash = hex_field(app, "compose_hash", 32, pw + ".app");
     st.app_id = hex_field(app, "app_id", 20, pw + ".app");
     if (st.app_id != app_id_of_compose_hash(st.app_compose_hash))
       throw InputError(pw + ".app.app_id", "is not the first 20 bytes of the compose hash");
   }
-  const OJson &shapes = field(p, "shapes", pw);
+  const OJson &shapes = json_field(p, "shapes", pw);
   if (!shapes.is_array()) throw InputError(pw + ".shapes", "expected an array");
   if (shapes.size() > k_max_shapes) throw InputError(pw + ".shapes", "more than 1024 shapes");
   if (st.kind == "GuestImage" && shapes.empty())

@@ -1,4 +1,6 @@
 #include <measure/documents/dstack_app.hpp>
+
+#include <measure/documents/json_fields.hpp>
 #include <measure/documents/json_text.hpp>
 #include <measure/documents/yaml_field.hpp>
 #include <measure/util/errors.hpp>
@@ -40,27 +42,8 @@ bool is_lower_hex(const std::string &s, size_t digits) {
   return true;
 }
 
-const Json &field(const Json &obj, const char *key, const std::string &where) {
-  if (!obj.is_object()) throw InputError(where, "expected a JSON object");
-  auto it = obj.find(key);
-  if (it == obj.end()) throw InputError(where + "." + key, "missing");
-  return *it;
-}
-
-std::string string_field(const Json &obj, const char *key, const std::string &where) {
-  const Json &v = field(obj, key, where);
-  if (!v.is_string()) throw InputError(where + "." + key, "expected a string");
-  return v.get<std::string>();
-}
-
-bool bool_field(const Json &obj, const char *key, const std::string &where) {
-  const Json &v = field(obj, key, where);
-  if (!v.is_boolean()) throw InputError(where + "." + key, "expected true or false");
-  return v.get<bool>();
-}
-
 std::string hex_field(const Json &obj, const char *key, size_t digits, const std::string &where) {
-  std::string s = string_field(obj, key, where);
+  std::string s = json_string_field(obj, key, where);
   if (!is_lower_hex(s, digits))
     throw InputError(where + "." + key, "expected " + std::to_string(digits) + " lower-case hex digits");
   return s;
@@ -68,7 +51,7 @@ std::string hex_field(const Json &obj, const char *key, size_t digits, const std
 
 // "sha256:HEX" of an image manifest.
 std::string digest_field(const Json &obj, const char *key, const std::string &where) {
-  std::string s = string_field(obj, key, where);
+  std::string s = json_string_field(obj, key, where);
   if (s.compare(0, 7, "sha256:") != 0 || !is_lower_hex(s.substr(7), 64))
     throw InputError(where + "." + key, "expected sha256: and 64 lower-case hex digits");
   return s;
@@ -142,13 +125,13 @@ AppRecord parse_app_record(ByteView bytes, const std::string &source) {
   if (!j.is_object()) throw InputError(source, "expected mrforge-app.json's JSON object");
   AppRecord r;
   r.source = source;
-  if (string_field(j, "kind", source) != "DstackApp")
+  if (json_string_field(j, "kind", source) != "DstackApp")
     throw InputError(source + ".kind", "expected DstackApp: this is not the record of a `mrforge build` of an app");
-  r.name = string_field(j, "name", source);
-  const Json &recipe = field(j, "recipe", source);
-  r.recipe_name = string_field(recipe, "name", source + ".recipe");
+  r.name = json_string_field(j, "name", source);
+  const Json &recipe = json_field(j, "recipe", source);
+  r.recipe_name = json_string_field(recipe, "name", source + ".recipe");
   r.recipe_sha256 = hex_field(recipe, "sha256", 64, source + ".recipe");
-  r.app_compose = string_field(j, "app_compose", source);
+  r.app_compose = json_string_field(j, "app_compose", source);
   if (r.app_compose.empty() || r.app_compose.find('/') != std::string::npos || r.app_compose == "." ||
       r.app_compose == "..")
     throw InputError(source + ".app_compose", "expected a file name beside the record");
@@ -156,30 +139,30 @@ AppRecord parse_app_record(ByteView bytes, const std::string &source) {
   r.app_id = hex_field(j, "app_id", 40, source);
   if (r.app_id != app_id_of_compose_hash(r.compose_hash))
     throw InputError(source + ".app_id", "is not the first 20 bytes of compose_hash (dstack's rule)");
-  r.key_provider = string_field(j, "key_provider", source);
+  r.key_provider = json_string_field(j, "key_provider", source);
   if (r.key_provider != "kms" && r.key_provider != "local" && r.key_provider != "none")
     throw InputError(source + ".key_provider", "expected kms, local or none, got '" + echoed(r.key_provider) + "'");
-  r.no_instance_id = bool_field(j, "no_instance_id", source);
-  r.tool = string_field(j, "tool", source);
-  const Json &services = field(j, "services", source);
+  r.no_instance_id = json_bool_field(j, "no_instance_id", source);
+  r.tool = json_string_field(j, "tool", source);
+  const Json &services = json_field(j, "services", source);
   if (!services.is_array() || services.empty()) throw InputError(source + ".services", "expected a non-empty array");
   std::set<std::string> names;
   for (size_t i = 0; i < services.size(); ++i) {
     const std::string where = source + ".services[" + std::to_string(i) + "]";
     const Json &s = services[i];
     AppServiceRecord svc;
-    svc.name = string_field(s, "name", where);
+    svc.name = json_string_field(s, "name", where);
     if (svc.name.empty() || !names.insert(svc.name).second) throw InputError(where + ".name", "empty or appears twice");
-    svc.ref = string_field(s, "ref", where);
+    svc.ref = json_string_field(s, "ref", where);
     svc.digest = digest_field(s, "digest", where);
-    svc.image = string_field(s, "image", where);
+    svc.image = json_string_field(s, "image", where);
     if (svc.image != svc.ref + "@" + svc.digest)
       throw InputError(where + ".image", "is not REF@DIGEST of the service's ref and digest");
-    svc.recipe = string_field(s, "recipe", where);
-    svc.recipe_name = string_field(s, "recipe_name", where);
+    svc.recipe = json_string_field(s, "recipe", where);
+    svc.recipe_name = json_string_field(s, "recipe_name", where);
     svc.recipe_sha256 = hex_field(s, "recipe_sha256", 64, where);
     svc.lock_sha256 = hex_field(s, "lock_sha256", 64, where);
-    svc.output = string_field(s, "output", where);
+    svc.output = json_string_field(s, "output", where);
     r.services.push_back(std::move(svc));
   }
   return r;
