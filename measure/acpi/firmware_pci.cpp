@@ -179,7 +179,7 @@ void add_device(RootBridge &rb, const std::vector<PciBar> &bars, uint64_t &max_r
 
 void add_root_port(RootBridge &rb, const std::vector<PciBar> &behind, const FirmwarePciFacts &f, PortTags *tags,
                    int &next_tag, uint64_t &max_rom, const std::string &where) {
-  Node bar0 = bar_node({PciBarType::mem32, k_root_port_msix_bar});
+  Node bar0 = bar_node(qemu_device_bars(PciDeviceKind::pcie_root_port, 0).front()); // its MSI-X BAR
   if (tags) bar0.tag = tags->bar0 = next_tag++;
   insert_node(rb.lists[mem32], bar0);
   for (const PciBar &b : behind)
