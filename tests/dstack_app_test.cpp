@@ -264,6 +264,13 @@ TEST_CASE("mrforge-app.json is read strictly", "[dstack_app]") {
     return parse_app_record(ByteView::of(s), "r.json");
   };
   CHECK(parse(r).services.at(0).image == "x:1@sha256:" + std::string(64, 'd'));
+  // Cut at every length: a clean mrforge error, never a crash or a partial record.
+  const std::string whole = r.dump();
+  for (size_t n = 0; n < whole.size(); ++n) {
+    INFO(n);
+    const std::string cut = whole.substr(0, n);
+    CHECK_THROWS_AS(parse_app_record(ByteView::of(cut), "cut.json"), Error);
+  }
   auto with = [&](const char *key, nlohmann::ordered_json v) {
     nlohmann::ordered_json c = r;
     c[key] = std::move(v);
