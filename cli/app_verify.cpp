@@ -84,6 +84,8 @@ AppVerification verify_app(const std::string &app, const std::string &app_compos
   e.compose_hash = from_hex(v.record.compose_hash, record_path + ".compose_hash");
   e.no_instance_id = v.record.no_instance_id;
   e.key_provider = v.record.key_provider;
+  e.key_provider_id = v.record.key_provider_id;
+  e.storage_fs = v.record.storage_fs;
   v.check = check_app_events(e, log);
   v.log_trusted = log_trusted;
   if (v.check.compose_hash_match == false)
@@ -116,7 +118,15 @@ void print_app_verification(const AppVerification &v) {
 std::string app_summary(const AppVerification &v) {
   const std::string of = "the app record of " + terminal_text(v.record.name);
   if (!v.log_trusted) return "RTMR3 not compared with " + of + " (the log does not replay to the quote)";
-  if (v.check.ok()) return "RTMR3's app-id and compose-hash match " + of;
+  if (v.check.ok()) {
+    // The events whose value the record determines (the empty markers go without saying).
+    std::vector<std::string> compared;
+    for (const AppEventCheck &c : v.check.events)
+      if (c.status == AppEventStatus::match && c.name != "system-preparing" && c.name != "boot-mr-done" &&
+          c.name != "system-ready")
+        compared.push_back(c.name);
+    return "RTMR3's " + join(compared, ", ") + " match " + of;
+  }
   std::vector<std::string> bad;
   if (v.check.app_id_match == false) bad.push_back("app-id");
   if (v.check.compose_hash_match == false) bad.push_back("compose-hash");

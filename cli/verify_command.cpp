@@ -418,11 +418,11 @@ void add_verify_command(CLI::App &app, Runner &run) {
               "What is compared: the log must replay to the quote's RTMR0-3; MRTD and RTMR0-2 must equal the\n"
               "expected values (each register without an expected value is listed as not compared); the first\n"
               "divergent event is named. RTMR3 events are listed, not compared, unless --app names a dstack app\n"
-              "record (mrforge-app.json of `mrforge build APP.yaml`): then app-id and compose-hash are compared,\n"
-              "the values only the running TD knows (instance-id, key-provider, os-image-hash, ...) are shown as\n"
-              "taken from the log, and the first divergent RTMR3 event is named. Without expected values verify\n"
-              "refuses to run (exit 2) unless --log-only says that the replay is the whole check. The last line\n"
-              "says exactly what was compared.\n"
+              "record (mrforge-app.json of `mrforge build APP.yaml`): then app-id, compose-hash, key-provider's\n"
+              "name (and id, storage-fs, when the app pins them) are compared, the values only the running TD knows\n"
+              "(instance-id, os-image-hash, ...) are shown as taken from the log, and the first divergent RTMR3\n"
+              "event is named. Without expected values verify refuses to run (exit 2) unless --log-only says\n"
+              "that the replay is the whole check. The last line says exactly what was compared.\n"
               "A dstack attestation document whose vm_config has tdx_measurement (dstack's measurement.tdx.cbor)\n"
               "needs nothing else: MRTD and RTMR0-2 are computed from that file and the vm_config (RTMR0 with\n"
               "mrforge's ACPI tables), RTMR3's events are decoded as dstack defines them (one it does not define\n"
@@ -450,8 +450,8 @@ void add_verify_command(CLI::App &app, Runner &run) {
                   "sha256sum.txt), for a dstack document whose vm_config has no tdx_measurement");
   cmd->add_option("--pub", o->pub, "The signer's public key (PEM) for a signed statement given to --expected");
   cmd->add_option("--app", o->app,
-                  "A dstack app built by mrforge (its output directory or mrforge-app.json): RTMR3's app-id and "
-                  "compose-hash events are compared with it");
+                  "A dstack app built by mrforge (its output directory or mrforge-app.json): RTMR3's app-id, "
+                  "compose-hash and key-provider events are compared with it");
   cmd->add_option("--app-compose", o->app_compose,
                   "With --app: the deployed app-compose.json, to name the service whose image differs when the "
                   "compose hash does")

@@ -191,7 +191,7 @@ TEST_CASE("DstackApp recipes are strict: services match the compose file, images
 TEST_CASE("RTMR3 against an app: app-id and compose-hash compared, runtime values from the log", "[dstack_app]") {
   const Bytes compose_hash = from_hex(std::string(64, 'c'), "t"),
               app_id(compose_hash.begin(), compose_hash.begin() + 20);
-  AppExpectation e{app_id, compose_hash, false, "kms"};
+  AppExpectation e{app_id, compose_hash, false, "kms", "", ""};
 
   AppCheck ok = check_app_events(e, app_log(app_id, compose_hash));
   CHECK(ok.ok());
@@ -199,8 +199,8 @@ TEST_CASE("RTMR3 against an app: app-id and compose-hash compared, runtime value
   CHECK(ok.events[1].status == AppEventStatus::match);
   CHECK(ok.events[2].status == AppEventStatus::match);
   CHECK(ok.events[3].status == AppEventStatus::from_log); // instance-id
-  CHECK(ok.events[5].status == AppEventStatus::from_log); // key-provider
-  CHECK(ok.events[5].note.find("the app chose key_provider kms") != std::string::npos);
+  CHECK(ok.events[5].status == AppEventStatus::match);    // key-provider: the name, the id from the log
+  CHECK(ok.events[5].note.find("id taken from the log") != std::string::npos);
   CHECK(ok.events[6].status == AppEventStatus::match); // system-ready (empty)
   CHECK(ok.events[7].status == AppEventStatus::app_event);
 
@@ -213,6 +213,39 @@ TEST_CASE("RTMR3 against an app: app-id and compose-hash compared, runtime value
   CHECK(bad.compose_hash_match == false);
   CHECK(bad.app_id_match == true);
   CHECK(bad.logged_compose_hash == other);
+
+  // key-provider: the guest's name for the app's choice, and the id when the app pins one.
+  AppExpectation local = e;
+  local.key_provider = "local";
+  AppCheck sgx = check_app_events(local, app_log(app_id, compose_hash));
+  REQUIRE(sgx.first_divergent);
+  CHECK(sgx.events[*sgx.first_divergent].name == "key-provider");
+  CHECK(sgx.events[*sgx.first_divergent].note ==
+        "the TD used key provider kms; the app chose key_provider local (local-sgx)");
+  AppExpectation pinned = e;
+  pinned.key_provider_id = "30";
+  CHECK(check_app_events(pinned, app_log(app_id, compose_hash)).ok());
+  pinned.key_provider_id = "31";
+  AppCheck other_kms = check_app_events(pinned, app_log(app_id, compose_hash));
+  REQUIRE(other_kms.first_divergent);
+  CHECK(other_kms.events[*other_kms.first_divergent].note == "the TD's key provider id is 30; the app pins 31");
+  EventLog odd_kp = app_log(app_id, compose_hash);
+  odd_kp.events[5] = runtime_event(5, "key-provider", text_bytes("{\"id\":\"30\",\"name\":\"kms\"}"));
+  AppCheck reordered = check_app_events(e, odd_kp);
+  REQUIRE(reordered.first_divergent);
+  CHECK(reordered.events[*reordered.first_divergent].note.find("not the {\"name\"") != std::string::npos);
+
+  // storage-fs: compared when the app sets storage_fs, else taken from the log.
+  EventLog with_fs = app_log(app_id, compose_hash);
+  with_fs.events.insert(with_fs.events.begin() + 6, runtime_event(6, "storage-fs", text_bytes("zfs")));
+  CHECK(check_app_events(e, with_fs).events[6].status == AppEventStatus::from_log);
+  AppExpectation ext4 = e;
+  ext4.storage_fs = "ext4";
+  AppCheck fs_check = check_app_events(ext4, with_fs);
+  REQUIRE(fs_check.first_divergent);
+  CHECK(fs_check.events[*fs_check.first_divergent].note == "the TD's storage is zfs; the app sets storage_fs ext4");
+  ext4.storage_fs = "zfs";
+  CHECK(check_app_events(ext4, with_fs).ok());
 
   // no_instance_id: instance-id must be empty and is compared.
   AppExpectation no_id = e;
@@ -247,6 +280,8 @@ TEST_CASE("mrforge-app.json is read strictly", "[dstack_app]") {
                               {"compose_hash", std::string(64, 'c')},
                               {"app_id", std::string(40, 'c')},
                               {"key_provider", "kms"},
+                              {"key_provider_id", ""},
+                              {"storage_fs", ""},
                               {"no_instance_id", false},
                               {"services",
                                {{{"name", "web"},
@@ -279,6 +314,10 @@ TEST_CASE("mrforge-app.json is read strictly", "[dstack_app]") {
   CHECK_THAT(with("app_id", std::string(40, 'd')), Catch::Contains("r.json.app_id") && Catch::Contains("first 20"));
   CHECK_THAT(with("compose_hash", std::string(64, 'C')), Catch::Contains("r.json.compose_hash"));
   CHECK_THAT(with("key_provider", "tpm"), Catch::Contains("r.json.key_provider"));
+  CHECK_THAT(with("key_provider_id", "3G"), Catch::Contains("r.json.key_provider_id"));
+  CHECK_THAT(with("key_provider_id", "ABCD"), Catch::Contains("r.json.key_provider_id"));
+  CHECK_THAT(with("storage_fs", "btrfs"), Catch::Contains("r.json.storage_fs"));
+  CHECK(parse(r).storage_fs.empty());
   CHECK_THAT(with("kind", "OciImage"), Catch::Contains("r.json.kind"));
   CHECK_THAT(with("app_compose", "../x.json"), Catch::Contains("r.json.app_compose"));
   nlohmann::ordered_json c = r;
@@ -326,7 +365,10 @@ std::map<std::string, std::string> file_digests(const std::string &dir) {
 // name || ":" || payload), dstack cc-eventlog runtime_events.rs), RTMR3's replay, and the quote
 // with that RTMR3 at offset 520 (48-byte header + the TD report's fields before RTMR3). The
 // vector's own RTMR3 is checked at that offset first.
-void make_td_document(const std::string &app_compose, const std::string &out, const std::string &app_id = "") {
+// `base`: a real dstack attestation document (tdx-lite-getquote.json, whose vm_config holds dstack's
+// measurement file, with a KMS key provider; quote-report.json, local SGX sealing).
+void make_td_document(const std::string &app_compose, const std::string &out, const std::string &app_id = "",
+                      const char *base = "dstack/tdx-lite-getquote.json") {
   const char *script = R"PY(
 import hashlib, json, struct, sys
 vec, app_compose, out, app_id = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
@@ -339,6 +381,11 @@ def replay(evs):
         mr = hashlib.sha384(mr + bytes.fromhex(e['digest'])).digest()
     return mr
 rtmr3 = [e for e in events if e['imr'] == 3]
+def redigest(evs):  # dstack's runtime event digest (some vectors leave it blank in the JSON)
+    for e in evs:
+        pre = struct.pack('<I', e['event_type']) + b':' + e['event'].encode() + b':' + bytes.fromhex(e['event_payload'])
+        e['digest'] = hashlib.sha384(pre).hexdigest()
+redigest(rtmr3)
 assert replay(rtmr3) == bytes(quote[520:568]), 'RTMR3 is not at offset 520'
 compose_hash = hashlib.sha256(open(app_compose, 'rb').read()).digest()
 aid = bytes.fromhex(app_id) if app_id else compose_hash[:20]
@@ -347,15 +394,14 @@ for e in rtmr3:
         e['event_payload'] = aid.hex()
     if e['event'] == 'compose-hash':
         e['event_payload'] = compose_hash.hex()
-    pre = struct.pack('<I', e['event_type']) + b':' + e['event'].encode() + b':' + bytes.fromhex(e['event_payload'])
-    e['digest'] = hashlib.sha384(pre).hexdigest()
+redigest(rtmr3)
 quote[520:568] = replay(rtmr3)
 d['quote'] = quote.hex()
 d['event_log'] = json.dumps(events)
 json.dump(d, open(out, 'w'))
 )PY";
-  sh(std::string(k_python) + " -c " + shell_quote(script) + " " + shell_quote(vector_path("dstack/quote-report.json")) +
-     " " + shell_quote(app_compose) + " " + shell_quote(out) + " " + shell_quote(app_id));
+  sh(std::string(k_python) + " -c " + shell_quote(script) + " " + shell_quote(vector_path(base)) + " " +
+     shell_quote(app_compose) + " " + shell_quote(out) + " " + shell_quote(app_id));
 }
 
 // The record's app-compose.json with `edit` applied to its compose file, normalized by Python.
@@ -479,16 +525,35 @@ TEST_CASE("verify --app: a dstack TD running the example app matches its record,
   nlohmann::json record = nlohmann::json::parse(read_text(work / "app/mrforge-app.json"));
   const std::string app_id = record["app_id"], hello_image = record["services"][0]["image"];
 
-  // The TD ran exactly the record's app-compose.json.
+  // The TD ran exactly the record's app-compose.json: dstack's tdx-lite document (a KMS app, its
+  // vm_config with dstack's measurement file) with the app's app-id and compose-hash. One command
+  // compares every register: MRTD and RTMR0-2 with the measurement file, RTMR3 with the app.
   make_td_document(app_compose, work / "td.json");
   ShellResult ok = run_mrforge_cli({"verify", "--quote", work / "td.json", "--app", work / "app"});
   INFO(ok.out << ok.err);
   CHECK(ok.exit_code == 0);
-  CHECK(ok.out.find("RESULT: OK: RTMR3's app-id and compose-hash match the app record of mrforge-hello-app") !=
-        std::string::npos);
-  CHECK(ok.out.find("not compared: MRTD, RTMR0, RTMR1, RTMR2") != std::string::npos);
+  REQUIRE(ok.out.find("RESULT:") != std::string::npos);
+  const std::string result = ok.out.substr(ok.out.find("RESULT:"));
+  CHECK_THAT(result, Catch::StartsWith("RESULT: OK: MRTD, RTMR0, RTMR1, RTMR2 match dstack's measurement file"));
+  CHECK_THAT(result, Catch::Contains("; RTMR3's app-id, compose-hash, key-provider match the app record of "
+                                     "mrforge-hello-app; RTMR3: 9 event(s), all understood"));
+  CHECK_THAT(result, !Catch::Contains("not compared"));
   CHECK(ok.out.find("taken from the log: the TD's random instance seed") != std::string::npos);
-  CHECK(ok.out.find("app event") != std::string::npos); // LIUM_MINER_HOTKEY after system-ready
+  CHECK(ok.out.find("taken from the log: the OS image hash the KMS returned") != std::string::npos);
+  CHECK(ok.out.find("storage file system (the app sets no storage_fs") != std::string::npos);
+  CHECK(ok.out.find("id taken from the log (the app pins no key_provider_id)") != std::string::npos);
+
+  // dstack's quote-report.json vector: a TD whose key provider is local SGX, and an app event after
+  // system-ready. The example app chose KMS: key-provider is the divergence.
+  make_td_document(app_compose, work / "td-sgx.json", "", "dstack/quote-report.json");
+  ShellResult sgx = run_mrforge_cli({"verify", "--quote", work / "td-sgx.json", "--app", work / "app"});
+  INFO(sgx.out << sgx.err);
+  CHECK(sgx.exit_code == 4);
+  CHECK(sgx.out.find("first divergent RTMR3 event: log event 25 (key-provider): the TD used key provider "
+                     "local-sgx; the app chose key_provider kms (kms)") != std::string::npos);
+  CHECK(sgx.out.find("app event") != std::string::npos); // LIUM_MINER_HOTKEY after system-ready
+  CHECK(sgx.out.find("RESULT: MISMATCH: RTMR3 differs from the app record of mrforge-hello-app (key-provider)") !=
+        std::string::npos);
   ShellResult record_file =
       run_mrforge_cli({"verify", "--quote", work / "td.json", "--app", work / "app/mrforge-app.json", "--json"});
   CHECK(record_file.exit_code == 0);
@@ -515,8 +580,8 @@ TEST_CASE("verify --app: a dstack TD running the example app matches its record,
   CHECK(bad.out.find("service 'hello': image mrforge/hello:1.0@" + other_digest + ", the record has " + hello_image) !=
         std::string::npos);
   CHECK(bad.out.find("service 'worker'") == std::string::npos);
-  CHECK(bad.out.find("RESULT: MISMATCH: RTMR3 differs from the app record of mrforge-hello-app (compose-hash)") !=
-        std::string::npos);
+  CHECK_THAT(bad.out, Catch::Contains("RESULT: MISMATCH: MRTD, RTMR0, RTMR1, RTMR2 match dstack's measurement file") &&
+                          Catch::Contains("; RTMR3 differs from the app record of mrforge-hello-app (compose-hash)"));
   // Without the deployed file: the record's services and digests, and what to give.
   ShellResult bare = run_mrforge_cli({"verify", "--quote", work / "td-other.json", "--app", work / "app"});
   CHECK(bare.exit_code == 4);

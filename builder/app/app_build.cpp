@@ -106,6 +106,8 @@ AppBuildResult build_app(const AppRecipe &app, const std::vector<AppServiceInput
                                 {"compose_hash", result.compose_hash},
                                 {"app_id", result.app_id},
                                 {"key_provider", app.settings.key_provider},
+                                {"key_provider_id", app.settings.key_provider_id},
+                                {"storage_fs", app.settings.storage_fs},
                                 {"no_instance_id", app.settings.no_instance_id},
                                 {"services", services},
                                 {"tool", k_tool_name}};

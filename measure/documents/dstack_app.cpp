@@ -7,6 +7,7 @@
 #include <measure/util/hash.hpp>
 #include <measure/util/terminal_text.hpp>
 
+#include <algorithm>
 #include <optional>
 #include <set>
 
@@ -142,6 +143,16 @@ AppRecord parse_app_record(ByteView bytes, const std::string &source) {
   r.key_provider = json_string_field(j, "key_provider", source);
   if (r.key_provider != "kms" && r.key_provider != "local" && r.key_provider != "none")
     throw InputError(source + ".key_provider", "expected kms, local or none, got '" + echoed(r.key_provider) + "'");
+  r.key_provider_id = json_string_field(j, "key_provider_id", source);
+  if (r.key_provider_id.size() % 2 != 0 || !std::all_of(r.key_provider_id.begin(), r.key_provider_id.end(), [](char c) {
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+      }))
+    throw InputError(source + ".key_provider_id", "expected lower-case hex (an even number of digits) or \"\"");
+  if (!r.key_provider_id.empty() && r.key_provider == "none")
+    throw InputError(source + ".key_provider_id", "must be empty with key_provider none");
+  r.storage_fs = json_string_field(j, "storage_fs", source);
+  if (!r.storage_fs.empty() && r.storage_fs != "zfs" && r.storage_fs != "ext4")
+    throw InputError(source + ".storage_fs", "expected zfs, ext4 or \"\", got '" + echoed(r.storage_fs) + "'");
   r.no_instance_id = json_bool_field(j, "no_instance_id", source);
   r.tool = json_string_field(j, "tool", source);
   const Json &services = json_field(j, "services", source);

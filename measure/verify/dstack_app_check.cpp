@@ -1,4 +1,5 @@
 #include <measure/util/hash.hpp>
+#include <measure/util/terminal_text.hpp>
 #include <measure/verify/dstack_app_check.hpp>
 
 namespace mrforge {
@@ -25,6 +26,59 @@ void compare(AppEventCheck &c, ByteView expected) {
   } else {
     c.status = AppEventStatus::mismatch;
     c.note = "the record gives " + c.expected;
+  }
+}
+
+// dstack's name in the key-provider event for an app's key_provider choice (KeyProviderInfo).
+std::string key_provider_event_name(const std::string &choice) {
+  if (choice == "local") return "local-sgx";
+  return choice; // kms, none
+}
+
+// The key-provider payload as the guest writes it (serde_json of KeyProviderInfo {name, id}):
+// {"name":NAME,"id":HEX}. False for anything else.
+bool parse_key_provider_payload(const Bytes &payload, std::string &name, std::string &id) {
+  const std::string s(payload.begin(), payload.end());
+  const std::string head = "{\"name\":\"", middle = "\",\"id\":\"", tail = "\"}";
+  if (s.size() < head.size() + middle.size() + tail.size() || s.compare(0, head.size(), head) != 0 ||
+      s.compare(s.size() - tail.size(), tail.size(), tail) != 0)
+    return false;
+  const size_t m = s.find(middle, head.size());
+  if (m == std::string::npos) return false;
+  name = s.substr(head.size(), m - head.size());
+  id = s.substr(m + middle.size(), s.size() - tail.size() - m - middle.size());
+  auto plain = [](const std::string &t, bool hex) {
+    for (char c : t)
+      if (hex ? !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')) : !((c >= 'a' && c <= 'z') || c == '-'))
+        return false;
+    return true;
+  };
+  return plain(name, false) && plain(id, true);
+}
+
+void check_key_provider(AppEventCheck &c, const AppExpectation &expected) {
+  const std::string want = key_provider_event_name(expected.key_provider);
+  c.expected = "name " + want + (expected.key_provider_id.empty() ? "" : ", id " + expected.key_provider_id);
+  std::string name, id;
+  if (!parse_key_provider_payload(c.payload, name, id)) {
+    c.status = AppEventStatus::mismatch;
+    c.note = "not the {\"name\":...,\"id\":HEX} dstack's guest writes; the app chose key_provider " +
+             expected.key_provider + " (" + want + ")";
+  } else if (name != want) {
+    c.status = AppEventStatus::mismatch;
+    c.note = "the TD used key provider " + name + "; the app chose key_provider " + expected.key_provider + " (" +
+             want + ")";
+  } else if (!expected.key_provider_id.empty() && id != expected.key_provider_id) {
+    c.status = AppEventStatus::mismatch;
+    c.note = "the TD's key provider id is " + (id.empty() ? std::string("empty") : id) + "; the app pins " +
+             expected.key_provider_id;
+  } else {
+    c.status = AppEventStatus::match;
+    c.note = "name " + name + " as the app chose (key_provider " + expected.key_provider + ")";
+    if (expected.key_provider_id.empty())
+      c.note += id.empty() ? "; empty id" : "; id taken from the log (the app pins no key_provider_id)";
+    else
+      c.note += ", id as the app pins";
   }
 }
 
@@ -84,12 +138,17 @@ AppCheck check_app_events(const AppExpectation &expected, const EventLog &log) {
     } else if (e->name == "instance-id" && expected.no_instance_id) {
       compare(c, ByteView());
       if (c.status == AppEventStatus::mismatch) c.note = "the app sets no_instance_id: the payload must be empty";
+    } else if (e->name == "key-provider" && !expected.key_provider.empty()) {
+      check_key_provider(c, expected);
+    } else if (e->name == "storage-fs" && !expected.storage_fs.empty()) {
+      compare(c, ByteView::of(expected.storage_fs));
+      if (c.status == AppEventStatus::mismatch)
+        c.note = "the TD's storage is " + echoed(std::string(c.payload.begin(), c.payload.end())) +
+                 "; the app sets storage_fs " + expected.storage_fs;
     } else if (const char *source = runtime_value_source(e->name)) {
       c.status = AppEventStatus::from_log;
       c.note = std::string("taken from the log: ") + source;
-      // The event's name for each choice is the guest's (none, local-sgx, tpm, kms), not compared here.
-      if (e->name == "key-provider" && !expected.key_provider.empty())
-        c.note += "; the app chose key_provider " + expected.key_provider;
+      if (e->name == "storage-fs") c.note += " (the app sets no storage_fs: the command line's, or zfs)";
     } else {
       c.status = AppEventStatus::mismatch;
       c.note = "dstack's guest emits no event of this name before system-ready";

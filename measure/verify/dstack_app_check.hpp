@@ -9,10 +9,14 @@
 // info (attestation.rs find_event stops at system-ready).
 //
 // What an app record determines is compared: app-id, compose-hash, the empty payloads of
-// system-preparing, boot-mr-done and system-ready, and instance-id's empty payload when the app
-// sets no_instance_id. What only the running TD knows (instance-id's random seed, the KMS's
-// os-image-hash and key-provider id, storage-fs, init scripts, the GPU policy) is reported as taken
-// from the log. Application events after system-ready are reported, not compared. An event before
+// system-preparing, boot-mr-done and system-ready, instance-id's empty payload when the app sets
+// no_instance_id, key-provider's name (the guest writes {"name":N,"id":HEX} with N "kms",
+// "local-sgx" or "none" for the app's key_provider kms, local, none: system_setup.rs:2768-2777) and
+// its id when the app pins key_provider_id (the guest refuses another: verify_key_provider_id), and
+// storage-fs when the app sets storage_fs (it overrides the command line: parse_dstack_options).
+// What only the running TD knows (instance-id's random seed, the KMS's os-image-hash, an unpinned
+// key-provider id, storage-fs the app leaves to the command line, init scripts, the GPU policy) is
+// reported as taken from the log. Application events after system-ready are reported, not compared. An event before
 // system-ready that dstack's guest does not emit, a runtime event whose data contradicts its
 // digest, or an RTMR3 event of another type is a divergence.
 #pragma once
@@ -30,7 +34,9 @@ struct AppExpectation {
   Bytes app_id;       // 20 bytes
   Bytes compose_hash; // 32 bytes
   bool no_instance_id = false;
-  std::string key_provider; // the app's choice (kms, local, none), shown beside the key-provider event
+  std::string key_provider;    // the app's choice (kms, local, none); empty: key-provider not compared
+  std::string key_provider_id; // lower-case hex the app pins, or "" (the id is then taken from the log)
+  std::string storage_fs;      // "zfs"/"ext4" the app sets, or "" (taken from the log)
 };
 
 enum class AppEventStatus {
