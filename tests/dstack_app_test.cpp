@@ -235,6 +235,27 @@ TEST_CASE("RTMR3 against an app: app-id and compose-hash compared, runtime value
   REQUIRE(reordered.first_divergent);
   CHECK(reordered.events[*reordered.first_divergent].note.find("not the {\"name\"") != std::string::npos);
 
+  // gpu-policy-hash (newer guests): the app sets no GPU policy, so it is dstack's hash of "{}",
+  // computed here by Python's hashlib; an init-script-hash means the TD ran a script the app lacks.
+  const Bytes default_policy = from_hex(
+      sh(std::string(k_python) + " -c \"import hashlib; print(hashlib.sha256(b'{}').hexdigest(), end='')\""), "py");
+  EventLog gpu = app_log(app_id, compose_hash);
+  gpu.events.insert(gpu.events.begin() + 3, runtime_event(3, "gpu-policy-hash", default_policy));
+  gpu.events.insert(gpu.events.begin() + 4, runtime_event(4, "gpu-attestation", text_bytes("{\"version\":1}")));
+  AppCheck gpu_ok = check_app_events(e, gpu);
+  CHECK(gpu_ok.ok());
+  CHECK(gpu_ok.events[3].status == AppEventStatus::match);
+  CHECK(gpu_ok.events[4].status == AppEventStatus::from_log);
+  gpu.events[3] = runtime_event(3, "gpu-policy-hash", compose_hash);
+  AppCheck gpu_bad = check_app_events(e, gpu);
+  REQUIRE(gpu_bad.first_divergent);
+  CHECK(gpu_bad.events[*gpu_bad.first_divergent].name == "gpu-policy-hash");
+  EventLog script = app_log(app_id, compose_hash);
+  script.events.insert(script.events.begin() + 3, runtime_event(3, "init-script-hash", compose_hash));
+  AppCheck script_check = check_app_events(e, script);
+  REQUIRE(script_check.first_divergent);
+  CHECK(script_check.events[*script_check.first_divergent].name == "init-script-hash");
+
   // storage-fs: compared when the app sets storage_fs, else taken from the log.
   EventLog with_fs = app_log(app_id, compose_hash);
   with_fs.events.insert(with_fs.events.begin() + 6, runtime_event(6, "storage-fs", text_bytes("zfs")));

@@ -20,6 +20,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <filesystem>
 
 using namespace mrforge;
@@ -175,6 +176,25 @@ TEST_CASE("RTMR3's events are decoded as dstack defines them, app events after s
   CHECK(f[3].problem == "payload of 19 bytes, dstack gives 20 or none");
   CHECK(f[4].kind == Rtmr3EventKind::unknown);
   CHECK(f[4].problem == "dstack defines no such event before system-ready");
+
+  // A newer guest's GPU events (system_setup.rs 1442-1446, 1946), before instance-id.
+  EventLog gpu = log_of(k_lite);
+  auto at =
+      std::find_if(gpu.events.begin(), gpu.events.end(), [](const LoggedEvent &e) { return e.name == "instance-id"; });
+  REQUIRE(at != gpu.events.end());
+  LoggedEvent attestation = *at;
+  attestation.name = "gpu-attestation";
+  const std::string json = "{\"version\":1,\"provider\":\"nvidia\",\"devices\":1,\"cc_mode\":\"on\",\"devtools\":false,"
+                           "\"evidence_sha256\":\"" +
+                           std::string(64, 'a') + "\"}";
+  attestation.data.assign(json.begin(), json.end());
+  attestation.digest = dstack_runtime_event_digest(attestation.type, attestation.name,
+                                                   ByteView(attestation.data.data(), attestation.data.size()));
+  gpu.events.insert(at, attestation);
+  std::vector<Rtmr3Event> g = classify_rtmr3_events(gpu);
+  CHECK(all_understood(g));
+  CHECK(g[3].name == "gpu-attestation");
+  CHECK(g[3].value == json);
 }
 
 TEST_CASE("verify --quote on a dstack document compares every register with its measurement file", "[dstack][cli]") {

@@ -23,6 +23,8 @@ constexpr KnownEvent k_known[] = {
     {"compose-hash", Payload::bytes32, "sha256 of app-compose.json (2701)"},
     {"init-script-hash", Payload::bytes32, "sha256 of an init script (2709-2711)"},
     {"gpu-policy-hash", Payload::bytes32, "sha256 of the GPU policy (2712-2715)"},
+    {"gpu-attestation", Payload::json,
+     "NVIDIA GPU TEE attestation {version, provider, devices, cc_mode, devtools, evidence_sha256} (1946)"},
     {"instance-id", Payload::bytes20_or_empty, "instance id (2717; empty with no_instance_id)"},
     {"boot-mr-done", Payload::empty, "boot measurements done (2718)"},
     {"os-image-hash", Payload::bytes32, "OS image hash from the KMS (2150)"},

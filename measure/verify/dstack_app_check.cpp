@@ -14,8 +14,7 @@ const char *runtime_value_source(const std::string &name) {
   if (name == "os-image-hash") return "the OS image hash the KMS returned";
   if (name == "key-provider") return "the key provider the TD used (its id is the KMS or sealing key)";
   if (name == "storage-fs") return "the TD's storage file system";
-  if (name == "init-script-hash") return "an init script of the deployment";
-  if (name == "gpu-policy-hash") return "the deployment's GPU policy";
+  if (name == "gpu-attestation") return "the NVIDIA GPU attestation the TD made";
   return nullptr;
 }
 
@@ -138,6 +137,16 @@ AppCheck check_app_events(const AppExpectation &expected, const EventLog &log) {
     } else if (e->name == "instance-id" && expected.no_instance_id) {
       compare(c, ByteView());
       if (c.status == AppEventStatus::mismatch) c.note = "the app sets no_instance_id: the payload must be empty";
+    } else if (e->name == "gpu-policy-hash") {
+      // mrforge's app-compose.json has no requirements.gpu_policy: dstack hashes its default,
+      // JCS("{}") (dstack-types lib.rs:389-407 DEFAULT_GPU_POLICY, gpu_policy_hash).
+      const Sha256 default_policy = sha256(ByteView::of(std::string_view("{}")));
+      compare(c, ByteView(default_policy.data(), default_policy.size()));
+      if (c.status == AppEventStatus::mismatch)
+        c.note = "the app sets no GPU policy: dstack's guest hashes its default {} to " + c.expected;
+    } else if (e->name == "init-script-hash") {
+      c.status = AppEventStatus::mismatch;
+      c.note = "the app has no init_script (mrforge writes none into app-compose.json), yet the TD ran one";
     } else if (e->name == "key-provider" && !expected.key_provider.empty()) {
       check_key_provider(c, expected);
     } else if (e->name == "storage-fs" && !expected.storage_fs.empty()) {

@@ -2,23 +2,24 @@
 // extends RTMR3 with runtime events (type 0x08000001, digest event_log.hpp
 // dstack_runtime_event_digest) in this order before it starts the app:
 //   system-preparing (empty), app-id (20 bytes), compose-hash (32 bytes, sha256 of
-//   app-compose.json), init-script-hash* (32), gpu-policy-hash (32, newer guests), instance-id
-//   (20 bytes, empty with no_instance_id), boot-mr-done (empty), os-image-hash (32, KMS only),
-//   key-provider (JSON {"name","id"}), storage-fs ("zfs"/"ext4"), system-ready (empty),
+//   app-compose.json), init-script-hash* (32), gpu-policy-hash (32, newer guests), gpu-attestation
+//   (JSON, with attested GPUs), instance-id (20 bytes, empty with no_instance_id), boot-mr-done
+//   (empty), os-image-hash (32, KMS only), key-provider (JSON {"name","id"}), storage-fs
+//   ("zfs"/"ext4", newer guests), system-ready (empty),
 // then application events (guest-agent EmitEvent) which dstack's verifier leaves out of the app
 // info (attestation.rs find_event stops at system-ready).
 //
 // What an app record determines is compared: app-id, compose-hash, the empty payloads of
 // system-preparing, boot-mr-done and system-ready, instance-id's empty payload when the app sets
-// no_instance_id, key-provider's name (the guest writes {"name":N,"id":HEX} with N "kms",
-// "local-sgx" or "none" for the app's key_provider kms, local, none: system_setup.rs:2768-2777) and
-// its id when the app pins key_provider_id (the guest refuses another: verify_key_provider_id), and
-// storage-fs when the app sets storage_fs (it overrides the command line: parse_dstack_options).
-// What only the running TD knows (instance-id's random seed, the KMS's os-image-hash, an unpinned
-// key-provider id, storage-fs the app leaves to the command line, init scripts, the GPU policy) is
-// reported as taken from the log. Application events after system-ready are reported, not compared. An event before
-// system-ready that dstack's guest does not emit, a runtime event whose data contradicts its
-// digest, or an RTMR3 event of another type is a divergence.
+// no_instance_id, gpu-policy-hash (the app sets no GPU policy: sha256 of "{}", dstack's default),
+// no init-script-hash (the app has no init_script), key-provider's name (the guest writes {"name":N,"id":HEX} with N
+// "kms", "local-sgx" or "none" for the app's key_provider kms, local, none: system_setup.rs:2768-2777) and its id when
+// the app pins key_provider_id (the guest refuses another: verify_key_provider_id), and storage-fs when the app sets
+// storage_fs (it overrides the command line: parse_dstack_options). What only the running TD knows (instance-id's
+// random seed, the KMS's os-image-hash, an unpinned key-provider id, storage-fs the app leaves to the command line, the
+// GPU attestation) is reported as taken from the log. Application events after system-ready are reported, not compared.
+// An event before system-ready that dstack's guest does not emit, a runtime event whose data contradicts its digest, or
+// an RTMR3 event of another type is a divergence.
 #pragma once
 
 #include <measure/formats/event_log.hpp>
