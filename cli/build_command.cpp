@@ -89,7 +89,7 @@ int run_app_build(const BuildCommandOptions &o) {
   rows.push_back({"app", app.name});
   for (const auto &s : result.services) rows.push_back({"service " + s.name, s.image});
   rows.push_back({"compose hash", result.compose_hash});
-  rows.push_back({"app id", result.app_id});
+  rows.push_back({"app id", result.app_id + (app.app_id.empty() ? "" : " (pinned by the recipe)")});
   rows.push_back({"output", result.out_dir});
   print_table(rows);
   return k_exit_ok;

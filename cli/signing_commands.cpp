@@ -135,7 +135,10 @@ Json statement_json(const builder::Statement &st) {
   j["recipe"] = {{"name", st.recipe_name}, {"sha256", st.recipe_sha256}};
   j["lock_sha256"] = st.lock_sha256;
   j["tool"] = st.tool;
-  if (st.kind == "DstackApp") j["app"] = {{"compose_hash", st.app_compose_hash}, {"app_id", st.app_id}};
+  if (st.kind == "DstackApp")
+    j["app"] = {{"compose_hash", st.app_compose_hash},
+                {"app_id", st.app_id},
+                {"app_id_source", st.app_id_pinned ? "recipe" : "compose-hash"}};
   j["subjects"] = Json::array();
   for (const auto &s : st.subjects) j["subjects"].push_back({{"name", s.name}, {"sha256", s.sha256}});
   j["shapes"] = Json::array();
@@ -163,7 +166,7 @@ void print_statement(const builder::Statement &st) {
   if (!st.lock_sha256.empty()) head.push_back({"lock", "sha256 " + st.lock_sha256});
   if (st.kind == "DstackApp") {
     head.push_back({"compose hash", st.app_compose_hash});
-    head.push_back({"app id", st.app_id});
+    head.push_back({"app id", st.app_id + (st.app_id_pinned ? " (pinned by the recipe)" : "")});
   }
   head.push_back({"tool", st.tool});
   print_table(head);

@@ -184,6 +184,8 @@ TEST_CASE("DstackApp recipes are strict: services match the compose file, images
              Catch::Contains("key_provider_id") && Catch::Contains("key_provider none"));
   CHECK_THAT(load_with("services:\n  web: {image: mrforge/hello:1.0}\n", "allowed_envs: [A, 'B C']\n"),
              Catch::Contains("allowed_envs") && Catch::Contains("environment variable name"));
+  CHECK_THAT(load_with("services:\n  web: {image: mrforge/hello:1.0}\n", "app_id: abcd\n"),
+             Catch::Contains("app_id") && Catch::Contains("40 hex digits"));
   CHECK(builder::is_app_recipe(work / "app.yaml"));
   CHECK_FALSE(builder::is_app_recipe(work / "oci/hello.yaml"));
 }
@@ -300,6 +302,7 @@ TEST_CASE("mrforge-app.json is read strictly", "[dstack_app]") {
                               {"app_compose", "app-compose.json"},
                               {"compose_hash", std::string(64, 'c')},
                               {"app_id", std::string(40, 'c')},
+                              {"app_id_source", "compose-hash"},
                               {"key_provider", "kms"},
                               {"key_provider_id", ""},
                               {"storage_fs", ""},
@@ -333,6 +336,14 @@ TEST_CASE("mrforge-app.json is read strictly", "[dstack_app]") {
     return error_message([&] { parse(c); });
   };
   CHECK_THAT(with("app_id", std::string(40, 'd')), Catch::Contains("r.json.app_id") && Catch::Contains("first 20"));
+  CHECK_THAT(with("app_id_source", "kms"), Catch::Contains("r.json.app_id_source"));
+  {
+    nlohmann::ordered_json pinned = r; // a deployment's own app id: not the compose hash's prefix
+    pinned["app_id"] = std::string(40, 'd');
+    pinned["app_id_source"] = "recipe";
+    CHECK(parse(pinned).app_id_pinned);
+    CHECK(parse(pinned).app_id == std::string(40, 'd'));
+  }
   CHECK_THAT(with("compose_hash", std::string(64, 'C')), Catch::Contains("r.json.compose_hash"));
   CHECK_THAT(with("key_provider", "tpm"), Catch::Contains("r.json.key_provider"));
   CHECK_THAT(with("key_provider_id", "3G"), Catch::Contains("r.json.key_provider_id"));
@@ -623,6 +634,28 @@ TEST_CASE("verify --app: a dstack TD running the example app matches its record,
   CHECK(text.out.find("(app-id)") != std::string::npos); // not pinned: the app id follows the hash
   CHECK(text.out.find("compose-hash") != std::string::npos);
   CHECK(text.out.find("the same images, but the compose file's text differs") != std::string::npos);
+
+  // A deployment that pins its own app id (a KMS app's registered id): the recipe says so, the
+  // compose hash is unchanged, and the TD's app-id event is compared with the pinned id.
+  const std::string pinned_id = "0123456789abcdef0123456789abcdef01234567";
+  write_text(work / "examples/dstack-app/app.yaml",
+             read_text(work / "examples/dstack-app/app.yaml") + "app_id: " + pinned_id + "\n");
+  ShellResult pinned_build = run_mrforge_cli({"build", "--frozen", "--offline", "--store", store,
+                                              work / "examples/dstack-app/app.yaml", "-o", work / "app-pinned"});
+  INFO(pinned_build.err);
+  REQUIRE(pinned_build.exit_code == 0);
+  CHECK(pinned_build.out.find(pinned_id + " (pinned by the recipe)") != std::string::npos);
+  nlohmann::json pinned_record = nlohmann::json::parse(read_text(work / "app-pinned/mrforge-app.json"));
+  CHECK(pinned_record["app_id"] == pinned_id);
+  CHECK(pinned_record["app_id_source"] == "recipe");
+  CHECK(pinned_record["compose_hash"] == record["compose_hash"]);
+  make_td_document(work / "app-pinned/app-compose.json", work / "td-pinned.json", pinned_id);
+  ShellResult pinned_ok = run_mrforge_cli({"verify", "--quote", work / "td-pinned.json", "--app", work / "app-pinned"});
+  INFO(pinned_ok.out << pinned_ok.err);
+  CHECK(pinned_ok.exit_code == 0);
+  ShellResult derived = run_mrforge_cli({"verify", "--quote", work / "td-pinned.json", "--app", work / "app"});
+  CHECK(derived.exit_code == 4);
+  CHECK(derived.out.find("RTMR3 differs from the app record of mrforge-hello-app (app-id)") != std::string::npos);
 
   // The record's output changed after the build is refused (exit 2), not compared.
   write_text(app_compose, read_text(app_compose) + " ");

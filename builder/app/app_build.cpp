@@ -84,7 +84,7 @@ AppBuildResult build_app(const AppRecipe &app, const std::vector<AppServiceInput
   std::string compose_file = pin_compose_images(app, digests);
   std::string app_compose = normalized_app_compose(app_compose_object(app, compose_file), app.path);
   result.compose_hash = compose_hash_of(ByteView::of(app_compose));
-  result.app_id = app_id_of_compose_hash(result.compose_hash);
+  result.app_id = app.app_id.empty() ? app_id_of_compose_hash(result.compose_hash) : app.app_id;
   write_file_atomically(t + "/" + k_app_compose_file, app_compose);
   write_file_atomically(t + "/docker-compose.yaml", compose_file);
 
@@ -105,6 +105,7 @@ AppBuildResult build_app(const AppRecipe &app, const std::vector<AppServiceInput
                                 {"app_compose", k_app_compose_file},
                                 {"compose_hash", result.compose_hash},
                                 {"app_id", result.app_id},
+                                {"app_id_source", app.app_id.empty() ? "compose-hash" : "recipe"},
                                 {"key_provider", app.settings.key_provider},
                                 {"key_provider_id", app.settings.key_provider_id},
                                 {"storage_fs", app.settings.storage_fs},

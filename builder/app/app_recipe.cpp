@@ -81,9 +81,9 @@ AppRecipe load_app_recipe(const std::string &path) {
   Bytes bytes = read_file(path, limits::k_yaml_document);
   std::string text(bytes.begin(), bytes.end());
   YamlField root = load_yaml_document(text, path, "DstackApp");
-  root.expect_map({"apiVersion", "kind", "name", "compose", "services", "key_provider", "key_provider_id", "runner",
-                   "manifest_version", "gateway", "public_logs", "public_sysinfo", "public_tcbinfo", "secure_time",
-                   "no_instance_id", "allowed_envs", "pre_launch_script", "storage_fs"});
+  root.expect_map({"apiVersion", "kind", "name", "app_id", "compose", "services", "key_provider", "key_provider_id",
+                   "runner", "manifest_version", "gateway", "public_logs", "public_sysinfo", "public_tcbinfo",
+                   "secure_time", "no_instance_id", "allowed_envs", "pre_launch_script", "storage_fs"});
   AppRecipe app;
   app.path = path;
   app.sha256 = to_hex(sha256(ByteView(bytes.data(), bytes.size())));
@@ -94,6 +94,12 @@ AppRecipe load_app_recipe(const std::string &path) {
   require_text(name, app.name);
   if (app.name.empty() || app.name.size() > 128 || app.name.find('\n') != std::string::npos)
     name.fail("expected an app name of 1 to 128 characters on one line");
+
+  if (auto id = root.optional("app_id")) {
+    Bytes raw = id->hex();
+    if (raw.size() != 20) id->fail("expected 40 hex digits (dstack's app ids are 20 bytes)");
+    app.app_id = to_hex(raw);
+  }
 
   AppComposeSettings &s = app.settings;
   YamlField kp = root.required("key_provider");

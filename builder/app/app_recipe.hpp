@@ -11,6 +11,9 @@
 //                                   # image: the reference the compose file writes (default the
 //                                   # recipe's NAME:TAG); mrforge appends @sha256:DIGEST to it
 //   key_provider: kms               # required: kms, local (SGX sealing) or none
+//   app_id: 0123...89               # 40 hex: the app id the deployment pins (a KMS app's registered
+//                                   # id, dstack's .instance-info); default: the compose hash's
+//                                   # first 20 bytes, dstack's rule when none is pinned
 //   key_provider_id: ""             # hex: KMS CA key or sealing measurement to pin (default none)
 //   runner: docker-compose          # or nerdctl-compose (default docker-compose)
 //   manifest_version: 2             # 2 (written as the number 2, as dstack's writers do) or 3 ("3")
@@ -71,6 +74,7 @@ struct AppRecipe {
   std::string sha256; // of the recipe file's bytes
   std::string dir;    // its folder (absolute)
   std::string name;
+  std::string app_id;       // 40 lower-case hex the deployment pins, or "" (the compose hash's prefix)
   std::string compose;      // as written (relative)
   std::string compose_path; // absolute
   std::string compose_text; // the compose file's bytes

@@ -347,6 +347,7 @@ OJson app_predicate(const std::string &out, const OJson &record, std::map<std::s
   p["app"] = OJson{{"name", app.name},
                    {"compose_hash", app.compose_hash},
                    {"app_id", app.app_id},
+                   {"app_id_source", app.app_id_pinned ? "recipe" : "compose-hash"},
                    {"key_provider", app.key_provider},
                    {"no_instance_id", app.no_instance_id},
                    {"services", services}};
@@ -481,7 +482,11 @@ Statement parse_statement(const std::vector<uint8_t> &payload, const std::string
     const OJson &app = json_field(p, "app", pw);
     st.app_compose_hash = hex_field(app, "compose_hash", 32, pw + ".app");
     st.app_id = hex_field(app, "app_id", 20, pw + ".app");
-    if (st.app_id != app_id_of_compose_hash(st.app_compose_hash))
+    const std::string source = json_string_field(app, "app_id_source", pw + ".app");
+    if (source != "compose-hash" && source != "recipe")
+      throw InputError(pw + ".app.app_id_source", "expected compose-hash or recipe");
+    st.app_id_pinned = source == "recipe";
+    if (!st.app_id_pinned && st.app_id != app_id_of_compose_hash(st.app_compose_hash))
       throw InputError(pw + ".app.app_id", "is not the first 20 bytes of the compose hash");
   }
   const OJson &shapes = json_field(p, "shapes", pw);

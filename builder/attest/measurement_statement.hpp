@@ -17,7 +17,7 @@
 //                  "oci": {"manifest_digest", "config_digest", "index_digest", "ref",
 //                          "layers": [{"name", "digest", "diff_id", "size", "media_type"}]}}}
 //                                                                                   (OciImage)
-//                  "app": {"name", "compose_hash", "app_id", "key_provider", "no_instance_id",
+//                  "app": {"name", "compose_hash", "app_id", "app_id_source", "key_provider", "no_instance_id",
 //                          "services": [{"name", "image", "recipe", "lock", "oci"}]}  (DstackApp;
 //                                                                                   no "lock")
 //
@@ -88,7 +88,8 @@ struct Statement {
   std::string tool;
   std::vector<StatementShape> shapes;
   std::string app_compose_hash; // DstackApp: sha256 of app-compose.json
-  std::string app_id;           // DstackApp: its first 20 bytes
+  std::string app_id;           // DstackApp: its first 20 bytes, or the id the recipe pins
+  bool app_id_pinned = false;   // DstackApp: app_id_source "recipe"
   nlohmann::ordered_json json;  // the whole statement as parsed
 };
 

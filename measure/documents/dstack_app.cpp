@@ -138,7 +138,11 @@ AppRecord parse_app_record(ByteView bytes, const std::string &source) {
     throw InputError(source + ".app_compose", "expected a file name beside the record");
   r.compose_hash = hex_field(j, "compose_hash", 64, source);
   r.app_id = hex_field(j, "app_id", 40, source);
-  if (r.app_id != app_id_of_compose_hash(r.compose_hash))
+  const std::string id_source = json_string_field(j, "app_id_source", source);
+  if (id_source != "compose-hash" && id_source != "recipe")
+    throw InputError(source + ".app_id_source", "expected compose-hash or recipe, got '" + echoed(id_source) + "'");
+  r.app_id_pinned = id_source == "recipe";
+  if (!r.app_id_pinned && r.app_id != app_id_of_compose_hash(r.compose_hash))
     throw InputError(source + ".app_id", "is not the first 20 bytes of compose_hash (dstack's rule)");
   r.key_provider = json_string_field(j, "key_provider", source);
   if (r.key_provider != "kms" && r.key_provider != "local" && r.key_provider != "none")

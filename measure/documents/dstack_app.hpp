@@ -14,6 +14,8 @@
 // mrforge-app.json (written by builder/app, read here so that verify needs no builder code):
 //   {"kind": "DstackApp", "name": APP, "recipe": {"name", "sha256"},
 //    "app_compose": "app-compose.json", "compose_hash": HEX64, "app_id": HEX40,
+//    "app_id_source": "compose-hash" (app_id is its first 20 bytes) | "recipe" (the id the deployment
+//    pins, as a KMS app's registered id),
 //    "key_provider": "kms"|"local"|"none", "key_provider_id": HEX|"", "storage_fs": "zfs"|"ext4"|"",
 //    "no_instance_id": bool,
 //    "services": [{"name", "ref", "digest": "sha256:HEX", "image": "REF@sha256:HEX",
@@ -71,6 +73,7 @@ struct AppRecord {
   std::string app_compose; // file name of app-compose.json beside the record
   std::string compose_hash;
   std::string app_id;
+  bool app_id_pinned = false;  // app_id_source "recipe": not derived from the compose hash
   std::string key_provider;    // "kms", "local" or "none"
   std::string key_provider_id; // lower-case hex the app pins (KMS CA key or sealing measurement), or ""
   std::string storage_fs;      // "zfs" or "ext4" as the app sets it, or "" (the TD's command line decides)
