@@ -61,12 +61,17 @@ std::vector<std::string> explain_compose_hash(const AppRecord &record, const std
 
 } // namespace
 
+AppRecord read_app_record(const std::string &app) {
+  const std::string record_path = record_path_of(app);
+  Bytes record_bytes = read_file(record_path, limits::k_json_document);
+  return parse_app_record(ByteView(record_bytes.data(), record_bytes.size()), record_path);
+}
+
 AppVerification verify_app(const std::string &app, const std::string &app_compose, const EventLog &log,
                            bool log_trusted) {
   AppVerification v;
   const std::string record_path = record_path_of(app);
-  Bytes record_bytes = read_file(record_path, limits::k_json_document);
-  v.record = parse_app_record(ByteView(record_bytes.data(), record_bytes.size()), record_path);
+  v.record = read_app_record(app);
   // The record's own app-compose.json, when it is beside the record, must be the one it hashed.
   std::optional<AppComposeContent> ours;
   const std::string ours_path = (fs::path(record_path).parent_path() / v.record.app_compose).string();

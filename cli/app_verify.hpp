@@ -25,6 +25,9 @@ struct AppVerification {
   bool ok() const { return log_trusted && check.ok(); }
 };
 
+// The record of `app` (an app output directory or its mrforge-app.json), and the path read.
+AppRecord read_app_record(const std::string &app);
+
 // `app` is an app output directory or its mrforge-app.json; `app_compose` the deployed
 // app-compose.json or empty. Throws InputError / FormatError for unreadable or malformed files
 // and for a record whose app-compose.json beside it does not hash to its compose_hash.

@@ -60,7 +60,7 @@ std::optional<MeasureSpec> recorded_spec(const MeasureOptions &o, std::vector<st
 
 } // namespace
 
-void add_measure_options(CLI::App *cmd, MeasureOptions &o, bool required) {
+void add_measure_options(CLI::App *cmd, MeasureOptions &o, bool required, std::function<bool()> other_job) {
   cmd->add_option("image_dir", o.image_dir,
                   "Image directory: metadata.json (bios, kernel, initrd, cmdline) and, from `mrforge build`, "
                   "measurements.json (profile, OVMF variant, CPUs, memory, ACPI source); options override it");
@@ -76,8 +76,9 @@ void add_measure_options(CLI::App *cmd, MeasureOptions &o, bool required) {
   cmd->add_option("--profile", o.profile, "Platform profile name (see `mrforge profiles`) or YAML file");
   if (required) {
     // Required unless an image directory, a shape file or dstack vm_config supplies them.
-    cmd->parse_complete_callback([&o] {
+    cmd->parse_complete_callback([&o, other_job] {
       if (!o.image_dir.empty() || !o.shape.shape_file.empty() || !o.shape.dstack_vm_config.empty()) return;
+      if (other_job && other_job() && !any_measure_option(o)) return;
       for (const auto &[missing, name] : {std::pair<bool, const char *>{!o.cpus, "--cpus"},
                                           {o.memory.empty(), "--memory"},
                                           {o.profile.empty(), "--profile"}})

@@ -9,6 +9,7 @@
 
 #include <measure/documents/request_assembly.hpp>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -32,9 +33,10 @@ struct MeasureOptions {
 };
 
 // Registers the options on `cmd`. With `required` (measure), --cpus, --memory and --profile are
-// required unless an IMAGE_DIR, --dstack-vm-config or --shape supplies them; otherwise they are
-// checked when used (verify).
-void add_measure_options(CLI::App *cmd, MeasureOptions &o, bool required);
+// required unless an IMAGE_DIR, --dstack-vm-config or --shape supplies them, or `other_job` says
+// the command has another job and no measure option was given (measure --app alone computes only
+// RTMR3); otherwise they are checked when used (verify).
+void add_measure_options(CLI::App *cmd, MeasureOptions &o, bool required, std::function<bool()> other_job = {});
 // True if any engine input was given (verify then computes expected values).
 bool any_measure_option(const MeasureOptions &o);
 

@@ -9,6 +9,7 @@
 #include <builder/system/store.hpp>
 
 #include <measure/documents/dstack_app.hpp>
+#include <measure/dstack/app_rtmr3.hpp>
 #include <measure/util/hash.hpp>
 #include <measure/verify/dstack_app_check.hpp>
 
@@ -17,6 +18,7 @@
 
 #include <filesystem>
 #include <map>
+#include <sstream>
 
 namespace fs = std::filesystem;
 using namespace mrforge;
@@ -293,6 +295,48 @@ TEST_CASE("RTMR3 against an app: app-id and compose-hash compared, runtime value
   AppCheck alt = check_app_events(e, altered);
   REQUIRE(alt.first_divergent);
   CHECK(alt.events[*alt.first_divergent].note.find("do not hash to its digest") != std::string::npos);
+}
+
+TEST_CASE("measure --app's expected RTMR3 events are what verify --app accepts, for each key provider",
+          "[dstack_app]") {
+  const Bytes compose_hash = from_hex(std::string(64, 'c'), "t"),
+              app_id(compose_hash.begin(), compose_hash.begin() + 20);
+  for (const char *provider : {"kms", "local", "none"}) {
+    for (DstackGuest guest : {DstackGuest::v0_6_0, DstackGuest::g312dc605}) {
+      INFO(provider << " " << dstack_guest_name(guest));
+      AppRtmr3Inputs in;
+      in.guest = guest;
+      in.app_id = app_id;
+      in.compose_hash = compose_hash;
+      in.key_provider = provider;
+      in.key_provider_id = std::string(provider) == "none" ? "" : "30";
+      in.instance_id = Bytes(20, 0x5a);
+      if (std::string(provider) == "kms") in.os_image_hash = Bytes(32, 0x07);
+      in.storage_fs = "ext4";
+      std::vector<ExpectedRuntimeEvent> events = expected_app_rtmr3_events(in);
+      CHECK(events.size() == (guest == DstackGuest::g312dc605 ? 9u : 8u) + (in.os_image_hash ? 1u : 0u));
+      EventLog log;
+      for (size_t i = 0; i < events.size(); ++i)
+        log.events.push_back(runtime_event(i, events[i].name, events[i].payload));
+      AppCheck check = check_app_events({app_id, compose_hash, false, provider, in.key_provider_id, "ext4"}, log);
+      CHECK(check.ok());
+      CHECK(replay(log)[3] == replay_rtmr3(events));
+    }
+  }
+  AppRtmr3Inputs bad;
+  bad.app_id = app_id;
+  bad.compose_hash = compose_hash;
+  bad.key_provider = "local";
+  bad.key_provider_id = "30";
+  bad.instance_id = Bytes(20, 1);
+  bad.storage_fs = "zfs";
+  bad.os_image_hash = Bytes(32, 0); // only a KMS app's TD logs one
+  CHECK_THROWS_AS(expected_app_rtmr3_events(bad), InputError);
+  bad.os_image_hash.reset();
+  bad.no_instance_id = true; // then the instance id is empty
+  CHECK_THROWS_AS(expected_app_rtmr3_events(bad), InputError);
+  bad.instance_id.clear();
+  CHECK(expected_app_rtmr3_events(bad)[4].payload.empty());
 }
 
 TEST_CASE("mrforge-app.json is read strictly", "[dstack_app]") {
@@ -574,6 +618,57 @@ TEST_CASE("verify --app: a dstack TD running the example app matches its record,
   CHECK(ok.out.find("taken from the log: the OS image hash the KMS returned") != std::string::npos);
   CHECK(ok.out.find("storage file system (the app sets no storage_fs") != std::string::npos);
   CHECK(ok.out.find("id taken from the log (the app pins no key_provider_id)") != std::string::npos);
+
+  // measure --app: the RTMR3 this TD reaches, from the record and the values only the TD knows
+  // (taken here from its log, as a TD would report them), equals the quote's RTMR3.
+  const std::string td_values =
+      sh(std::string(k_python) + " -c " +
+         shell_quote("import json,sys\n"
+                     "d=json.load(open(sys.argv[1]));ev=json.loads(d['event_log'])\n"
+                     "v={e['event']:e['event_payload'] for e in ev if e['imr']==3}\n"
+                     "kp=json.loads(bytes.fromhex(v['key-provider']))\n"
+                     "print(v['instance-id'],kp['id'],v['os-image-hash'],bytes.fromhex(d['quote'])[520:568].hex())\n") +
+         " " + shell_quote(work / "td.json"));
+  std::istringstream values(td_values);
+  std::string instance_id, kms_key, os_image_hash, quote_rtmr3;
+  values >> instance_id >> kms_key >> os_image_hash >> quote_rtmr3;
+  REQUIRE(quote_rtmr3.size() == 96);
+  const std::vector<std::string> runtime = {"--instance-id", instance_id,       "--key-provider-id",
+                                            kms_key,         "--os-image-hash", os_image_hash};
+  auto measure_app = [&](const std::string &guest, std::vector<std::string> extra) {
+    std::vector<std::string> args = {"measure", "--app", work / "app", "--dstack-guest", guest};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run_mrforge_cli(args);
+  };
+  ShellResult m06 = measure_app("0.6.0", runtime);
+  INFO(m06.out << m06.err);
+  CHECK(m06.exit_code == 0);
+  CHECK(m06.out == "RTMR3  " + quote_rtmr3 + "\n");
+  CHECK(m06.err.find("storage-fs zfs: dstack's default") != std::string::npos);
+  std::vector<std::string> as_json = runtime;
+  as_json.push_back("--json");
+  ShellResult mhead = measure_app("312dc605", as_json);
+  REQUIRE(mhead.exit_code == 0);
+  nlohmann::json head = nlohmann::json::parse(mhead.out);
+  CHECK(head["rtmr3"] != quote_rtmr3); // that guest adds gpu-policy-hash, which this TD did not log
+  REQUIRE(head["events"].size() == 10);
+  CHECK(head["events"][3]["name"] == "gpu-policy-hash");
+  CHECK(head["events"][1]["payload_hex"] == app_id);
+  // The OS image's hash as the KMS knows it: sha256 of its sha256sum.txt.
+  fs::create_directories(work / "os");
+  write_text(work / "os/sha256sum.txt", std::string(64, 'a') + "  bzImage\n");
+  std::vector<std::string> with_image = {"--instance-id", instance_id, "--key-provider-id", kms_key,
+                                         "--os-image",    work / "os", "--events"};
+  ShellResult mimage = measure_app("0.6.0", with_image);
+  CHECK(mimage.exit_code == 0);
+  CHECK(mimage.out.find(sha256_of_file(work / "os/sha256sum.txt")) != std::string::npos);
+  // What is missing or contradicts the record is refused (exit 2), never assumed.
+  CHECK(measure_app("0.6.0", {"--instance-id", instance_id, "--key-provider-id", kms_key}).exit_code == 2);
+  CHECK(measure_app("0.7", runtime).exit_code == 2);
+  CHECK(run_mrforge_cli({"measure", "--app", work / "app", "--instance-id", instance_id}).exit_code == 2);
+  CHECK(measure_app("0.6.0", {"--instance-id", "abcd", "--key-provider-id", kms_key, "--os-image-hash", os_image_hash})
+            .exit_code == 2);
+  CHECK(run_mrforge_cli({"measure", "--dstack-guest", "0.6.0"}).exit_code == 2);
 
   // dstack's quote-report.json vector: a TD whose key provider is local SGX, and an app event after
   // system-ready. The example app chose KMS: key-provider is the divergence.
