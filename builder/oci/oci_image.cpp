@@ -29,6 +29,7 @@
 #include <ctime>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <set>
 #include <system_error>
 
@@ -101,25 +102,12 @@ json descriptor(const std::string &media_type, const std::string &digest, uint64
   return json{{"mediaType", media_type}, {"digest", digest}, {"size", size}};
 }
 
-struct StoredBlob {
-  std::string hex;
-  uint64_t size = 0;
-};
-
 // Writes bytes as blobs/sha256/<hex> (through a temporary file, so a crash never leaves a blob
 // whose name is not its digest).
-StoredBlob write_blob(const std::string &blob_dir, const std::string &bytes, const std::string &tmp_name) {
-  TempFile tmp(blob_dir + "/" + tmp_name);
-  StoredBlob blob;
-  {
-    FileSink file(tmp.path());
-    HashingSink hash(&file);
-    hash.write(reinterpret_cast<const uint8_t *>(bytes.data()), bytes.size());
-    hash.finish(); // finishes the file too
-    blob = StoredBlob{hash.sha256_hex(), hash.size()};
-  }
-  tmp.rename_to(blob_dir + "/" + blob.hex);
-  return blob;
+OciBlob store_bytes(const std::string &blob_dir, const std::string &bytes, const std::string &tmp_name) {
+  return store_oci_blob(blob_dir, tmp_name, [&](ByteSink &sink) {
+    sink.write(reinterpret_cast<const uint8_t *>(bytes.data()), bytes.size());
+  });
 }
 
 void write_small_file(const std::string &path, const std::string &bytes) {
@@ -147,55 +135,6 @@ void make_dir(const std::string &path) {
 }
 
 bool is_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
-
-// annotations.md, org.opencontainers.image.ref.name:
-//   ref       ::= component ("/" component)*
-//   component ::= alphanum (separator alphanum)*
-//   alphanum  ::= [A-Za-z0-9]+
-//   separator ::= [-._:@+] | "--"
-bool is_valid_ref_name(const std::string &ref) {
-  size_t i = 0;
-  auto alnum_run = [&] {
-    size_t start = i;
-    while (i < ref.size() && is_alnum(ref[i])) ++i;
-    return i > start;
-  };
-  for (;;) {
-    if (!alnum_run()) return false;
-    if (i == ref.size()) return true;
-    if (ref[i] == '/') {
-      ++i;
-      continue;
-    }
-    if (ref.compare(i, 2, "--") == 0)
-      i += 2;
-    else if (std::strchr("-._:@+", ref[i]) != nullptr)
-      ++i;
-    else
-      return false;
-  }
-}
-
-// "hello:latest" -> "hello:latest"; "hello" / "localhost:5000/hello" -> "...:latest". Docker
-// repository names are lower case and a RepoTag is name:tag (no digest).
-std::string docker_repo_tag(const std::string &ref) {
-  size_t slash = ref.rfind('/');
-  size_t colon = ref.rfind(':');
-  bool has_tag = colon != std::string::npos && (slash == std::string::npos || colon > slash);
-  std::string name = has_tag ? ref.substr(0, colon) : ref;
-  std::string tag = has_tag ? ref.substr(colon + 1) : "latest";
-  // The domain (first component, when followed by a path) may have upper case and a port.
-  size_t first_slash = name.find('/');
-  std::string path = first_slash == std::string::npos ? name : name.substr(first_slash + 1);
-  for (char c : path)
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-' || c == '/'))
-      throw InputError("ref_name",
-                       "'" + ref +
-                           "': a docker repository name (RepoTags) may only contain a-z, 0-9, '.', '_', '-' and '/'");
-  if (tag.empty() || tag.size() > 128 || tag[0] == '.' || tag[0] == '-')
-    throw InputError("ref_name", "'" + ref + "': '" + tag + "' is not a docker tag");
-  return name + ":" + tag;
-}
 
 void validate_config(const ImageConfig &config) {
   for (const std::string &e : config.env)
@@ -274,6 +213,145 @@ OciLayerResult write_layer(const OciLayerInput &layer, size_t index, const OciBu
 
 } // namespace
 
+// annotations.md, org.opencontainers.image.ref.name:
+//   ref       ::= component ("/" component)*
+//   component ::= alphanum (separator alphanum)*
+//   alphanum  ::= [A-Za-z0-9]+
+//   separator ::= [-._:@+] | "--"
+bool is_valid_ref_name(const std::string &ref) {
+  size_t i = 0;
+  auto alnum_run = [&] {
+    size_t start = i;
+    while (i < ref.size() && is_alnum(ref[i])) ++i;
+    return i > start;
+  };
+  for (;;) {
+    if (!alnum_run()) return false;
+    if (i == ref.size()) return true;
+    if (ref[i] == '/') {
+      ++i;
+      continue;
+    }
+    if (ref.compare(i, 2, "--") == 0)
+      i += 2;
+    else if (std::strchr("-._:@+", ref[i]) != nullptr)
+      ++i;
+    else
+      return false;
+  }
+}
+
+std::optional<std::string> docker_repo_tag(const std::string &ref, std::string &why) {
+  size_t slash = ref.rfind('/');
+  size_t colon = ref.rfind(':');
+  bool has_tag = colon != std::string::npos && (slash == std::string::npos || colon > slash);
+  std::string name = has_tag ? ref.substr(0, colon) : ref;
+  std::string tag = has_tag ? ref.substr(colon + 1) : "latest";
+  // The domain (first component, when followed by a path) may have upper case and a port.
+  size_t first_slash = name.find('/');
+  std::string path = first_slash == std::string::npos ? name : name.substr(first_slash + 1);
+  for (char c : path)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-' || c == '/')) {
+      why = "'" + ref + "': a docker repository name (RepoTags) may only contain a-z, 0-9, '.', '_', '-' and '/'";
+      return std::nullopt;
+    }
+  if (tag.empty() || tag.size() > 128 || tag[0] == '.' || tag[0] == '-') {
+    why = "'" + ref + "': '" + tag + "' is not a docker tag";
+    return std::nullopt;
+  }
+  return name + ":" + tag;
+}
+
+std::string create_oci_layout_dirs(const std::string &out_dir) {
+  check_out_dir(out_dir);
+  make_dir(out_dir + "/blobs");
+  make_dir(out_dir + "/blobs/sha256");
+  return out_dir + "/blobs/sha256";
+}
+
+OciBlob store_oci_blob(const std::string &blob_dir, const std::string &tmp_name,
+                       const std::function<void(ByteSink &)> &write,
+                       const std::function<void(const OciBlob &)> &check) {
+  TempFile tmp(blob_dir + "/" + tmp_name);
+  OciBlob blob;
+  {
+    FileSink file(tmp.path());
+    HashingSink hash(&file);
+    write(hash);
+    hash.finish(); // finishes the file too
+    blob = OciBlob{hash.sha256_hex(), hash.size()};
+  }
+  if (check) check(blob);
+  tmp.rename_to(blob_dir + "/" + blob.hex);
+  return blob;
+}
+
+std::string write_oci_layout_files(const OciLayoutFiles &layout, const std::string &out_dir) {
+  const std::string blob_dir = out_dir + "/blobs/sha256";
+  json manifest_descriptor = descriptor(layout.manifest_media_type, layout.manifest_digest, layout.manifest_size);
+  if (!layout.architecture.empty() || !layout.os.empty())
+    manifest_descriptor["platform"] = {{"architecture", layout.architecture}, {"os", layout.os}};
+  if (!layout.ref_name.empty()) manifest_descriptor["annotations"] = {{k_ref_name_annotation, layout.ref_name}};
+  json index = {
+      {"schemaVersion", 2},
+      {"mediaType", k_index_media_type},
+      {"manifests", json::array({manifest_descriptor})},
+  };
+  std::string index_bytes = dump_json(index, "index.json");
+  std::string layout_bytes = dump_json(json{{"imageLayoutVersion", "1.0.0"}}, "oci-layout");
+  write_small_file(out_dir + "/index.json", index_bytes);
+  write_small_file(out_dir + "/oci-layout", layout_bytes);
+
+  // docker-archive.tar: the layout's files plus the legacy manifest.json, written from a tree whose
+  // nodes point at the files just written (all root-owned, mode 0644/0755, mtime T).
+  json docker_layers = json::array();
+  for (const std::string &digest : layout.layer_digests) docker_layers.push_back("blobs/sha256/" + digest.substr(7));
+  json docker_manifest = json::array({json{
+      {"Config", "blobs/sha256/" + layout.config_digest.substr(7)},
+      {"RepoTags", layout.repo_tag.empty() ? json::array() : json::array({layout.repo_tag})},
+      {"Layers", docker_layers},
+  }});
+  std::string docker_manifest_bytes = dump_json(docker_manifest, "docker manifest.json");
+  TempFile docker_manifest_file(out_dir + "/.tmp-docker-manifest.json");
+  write_small_file(docker_manifest_file.path(), docker_manifest_bytes);
+
+  FsTree archive_tree;
+  auto add_dir = [&](const std::string &path) {
+    Node node;
+    node.type = NodeType::directory;
+    node.mode = 0755;
+    node.origin = "OCI image layout";
+    archive_tree.add(path, node);
+  };
+  auto add_file = [&](const std::string &path, const std::string &host_path, uint64_t size) {
+    Node node;
+    node.type = NodeType::regular;
+    node.mode = 0644;
+    node.size = size;
+    node.content_path = host_path;
+    node.origin = "OCI image layout";
+    archive_tree.add(path, node);
+  };
+  add_dir("blobs");
+  add_dir("blobs/sha256");
+  for (const auto &[hex, size] : layout.blobs) add_file("blobs/sha256/" + hex, blob_dir + "/" + hex, size);
+  add_file("index.json", out_dir + "/index.json", index_bytes.size());
+  add_file("oci-layout", out_dir + "/oci-layout", layout_bytes.size());
+  add_file("manifest.json", docker_manifest_file.path(), docker_manifest_bytes.size());
+
+  TempFile archive_tmp(out_dir + "/.tmp-" + k_docker_archive_name);
+  {
+    FileSink file(archive_tmp.path());
+    FinishOnceSink top(file);
+    ArchiveOptions archive;
+    archive.mtime = layout.mtime;
+    write_tar(archive_tree, archive, top);
+    top.finish();
+  }
+  archive_tmp.rename_to(out_dir + "/" + k_docker_archive_name);
+  return "sha256:" + to_hex(sha256(ByteView::of(index_bytes)));
+}
+
 std::string rfc3339_utc(int64_t seconds, const std::string &what) {
   if (seconds < 0 || seconds > k_max_created)
     throw InputError(what, std::to_string(seconds) + " is not a time between 1970 and 9999 (seconds since the epoch)");
@@ -302,19 +380,19 @@ OciImageResult write_oci_image(const std::vector<OciLayerInput> &layers, const I
       throw InputError("ref_name", "'" + options.ref_name +
                                        "' is not an OCI image-layout ref (components of [A-Za-z0-9] joined by "
                                        "'-', '.', '_', ':', '@', '+' or '--', separated by '/')");
-    repo_tag = docker_repo_tag(options.ref_name);
+    std::string why;
+    std::optional<std::string> tag = docker_repo_tag(options.ref_name, why);
+    if (!tag) throw InputError("ref_name", why);
+    repo_tag = *tag;
   }
   validate_config(config);
-  check_out_dir(out_dir);
 
   auto progress = [&](const std::string &message) {
     if (options.progress) options.progress(message);
   };
 
   OciImageResult result;
-  std::string blob_dir = out_dir + "/blobs/sha256";
-  make_dir(out_dir + "/blobs");
-  make_dir(blob_dir);
+  const std::string blob_dir = create_oci_layout_dirs(out_dir);
 
   // Layers.
   std::map<std::string, uint64_t> blob_sizes; // hex -> size: every distinct blob, for the archive
@@ -345,7 +423,7 @@ OciImageResult write_oci_image(const std::vector<OciLayerInput> &layers, const I
       {"rootfs", {{"type", "layers"}, {"diff_ids", diff_ids}}},
       {"history", history},
   };
-  StoredBlob config_blob = write_blob(blob_dir, dump_json(image_config, "image config"), ".tmp-config");
+  OciBlob config_blob = store_bytes(blob_dir, dump_json(image_config, "image config"), ".tmp-config");
   blob_sizes[config_blob.hex] = config_blob.size;
   result.config_digest = "sha256:" + config_blob.hex;
   result.config_size = config_blob.size;
@@ -361,74 +439,26 @@ OciImageResult write_oci_image(const std::vector<OciLayerInput> &layers, const I
       {"layers", manifest_layers},
   };
   if (!options.annotations.empty()) manifest["annotations"] = options.annotations;
-  StoredBlob manifest_blob = write_blob(blob_dir, dump_json(manifest, "image manifest annotations"), ".tmp-manifest");
+  OciBlob manifest_blob = store_bytes(blob_dir, dump_json(manifest, "image manifest annotations"), ".tmp-manifest");
   blob_sizes[manifest_blob.hex] = manifest_blob.size;
   result.manifest_digest = "sha256:" + manifest_blob.hex;
   result.manifest_size = manifest_blob.size;
 
-  // index.json and oci-layout.
-  json manifest_descriptor = descriptor(k_manifest_media_type, result.manifest_digest, result.manifest_size);
-  manifest_descriptor["platform"] = {{"architecture", options.architecture}, {"os", options.os}};
-  if (!options.ref_name.empty()) manifest_descriptor["annotations"] = {{k_ref_name_annotation, options.ref_name}};
-  json index = {
-      {"schemaVersion", 2},
-      {"mediaType", k_index_media_type},
-      {"manifests", json::array({manifest_descriptor})},
-  };
-  std::string index_bytes = dump_json(index, "index.json");
-  std::string layout_bytes = dump_json(json{{"imageLayoutVersion", "1.0.0"}}, "oci-layout");
-  write_small_file(out_dir + "/index.json", index_bytes);
-  write_small_file(out_dir + "/oci-layout", layout_bytes);
-  result.index_digest = "sha256:" + to_hex(sha256(ByteView::of(index_bytes)));
-
-  // docker-archive.tar: the layout's files plus the legacy manifest.json, written from a tree whose
-  // nodes point at the files just written (all root-owned, mode 0644/0755, mtime T).
-  json docker_layers = json::array();
-  for (const OciLayerResult &layer : result.layers) docker_layers.push_back("blobs/sha256/" + layer.digest.substr(7));
-  json docker_manifest = json::array({json{
-      {"Config", "blobs/sha256/" + config_blob.hex},
-      {"RepoTags", repo_tag.empty() ? json::array() : json::array({repo_tag})},
-      {"Layers", docker_layers},
-  }});
-  std::string docker_manifest_bytes = dump_json(docker_manifest, "docker manifest.json");
-  TempFile docker_manifest_file(out_dir + "/.tmp-docker-manifest.json");
-  write_small_file(docker_manifest_file.path(), docker_manifest_bytes);
-
-  FsTree archive_tree;
-  auto add_dir = [&](const std::string &path) {
-    Node node;
-    node.type = NodeType::directory;
-    node.mode = 0755;
-    node.origin = "OCI image layout";
-    archive_tree.add(path, node);
-  };
-  auto add_file = [&](const std::string &path, const std::string &host_path, uint64_t size) {
-    Node node;
-    node.type = NodeType::regular;
-    node.mode = 0644;
-    node.size = size;
-    node.content_path = host_path;
-    node.origin = "OCI image layout";
-    archive_tree.add(path, node);
-  };
-  add_dir("blobs");
-  add_dir("blobs/sha256");
-  for (const auto &[hex, size] : blob_sizes) add_file("blobs/sha256/" + hex, blob_dir + "/" + hex, size);
-  add_file("index.json", out_dir + "/index.json", index_bytes.size());
-  add_file("oci-layout", out_dir + "/oci-layout", layout_bytes.size());
-  add_file("manifest.json", docker_manifest_file.path(), docker_manifest_bytes.size());
-
-  TempFile archive_tmp(out_dir + "/.tmp-" + k_docker_archive_name);
-  {
-    FileSink file(archive_tmp.path());
-    FinishOnceSink top(file);
-    ArchiveOptions archive;
-    archive.mtime = options.created;
-    write_tar(archive_tree, archive, top);
-    top.finish();
-  }
+  // index.json, oci-layout and docker-archive.tar.
+  OciLayoutFiles files;
+  files.manifest_media_type = k_manifest_media_type;
+  files.manifest_digest = result.manifest_digest;
+  files.manifest_size = result.manifest_size;
+  files.architecture = options.architecture;
+  files.os = options.os;
+  files.ref_name = options.ref_name;
+  files.repo_tag = repo_tag;
+  files.config_digest = result.config_digest;
+  for (const OciLayerResult &layer : result.layers) files.layer_digests.push_back(layer.digest);
+  files.blobs = blob_sizes;
+  files.mtime = options.created;
+  result.index_digest = write_oci_layout_files(files, out_dir);
   result.docker_archive = out_dir + "/" + k_docker_archive_name;
-  archive_tmp.rename_to(result.docker_archive);
   progress("image " + (options.ref_name.empty() ? std::string("(unnamed)") : options.ref_name) + ": manifest " +
            result.manifest_digest + ", " + std::to_string(result.layers.size()) + " layers");
   return result;

@@ -16,10 +16,12 @@
 
 #include <builder/archive/compress.hpp>
 #include <builder/fs/fs_tree.hpp>
+#include <builder/system/byte_sink.hpp>
 
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -88,5 +90,52 @@ OciImageResult write_oci_image(const std::vector<OciLayerInput> &layers, const I
 // RFC 3339 UTC timestamp of seconds since the epoch, "2024-01-02T03:04:05Z", independent of the
 // locale and TZ. Throws InputError naming `what` for negative values or years past 9999.
 std::string rfc3339_utc(int64_t seconds, const std::string &what);
+
+// --- The parts of the writer that an imported image (oci_layout_import.hpp) shares -----------
+
+// Whether `ref` is an org.opencontainers.image.ref.name (annotations.md's grammar).
+bool is_valid_ref_name(const std::string &ref);
+
+// The docker-archive RepoTags entry for an OCI ref: "hello:latest" as it is, "hello" or
+// "localhost:5000/hello" with ":latest" appended. nullopt, with `why` set, when docker cannot name
+// it so (a repository with upper case or other characters docker refuses, a bad tag).
+std::optional<std::string> docker_repo_tag(const std::string &ref, std::string &why);
+
+// Checks that out_dir is an empty directory and creates blobs/sha256 in it (mode 0755); returns
+// the blob directory. Throws SystemError.
+std::string create_oci_layout_dirs(const std::string &out_dir);
+
+struct OciBlob {
+  std::string hex; // sha256
+  uint64_t size = 0;
+};
+
+// Stores one blob in blob_dir: `write` writes its bytes to the sink, which hashes them into the
+// temporary file blob_dir/tmp_name; `check` (if given) sees the digest and size and may throw;
+// then the file is renamed to blob_dir/<hex>. On an error the temporary file is removed.
+OciBlob store_oci_blob(const std::string &blob_dir, const std::string &tmp_name,
+                       const std::function<void(ByteSink &)> &write,
+                       const std::function<void(const OciBlob &)> &check = {});
+
+// What index.json, oci-layout and docker-archive.tar say about an image whose blobs are in
+// OUT/blobs/sha256 already.
+struct OciLayoutFiles {
+  std::string manifest_media_type;
+  std::string manifest_digest; // "sha256:..."
+  uint64_t manifest_size = 0;
+  std::string architecture; // the descriptor's platform; with `os` empty both: none
+  std::string os;
+  std::string ref_name; // the ref.name annotation (a valid one), empty: none
+  std::string repo_tag; // docker-archive RepoTags (docker_repo_tag), empty: none
+  std::string config_digest;
+  std::vector<std::string> layer_digests; // in the manifest's order
+  std::map<std::string, uint64_t> blobs;  // hex -> size: every blob of blobs/sha256
+  int64_t mtime = 0;                      // of every docker-archive entry
+};
+
+// Writes out_dir/index.json (one descriptor), out_dir/oci-layout and out_dir/docker-archive.tar
+// (the layout plus docker's manifest.json). Returns "sha256:..." of index.json's bytes. Throws
+// InputError for text that is not UTF-8, SystemError for a file that cannot be written or read.
+std::string write_oci_layout_files(const OciLayoutFiles &layout, const std::string &out_dir);
 
 } // namespace mrforge::builder
