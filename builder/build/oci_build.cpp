@@ -1,5 +1,6 @@
 #include <builder/build/oci_build.hpp>
 #include <builder/fs/content_staging.hpp>
+#include <builder/oci/oci_layout_import.hpp>
 #include <builder/recipe/rootfs_assembly.hpp>
 #include <builder/system/output_dir.hpp>
 
@@ -63,6 +64,37 @@ OciBuildResult build_oci(const Recipe &recipe, const Lock &lock, Store &store, c
   record["source_date_epoch"] = settings.source_date_epoch;
   record["tool"] = k_tool_name;
   out.write_record(nlohmann::ordered_json(record));
+  out.commit();
+  result.out_dir = out.final_path();
+  result.image.docker_archive = result.out_dir + "/docker-archive.tar";
+  return result;
+}
+
+OciBuildResult import_pinned_oci(const std::string &layout_dir, const std::string &layout_as_written,
+                                 const std::string &manifest_digest, const std::string &ref,
+                                 const BuildSettings &settings) {
+  OutputDir out(settings.out_dir, OutputKind::oci_image);
+  OciLayoutImportOptions options;
+  options.layout_dir = layout_dir;
+  options.manifest_digest = manifest_digest;
+  options.ref = ref;
+  options.progress = settings.progress;
+  OciBuildResult result;
+  result.image = import_oci_layout(options, out.temp_path());
+  result.ref_name = ref;
+
+  nlohmann::json layers = nlohmann::json::array();
+  for (const auto &l : result.image.layers)
+    layers.push_back({{"digest", l.digest}, {"size", l.size}, {"media_type", l.media_type}});
+  nlohmann::ordered_json record{{"source", "oci-layout"},
+                                {"oci_layout", layout_as_written},
+                                {"manifest_digest", result.image.manifest_digest},
+                                {"config_digest", result.image.config_digest},
+                                {"index_digest", result.image.index_digest},
+                                {"ref", ref},
+                                {"layers", layers},
+                                {"tool", k_tool_name}};
+  out.write_record(record);
   out.commit();
   result.out_dir = out.final_path();
   result.image.docker_archive = result.out_dir + "/docker-archive.tar";

@@ -31,4 +31,13 @@ OciBuildResult build_oci(const Recipe &recipe, const Lock &lock, Store &store, c
 // "diff_id", "size", "media_type"}], ...}: what `build --json` prints and the build record holds.
 nlohmann::json oci_build_json(const OciBuildResult &result);
 
+// An image pinned by manifest digest from a local OCI layout (oci_layout_import.hpp), written to
+// settings.out_dir as an OciImage output is (replaced atomically). Its build record says where it
+// came from: {"source": "oci-layout", "oci_layout": LAYOUT_AS_WRITTEN, "manifest_digest",
+// "config_digest", "index_digest", "ref", "layers": [{"digest", "size", "media_type"}], "tool"}:
+// no recipe, lock or timestamp. Throws what import_oci_layout throws.
+OciBuildResult import_pinned_oci(const std::string &layout_dir, const std::string &layout_as_written,
+                                 const std::string &manifest_digest, const std::string &ref,
+                                 const BuildSettings &settings);
+
 } // namespace mrforge::builder

@@ -61,6 +61,9 @@ constexpr FileLimit k_recipe_file{"recipe file source", 4 * k_gib};
 // .deb files unpacked from the store (each was checked against the size and sha256 its signed
 // index gives on the way in).
 constexpr FileLimit k_package{"Debian package", 4 * k_gib};
+// Blobs of an OCI image layout a DstackApp service is pinned to (config and layers, copied into the
+// output while their sha256 is checked): a layer of a large image is a few GiB.
+constexpr FileLimit k_oci_blob{"OCI image blob", 64 * k_gib};
 // Files of a build output (rootfs.img, layers, ...) hashed by sign/verify-signature and compared by
 // diff; a bound on time, not on memory.
 constexpr FileLimit k_artifact{"artifact", 1 * k_tib};
