@@ -173,10 +173,24 @@ AppRecord parse_app_record(ByteView bytes, const std::string &source) {
     svc.image = json_string_field(s, "image", where);
     if (svc.image != svc.ref + "@" + svc.digest)
       throw InputError(where + ".image", "is not REF@DIGEST of the service's ref and digest");
-    svc.recipe = json_string_field(s, "recipe", where);
-    svc.recipe_name = json_string_field(s, "recipe_name", where);
-    svc.recipe_sha256 = hex_field(s, "recipe_sha256", 64, where);
-    svc.lock_sha256 = hex_field(s, "lock_sha256", 64, where);
+    svc.source = json_string_field(s, "source", where);
+    const char *const recipe_fields[] = {"recipe", "recipe_name", "recipe_sha256", "lock_sha256"};
+    if (svc.source == k_app_source_recipe) {
+      if (s.contains("oci_layout")) throw InputError(where + ".oci_layout", "a service built from a recipe has none");
+      svc.recipe = json_string_field(s, "recipe", where);
+      svc.recipe_name = json_string_field(s, "recipe_name", where);
+      svc.recipe_sha256 = hex_field(s, "recipe_sha256", 64, where);
+      svc.lock_sha256 = hex_field(s, "lock_sha256", 64, where);
+    } else if (svc.source == k_app_source_oci_layout) {
+      for (const char *key : recipe_fields)
+        if (s.contains(key))
+          throw InputError(where + "." + key, "a service pinned from an OCI layout has no recipe and no lock");
+      svc.oci_layout = json_string_field(s, "oci_layout", where);
+      if (svc.oci_layout.empty() || svc.oci_layout[0] == '/')
+        throw InputError(where + ".oci_layout", "expected a folder relative to the app recipe's");
+    } else {
+      throw InputError(where + ".source", "expected recipe or oci-layout, got '" + echoed(svc.source) + "'");
+    }
     svc.output = json_string_field(s, "output", where);
     r.services.push_back(std::move(svc));
   }

@@ -18,9 +18,15 @@
 //    pins, as a KMS app's registered id),
 //    "key_provider": "kms"|"local"|"none", "key_provider_id": HEX|"", "storage_fs": "zfs"|"ext4"|"",
 //    "no_instance_id": bool,
-//    "services": [{"name", "ref", "digest": "sha256:HEX", "image": "REF@sha256:HEX",
-//                  "recipe": PATH, "recipe_name", "recipe_sha256", "lock_sha256", "output"}],
+//    "services": [{"name", "source": "recipe", "ref", "digest": "sha256:HEX",
+//                  "image": "REF@sha256:HEX", "recipe": PATH, "recipe_name", "recipe_sha256",
+//                  "lock_sha256", "output"}
+//               | {"name", "source": "oci-layout", "ref", "digest", "image", "oci_layout": PATH,
+//                  "output"}],
 //    "tool": "mrforge X.Y.Z"}
+// A service's "source" says where its image came from: built from an OciImage recipe (with that
+// recipe's lock), or pinned by digest from a local OCI layout (PATH as the app recipe writes it,
+// relative to its folder; no recipe and no lock). A service has exactly the fields of its source.
 #pragma once
 
 #include <measure/util/bytes.hpp>
@@ -53,15 +59,22 @@ std::string app_id_of_compose_hash(const std::string &compose_hash_hex);
 std::vector<std::pair<std::string, std::string>> compose_service_images(const std::string &yaml,
                                                                         const std::string &file);
 
+constexpr const char *k_app_source_recipe = "recipe";
+constexpr const char *k_app_source_oci_layout = "oci-layout";
+
 struct AppServiceRecord {
   std::string name;   // the compose service
+  std::string source; // k_app_source_recipe or k_app_source_oci_layout
   std::string ref;    // REF as the compose file names it (the image recipe's NAME:TAG)
-  std::string digest; // "sha256:HEX" of the image manifest mrforge built
+  std::string digest; // "sha256:HEX" of the image manifest mrforge built or was pinned to
   std::string image;  // REF@sha256:HEX, as the embedded compose file names it
-  std::string recipe; // the OciImage recipe, relative to the app recipe's folder
+  // source "recipe": the OciImage recipe, relative to the app recipe's folder, and its lock.
+  std::string recipe;
   std::string recipe_name;
   std::string recipe_sha256;
   std::string lock_sha256;
+  // source "oci-layout": the OCI layout folder, relative to the app recipe's folder.
+  std::string oci_layout;
   std::string output; // its OCI output directory inside the app output ("images/NAME")
 };
 
@@ -84,7 +97,9 @@ struct AppRecord {
 
 // Strict reader of mrforge-app.json: every field present with its type, hex lower case and of its
 // length, app_id the compose hash's first 40 digits, digests "sha256:HEX", each image REF@DIGEST,
-// service names unique. Throws FormatError for text that is not JSON, InputError(source.FIELD).
+// service names unique, each service's source known and its fields exactly that source's (a
+// pinned service with a lock, or a built one with a layout, is refused). Throws FormatError for
+// text that is not JSON, InputError(source.FIELD).
 AppRecord parse_app_record(ByteView bytes, const std::string &source);
 
 // A deployed app-compose.json, as far as the compose hash is concerned: its top-level fields other

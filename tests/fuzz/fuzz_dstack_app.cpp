@@ -1,7 +1,8 @@
 // Fuzz target for what verify --app reads from others: mrforge-app.json (an app record), a
 // deployed app-compose.json with the compose file inside it, and compose files themselves. Any
 // input must either parse or throw mrforge::Error; a parsed app-compose must compare with itself
-// without differences. Seeds (tests/fuzz/corpus/dstack_app): the example app's three files.
+// without differences. Seeds (tests/fuzz/corpus/dstack_app): the example app's three files, and a
+// record with a service pinned from an OCI layout (mrforge-app-pinned.json).
 #include <measure/documents/dstack_app.hpp>
 #include <measure/documents/json_text.hpp>
 #include <measure/util/errors.hpp>
