@@ -165,8 +165,14 @@ Json app_verification_json(const AppVerification &v) {
   j["problems"] = v.check.problems;
   j["compose_hash_explanation"] = v.explanation;
   j["services"] = Json::array();
-  for (const AppServiceRecord &s : v.record.services)
-    j["services"].push_back(Json{{"name", s.name}, {"image", s.image}, {"recipe", s.recipe}});
+  for (const AppServiceRecord &s : v.record.services) {
+    Json service{{"name", s.name}, {"image", s.image}, {"source", s.source}};
+    if (s.source == k_app_source_oci_layout)
+      service["oci_layout"] = s.oci_layout;
+    else
+      service["recipe"] = s.recipe;
+    j["services"].push_back(std::move(service));
+  }
   return j;
 }
 

@@ -65,8 +65,9 @@ int run_guest_build(const builder::Recipe &recipe, const builder::BuildSettings 
   return k_exit_ok;
 }
 
-// A DstackApp: each service's OciImage recipe is locked and fetched as `build` does for one image,
-// then all are built into one app output.
+// A DstackApp: each service's OciImage recipe is locked and fetched as `build` does for one image
+// (a service pinned from an OCI layout has nothing to lock or fetch), then all are built into one
+// app output.
 int run_app_build(const BuildCommandOptions &o) {
   builder::AppRecipe app = builder::load_app_recipe(o.inputs.recipe);
   builder::check_output_replaceable(o.out, builder::OutputKind::dstack_app);
@@ -74,6 +75,10 @@ int run_app_build(const BuildCommandOptions &o) {
   prepared.reserve(app.services.size());
   std::vector<builder::AppServiceInputs> inputs;
   for (const builder::AppServiceSpec &svc : app.services) {
+    if (svc.source == builder::AppServiceSource::oci_layout) {
+      inputs.push_back({});
+      continue;
+    }
     prepared.push_back(prepare_inputs(svc.recipe, o.inputs));
     inputs.push_back({&prepared.back().current.lock, &prepared.back().store,
                       builder::resolve_source_date_epoch(svc.recipe, std::getenv("SOURCE_DATE_EPOCH"))});
@@ -146,8 +151,10 @@ void add_build_command(CLI::App &app, Runner &run) {
               "the step cache in the store (--no-cache runs them all).\n"
               "DstackApp output: app-compose.json (dstack's normalized form; its sha256 is the compose hash),\n"
               "docker-compose.yaml (the embedded compose file, images pinned REF@sha256:DIGEST), mrforge-app.json\n"
-              "(compose_hash, app_id, each service's image, digest and recipe), images/SERVICE/ (OCI layout and\n"
-              "docker-archive of each service's OciImage recipe, each locked and fetched as for one image).\n"
+              "(compose_hash, app_id, each service's image, digest and recipe or layout), images/SERVICE/ (OCI\n"
+              "layout and docker-archive of each service's OciImage recipe, each locked and fetched as for one\n"
+              "image, or of the image a service pins by digest from a local OCI layout: {oci_layout: DIR, image:\n"
+              "REF, digest: sha256:HEX}, every blob verified and copied).\n"
               "Examples: mrforge build examples/oci/hello.yaml -o out/hello\n"
               "          mrforge build recipes/debian-bookworm-tdx.yaml -o out/guest\n"
               "          mrforge build examples/dstack-app/app.yaml -o out/app\n"

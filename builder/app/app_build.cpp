@@ -39,8 +39,14 @@ nlohmann::json app_compose_object(const AppRecipe &app, const std::string &compo
 
 nlohmann::json app_build_json(const AppBuildResult &r) {
   nlohmann::json services = nlohmann::json::array();
-  for (const AppServiceRecord &s : r.services)
-    services.push_back({{"name", s.name}, {"image", s.image}, {"digest", s.digest}, {"recipe", s.recipe}});
+  for (const AppServiceRecord &s : r.services) {
+    nlohmann::json entry{{"name", s.name}, {"source", s.source}, {"image", s.image}, {"digest", s.digest}};
+    if (s.source == k_app_source_oci_layout)
+      entry["oci_layout"] = s.oci_layout;
+    else
+      entry["recipe"] = s.recipe;
+    services.push_back(std::move(entry));
+  }
   return {{"compose_hash", r.compose_hash}, {"app_id", r.app_id}, {"services", services}};
 }
 
@@ -62,20 +68,31 @@ AppBuildResult build_app(const AppRecipe &app, const std::vector<AppServiceInput
   std::vector<std::pair<std::string, std::string>> digests;
   for (size_t i = 0; i < app.services.size(); ++i) {
     const AppServiceSpec &svc = app.services[i];
-    if (settings.progress) settings.progress("service " + svc.name + ": building " + svc.recipe_path);
     BuildSettings b = settings;
     b.out_dir = t + "/images/" + svc.name;
-    b.source_date_epoch = inputs[i].source_date_epoch;
-    OciBuildResult oci = build_oci(svc.recipe, *inputs[i].lock, *inputs[i].store, b);
     AppServiceRecord rec;
     rec.name = svc.name;
     rec.ref = svc.image_ref;
-    rec.digest = oci.image.manifest_digest;
+    if (svc.source == AppServiceSource::oci_layout) {
+      if (settings.progress) settings.progress("service " + svc.name + ": verifying " + svc.oci_layout);
+      OciBuildResult oci = import_pinned_oci(svc.oci_layout_dir, svc.oci_layout, svc.pinned_digest, svc.image_ref, b);
+      rec.source = k_app_source_oci_layout;
+      rec.digest = oci.image.manifest_digest;
+      rec.oci_layout = svc.oci_layout;
+    } else {
+      if (inputs[i].lock == nullptr || inputs[i].store == nullptr)
+        throw InputError(app.path, "internal: service " + svc.name + " has no lock or store");
+      if (settings.progress) settings.progress("service " + svc.name + ": building " + svc.recipe_path);
+      b.source_date_epoch = inputs[i].source_date_epoch;
+      OciBuildResult oci = build_oci(svc.recipe, *inputs[i].lock, *inputs[i].store, b);
+      rec.source = k_app_source_recipe;
+      rec.digest = oci.image.manifest_digest;
+      rec.recipe = svc.recipe_path;
+      rec.recipe_name = svc.recipe.name;
+      rec.recipe_sha256 = svc.recipe.sha256;
+      rec.lock_sha256 = oci.lock_sha256;
+    }
     rec.image = rec.ref + "@" + rec.digest;
-    rec.recipe = svc.recipe_path;
-    rec.recipe_name = svc.recipe.name;
-    rec.recipe_sha256 = svc.recipe.sha256;
-    rec.lock_sha256 = oci.lock_sha256;
     rec.output = "images/" + svc.name;
     digests.emplace_back(svc.name, rec.digest);
     result.services.push_back(std::move(rec));
@@ -89,16 +106,20 @@ AppBuildResult build_app(const AppRecipe &app, const std::vector<AppServiceInput
   write_file_atomically(t + "/docker-compose.yaml", compose_file);
 
   nlohmann::ordered_json services = nlohmann::ordered_json::array();
-  for (const AppServiceRecord &s : result.services)
-    services.push_back({{"name", s.name},
-                        {"ref", s.ref},
-                        {"digest", s.digest},
-                        {"image", s.image},
-                        {"recipe", s.recipe},
-                        {"recipe_name", s.recipe_name},
-                        {"recipe_sha256", s.recipe_sha256},
-                        {"lock_sha256", s.lock_sha256},
-                        {"output", s.output}});
+  for (const AppServiceRecord &s : result.services) {
+    nlohmann::ordered_json entry{
+        {"name", s.name}, {"source", s.source}, {"ref", s.ref}, {"digest", s.digest}, {"image", s.image}};
+    if (s.source == k_app_source_oci_layout) {
+      entry["oci_layout"] = s.oci_layout;
+    } else {
+      entry["recipe"] = s.recipe;
+      entry["recipe_name"] = s.recipe_name;
+      entry["recipe_sha256"] = s.recipe_sha256;
+      entry["lock_sha256"] = s.lock_sha256;
+    }
+    entry["output"] = s.output;
+    services.push_back(std::move(entry));
+  }
   nlohmann::ordered_json record{{"kind", "DstackApp"},
                                 {"name", app.name},
                                 {"recipe", {{"name", app.name}, {"sha256", app.sha256}}},

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
 
 namespace fs = std::filesystem;
@@ -19,14 +20,24 @@ namespace mrforge::builder {
 
 namespace {
 
+enum class PathKind { file, folder };
+
 // A path relative to the recipe's folder (it may leave it: the example app uses ../oci/hello.yaml).
-std::string relative_file(const YamlField &f, const std::string &dir, const char *what) {
+std::string relative_path(const YamlField &f, const std::string &dir, const char *what, PathKind kind) {
   std::string s = f.str();
   if (s.empty() || s[0] == '/') f.fail(std::string("expected a path relative to the recipe's folder (") + what + ")");
   fs::path full = (fs::path(dir) / s).lexically_normal();
   std::error_code ec;
-  if (!fs::is_regular_file(full, ec)) f.fail(std::string("no ") + what + " " + full.string());
+  if (kind == PathKind::file && !fs::is_regular_file(full, ec)) f.fail(std::string("no ") + what + " " + full.string());
+  if (kind == PathKind::folder && !fs::is_directory(full, ec))
+    f.fail(std::string("no ") + what + " folder " + full.string());
   return full.string();
+}
+
+// "sha256:" and 64 lower-case hex digits: an image manifest's digest.
+bool is_sha256_digest(const std::string &s) {
+  return s.size() == 71 && s.compare(0, 7, "sha256:") == 0 &&
+         std::all_of(s.begin() + 7, s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
 // An image reference as the compose file writes it: [registry/]name[:tag], no digest.
@@ -152,7 +163,7 @@ AppRecipe load_app_recipe(const std::string &path) {
 
   YamlField compose = root.required("compose");
   app.compose = compose.str();
-  app.compose_path = relative_file(compose, app.dir, "compose file");
+  app.compose_path = relative_path(compose, app.dir, "compose file", PathKind::file);
   Bytes compose_bytes = read_file(app.compose_path, limits::k_yaml_document);
   app.compose_text.assign(compose_bytes.begin(), compose_bytes.end());
   if (app.compose_text.compare(0, 3, "\xEF\xBB\xBF") == 0)
@@ -165,7 +176,7 @@ AppRecipe load_app_recipe(const std::string &path) {
   YamlField services = root.required("services");
   std::map<std::string, std::string> compose_images(images.begin(), images.end());
   for (const auto &[svc_name, svc] : services.entries()) {
-    svc.expect_map({"recipe", "image"});
+    svc.expect_map({"recipe", "oci_layout", "image", "digest"});
     AppServiceSpec spec;
     spec.name = svc_name;
     spec.where = Location{svc.file(), svc.line(), svc.column()};
@@ -176,18 +187,41 @@ AppRecipe load_app_recipe(const std::string &path) {
                  c == '-';
         }))
       svc.fail("expected a compose service name (letters, digits, '.', '_', '-', not starting with '.')");
-    YamlField recipe = svc.required("recipe");
-    spec.recipe_path = recipe.str();
-    std::string recipe_file = relative_file(recipe, app.dir, "OciImage recipe");
-    spec.recipe = load_recipe(recipe_file);
-    if (spec.recipe.kind != "OciImage")
-      recipe.fail("'" + spec.recipe_path + "' is a " + spec.recipe.kind + " recipe; a service runs an OciImage");
-    spec.image_ref = spec.recipe.name + ":" + spec.recipe.tag;
-    if (auto img = svc.optional("image")) {
-      spec.image_ref = img->str();
+    std::optional<YamlField> recipe = svc.optional("recipe"), layout = svc.optional("oci_layout"),
+                             image = svc.optional("image"), digest = svc.optional("digest");
+    if (recipe && layout)
+      layout->fail("a service's image comes from a recipe or from an OCI layout, not both: remove one");
+    if (!recipe && !layout)
+      svc.fail("expected recipe: (an OciImage recipe to build) or oci_layout: (a local OCI layout, with image: and "
+               "digest:)");
+    if (recipe) {
+      if (digest)
+        digest->fail("is only for oci_layout services: the digest of an image built from a recipe is computed");
+      spec.recipe_path = recipe->str();
+      std::string recipe_file = relative_path(*recipe, app.dir, "OciImage recipe", PathKind::file);
+      spec.recipe = load_recipe(recipe_file);
+      if (spec.recipe.kind != "OciImage")
+        recipe->fail("'" + spec.recipe_path + "' is a " + spec.recipe.kind + " recipe; a service runs an OciImage");
+      spec.image_ref = spec.recipe.name + ":" + spec.recipe.tag;
+    } else {
+      spec.source = AppServiceSource::oci_layout;
+      spec.oci_layout = layout->str();
+      spec.oci_layout_dir = relative_path(*layout, app.dir, "OCI image layout", PathKind::folder);
+      if (!image)
+        svc.fail("a service from oci_layout needs image: (the reference the compose file writes, e.g. "
+                 "docker.io/library/redis:7.2)");
+      if (!digest)
+        svc.fail("a service from oci_layout needs digest: \"sha256:HEX\" (the image manifest's digest it is pinned "
+                 "to)");
+      spec.pinned_digest = digest->str();
+      if (!is_sha256_digest(spec.pinned_digest))
+        digest->fail("expected sha256: and 64 lower-case hex digits, got '" + echoed(spec.pinned_digest) + "'");
+    }
+    if (image) {
+      spec.image_ref = image->str();
       if (!is_image_ref(spec.image_ref))
-        img->fail("expected an image reference [registry/]name[:tag] without a digest, got '" + echoed(spec.image_ref) +
-                  "'");
+        image->fail("expected an image reference [registry/]name[:tag] without a digest, got '" +
+                    echoed(spec.image_ref) + "'");
     }
     auto it = compose_images.find(svc_name);
     if (it == compose_images.end()) svc.fail("service '" + echoed(svc_name) + "' is not a service of " + app.compose);
@@ -202,7 +236,7 @@ AppRecipe load_app_recipe(const std::string &path) {
     if (std::none_of(app.services.begin(), app.services.end(),
                      [&](const AppServiceSpec &sp) { return sp.name == svc_name; }))
       services.fail("the compose file's service '" + echoed(svc_name) + "' (image '" + echoed(entry.second) +
-                    "') has no entry here: every service's image must come from a recipe");
+                    "') has no entry here: every service's image must come from a recipe or a pinned OCI layout");
   }
   return app;
 }

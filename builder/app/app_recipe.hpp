@@ -1,5 +1,6 @@
 // DstackApp recipes: a dstack app (a docker compose file run in a TD, Dstack-TEE/dstack) whose
-// service images this repository builds from OciImage recipes, and dstack's app-compose settings.
+// service images this repository builds from OciImage recipes or takes, pinned by digest, from a
+// local OCI image layout, and dstack's app-compose settings.
 //
 //   apiVersion: mrforge/v1
 //   kind: DstackApp
@@ -10,6 +11,13 @@
 //     worker: {recipe: worker.yaml, image: registry.example/worker:1.0}
 //                                   # image: the reference the compose file writes (default the
 //                                   # recipe's NAME:TAG); mrforge appends @sha256:DIGEST to it
+//     cache: {oci_layout: vendor/redis, image: docker.io/library/redis:7.2, digest: "sha256:HEX"}
+//                                   # an image mrforge does not build: an OCI image layout (a folder
+//                                   # relative to the recipe's, e.g. made by `skopeo copy
+//                                   # docker://... oci:vendor/redis`), the reference the compose
+//                                   # file writes (required) and the pinned manifest digest
+//                                   # (required: a single-platform image manifest listed in the
+//                                   # layout's index.json). Every blob is verified at build time.
 //   key_provider: kms               # required: kms, local (SGX sealing) or none
 //   app_id: 0123...89               # 40 hex: the app id the deployment pins (a KMS app's registered
 //                                   # id, dstack's .instance-info); default: the compose hash's
@@ -26,6 +34,9 @@
 //   allowed_envs: [API_TOKEN]       # environment variables the deployer may set
 //   pre_launch_script: ""           # shell run before the compose file starts (omitted when empty)
 //   storage_fs: zfs                 # optional: zfs or ext4
+//
+// A service has `recipe` or `oci_layout`, never both; `digest` only with `oci_layout` (a built
+// image's digest is computed, not chosen).
 //
 // Every app-compose field mrforge writes is written explicitly (including those equal to dstack's
 // defaults), so that no reader's default decides what the TD does. Fields mrforge does not
@@ -45,11 +56,21 @@
 
 namespace mrforge::builder {
 
+// Where a service's image comes from.
+enum class AppServiceSource {
+  recipe,     // built from an OciImage recipe
+  oci_layout, // pinned by digest from a local OCI image layout
+};
+
 struct AppServiceSpec {
-  std::string name;        // the compose service
-  std::string recipe_path; // as written in the app recipe (relative)
-  Recipe recipe;           // the OciImage recipe, loaded
-  std::string image_ref;   // the reference the compose file uses
+  std::string name; // the compose service
+  AppServiceSource source = AppServiceSource::recipe;
+  std::string recipe_path;    // source recipe: as written in the app recipe (relative)
+  Recipe recipe;              // source recipe: the OciImage recipe, loaded
+  std::string oci_layout;     // source oci_layout: the layout folder as written (relative)
+  std::string oci_layout_dir; // source oci_layout: the layout folder (absolute)
+  std::string pinned_digest;  // source oci_layout: "sha256:HEX" of its image manifest
+  std::string image_ref;      // the reference the compose file uses
   Location where;
 };
 
@@ -86,10 +107,12 @@ struct AppRecipe {
 // file that cannot be read or parsed: load_recipe then reports the problem).
 bool is_app_recipe(const std::string &path);
 
-// Reads and validates a DstackApp recipe, its compose file and its services' OciImage recipes.
-// Throws DocumentError (file:line:column: field) for a malformed recipe or compose file, a
-// compose service without a recipe service or the other way round, an image that is not the
-// service's reference; SystemError for unreadable files.
+// Reads and validates a DstackApp recipe, its compose file and its services' OciImage recipes
+// (a pinned service's layout is read when it is built, not here). Throws DocumentError
+// (file:line:column: field) for a malformed recipe or compose file, a compose service without a
+// recipe service or the other way round, an image that is not the service's reference, a service
+// with both or neither of recipe and oci_layout, a digest with a recipe, a pinned service without
+// image or digest, a layout that is not a folder; SystemError for unreadable files.
 AppRecipe load_app_recipe(const std::string &path);
 
 // The compose file with every service's image rewritten to REF@DIGEST (digests: service name ->

@@ -242,9 +242,18 @@ OJson guest_predicate(const std::string &out, const OJson &record, std::map<std:
   return p;
 }
 
-OJson oci_predicate(const std::string &out, const OJson &record, std::map<std::string, std::string> &subjects) {
+bool is_pinned_image_record(const OJson &record) {
+  auto source = record.find("source");
+  return source != record.end() && *source == k_app_source_oci_layout;
+}
+
+// An OCI output's image: index.json and the manifests it lists as subjects (the record's manifest
+// among them), docker-archive.tar, and the digests the record gives. A pinned image's layers have
+// no name or diff_id (build record of import_pinned_oci).
+OJson oci_image_object(const std::string &out, const OJson &record, std::map<std::string, std::string> &subjects) {
   const std::string record_path = path_in(out, k_build_record);
   const std::string index_path = path_in(out, "index.json");
+  const bool pinned = is_pinned_image_record(record);
 
   std::string manifest_hex =
       oci_digest_hex(json_string_field(record, "manifest_digest", record_path), record_path + ".manifest_digest");
@@ -273,18 +282,36 @@ OJson oci_predicate(const std::string &out, const OJson &record, std::map<std::s
   for (size_t i = 0; i < layers_in.size(); ++i) {
     std::string where = record_path + ".layers[" + std::to_string(i) + "]";
     const OJson &l = layers_in[i];
-    std::string digest = json_string_field(l, "digest", where), diff_id = json_string_field(l, "diff_id", where);
+    std::string digest = json_string_field(l, "digest", where);
     oci_digest_hex(digest, where + ".digest");
-    oci_digest_hex(diff_id, where + ".diff_id");
-    layers.push_back(OJson{{"name", json_string_field(l, "name", where)},
-                           {"digest", digest},
-                           {"diff_id", diff_id},
-                           {"size", uint_field(l, "size", where)},
-                           {"media_type", json_string_field(l, "media_type", where)}});
+    OJson layer;
+    if (!pinned) {
+      std::string diff_id = json_string_field(l, "diff_id", where);
+      oci_digest_hex(diff_id, where + ".diff_id");
+      layer["name"] = json_string_field(l, "name", where);
+      layer["digest"] = digest;
+      layer["diff_id"] = diff_id;
+    } else {
+      layer["digest"] = digest;
+    }
+    layer["size"] = uint_field(l, "size", where);
+    layer["media_type"] = json_string_field(l, "media_type", where);
+    layers.push_back(std::move(layer));
   }
   std::string config = json_string_field(record, "config_digest", record_path);
   oci_digest_hex(config, record_path + ".config_digest");
+  return OJson{{"manifest_digest", "sha256:" + manifest_hex},
+               {"config_digest", config},
+               {"index_digest", "sha256:" + index_hex},
+               {"ref", json_string_field(record, "ref", record_path)},
+               {"layers", layers}};
+}
 
+OJson oci_predicate(const std::string &out, const OJson &record, std::map<std::string, std::string> &subjects) {
+  const std::string record_path = path_in(out, k_build_record);
+  if (is_pinned_image_record(record))
+    throw InputError(record_path, "is a service image pinned from an OCI layout: sign the app output it belongs to");
+  OJson oci = oci_image_object(out, record, subjects);
   OJson p;
   p["builder"] = OJson{{"tool", json_string_field(record, "tool", record_path)}};
   p["recipe"] = OJson{{"name", json_string_field(record, "recipe", record_path)},
@@ -292,11 +319,7 @@ OJson oci_predicate(const std::string &out, const OJson &record, std::map<std::s
   p["lock"] = OJson{{"sha256", hex_field(record, "lock_sha256", 32, record_path)}};
   p["kind"] = "OciImage";
   p["shapes"] = OJson::array();
-  p["oci"] = OJson{{"manifest_digest", "sha256:" + manifest_hex},
-                   {"config_digest", config},
-                   {"index_digest", "sha256:" + index_hex},
-                   {"ref", json_string_field(record, "ref", record_path)},
-                   {"layers", layers}};
+  p["oci"] = oci;
   return p;
 }
 
@@ -328,15 +351,27 @@ OJson app_predicate(const std::string &out, const OJson &record, std::map<std::s
     const std::string dir = path_in(out, svc.output);
     const OJson service_record = read_json_file(dir, k_build_record);
     std::map<std::string, std::string> own;
-    OJson oci = oci_predicate(dir, service_record, own);
-    if (oci["oci"]["manifest_digest"] != svc.digest)
+    const bool pinned = svc.source == k_app_source_oci_layout;
+    if (pinned != is_pinned_image_record(service_record))
+      throw InputError(where + ".source", "is " + svc.source + ", but " + path_in(dir, k_build_record) + " is not");
+    if (pinned && json_string_field(service_record, "oci_layout", path_in(dir, k_build_record)) != svc.oci_layout)
+      throw InputError(where + ".oci_layout", "is not the layout " + path_in(dir, k_build_record) + " names");
+    OJson entry{{"name", svc.name}, {"image", svc.image}, {"source", svc.source}};
+    OJson oci;
+    if (pinned) {
+      oci = oci_image_object(dir, service_record, own);
+      entry["oci_layout"] = svc.oci_layout;
+    } else {
+      OJson built = oci_predicate(dir, service_record, own);
+      entry["recipe"] = built["recipe"];
+      entry["lock"] = built["lock"];
+      oci = built["oci"];
+    }
+    if (oci["manifest_digest"] != svc.digest)
       throw InputError(where + ".digest", "is not the manifest digest of " + dir);
     for (const auto &[name, digest] : own) subjects[svc.output + "/" + name] = digest;
-    services.push_back(OJson{{"name", svc.name},
-                             {"image", svc.image},
-                             {"recipe", oci["recipe"]},
-                             {"lock", oci["lock"]},
-                             {"oci", oci["oci"]}});
+    entry["oci"] = oci;
+    services.push_back(std::move(entry));
   }
   OJson p;
   p["builder"] = OJson{{"tool", json_string_field(record, "tool", record_path)}};

@@ -18,8 +18,10 @@
 //                          "layers": [{"name", "digest", "diff_id", "size", "media_type"}]}}}
 //                                                                                   (OciImage)
 //                  "app": {"name", "compose_hash", "app_id", "app_id_source", "key_provider", "no_instance_id",
-//                          "services": [{"name", "image", "recipe", "lock", "oci"}]}  (DstackApp;
-//                                                                                   no "lock")
+//                          "services": [{"name", "image", "source": "recipe", "recipe", "lock",
+//                                        "oci"} | {"name", "image", "source": "oci-layout",
+//                                        "oci_layout": PATH, "oci"}]}  (DstackApp; no "lock"; a
+//                                        pinned service's oci.layers have no name or diff_id)
 //
 // Subjects. GuestImage: every file of sha256sum.txt (the artifacts, metadata.json and
 // measurements.json) and recipe.lock. OciImage: the manifest blob(s) named by index.json

@@ -164,6 +164,10 @@ RebuildResult rebuild_app_and_compare(const AppRecipe &app, const RebuildSetting
     locks.reserve(app.services.size());
     std::vector<AppServiceInputs> inputs;
     for (const AppServiceSpec &svc : app.services) {
+      if (svc.source == AppServiceSource::oci_layout) { // its layout is read and verified again by build_app
+        inputs.push_back({});
+        continue;
+      }
       locks.push_back(frozen_inputs(svc.recipe, settings, fetcher, store));
       const char *env = settings.source_date_epoch_env ? settings.source_date_epoch_env->c_str() : nullptr;
       inputs.push_back({&locks.back(), &store, resolve_source_date_epoch(svc.recipe, env)});
