@@ -17,7 +17,9 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <functional>
 #include <map>
+#include <set>
 #include <sstream>
 
 namespace fs = std::filesystem;
@@ -353,6 +355,7 @@ TEST_CASE("mrforge-app.json is read strictly", "[dstack_app]") {
                               {"no_instance_id", false},
                               {"services",
                                {{{"name", "web"},
+                                 {"source", "recipe"},
                                  {"ref", "x:1"},
                                  {"digest", "sha256:" + std::string(64, 'd')},
                                  {"image", "x:1@sha256:" + std::string(64, 'd')},
@@ -399,6 +402,53 @@ TEST_CASE("mrforge-app.json is read strictly", "[dstack_app]") {
   nlohmann::ordered_json c = r;
   c["services"][0]["image"] = "y:1@sha256:" + std::string(64, 'd');
   CHECK_THAT(error_message([&] { parse(c); }), Catch::Contains("services[0].image"));
+
+  // A service pinned from an OCI layout: its layout instead of a recipe and a lock.
+  nlohmann::ordered_json pinned = r;
+  pinned["services"].push_back({{"name", "db"},
+                                {"source", "oci-layout"},
+                                {"ref", "docker.io/library/redis:7.2"},
+                                {"digest", "sha256:" + std::string(64, 'e')},
+                                {"image", "docker.io/library/redis:7.2@sha256:" + std::string(64, 'e')},
+                                {"oci_layout", "vendor/redis"},
+                                {"output", "images/db"}});
+  AppRecord both = parse(pinned);
+  REQUIRE(both.services.size() == 2);
+  CHECK(both.services[0].source == "recipe");
+  CHECK(both.services[0].lock_sha256 == std::string(64, '3'));
+  CHECK(both.services[1].source == "oci-layout");
+  CHECK(both.services[1].oci_layout == "vendor/redis");
+  CHECK(both.services[1].lock_sha256.empty());
+  CHECK(both.services[1].recipe.empty());
+  auto service_with = [&](size_t i, const char *key, nlohmann::ordered_json v) {
+    nlohmann::ordered_json e = pinned;
+    if (v.is_null())
+      e["services"][i].erase(key);
+    else
+      e["services"][i][key] = std::move(v);
+    return error_message([&] { parse(e); });
+  };
+  // Each source has exactly its own fields.
+  CHECK_THAT(service_with(1, "lock_sha256", std::string(64, '3')),
+             Catch::Contains("r.json.services[1].lock_sha256") && Catch::Contains("no recipe and no lock"));
+  CHECK_THAT(service_with(1, "recipe", "x.yaml"), Catch::Contains("r.json.services[1].recipe"));
+  CHECK_THAT(service_with(1, "oci_layout", nullptr), Catch::Contains("r.json.services[1].oci_layout: missing"));
+  CHECK_THAT(service_with(1, "oci_layout", "/abs/layout"), Catch::Contains("r.json.services[1].oci_layout"));
+  CHECK_THAT(service_with(1, "oci_layout", 7), Catch::Contains("r.json.services[1].oci_layout"));
+  CHECK_THAT(service_with(0, "oci_layout", "vendor/x"),
+             Catch::Contains("r.json.services[0].oci_layout") && Catch::Contains("built from a recipe"));
+  CHECK_THAT(service_with(0, "lock_sha256", nullptr), Catch::Contains("r.json.services[0].lock_sha256: missing"));
+  CHECK_THAT(service_with(1, "source", "registry"),
+             Catch::Contains("r.json.services[1].source") && Catch::Contains("recipe or oci-layout"));
+  CHECK_THAT(service_with(0, "source", nullptr), Catch::Contains("r.json.services[0].source: missing"));
+  CHECK_THAT(service_with(1, "image", "docker.io/library/redis:7.2@sha256:" + std::string(64, 'f')),
+             Catch::Contains("r.json.services[1].image"));
+  const std::string whole_pinned = pinned.dump();
+  for (size_t n = 0; n < whole_pinned.size(); ++n) {
+    INFO(n);
+    const std::string cut = whole_pinned.substr(0, n);
+    CHECK_THROWS_AS(parse_app_record(ByteView::of(cut), "cut.json"), Error);
+  }
 }
 
 namespace {
@@ -417,8 +467,9 @@ void copy_examples(const std::string &to, const std::string &touch_time) {
 
 // Fetches both service images' locked inputs into `store` (a fresh lock if the mirror no longer
 // serves the committed one, as in the OCI example's test).
-void fetch_app_inputs(const std::string &examples, const std::string &store) {
-  for (const char *recipe : {"oci/hello.yaml", "dstack-app/worker.yaml"}) {
+void fetch_app_inputs(const std::string &examples, const std::string &store,
+                      const std::vector<std::string> &recipes = {"oci/hello.yaml", "dstack-app/worker.yaml"}) {
+  for (const std::string &recipe : recipes) {
     std::string path = examples + "/" + recipe;
     ShellResult fetched = run_mrforge_cli({"fetch", "--frozen", "--store", store, path});
     if (fetched.exit_code != 0) {
@@ -755,4 +806,353 @@ TEST_CASE("verify --app: a dstack TD running the example app matches its record,
   // The record's output changed after the build is refused (exit 2), not compared.
   write_text(app_compose, read_text(app_compose) + " ");
   CHECK(run_mrforge_cli({"verify", "--quote", work / "td.json", "--app", work / "app"}).exit_code == 2);
+}
+
+namespace {
+
+// The path of a host tool, or a failure naming it (a missing tool is never a silent pass).
+std::string require_tool(const std::string &name) {
+  ShellResult r = run_shell("command -v " + shell_quote(name));
+  if (r.exit_code != 0 || r.out.empty())
+    FAIL(name << " is not installed: the pinned-layout tests need skopeo and umoci (Debian packages)");
+  std::string path = r.out;
+  while (!path.empty() && path.back() == '\n') path.pop_back();
+  return path;
+}
+
+std::string sha256sum(const std::string &path) { return sh("sha256sum " + shell_quote(path)).substr(0, 64); }
+
+// An app recipe in `dir` whose one service `cache` is `service` (a flow mapping), with its compose
+// file naming docker.io/library/redis:7.2.
+void write_pinned_app(const std::string &dir, const std::string &service, const std::string &extra_services = "",
+                      const std::string &extra_compose = "") {
+  write_text(dir + "/compose.yaml",
+             "services:\n  cache:\n    image: \"docker.io/library/redis:7.2\"\n    restart: always\n" + extra_compose);
+  write_text(dir + "/app.yaml", "apiVersion: mrforge/v1\nkind: DstackApp\nname: pinned\ncompose: compose.yaml\n"
+                                "services:\n  cache: " +
+                                    service + "\n" + extra_services + "key_provider: none\n");
+}
+
+// A one-layer image that umoci (not mrforge) wrote as an OCI layout at dir/vendor/img; returns its
+// manifest digest as index.json lists it.
+std::string make_umoci_layout(const std::string &dir) {
+  std::string umoci = require_tool("umoci");
+  const std::string layout = dir + "/vendor/img";
+  fs::create_directories(dir + "/vendor");
+  write_text(dir + "/payload.txt", "pinned by digest\n");
+  sh(shell_quote(umoci) + " init --layout " + shell_quote(layout) + " && " + shell_quote(umoci) + " new --image " +
+     shell_quote(layout + ":t") + " && " + shell_quote(umoci) + " insert --image " + shell_quote(layout + ":t") + " " +
+     shell_quote(dir + "/payload.txt") + " /payload.txt && " + shell_quote(umoci) + " gc --layout " +
+     shell_quote(layout));
+  nlohmann::json index = nlohmann::json::parse(read_text(layout + "/index.json"));
+  REQUIRE(index["manifests"].size() == 1);
+  return index["manifests"][0]["digest"];
+}
+
+nlohmann::json blob_json(const std::string &layout, const std::string &digest) {
+  return nlohmann::json::parse(read_text(layout + "/blobs/sha256/" + digest.substr(7)));
+}
+
+} // namespace
+
+TEST_CASE("A service pinned from a local OCI layout umoci wrote: built, and every way the layout can be wrong is "
+          "exit 2 naming the file, with the output left as it was",
+          "[dstack_app]") {
+  TempDir work("app-pinned-bad");
+  const std::string good = work / "good";
+  const std::string pin = make_umoci_layout(good);
+  const std::string layout = good + "/vendor/img";
+  const nlohmann::json manifest = blob_json(layout, pin);
+  REQUIRE(manifest["layers"].size() == 1);
+  const std::string config_hex = manifest["config"]["digest"].get<std::string>().substr(7);
+  const std::string layer_hex = manifest["layers"][0]["digest"].get<std::string>().substr(7);
+  const std::string pinned = "{oci_layout: vendor/img, image: docker.io/library/redis:7.2, digest: \"" + pin + "\"}";
+  write_pinned_app(good, pinned);
+
+  // The good layout builds: the output's layout holds exactly umoci's blobs, byte for byte.
+  const std::string out = work / "out";
+  ShellResult ok = run_mrforge_cli({"build", good + "/app.yaml", "-o", out});
+  INFO(ok.err);
+  REQUIRE(ok.exit_code == 0);
+  nlohmann::json out_index = nlohmann::json::parse(read_text(out + "/images/cache/index.json"));
+  REQUIRE(out_index["manifests"].size() == 1);
+  CHECK(out_index["manifests"][0]["digest"] == pin);
+  CHECK(out_index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"] == "docker.io/library/redis:7.2");
+  std::map<std::string, std::string> source_blobs = file_digests(layout + "/blobs/sha256"),
+                                     copied_blobs = file_digests(out + "/images/cache/blobs/sha256");
+  CHECK(source_blobs.size() == 3);
+  CHECK(copied_blobs == source_blobs);
+  for (const auto &entry : source_blobs) CHECK(entry.first == entry.second); // each blob named by its sha256
+  CHECK(read_text(out + "/docker-compose.yaml").find("image: \"docker.io/library/redis:7.2@" + pin + "\"\n") !=
+        std::string::npos);
+  nlohmann::json record = nlohmann::json::parse(read_text(out + "/mrforge-app.json"));
+  CHECK(record["services"][0]["source"] == "oci-layout");
+  CHECK(record["services"][0]["oci_layout"] == "vendor/img");
+  CHECK(record["services"][0]["digest"] == pin);
+  CHECK_FALSE(record["services"][0].contains("lock_sha256"));
+  const std::map<std::string, std::string> out_before = file_digests(out);
+
+  // Each case: a fresh copy of the good app with one thing wrong; exit 2 naming `file` and saying
+  // `problem`; the earlier output unchanged and a new one never created.
+  int n = 0;
+  auto refused = [&](const std::string &what, const std::function<void(const std::string &)> &spoil,
+                     const std::string &file, const std::string &problem) {
+    INFO(what);
+    const std::string dir = work / ("case" + std::to_string(++n));
+    fs::copy(good, dir, fs::copy_options::recursive);
+    spoil(dir);
+    ShellResult r = run_mrforge_cli({"build", dir + "/app.yaml", "-o", out});
+    INFO(r.err);
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Catch::Contains(dir + "/" + file) && Catch::Contains(problem));
+    CHECK(file_digests(out) == out_before);
+    ShellResult fresh = run_mrforge_cli({"build", dir + "/app.yaml", "-o", dir + "/new-out"});
+    CHECK(fresh.exit_code == 2);
+    CHECK_FALSE(fs::exists(dir + "/new-out"));
+  };
+  const std::string blobs = "vendor/img/blobs/sha256/";
+  refused(
+      "a pin index.json does not list",
+      [&](const std::string &d) {
+        write_pinned_app(d, "{oci_layout: vendor/img, image: docker.io/library/redis:7.2, digest: \"sha256:" +
+                                std::string(64, 'f') + "\"}");
+      },
+      "vendor/img/index.json", "holds no manifest sha256:" + std::string(64, 'f'));
+  refused(
+      "a layer with one byte flipped",
+      [&](const std::string &d) {
+        std::string bytes = read_text(d + "/" + blobs + layer_hex);
+        bytes[bytes.size() / 2] = static_cast<char>(bytes[bytes.size() / 2] ^ 0x01);
+        write_text(d + "/" + blobs + layer_hex, bytes);
+      },
+      blobs + layer_hex, "layer 0: its sha256 is");
+  refused(
+      "a truncated config",
+      [&](const std::string &d) {
+        fs::resize_file(d + "/" + blobs + config_hex, fs::file_size(d + "/" + blobs + config_hex) - 1);
+      },
+      blobs + config_hex,
+      "the image config: " + std::to_string(manifest["config"]["size"].get<uint64_t>() - 1) +
+          " bytes, the manifest's descriptor says " + std::to_string(manifest["config"]["size"].get<uint64_t>()));
+  refused(
+      "a missing layer", [&](const std::string &d) { fs::remove(d + "/" + blobs + layer_hex); }, blobs + layer_hex,
+      "No such file");
+  refused(
+      "a layer that is a symbolic link (to the very bytes it should have)",
+      [&](const std::string &d) {
+        fs::rename(d + "/" + blobs + layer_hex, d + "/outside");
+        fs::create_symlink(d + "/outside", d + "/" + blobs + layer_hex);
+      },
+      blobs + layer_hex, "is a symbolic link");
+  refused(
+      "a layer that is a FIFO (never opened for a read that would block)",
+      [&](const std::string &d) {
+        fs::remove(d + "/" + blobs + layer_hex);
+        sh("mkfifo " + shell_quote(d + "/" + blobs + layer_hex));
+      },
+      blobs + layer_hex, "not a regular file");
+  refused(
+      "a manifest whose bytes are not the pin's",
+      [&](const std::string &d) {
+        const std::string path = d + "/" + blobs + pin.substr(7);
+        std::string bytes = read_text(path);
+        bytes[bytes.size() - 2] = bytes[bytes.size() - 2] == ' ' ? '\t' : ' ';
+        write_text(path, bytes);
+      },
+      blobs + pin.substr(7), "the manifest's sha256 is");
+  refused(
+      "an image index (a multi-platform image) pinned instead of its platform's manifest",
+      [&](const std::string &d) {
+        const std::string l = d + "/vendor/img";
+        nlohmann::json index = nlohmann::json::parse(read_text(l + "/index.json"));
+        nlohmann::json platform_manifest = index["manifests"][0];
+        platform_manifest.erase("annotations");
+        platform_manifest["platform"] = {{"architecture", "amd64"}, {"os", "linux"}};
+        const std::string image_index = nlohmann::json{{"schemaVersion", 2},
+                                                       {"mediaType", "application/vnd.oci.image.index.v1+json"},
+                                                       {"manifests", nlohmann::json::array({platform_manifest})}}
+                                            .dump();
+        write_text(l + "/multi", image_index);
+        const std::string hex = sha256sum(l + "/multi");
+        fs::rename(l + "/multi", l + "/blobs/sha256/" + hex);
+        index["manifests"].push_back({{"mediaType", "application/vnd.oci.image.index.v1+json"},
+                                      {"digest", "sha256:" + hex},
+                                      {"size", image_index.size()}});
+        write_text(l + "/index.json", index.dump());
+        write_pinned_app(d, "{oci_layout: vendor/img, image: docker.io/library/redis:7.2, digest: \"sha256:" + hex +
+                                "\"}");
+      },
+      "vendor/img/index.json", "is an image index");
+  // The recipe's own mistakes: app.yaml:LINE:COLUMN and the field.
+  refused(
+      "recipe and oci_layout both",
+      [&](const std::string &d) {
+        write_pinned_app(d, "{recipe: app.yaml, oci_layout: vendor/img, image: docker.io/library/redis:7.2, "
+                            "digest: \"" +
+                                pin + "\"}");
+      },
+      "app.yaml:6:", "oci_layout: a service's image comes from a recipe or from an OCI layout, not both");
+  refused(
+      "digest with recipe",
+      [&](const std::string &d) { write_pinned_app(d, "{recipe: r.yaml, digest: \"" + pin + "\"}"); },
+      "app.yaml:6:", "digest: is only for oci_layout services");
+  refused(
+      "no image",
+      [&](const std::string &d) { write_pinned_app(d, "{oci_layout: vendor/img, digest: \"" + pin + "\"}"); },
+      "app.yaml:6:10", "needs image:");
+  refused(
+      "no digest",
+      [&](const std::string &d) {
+        write_pinned_app(d, "{oci_layout: vendor/img, image: docker.io/library/redis:7.2}");
+      },
+      "app.yaml:6:10", "needs digest:");
+  refused(
+      "a digest that is not sha256:HEX",
+      [&](const std::string &d) {
+        write_pinned_app(d, "{oci_layout: vendor/img, image: docker.io/library/redis:7.2, digest: \"sha256:ABC\"}");
+      },
+      "app.yaml:6:", "digest: expected sha256: and 64 lower-case hex digits");
+  refused(
+      "a layout folder that is not there",
+      [&](const std::string &d) {
+        write_pinned_app(d, "{oci_layout: vendor/none, image: docker.io/library/redis:7.2, digest: \"" + pin + "\"}");
+      },
+      "app.yaml:6:", "no OCI image layout folder");
+}
+
+TEST_CASE("A service pinned by digest from an OCI layout skopeo wrote: verified, copied byte for byte, reproducible, "
+          "signed, rebuilt, and loadable from its docker-archive",
+          "[dstack_app][network]") {
+  const std::string skopeo = require_tool("skopeo");
+  TempDir work("app-pinned");
+  const std::string store = work / "store";
+  copy_examples(work / "a/examples", "2001-02-03 04:05:06");
+  fetch_app_inputs(work / "a/examples", store, {"oci/hello.yaml"});
+  ShellResult hello = run_mrforge_cli(
+      {"build", "--frozen", "--offline", "--store", store, work / "a/examples/oci/hello.yaml", "-o", work / "hello"});
+  INFO(hello.err);
+  REQUIRE(hello.exit_code == 0);
+
+  // A layout mrforge did not write: skopeo converts the docker-archive into an OCI layout with a
+  // manifest and config of its own making.
+  const std::string app_dir = work / "a/app";
+  const std::string layout = app_dir + "/vendor/redis";
+  fs::create_directories(app_dir + "/vendor");
+  sh(shell_quote(skopeo) + " --insecure-policy copy " +
+     shell_quote("docker-archive:" + work / "hello/docker-archive.tar") + " " +
+     shell_quote("oci:" + layout + ":cache") + " >/dev/null");
+  nlohmann::json skopeo_index = nlohmann::json::parse(read_text(layout + "/index.json"));
+  REQUIRE(skopeo_index["manifests"].size() == 1);
+  const std::string pin = skopeo_index["manifests"][0]["digest"];
+  // The pin is the sha256 of the manifest skopeo serves from its layout, not mrforge's manifest.
+  write_text(work / "raw-manifest",
+             sh(shell_quote(skopeo) + " inspect --raw " + shell_quote("oci:" + layout + ":cache")));
+  CHECK("sha256:" + sha256sum(work / "raw-manifest") == pin);
+  CHECK(pin != nlohmann::json::parse(read_text(work / "hello/index.json"))["manifests"][0]["digest"]);
+
+  // The app: the hello recipe built as `web`, skopeo's layout pinned as `cache`.
+  write_pinned_app(app_dir, "{oci_layout: vendor/redis, image: docker.io/library/redis:7.2, digest: \"" + pin + "\"}",
+                   "  web: {recipe: ../examples/oci/hello.yaml}\n", "  web:\n    image: mrforge/hello:1.0\n");
+  fs::create_directories(work / "b");
+  fs::copy(work / "a", work / "b/nested", fs::copy_options::recursive);
+  sh("chmod -R go-rwx " + shell_quote(work / "b"));
+  fs::create_directories(work / "cwd-a");
+  fs::create_directories(work / "cwd-b");
+  ShellResult a =
+      run_mrforge_cli({"build", "--frozen", "--offline", "--store", store, "../a/app/app.yaml", "-o", "../out-a"},
+                      "cd " + shell_quote(work / "cwd-a") + " && umask 022 && TZ=UTC LC_ALL=C");
+  INFO(a.err);
+  REQUIRE(a.exit_code == 0);
+  ShellResult b = run_mrforge_cli({"build", "--frozen", "--offline", "--store", store, work / "b/nested/app/app.yaml",
+                                   "-o", work / "out-b", "--json"},
+                                  "cd " + shell_quote(work / "cwd-b") +
+                                      " && umask 077 && TZ=Pacific/Chatham LC_ALL=C.UTF-8 LANG=de_DE.UTF-8");
+  INFO(b.err);
+  REQUIRE(b.exit_code == 0);
+  CHECK(file_digests(work / "out-a") == file_digests(work / "out-b"));
+  CHECK(builder::diff_paths(work / "out-a", work / "out-b").empty());
+  ShellResult diff = run_mrforge_cli({"diff", work / "out-a", work / "out-b"});
+  CHECK(diff.exit_code == 0);
+
+  // build --json names the pinned service's source and layout.
+  nlohmann::json built = nlohmann::json::parse(b.out);
+  REQUIRE(built["services"].size() == 2);
+  CHECK(built["services"][0]["name"] == "cache");
+  CHECK(built["services"][0]["source"] == "oci-layout");
+  CHECK(built["services"][0]["oci_layout"] == "vendor/redis");
+  CHECK(built["services"][0]["digest"] == pin);
+  CHECK(built["services"][1]["source"] == "recipe");
+
+  // images/cache: skopeo's image under the pin, its blobs byte for byte.
+  const std::string cache = work / "out-a/images/cache";
+  nlohmann::json index = nlohmann::json::parse(read_text(cache + "/index.json"));
+  REQUIRE(index["manifests"].size() == 1);
+  CHECK(index["manifests"][0]["digest"] == pin);
+  CHECK(index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"] == "docker.io/library/redis:7.2");
+  CHECK(file_digests(cache + "/blobs/sha256") == file_digests(layout + "/blobs/sha256"));
+  for (const auto &e : fs::directory_iterator(layout + "/blobs/sha256"))
+    CHECK(read_text(e.path().string()) == read_text(cache + "/blobs/sha256/" + e.path().filename().string()));
+  nlohmann::json cache_record = nlohmann::json::parse(read_text(cache + "/mrforge-build.json"));
+  CHECK(cache_record["source"] == "oci-layout");
+  CHECK(cache_record["oci_layout"] == "vendor/redis");
+  CHECK(cache_record["manifest_digest"] == pin);
+  CHECK_FALSE(cache_record.contains("lock_sha256"));
+  CHECK_FALSE(cache_record.contains("recipe"));
+  nlohmann::json record = nlohmann::json::parse(read_text(work / "out-a/mrforge-app.json"));
+  CHECK(record["services"][0]["image"] == "docker.io/library/redis:7.2@" + pin);
+  CHECK(read_text(work / "out-a/docker-compose.yaml").find("image: \"docker.io/library/redis:7.2@" + pin + "\"") !=
+        std::string::npos);
+  nlohmann::json app_compose = nlohmann::json::parse(read_text(work / "out-a/app-compose.json"));
+  CHECK(app_compose["docker_compose_file"] == read_text(work / "out-a/docker-compose.yaml"));
+
+  // skopeo reads both the copied layout (the pinned manifest) and the docker-archive (its config).
+  write_text(work / "copied-manifest", sh(shell_quote(skopeo) + " inspect --raw " +
+                                          shell_quote("oci:" + cache + ":docker.io/library/redis:7.2")));
+  CHECK("sha256:" + sha256sum(work / "copied-manifest") == pin);
+  nlohmann::json archive = nlohmann::json::parse(
+      sh(shell_quote(skopeo) + " inspect " + shell_quote("docker-archive:" + cache + "/docker-archive.tar")));
+  CHECK(archive["Layers"].size() == blob_json(layout, pin)["layers"].size());
+  nlohmann::json archive_config = nlohmann::json::parse(
+      sh(shell_quote(skopeo) + " inspect --config " + shell_quote("docker-archive:" + cache + "/docker-archive.tar")));
+  CHECK(archive_config == blob_json(layout, blob_json(layout, pin)["config"]["digest"]));
+
+  // Signed: the statement names the pinned service's files and says where it came from.
+  REQUIRE(run_mrforge_cli({"keygen", "-o", work / "ci"}).exit_code == 0);
+  ShellResult sign = run_mrforge_cli({"sign", "--key", work / "ci.key", work / "out-a"});
+  INFO(sign.err);
+  REQUIRE(sign.exit_code == 0);
+  ShellResult vs = run_mrforge_cli(
+      {"verify-signature", "--pub", work / "ci.pub", work / "out-a.intoto.json", "--artifacts", work / "out-b"});
+  INFO(vs.out << vs.err);
+  CHECK(vs.exit_code == 0);
+  CHECK(vs.out.find("images/cache/docker-archive.tar") != std::string::npos);
+  nlohmann::json statement = nlohmann::json::parse(sh(
+      std::string(k_python) + " -c " +
+      shell_quote("import base64,json,sys\nprint(base64.b64decode(json.load(open(sys.argv[1]))['payload']).decode())") +
+      " " + shell_quote(work / "out-a.intoto.json")));
+  nlohmann::json service = statement["predicate"]["app"]["services"][0];
+  CHECK(service["name"] == "cache");
+  CHECK(service["source"] == "oci-layout");
+  CHECK(service["oci_layout"] == "vendor/redis");
+  CHECK(service["oci"]["manifest_digest"] == pin);
+  CHECK_FALSE(service.contains("lock"));
+  CHECK(statement["predicate"]["app"]["services"][1]["source"] == "recipe");
+  std::set<std::string> subjects;
+  for (const auto &s : statement["subject"]) subjects.insert(s["name"].get<std::string>());
+  CHECK(subjects.count("images/cache/blobs/sha256/" + pin.substr(7)) == 1);
+  CHECK(subjects.count("images/cache/index.json") == 1);
+
+  // rebuild --against: the hello recipe rebuilt in a fresh store, the layout read and verified again.
+  ShellResult rb =
+      run_mrforge_cli({"rebuild", "-q", "--threads", "2", app_dir + "/app.yaml", "--against", work / "out-a",
+                       "--envelope", work / "out-a.intoto.json", "--pub", work / "ci.pub"});
+  INFO(rb.out << rb.err);
+  CHECK(rb.exit_code == 0);
+  CHECK(rb.out.find("IDENTICAL") != std::string::npos);
+  // ... and a layout that changed since is refused, not compared.
+  const std::string config_hex = blob_json(layout, pin)["config"]["digest"].get<std::string>().substr(7);
+  write_text(layout + "/blobs/sha256/" + config_hex, read_text(layout + "/blobs/sha256/" + config_hex) + " ");
+  ShellResult rb_bad = run_mrforge_cli({"rebuild", "-q", app_dir + "/app.yaml", "--against", work / "out-a"});
+  CHECK(rb_bad.exit_code == 2);
+  CHECK_THAT(rb_bad.err, Catch::Contains(layout + "/blobs/sha256/" + config_hex));
 }
