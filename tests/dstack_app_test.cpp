@@ -487,6 +487,17 @@ std::map<std::string, std::string> file_digests(const std::string &dir) {
   return out;
 }
 
+// A key pair WORK/ci.key and WORK/ci.pub, `out` signed with it (OUT.intoto.json), and
+// verify-signature of that envelope against `artifacts` (another build of the same app).
+ShellResult sign_and_verify(const std::string &work, const std::string &out, const std::string &artifacts) {
+  REQUIRE(run_mrforge_cli({"keygen", "-o", work + "/ci"}).exit_code == 0);
+  ShellResult sign = run_mrforge_cli({"sign", "--key", work + "/ci.key", out});
+  INFO(sign.err);
+  REQUIRE(sign.exit_code == 0);
+  return run_mrforge_cli(
+      {"verify-signature", "--pub", work + "/ci.pub", out + ".intoto.json", "--artifacts", artifacts});
+}
+
 // A dstack quote-report vector whose RTMR3 app-id and compose-hash events are replaced, computed
 // by Python independently of mrforge: the runtime event digests (SHA384(u32le(type) || ":" ||
 // name || ":" || payload), dstack cc-eventlog runtime_events.rs), RTMR3's replay, and the quote
@@ -604,12 +615,7 @@ TEST_CASE("The example app is byte-identical when built under different conditio
   CHECK(record["services"][0]["recipe"] == "../oci/hello.yaml");
 
   // Signed like an image: the statement names every file and verifies against the directory.
-  REQUIRE(run_mrforge_cli({"keygen", "-o", work / "ci"}).exit_code == 0);
-  ShellResult sign = run_mrforge_cli({"sign", "--key", work / "ci.key", work / "out-a"});
-  INFO(sign.err);
-  REQUIRE(sign.exit_code == 0);
-  ShellResult vs = run_mrforge_cli(
-      {"verify-signature", "--pub", work / "ci.pub", work / "out-a.intoto.json", "--artifacts", work / "out-b"});
+  ShellResult vs = sign_and_verify(work.path(), work / "out-a", work / "out-b");
   INFO(vs.err);
   CHECK(vs.exit_code == 0);
   CHECK(vs.out.find(hash) != std::string::npos);
@@ -1117,12 +1123,7 @@ TEST_CASE("A service pinned by digest from an OCI layout skopeo wrote: verified,
   CHECK(archive_config == blob_json(layout, blob_json(layout, pin)["config"]["digest"]));
 
   // Signed: the statement names the pinned service's files and says where it came from.
-  REQUIRE(run_mrforge_cli({"keygen", "-o", work / "ci"}).exit_code == 0);
-  ShellResult sign = run_mrforge_cli({"sign", "--key", work / "ci.key", work / "out-a"});
-  INFO(sign.err);
-  REQUIRE(sign.exit_code == 0);
-  ShellResult vs = run_mrforge_cli(
-      {"verify-signature", "--pub", work / "ci.pub", work / "out-a.intoto.json", "--artifacts", work / "out-b"});
+  ShellResult vs = sign_and_verify(work.path(), work / "out-a", work / "out-b");
   INFO(vs.out << vs.err);
   CHECK(vs.exit_code == 0);
   CHECK(vs.out.find("images/cache/docker-archive.tar") != std::string::npos);
