@@ -81,10 +81,13 @@ Descriptor pinned_descriptor(const std::string &layout, const std::string &pin_h
   const Json &manifests = json_field(index, "manifests", index_path);
   if (!manifests.is_array()) throw InputError(index_path + ".manifests", "expected an array of descriptors");
   std::optional<Descriptor> found;
+  bool lists_an_index = false;
   for (size_t i = 0; i < manifests.size(); ++i) {
     const std::string where = index_path + ".manifests[" + std::to_string(i) + "]";
     const Json &d = manifests[i];
     if (!d.is_object()) throw InputError(where, "expected a descriptor (a JSON object)");
+    auto media = d.find("mediaType");
+    lists_an_index |= media != d.end() && (*media == k_oci_index_type || *media == k_docker_list_type);
     auto digest = d.find("digest");
     if (digest == d.end() || !digest->is_string() || digest->get<std::string>() != "sha256:" + pin_hex) continue;
     Descriptor desc = descriptor_at(d, where);
@@ -109,7 +112,11 @@ Descriptor pinned_descriptor(const std::string &layout, const std::string &pin_h
     throw InputError(index_path, "holds no manifest sha256:" + pin_hex + " (it lists " +
                                      std::to_string(manifests.size()) +
                                      "): the pinned digest is not of this layout; check the digest or copy the image "
-                                     "again");
+                                     "again" +
+                                     (lists_an_index ? std::string(" (a platform's manifest inside a multi-platform "
+                                                                   "image index is not taken: copy that platform's "
+                                                                   "image alone, e.g. skopeo copy --override-arch)")
+                                                     : std::string()));
   return *found;
 }
 
