@@ -836,7 +836,7 @@ void write_pinned_app(const std::string &dir, const std::string &service, const 
              "services:\n  cache:\n    image: \"docker.io/library/redis:7.2\"\n    restart: always\n" + extra_compose);
   write_text(dir + "/app.yaml", "apiVersion: mrforge/v1\nkind: DstackApp\nname: pinned\ncompose: compose.yaml\n"
                                 "services:\n  cache: " +
-                                    service + "\n" + extra_services + "key_provider: none\n");
+                                    service + "\n" + extra_services + "key_provider: kms\n");
 }
 
 // A one-layer image that umoci (not mrforge) wrote as an OCI layout at dir/vendor/img; returns its
@@ -1142,6 +1142,18 @@ TEST_CASE("A service pinned by digest from an OCI layout skopeo wrote: verified,
   for (const auto &s : statement["subject"]) subjects.insert(s["name"].get<std::string>());
   CHECK(subjects.count("images/cache/blobs/sha256/" + pin.substr(7)) == 1);
   CHECK(subjects.count("images/cache/index.json") == 1);
+
+  // verify --app: a TD that ran this app-compose.json matches the record; --json names the layout.
+  make_td_document(work / "out-a/app-compose.json", work / "td.json");
+  ShellResult verified = run_mrforge_cli({"verify", "--quote", work / "td.json", "--app", work / "out-a", "--json"});
+  INFO(verified.out << verified.err);
+  CHECK(verified.exit_code == 0);
+  nlohmann::json verified_json = nlohmann::json::parse(verified.out);
+  CHECK(verified_json["app"]["compose_hash_match"] == true);
+  REQUIRE(verified_json["app"]["services"].size() == 2);
+  CHECK(verified_json["app"]["services"][0]["source"] == "oci-layout");
+  CHECK(verified_json["app"]["services"][0]["oci_layout"] == "vendor/redis");
+  CHECK(verified_json["app"]["services"][0]["image"] == "docker.io/library/redis:7.2@" + pin);
 
   // rebuild --against: the hello recipe rebuilt in a fresh store, the layout read and verified again.
   ShellResult rb =
