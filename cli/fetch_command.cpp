@@ -3,6 +3,7 @@
 #include "input_options.hpp"
 #include "output.hpp"
 
+#include <builder/app/app_recipe.hpp>
 #include <builder/recipe/inputs.hpp>
 
 #include <iostream>
@@ -17,14 +18,14 @@ struct FetchCommandOptions {
   bool json = false;
 };
 
-int run_fetch(const FetchCommandOptions &o) {
-  builder::Recipe recipe = builder::load_recipe(o.inputs.recipe);
+// Fetches one recipe's locked inputs and reports them (a line, or its JSON object in `json`).
+void fetch_one(const builder::Recipe &recipe, const FetchCommandOptions &o, Json *json) {
   PreparedInputs in = prepare_inputs(recipe, o.inputs);
   const builder::CurrentLock &current = in.current;
   const builder::Store &store = in.store;
   const builder::FetchReport &report = in.report;
-  if (o.json) {
-    Json j;
+  if (json) {
+    Json &j = *json;
     j["store"] = store.root();
     j["packages"] = current.lock.packages.size();
     j["in_store"] = report.in_store;
@@ -38,16 +39,40 @@ int run_fetch(const FetchCommandOptions &o) {
                      {"path", report.kernel_deb},
                      {"how", report.kernel_fetch}};
     }
-    print_json(j);
-  } else {
-    std::cout << current.lock.packages.size() << " packages in " << store.root() << ": " << report.in_store
-              << " already there, " << report.downloaded << " downloaded (" << report.bytes_downloaded / 1024
-              << " KiB), " << report.from_directory << " from "
-              << (o.inputs.debs_dir.empty() ? "--debs" : o.inputs.debs_dir) << "\n";
-    if (current.lock.kernel)
-      std::cout << "kernel " << current.lock.kernel->package << " " << current.lock.kernel->version << ": "
-                << report.kernel_fetch << " (" << report.kernel_deb << ")\n";
+    return;
   }
+  std::cout << current.lock.packages.size() << " packages in " << store.root() << ": " << report.in_store
+            << " already there, " << report.downloaded << " downloaded (" << report.bytes_downloaded / 1024 << " KiB), "
+            << report.from_directory << " from " << (o.inputs.debs_dir.empty() ? "--debs" : o.inputs.debs_dir) << "\n";
+  if (current.lock.kernel)
+    std::cout << "kernel " << current.lock.kernel->package << " " << current.lock.kernel->version << ": "
+              << report.kernel_fetch << " (" << report.kernel_deb << ")\n";
+}
+
+int run_fetch(const FetchCommandOptions &o) {
+  if (!builder::is_app_recipe(o.inputs.recipe)) {
+    Json j;
+    fetch_one(builder::load_recipe(o.inputs.recipe), o, o.json ? &j : nullptr);
+    if (o.json) print_json(j);
+    return k_exit_ok;
+  }
+  // A DstackApp: each service's recipe, as `build` fetches them (pinned services are on disk).
+  builder::AppRecipe app = builder::load_app_recipe(o.inputs.recipe);
+  Json services = Json::array();
+  for (const builder::AppServiceSpec &svc : app.services) {
+    if (svc.source != builder::AppServiceSource::recipe) {
+      if (o.json)
+        services.push_back({{"service", svc.name}, {"oci_layout", svc.oci_layout}});
+      else
+        print_line("service " + svc.name + ": pinned, from the OCI layout " + svc.oci_layout + " (nothing to fetch)");
+      continue;
+    }
+    if (!o.json) print_line("service " + svc.name + ": " + svc.recipe_path);
+    Json j{{"service", svc.name}, {"recipe", svc.recipe_path}};
+    fetch_one(svc.recipe, o, o.json ? &j : nullptr);
+    if (o.json) services.push_back(std::move(j));
+  }
+  if (o.json) print_json({{"app", app.name}, {"services", services}});
   return k_exit_ok;
 }
 
@@ -59,11 +84,14 @@ void add_fetch_command(CLI::App &app, Runner &run) {
                               "Download a recipe's locked inputs into the store, verifying each sha256", run_fetch);
   cmd->footer("After fetch, `mrforge build` works offline. A package the repository no longer serves is an error\n"
               "that says how to supply it (--debs DIR, --mirror URL); nothing is ever substituted.\n"
+              "A DstackApp recipe fetches each service's OciImage recipe inputs.\n"
               "Example: mrforge fetch --frozen examples/oci/hello.yaml\n"
               "Exit codes: 0 ok, 1 usage error, 2 bad input (stale lock with --frozen, missing or wrong package),\n"
               "3 internal error.");
   add_input_options(cmd, o->inputs, InputOptionSet::fetch);
-  cmd->add_flag("--json", o->json, "Print JSON: {store, packages, in_store, downloaded, from_directory, kernel, ...}");
+  cmd->add_flag("--json", o->json,
+                "Print JSON: {store, packages, in_store, downloaded, from_directory, kernel, ...}; for an app {app, "
+                "services: [{service, recipe, store, ...}]}");
 }
 
 } // namespace mrforge::cli

@@ -468,7 +468,7 @@ void copy_examples(const std::string &to, const std::string &touch_time) {
 // Fetches both service images' locked inputs into `store` (a fresh lock if the mirror no longer
 // serves the committed one, as in the OCI example's test).
 void fetch_app_inputs(const std::string &examples, const std::string &store,
-                      const std::vector<std::string> &recipes = {"oci/hello.yaml", "dstack-app/worker.yaml"}) {
+                      const std::vector<std::string> &recipes = {"dstack-app/app.yaml"}) {
   for (const std::string &recipe : recipes) {
     std::string path = examples + "/" + recipe;
     ShellResult fetched = run_mrforge_cli({"fetch", "--frozen", "--store", store, path});
@@ -477,6 +477,19 @@ void fetch_app_inputs(const std::string &examples, const std::string &store,
       REQUIRE(run_mrforge_cli({"lock", path}).exit_code == 0);
       REQUIRE(run_mrforge_cli({"fetch", "--frozen", "--store", store, path}).exit_code == 0);
     }
+    if (recipe != "dstack-app/app.yaml") continue;
+    // The app's fetch and lock --check went through each service's recipe, and say so.
+    ShellResult again = run_mrforge_cli({"fetch", "--frozen", "--offline", "--json", "--store", store, path});
+    REQUIRE(again.exit_code == 0);
+    nlohmann::json j = nlohmann::json::parse(again.out);
+    REQUIRE(j["services"].size() == 2);
+    CHECK(j["services"][0]["recipe"] == "../oci/hello.yaml");
+    CHECK(j["services"][1]["recipe"] == "worker.yaml");
+    CHECK(j["services"][0]["in_store"] == j["services"][0]["packages"]);
+    ShellResult check = run_mrforge_cli({"lock", "--check", path});
+    CHECK(check.exit_code == 0);
+    CHECK(check.out.find("service worker: worker.yaml") != std::string::npos);
+    CHECK(check.out.find("worker.yaml.lock is current") != std::string::npos);
   }
 }
 
