@@ -1,7 +1,9 @@
 #include <builder/fs/fs_tree.hpp>
 
 #include <measure/util/errors.hpp>
+#include <measure/util/strings.hpp>
 
+#include <deque>
 #include <vector>
 
 namespace mrforge::builder {
@@ -181,5 +183,64 @@ void FsTree::merge(const FsTree &other, OnExisting on_existing) {
 }
 
 std::string parent_path(const std::string &path) { return parent_of(path); }
+
+namespace {
+
+// Symlink hops allowed while resolving one path (Linux's MAXSYMLINKS).
+constexpr int k_max_symlink_hops = 40;
+
+std::vector<std::string> split_path(const std::string &path) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t slash = path.find('/', start);
+    if (slash == std::string::npos) slash = path.size();
+    if (slash > start) parts.push_back(path.substr(start, slash - start));
+    start = slash + 1;
+  }
+  return parts;
+}
+
+std::string join_parts(const std::vector<std::string> &parts) { return join(parts, "/"); }
+
+} // namespace
+
+std::optional<std::string> resolve_regular_file(const FsTree &tree, const std::string &path, const std::string &where) {
+  std::deque<std::string> pending;
+  for (std::string &p : split_path(path)) pending.push_back(std::move(p));
+  std::vector<std::string> done;
+  int hops = 0;
+  while (!pending.empty()) {
+    std::string part = std::move(pending.front());
+    pending.pop_front();
+    if (part == ".") continue;
+    if (part == "..") {
+      if (!done.empty()) done.pop_back();
+      continue;
+    }
+    done.push_back(part);
+    const Node *node = tree.find(join_parts(done));
+    if (node == nullptr) return std::nullopt;
+    if (node->type == NodeType::symlink) {
+      if (++hops > k_max_symlink_hops)
+        throw InputError(where,
+                         "'/" + path + "': more than " + std::to_string(k_max_symlink_hops) + " symlinks (a loop?)");
+      done.pop_back();
+      if (!node->link_target.empty() && node->link_target[0] == '/') done.clear();
+      std::vector<std::string> target = split_path(node->link_target);
+      pending.insert(pending.begin(), target.begin(), target.end());
+    } else if (!pending.empty() && node->type != NodeType::directory) {
+      return std::nullopt;
+    }
+  }
+  std::string final_path = join_parts(done);
+  const Node *node = tree.find(final_path);
+  if (node != nullptr && node->type == NodeType::hardlink) {
+    final_path = node->link_target;
+    node = tree.find(final_path);
+  }
+  if (node == nullptr || node->type != NodeType::regular) return std::nullopt;
+  return final_path;
+}
 
 } // namespace mrforge::builder

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -90,5 +91,11 @@ FsTree scan_directory(const std::string &host_dir, const ScanOptions &options);
 
 // "usr/bin/env" -> "usr/bin"; "etc" -> "".
 std::string parent_path(const std::string &path);
+
+// Follows symlinks (absolute ones from the tree's root, at most 40 hops: Linux's MAXSYMLINKS) and
+// hard links inside `tree`, as the kernel would inside the image; returns the tree path of the
+// regular file `path` leads to, or nothing if it leads nowhere or to a non-file. Throws InputError
+// {where} for a symlink loop.
+std::optional<std::string> resolve_regular_file(const FsTree &tree, const std::string &path, const std::string &where);
 
 } // namespace mrforge::builder

@@ -27,67 +27,9 @@ const char *const k_busybox_paths[] = {"bin/busybox", "usr/bin/busybox"};
 const char *const k_dmsetup_paths[] = {"sbin/dmsetup", "usr/sbin/dmsetup", "bin/dmsetup", "usr/bin/dmsetup"};
 // The empty directories /init mounts on or writes to.
 const char *const k_empty_dirs[] = {"dev", "newroot", "proc", "run", "sys", "tmp"};
-// Symlink hops allowed while resolving one path (Linux's MAXSYMLINKS).
-constexpr int k_max_symlink_hops = 40;
-
-std::vector<std::string> split_path(const std::string &path) {
-  std::vector<std::string> parts;
-  size_t start = 0;
-  while (start <= path.size()) {
-    size_t slash = path.find('/', start);
-    if (slash == std::string::npos) slash = path.size();
-    if (slash > start) parts.push_back(path.substr(start, slash - start));
-    start = slash + 1;
-  }
-  return parts;
-}
-
-std::string join_parts(const std::vector<std::string> &parts) { return join(parts, "/"); }
-
 std::string base_name(const std::string &path) {
   size_t slash = path.rfind('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-
-// Follows symlinks (absolute ones from the tree's root) and hard links inside `tree`; returns the
-// tree path of the regular file `path` leads to, or nothing if it leads nowhere or to a
-// non-file. Throws InputError {where} for a symlink loop.
-std::optional<std::string> resolve_file(const FsTree &tree, const std::string &path, const std::string &where) {
-  std::deque<std::string> pending;
-  for (std::string &p : split_path(path)) pending.push_back(std::move(p));
-  std::vector<std::string> done;
-  int hops = 0;
-  while (!pending.empty()) {
-    std::string part = std::move(pending.front());
-    pending.pop_front();
-    if (part == ".") continue;
-    if (part == "..") {
-      if (!done.empty()) done.pop_back();
-      continue;
-    }
-    done.push_back(part);
-    const Node *node = tree.find(join_parts(done));
-    if (node == nullptr) return std::nullopt;
-    if (node->type == NodeType::symlink) {
-      if (++hops > k_max_symlink_hops)
-        throw InputError(where,
-                         "'/" + path + "': more than " + std::to_string(k_max_symlink_hops) + " symlinks (a loop?)");
-      done.pop_back();
-      if (!node->link_target.empty() && node->link_target[0] == '/') done.clear();
-      std::vector<std::string> target = split_path(node->link_target);
-      pending.insert(pending.begin(), target.begin(), target.end());
-    } else if (!pending.empty() && node->type != NodeType::directory) {
-      return std::nullopt;
-    }
-  }
-  std::string final_path = join_parts(done);
-  const Node *node = tree.find(final_path);
-  if (node != nullptr && node->type == NodeType::hardlink) {
-    final_path = node->link_target;
-    node = tree.find(final_path);
-  }
-  if (node == nullptr || node->type != NodeType::regular) return std::nullopt;
-  return final_path;
 }
 
 // Builds the initramfs tree; remembers which packaged file each installed path came from, so that
@@ -123,7 +65,7 @@ public:
 
   // A program at `dest` from packaged path `path`, with its interpreter and libraries.
   void program(const std::string &path, const std::string &dest) {
-    std::optional<std::string> source = resolve_file(m_packages, path, m_in.where);
+    std::optional<std::string> source = resolve_regular_file(m_packages, path, m_in.where);
     if (!source)
       throw InputError(m_in.where,
                        "program /" + path + " is not a file in the initramfs packages: add the package that ships it");
@@ -133,7 +75,7 @@ public:
     if (!deps.interpreter.empty()) {
       std::string interp =
           FsTree::normalize_path(deps.interpreter, "/" + path + ": PT_INTERP", FsTree::Absolute::strip);
-      std::optional<std::string> interp_source = resolve_file(m_packages, interp, m_in.where);
+      std::optional<std::string> interp_source = resolve_regular_file(m_packages, interp, m_in.where);
       if (!interp_source)
         throw InputError(m_in.where, "program /" + path + " needs the interpreter " + deps.interpreter +
                                          ", which is not in the initramfs packages: add libc6");
@@ -157,7 +99,7 @@ public:
       std::string dest_lib;
       std::optional<std::string> lib_source;
       for (const char *dir : k_library_dirs) {
-        lib_source = resolve_file(m_packages, std::string(dir) + "/" + name, m_in.where);
+        lib_source = resolve_regular_file(m_packages, std::string(dir) + "/" + name, m_in.where);
         if (lib_source) {
           dest_lib = std::string(dir) + "/" + name;
           break;
@@ -225,7 +167,7 @@ InitramfsResult assemble_initramfs(const InitramfsInputs &in, ContentStaging &st
   // Busybox (always) and the listed programs.
   std::optional<std::string> busybox;
   for (const char *p : k_busybox_paths)
-    if (!busybox && resolve_file(*in.packages, p, in.where)) busybox = p;
+    if (!busybox && resolve_regular_file(*in.packages, p, in.where)) busybox = p;
   if (!busybox)
     throw InputError(
         in.where,
