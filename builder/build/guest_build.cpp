@@ -7,6 +7,7 @@
 #include <builder/guest/verity_json.hpp>
 #include <builder/recipe/rootfs_assembly.hpp>
 #include <builder/recipe/step_cache.hpp>
+#include <builder/rootfs/merged_usr.hpp>
 #include <builder/system/output_dir.hpp>
 
 #include <measure/documents/json_text.hpp>
@@ -36,7 +37,9 @@ namespace {
 
 // Bumped whenever a step's output format changes for the same inputs, so old cache entries are
 // not reused.
-constexpr const char *k_step_format = "1";
+// 2: a merged-/usr suite's root file system gains the links (builder/rootfs) and its initramfs
+// packages are resolved through them.
+constexpr const char *k_step_format = "2";
 
 void say(const BuildSettings &s, const std::string &text) {
   if (s.progress) s.progress(text);
@@ -109,6 +112,8 @@ std::string rootfs_recipe_key(const Recipe &r, const Lock &lock) {
   for (const LockedFile &f : lock.files) k << "digest " << f.path << " " << f.sha256 << " " << f.size << "\n";
   for (const DirectorySpec &d : r.directories)
     k << "dir " << d.target << " " << octal(d.mode) << " " << d.uid << ":" << d.gid << "\n";
+  for (const SymlinkSpec &l : r.symlinks) k << "symlink " << l.target << " -> " << l.points_to << "\n";
+  k << "suite " << r.debian.suite << " " << r.debian.architecture << "\n"; // merged-/usr or not
   for (const GroupSpec &g : r.groups) k << "group " << g.name << " " << g.gid << "\n";
   for (const UserSpec &u : r.users)
     k << "user " << u.name << " " << u.uid << ":" << u.gid << " " << u.home << " " << u.shell << "\n";
@@ -232,6 +237,11 @@ private:
       say(m_settings,
           "initramfs: unpacking " + std::to_string(packages_in_set(m_lock, "initramfs").size()) + " packages");
       FsTree packages = unpack_set(m_lock, "initramfs", m_store, m_staging, m_policy);
+      // Programs are named as the root file system has them (/bin/busybox), so a merged-/usr
+      // suite's packages (usr/bin/busybox) are read through its links.
+      if (suite_facts(m_recipe.debian.suite, m_recipe.path).merged_usr)
+        apply_merged_usr(packages, merged_usr_aliases(m_recipe.debian.architecture, m_recipe.path),
+                         m_recipe.debian.suite);
       InitramfsInputs in;
       in.packages = &packages;
       in.kernel = &kernel_tree();

@@ -545,11 +545,11 @@ Recipe load_recipe(const std::string &path) {
   else
     reject_keys(root, {"version", "seed", "firmware", "kernel", "initramfs", "rootfs", "cmdline", "measure"},
                 "is for GuestImage recipes (kind: GuestImage)");
-  root.expect_map({"apiVersion", "kind",     "name",     "tag",         "source_date_epoch",
-                   "debian",     "packages", "files",    "directories", "users",
-                   "groups",     "config",   "layers",   "compression", "allow",
-                   "version",    "seed",     "firmware", "kernel",      "initramfs",
-                   "rootfs",     "cmdline",  "measure"});
+  root.expect_map({"apiVersion", "kind",     "name",    "tag",         "source_date_epoch",
+                   "debian",     "packages", "files",   "directories", "symlinks",
+                   "users",      "groups",   "config",  "layers",      "compression",
+                   "allow",      "version",  "seed",    "firmware",    "kernel",
+                   "initramfs",  "rootfs",   "cmdline", "measure"});
   Recipe r;
   r.path = path;
   r.sha256 = to_hex(sha256(ByteView(bytes.data(), bytes.size())));
@@ -679,6 +679,27 @@ Recipe load_recipe(const std::string &path) {
       DirectorySpec spec;
       place(f, spec);
       r.directories.push_back(spec);
+    }
+  }
+  if (auto sl = root.optional("symlinks")) {
+    for (const YamlField &f : sl->list()) {
+      if (guest) reject_keys(f, {"layer"}, k_no_layer);
+      f.expect_map({"target", "points_to", "layer"});
+      SymlinkSpec spec;
+      spec.where = location_of(f);
+      spec.target = target_path(f.required("target"));
+      spec.layer = f.optional("layer") ? layer_name(f.required("layer"), r.layers) : r.layers.back();
+      if (!targets.insert(spec.target).second) f.required("target").fail("target /" + spec.target + " is given twice");
+      YamlField to = f.required("points_to");
+      spec.points_to = to.str();
+      bool control = std::any_of(spec.points_to.begin(), spec.points_to.end(), [](char c) {
+        auto b = static_cast<unsigned char>(c);
+        return b < 0x20 || b == 0x7f;
+      });
+      // PATH_MAX (4096, with its NUL) bounds what readlink(2) returns on Linux.
+      if (spec.points_to.empty() || spec.points_to.size() > 4095 || control)
+        to.fail("a symlink target must be 1-4095 bytes without control characters");
+      r.symlinks.push_back(spec);
     }
   }
   if (auto c = root.optional("config")) {

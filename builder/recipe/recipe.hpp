@@ -16,7 +16,10 @@
 //   packages: [busybox-static, {name: ca-certificates, layer: base}]
 //   files:                          # from the recipe's folder
 //     - {source: hello.sh, target: /usr/local/bin/hello, mode: "0755", owner: app, layer: app}
-//   directories: [{target: /srv/data, mode: "0750", owner: app}]
+//   directories: [{target: /srv/data, mode: "0750", owner: app}]   # empty directories
+//   symlinks: [{target: /etc/localtime, points_to: /usr/share/zoneinfo/UTC, layer: app}]
+//                                   # points_to: as stored in the link (1-4095 bytes, no control
+//                                   # characters); a package path already there is an error
 //   groups: [{name: app, gid: 1000}]      # name: [a-z_][a-z0-9_-]*, at most 32; gid not 0, 65535
 //   users: [{name: app, uid: 1000, group: app, home: /home/app, shell: /bin/sh}]  # home, shell:
 //                                   # absolute, no ':' or control characters; uids and gids unique
@@ -27,7 +30,7 @@
 //   allow: [setuid, device_nodes]   # what packages may contain; default none
 //
 // A GuestImage recipe (a bootable TDX guest) has the same name, source_date_epoch, debian,
-// packages, files, directories, users, groups and allow fields (they make the root file system;
+// packages, files, directories, symlinks, users, groups and allow fields (they make the root file system;
 // `layer`, `layers`, `tag`, `config` and `compression` are not accepted), and:
 //
 //   kind: GuestImage
@@ -113,6 +116,15 @@ struct DirectorySpec {
   uint32_t mode = 0755;
   uint32_t uid = 0;
   uint32_t gid = 0;
+  std::string layer;
+  Location where;
+};
+
+// A symbolic link the recipe adds: /target -> points_to (stored as given: relative to the link's
+// folder, or absolute from the image's root).
+struct SymlinkSpec {
+  std::string target; // tree path (normalized, relative)
+  std::string points_to;
   std::string layer;
   Location where;
 };
@@ -228,6 +240,7 @@ struct Recipe {
   std::vector<PackageRequest> packages;
   std::vector<FileSpec> files;
   std::vector<DirectorySpec> directories;
+  std::vector<SymlinkSpec> symlinks;
   std::vector<GroupSpec> groups;
   std::vector<UserSpec> users;
   ImageConfig config;

@@ -1,6 +1,7 @@
 #include <builder/debian/deb_unpack.hpp>
 #include <builder/debian/dpkg_database.hpp>
 #include <builder/recipe/rootfs_assembly.hpp>
+#include <builder/rootfs/merged_usr.hpp>
 
 #include <measure/util/errors.hpp>
 #include <measure/util/strings.hpp>
@@ -250,23 +251,39 @@ LayeredTree assemble_rootfs(const Recipe &recipe, const Lock &lock, const Store 
     tree.record(last_package_layer, added);
   }
 
-  // Users and groups, then the recipe's directories and files, in the recipe's last layer unless
-  // they name another.
+  // The merged-/usr links of a suite that needs them, in the first layer (its packages need them).
+  if (recipe.has_debian && suite_facts(recipe.debian.suite, recipe.path).merged_usr)
+    tree.record(0, apply_merged_usr(tree.full(), merged_usr_aliases(recipe.debian.architecture, recipe.path),
+                                    recipe.debian.suite));
+
+  // Users and groups, then the recipe's directories, symlinks and files, in the recipe's last
+  // layer unless they name another.
   size_t last = recipe.layers.size() - 1;
   add_generated_file(tree, last, staging, "etc/passwd", passwd_file(recipe), 0644, "recipe users");
   add_generated_file(tree, last, staging, "etc/group", group_file(recipe), 0644, "recipe groups");
+  // A recipe directory or symlink: its parents as needed, then the entry.
+  auto add_entry = [&](const std::string &layer_name, const std::string &target, Node node, OnExisting on_existing) {
+    size_t layer = layer_index.at(layer_name);
+    auto parent = target.rfind('/');
+    if (parent != std::string::npos) tree.ensure_directory(layer, target.substr(0, parent), node.origin);
+    tree.add(layer, target, std::move(node), on_existing);
+  };
   for (const DirectorySpec &d : recipe.directories) {
-    std::string origin = "directory /" + d.target + " (" + d.where.describe() + ")";
-    size_t layer = layer_index.at(d.layer);
-    auto parent = d.target.rfind('/');
-    if (parent != std::string::npos) tree.ensure_directory(layer, d.target.substr(0, parent), origin);
     Node node;
     node.type = NodeType::directory;
     node.mode = d.mode;
     node.uid = d.uid;
     node.gid = d.gid;
-    node.origin = origin;
-    tree.add(layer, d.target, node, OnExisting::replace);
+    node.origin = "directory /" + d.target + " (" + d.where.describe() + ")";
+    add_entry(d.layer, d.target, node, OnExisting::replace);
+  }
+  for (const SymlinkSpec &l : recipe.symlinks) {
+    Node node;
+    node.type = NodeType::symlink;
+    node.mode = 0777;
+    node.link_target = l.points_to;
+    node.origin = "symlink /" + l.target + " (" + l.where.describe() + ")";
+    add_entry(l.layer, l.target, node, OnExisting::error); // over a package's path: an error naming both
   }
   std::map<std::string, const LockedFile *> locked;
   for (const auto &f : lock.files) locked[f.path] = &f;

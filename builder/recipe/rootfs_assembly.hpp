@@ -1,8 +1,8 @@
 // Assembling an image's file system from a recipe and its lock: the locked packages unpacked (no
-// maintainer scripts), the dpkg database, /etc/passwd and /etc/group from the recipe's users and
-// groups, and the recipe's directories and files, each entry assigned to one of the recipe's
-// layers. The OCI builder writes one tar per layer; the guest image builder (later) writes the
-// whole tree into one file system.
+// maintainer scripts), the dpkg database, the merged-/usr links of a suite that needs them
+// (builder/rootfs), /etc/passwd and /etc/group from the recipe's users and groups, and the
+// recipe's directories, symlinks and files, each entry assigned to one of the recipe's layers. The OCI builder writes
+// one tar per layer; the guest image builder (later) writes the whole tree into one file system.
 #pragma once
 
 #include <builder/fs/content_staging.hpp>
