@@ -4,6 +4,7 @@
 #include <builder/guest/initramfs.hpp>
 #include <builder/guest/initramfs_init.hpp>
 #include <builder/guest/kernel_modules.hpp>
+#include <builder/guest/program_check.hpp>
 #include <builder/guest/verity_json.hpp>
 #include <builder/recipe/rootfs_assembly.hpp>
 #include <builder/recipe/step_cache.hpp>
@@ -276,6 +277,8 @@ private:
       AssemblyOptions assembly;
       assembly.progress = m_settings.progress;
       LayeredTree tree = assemble_rootfs(m_recipe, m_lock, m_store, m_staging, assembly);
+      // The initramfs ends in `exec switch_root /newroot /sbin/init` (initramfs_init.cpp).
+      check_program_runs(tree.full(), "/sbin/init", "", "init", m_recipe.path);
       RootfsImageSettings s;
       s.format = format;
       s.seed = m_guest.seed;

@@ -1,5 +1,6 @@
 #include <builder/build/oci_build.hpp>
 #include <builder/fs/content_staging.hpp>
+#include <builder/guest/program_check.hpp>
 #include <builder/oci/oci_layout_import.hpp>
 #include <builder/recipe/rootfs_assembly.hpp>
 #include <builder/system/output_dir.hpp>
@@ -36,6 +37,17 @@ OciBuildResult build_oci(const Recipe &recipe, const Lock &lock, Store &store, c
   AssemblyOptions assembly;
   assembly.progress = settings.progress;
   LayeredTree tree = assemble_rootfs(recipe, lock, store, staging, assembly);
+  const std::vector<std::string> &argv =
+      recipe.config.entrypoint.empty() ? recipe.config.cmd : recipe.config.entrypoint;
+  if (!argv.empty()) {
+    // The runtime looks a bare name up in the image's PATH (runc: the config's Env, else this
+    // default, which is also Docker's).
+    std::string path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    for (const std::string &kv : recipe.config.env)
+      if (kv.rfind("PATH=", 0) == 0) path = kv.substr(5);
+    check_program_runs(tree.full(), argv.front(), path, recipe.config.entrypoint.empty() ? "cmd" : "entrypoint",
+                       recipe.path);
+  }
 
   std::vector<FsTree> layer_trees;
   for (size_t i = 0; i < recipe.layers.size(); ++i) layer_trees.push_back(tree.layer_tree(i));
