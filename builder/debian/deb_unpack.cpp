@@ -16,6 +16,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <set>
 
@@ -575,8 +576,15 @@ debian::Paragraph parse_control_paragraph(std::string_view text, const std::stri
   return std::move(paragraphs.front());
 }
 
-DebPackage unpack_deb(const std::string &deb_path, const std::string &source_name, FsTree &tree,
-                      ContentStaging &staging, const UnpackPolicy &policy) {
+namespace {
+
+// Reads the members of the .deb at `deb_path` in deb(5)'s order. The control member fills the
+// package's identity; `on_data` (when set) reads the data member, and without it reading stops
+// after control.tar (the data member is neither read nor checked).
+using DataReader = std::function<void(archive *outer, const Member &member, std::string_view compression,
+                                      DebPackage &pkg, const ControlMembers &control)>;
+
+DebPackage read_deb_members(const std::string &deb_path, const std::string &source_name, const DataReader &on_data) {
   Utf8Locale utf8; // member names are read as UTF-8 whatever the caller's locale
   const std::string &deb = source_name;
   // Opened (and checked to be a regular file) first: "cannot read the file" is the host's
@@ -592,7 +600,6 @@ DebPackage unpack_deb(const std::string &deb_path, const std::string &source_nam
   Next next = Next::debian_binary;
   DebPackage pkg;
   ControlMembers control;
-  TreeRollback rollback(tree);
   uint64_t next_offset = 0; // where the next ar header should start, for messages
   while (true) {
     archive_entry *entry = nullptr;
@@ -635,11 +642,10 @@ DebPackage unpack_deb(const std::string &deb_path, const std::string &source_nam
       pkg.control_files = control.others;
       fill_identity(pkg, deb);
       next = Next::data;
+      if (!on_data) return pkg;
     } else if (next == Next::data &&
                match_member(member.name, "data.tar", {"", ".gz", ".xz", ".zst", ".bz2"}, compression)) {
-      DataContext ctx{deb, member, tree, staging, policy, pkg, rollback, "package " + pkg.name, {}, {}, {}};
-      read_data_tar(outer.get(), ctx, compression);
-      if (control.have_conffiles) check_conffiles(pkg.conffiles, ctx);
+      on_data(outer.get(), member, compression, pkg, control);
       next = Next::end;
     } else {
       std::string expected = next == Next::control ? "control.tar[.gz|.xz|.zst]"
@@ -656,8 +662,28 @@ DebPackage unpack_deb(const std::string &deb_path, const std::string &source_nam
                                                       : "data.tar";
     throw FormatError(deb, next_offset, std::string("truncated .deb: no ") + missing + " member");
   }
+  return pkg;
+}
+
+} // namespace
+
+DebPackage unpack_deb(const std::string &deb_path, const std::string &source_name, FsTree &tree,
+                      ContentStaging &staging, const UnpackPolicy &policy) {
+  TreeRollback rollback(tree);
+  DebPackage pkg = read_deb_members(
+      deb_path, source_name,
+      [&](archive *outer, const Member &member, std::string_view compression, DebPackage &read,
+          const ControlMembers &control) {
+        DataContext ctx{source_name, member, tree, staging, policy, read, rollback, "package " + read.name, {}, {}, {}};
+        read_data_tar(outer, ctx, compression);
+        if (control.have_conffiles) check_conffiles(read.conffiles, ctx);
+      });
   rollback.commit();
   return pkg;
+}
+
+DebPackage read_deb_control(const std::string &deb_path, const std::string &source_name) {
+  return read_deb_members(deb_path, source_name, DataReader());
 }
 
 } // namespace mrforge::builder

@@ -59,6 +59,11 @@ struct DebPackage {
 DebPackage unpack_deb(const std::string &deb_path, const std::string &source_name, FsTree &tree,
                       ContentStaging &staging, const UnpackPolicy &policy);
 
+// The identity and control members of the package at `deb_path` (DebPackage without paths):
+// debian-binary and control.tar are read and checked as unpack_deb checks them; data.tar is not
+// read. Throws as unpack_deb does.
+DebPackage read_deb_control(const std::string &deb_path, const std::string &source_name);
+
 // Parses the single deb822 paragraph of a binary package's control file (parse_deb822, so its
 // rules and limits). Trailing blank lines are allowed; a second paragraph or none is an
 // InputError naming `source`, anything parse_deb822 refuses a DocumentError(source, line, ...).
