@@ -118,7 +118,7 @@ TEST_CASE("The statement of a guest build names every file with its sha256 and h
   CHECK(stj["_type"] == "https://in-toto.io/Statement/v1");
   CHECK(stj["predicateType"] == builder::k_measurement_predicate_type);
 
-  // Subjects: the files of sha256sum.txt and recipe.lock, hashed by sha256sum(1).
+  // Subjects: the files of sha256sum.txt, recipe.lock and the two SBOMs, hashed by sha256sum(1).
   std::vector<std::string> names;
   const std::string sums = read_text(g.out + "/sha256sum.txt");
   for (size_t pos = 0; pos < sums.size();) {
@@ -128,6 +128,9 @@ TEST_CASE("The statement of a guest build names every file with its sha256 and h
   }
   CHECK(names.size() >= 6);
   names.push_back("recipe.lock");
+  names.push_back("sbom.cdx.json");
+  names.push_back("sbom.spdx.json");
+  CHECK(sums.find("sbom.") == std::string::npos); // not in sha256sum.txt: the image's digest stays dstack's
   std::map<std::string, std::string> want = shell_sha256(g.out, names);
   std::map<std::string, std::string> got;
   std::vector<std::string> order;
@@ -240,7 +243,8 @@ TEST_CASE("The statement of a guest build names every file with its sha256 and h
   CHECK(missing.second.find("recipe.lock") != std::string::npos);
 }
 
-TEST_CASE("The statement of an OCI image names its manifest, index.json and docker archive", "[statement][network]") {
+TEST_CASE("The statement of an OCI image names its manifest, index.json, docker archive and SBOMs",
+          "[statement][network]") {
   TempDir work("h2-oci");
   fs::create_directories(work / "example");
   for (const char *n : {"hello.sh", "hello.yaml", "hello.yaml.lock", "motd"})
@@ -264,7 +268,8 @@ TEST_CASE("The statement of an OCI image names its manifest, index.json and dock
   OJson st = builder::make_statement(work / "out");
   const Json stj = Json::parse(st.dump());
   std::string blob = "blobs/sha256/" + manifest_hex;
-  std::map<std::string, std::string> want = shell_sha256(work / "out", {blob, "index.json", "docker-archive.tar"});
+  std::map<std::string, std::string> want =
+      shell_sha256(work / "out", {blob, "index.json", "docker-archive.tar", "sbom.cdx.json", "sbom.spdx.json"});
   CHECK(want[blob] == manifest_hex);
   std::map<std::string, std::string> got;
   for (const auto &s : stj["subject"]) got[s["name"]] = s["digest"]["sha256"];

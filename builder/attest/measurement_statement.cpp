@@ -120,6 +120,19 @@ OJson sorted_subjects(std::map<std::string, std::string> subjects) {
   return out;
 }
 
+// The SBOMs (sbom.spdx.json, sbom.cdx.json) of a GuestImage or OciImage output: subjects, each
+// with the sha256 the build record's "sbom" object holds.
+void add_sbom_subjects(const std::string &out, const OJson &record, std::map<std::string, std::string> &subjects) {
+  const std::string record_path = path_in(out, k_build_record);
+  const OJson &sbom = json_field(record, k_sbom_record_field, record_path);
+  if (!sbom.is_object())
+    throw InputError(record_path + "." + k_sbom_record_field, "expected an object {file name: sha256}");
+  for (const char *name : {k_sbom_spdx_file, k_sbom_cyclonedx_file}) {
+    const std::string where = record_path + "." + k_sbom_record_field;
+    subjects[name] = hash_subject(out, name, hex_field(sbom, name, 32, where), where);
+  }
+}
+
 // sha256sum.txt: "HEX  NAME\n" per file, sorted by name.
 std::map<std::string, std::string> read_sha256sums(const std::string &dir, const std::string &file) {
   const std::string path = path_in(dir, file);
@@ -173,6 +186,7 @@ OJson guest_predicate(const std::string &out, const OJson &record, std::map<std:
 
   std::string lock_sha = hex_field(record, "lock_sha256", 32, record_path);
   subjects["recipe.lock"] = hash_subject(out, "recipe.lock", lock_sha, record_path + " (lock_sha256)");
+  add_sbom_subjects(out, record, subjects);
 
   // The artifacts and their roles, each one of sha256sum.txt's files with the same digest.
   const OJson &artifacts = json_field(record, "artifacts", record_path);
@@ -275,6 +289,7 @@ OJson oci_image_object(const std::string &out, const OJson &record, std::map<std
   }
   if (!found) throw InputError(record_path + ".manifest_digest", "is not one of index.json's manifests");
   subjects["docker-archive.tar"] = hash_subject(out, "docker-archive.tar", "", "");
+  add_sbom_subjects(out, record, subjects);
 
   OJson layers = OJson::array();
   const OJson &layers_in = json_field(record, "layers", record_path);

@@ -9,6 +9,7 @@
 #include <builder/recipe/rootfs_assembly.hpp>
 #include <builder/recipe/step_cache.hpp>
 #include <builder/rootfs/merged_usr.hpp>
+#include <builder/sbom/sbom_writers.hpp>
 #include <builder/system/output_dir.hpp>
 
 #include <measure/documents/json_text.hpp>
@@ -386,6 +387,11 @@ private:
     write_file_atomically(t + "/sha256sum.txt", sums);
     result.digest = to_hex(sha256(ByteView::of(sums)));
     write_file_atomically(t + "/digest.txt", result.digest + "\n");
+    // The SBOMs are not in sha256sum.txt: its digest is dstack's os_image_hash, which an SBOM has
+    // no part in. The statement lists them as subjects (by the digests the record holds).
+    SbomModel sbom =
+        make_sbom_model(m_recipe, m_lock, m_store, result.digest, cached_digests, m_settings.source_date_epoch);
+    const std::map<std::string, std::string> sbom_digests = write_sboms(sbom, t);
 
     result.steps = m_steps;
     // The record depends only on the inputs (not on the cache or the output path), so that two
@@ -403,6 +409,7 @@ private:
         {"package", m_lock.kernel->package}, {"version", m_lock.kernel->version}, {"sha256", m_lock.kernel->sha256}};
     record["source_date_epoch"] = m_settings.source_date_epoch;
     record["lock_sha256"] = to_hex(sha256(ByteView::of(lock_to_json(m_lock))));
+    record[k_sbom_record_field] = sbom_digests;
     record["tool"] = k_tool_name;
     out.write_record(record);
     out.commit();

@@ -9,6 +9,9 @@
 //   sha256sum.txt      "HEX  NAME" for each of the above, sorted by name
 //   digest.txt         sha256 of sha256sum.txt
 //   recipe.lock        the lock the image was built from
+//   sbom.spdx.json     the image's software bill of materials, SPDX 2.3 (builder/sbom/)
+//   sbom.cdx.json      the same as CycloneDX 1.6; neither is in sha256sum.txt (whose digest is
+//                      dstack's os_image_hash), the build record holds their digests
 //   mrforge-build.json how it was made: verity parameters, tool versions, step cache use
 //
 // Each expensive step (firmware, kernel, initramfs, rootfs) is cached in the store by the

@@ -3,6 +3,7 @@
 #include <builder/guest/program_check.hpp>
 #include <builder/oci/oci_layout_import.hpp>
 #include <builder/recipe/rootfs_assembly.hpp>
+#include <builder/sbom/sbom_writers.hpp>
 #include <builder/system/output_dir.hpp>
 
 #include <measure/util/hash.hpp>
@@ -70,7 +71,12 @@ OciBuildResult build_oci(const Recipe &recipe, const Lock &lock, Store &store, c
                       std::to_string(recipe.compression.level) + " (" + compressor_version(recipe.compression.kind) +
                       ")";
 
+  // The SBOMs sit beside the layout (not in the image: its manifest digest does not change).
+  SbomModel sbom = make_sbom_model(recipe, lock, store, result.image.manifest_digest, {}, settings.source_date_epoch);
+  std::map<std::string, std::string> sbom_digests = write_sboms(sbom, out.temp_path());
+
   nlohmann::json record = oci_build_json(result);
+  record[k_sbom_record_field] = sbom_digests;
   record["recipe"] = recipe.name;
   record["recipe_sha256"] = recipe.sha256;
   record["source_date_epoch"] = settings.source_date_epoch;

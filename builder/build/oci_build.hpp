@@ -1,6 +1,7 @@
 // Building an OciImage recipe: assemble the file system from the locked inputs in the store
 // (offline), write one deterministic layer per recipe layer, and produce the OCI image layout and
-// docker-archive in an output directory that is replaced atomically.
+// docker-archive in an output directory that is replaced atomically, with the image's software
+// bills of materials beside them (sbom.spdx.json, sbom.cdx.json: builder/sbom/; not in the image).
 #pragma once
 
 #include <builder/build/build_settings.hpp>

@@ -29,6 +29,11 @@ namespace mrforge::builder {
 // marks the directory as mrforge's output of that kind, so that a later run may replace it.
 constexpr const char *k_build_record = "mrforge-build.json";
 constexpr const char *k_output_kind_field = "output_kind";
+// The software bills of materials every build output (GuestImage, OciImage) holds
+// (builder/sbom/sbom_writers.hpp); the build record's "sbom" object maps each name to its sha256.
+constexpr const char *k_sbom_spdx_file = "sbom.spdx.json";
+constexpr const char *k_sbom_cyclonedx_file = "sbom.cdx.json";
+constexpr const char *k_sbom_record_field = "sbom";
 
 // What an output directory holds.
 enum class OutputKind {
