@@ -159,6 +159,7 @@ std::string sh(const std::string &command, int status) {
   REQUIRE(r.exit_code == status);
   return r.out;
 }
+std::string sha256sum_of(const std::string &path) { return sh("sha256sum " + shell_quote(path)).substr(0, 64); }
 ShellResult run_mrforge_cli(const std::vector<std::string> &args, const std::string &prefix) {
   std::string cmd = prefix.empty() ? std::string() : prefix + " ";
   cmd += shell_quote(MRFORGE_BINARY);

@@ -71,6 +71,8 @@ struct ShellResult {
 ShellResult run_shell(const std::string &command);
 // Runs a /bin/sh command line, REQUIREs that it exits with `status`, returns its stdout.
 std::string sh(const std::string &command, int status = 0);
+// sha256sum(1)'s lower-case hex digest of a file (REQUIREd to succeed).
+std::string sha256sum_of(const std::string &path);
 // Runs the mrforge binary under test with these arguments (each quoted), optionally prefixed by
 // shell text (e.g. "cd /x && umask 077 && TZ=Asia/Tokyo").
 ShellResult run_mrforge_cli(const std::vector<std::string> &args, const std::string &prefix = "");
