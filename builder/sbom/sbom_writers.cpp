@@ -163,7 +163,7 @@ nlohmann::ordered_json spdx_document(const SbomModel &m) {
     root["versionInfo"] = m.version;
     root["downloadLocation"] = k_no_assertion;
     root["filesAnalyzed"] = false;
-    root["primaryPackagePurpose"] = m.kind == "OciImage" ? "CONTAINER" : "OPERATING-SYSTEM";
+    root["primaryPackagePurpose"] = m.kind == "OciImage" ? "CONTAINER" : "OPERATING_SYSTEM";
     if (!m.purl.empty())
       root["externalRefs"] = OJson::array(
           {OJson{{"referenceCategory", "PACKAGE-MANAGER"}, {"referenceType", "purl"}, {"referenceLocator", m.purl}}});
@@ -174,7 +174,7 @@ nlohmann::ordered_json spdx_document(const SbomModel &m) {
   for (const SbomFile &f : m.artifacts)
     packages.push_back(spdx_file(f, artifact_purpose(f), "a file of the build output"));
   for (const SbomPackage &p : m.packages) packages.push_back(spdx_deb(p, nullptr)); // a .deb may hold anything
-  if (m.kernel) packages.push_back(spdx_deb(*m.kernel, "OPERATING-SYSTEM"));
+  if (m.kernel) packages.push_back(spdx_deb(*m.kernel, "OPERATING_SYSTEM"));
   for (const SbomFile &f : m.local_files)
     packages.push_back(spdx_file(f, "FILE", "a local file of the recipe (path relative to the recipe's folder)"));
 

@@ -4,7 +4,7 @@
 // SPDX 2.3 (https://spdx.github.io/spdx-spec/v2.3/, JSON as its schemas/spdx-schema.json): one
 // document describing the image (SPDXRef-image); every element is a package (files of the output
 // and local files too, with primaryPackagePurpose FILE or FIRMWARE and a SHA256 checksum, so that
-// no SHA1 is needed; the kernel is OPERATING-SYSTEM, a .deb has no purpose); relationships DESCRIBES, CONTAINS,
+// no SHA1 is needed; the kernel is OPERATING_SYSTEM, a .deb has no purpose); relationships DESCRIBES, CONTAINS,
 // DEPENDS_ON and GENERATED_FROM. A Debian package's purl is an externalRef (PACKAGE-MANAGER purl), its .deb's sha256 a
 // checksum, its source package sourceInfo. documentNamespace is https://mrforge.dev/spdx/NAME-HEX, HEX the sha256 of
 // the document written without it.
