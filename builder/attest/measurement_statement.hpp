@@ -27,8 +27,8 @@
 // measurements.json), recipe.lock, sbom.spdx.json and sbom.cdx.json. OciImage: the manifest blob(s)
 // named by index.json ("blobs/sha256/HEX"), index.json, docker-archive.tar (the manifest digest
 // covers the config and the layers) and the two SBOMs. The SBOMs' digests are the build record's
-// ("sbom": {name: sha256}); an output without them is refused. An OciImage has no shapes ("shapes": []): a container image is not measured
-// into a TD's registers by itself. DstackApp: app-compose.json (its digest is the compose hash),
+// ("sbom": {name: sha256}); an output without them is refused. An OciImage has no shapes ("shapes": []): a container
+// image is not measured into a TD's registers by itself. DstackApp: app-compose.json (its digest is the compose hash),
 // docker-compose.yaml, mrforge-app.json, and each service's OCI subjects under images/NAME/.
 //
 // Shapes are a guest build's measurements.json entries without "memory" (the same number as

@@ -7,7 +7,6 @@
 #include <measure/util/version.hpp>
 
 #include <algorithm>
-#include <cstdio>
 #include <map>
 #include <set>
 
@@ -29,19 +28,7 @@ bool purl_keeps(char c) {
          c == '_' || c == '~' || c == ':';
 }
 
-std::string purl_encode(const std::string &s) {
-  std::string out;
-  for (char c : s) {
-    if (purl_keeps(c)) {
-      out += c;
-      continue;
-    }
-    char buf[4];
-    std::snprintf(buf, sizeof buf, "%%%02X", static_cast<unsigned>(static_cast<unsigned char>(c)));
-    out += buf;
-  }
-  return out;
-}
+std::string purl_encode(const std::string &s) { return escape_bytes(s, purl_keeps, '%'); }
 
 // The lock's reason ("requested", "dependency of X", or "SET: reason; SET: reason") split into
 // its parts without the set names.
@@ -97,6 +84,22 @@ std::string suite_of(const LockedPackage &p, const Lock &lock) {
 }
 
 } // namespace
+
+std::string escape_bytes(const std::string &text, bool (*keep)(char), char marker) {
+  static const char k_hex[] = "0123456789ABCDEF";
+  std::string out;
+  for (char c : text) {
+    if (keep(c)) {
+      out += c;
+      continue;
+    }
+    const auto byte = static_cast<unsigned char>(c);
+    out += marker;
+    out += k_hex[byte >> 4];
+    out += k_hex[byte & 0x0f];
+  }
+  return out;
+}
 
 std::string debian_distro(const std::string &suite) {
   std::string codename = suite.substr(0, suite.find('-'));

@@ -77,6 +77,10 @@ constexpr const char *k_sbom_image_ref = "image";
 // their codename ("debian-sid"). The numbers are Debian's release table (debian.org/releases).
 std::string debian_distro(const std::string &suite);
 
+// `text` with every byte `keep` refuses written as `marker` and two upper-case hex digits (purl's
+// "%2B", an SPDX identifier's "-2B").
+std::string escape_bytes(const std::string &text, bool (*keep)(char), char marker);
+
 // pkg:deb/debian/NAME@VERSION?arch=ARCH&distro=DISTRO (purl-spec's deb type). Name and version
 // are percent-encoded as purl-spec's reference implementation does: letters, digits, '.', '-', '_',
 // '~' and ':' stay, everything else ('+' in "libstdc++6" or "1.2+b1") becomes %XX.

@@ -7,7 +7,6 @@
 #include <measure/util/hash.hpp>
 #include <measure/util/strings.hpp>
 
-#include <cstdio>
 #include <optional>
 #include <set>
 
@@ -54,17 +53,10 @@ std::string uuid_v5(const std::string &name) {
 std::string spdx_id(const std::string &ref) {
   size_t colon = ref.find(':');
   if (colon == std::string::npos) return "SPDXRef-" + ref;
-  std::string id = "SPDXRef-" + ref.substr(0, colon) + "-";
-  for (char c : ref.substr(colon + 1)) {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.') {
-      id += c;
-      continue;
-    }
-    char buf[4];
-    std::snprintf(buf, sizeof buf, "-%02X", static_cast<unsigned>(static_cast<unsigned char>(c)));
-    id += buf;
-  }
-  return id;
+  auto keep = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.';
+  };
+  return "SPDXRef-" + ref.substr(0, colon) + "-" + escape_bytes(ref.substr(colon + 1), keep, '-');
 }
 
 // A CycloneDX bom-ref: a package's purl, otherwise the model's ref.
