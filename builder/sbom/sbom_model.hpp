@@ -81,13 +81,13 @@ std::string debian_distro(const std::string &suite);
 // "%2B", an SPDX identifier's "-2B").
 std::string escape_bytes(const std::string &text, bool (*keep)(char), char marker);
 
-// pkg:deb/debian/NAME@VERSION?arch=ARCH&distro=DISTRO (purl-spec's deb type). Name and version
-// are percent-encoded as purl-spec's reference implementation does: letters, digits, '.', '-', '_',
-// '~' and ':' stay, everything else ('+' in "libstdc++6" or "1.2+b1") becomes %XX.
+// pkg:deb/debian/NAME@VERSION?arch=ARCH&distro=DISTRO (purl-spec's deb type). In name and version
+// the unreserved characters (letters, digits, '.', '-', '_', '~') and ':' (an epoch; purl-spec
+// does not require it encoded) stay, everything else ('+' in "libstdc++6" or "1.2+b1") becomes %XX.
 std::string deb_purl(const std::string &name, const std::string &version, const std::string &architecture,
                      const std::string &distro);
 
-// pkg:oci/NAME@sha256%3AHEX?tag=TAG (purl-spec's oci type): NAME is the last component of the
+// pkg:oci/NAME@sha256:HEX?tag=TAG (purl-spec's oci type): NAME is the last component of the
 // image's name.
 std::string oci_purl(const std::string &image_name, const std::string &digest, const std::string &tag);
 
@@ -100,8 +100,8 @@ std::pair<std::string, std::string> deb_source(const std::string &control_text, 
 // The model of an output of `recipe` built from `lock`: every locked package read from the store
 // (control data only), the kernel and firmware of a GuestImage lock, the lock's local files.
 // `artifacts` (GuestImage: name -> digest of OVMF.fd, vmlinuz, initrd.img, rootfs.img) and
-// `digest` come from the output. Throws InputError/FormatError for a
-// .deb that is missing from the store or whose control data is invalid, SystemError for the host.
+// `digest` come from the output. Throws InputError/FormatError for a .deb that is missing from the
+// store or whose control data is invalid, SystemError for the host.
 SbomModel make_sbom_model(const Recipe &recipe, const Lock &lock, const Store &store, const std::string &digest,
                           const std::map<std::string, FileDigest> &artifacts, int64_t source_date_epoch);
 
