@@ -289,7 +289,6 @@ OJson oci_image_object(const std::string &out, const OJson &record, std::map<std
   }
   if (!found) throw InputError(record_path + ".manifest_digest", "is not one of index.json's manifests");
   subjects["docker-archive.tar"] = hash_subject(out, "docker-archive.tar", "", "");
-  add_sbom_subjects(out, record, subjects);
 
   OJson layers = OJson::array();
   const OJson &layers_in = json_field(record, "layers", record_path);
@@ -327,6 +326,7 @@ OJson oci_predicate(const std::string &out, const OJson &record, std::map<std::s
   if (is_pinned_image_record(record))
     throw InputError(record_path, "is a service image pinned from an OCI layout: sign the app output it belongs to");
   OJson oci = oci_image_object(out, record, subjects);
+  add_sbom_subjects(out, record, subjects); // a built image's; a pinned one has none
   OJson p;
   p["builder"] = OJson{{"tool", json_string_field(record, "tool", record_path)}};
   p["recipe"] = OJson{{"name", json_string_field(record, "recipe", record_path)},

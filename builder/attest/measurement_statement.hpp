@@ -29,7 +29,8 @@
 // covers the config and the layers) and the two SBOMs. The SBOMs' digests are the build record's
 // ("sbom": {name: sha256}); an output without them is refused. An OciImage has no shapes ("shapes": []): a container
 // image is not measured into a TD's registers by itself. DstackApp: app-compose.json (its digest is the compose hash),
-// docker-compose.yaml, mrforge-app.json, and each service's OCI subjects under images/NAME/.
+// docker-compose.yaml, mrforge-app.json, and each service's OCI subjects under images/NAME/ (a service
+// pinned from an OCI layout has no SBOMs: mrforge did not build it).
 //
 // Shapes are a guest build's measurements.json entries without "memory" (the same number as
 // memory_bytes) and "inputs" (host paths), plus the firmware artifact and the exact command line;
