@@ -70,7 +70,7 @@ TEST_CASE("The guest image is byte-identical when built under different conditio
                                       "cd / && umask 077 && TZ=Pacific/Chatham LC_ALL=C.UTF-8", {"--threads", "2"});
   for (const auto &[step, hit] : cached_steps(a)) CHECK_FALSE(hit); // fresh store: every step ran
   auto da = file_digests(work / "out-a"), db = file_digests(work / "out-b");
-  CHECK(da.size() == 11); // the artifacts, metadata, measurements, dstack's measurement file, sums, lock, record
+  CHECK(da.size() == 13); // the artifacts, metadata, measurements, dstack's measurement file, sums, lock, record, SBOMs
   CHECK(da == db);
   CHECK(a.at("digest") == b.at("digest"));
   CHECK(read_text(work / "out-a/digest.txt") == sha256_of(work / "out-a/sha256sum.txt") + "\n");
