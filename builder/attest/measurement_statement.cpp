@@ -31,11 +31,6 @@ using OJson = nlohmann::ordered_json;
 constexpr size_t k_max_subjects = 4096; // far more than any output directory holds
 constexpr size_t k_max_shapes = 1024;
 
-bool is_lower_hex(const std::string &s, size_t digits) {
-  if (s.size() != digits) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
-}
-
 void require_hex(const std::string &s, size_t bytes, const std::string &what) {
   if (!is_lower_hex(s, 2 * bytes))
     throw InputError(what, "expected " + std::to_string(2 * bytes) + " lower-case hex digits, got '" +

@@ -40,16 +40,9 @@ struct Descriptor {
   uint64_t size = 0;
 };
 
-bool is_lower_hex64(const std::string &s) {
-  if (s.size() != 64) return false;
-  for (char c : s)
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  return true;
-}
-
 // "sha256:HEX" -> HEX; other algorithms are refused (mrforge checks blobs with sha256 only).
 std::string sha256_hex_of(const std::string &digest, const std::string &where) {
-  if (digest.compare(0, 7, "sha256:") != 0 || !is_lower_hex64(digest.substr(7)))
+  if (!is_sha256_digest(digest))
     throw InputError(where, "expected a digest sha256: and 64 lower-case hex digits, got '" + echoed(digest) + "'");
   return digest.substr(7);
 }

@@ -7,6 +7,7 @@
 
 #include <measure/documents/yaml_field.hpp>
 #include <measure/util/errors.hpp>
+#include <measure/util/hash.hpp>
 #include <measure/util/mapped_file.hpp>
 #include <measure/util/terminal_text.hpp>
 
@@ -24,10 +25,6 @@ bool only_chars(const std::string &s, const char *allowed_extra) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
            std::string(allowed_extra).find(c) != std::string::npos;
   });
-}
-
-bool is_lower_hex(const std::string &s, size_t size) {
-  return s.size() == size && s.find_first_not_of("0123456789abcdef") == std::string::npos;
 }
 
 std::string nonempty(const YamlField &f, size_t max, const char *what) {

@@ -7,7 +7,6 @@
 #include <measure/util/hash.hpp>
 #include <measure/util/terminal_text.hpp>
 
-#include <algorithm>
 #include <optional>
 #include <set>
 
@@ -36,13 +35,6 @@ void check_normal_form(const Json &j, const std::string &where) {
   }
 }
 
-bool is_lower_hex(const std::string &s, size_t digits) {
-  if (s.size() != digits) return false;
-  for (char c : s)
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  return true;
-}
-
 std::string hex_field(const Json &obj, const char *key, size_t digits, const std::string &where) {
   std::string s = json_string_field(obj, key, where);
   if (!is_lower_hex(s, digits))
@@ -53,8 +45,7 @@ std::string hex_field(const Json &obj, const char *key, size_t digits, const std
 // "sha256:HEX" of an image manifest.
 std::string digest_field(const Json &obj, const char *key, const std::string &where) {
   std::string s = json_string_field(obj, key, where);
-  if (s.compare(0, 7, "sha256:") != 0 || !is_lower_hex(s.substr(7), 64))
-    throw InputError(where + "." + key, "expected sha256: and 64 lower-case hex digits");
+  if (!is_sha256_digest(s)) throw InputError(where + "." + key, "expected sha256: and 64 lower-case hex digits");
   return s;
 }
 
@@ -148,9 +139,7 @@ AppRecord parse_app_record(ByteView bytes, const std::string &source) {
   if (r.key_provider != "kms" && r.key_provider != "local" && r.key_provider != "none")
     throw InputError(source + ".key_provider", "expected kms, local or none, got '" + echoed(r.key_provider) + "'");
   r.key_provider_id = json_string_field(j, "key_provider_id", source);
-  if (r.key_provider_id.size() % 2 != 0 || !std::all_of(r.key_provider_id.begin(), r.key_provider_id.end(), [](char c) {
-        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-      }))
+  if (r.key_provider_id.size() % 2 != 0 || !is_lower_hex(r.key_provider_id, r.key_provider_id.size()))
     throw InputError(source + ".key_provider_id", "expected lower-case hex (an even number of digits) or \"\"");
   if (!r.key_provider_id.empty() && r.key_provider == "none")
     throw InputError(source + ".key_provider_id", "must be empty with key_provider none");

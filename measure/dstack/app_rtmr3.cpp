@@ -2,8 +2,6 @@
 #include <measure/formats/event_log.hpp>
 #include <measure/util/errors.hpp>
 
-#include <algorithm>
-
 namespace mrforge {
 
 std::optional<DstackGuest> dstack_guest_from_name(const std::string &name) {
@@ -20,11 +18,6 @@ namespace {
 
 Bytes text(const std::string &s) { return Bytes(s.begin(), s.end()); }
 
-bool is_lower_hex(const std::string &s) {
-  return s.size() % 2 == 0 &&
-         std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
-}
-
 void require_size(const Bytes &b, size_t n, const char *what) {
   if (b.size() != n)
     throw InputError(what, "expected " + std::to_string(n) + " bytes, got " + std::to_string(b.size()));
@@ -37,7 +30,8 @@ std::vector<ExpectedRuntimeEvent> expected_app_rtmr3_events(const AppRtmr3Inputs
   require_size(in.compose_hash, 32, "compose hash");
   if (in.key_provider != "kms" && in.key_provider != "local" && in.key_provider != "none")
     throw InputError("key provider", "expected kms, local or none, got '" + in.key_provider + "'");
-  if (!is_lower_hex(in.key_provider_id)) throw InputError("key provider id", "expected lower-case hex");
+  if (in.key_provider_id.size() % 2 != 0 || !is_lower_hex(in.key_provider_id, in.key_provider_id.size()))
+    throw InputError("key provider id", "expected lower-case hex");
   if (in.key_provider == "none" && !in.key_provider_id.empty())
     throw InputError("key provider id", "the key provider none has an empty id");
   if (in.key_provider != "none" && in.key_provider_id.empty())

@@ -83,6 +83,14 @@ int nibble(char c) {
 }
 } // namespace
 
+bool is_lower_hex(std::string_view s, size_t digits) {
+  return s.size() == digits && s.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+}
+
+bool is_sha256_digest(std::string_view digest) {
+  return digest.substr(0, 7) == "sha256:" && is_lower_hex(digest.substr(7), 64);
+}
+
 Bytes from_hex(std::string_view hex, const std::string &what) {
   if (hex.size() % 2)
     throw InputError(what, "hex string has an odd number of digits (" + std::to_string(hex.size()) + ")");

@@ -53,6 +53,10 @@ Sha384 to_sha384(const Bytes &digest); // digest must be 48 bytes
 // Lowercase hex.
 std::string to_hex(ByteView data);
 template <size_t N> std::string to_hex(const std::array<uint8_t, N> &d) { return to_hex(ByteView(d.data(), N)); }
+// Whether `s` is exactly `digits` lower-case hex digits (digests as mrforge writes and records them).
+bool is_lower_hex(std::string_view s, size_t digits);
+// Whether `digest` is "sha256:" and 64 lower-case hex digits (an OCI content digest).
+bool is_sha256_digest(std::string_view digest);
 // Accepts upper or lower case; throws InputError naming `what` on bad characters or odd length.
 Bytes from_hex(std::string_view hex, const std::string &what);
 // A 48-byte SHA-384 digest in hex; throws InputError naming `what` otherwise.
