@@ -14,6 +14,12 @@ const char *dstack_guest_name(DstackGuest g) { return g == DstackGuest::v0_6_0 ?
 
 const char *dstack_guest_names() { return "0.6.0, 312dc605"; }
 
+std::string dstack_key_provider_event_name(const std::string &choice) {
+  return choice == "local" ? "local-sgx" : choice; // kms, none
+}
+
+Sha256 dstack_default_gpu_policy_hash() { return sha256(ByteView::of(std::string_view("{}"))); }
+
 namespace {
 
 Bytes text(const std::string &s) { return Bytes(s.begin(), s.end()); }
@@ -67,14 +73,15 @@ std::vector<ExpectedRuntimeEvent> expected_app_rtmr3_events(const AppRtmr3Inputs
   add("app-id", in.app_id, "the app record");
   add("compose-hash", in.compose_hash, "the app record");
   if (in.guest == DstackGuest::g312dc605) {
-    const Sha256 policy = sha256(ByteView::of(std::string_view("{}")));
+    const Sha256 policy = dstack_default_gpu_policy_hash();
     add("gpu-policy-hash", Bytes(policy.begin(), policy.end()), "dstack's default GPU policy {} (the app sets none)");
   }
   add("instance-id", in.instance_id, in.no_instance_id ? "empty: the app sets no_instance_id" : "the TD's instance id");
   add("boot-mr-done", {}, "empty");
   if (in.os_image_hash) add("os-image-hash", *in.os_image_hash, "the OS image hash the KMS returned");
-  const std::string name = in.key_provider == "local" ? "local-sgx" : in.key_provider;
-  add("key-provider", text("{\"name\":\"" + name + "\",\"id\":\"" + in.key_provider_id + "\"}"),
+  add("key-provider",
+      text("{\"name\":\"" + dstack_key_provider_event_name(in.key_provider) + "\",\"id\":\"" + in.key_provider_id +
+           "\"}"),
       "the app's key provider and its id");
   add("storage-fs", text(in.storage_fs), "the TD's storage file system");
   add("system-ready", {}, "empty");

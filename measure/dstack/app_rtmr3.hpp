@@ -28,6 +28,13 @@ std::optional<DstackGuest> dstack_guest_from_name(const std::string &name);
 const char *dstack_guest_name(DstackGuest g);
 const char *dstack_guest_names(); // "0.6.0, 312dc605" for messages
 
+// The name dstack's guest writes in the key-provider event for an app's key_provider choice
+// (KeyProviderInfo, system_setup.rs 2768-2777): kms -> "kms", local -> "local-sgx", none -> "none".
+std::string dstack_key_provider_event_name(const std::string &choice);
+// gpu-policy-hash for an app without requirements.gpu_policy: sha256 of JCS("{}") (dstack-types
+// lib.rs:389-407 DEFAULT_GPU_POLICY, gpu_policy_hash).
+Sha256 dstack_default_gpu_policy_hash();
+
 struct AppRtmr3Inputs {
   DstackGuest guest = DstackGuest::g312dc605;
   Bytes app_id;                       // 20 bytes (the record's)

@@ -1,3 +1,4 @@
+#include <measure/dstack/app_rtmr3.hpp>
 #include <measure/util/hash.hpp>
 #include <measure/util/terminal_text.hpp>
 #include <measure/verify/dstack_app_check.hpp>
@@ -28,12 +29,6 @@ void compare(AppEventCheck &c, ByteView expected) {
   }
 }
 
-// dstack's name in the key-provider event for an app's key_provider choice (KeyProviderInfo).
-std::string key_provider_event_name(const std::string &choice) {
-  if (choice == "local") return "local-sgx";
-  return choice; // kms, none
-}
-
 // The key-provider payload as the guest writes it (serde_json of KeyProviderInfo {name, id}):
 // {"name":NAME,"id":HEX}. False for anything else.
 bool parse_key_provider_payload(const Bytes &payload, std::string &name, std::string &id) {
@@ -56,7 +51,7 @@ bool parse_key_provider_payload(const Bytes &payload, std::string &name, std::st
 }
 
 void check_key_provider(AppEventCheck &c, const AppExpectation &expected) {
-  const std::string want = key_provider_event_name(expected.key_provider);
+  const std::string want = dstack_key_provider_event_name(expected.key_provider);
   c.expected = "name " + want + (expected.key_provider_id.empty() ? "" : ", id " + expected.key_provider_id);
   std::string name, id;
   if (!parse_key_provider_payload(c.payload, name, id)) {
@@ -138,9 +133,8 @@ AppCheck check_app_events(const AppExpectation &expected, const EventLog &log) {
       compare(c, ByteView());
       if (c.status == AppEventStatus::mismatch) c.note = "the app sets no_instance_id: the payload must be empty";
     } else if (e->name == "gpu-policy-hash") {
-      // mrforge's app-compose.json has no requirements.gpu_policy: dstack hashes its default,
-      // JCS("{}") (dstack-types lib.rs:389-407 DEFAULT_GPU_POLICY, gpu_policy_hash).
-      const Sha256 default_policy = sha256(ByteView::of(std::string_view("{}")));
+      // mrforge's app-compose.json has no requirements.gpu_policy: dstack hashes its default.
+      const Sha256 default_policy = dstack_default_gpu_policy_hash();
       compare(c, ByteView(default_policy.data(), default_policy.size()));
       if (c.status == AppEventStatus::mismatch)
         c.note = "the app sets no GPU policy: dstack's guest hashes its default {} to " + c.expected;
