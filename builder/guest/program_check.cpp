@@ -3,12 +3,10 @@
 #include <builder/guest/elf_file.hpp>
 
 #include <measure/util/errors.hpp>
-#include <measure/util/file_io.hpp>
 #include <measure/util/input_limits.hpp>
+#include <measure/util/mapped_file.hpp>
 #include <measure/util/terminal_text.hpp>
 
-#include <cstdio>
-#include <memory>
 #include <optional>
 
 namespace mrforge::builder {
@@ -21,18 +19,10 @@ constexpr size_t k_binprm_buf_size = 256;
 // Linux's BINPRM_MAX_RECURSION (include/linux/binfmts.h): interpreters of interpreters.
 constexpr int k_max_interpreter_depth = 4;
 
-struct FileClose {
-  void operator()(std::FILE *f) const { std::fclose(f); }
-};
-
+// The first bytes of a staged file, through the bounded reader (a regular file only: never a FIFO).
 std::string file_head(const std::string &host_path) {
-  std::unique_ptr<std::FILE, FileClose> f(std::fopen(host_path.c_str(), "rb"));
-  if (!f) throw SystemError(host_path, "cannot open");
-  std::string head(k_binprm_buf_size, '\0');
-  size_t n = std::fread(&head[0], 1, head.size(), f.get());
-  if (std::ferror(f.get())) throw SystemError(host_path, "cannot read");
-  head.resize(n);
-  return head;
+  Bytes head = InputFile::open(host_path, limits::k_artifact).read_some(k_binprm_buf_size);
+  return std::string(head.begin(), head.end());
 }
 
 // The interpreter a "#!" line names ("" if none): the first word after "#!", spaces and tabs
