@@ -31,6 +31,8 @@ void fetch_one(const builder::Recipe &recipe, const FetchCommandOptions &o, Json
     j["in_store"] = report.in_store;
     j["downloaded"] = report.downloaded;
     j["from_directory"] = report.from_directory;
+    j["from_snapshot"] = report.from_snapshot;
+    j["sources"] = report.sources;
     j["bytes_downloaded"] = report.bytes_downloaded;
     j["lock_updated"] = current.written;
     if (current.lock.kernel) {
@@ -43,7 +45,11 @@ void fetch_one(const builder::Recipe &recipe, const FetchCommandOptions &o, Json
   }
   std::cout << current.lock.packages.size() << " packages in " << store.root() << ": " << report.in_store
             << " already there, " << report.downloaded << " downloaded (" << report.bytes_downloaded / 1024 << " KiB), "
-            << report.from_directory << " from " << (o.inputs.debs_dir.empty() ? "--debs" : o.inputs.debs_dir) << "\n";
+            << report.from_directory << " from " << (o.inputs.debs_dir.empty() ? "--debs" : o.inputs.debs_dir);
+  if (report.from_snapshot != 0)
+    std::cout << " (" << report.from_snapshot << " of the downloads from Debian's snapshot archive)";
+  std::cout << "\n";
+  for (const std::string &source : report.sources) print_line("signed index " + source);
   if (current.lock.kernel)
     std::cout << "kernel " << current.lock.kernel->package << " " << current.lock.kernel->version << ": "
               << report.kernel_fetch << " (" << report.kernel_deb << ")\n";
@@ -82,13 +88,16 @@ void add_fetch_command(CLI::App &app, Runner &run) {
   auto o = std::make_shared<FetchCommandOptions>();
   CLI::App *cmd = add_command(app, run, o, "fetch",
                               "Download a recipe's locked inputs into the store, verifying each sha256", run_fetch);
-  cmd->footer("After fetch, `mrforge build` works offline. A package the repository no longer serves is an error\n"
-              "that says how to supply it (--debs DIR, --mirror URL); nothing is ever substituted.\n"
+  cmd->footer("After fetch, `mrforge build` works offline. Besides the .debs (and a guest's kernel), fetch keeps each\n"
+              "source's signed InRelease and package indexes, checked against the lock. A file the mirror no longer\n"
+              "serves is looked for in Debian's snapshot archive at the time the lock recorded (--snapshot URL);\n"
+              "failing that, the error says how to supply it (--debs DIR, --mirror URL); nothing is ever substituted.\n"
               "A DstackApp recipe fetches each service's OciImage recipe inputs.\n"
               "Example: mrforge fetch --frozen examples/oci/hello.yaml\n"
               "Exit codes: 0 ok, 1 usage error, 2 bad input (stale lock with --frozen, missing or wrong package),\n"
               "3 internal error.");
   add_input_options(cmd, o->inputs, InputOptionSet::fetch);
+  o->inputs.repository_metadata = true; // fetch keeps the signed indexes too (for bundles and audits)
   cmd->add_flag("--json", o->json,
                 "Print JSON: {store, packages, in_store, downloaded, from_directory, kernel, ...}; for an app {app, "
                 "services: [{service, recipe, store, ...}]}");

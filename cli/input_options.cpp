@@ -22,6 +22,16 @@ void add_input_options(CLI::App *cmd, InputOptions &o, InputOptionSet set) {
                   "snapshot.debian.org/archive/debian/DATE URL");
   cmd->add_option("--debs", o.debs_dir, "A directory of .deb files to take pinned packages from (checked by sha256)")
       ->check(CLI::ExistingDirectory);
+  add_snapshot_options(cmd, o.snapshot);
+}
+
+void add_snapshot_options(CLI::App *cmd, std::string &snapshot) {
+  cmd->add_option("--snapshot", snapshot,
+                  "Debian's snapshot service, asked at the time the lock recorded when a mirror no longer serves a "
+                  "locked file")
+      ->capture_default_str();
+  cmd->add_flag_callback(
+      "--no-snapshot", [&snapshot]() { snapshot.clear(); }, "Never ask Debian's snapshot service");
 }
 
 builder::Progress progress_printer(const InputOptions &o) {
@@ -44,6 +54,8 @@ PreparedInputs prepare_inputs(const builder::Recipe &recipe, const InputOptions 
   options.mirrors = o.mirrors;
   options.debs_dir = o.debs_dir;
   options.offline = o.offline;
+  options.snapshot_service = o.snapshot;
+  options.repository_metadata = o.repository_metadata;
   builder::FetchReport report = builder::fetch_inputs(current.lock, recipe, store, fetcher, options, progress);
   return PreparedInputs{std::move(current), std::move(store), report};
 }

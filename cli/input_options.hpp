@@ -19,11 +19,15 @@ struct InputOptions {
   bool frozen = false;
   bool offline = false;
   bool quiet = false;
+  std::string snapshot = builder::debian::k_snapshot_service; // empty: --no-snapshot
+  bool repository_metadata = false; // set by `fetch`: the InRelease and indexes go to the store too
 };
 
 enum class InputOptionSet { lock, fetch };
 
 void add_input_options(CLI::App *cmd, InputOptions &o, InputOptionSet set);
+// --snapshot URL and --no-snapshot (which empties it).
+void add_snapshot_options(CLI::App *cmd, std::string &snapshot);
 // Progress lines on stderr ("mrforge: ..."), silent with --quiet.
 builder::Progress progress_printer(const InputOptions &o);
 std::string store_root(const InputOptions &o);

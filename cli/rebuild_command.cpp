@@ -2,6 +2,7 @@
 // compare every artifact and measurement with a published output directory (and, with
 // --envelope, its signed statement), explaining each difference down to entry and attribute.
 #include "commands.hpp"
+#include "input_options.hpp"
 #include "output.hpp"
 
 #include <builder/audit/rebuild.hpp>
@@ -123,6 +124,7 @@ void add_rebuild_command(CLI::App &app, Runner &run) {
                   "Also fetch pinned packages from this mirror (tried first; repeatable), e.g. snapshot.debian.org");
   cmd->add_option("--debs", o->settings.debs_dir, "A directory of .deb files to take pinned packages from (by sha256)")
       ->check(CLI::ExistingDirectory);
+  add_snapshot_options(cmd, o->settings.snapshot_service);
   cmd->add_option("--threads", o->threads, "Compression threads (default: all cores); never changes the bytes")
       ->check(CLI::Range(1, 256));
   cmd->add_flag("--no-guestfs", o->no_guestfs, "Compare file-system images as bytes (no libguestfs appliance)");

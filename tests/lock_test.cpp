@@ -18,6 +18,8 @@ Lock sample_lock() {
   lock.requested = {"hello"};
   lock.has_debian = true;
   lock.debian.suite = "bookworm";
+  lock.debian.sources.push_back(DebianSource{});
+  lock.debian.sources.back().suite = "bookworm";
   LockedSource s;
   s.suite = "bookworm";
   s.components = {"main"};

@@ -40,7 +40,8 @@ TEST_CASE("The example recipe loads with its layers, users, files and config", "
   CHECK(r.tag == "1.0");
   CHECK(r.source_date_epoch == 1735689600);
   CHECK(r.debian.suite == "bookworm");
-  CHECK(r.debian.mirror.empty());
+  REQUIRE(!r.debian.sources.empty());
+  CHECK(r.debian.sources[0].mirror.empty());
   REQUIRE(r.layers == std::vector<std::string>{"base", "app"});
   REQUIRE(r.packages.size() == 2);
   CHECK(r.packages[0].layer == "base");

@@ -116,6 +116,7 @@ Lock frozen_inputs(const Recipe &recipe, const RebuildSettings &settings, Fetche
   FetchOptions fetch;
   fetch.mirrors = settings.mirrors;
   fetch.debs_dir = settings.debs_dir;
+  fetch.snapshot_service = settings.snapshot_service;
   fetch_inputs(current.lock, recipe, store, fetcher, fetch, settings.progress);
   return current.lock;
 }

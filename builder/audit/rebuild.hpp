@@ -6,6 +6,7 @@
 
 #include <builder/app/app_recipe.hpp>
 #include <builder/audit/artifact_diff.hpp>
+#include <builder/debian/snapshot.hpp>
 #include <builder/recipe/inputs.hpp>
 #include <builder/recipe/recipe.hpp>
 
@@ -23,6 +24,7 @@ struct RebuildSettings {
   bool keep = false;      // keep work_dir's rebuilt output (reported in the result)
   std::vector<std::string> mirrors;
   std::string debs_dir;
+  std::string snapshot_service = debian::k_snapshot_service; // empty: never ask it
   int64_t source_date_epoch = 0;
   std::optional<std::string> source_date_epoch_env; // DstackApp: SOURCE_DATE_EPOCH if set (else each service's recipe)
   int threads = 1;

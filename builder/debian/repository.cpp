@@ -310,7 +310,8 @@ std::string package_url(const AptSource &source, const PackageRecord &record) {
 }
 
 RepositoryIndex load_repository_index(const AptSource &source, Fetcher &fetcher,
-                                      const std::function<void(const std::string &)> &progress) {
+                                      const std::function<void(const std::string &)> &progress,
+                                      const LoadOptions &options) {
   auto say = [&](const std::string &m) {
     if (progress) progress(m);
   };
@@ -326,6 +327,11 @@ RepositoryIndex load_repository_index(const AptSource &source, Fetcher &fetcher,
   RepositoryIndex index;
   index.source = source;
   index.inrelease_sha256 = to_hex(sha256(inrelease));
+  index.inrelease_size = inrelease.size();
+  if (!options.expected_inrelease_sha256.empty() && index.inrelease_sha256 != options.expected_inrelease_sha256)
+    throw UnusableReleaseError(what, "is another one than the lock's (sha256 " + index.inrelease_sha256 +
+                                         ", the lock " + options.expected_inrelease_sha256 +
+                                         "): the repository has moved on");
   std::string content = verify_inrelease(source, inrelease, tmp);
 
   std::vector<Paragraph> paragraphs = parse_deb822(content, what);
@@ -342,10 +348,17 @@ RepositoryIndex load_repository_index(const AptSource &source, Fetcher &fetcher,
       throw InputError(what,
                        "does not list architecture " + source.architecture + " (Architectures: " + archs->value + ")");
   }
+  if (const Field *date = release.find("Date")) index.date = parse_release_date(date->value, what + ": Date");
   if (const Field *valid_until = release.find("Valid-Until")) {
     int64_t until = parse_release_date(valid_until->value, what + ": Valid-Until");
-    if (until <= static_cast<int64_t>(std::time(nullptr)))
-      throw InputError(what, "expired: Valid-Until " + valid_until->value + " has passed");
+    int64_t now = options.now ? *options.now : static_cast<int64_t>(std::time(nullptr));
+    if (until <= now && !options.accept_expired)
+      throw UnusableReleaseError(what, "expired: Valid-Until " + valid_until->value + " has passed");
+  }
+  if (options.keep) {
+    std::string kept = options.keep->temp_path("InRelease");
+    write_file_atomically(kept, inrelease);
+    options.keep->commit(kept, index.inrelease_sha256, index.inrelease_size, what);
   }
   const Field *sha_field = release.find("SHA256");
   if (!sha_field) throw DocumentError(what, release.line, 1, "no SHA256 field");
@@ -393,6 +406,8 @@ RepositoryIndex load_repository_index(const AptSource &source, Fetcher &fetcher,
       throw SystemError(fetched_from, path + ": sha256 mismatch: InRelease says " + expected.sha256 +
                                           ", downloaded file has " + actual.sha256_hex);
     index.indexes.push_back(IndexFile{path, expected.sha256, expected.size});
+    if (options.keep && !options.keep->contains(expected.sha256))
+      options.keep->add_file(local, expected.sha256, expected.size, fetched_from);
     std::string packages = decompress_file(local, url);
     std::vector<PackageRecord> records = parse_packages(packages, url, source.suite + "/" + component);
     say(url + ": " + std::to_string(records.size()) + " packages");

@@ -10,7 +10,8 @@
 //    ignored when another signature is good, as Debian signs with several keys. Armored keyrings
 //    (*.asc) are converted with `gpg --dearmor` first, since gpgv 2.2 reads binary keyrings only.
 // 3. Check the content: Suite or Codename equals the requested suite; Architectures lists the
-//    requested architecture; Valid-Until, if present, is in the future.
+//    requested architecture; Valid-Until, if present, is in the future (unless the caller loads a
+//    snapshot of a recorded time, see LoadOptions).
 // 4. For each component, pick COMPONENT/binary-ARCH/Packages.xz, else .gz, else Packages from the
 //    SHA256 list; fetch it (by hash when the Release says Acquire-By-Hash: yes, falling back to the
 //    plain path), check size and sha256, decompress with libarchive and parse the records.
@@ -18,9 +19,11 @@
 
 #include <builder/debian/host_apt.hpp>
 #include <builder/system/http_fetch.hpp>
+#include <builder/system/store.hpp>
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,8 +48,30 @@ struct PackageRecord {
 struct RepositoryIndex {
   AptSource source;
   std::string inrelease_sha256; // of the fetched (signed) InRelease file
+  uint64_t inrelease_size = 0;
+  int64_t date = 0; // the Release's Date (seconds since the epoch); 0 when it has none
   std::vector<IndexFile> indexes;
   std::vector<PackageRecord> packages; // in index order
+  int priority = 500;                  // apt pin priority of its packages (set by the caller; see resolver.hpp)
+};
+
+// The repository serves a signed InRelease that cannot be used for a lock made earlier: another
+// one than the lock's (the mirror has moved on), or one whose Valid-Until has passed.
+class UnusableReleaseError : public InputError {
+public:
+  using InputError::InputError;
+};
+
+struct LoadOptions {
+  // Non-empty: the InRelease must have this sha256 (a lock's), else UnusableReleaseError.
+  std::string expected_inrelease_sha256;
+  // An expired Valid-Until is accepted: only for Debian's snapshot of the time a lock recorded,
+  // which serves that InRelease as it was signed.
+  bool accept_expired = false;
+  // The time Valid-Until is compared with (seconds since the epoch); default: now.
+  std::optional<int64_t> now;
+  // When set, the verified InRelease and index files are kept in this store (by sha256).
+  Store *keep = nullptr;
 };
 
 // Loads and verifies one source. `progress` receives one-line status messages ("fetching URL").
@@ -56,7 +81,8 @@ struct RepositoryIndex {
 // InputError for a missing keyring or a Release that does not match the source; DocumentError for
 // malformed Release or Packages content.
 RepositoryIndex load_repository_index(const AptSource &source, Fetcher &fetcher,
-                                      const std::function<void(const std::string &)> &progress);
+                                      const std::function<void(const std::string &)> &progress,
+                                      const LoadOptions &options = {});
 
 // URI/Filename: where the .deb of `record` is downloaded from.
 std::string package_url(const AptSource &source, const PackageRecord &record);

@@ -15,6 +15,7 @@ namespace {
 struct Candidate {
   const PackageRecord *record = nullptr;
   Version version;
+  int priority = 0; // of its index
 };
 
 struct Provider {
@@ -35,9 +36,10 @@ public:
         Version v = parse_version(record.version, record.source_index + ": " + record.name);
         auto it = m_candidates.find(record.name);
         if (it == m_candidates.end()) {
-          m_candidates.emplace(record.name, Candidate{&record, std::move(v)});
-        } else if (compare_versions(v, it->second.version) > 0) {
-          it->second = Candidate{&record, std::move(v)};
+          m_candidates.emplace(record.name, Candidate{&record, std::move(v), index.priority});
+        } else if (index.priority > it->second.priority ||
+                   (index.priority == it->second.priority && compare_versions(v, it->second.version) > 0)) {
+          it->second = Candidate{&record, std::move(v), index.priority};
         }
       }
     }

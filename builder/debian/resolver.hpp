@@ -5,8 +5,11 @@
 //   "all". Foreign architectures are never considered (no Multi-Arch: foreign cross-satisfaction),
 //   and a dependency qualified with a foreign architecture (":arm64") cannot be satisfied;
 //   ":any" and ":native" are satisfied by the candidate of the target architecture.
-// - Each name has one candidate: its highest version; among equal versions, the first record in
-//   index order (the order of `indexes`, then of each Packages file).
+// - Each name has one candidate, chosen as apt's policy does across sources: the version from the
+//   index with the highest pin priority (RepositoryIndex::priority, 500 by default as apt's), and
+//   among those the highest version; among equal versions, the first record in index order (the
+//   order of `indexes`, then of each Packages file). A package of a lower-priority source is
+//   still the candidate when no higher-priority source has the name.
 // - The closure follows Pre-Depends and Depends only. Recommends and Suggests are ignored, and
 //   Essential packages are NOT added implicitly: a recipe that needs them names them.
 // - A group of alternatives "a | b" is satisfied, in this order, by: an already selected package

@@ -1,3 +1,4 @@
+#include <builder/debian/snapshot.hpp>
 #include <builder/recipe/lock.hpp>
 #include <builder/system/store.hpp>
 
@@ -24,8 +25,23 @@ constexpr int k_lock_version = 1;
 bool is_set_name(const std::string &s) { return s == k_set_firmware || s == k_set_initramfs || s == k_set_rootfs; }
 
 json debian_json(const DebianSourceSpec &d) {
-  json j = {{"suite", d.suite}, {"components", d.components}, {"architecture", d.architecture}};
-  if (!d.mirror.empty()) j["mirror"] = d.mirror;
+  json j = {{"suite", d.suite}, {"architecture", d.architecture}};
+  if (d.sources.empty()) throw InputError("lock", "the debian section has no source");
+  if (!d.listed) {
+    // The one-source form, as lock version 1 always wrote it.
+    const DebianSource &s = d.sources.front();
+    j["components"] = s.components;
+    if (!s.mirror.empty()) j["mirror"] = s.mirror;
+    return j;
+  }
+  json sources = json::array();
+  for (const DebianSource &s : d.sources) {
+    json e = {{"suite", s.suite}, {"components", s.components}, {"priority", s.priority}};
+    if (!s.mirror.empty()) e["mirror"] = s.mirror;
+    if (!s.snapshot_archive.empty()) e["snapshot_archive"] = s.snapshot_archive;
+    sources.push_back(std::move(e));
+  }
+  j["sources"] = std::move(sources);
   return j;
 }
 
@@ -122,11 +138,15 @@ std::string lock_to_json(const Lock &lock) {
   for (const auto &s : lock.sources) {
     json indexes = json::array();
     for (const auto &i : s.indexes) indexes.push_back({{"path", i.path}, {"sha256", i.sha256}, {"size", i.size}});
-    sources.push_back({{"suite", s.suite},
-                       {"components", s.components},
-                       {"architecture", s.architecture},
-                       {"inrelease_sha256", s.inrelease_sha256},
-                       {"indexes", indexes}});
+    json entry = {{"suite", s.suite},
+                  {"components", s.components},
+                  {"architecture", s.architecture},
+                  {"inrelease_sha256", s.inrelease_sha256},
+                  {"indexes", indexes}};
+    if (s.inrelease_size != 0) entry["inrelease_size"] = s.inrelease_size;
+    if (!s.date.empty()) entry["date"] = s.date;
+    if (!s.archive.empty()) entry["archive"] = s.archive;
+    sources.push_back(std::move(entry));
   }
   json packages = json::array();
   for (const auto &p : lock.packages) {
@@ -180,9 +200,29 @@ Lock parse_lock(const std::string &text, const std::string &file) {
     const json &d = recipe["debian"];
     lock.has_debian = true;
     lock.debian.suite = r.str(d, "suite", "recipe.debian");
-    lock.debian.components = r.strings(d, "components", "recipe.debian");
     lock.debian.architecture = r.str(d, "architecture", "recipe.debian");
-    if (d.contains("mirror")) lock.debian.mirror = r.str(d, "mirror", "recipe.debian");
+    if (!d.contains("sources")) {
+      DebianSource source;
+      source.suite = lock.debian.suite;
+      source.components = r.strings(d, "components", "recipe.debian");
+      if (d.contains("mirror")) source.mirror = r.str(d, "mirror", "recipe.debian");
+      lock.debian.sources.push_back(std::move(source));
+    } else {
+      lock.debian.listed = true;
+      size_t n = 0;
+      for (const json &e : r.array(d, "sources", "recipe.debian")) {
+        std::string where = "recipe.debian.sources[" + std::to_string(n++) + "]";
+        DebianSource source;
+        source.suite = r.str(e, "suite", where);
+        source.components = r.strings(e, "components", where);
+        uint64_t priority = r.u64(e, "priority", where);
+        if (priority < 1 || priority > DebianSource::k_max_priority) r.fail(where + ".priority", "out of range");
+        source.priority = static_cast<int>(priority);
+        if (e.contains("mirror")) source.mirror = r.str(e, "mirror", where);
+        if (e.contains("snapshot_archive")) source.snapshot_archive = r.str(e, "snapshot_archive", where);
+        lock.debian.sources.push_back(std::move(source));
+      }
+    }
   }
   if (recipe.contains("sets")) {
     const json &sets = recipe["sets"];
@@ -216,6 +256,17 @@ Lock parse_lock(const std::string &text, const std::string &file) {
     src.components = r.strings(s, "components", where);
     src.architecture = r.str(s, "architecture", where);
     src.inrelease_sha256 = r.digest(s, "inrelease_sha256", where);
+    // Recorded since issue 19 (locks made before it lack them: no snapshot fallback then).
+    if (s.contains("inrelease_size")) src.inrelease_size = r.u64(s, "inrelease_size", where);
+    if (s.contains("date")) {
+      src.date = r.str(s, "date", where);
+      if (!debian::is_snapshot_time(src.date)) r.fail(where + ".date", "expected a time as YYYYMMDDTHHMMSSZ");
+    }
+    if (s.contains("archive")) {
+      src.archive = r.str(s, "archive", where);
+      if (src.archive.empty() || src.archive.find_first_of("/?#%. ") != std::string::npos)
+        r.fail(where + ".archive", "expected an archive name such as debian");
+    }
     size_t k = 0;
     for (const json &ix : r.array(s, "indexes", where)) {
       std::string w = where + ".indexes[" + std::to_string(k++) + "]";
@@ -381,7 +432,10 @@ Lock lock_recipe_side(const Recipe &recipe) {
   lock.has_debian = recipe.has_debian;
   if (recipe.has_debian) {
     lock.debian = recipe.debian;
-    lock.debian.keyring.clear(); // a host path: not part of what the lock pins (the InRelease digest is)
+    for (DebianSource &source : lock.debian.sources) {
+      source.keyring.clear(); // a host path: not part of what the lock pins (the InRelease digest is)
+      source.where = {};
+    }
   }
   if (recipe.guest) {
     for (const auto &[set, requests] : set_requests(recipe)) {
@@ -449,11 +503,27 @@ void compare_package_side(const Recipe &recipe, const Lock &lock, std::vector<st
   } else if (recipe.has_debian) {
     const DebianSourceSpec &a = recipe.debian, &b = lock.debian;
     if (a.suite != b.suite) out.push_back("debian.suite: the recipe says " + a.suite + ", the lock " + b.suite);
-    if (a.components != b.components) out.push_back("debian.components: the recipe and the lock differ");
     if (a.architecture != b.architecture)
       out.push_back("debian.architecture: the recipe says " + a.architecture + ", the lock " + b.architecture);
-    if (a.mirror != b.mirror)
-      out.push_back("debian.mirror: the recipe says '" + a.mirror + "', the lock '" + b.mirror + "'");
+    if (a.listed != b.listed || a.sources.size() != b.sources.size()) {
+      out.push_back("debian.sources: the recipe lists " + std::to_string(a.sources.size()) + ", the lock " +
+                    std::to_string(b.sources.size()));
+      return;
+    }
+    for (size_t i = 0; i < a.sources.size(); ++i) {
+      const DebianSource &x = a.sources[i], &y = b.sources[i];
+      std::string name = a.listed ? "debian.sources[" + std::to_string(i) + "]." : "debian.";
+      if (x.suite != y.suite) out.push_back(name + "suite: the recipe says " + x.suite + ", the lock " + y.suite);
+      if (x.components != y.components) out.push_back(name + "components: the recipe and the lock differ");
+      if (x.mirror != y.mirror)
+        out.push_back(name + "mirror: the recipe says '" + x.mirror + "', the lock '" + y.mirror + "'");
+      if (x.priority != y.priority)
+        out.push_back(name + "priority: the recipe says " + std::to_string(x.priority) + ", the lock " +
+                      std::to_string(y.priority));
+      if (x.snapshot_archive != y.snapshot_archive)
+        out.push_back(name + "snapshot_archive: the recipe says '" + x.snapshot_archive + "', the lock '" +
+                      y.snapshot_archive + "'");
+    }
   }
 }
 

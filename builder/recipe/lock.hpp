@@ -5,8 +5,12 @@
 //
 //   {"lockVersion": 1, "recipe": {"name": ..., "packages": [requested names, sorted],
 //    "debian": {"suite", "components", "architecture", "mirror" (only if the recipe names one)}},
-//    "sources": [{"suite", "components", "architecture", "inrelease_sha256",
-//                 "indexes": [{"path", "sha256", "size"}]}],
+//    "sources": [{"suite", "components", "architecture", "inrelease_sha256", "inrelease_size",
+//                 "date" (the InRelease's Date, YYYYMMDDTHHMMSSZ), "archive" (its name on the
+//                 snapshot service, when known), "indexes": [{"path", "sha256", "size"}]}],
+//    (a recipe with `debian.sources` writes "recipe": {"debian": {"suite", "architecture",
+//     "sources": [{"suite", "components", "priority", "mirror"?, "snapshot_archive"?}]}}, and
+//     each package's "source" is "SUITE/COMPONENT" of the source it was taken from)
 //    "packages": [{"name", "version", "architecture", "size", "sha256", "filename", "source",
 //                  "reason"}],
 //    "files": [{"path" (relative to the recipe folder), "sha256", "size"}]}
@@ -43,6 +47,11 @@ struct LockedSource {
   std::vector<std::string> components;
   std::string architecture;
   std::string inrelease_sha256;
+  uint64_t inrelease_size = 0; // 0 in locks made before it was recorded
+  // The InRelease's Date, as Debian's snapshot service names its times: "20261204T035428Z".
+  std::string date;
+  // The archive's name on the snapshot service ("debian", "debian-security"); empty if unknown.
+  std::string archive;
   std::vector<LockedIndex> indexes;
 };
 

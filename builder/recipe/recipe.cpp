@@ -192,42 +192,90 @@ std::pair<uint32_t, uint32_t> owner_of(const YamlField &entry, const Owners &own
   return {uid, gid};
 }
 
-void parse_debian(const YamlField &f, Recipe &r) {
-  f.expect_map({"suite", "components", "architecture", "mirror", "keyring"});
-  r.has_debian = true;
-  r.debian.suite = f.required("suite").str();
-  if (!is_simple_name(r.debian.suite, "-_.")) f.required("suite").fail("expected a suite or codename such as bookworm");
+// components, mirror, keyring, of the one-source form or of an entry of `sources:`.
+void parse_source_location(const YamlField &f, const Recipe &r, DebianSource &source) {
   if (auto c = f.optional("components")) {
-    r.debian.components.clear();
+    source.components.clear();
     for (const YamlField &e : c->list()) {
       // They become paths of the archive's URLs (dists/SUITE/COMPONENT/...).
       std::string s = e.str();
       if (!is_simple_name(s, "-_./") || s.find("..") != std::string::npos || s[0] == '/' || s.back() == '/')
         e.fail("'" + echoed(s) + "' is not an archive component such as main or non-free-firmware");
-      r.debian.components.push_back(s);
+      source.components.push_back(s);
     }
-    if (r.debian.components.empty()) c->fail("expected at least one component, such as main");
+    if (source.components.empty()) c->fail("expected at least one component, such as main");
   }
-  if (auto a = f.optional("architecture")) r.debian.architecture = a->str();
-  if (!is_simple_name(r.debian.architecture, "-"))
-    f.required("architecture").fail("expected a Debian architecture such as amd64");
   if (auto m = f.optional("mirror")) {
-    r.debian.mirror = m->str();
-    if (r.debian.mirror.rfind("http://", 0) != 0 && r.debian.mirror.rfind("https://", 0) != 0 &&
-        r.debian.mirror.rfind("file://", 0) != 0)
+    source.mirror = m->str();
+    if (source.mirror.rfind("http://", 0) != 0 && source.mirror.rfind("https://", 0) != 0 &&
+        source.mirror.rfind("file://", 0) != 0)
       m->fail("expected an http://, https:// or file:// URL");
-    while (!r.debian.mirror.empty() && r.debian.mirror.back() == '/') r.debian.mirror.pop_back();
+    while (!source.mirror.empty() && source.mirror.back() == '/') source.mirror.pop_back();
   }
   if (auto k = f.optional("keyring")) {
     std::string s = k->str();
     if (s.empty()) k->fail("expected a keyring file");
     if (s[0] == '/') {
-      r.debian.keyring = s;
+      source.keyring = s;
       if (!fs::exists(s)) k->fail("keyring " + s + " does not exist");
     } else {
-      r.debian.keyring = source_path(*k, r.dir).second;
+      source.keyring = source_path(*k, r.dir).second;
     }
   }
+}
+
+std::string source_suite(const YamlField &f) {
+  std::string suite = f.str();
+  if (!is_simple_name(suite, "-_.")) f.fail("expected a suite or codename such as bookworm");
+  return suite;
+}
+
+void parse_debian(const YamlField &f, Recipe &r) {
+  r.has_debian = true;
+  DebianSourceSpec &d = r.debian;
+  d.suite = source_suite(f.required("suite"));
+  if (auto a = f.optional("architecture")) d.architecture = a->str();
+  if (!is_simple_name(d.architecture, "-"))
+    f.required("architecture").fail("expected a Debian architecture such as amd64");
+  auto list = f.optional("sources");
+  if (!list) {
+    f.expect_map({"suite", "components", "architecture", "mirror", "keyring"});
+    DebianSource source;
+    source.suite = d.suite;
+    source.where = location_of(f);
+    parse_source_location(f, r, source);
+    d.sources.push_back(std::move(source));
+    return;
+  }
+  // Several sources: `suite` names the release, each source one of its suites.
+  f.expect_map({"suite", "architecture", "sources"});
+  d.listed = true;
+  for (const YamlField &e : list->list()) {
+    e.expect_map({"suite", "components", "mirror", "keyring", "priority", "snapshot_archive"});
+    DebianSource source;
+    const YamlField suite = e.required("suite");
+    source.suite = source_suite(suite);
+    if (source.suite != d.suite && source.suite.rfind(d.suite + "-", 0) != 0)
+      suite.fail("'" + source.suite + "' is not a suite of the release " + d.suite + " (expected " + d.suite + " or " +
+                 d.suite + "-security, -updates, ...; debian.suite names the release)");
+    for (const DebianSource &other : d.sources)
+      if (other.suite == source.suite) suite.fail("suite " + source.suite + " is listed twice");
+    source.where = location_of(e);
+    parse_source_location(e, r, source);
+    if (auto p = e.optional("priority")) {
+      int64_t v = p->i64();
+      if (v < 1 || v > DebianSource::k_max_priority)
+        p->fail("expected an apt pin priority from 1 to " + std::to_string(DebianSource::k_max_priority));
+      source.priority = static_cast<int>(v);
+    }
+    if (auto a = e.optional("snapshot_archive")) {
+      source.snapshot_archive = a->str();
+      if (!is_simple_name(source.snapshot_archive, "-_."))
+        a->fail("expected an archive name of snapshot.debian.org such as debian or debian-security");
+    }
+    d.sources.push_back(std::move(source));
+  }
+  if (d.sources.empty()) list->fail("expected at least one source");
 }
 
 void parse_config(const YamlField &f, Recipe &r) {

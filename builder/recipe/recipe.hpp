@@ -13,6 +13,21 @@
 //     architecture: amd64           # default amd64
 //     mirror: http://deb.debian.org/debian   # default: the host's apt configuration for the suite
 //     keyring: /usr/share/keyrings/debian-archive-keyring.gpg  # default: that entry's Signed-By
+//   or, for several sources resolved together as apt does (suite is then the release, and each
+//   source's suite is the release or RELEASE-something, each at most once):
+//   debian:
+//     suite: bookworm
+//     architecture: amd64
+//     sources:
+//       - {suite: bookworm, mirror: http://deb.debian.org/debian, keyring: ...}
+//       - suite: bookworm-security
+//         components: [main]        # default [main]
+//         mirror: http://deb.debian.org/debian-security
+//         keyring: /usr/share/keyrings/debian-archive-keyring.gpg
+//         priority: 500             # apt pin priority, 1-1000, default 500 (highest wins, then
+//                                   # the highest version)
+//         snapshot_archive: debian-security   # its archive on snapshot.debian.org; default: the
+//                                   # mirror URL's last path segment
 //   packages: [busybox-static, {name: ca-certificates, layer: base}]
 //   files:                          # from the recipe's folder
 //     - {source: hello.sh, target: /usr/local/bin/hello, mode: "0755", owner: app, layer: app}
@@ -86,12 +101,30 @@ struct Location {
   std::string describe() const; // "hello.yaml:12:5"
 };
 
-struct DebianSourceSpec {
-  std::string suite;
+// One Debian repository (suite) a recipe takes packages from.
+struct DebianSource {
+  std::string suite; // "bookworm", "bookworm-security"
   std::vector<std::string> components{"main"};
-  std::string architecture = "amd64";
   std::string mirror;  // empty: from the host's apt configuration
   std::string keyring; // empty: from the host's apt configuration; else an absolute path
+  // apt's pin priority of every package of the source: the candidate of a name is its version
+  // with the highest priority, then the highest version (apt_preferences(5)).
+  int priority = k_default_priority;
+  // The archive's name on Debian's snapshot service ("debian", "debian-security"); empty: the
+  // last path segment of the mirror URL.
+  std::string snapshot_archive;
+  Location where;
+
+  static constexpr int k_default_priority = 500;
+  static constexpr int k_max_priority = 1000;
+};
+
+// The recipe's `debian:` section: the release, the architecture and the sources (at least one).
+struct DebianSourceSpec {
+  std::string suite; // the release (codename): its merged-/usr facts, the SBOM's distro
+  std::string architecture = "amd64";
+  std::vector<DebianSource> sources;
+  bool listed = false; // the recipe lists `sources:` (else one source from suite/components/mirror/keyring)
 };
 
 struct PackageRequest {

@@ -169,7 +169,8 @@ void AptRepo::add_deb_file(const std::string &deb_path) {
   m_architectures.insert(arch);
 }
 
-void AptRepo::publish(const std::string &suite, const std::string &component) {
+void AptRepo::publish(const std::string &suite, const std::string &component,
+                      const std::vector<std::string> &release_options) {
   std::set<std::string> archs;
   for (const auto &a : m_architectures)
     if (a != "all") archs.insert(a);
@@ -195,10 +196,22 @@ void AptRepo::publish(const std::string &suite, const std::string &component) {
   fs::remove(dists + "/Release");
   fs::remove(dists + "/InRelease");
   const std::string prefix = "APT::FTPArchive::Release::";
-  builder::ProcessResult release = run({"apt-ftparchive", "-o", prefix + "Suite=" + suite, "-o",
-                                        prefix + "Codename=" + suite, "-o", prefix + "Architectures=" + arch_list, "-o",
-                                        prefix + "Components=" + component, "release", "dists/" + suite},
-                                       m_dir);
+  std::vector<std::string> argv = {"apt-ftparchive",
+                                   "-o",
+                                   prefix + "Suite=" + suite,
+                                   "-o",
+                                   prefix + "Codename=" + suite,
+                                   "-o",
+                                   prefix + "Architectures=" + arch_list,
+                                   "-o",
+                                   prefix + "Components=" + component};
+  for (const std::string &option : release_options) {
+    argv.push_back("-o");
+    argv.push_back(prefix + option);
+  }
+  argv.push_back("release");
+  argv.push_back("dists/" + suite);
+  builder::ProcessResult release = run(argv, m_dir);
   write_file(dists + "/Release", release.stdout_data);
   clearsign(m_home, m_fingerprint, suite);
 }

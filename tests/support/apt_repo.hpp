@@ -53,7 +53,10 @@ public:
   // Writes dists/SUITE/COMPONENT/binary-ARCH/Packages{,.gz,.xz} for every architecture of the
   // pool's packages (amd64 if there are only "all" ones), Release (Suite, Codename,
   // Architectures, Components set) and InRelease clearsigned with the fixture key.
-  void publish(const std::string &suite = "bookworm", const std::string &component = "main");
+  // `release_options` are extra APT::FTPArchive::Release:: settings, e.g. "Date=Thu, 03 Dec 2026
+  // 10:00:00 UTC" or "ValidTime=86400" (Valid-Until is then that many seconds from now).
+  void publish(const std::string &suite = "bookworm", const std::string &component = "main",
+               const std::vector<std::string> &release_options = {});
   // Re-signs dists/SUITE/InRelease with a second throwaway key that keyring() does not hold.
   void sign_with_foreign_key(const std::string &suite = "bookworm");
   // The binary keyring (exported public key of the fixture key).
