@@ -91,6 +91,8 @@ void take_snapshot(const AptRepo &repo, const std::string &root, const std::stri
     fs::copy(repo.dir() + "/" + part, dest + "/" + part, fs::copy_options::recursive);
 }
 
+std::string other_dir_path(const TempDir &dir) { return dir / "cli-store-2"; }
+
 } // namespace
 
 TEST_CASE("Two sources resolve together as apt does: highest priority, then highest version", "[sources][lock]") {
@@ -245,6 +247,21 @@ TEST_CASE("fetch finds a lock's InRelease and .debs in the snapshot archive once
     CHECK(report.sources.at(0) == "bookworm: from " + snapshots.url() + "/archive/debian/20261203T130000Z");
     CHECK(store.contains(package(lock, "greet").sha256));
     for (const auto &index : lock.sources[0].indexes) CHECK(store.contains(index.sha256));
+
+    // The same through the command line, into another store, with the lock beside the recipe.
+    write_text(recipe.path + ".lock", lock_to_json(lock));
+    TempDir cli_store("store");
+    ShellResult r = run_mrforge_cli(
+        {"fetch", "--frozen", "--json", "--store", cli_store.path(), "--snapshot", snapshots.url(), recipe.path});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    nlohmann::json j = nlohmann::json::parse(r.out);
+    CHECK(j["from_snapshot"] == 1);
+    CHECK(j["sources"] ==
+          nlohmann::json::array({"bookworm: from " + snapshots.url() + "/archive/debian/20261203T130000Z"}));
+    r = run_mrforge_cli({"fetch", "--frozen", "--store", (other_dir_path(dir)), "--no-snapshot", recipe.path});
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Catch::Contains("no snapshot service was given"));
 
     // Without the snapshot service, the error says what was tried and how to supply the file.
     TempDir other_dir("store");
