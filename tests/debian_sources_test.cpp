@@ -4,6 +4,7 @@
 // snapshot.debian.org does) when the mirror has moved on or its Valid-Until has passed. Real signed
 // repositories on loopback (AptRepo), nothing mocked.
 #include "support/apt_repo.hpp"
+#include "support/script_server.hpp"
 #include "test_support.hpp"
 
 #include <builder/debian/repository.hpp>
@@ -62,25 +63,8 @@ const LockedPackage &package(const Lock &lock, const std::string &name) {
 }
 
 // tests/support/snapshot_server.py serving `root` on a free loopback port.
-class SnapshotServer {
-public:
-  explicit SnapshotServer(const std::string &root) : m_dir("snapshot-server") {
-    ProcessOptions options;
-    m_process =
-        spawn_process({"/usr/bin/python3", source_path("tests/support/snapshot_server.py"), m_dir / "port", root},
-                      options, m_dir / "log");
-    for (int i = 0; i < 200 && !fs::exists(m_dir / "port"); ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    INFO(read_text(m_dir / "log"));
-    REQUIRE(fs::exists(m_dir / "port"));
-    m_url = "http://127.0.0.1:" + read_text(m_dir / "port");
-  }
-  const std::string &url() const { return m_url; }
-
-private:
-  TempDir m_dir;
-  ChildProcess m_process;
-  std::string m_url;
+struct SnapshotServer : ScriptServer {
+  explicit SnapshotServer(const std::string &root) : ScriptServer("tests/support/snapshot_server.py", {root}) {}
 };
 
 // Copies the repository as it is now into ROOT/archive/ARCHIVE/TIME (dists and pool).

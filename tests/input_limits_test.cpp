@@ -4,6 +4,7 @@
 // shared readers, YAML anchors and aliases are refused, and network transfers have a total
 // deadline and a size limit. The CLI runs here under `timeout -s KILL`: a read that blocks again
 // fails the test instead of hanging it.
+#include "support/script_server.hpp"
 #include "test_support.hpp"
 
 #include <builder/audit/artifact_diff.hpp>
@@ -491,24 +492,8 @@ TEST_CASE("diff of OCI layouts never reads a blob through a symbolic link or fro
 namespace {
 
 // tests/support/slow_http_server.py on a free loopback port, killed at the end of the scope.
-class SlowServer {
-public:
-  SlowServer() : m_dir("slow-http") {
-    builder::ProcessOptions options;
-    m_process = builder::spawn_process(
-        {"/usr/bin/python3", source_path("tests/support/slow_http_server.py"), m_dir / "port"}, options, m_dir / "log");
-    for (int i = 0; i < 200 && !fs::exists(m_dir / "port"); ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    INFO(read_text(m_dir / "log"));
-    REQUIRE(fs::exists(m_dir / "port"));
-    m_url = "http://127.0.0.1:" + read_text(m_dir / "port");
-  }
-  const std::string &url() const { return m_url; }
-
-private:
-  TempDir m_dir;
-  builder::ChildProcess m_process;
-  std::string m_url;
+struct SlowServer : ScriptServer {
+  SlowServer() : ScriptServer("tests/support/slow_http_server.py") {}
 };
 
 } // namespace
