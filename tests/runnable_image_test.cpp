@@ -19,6 +19,12 @@ using namespace mrforge::test;
 
 namespace {
 
+size_t count_of(const std::string &text, const std::string &what) {
+  size_t n = 0;
+  for (size_t pos = text.find(what); pos != std::string::npos; pos = text.find(what, pos + 1)) ++n;
+  return n;
+}
+
 unsigned mode_of(const std::string &path) {
   return static_cast<unsigned>(fs::symlink_status(path).permissions()) & 07777u;
 }
@@ -76,6 +82,67 @@ TEST_CASE("A trixie image without base-files gets the merged-/usr links and its 
   CHECK(run.exit_code == 0);
   CHECK(run.out.find("runs") != std::string::npos);
   CHECK(run.out.find("/lib64/ld-linux-x86-64.so.2") != std::string::npos);
+}
+
+TEST_CASE("A trixie image without base-files gets /tmp, /root and ca-certificates' /etc/ssl/certs built in",
+          "[runnable][network]") {
+  TempDir work("trixie-certs");
+  std::string rootfs = build_and_unpack(trixie_recipe(work.path(), "[busybox, ca-certificates]"), work / "store",
+                                        work / "out", work / "bundle");
+  CHECK(mode_of(rootfs + "/tmp") == 01777u);
+  CHECK(mode_of(rootfs + "/root") == 0700u);
+
+  // The bundle holds every certificate the package ships, in the order of the conf file, which
+  // lists every file under /usr/share/ca-certificates.
+  std::vector<std::string> files;
+  std::string certs_dir = rootfs + "/usr/share/ca-certificates";
+  for (const auto &e : fs::recursive_directory_iterator(certs_dir))
+    if (e.is_regular_file() && e.path().extension() == ".crt")
+      files.push_back(fs::relative(e.path(), certs_dir).string());
+  std::sort(files.begin(), files.end());
+  REQUIRE(files.size() > 100);
+  std::string bundle = read_text(rootfs + "/etc/ssl/certs/ca-certificates.crt");
+  std::string expected_bundle, expected_conf;
+  size_t source_blocks = 0;
+  for (const std::string &f : files) {
+    std::string pem = read_text(certs_dir + "/" + f);
+    source_blocks += count_of(pem, "-----BEGIN CERTIFICATE-----");
+    expected_bundle += pem + (pem.back() == '\n' ? "" : "\n");
+    expected_conf += f + "\n";
+  }
+  CHECK(count_of(bundle, "-----BEGIN CERTIFICATE-----") == source_blocks);
+  CHECK(source_blocks == files.size());
+  CHECK(bundle == expected_bundle);
+  std::string conf = read_text(rootfs + "/etc/ca-certificates.conf");
+  CHECK(conf.substr(conf.size() - expected_conf.size()) == expected_conf);
+  CHECK(mode_of(rootfs + "/etc/ssl/certs/ca-certificates.crt") == 0644u);
+
+  // NAME.pem links to each certificate, and the hash links are the ones `openssl rehash` (the host's
+  // OpenSSL 3) makes for a folder holding those certificates under their .pem names.
+  std::map<std::string, std::string> ours; // HASH.N -> NAME.pem
+  size_t pem_links = 0;
+  TempDir rehash("rehash");
+  for (const auto &e : fs::directory_iterator(rootfs + "/etc/ssl/certs")) {
+    std::string name = e.path().filename().string();
+    if (!fs::is_symlink(e.path())) continue;
+    std::string target = fs::read_symlink(e.path()).string();
+    if (name.size() > 4 && name.substr(name.size() - 4) == ".pem") {
+      ++pem_links;
+      REQUIRE(target.rfind("/usr/share/ca-certificates/", 0) == 0);
+      fs::copy_file(rootfs + target, rehash / name);
+    } else {
+      ours[name] = target;
+    }
+  }
+  CHECK(pem_links == files.size());
+  ShellResult rh = run_shell("openssl rehash " + shell_quote(rehash.path()));
+  INFO(rh.err);
+  REQUIRE(rh.exit_code == 0);
+  std::map<std::string, std::string> theirs;
+  for (const auto &e : fs::directory_iterator(rehash.path()))
+    if (fs::is_symlink(e.path())) theirs[e.path().filename().string()] = fs::read_symlink(e.path()).string();
+  CHECK(theirs.size() > 100);
+  CHECK(ours == theirs);
 }
 
 TEST_CASE("A trixie image with base-files has its /etc/os-release and base-files' own merged-/usr links",

@@ -41,7 +41,8 @@ namespace {
 // not reused.
 // 2: a merged-/usr suite's root file system gains the links (builder/rootfs) and its initramfs
 // packages are resolved through them.
-constexpr const char *k_step_format = "2";
+// 3: every root file system gains /tmp, /root and, with ca-certificates, /etc/ssl/certs.
+constexpr const char *k_step_format = "3";
 
 void say(const BuildSettings &s, const std::string &text) {
   if (s.progress) s.progress(text);

@@ -1,6 +1,8 @@
 #include <builder/debian/deb_unpack.hpp>
 #include <builder/debian/dpkg_database.hpp>
 #include <builder/recipe/rootfs_assembly.hpp>
+#include <builder/rootfs/base_directories.hpp>
+#include <builder/rootfs/ca_certificates.hpp>
 #include <builder/rootfs/merged_usr.hpp>
 
 #include <measure/util/errors.hpp>
@@ -288,6 +290,13 @@ LayeredTree assemble_rootfs(const Recipe &recipe, const Lock &lock, const Store 
   std::map<std::string, const LockedFile *> locked;
   for (const auto &f : lock.files) locked[f.path] = &f;
   for (const FileSpec &f : recipe.files) add_recipe_file(tree, layer_index.at(f.layer), f, locked);
+
+  // What maintainer scripts and base-files would have made (builder/rootfs), in the last layer.
+  tree.record(last, add_base_directories(tree.full()));
+  if (has_ca_certificates(tree.full())) {
+    progress("ca-certificates: /etc/ssl/certs (built-in equivalent of its postinst)");
+    tree.record(last, add_ca_certificates(tree.full(), staging));
+  }
   return tree;
 }
 

@@ -53,6 +53,8 @@ constexpr FileLimit k_vm_config{"dstack vm_config", 1 * k_mib};
 constexpr FileLimit k_dstack_measurement{"dstack measurement file", 64 * k_kib};
 // Small text records of a build output (sha256sum.txt, digest.txt), host apt sources.
 constexpr FileLimit k_text_record{"text file", 1 * k_mib};
+// A CA certificate file of ca-certificates (PEM; Debian's are 1-3 KiB each).
+constexpr FileLimit k_ca_certificate{"CA certificate", 1 * k_mib};
 // PEM key files (a key is a few hundred bytes).
 constexpr FileLimit k_key_file{"key file", 64 * k_kib};
 
