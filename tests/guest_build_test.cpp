@@ -46,7 +46,8 @@ std::string sha256_of(const std::string &path) { return run_shell("sha256sum " +
 
 } // namespace
 
-TEST_CASE("The guest image is byte-identical when built under different conditions, and cached by step",
+TEST_CASE("The guest image is byte-identical when built under different conditions, cached by step, and refused "
+          "when its init cannot start",
           "[guest][network]") {
   REQUIRE(geteuid() == 0); // the root file system has owners (uid 1000)
   TempDir work("guest-repro");
@@ -112,6 +113,20 @@ TEST_CASE("The guest image is byte-identical when built under different conditio
   CHECK(changed.at("cmdline") != a.at("cmdline"));
   CHECK(changed.at("measurements")[0].at("rtmr2") != a.at("measurements")[0].at("rtmr2"));
   CHECK(changed.at("measurements")[0].at("rtmr1") == a.at("measurements")[0].at("rtmr1"));
+
+  // An init the guest could not start: the host's /bin/true is dynamically linked (PT_INTERP
+  // /lib64/ld-linux-x86-64.so.2), which the guest's busybox-static root lacks. The rootfs step
+  // refuses it, naming both, and writes no output.
+  REQUIRE(run_shell("readelf -l /bin/true | grep -q '/lib64/ld-linux-x86-64.so.2'").exit_code == 0);
+  write_text(work / "a/recipes/debian-bookworm-tdx/init", read_text("/bin/true"));
+  REQUIRE(run_mrforge_cli({"lock", recipe_a}).exit_code == 0);
+  ShellResult bad = run_mrforge_cli(
+      {"build", "--frozen", "--offline", "--store", work / "store-a", recipe_a, "-o", work / "out-bad-init"});
+  INFO(bad.err);
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err.find("the init /sbin/init needs the interpreter /lib64/ld-linux-x86-64.so.2, which is not a file in "
+                     "the image") != std::string::npos);
+  CHECK_FALSE(fs::exists(work / "out-bad-init"));
 }
 
 TEST_CASE("The guest image boots under QEMU and the firmware measures what the engine predicts",
