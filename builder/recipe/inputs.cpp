@@ -370,8 +370,9 @@ bool download_deb(const PinnedDeb &deb, const std::string &base, Store &store, F
 
 // Puts one pinned .deb into the store: already there, from --debs, or downloaded from the first
 // of `mirrors` that serves it, else from the snapshot of `site` (asked only when needed).
-Fetched fetch_deb(const PinnedDeb &deb, const std::vector<std::string> &mirrors, SourceSite *site, Store &store,
-                  Fetcher &fetcher, const FetchOptions &options, const Progress &progress, const std::string &counter) {
+Fetched fetch_deb(const PinnedDeb &deb, const std::function<std::vector<std::string>()> &mirrors, SourceSite *site,
+                  Store &store, Fetcher &fetcher, const FetchOptions &options, const Progress &progress,
+                  const std::string &counter) {
   if (store.contains(deb.sha256)) {
     store.require(deb.sha256, deb.size, deb.what);
     return Fetched::in_store;
@@ -390,7 +391,7 @@ Fetched fetch_deb(const PinnedDeb &deb, const std::vector<std::string> &mirrors,
                                    "`mrforge fetch` with network access first, give --debs DIR, or "
                                    "`mrforge fetch --import BUNDLE`");
   std::vector<std::string> missing;
-  for (const std::string &mirror : mirrors)
+  for (const std::string &mirror : mirrors())
     if (download_deb(deb, mirror, store, fetcher, progress, counter, missing)) return Fetched::downloaded;
   std::string snapshot_note;
   if (site != nullptr) {
@@ -449,10 +450,14 @@ FetchReport fetch_inputs(const Lock &lock, const Recipe &recipe, Store &store, F
     ++index;
     PinnedDeb deb{"package " + p.name + " " + p.version + " (" + p.architecture + ")", p.sha256, p.size, p.filename};
     std::string counter = "[" + std::to_string(index) + "/" + std::to_string(total) + "] ";
-    std::vector<std::string> mirrors = options.mirrors;
     auto site = sites.find(suite_of(p.source));
     SourceSite *s = site == sites.end() ? nullptr : &site->second;
-    if (s != nullptr && !store.contains(p.sha256) && !options.offline) mirrors.push_back(s->apt_source().uri);
+    // Asked only when a download is needed: the source's mirror may come from the host's apt.
+    auto mirrors = [&]() {
+      std::vector<std::string> out = options.mirrors;
+      if (s != nullptr) out.push_back(s->apt_source().uri);
+      return out;
+    };
     count(fetch_deb(deb, mirrors, s, store, fetcher, options, progress, counter), p.size, report);
   }
   if (lock.kernel) {
@@ -461,8 +466,11 @@ FetchReport fetch_inputs(const Lock &lock, const Recipe &recipe, Store &store, F
     PinnedDeb deb{"kernel " + k.package + " " + k.version + " (" + k.architecture + ", pin " + k.pin + ")", k.sha256,
                   k.size, k.filename};
     std::string counter = "[" + std::to_string(index) + "/" + std::to_string(total) + "] ";
-    std::vector<std::string> mirrors = options.mirrors;
-    mirrors.push_back(k.mirror);
+    auto mirrors = [&]() {
+      std::vector<std::string> out = options.mirrors;
+      out.push_back(k.mirror);
+      return out;
+    };
     // The snapshot of the locked source served by the pin's mirror, if the recipe has one.
     SourceSite *s = nullptr;
     for (auto &[suite, site] : sites)
