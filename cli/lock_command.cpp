@@ -53,7 +53,8 @@ LockResult lock_one(const builder::Recipe &recipe, const LockCommandOptions &o, 
     j["packages"] = Json::array();
     for (const auto &p : lock.packages) {
       Json e{{"name", p.name},     {"version", p.version}, {"architecture", p.architecture},
-             {"sha256", p.sha256}, {"size", p.size},       {"reason", p.reason}};
+             {"sha256", p.sha256}, {"size", p.size},       {"reason", p.reason},
+             {"source", p.source}};
       if (!p.sets.empty()) e["sets"] = p.sets;
       j["packages"].push_back(e);
     }
@@ -68,11 +69,11 @@ LockResult lock_one(const builder::Recipe &recipe, const LockCommandOptions &o, 
     return r;
   }
   bool sets = builder::lock_has_sets(lock);
-  std::vector<std::vector<std::string>> rows = {{"PACKAGE", "VERSION", "ARCH", "SIZE", "WHY"}};
-  if (sets) rows[0].insert(rows[0].begin() + 4, "FOR");
+  std::vector<std::vector<std::string>> rows = {{"PACKAGE", "VERSION", "ARCH", "SIZE", "SOURCE", "WHY"}};
+  if (sets) rows[0].insert(rows[0].begin() + 5, "FOR");
   for (const auto &p : lock.packages) {
-    std::vector<std::string> row{p.name, p.version, p.architecture, std::to_string(p.size), p.reason};
-    if (sets) row.insert(row.begin() + 4, join(p.sets, ","));
+    std::vector<std::string> row{p.name, p.version, p.architecture, std::to_string(p.size), p.source, p.reason};
+    if (sets) row.insert(row.begin() + 5, join(p.sets, ","));
     rows.push_back(row);
   }
   if (!lock.packages.empty()) print_table(rows);
