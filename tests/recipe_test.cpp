@@ -43,7 +43,10 @@ TEST_CASE("The example recipe loads with its layers, users, files and config", "
   REQUIRE(!r.debian.sources.empty());
   CHECK(r.debian.sources[0].mirror.empty());
   REQUIRE(r.layers == std::vector<std::string>{"base", "app"});
-  REQUIRE(r.packages.size() == 2);
+  REQUIRE(r.packages.size() == 4);
+  CHECK(r.packages[0].name == "busybox-static");
+  CHECK(r.packages[2].name == "base-files");
+  CHECK(r.packages[3].name == "mawk");
   CHECK(r.packages[0].layer == "base");
   REQUIRE(r.files.size() == 2);
   CHECK(r.files[0].target == "usr/local/bin/hello");
