@@ -41,7 +41,7 @@ builder::Progress progress_printer(const InputOptions &o) {
 
 std::string store_root(const InputOptions &o) { return o.store.empty() ? builder::Store::default_root() : o.store; }
 
-PreparedInputs prepare_inputs(const builder::Recipe &recipe, const InputOptions &o) {
+builder::CurrentLock current_lock_for(const builder::Recipe &recipe, const InputOptions &o) {
   builder::Fetcher fetcher;
   builder::Progress progress = progress_printer(o);
   builder::LockMode mode = o.frozen || o.offline ? builder::LockMode::frozen : builder::LockMode::update;
@@ -49,6 +49,13 @@ PreparedInputs prepare_inputs(const builder::Recipe &recipe, const InputOptions 
   if (current.written && progress)
     progress("lock " + builder::lock_path_for(recipe.path) + " updated (" + std::to_string(current.changes.size()) +
              " changes)");
+  return current;
+}
+
+PreparedInputs prepare_inputs(const builder::Recipe &recipe, const InputOptions &o) {
+  builder::Fetcher fetcher;
+  builder::Progress progress = progress_printer(o);
+  builder::CurrentLock current = current_lock_for(recipe, o);
   builder::Store store(store_root(o));
   builder::FetchOptions options;
   options.mirrors = o.mirrors;

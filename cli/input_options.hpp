@@ -32,6 +32,9 @@ void add_snapshot_options(CLI::App *cmd, std::string &snapshot);
 builder::Progress progress_printer(const InputOptions &o);
 std::string store_root(const InputOptions &o);
 
+// The lock to work from: re-locked unless --frozen or --offline (the update is reported on stderr).
+builder::CurrentLock current_lock_for(const builder::Recipe &recipe, const InputOptions &o);
+
 // What fetch and build share: the current lock (re-locked unless --frozen or --offline; the
 // update is reported on stderr) and every locked input fetched into the store.
 struct PreparedInputs {

@@ -179,14 +179,24 @@ void set_common(archive_entry *e, const std::string &path, const Node &node, con
 
 } // namespace
 
-void write_tar(const FsTree &tree, const ArchiveOptions &options, ByteSink &out) {
-  Utf8Locale utf8; // names are UTF-8 whatever the caller's locale (see utf8_locale.hpp)
-  ArchiveWriter writer(out, "tar writer");
+namespace {
+
+// The fixed tar format choices (see the top of this file), then opens the archive.
+void open_tar(ArchiveWriter &writer) {
   archive *a = writer.get();
   writer.check(archive_write_set_format_pax_restricted(a), "tar writer");
   writer.check(archive_write_set_format_option(a, "pax", "xattrheader", "SCHILY"), "tar writer");
   writer.check(archive_write_set_bytes_per_block(a, k_tar_bytes_per_block), "tar writer");
   writer.open();
+}
+
+} // namespace
+
+void write_tar(const FsTree &tree, const ArchiveOptions &options, ByteSink &out) {
+  Utf8Locale utf8; // names are UTF-8 whatever the caller's locale (see utf8_locale.hpp)
+  ArchiveWriter writer(out, "tar writer");
+  archive *a = writer.get();
+  open_tar(writer);
   EntryPtr entry = new_entry();
   std::vector<uint8_t> buffer(k_read_chunk);
   for (const auto &[path, node] : tree.nodes()) {
@@ -204,6 +214,58 @@ void write_tar(const FsTree &tree, const ArchiveOptions &options, ByteSink &out)
   }
   writer.close();
 }
+
+struct TarStreamWriter::Impl {
+  Impl(ByteSink &out, const ArchiveOptions &opts) : writer(out, "tar writer"), entry(new_entry()), options(opts) {}
+  Utf8Locale utf8; // names are UTF-8 whatever the caller's locale (see utf8_locale.hpp)
+  ArchiveWriter writer;
+  EntryPtr entry;
+  ArchiveOptions options;
+  std::string path; // of the open entry; empty between entries
+  uint64_t left = 0;
+};
+
+TarStreamWriter::TarStreamWriter(ByteSink &out, const ArchiveOptions &options)
+    : m_impl(std::make_unique<Impl>(out, options)) {
+  open_tar(m_impl->writer);
+}
+
+TarStreamWriter::~TarStreamWriter() = default;
+
+void TarStreamWriter::begin_file(const std::string &path, uint64_t size, uint32_t mode) {
+  Impl &w = *m_impl;
+  if (!w.path.empty()) throw Error("tar writer: '" + w.path + "' was not ended before '" + path + "'");
+  if (size > static_cast<uint64_t>(INT64_MAX)) throw SystemError(path, "too large for a tar entry");
+  archive_entry *e = w.entry.get();
+  archive_entry_clear(e);
+  archive_entry_copy_pathname(e, path.c_str());
+  archive_entry_set_mode(e, static_cast<mode_t>(AE_IFREG | (mode & 07777)));
+  archive_entry_set_uid(e, 0);
+  archive_entry_set_gid(e, 0);
+  archive_entry_set_mtime(e, static_cast<time_t>(w.options.mtime), 0);
+  archive_entry_set_size(e, static_cast<la_int64_t>(size));
+  w.writer.check(archive_write_header(w.writer.get(), e), path);
+  w.path = path;
+  w.left = size;
+}
+
+void TarStreamWriter::write(const uint8_t *data, size_t size) {
+  Impl &w = *m_impl;
+  if (size > w.left) throw SystemError(w.path, "more bytes than the entry's size (it changed while being archived)");
+  w.writer.write_data(data, size, w.path);
+  w.left -= size;
+}
+
+void TarStreamWriter::end_file() {
+  Impl &w = *m_impl;
+  if (w.left != 0)
+    throw SystemError(w.path,
+                      std::to_string(w.left) + " bytes short of the entry's size (it changed while being archived)");
+  w.writer.check(archive_write_finish_entry(w.writer.get()), w.path);
+  w.path.clear();
+}
+
+void TarStreamWriter::close() { m_impl->writer.close(); }
 
 void write_cpio_newc(const FsTree &tree, const ArchiveOptions &options, ByteSink &out) {
   Utf8Locale utf8; // names are UTF-8 whatever the caller's locale (see utf8_locale.hpp)
@@ -285,48 +347,6 @@ ArchiveFormat parse_archive_format(const std::string &name, const std::string &w
   throw InputError(what, "unknown archive format '" + name + "' (expected tar or cpio)");
 }
 
-namespace {
-
-// Removes a temporary output file unless released, also when SIGINT or SIGTERM ends the process.
-class TemporaryFile {
-public:
-  explicit TemporaryFile(std::string path)
-      : m_path(std::move(path)), m_on_interrupt(m_path, InterruptCleanup::Kind::file) {}
-  ~TemporaryFile() {
-    if (!m_path.empty()) ::unlink(m_path.c_str());
-  }
-  TemporaryFile(const TemporaryFile &) = delete;
-  TemporaryFile &operator=(const TemporaryFile &) = delete;
-  const std::string &path() const { return m_path; }
-  void release() {
-    m_path.clear();
-    m_on_interrupt.release();
-  }
-
-private:
-  std::string m_path;
-  InterruptCleanup m_on_interrupt;
-};
-
-// A fresh name next to `output`: output.tmp-XXXXXX (mkstemp picks it, FileSink recreates it
-// with O_EXCL and mode 0644).
-std::string temporary_name(const std::string &output) {
-  std::string name = output + ".tmp-XXXXXX";
-  if (!UniqueFd(::mkstemp(name.data())))
-    throw SystemError(output, errno_text("cannot create a temporary file next to it"));
-  ::unlink(name.c_str());
-  return name;
-}
-
-void sync_parent_directory(const std::string &path) {
-  std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/'));
-  if (dir.empty()) dir = "/";
-  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.get() < 0 || ::fsync(fd.get()) != 0) throw SystemError(dir, errno_text("cannot sync directory"));
-}
-
-} // namespace
-
 ArchiveResult write_directory_archive(const DirectoryArchiveOptions &options) {
   ScanOptions scan;
   scan.uid = options.uid;
@@ -340,9 +360,9 @@ ArchiveResult write_directory_archive(const DirectoryArchiveOptions &options) {
   result.compression = options.compression.kind;
   result.compressor = compressor_version(options.compression.kind);
 
-  TemporaryFile temporary(temporary_name(options.output_path));
+  FileOutput output(options.output_path);
   {
-    FileSink file(temporary.path());
+    FileSink file(output.temp_path());
     HashingSink compressed(&file);
     std::unique_ptr<ByteSink> compressor = make_compressor(options.compression, compressed);
     HashingSink raw(compressor.get());
@@ -356,10 +376,7 @@ ArchiveResult write_directory_archive(const DirectoryArchiveOptions &options) {
     result.uncompressed_sha256 = raw.sha256_hex();
     result.uncompressed_size = raw.size();
   }
-  if (::rename(temporary.path().c_str(), options.output_path.c_str()) != 0)
-    throw SystemError(options.output_path, errno_text(("cannot rename " + temporary.path() + " into place").c_str()));
-  temporary.release();
-  sync_parent_directory(options.output_path);
+  output.commit();
   return result;
 }
 

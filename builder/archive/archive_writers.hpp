@@ -8,6 +8,7 @@
 #include <builder/system/byte_sink.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 namespace mrforge::builder {
@@ -25,6 +26,28 @@ struct ArchiveOptions {
 // as links to the first path (in sorted order). Throws SystemError if a content file cannot be
 // read or changed size since it was scanned.
 void write_tar(const FsTree &tree, const ArchiveOptions &options, ByteSink &out);
+
+// A tar in write_tar's format written entry by entry in the caller's order, for archives whose
+// order is not a tree's (an input bundle puts its index first). Regular files only: uid/gid 0, no
+// owner names, mtime options.mtime. Each entry is begin_file(), exactly `size` bytes of write(),
+// end_file(); close() writes the end-of-archive marker (the sink is not finished). Throws
+// SystemError naming the entry when libarchive or the sink fails, and when an entry gets more or
+// fewer bytes than it announced.
+class TarStreamWriter {
+public:
+  TarStreamWriter(ByteSink &out, const ArchiveOptions &options);
+  ~TarStreamWriter();
+  TarStreamWriter(const TarStreamWriter &) = delete;
+  TarStreamWriter &operator=(const TarStreamWriter &) = delete;
+  void begin_file(const std::string &path, uint64_t size, uint32_t mode = 0644);
+  void write(const uint8_t *data, size_t size);
+  void end_file();
+  void close();
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> m_impl;
+};
 
 // cpio "newc" (initramfs): inode numbers assigned sequentially from 1 in sorted order (hard links
 // share their file's inode and nlink counts them), device numbers 0 except for device nodes'

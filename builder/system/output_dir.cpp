@@ -186,4 +186,41 @@ ScratchDir ScratchDir::create(const std::string &prefix) {
   return ScratchDir(templ);
 }
 
+// ---- file outputs ---------------------------------------------------------------------------
+
+namespace {
+
+std::string temporary_file_name(const std::string &output) {
+  std::string name = output + ".tmp-XXXXXX";
+  if (!UniqueFd(::mkstemp(name.data())))
+    throw SystemError(output, "cannot create a temporary file next to it: " + errno_text());
+  ::unlink(name.c_str());
+  return name;
+}
+
+void sync_parent_directory(const std::string &path) {
+  std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/'));
+  if (dir.empty()) dir = "/";
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd.get() < 0 || ::fsync(fd.get()) != 0) throw SystemError(dir, "cannot sync directory: " + errno_text());
+}
+
+} // namespace
+
+FileOutput::FileOutput(std::string path)
+    : m_path(std::move(path)), m_temp(temporary_file_name(m_path)),
+      m_on_interrupt(m_temp, InterruptCleanup::Kind::file) {}
+
+FileOutput::~FileOutput() {
+  if (!m_committed) ::unlink(m_temp.c_str());
+}
+
+void FileOutput::commit() {
+  if (::rename(m_temp.c_str(), m_path.c_str()) != 0)
+    throw SystemError(m_path, "cannot rename " + m_temp + " into place: " + errno_text());
+  m_committed = true;
+  m_on_interrupt.release();
+  sync_parent_directory(m_path);
+}
+
 } // namespace mrforge::builder

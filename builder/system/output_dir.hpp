@@ -80,6 +80,30 @@ private:
   std::optional<InterruptCleanup> m_cleanup; // the temporary directory
 };
 
+// A file output streamed by its writer (an archive): written to PATH.tmp-XXXXXX (the writer
+// creates it, e.g. with a FileSink, and finishes it: fsync) and renamed over PATH by commit(), which
+// then syncs the folder. Destroyed uncommitted (after an error, or by an interrupt through
+// InterruptCleanup), it removes the temporary file and PATH is as it was.
+class FileOutput {
+public:
+  // Picks the temporary name (mkstemp, then removed so that the writer creates it with O_EXCL).
+  // Throws SystemError when PATH's folder is not writable.
+  explicit FileOutput(std::string path);
+  ~FileOutput();
+  FileOutput(const FileOutput &) = delete;
+  FileOutput &operator=(const FileOutput &) = delete;
+  const std::string &temp_path() const { return m_temp; }
+  const std::string &path() const { return m_path; }
+  // Renames the written temporary file over PATH. Throws SystemError.
+  void commit();
+
+private:
+  std::string m_path;
+  std::string m_temp;
+  InterruptCleanup m_on_interrupt;
+  bool m_committed = false;
+};
+
 // A temporary directory removed (recursively) when it goes out of scope.
 class ScratchDir {
 public:
