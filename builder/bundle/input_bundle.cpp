@@ -180,7 +180,7 @@ public:
     archive *a = m_archive.get();
     // Tar only, and no decompression filter: a bundle is an uncompressed tar.
     check(archive_read_support_format_tar(a), "");
-    check(archive_read_open_fd(a, fd.get(), 64 * 1024), "");
+    check(archive_read_open_fd(a, fd.get(), 64 * 1024), "at its start");
     if (m_progress)
       m_progress("bundle " + m_path + ": verifying " + std::to_string(m_plan.entries.size()) + " entries");
     BundleReport report;
