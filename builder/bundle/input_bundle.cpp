@@ -195,7 +195,7 @@ public:
       check(r, m_last.empty() ? "at its start" : "after entry '" + m_last + "'");
       const char *raw = archive_entry_pathname(e);
       std::string name = raw != nullptr ? raw : "";
-      std::string where = "entry '" + echoed(name) + "' (at offset " + std::to_string(offset) + ")";
+      std::string where = "entry '" + echoed(name) + "' at offset " + std::to_string(offset);
       if (first) {
         first = false;
         if (name != k_index_name)

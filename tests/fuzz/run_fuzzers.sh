@@ -10,7 +10,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 seconds=${1:-30}
 build=${BUILD_DIR:-$root/build-fuzz}
-targets=(firmware pe tcg_log quote attestation dstack_measurement acpi vm_shape dstack_app deb822 deb envelope)
+targets=(firmware pe tcg_log quote attestation dstack_measurement acpi vm_shape dstack_app deb822 deb envelope bundle)
 cmake -S "$root" -B "$build" -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DMRFORGE_FUZZ=ON -DMRFORGE_SANITIZE=ON >/dev/null
 cmake --build "$build" -j"$(nproc)" --target "${targets[@]/#/fuzz_}"
