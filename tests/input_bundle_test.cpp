@@ -88,6 +88,16 @@ size_t blob_count(const std::string &store) {
   return static_cast<size_t>(std::distance(fs::directory_iterator(store + "/sha256"), fs::directory_iterator()));
 }
 
+// The bundle entries of a lock's one source: its InRelease and indexes, under SUITE/DATE.
+std::vector<std::string> metadata_entries(const nlohmann::json &lock) {
+  REQUIRE(lock["sources"].size() == 1);
+  const nlohmann::json &source = lock["sources"][0];
+  std::string folder = "sources/bookworm/" + source["date"].get<std::string>() + "/dists/bookworm/";
+  std::vector<std::string> out{folder + "InRelease"};
+  for (const auto &i : source["indexes"]) out.push_back(folder + i["path"].get<std::string>());
+  return out;
+}
+
 ShellResult import_into(const std::string &store, const std::string &recipe, const std::string &bundle) {
   return run_mrforge_cli({"fetch", "--store", store, recipe, "--import", bundle});
 }
@@ -104,10 +114,14 @@ TEST_CASE("An exported bundle is byte-identical every time and rebuilds the same
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   nlohmann::json j = nlohmann::json::parse(r.out);
+  nlohmann::json lock = nlohmann::json::parse(read_text(recipe + ".lock"));
+  std::vector<std::string> metadata = metadata_entries(lock);
+  const size_t stored = 3 + metadata.size(); // packages, InRelease, indexes
   CHECK(j["downloaded"] == 3);
-  CHECK(j["bundle"]["entries"] == 4); // three packages and greeting.txt
+  CHECK(j["bundle"]["entries"] == stored + 1); // and greeting.txt
   CHECK(j["bundle"]["sha256"] == sha256sum_of(work / "a.tar"));
-  CHECK(r.err.find("bundle " + work / "a.tar" + ": writing 4 entries") != std::string::npos);
+  CHECK(r.err.find("bundle " + work / "a.tar" + ": writing " + std::to_string(stored + 1) + " entries") !=
+        std::string::npos);
 
   // Again from another store (downloaded afresh), another working directory, umask, TZ and locale.
   r = run_shell("cd / && umask 077 && TZ=Asia/Tokyo LC_ALL=C " + shell_quote(MRFORGE_BINARY) +
@@ -118,11 +132,12 @@ TEST_CASE("An exported bundle is byte-identical every time and rebuilds the same
   CHECK(read_text(work / "a.tar") == read_text(work / "b.tar"));
 
   // The layout: index.json first, then the entries by name; owners, times and modes fixed.
-  CHECK(sh("tar -tf " + shell_quote(work / "a.tar")) == "index.json\n"
-                                                        "files/demo.yaml/greeting.txt\n"
-                                                        "sources/bookworm/pool/main/demo-data_2.0-1_all.deb\n"
-                                                        "sources/bookworm/pool/main/demo-hello_1.0-3_amd64.deb\n"
-                                                        "sources/bookworm/pool/main/libdemo1_1.2-1_amd64.deb\n");
+  std::string names = "index.json\nfiles/demo.yaml/greeting.txt\n";
+  for (const std::string &m : metadata) names += m + "\n";
+  names += "sources/bookworm/pool/main/demo-data_2.0-1_all.deb\n"
+           "sources/bookworm/pool/main/demo-hello_1.0-3_amd64.deb\n"
+           "sources/bookworm/pool/main/libdemo1_1.2-1_amd64.deb\n";
+  CHECK(sh("tar -tf " + shell_quote(work / "a.tar")) == names);
   std::string listing = sh("TZ=UTC tar -tvf " + shell_quote(work / "a.tar") + " --numeric-owner");
   for (size_t at = 0, end; (end = listing.find('\n', at)) != std::string::npos; at = end + 1) {
     std::string line = listing.substr(at, end - at);
@@ -130,19 +145,30 @@ TEST_CASE("An exported bundle is byte-identical every time and rebuilds the same
     CHECK(line.rfind("-rw-r--r-- 0/0 ", 0) == 0);
     CHECK(line.find(" 1970-01-01 00:00 ") != std::string::npos);
   }
-  nlohmann::json index = nlohmann::json::parse(sh("tar -xOf " + shell_quote(work / "a.tar") + " index.json"));
+  // The signed InRelease and the indexes are the repository's own bytes.
+  auto member = [&](const std::string &name) { return sh("tar -xOf " + shell_quote(work / "a.tar") + " " + name); };
+  CHECK(member(metadata[0]) == read_text(repo.dir / "repo/dists/bookworm/InRelease"));
+  for (size_t i = 1; i < metadata.size(); ++i)
+    CHECK(member(metadata[i]) ==
+          read_text(repo.dir /
+                    ("repo/dists/bookworm/" + lock["sources"][0]["indexes"][i - 1]["path"].get<std::string>())));
+  nlohmann::json index = nlohmann::json::parse(member("index.json"));
   CHECK(index["bundleVersion"] == 1);
   REQUIRE(index["recipes"].size() == 1);
   CHECK(index["recipes"][0]["id"] == "demo.yaml");
   CHECK(index["recipes"][0]["lock"] == "demo.yaml.lock");
   CHECK(index["recipes"][0]["lock_sha256"] == sha256sum_of(recipe + ".lock"));
-  nlohmann::json lock = nlohmann::json::parse(read_text(recipe + ".lock"));
-  REQUIRE(index["entries"].size() == 4);
+  REQUIRE(index["entries"].size() == stored + 1);
   CHECK(index["entries"][0] == nlohmann::json{{"kind", "file"},
                                               {"name", "files/demo.yaml/greeting.txt"},
                                               {"recipes", {"demo.yaml"}},
                                               {"sha256", sha256sum_of(work / "app/greeting.txt")},
                                               {"size", 22}});
+  CHECK(index["entries"][1] == nlohmann::json{{"kind", "inrelease"},
+                                              {"name", metadata[0]},
+                                              {"recipes", {"demo.yaml"}},
+                                              {"sha256", lock["sources"][0]["inrelease_sha256"]},
+                                              {"size", lock["sources"][0]["inrelease_size"]}});
   for (const auto &p : lock["packages"]) {
     bool listed = false;
     for (const auto &e : index["entries"])
@@ -165,7 +191,7 @@ TEST_CASE("An exported bundle is byte-identical every time and rebuilds the same
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   j = nlohmann::json::parse(r.out);
-  CHECK(j["bundle"]["stored"] == 3);
+  CHECK(j["bundle"]["stored"] == stored);
   CHECK(j["bundle"]["files_checked"] == 1);
   CHECK(j["in_store"] == 3);
   CHECK(j["downloaded"] == 0);
@@ -173,7 +199,7 @@ TEST_CASE("An exported bundle is byte-identical every time and rebuilds the same
   // Importing again finds everything there.
   r = run_mrforge_cli({"fetch", "--json", "--offline", "--store", work / "store-c", copy, "--import", work / "b.tar"});
   REQUIRE(r.exit_code == 0);
-  CHECK(nlohmann::json::parse(r.out)["bundle"]["already_in_store"] == 3);
+  CHECK(nlohmann::json::parse(r.out)["bundle"]["already_in_store"] == stored);
 
   r = run_mrforge_cli({"build", "--offline", "--json", "--store", work / "store-c", copy, "-o", work / "out-c"});
   INFO(r.err);
@@ -195,6 +221,7 @@ TEST_CASE("A damaged, altered or foreign bundle is refused naming the entry, wit
   std::string bytes = read_text(bundle);
   std::string store = work / "store";
   const std::string lib_entry = "sources/bookworm/pool/main/libdemo1_1.2-1_amd64.deb";
+  const std::vector<std::string> metadata = metadata_entries(nlohmann::json::parse(read_text(recipe + ".lock")));
 
   SECTION("a flipped byte in a package") {
     std::string deb = read_text(repo.deb("libdemo1_1.2-1_amd64.deb"));
@@ -208,6 +235,18 @@ TEST_CASE("A damaged, altered or foreign bundle is refused naming the entry, wit
     CHECK(r.err.find("package libdemo1 1.2-1 (amd64)") != std::string::npos);
     CHECK(r.err.find("the lock pins " + sha256sum_of(repo.deb("libdemo1_1.2-1_amd64.deb"))) != std::string::npos);
     CHECK_FALSE(builder::Store(store).contains(sha256sum_of(repo.deb("libdemo1_1.2-1_amd64.deb"))));
+  }
+  SECTION("a flipped byte in the signed InRelease") {
+    std::string inrelease = read_text(repo.dir / "repo/dists/bookworm/InRelease");
+    size_t at = bytes.find(inrelease);
+    REQUIRE(at != std::string::npos);
+    bytes[at + inrelease.find("SHA256:")] = 's';
+    write_text(bundle, bytes);
+    r = import_into(store, recipe, bundle);
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("entry '" + metadata[0] + "'") != std::string::npos);
+    CHECK(r.err.find("InRelease of bookworm") != std::string::npos);
+    CHECK(blob_count(store) == 0);
   }
   SECTION("truncated inside a package") {
     std::string deb = read_text(repo.deb("libdemo1_1.2-1_amd64.deb"));
@@ -229,7 +268,7 @@ TEST_CASE("A damaged, altered or foreign bundle is refused naming the entry, wit
     CHECK(r.err.find("entry 'sources/bookworm/pool/main/evil.deb'") != std::string::npos);
     CHECK(r.err.find("is not in the index") != std::string::npos);
     // The locked entries before it were verified and stored; the stranger was not.
-    CHECK(blob_count(store) == 3);
+    CHECK(blob_count(store) == 3 + metadata.size());
   }
   SECTION("an entry twice") {
     fs::create_directories(work / "extra/sources/bookworm/pool/main");
@@ -299,8 +338,15 @@ TEST_CASE("A bundle cut at any point is refused or complete, and the store holds
   REQUIRE(run_mrforge_cli({"fetch", "--store", work / "store-a", recipe, "--export", work / "b.tar"}).exit_code == 0);
   std::string bytes = read_text(work / "b.tar");
   builder::Recipe r = builder::load_recipe(recipe);
-  builder::BundlePlan plan = builder::plan_bundle(
-      {builder::bundle_recipe("demo.yaml", "demo.yaml", r, builder::read_lock(builder::lock_path_for(recipe)))});
+  builder::Lock lock = builder::read_lock(builder::lock_path_for(recipe));
+  builder::BundlePlan plan = builder::plan_bundle({builder::bundle_recipe("demo.yaml", "demo.yaml", r, lock)});
+  const size_t stored = 3 + 1 + lock.sources.at(0).indexes.size();
+  // A lock made before the InRelease size was recorded cannot be bundled: re-lock.
+  builder::Lock old = lock;
+  old.sources.at(0).inrelease_size = 0;
+  CHECK_THROWS_WITH(builder::plan_bundle({builder::bundle_recipe("demo.yaml", "demo.yaml", r, old)}),
+                    Catch::Contains("source bookworm: the lock records no InRelease size") &&
+                        Catch::Contains("re-lock with `mrforge lock`"));
   // The end of the last entry's data: a cut after it loses only the end-of-archive blocks.
   std::string last = read_text(repo.deb("libdemo1_1.2-1_amd64.deb"));
   size_t complete = bytes.find(last) + last.size();
@@ -316,7 +362,7 @@ TEST_CASE("A bundle cut at any point is refused or complete, and the store holds
     try {
       builder::BundleReport report = builder::import_bundle(plan, s, work / "cut.tar", {});
       CHECK(cut >= complete);
-      CHECK(report.stored == 3);
+      CHECK(report.stored == stored);
     } catch (const InputError &e) {
       CHECK(std::string(e.what()).find(work / "cut.tar") != std::string::npos);
       ++refused;
@@ -347,7 +393,12 @@ TEST_CASE("A DstackApp bundle holds each service's inputs once, and the app buil
   nlohmann::json j = nlohmann::json::parse(r.out);
   CHECK(j["app"] == "bundled");
   CHECK(j["services"].size() == 2);
-  CHECK(j["bundle"]["entries"] == 5); // three packages (libdemo1 once) and two greetings
+  // Three packages (libdemo1 once), the InRelease and indexes (both services were locked against
+  // the same InRelease: once), and two greetings.
+  const std::vector<std::string> metadata =
+      metadata_entries(nlohmann::json::parse(read_text(work / "app/web/web.yaml.lock")));
+  CHECK(metadata == metadata_entries(nlohmann::json::parse(read_text(work / "app/worker/worker.yaml.lock"))));
+  CHECK(j["bundle"]["entries"] == 5 + metadata.size());
 
   nlohmann::json index = nlohmann::json::parse(sh("tar -xOf " + shell_quote(work / "app.tar") + " index.json"));
   REQUIRE(index["recipes"].size() == 2);
@@ -361,6 +412,7 @@ TEST_CASE("A DstackApp bundle holds each service's inputs once, and the app buil
   CHECK(entries["sources/bookworm/pool/main/demo-data_2.0-1_all.deb"] == nlohmann::json{"web"});
   CHECK(entries["files/web/greeting.txt"] == nlohmann::json{"web"});
   CHECK(entries["files/worker/greeting.txt"] == nlohmann::json{"worker"});
+  for (const std::string &m : metadata) CHECK(entries[m] == nlohmann::json{"web", "worker"});
 
   r = run_mrforge_cli({"build", "--offline", "--store", work / "store-a", app, "-o", work / "out-a"});
   INFO(r.err);
@@ -369,7 +421,7 @@ TEST_CASE("A DstackApp bundle holds each service's inputs once, and the app buil
   r = run_mrforge_cli({"fetch", "--json", "--store", work / "store-b", app, "--import", work / "app.tar"});
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
-  CHECK(nlohmann::json::parse(r.out)["bundle"]["stored"] == 3);
+  CHECK(nlohmann::json::parse(r.out)["bundle"]["stored"] == 3 + metadata.size());
   check_store_verified(work / "store-b");
   // One service's recipe alone is not what the app's bundle holds.
   r = run_mrforge_cli({"fetch", "--store", work / "store-c", work / "app/web/web.yaml", "--import", work / "app.tar"});

@@ -85,7 +85,49 @@ void add_entry(BundlePlan &plan, BundleEntry entry, const std::string &id) {
   std::sort(held.recipes.begin(), held.recipes.end());
 }
 
+// The folder of one source's signed metadata: SUITE/DATE (the InRelease's Date), so that two
+// recipes locked at different times keep both; a lock without a date names it by the InRelease's
+// digest instead.
+std::string metadata_folder(const LockedSource &s) {
+  return "sources/" + s.suite + "/" + (s.date.empty() ? "inrelease-" + s.inrelease_sha256.substr(0, 16) : s.date) +
+         "/dists/" + s.suite + "/";
+}
+
+void add_source_entries(BundlePlan &plan, const BundleRecipe &r) {
+  for (const LockedSource &s : r.lock.sources) {
+    std::string what = "InRelease of " + s.suite + " (" + (s.date.empty() ? "undated" : s.date) + ")";
+    if (s.inrelease_size == 0)
+      throw InputError(r.lock_path, "source " + s.suite +
+                                        ": the lock records no InRelease size (it was made by an older mrforge); "
+                                        "re-lock with `mrforge lock` before exporting or importing a bundle");
+    std::string folder = metadata_folder(s);
+    add_entry(plan,
+              {checked_entry_name(folder + "InRelease", what),
+               BundleEntryKind::inrelease,
+               s.inrelease_sha256,
+               s.inrelease_size,
+               {},
+               what,
+               {}},
+              r.id);
+    for (const LockedIndex &i : s.indexes) {
+      std::string index_what =
+          "index " + i.path + " of " + s.suite + " (" + (s.date.empty() ? "undated" : s.date) + ")";
+      add_entry(plan,
+                {checked_entry_name(folder + i.path, index_what),
+                 BundleEntryKind::index,
+                 i.sha256,
+                 i.size,
+                 {},
+                 index_what,
+                 {}},
+                r.id);
+    }
+  }
+}
+
 void add_recipe_entries(BundlePlan &plan, const BundleRecipe &r) {
+  add_source_entries(plan, r);
   for (const LockedPackage &p : r.lock.packages) {
     std::string what = "package " + p.name + " " + p.version + " (" + p.architecture + ")";
     std::string name = checked_entry_name("sources/" + suite_of(p) + "/" + p.filename, what);
@@ -383,6 +425,8 @@ const char *bundle_entry_kind_name(BundleEntryKind kind) {
   case BundleEntryKind::package: return "package";
   case BundleEntryKind::kernel: return "kernel";
   case BundleEntryKind::file: return "file";
+  case BundleEntryKind::inrelease: return "inrelease";
+  case BundleEntryKind::index: return "index";
   }
   return "unknown";
 }

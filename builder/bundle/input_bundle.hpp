@@ -1,24 +1,34 @@
 // Input bundles: every locked input of one or more recipes in one deterministic archive, so that an
-// auditor can rebuild offline after the mirrors have moved on (`mrforge fetch --export/--import`).
+// auditor can rebuild offline after the mirrors have moved on (`mrforge fetch --export/--import`):
+// the .debs, a guest's kernel package, the local files, and each Debian source's signed InRelease
+// and package indexes, against which the packages were locked (an auditor can check the
+// InRelease's signature and find each package's sha256 in the indexes).
 //
 // The archive is an uncompressed POSIX tar in write_tar's format (pax restricted: a pax header
 // only for names ustar cannot hold), every entry a regular file with mode 0644, uid/gid 0, no owner
 // names and mtime 0. `index.json` comes first, then every other entry in byte-wise name order:
 //
-//   index.json                                   the index (below)
-//   sources/SUITE/POOL-PATH                      each locked package, by its source's suite
-//   kernel/POOL-PATH                             a GuestImage's kernel package
-//   files/RECIPE-ID/PATH                         each local file (PATH relative to the recipe folder)
+//   index.json                                 the index (below)
+//   sources/SUITE/DATE/dists/SUITE/InRelease   each source's signed InRelease as locked (DATE: its
+//   sources/SUITE/DATE/dists/SUITE/main/binary-amd64/Packages.xz   Date; "inrelease-" and 16 hex
+//                                              digits of its sha256 in a lock without one), and
+//                                              the package indexes the lock records
+//   sources/SUITE/POOL-PATH                    each locked package, by its source's suite
+//   kernel/POOL-PATH                           a GuestImage's kernel package
+//   files/RECIPE-ID/PATH                       each local file (PATH relative to the recipe folder)
 //
 // index.json (sorted keys, two-space indentation, final newline):
 //   {"bundleVersion": 1,
 //    "recipes": [{"id", "recipe" (the recipe file as named), "lock" (its lock file),
 //                 "lock_sha256" (of the lock file's bytes), "name" (the recipe's name)}],
-//    "entries": [{"name", "kind" ("package", "kernel" or "file"), "sha256", "size",
+//    "entries": [{"name", "kind" ("inrelease", "index", "package", "kernel" or "file"), "sha256", "size",
 //                 "recipes": [ids of the recipes that lock it]}]}
 // sorted by id and by name. A recipe's id is the DstackApp service it builds, or the recipe file's
 // name for a single recipe. An input several recipes lock (the same package in two services) is
 // stored once.
+//
+// sources/SUITE/ thus reads like a Debian mirror (dists/ under a date, pool/), and several recipes'
+// sources at different times stay apart.
 //
 // Import reads a bundle as untrusted: the index (first, at most limits::k_json_document) must equal
 // the index of the locks on disk; each entry must be one of them, once, a regular file of the
@@ -52,8 +62,9 @@ struct BundleRecipe {
 // same on every machine). Throws SystemError if the lock file is unreadable.
 BundleRecipe bundle_recipe(const std::string &id, const std::string &shown, const Recipe &recipe, Lock lock);
 
-enum class BundleEntryKind { package, kernel, file };
-const char *bundle_entry_kind_name(BundleEntryKind kind); // "package", "kernel", "file"
+enum class BundleEntryKind { package, kernel, file, inrelease, index };
+// "package", "kernel", "file", "inrelease", "index"
+const char *bundle_entry_kind_name(BundleEntryKind kind);
 
 struct BundleEntry {
   std::string name; // path in the archive
@@ -71,8 +82,9 @@ struct BundlePlan {
   std::map<std::string, BundleEntry> entries;
 };
 
-// Throws InputError when two recipes share an id, or lock different content under one entry name
-// (two repositories serving one suite with different files at the same pool path).
+// Throws InputError when two recipes share an id, when a lock records no InRelease size (made by an
+// older mrforge: re-lock), or when locks pin different content under one entry name (two
+// repositories serving one suite with different files at the same pool path).
 BundlePlan plan_bundle(std::vector<BundleRecipe> recipes);
 // The index.json bytes of the plan (see the top of this file).
 std::string bundle_index_json(const BundlePlan &plan);
@@ -90,14 +102,16 @@ struct BundleReport {
 
 // Writes the bundle to `output` (through OUTPUT.tmp-XXXXXX, renamed into place; an existing
 // regular file or symlink at `output` is replaced, anything else refused). Every entry's content is
-// read from the store (packages, kernel) or its recipe folder (local files) and its sha256 checked
+// read from the store (packages, kernel, InRelease, indexes) or its recipe folder (local files) and
+// its sha256 checked
 // while it is written: a store or folder that no longer holds the locked bytes is an InputError
 // naming the entry, and `output` is left as it was. Throws InputError / SystemError.
 BundleReport export_bundle(const BundlePlan &plan, const Store &store, const std::string &output,
                            const Progress &progress);
 
-// Verifies the bundle at `path` against `plan` (see the top of this file) and puts every package
-// and kernel it holds into the store; local files are only compared with their locks. A bundle
+// Verifies the bundle at `path` against `plan` (see the top of this file) and puts every package,
+// kernel, InRelease and index it holds into the store; local files are only compared with their
+// locks. A bundle
 // made from other locks, an entry that is unknown, repeated, missing, of another size or digest,
 // not a regular file, or a damaged or truncated archive is an InputError naming the bundle and
 // the entry; blobs verified before the error stay in the store, nothing unverified is stored.
