@@ -8,7 +8,6 @@
 #include <builder/bundle/input_bundle.hpp>
 #include <builder/recipe/inputs.hpp>
 
-#include <filesystem>
 #include <iostream>
 #include <memory>
 
@@ -113,7 +112,7 @@ int run_fetch(FetchCommandOptions o) {
   Json services = Json::array();
   bool app = builder::is_app_recipe(o.inputs.recipe);
   if (!app) {
-    std::string name = std::filesystem::path(o.inputs.recipe).filename().string();
+    std::string name = builder::recipe_file_id(o.inputs.recipe);
     targets.push_back({name, name, builder::load_recipe(o.inputs.recipe), ""});
   } else {
     // A DstackApp: each service's recipe, as `build` fetches them (pinned services are on disk).

@@ -105,8 +105,9 @@ void add_rebuild_command(CLI::App &app, Runner &run) {
       "read through libguestfs (LIBGUESTFS_BACKEND_SETTINGS=force_tcg without KVM; --no-guestfs compares bytes).\n"
       "With --envelope and --pub, the envelope's signature is checked and its subjects and statement must\n"
       "be exactly the rebuild's.\n"
+      "With --bundle FILE (the input bundle published with the image) nothing is downloaded.\n"
       "Example: mrforge rebuild recipes/debian-bookworm-tdx.yaml --against published/ \\\n"
-      "           --envelope published.intoto.json --pub ci.pub --debs /var/cache/apt/archives\n"
+      "           --envelope published.intoto.json --pub ci.pub --bundle inputs.tar\n"
       "Exit codes: 0 identical, 1 usage error, 2 bad input (recipe, lock, published directory, key), 3 internal\n"
       "error, 4 the rebuild differs or the envelope does not verify.");
   cmd->add_option("RECIPE", o->recipe, "Recipe file; its lock RECIPE.lock pins every input")
@@ -124,6 +125,10 @@ void add_rebuild_command(CLI::App &app, Runner &run) {
                   "Also fetch pinned packages from this mirror (tried first; repeatable), e.g. snapshot.debian.org");
   cmd->add_option("--debs", o->settings.debs_dir, "A directory of .deb files to take pinned packages from (by sha256)")
       ->check(CLI::ExistingDirectory);
+  cmd->add_option("--bundle", o->settings.bundle,
+                  "Take every input from this input bundle (`mrforge fetch --export`), verified against the lock; "
+                  "no network")
+      ->type_name("FILE");
   add_snapshot_options(cmd, o->settings.snapshot_service);
   cmd->add_option("--threads", o->threads, "Compression threads (default: all cores); never changes the bytes")
       ->check(CLI::Range(1, 256));

@@ -206,6 +206,13 @@ TEST_CASE("An exported bundle is byte-identical every time and rebuilds the same
   REQUIRE(r.exit_code == 0);
   CHECK(nlohmann::json::parse(r.out)["manifest_digest"] == manifest);
   CHECK(file_digests(work / "out-c") == file_digests(work / "out-a"));
+
+  // rebuild takes its fresh store's inputs from the bundle alone.
+  r = run_mrforge_cli({"rebuild", copy, "--against", work / "out-a", "--bundle", work / "b.tar", "--json"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(nlohmann::json::parse(r.out)["identical"] == true);
+  CHECK(r.err.find("bundle " + work / "b.tar" + ": verifying") != std::string::npos);
 }
 
 TEST_CASE("A damaged, altered or foreign bundle is refused naming the entry, with nothing unverified stored",
@@ -431,4 +438,8 @@ TEST_CASE("A DstackApp bundle holds each service's inputs once, and the app buil
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   CHECK(file_digests(work / "out-b") == file_digests(work / "out-a"));
+  r = run_mrforge_cli({"rebuild", app, "--against", work / "out-a", "--bundle", work / "app.tar", "--json"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(nlohmann::json::parse(r.out)["identical"] == true);
 }

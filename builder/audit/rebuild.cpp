@@ -4,6 +4,7 @@
 #include <builder/audit/rebuild.hpp>
 #include <builder/build/guest_build.hpp>
 #include <builder/build/oci_build.hpp>
+#include <builder/bundle/input_bundle.hpp>
 #include <builder/system/http_fetch.hpp>
 #include <builder/system/output_dir.hpp>
 #include <builder/system/store.hpp>
@@ -110,15 +111,26 @@ RebuildResult rebuild_in(const std::string &name, const std::string &path, const
   return result;
 }
 
-// The recipe's lock, as it is, and its inputs fetched into `store`.
-Lock frozen_inputs(const Recipe &recipe, const RebuildSettings &settings, Fetcher &fetcher, Store &store) {
-  CurrentLock current = current_lock(recipe, LockMode::frozen, fetcher, {}, settings.progress);
+// The recipe's lock, as it is.
+Lock frozen_lock(const Recipe &recipe, const RebuildSettings &settings, Fetcher &fetcher) {
+  return current_lock(recipe, LockMode::frozen, fetcher, {}, settings.progress).lock;
+}
+
+// With settings.bundle: the bundle of these recipes' locks, verified into `store`.
+void import_bundle_of(std::vector<BundleRecipe> recipes, const RebuildSettings &settings, Store &store) {
+  if (!settings.bundle.empty())
+    import_bundle(plan_bundle(std::move(recipes)), store, settings.bundle, settings.progress);
+}
+
+// A lock's inputs fetched into `store` (with a bundle, already there: offline).
+void fetch_locked(const Lock &lock, const Recipe &recipe, const RebuildSettings &settings, Fetcher &fetcher,
+                  Store &store) {
   FetchOptions fetch;
   fetch.mirrors = settings.mirrors;
   fetch.debs_dir = settings.debs_dir;
   fetch.snapshot_service = settings.snapshot_service;
-  fetch_inputs(current.lock, recipe, store, fetcher, fetch, settings.progress);
-  return current.lock;
+  fetch.offline = !settings.bundle.empty();
+  fetch_inputs(lock, recipe, store, fetcher, fetch, settings.progress);
 }
 
 BuildSettings build_settings(const RebuildSettings &settings, const std::string &out, int64_t epoch) {
@@ -149,7 +161,10 @@ RebuildResult rebuild_with(const std::string &name, const std::string &path, con
 RebuildResult rebuild_and_compare(const Recipe &recipe, const RebuildSettings &settings) {
   return rebuild_with(recipe.name, recipe.path, settings, [&](Store &store, const std::string &out) {
     Fetcher fetcher;
-    Lock lock = frozen_inputs(recipe, settings, fetcher, store);
+    Lock lock = frozen_lock(recipe, settings, fetcher);
+    import_bundle_of({bundle_recipe(recipe_file_id(recipe.path), recipe_file_id(recipe.path), recipe, lock)}, settings,
+                     store);
+    fetch_locked(lock, recipe, settings, fetcher, store);
     BuildSettings b = build_settings(settings, out, settings.source_date_epoch);
     if (recipe.guest)
       build_guest(recipe, lock, store, b);
@@ -163,15 +178,24 @@ RebuildResult rebuild_app_and_compare(const AppRecipe &app, const RebuildSetting
     Fetcher fetcher;
     std::vector<Lock> locks;
     locks.reserve(app.services.size());
-    std::vector<AppServiceInputs> inputs;
+    std::vector<BundleRecipe> bundled;
     for (const AppServiceSpec &svc : app.services) {
-      if (svc.source == AppServiceSource::oci_layout) { // its layout is read and verified again by build_app
+      if (svc.source == AppServiceSource::oci_layout) continue; // read and verified again by build_app
+      locks.push_back(frozen_lock(svc.recipe, settings, fetcher));
+      bundled.push_back(bundle_recipe(svc.name, svc.recipe_path, svc.recipe, locks.back()));
+    }
+    import_bundle_of(std::move(bundled), settings, store);
+    std::vector<AppServiceInputs> inputs;
+    size_t next = 0;
+    for (const AppServiceSpec &svc : app.services) {
+      if (svc.source == AppServiceSource::oci_layout) {
         inputs.push_back({});
         continue;
       }
-      locks.push_back(frozen_inputs(svc.recipe, settings, fetcher, store));
+      const Lock &lock = locks[next++];
+      fetch_locked(lock, svc.recipe, settings, fetcher, store);
       const char *env = settings.source_date_epoch_env ? settings.source_date_epoch_env->c_str() : nullptr;
-      inputs.push_back({&locks.back(), &store, resolve_source_date_epoch(svc.recipe, env)});
+      inputs.push_back({&lock, &store, resolve_source_date_epoch(svc.recipe, env)});
     }
     build_app(app, inputs, build_settings(settings, out, 0));
   });

@@ -24,6 +24,9 @@ struct RebuildSettings {
   bool keep = false;      // keep work_dir's rebuilt output (reported in the result)
   std::vector<std::string> mirrors;
   std::string debs_dir;
+  // An input bundle (`mrforge fetch --export`) imported into the fresh store first, verified against
+  // the locks; the inputs are then taken from the store only (offline). Empty: none.
+  std::string bundle;
   std::string snapshot_service = debian::k_snapshot_service; // empty: never ask it
   int64_t source_date_epoch = 0;
   std::optional<std::string> source_date_epoch_env; // DstackApp: SOURCE_DATE_EPOCH if set (else each service's recipe)

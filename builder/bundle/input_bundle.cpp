@@ -431,6 +431,11 @@ const char *bundle_entry_kind_name(BundleEntryKind kind) {
   return "unknown";
 }
 
+std::string recipe_file_id(const std::string &recipe_path) {
+  size_t slash = recipe_path.rfind('/');
+  return slash == std::string::npos ? recipe_path : recipe_path.substr(slash + 1);
+}
+
 BundleRecipe bundle_recipe(const std::string &id, const std::string &shown, const Recipe &recipe, Lock lock) {
   BundleRecipe r;
   r.id = id;

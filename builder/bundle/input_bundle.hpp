@@ -57,6 +57,10 @@ struct BundleRecipe {
   Lock lock;
 };
 
+// The id (and shown name) of a recipe the user names directly, not through a DstackApp: its file
+// name. A DstackApp's service is known by the service's name, shown as the app writes its recipe.
+std::string recipe_file_id(const std::string &recipe_path);
+
 // Reads and hashes the lock file of `recipe` (lock_path_for) and pairs it with `lock`, the lock
 // the inputs were fetched from; `shown` is the recipe file as the index names it (relative, the
 // same on every machine). Throws SystemError if the lock file is unreadable.
