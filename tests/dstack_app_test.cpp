@@ -493,13 +493,6 @@ void fetch_app_inputs(const std::string &examples, const std::string &store,
   }
 }
 
-std::map<std::string, std::string> file_digests(const std::string &dir) {
-  std::map<std::string, std::string> out;
-  for (const auto &e : fs::recursive_directory_iterator(dir))
-    if (e.is_regular_file()) out[fs::relative(e.path(), dir).string()] = sha256_of_file(e.path().string());
-  return out;
-}
-
 // A key pair WORK/ci.key and WORK/ci.pub, `out` signed with it (OUT.intoto.json), and
 // verify-signature of that envelope against `artifacts` (another build of the same app).
 ShellResult sign_and_verify(const std::string &work, const std::string &out, const std::string &artifacts) {

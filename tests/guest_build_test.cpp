@@ -24,16 +24,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::map<std::string, std::string> file_digests(const std::string &dir) {
-  std::map<std::string, std::string> out;
-  for (const auto &e : fs::recursive_directory_iterator(dir)) {
-    if (!e.is_regular_file()) continue;
-    ShellResult r = run_shell("sha256sum " + shell_quote(e.path().string()));
-    out[fs::relative(e.path(), dir).string()] = r.out.substr(0, 64);
-  }
-  return out;
-}
-
 nlohmann::json parse_json(const std::string &text) { return nlohmann::json::parse(text); }
 
 std::map<std::string, bool> cached_steps(const nlohmann::json &j) {

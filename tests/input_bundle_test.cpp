@@ -25,27 +25,12 @@ using namespace mrforge::test;
 
 namespace {
 
-// A signed repository of three packages (demo-hello needs libdemo1 and demo-data), served on loopback.
+// A signed repository of the three demo packages (demo-hello needs libdemo1 and demo-data), served
+// on loopback.
 struct Repo {
   TempDir dir{"bundle-repo"};
-  std::unique_ptr<AptRepo> repo;
-  std::string url;
-
-  Repo() {
-    repo = std::make_unique<AptRepo>(dir / "repo");
-    DebSpec lib{"libdemo1", "1.2-1"};
-    lib.files = {{"usr/lib/libdemo.so.1", "library bytes\n", 0644}};
-    DebSpec data{"demo-data", "2.0-1", "all"};
-    data.files = {{"usr/share/demo/words", "alpha\nbeta\n", 0644}};
-    DebSpec hello{"demo-hello", "1.0-3"};
-    hello.depends = "libdemo1 (>= 1.0), demo-data";
-    hello.files = {{"usr/bin/demo-hello", "#!/bin/sh\necho hello\n", 0755}};
-    repo->build_deb(lib);
-    repo->build_deb(data);
-    repo->build_deb(hello);
-    repo->publish();
-    url = repo->serve();
-  }
+  std::unique_ptr<AptRepo> repo = demo_repository(dir / "repo");
+  std::string url = repo->serve();
 
   std::string deb(const std::string &file) const { return dir / ("repo/pool/main/" + file); }
 
@@ -63,15 +48,6 @@ struct Repo {
     return path;
   }
 };
-
-std::map<std::string, std::string> file_digests(const std::string &dir) {
-  std::map<std::string, std::string> out;
-  for (const auto &e : fs::recursive_directory_iterator(dir))
-    if (e.is_regular_file())
-      out[fs::relative(e.path(), dir).string()] =
-          builder::digest_file(e.path().string(), limits::k_artifact).sha256_hex;
-  return out;
-}
 
 // Every blob of the store holds the bytes its name says, and no temporary file is left.
 void check_store_verified(const std::string &store) {
@@ -98,6 +74,25 @@ std::vector<std::string> metadata_entries(const nlohmann::json &lock) {
   return out;
 }
 
+// The recipe folder WORK/app (demo.yaml, locked) using the repository, its inputs fetched into
+// WORK/store-a and exported to WORK/a.tar; `exported` is that `fetch --json ... --export` run.
+struct Exported {
+  Repo repo;
+  TempDir work;
+  std::string recipe;
+  std::string bundle;
+  ShellResult exported;
+
+  explicit Exported(const std::string &hint) : work(hint) {
+    recipe = repo.recipe(work / "app", "demo", "[demo-hello]");
+    REQUIRE(run_mrforge_cli({"lock", recipe}).exit_code == 0);
+    bundle = work / "a.tar";
+    exported = run_mrforge_cli({"fetch", "--json", "--store", work / "store-a", recipe, "--export", bundle});
+    INFO(exported.err);
+    REQUIRE(exported.exit_code == 0);
+  }
+};
+
 ShellResult import_into(const std::string &store, const std::string &recipe, const std::string &bundle) {
   return run_mrforge_cli({"fetch", "--store", store, recipe, "--import", bundle});
 }
@@ -106,13 +101,11 @@ ShellResult import_into(const std::string &store, const std::string &recipe, con
 
 TEST_CASE("An exported bundle is byte-identical every time and rebuilds the same image offline from nothing else",
           "[bundle][repo]") {
-  Repo repo;
-  TempDir work("bundle");
-  std::string recipe = repo.recipe(work / "app", "demo", "[demo-hello]");
-  REQUIRE(run_mrforge_cli({"lock", recipe}).exit_code == 0);
-  ShellResult r = run_mrforge_cli({"fetch", "--json", "--store", work / "store-a", recipe, "--export", work / "a.tar"});
-  INFO(r.err);
-  REQUIRE(r.exit_code == 0);
+  Exported ex("bundle");
+  Repo &repo = ex.repo;
+  const TempDir &work = ex.work;
+  const std::string &recipe = ex.recipe;
+  ShellResult r = ex.exported;
   nlohmann::json j = nlohmann::json::parse(r.out);
   nlohmann::json lock = nlohmann::json::parse(read_text(recipe + ".lock"));
   std::vector<std::string> metadata = metadata_entries(lock);
@@ -217,14 +210,12 @@ TEST_CASE("An exported bundle is byte-identical every time and rebuilds the same
 
 TEST_CASE("A damaged, altered or foreign bundle is refused naming the entry, with nothing unverified stored",
           "[bundle][repo]") {
-  Repo repo;
-  TempDir work("bundle-bad");
-  std::string recipe = repo.recipe(work / "app", "demo", "[demo-hello]");
-  REQUIRE(run_mrforge_cli({"lock", recipe}).exit_code == 0);
-  std::string bundle = work / "b.tar";
-  ShellResult r = run_mrforge_cli({"fetch", "--store", work / "store-a", recipe, "--export", bundle});
-  INFO(r.err);
-  REQUIRE(r.exit_code == 0);
+  Exported ex("bundle-bad");
+  Repo &repo = ex.repo;
+  const TempDir &work = ex.work;
+  const std::string &recipe = ex.recipe;
+  const std::string &bundle = ex.bundle;
+  ShellResult r;
   std::string bytes = read_text(bundle);
   std::string store = work / "store";
   const std::string lib_entry = "sources/bookworm/pool/main/libdemo1_1.2-1_amd64.deb";
@@ -338,12 +329,11 @@ TEST_CASE("A damaged, altered or foreign bundle is refused naming the entry, wit
 
 TEST_CASE("A bundle cut at any point is refused or complete, and the store holds only verified blobs",
           "[bundle][repo]") {
-  Repo repo;
-  TempDir work("bundle-cut");
-  std::string recipe = repo.recipe(work / "app", "demo", "[demo-hello]");
-  REQUIRE(run_mrforge_cli({"lock", recipe}).exit_code == 0);
-  REQUIRE(run_mrforge_cli({"fetch", "--store", work / "store-a", recipe, "--export", work / "b.tar"}).exit_code == 0);
-  std::string bytes = read_text(work / "b.tar");
+  Exported ex("bundle-cut");
+  const Repo &repo = ex.repo;
+  const TempDir &work = ex.work;
+  const std::string &recipe = ex.recipe;
+  std::string bytes = read_text(ex.bundle);
   builder::Recipe r = builder::load_recipe(recipe);
   builder::Lock lock = builder::read_lock(builder::lock_path_for(recipe));
   builder::BundlePlan plan = builder::plan_bundle({builder::bundle_recipe("demo.yaml", "demo.yaml", r, lock)});

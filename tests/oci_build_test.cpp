@@ -23,16 +23,6 @@ using namespace mrforge::test;
 
 namespace {
 
-// Every file below `dir` (relative path -> sha256), to compare two outputs byte for byte.
-std::map<std::string, std::string> file_digests(const std::string &dir) {
-  std::map<std::string, std::string> out;
-  for (const auto &e : fs::recursive_directory_iterator(dir))
-    if (e.is_regular_file())
-      out[fs::relative(e.path(), dir).string()] =
-          builder::digest_file(e.path().string(), limits::k_artifact).sha256_hex;
-  return out;
-}
-
 // A .deb written with libarchive so that its data.tar can hold what dpkg-deb would never make.
 struct CraftedEntry {
   std::string path;
@@ -104,35 +94,10 @@ void write_crafted_deb(const std::string &path, const std::string &name, const s
   REQUIRE(archive_write_close(a.get()) == ARCHIVE_OK);
 }
 
-DebSpec spec(const std::string &name, const std::string &version, const std::string &arch = "amd64") {
-  DebSpec s;
-  s.name = name;
-  s.version = version;
-  s.architecture = arch;
-  return s;
-}
-
 struct Repo {
   TempDir dir{"repo"};
-  std::unique_ptr<AptRepo> repo;
-  std::string url;
-
-  Repo() {
-    repo = std::make_unique<AptRepo>(dir / "repo");
-    DebSpec lib = spec("libdemo1", "1.2-1");
-    lib.files = {{"usr/lib/libdemo.so.1", "library bytes\n", 0644}};
-    DebSpec data = spec("demo-data", "2.0-1", "all");
-    data.provides = "demo-data-virtual";
-    data.files = {{"usr/share/demo/words", "alpha\nbeta\n", 0644}};
-    DebSpec hello = spec("demo-hello", "1.0-3");
-    hello.depends = "libdemo1 (>= 1.0), demo-data-alt | demo-data-virtual";
-    hello.files = {{"usr/bin/demo-hello", "#!/bin/sh\necho hello\n", 0755}};
-    repo->build_deb(lib);
-    repo->build_deb(data);
-    repo->build_deb(hello);
-    repo->publish();
-    url = repo->serve();
-  }
+  std::unique_ptr<AptRepo> repo = demo_repository(dir / "repo");
+  std::string url = repo->serve();
 
   // A recipe folder using the repository, with a local file.
   std::string recipe(const std::string &folder, const std::string &packages, const std::string &extra = "") const {

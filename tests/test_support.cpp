@@ -1,5 +1,7 @@
 #include "test_support.hpp"
 
+#include <builder/system/store.hpp>
+
 #include <measure/documents/profile_yaml.hpp>
 #include <measure/util/mapped_file.hpp>
 
@@ -160,6 +162,15 @@ std::string sh(const std::string &command, int status) {
   return r.out;
 }
 std::string sha256sum_of(const std::string &path) { return sh("sha256sum " + shell_quote(path)).substr(0, 64); }
+
+std::map<std::string, std::string> file_digests(const std::string &dir) {
+  std::map<std::string, std::string> out;
+  for (const auto &e : std::filesystem::recursive_directory_iterator(dir))
+    if (e.is_regular_file())
+      out[std::filesystem::relative(e.path(), dir).string()] =
+          builder::digest_file(e.path().string(), limits::k_artifact).sha256_hex;
+  return out;
+}
 ShellResult run_mrforge_cli(const std::vector<std::string> &args, const std::string &prefix) {
   std::string cmd = prefix.empty() ? std::string() : prefix + " ";
   cmd += shell_quote(MRFORGE_BINARY);

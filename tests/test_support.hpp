@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -73,6 +74,8 @@ ShellResult run_shell(const std::string &command);
 std::string sh(const std::string &command, int status = 0);
 // sha256sum(1)'s lower-case hex digest of a file (REQUIREd to succeed).
 std::string sha256sum_of(const std::string &path);
+// Every file below `dir` (relative path -> sha256), to compare two outputs byte for byte.
+std::map<std::string, std::string> file_digests(const std::string &dir);
 // Runs the mrforge binary under test with these arguments (each quoted), optionally prefixed by
 // shell text (e.g. "cd /x && umask 077 && TZ=Asia/Tokyo").
 ShellResult run_mrforge_cli(const std::vector<std::string> &args, const std::string &prefix = "");

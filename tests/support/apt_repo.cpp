@@ -250,4 +250,22 @@ std::string AptRepo::serve() {
   return m_url;
 }
 
+std::unique_ptr<AptRepo> demo_repository(const std::string &dir) {
+  auto repo = std::make_unique<AptRepo>(dir);
+  DebSpec lib{"libdemo1", "1.2-1", "amd64"};
+  lib.files = {{"usr/lib/libdemo.so.1", "library bytes\n", 0644}};
+  DebSpec data{"demo-data", "2.0-1", "all"};
+  data.provides = "demo-data-virtual";
+  data.files = {{"usr/share/demo/words", "alpha\nbeta\n", 0644}};
+  DebSpec hello{"demo-hello", "1.0-3", "amd64"};
+  hello.depends = "libdemo1 (>= 1.0), demo-data-alt | demo-data-virtual";
+  hello.files = {{"usr/bin/demo-hello", "#!/bin/sh\necho hello\n", 0755}};
+  repo->build_deb(lib);
+  repo->build_deb(data);
+  repo->build_deb(hello);
+  repo->publish();
+  repo->serve();
+  return repo;
+}
+
 } // namespace mrforge::test

@@ -13,6 +13,7 @@
 #include <builder/system/subprocess.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -35,6 +36,14 @@ struct DebSpec {
   std::string multi_arch = {};               // optional Multi-Arch field
   bool essential = false;                    // writes "Essential: yes"
 };
+
+class AptRepo;
+
+// The repository the OCI image and input bundle tests build from, in `dir`, published (bookworm,
+// main) and served (serve() returns its URL): libdemo1 1.2-1 (amd64, a library), demo-data 2.0-1
+// (all; provides demo-data-virtual) and demo-hello 1.0-3 (amd64; depends on libdemo1 (>= 1.0)
+// and demo-data-alt | demo-data-virtual, so that the resolver takes demo-data through Provides).
+std::unique_ptr<AptRepo> demo_repository(const std::string &dir);
 
 class AptRepo {
 public:
