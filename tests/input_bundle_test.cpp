@@ -433,3 +433,71 @@ TEST_CASE("A DstackApp bundle holds each service's inputs once, and the app buil
   REQUIRE(r.exit_code == 0);
   CHECK(nlohmann::json::parse(r.out)["identical"] == true);
 }
+
+TEST_CASE("A GuestImage's kernel package travels in the bundle under kernel/ and returns to the store", "[bundle]") {
+  TempDir work("bundle-kernel");
+  // A lock as a GuestImage recipe's: a package, the kernel .deb of its pin and a local file, with
+  // the blobs in a store (their bytes stand in for real packages: only digests matter here).
+  write_text(work / "recipe/init", "#!/bin/sh\nexec /bin/sh\n");
+  write_text(work / "package.deb", "package bytes\n");
+  write_text(work / "kernel.deb", std::string(40000, 'k'));
+  builder::Store store(work / "store-a");
+  builder::Lock lock;
+  lock.recipe_name = "guest";
+  lock.packages.push_back({"busybox-static",
+                           "1:1.35.0-4",
+                           "amd64",
+                           14,
+                           sha256sum_of(work / "package.deb"),
+                           "pool/main/b/busybox/busybox-static_1.35.0-4_amd64.deb",
+                           "bookworm/main",
+                           "requested",
+                           {"initramfs"}});
+  builder::LockedKernel kernel;
+  kernel.package = "linux-image-6.12";
+  kernel.version = "6.12.117-1";
+  kernel.architecture = "amd64";
+  kernel.filename = "pool/updates/main/l/linux-signed/linux-image-6.12_6.12.117-1_amd64.deb";
+  kernel.size = 40000;
+  kernel.sha256 = sha256sum_of(work / "kernel.deb");
+  lock.kernel = kernel;
+  lock.files.push_back({"init", sha256sum_of(work / "recipe/init"), fs::file_size(work / "recipe/init")});
+  store.add_file(work / "package.deb", lock.packages[0].sha256, 14, "package");
+  store.add_file(work / "kernel.deb", kernel.sha256, kernel.size, "kernel");
+  write_text(work / "recipe/guest.yaml.lock", "{}\n"); // the lock file whose sha256 the index records
+  builder::BundleRecipe r;
+  r.id = r.recipe = "guest.yaml";
+  r.recipe_dir = work / "recipe";
+  r.lock_path = work / "recipe/guest.yaml.lock";
+  r.lock_sha256 = sha256sum_of(r.lock_path);
+  r.lock = lock;
+  builder::BundlePlan plan = builder::plan_bundle({r});
+  REQUIRE(plan.entries.size() == 3);
+  const builder::BundleEntry &k = plan.entries.at("kernel/" + kernel.filename);
+  CHECK(k.kind == builder::BundleEntryKind::kernel);
+  CHECK(k.what == "kernel linux-image-6.12 6.12.117-1 (amd64)");
+  CHECK(plan.entries.count("files/guest.yaml/init") == 1);
+
+  builder::BundleReport out = builder::export_bundle(plan, store, work / "guest.tar", {});
+  CHECK(out.entries == 3);
+  CHECK(out.sha256 == sha256sum_of(work / "guest.tar"));
+  CHECK(sh("tar -xOf " + shell_quote(work / "guest.tar") + " " + shell_quote("kernel/" + kernel.filename)) ==
+        std::string(40000, 'k'));
+  builder::Store fresh(work / "store-b");
+  builder::BundleReport in = builder::import_bundle(plan, fresh, work / "guest.tar", {});
+  CHECK(in.stored == 2);
+  CHECK(in.files_checked == 1);
+  CHECK(fresh.contains(kernel.sha256));
+  check_store_verified(work / "store-b");
+
+  // Exporting again gives the same bytes; a store whose kernel copy rotted gives none.
+  builder::export_bundle(plan, store, work / "again.tar", {});
+  CHECK(read_text(work / "again.tar") == read_text(work / "guest.tar"));
+  std::string blob = store.path_of(kernel.sha256);
+  fs::permissions(blob, fs::perms::owner_write, fs::perm_options::add);
+  write_text(blob, std::string(39999, 'k') + "K");
+  CHECK_THROWS_WITH(builder::export_bundle(plan, store, work / "guest.tar", {}),
+                    Catch::Contains("kernel linux-image-6.12 6.12.117-1 (amd64)") &&
+                        Catch::Contains("delete it from the store and run `mrforge fetch` again"));
+  CHECK(read_text(work / "again.tar") == read_text(work / "guest.tar")); // the old bundle is intact
+}
