@@ -157,9 +157,10 @@ void add_fetch_command(CLI::App &app, Runner &run) {
               "serves is looked for in Debian's snapshot archive at the time the lock recorded (--snapshot URL);\n"
               "failing that, the error says how to supply it (--debs DIR, --mirror URL); nothing is ever substituted.\n"
               "A DstackApp recipe fetches each service's OciImage recipe inputs.\n"
-              "Input bundles: --export FILE then writes every locked input (packages, kernel, local files) and an\n"
-              "index to one deterministic tar; --import FILE verifies each entry's sha256 against the lock as it\n"
-              "is (never re-locked, never online) and fills the store, so that build and rebuild work offline.\n"
+              "Input bundles: --export FILE then writes every locked input (packages, kernel, signed InRelease and\n"
+              "indexes, local files) and an index to one deterministic tar; --import FILE verifies each entry's\n"
+              "sha256 against the lock as it is (never re-locked, never online) and fills the store, so that build\n"
+              "works offline (rebuild takes the bundle with --bundle FILE).\n"
               "Example: mrforge fetch --frozen examples/oci/hello.yaml --export hello-inputs.tar\n"
               "Exit codes: 0 ok, 1 usage error, 2 bad input (stale lock with --frozen, missing or wrong package,\n"
               "a bundle that is damaged, altered or made from another lock), 3 internal error.");
