@@ -279,7 +279,8 @@ public:
       return "from " + source.uri;
     } catch (const debian::UnusableReleaseError &e) {
       mirror_problem = e.what();
-    } catch (const NotFoundError &e) {
+    } catch (const SystemError &e) {
+      // Not served, unreachable or badly signed: the snapshot's copy is verified the same way.
       mirror_problem = e.what();
     }
     if (std::optional<std::string> snap = snapshot()) return "from " + *snap;
@@ -473,8 +474,12 @@ FetchReport fetch_inputs(const Lock &lock, const Recipe &recipe, Store &store, F
     };
     // The snapshot of the locked source served by the pin's mirror, if the recipe has one.
     SourceSite *s = nullptr;
-    for (auto &[suite, site] : sites)
-      if (site.locked().archive == debian::archive_of_mirror(k.mirror) && s == nullptr) s = &site;
+    const std::string kernel_archive = debian::archive_of_mirror(k.mirror);
+    for (auto &entry : sites)
+      if (entry.second.locked().archive == kernel_archive) {
+        s = &entry.second;
+        break;
+      }
     Fetched f = fetch_deb(deb, mirrors, s, store, fetcher, options, progress, counter);
     if (f == Fetched::downloaded || f == Fetched::from_snapshot) report.bytes_downloaded += k.size;
     report.kernel_deb = store.path_of(k.sha256);
