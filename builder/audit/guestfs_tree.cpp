@@ -1,3 +1,4 @@
+#include <builder/audit/guestfs_library.hpp>
 #include <builder/audit/guestfs_tree.hpp>
 #include <builder/system/utf8_locale.hpp>
 
@@ -9,7 +10,6 @@
 
 #include <archive.h>
 #include <archive_entry.h>
-#include <guestfs.h>
 
 #include <algorithm>
 #include <chrono>
@@ -177,7 +177,7 @@ namespace {
 using Progress = std::function<void(const std::string &)>;
 
 struct GuestfsCloser {
-  void operator()(guestfs_h *g) const { guestfs_close(g); }
+  void operator()(guestfs_h *g) const { guestfs_library().close(g); }
 };
 using Handle = std::unique_ptr<guestfs_h, GuestfsCloser>;
 
@@ -202,7 +202,7 @@ struct StringList {
 // libguestfs's last error on one line (its launch errors carry a paragraph of advice about
 // LIBGUESTFS_DEBUG after the first line; mount errors carry the tool's multi-line output).
 std::string last_error(guestfs_h *g) {
-  const char *m = guestfs_last_error(g);
+  const char *m = guestfs_library().last_error(g);
   std::string text = m != nullptr ? m : "unknown libguestfs error";
   if (text.rfind("guestfs_launch failed", 0) == 0) text = text.substr(0, text.find('\n'));
   std::string out;
@@ -246,26 +246,26 @@ std::string images_label(const std::vector<std::string> &images) { return join(i
 
 // Creates a handle with the drives attached and launches the appliance.
 Handle launch(const std::vector<std::string> &images, bool force_tcg, const Progress &progress) {
-  Handle g(guestfs_create_flags(0));
+  Handle g(guestfs_library().create_flags(0));
   if (!g)
     throw SystemError(images_label(images),
                       "libguestfs: cannot create a handle (is libguestfs installed? Debian: apt install libguestfs0 "
                       "linux-image-amd64 for its appliance)");
-  guestfs_set_error_handler(g.get(), nullptr, nullptr);
+  guestfs_library().set_error_handler(g.get(), nullptr, nullptr);
   if (force_tcg) {
     const char *settings[] = {"force_tcg", nullptr};
-    if (guestfs_set_backend_settings(g.get(), const_cast<char *const *>(settings)) == -1)
+    if (guestfs_library().set_backend_settings(g.get(), const_cast<char *const *>(settings)) == -1)
       throw SystemError(images_label(images), "libguestfs: cannot select TCG: " + last_error(g.get()));
   }
   for (const auto &image : images)
-    if (guestfs_add_drive_opts(g.get(), image.c_str(), GUESTFS_ADD_DRIVE_OPTS_READONLY, 1,
-                               GUESTFS_ADD_DRIVE_OPTS_FORMAT, "raw", -1) == -1)
+    if (guestfs_library().add_drive_opts(g.get(), image.c_str(), GUESTFS_ADD_DRIVE_OPTS_READONLY, 1,
+                                         GUESTFS_ADD_DRIVE_OPTS_FORMAT, "raw", -1) == -1)
       throw InputError(image, "libguestfs cannot attach it: " + last_error(g.get()));
   if (progress)
     progress("libguestfs: launching the appliance for " + std::to_string(images.size()) + " image(s)" +
              (force_tcg ? " with TCG (no KVM; this takes up to a minute)" : ""));
   auto start = std::chrono::steady_clock::now();
-  if (guestfs_launch(g.get()) == -1)
+  if (guestfs_library().launch(g.get()) == -1)
     throw SystemError(
         images_label(images),
         "libguestfs: the appliance did not start: " + last_error(g.get()) +
@@ -289,20 +289,20 @@ std::string relative_device(const std::string &device, const std::string &disk) 
 // else InputError).
 std::string owning_disk(guestfs_h *g, const std::string &device, const std::vector<std::string> &disks) {
   if (std::find(disks.begin(), disks.end(), device) != disks.end()) return device;
-  if (guestfs_is_lv(g, device.c_str()) == 1) {
-    char *vg_name = guestfs_lvm_canonical_lv_name(g, device.c_str()); // "/dev/VG/LV"
+  if (guestfs_library().is_lv(g, device.c_str()) == 1) {
+    char *vg_name = guestfs_library().lvm_canonical_lv_name(g, device.c_str()); // "/dev/VG/LV"
     if (vg_name == nullptr) throw InputError(device, "libguestfs: " + last_error(g));
     std::string canonical = vg_name;
     std::free(vg_name);
     std::string vg = canonical.substr(5, canonical.find('/', 5) - 5);
-    StringList uuids(guestfs_vgpvuuids(g, vg.c_str()));
-    StringList pvs(guestfs_pvs(g));
+    StringList uuids(guestfs_library().vgpvuuids(g, vg.c_str()));
+    StringList pvs(guestfs_library().pvs(g));
     if (uuids.items == nullptr || pvs.items == nullptr) throw InputError(device, "libguestfs: " + last_error(g));
     std::set<std::string> wanted;
     for (const auto &u : uuids.strings()) wanted.insert(u);
     std::set<std::string> owners;
     for (const auto &pv : pvs.strings()) {
-      char *uuid = guestfs_pvuuid(g, pv.c_str());
+      char *uuid = guestfs_library().pvuuid(g, pv.c_str());
       if (uuid == nullptr) throw InputError(pv, "libguestfs: " + last_error(g));
       bool member = wanted.count(uuid) != 0;
       std::free(uuid);
@@ -313,7 +313,7 @@ std::string owning_disk(guestfs_h *g, const std::string &device, const std::vect
                        "volume group " + vg + " spans several images or none; compare the images one at a time");
     return *owners.begin();
   }
-  char *disk = guestfs_part_to_dev(g, device.c_str());
+  char *disk = guestfs_library().part_to_dev(g, device.c_str());
   if (disk == nullptr) throw InputError(device, "cannot tell which image holds this file system: " + last_error(g));
   std::string out = disk;
   std::free(disk);
@@ -339,6 +339,8 @@ std::vector<ImageTree> read_image_trees(const std::vector<std::string> &images, 
     if (std::find(unique.begin(), unique.end(), image) == unique.end()) unique.push_back(image);
   }
 
+  guestfs_library(); // loaded here (MissingLibraryError), so that the retry below is about KVM only
+
   // TCG unless KVM is usable; an explicit LIBGUESTFS_BACKEND_SETTINGS is left alone.
   bool user_settings = std::getenv("LIBGUESTFS_BACKEND_SETTINGS") != nullptr;
   bool force_tcg = !user_settings && !kvm_openable();
@@ -351,7 +353,7 @@ std::vector<ImageTree> read_image_trees(const std::vector<std::string> &images, 
     g = launch(unique, true, progress);
   }
 
-  StringList device_list(guestfs_list_devices(g.get()));
+  StringList device_list(guestfs_library().list_devices(g.get()));
   if (device_list.items == nullptr) throw SystemError(images_label(unique), "libguestfs: " + last_error(g.get()));
   std::vector<std::string> disks = device_list.strings();
   if (disks.size() != unique.size())
@@ -359,7 +361,7 @@ std::vector<ImageTree> read_image_trees(const std::vector<std::string> &images, 
                                                 std::to_string(unique.size()) + " images");
 
   // list_filesystems: pairs (device, type), sorted by device by libguestfs.
-  StringList fs_list(guestfs_list_filesystems(g.get()));
+  StringList fs_list(guestfs_library().list_filesystems(g.get()));
   if (fs_list.items == nullptr) throw SystemError(images_label(unique), "libguestfs: " + last_error(g.get()));
   std::vector<std::string> pairs = fs_list.strings();
   std::vector<std::vector<std::pair<std::string, std::string>>> per_disk(disks.size());
@@ -385,13 +387,13 @@ std::vector<ImageTree> read_image_trees(const std::vector<std::string> &images, 
       std::string label = device_label(device, disks[d]);
       tree.filesystems.push_back(type + " on /dev/" + label);
       if (progress) progress("libguestfs: " + image + ": reading " + type + " on /dev/" + label);
-      if (guestfs_mount_ro(g.get(), device.c_str(), "/") == -1)
+      if (guestfs_library().mount_ro(g.get(), device.c_str(), "/") == -1)
         throw InputError(image, type + " on /dev/" + label + " does not mount: " + last_error(g.get()));
       std::string local = tmp.path() + "/tree.tar";
-      int r = guestfs_tar_out_opts(g.get(), "/", local.c_str(), GUESTFS_TAR_OUT_OPTS_NUMERICOWNER, 1,
-                                   GUESTFS_TAR_OUT_OPTS_XATTRS, 1, -1);
+      int r = guestfs_library().tar_out_opts(g.get(), "/", local.c_str(), GUESTFS_TAR_OUT_OPTS_NUMERICOWNER, 1,
+                                             GUESTFS_TAR_OUT_OPTS_XATTRS, 1, -1);
       std::string error = r == -1 ? last_error(g.get()) : "";
-      if (guestfs_umount_all(g.get()) == -1)
+      if (guestfs_library().umount_all(g.get()) == -1)
         throw SystemError(image, "libguestfs: cannot unmount: " + last_error(g.get()));
       if (r == -1) throw InputError(image, type + " on /dev/" + label + ": cannot read the tree: " + error);
       std::vector<ImageEntry> entries = read_archive_entries(local, image + " (" + label + " via tar-out)");
@@ -405,7 +407,7 @@ std::vector<ImageTree> read_image_trees(const std::vector<std::string> &images, 
               [](const ImageEntry &x, const ImageEntry &y) { return x.path < y.path; });
     trees.push_back(std::move(tree));
   }
-  if (guestfs_shutdown(g.get()) == -1)
+  if (guestfs_library().shutdown(g.get()) == -1)
     throw SystemError(images_label(unique), "libguestfs: appliance shutdown: " + last_error(g.get()));
 
   // One tree per requested image, in the order given (duplicates share the result).

@@ -48,8 +48,9 @@ struct ImageTree {
 // One appliance launch for all images (a path given twice is attached once). `progress` (may be
 // empty) gets lines about the launch, which takes up to a minute under TCG, and each file system.
 // Throws InputError naming the image (missing, not a regular file, no file system found, a file
-// system that does not mount or cannot be read) or SystemError (libguestfs could not start: the
-// message carries libguestfs's own error and says what to install or set).
+// system that does not mount or cannot be read), MissingLibraryError (libguestfs.so.0 is not
+// installed; it is loaded by the first call, guestfs_library.hpp) or SystemError (libguestfs could
+// not start: the message carries libguestfs's own error and says what to install or set).
 std::vector<ImageTree> read_image_trees(const std::vector<std::string> &images,
                                         const std::function<void(const std::string &)> &progress = {});
 

@@ -1,10 +1,9 @@
+#include <builder/system/curl_library.hpp>
 #include <builder/system/http_fetch.hpp>
 
 #include <measure/util/mapped_file.hpp>
 #include <measure/util/size_text.hpp>
 #include <measure/util/version.hpp>
-
-#include <curl/curl.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -60,12 +59,13 @@ void check_file_url(const std::string &url) {
 void global_init() {
   static std::once_flag once;
   static CURLcode code = CURLE_OK;
-  std::call_once(once, [] { code = curl_global_init(CURL_GLOBAL_DEFAULT); });
-  if (code != CURLE_OK) throw SystemError("libcurl", std::string("curl_global_init: ") + curl_easy_strerror(code));
+  const CurlLibrary &curl = curl_library();
+  std::call_once(once, [&curl] { code = curl.global_init(CURL_GLOBAL_DEFAULT); });
+  if (code != CURLE_OK) throw SystemError("libcurl", std::string("curl_global_init: ") + curl.easy_strerror(code));
 }
 
 struct CurlDeleter {
-  void operator()(CURL *c) const { curl_easy_cleanup(c); }
+  void operator()(CURL *c) const { curl_library().easy_cleanup(c); }
 };
 
 struct FileCloser {
@@ -100,8 +100,9 @@ int progress_callback(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_off
 }
 
 template <typename T> void set(CURL *c, CURLoption option, T value, const std::string &url) {
-  CURLcode code = curl_easy_setopt(c, option, value);
-  if (code != CURLE_OK) throw SystemError(url, std::string("curl_easy_setopt: ") + curl_easy_strerror(code));
+  const CurlLibrary &curl = curl_library();
+  CURLcode code = curl.easy_setopt(c, option, value);
+  if (code != CURLE_OK) throw SystemError(url, std::string("curl_easy_setopt: ") + curl.easy_strerror(code));
 }
 
 } // namespace
@@ -122,22 +123,26 @@ long Fetcher::deadline_from_environment() {
   return seconds;
 }
 
-Fetcher::Fetcher(long deadline_seconds) : m_handle(std::make_unique<Handle>()), m_deadline_seconds(deadline_seconds) {
-  global_init();
-  m_handle->curl.reset(curl_easy_init());
-  if (!m_handle->curl) throw SystemError("libcurl", "curl_easy_init failed");
-}
+// libcurl is loaded by the first transfer, not here: a command that makes a Fetcher but finds
+// everything in the store neither loads nor needs it.
+Fetcher::Fetcher(long deadline_seconds) : m_handle(std::make_unique<Handle>()), m_deadline_seconds(deadline_seconds) {}
 
 Fetcher::~Fetcher() = default;
 
 void Fetcher::perform(const std::string &url, uint64_t max_size,
                       const std::function<void(const char *, size_t)> &sink) {
-  CURL *c = m_handle->curl.get();
-  curl_easy_reset(c);
   bool is_file = url.rfind("file://", 0) == 0;
   if (!is_file && url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0)
     throw SystemError(url, "unsupported URL scheme (expected http://, https:// or file://)");
   if (is_file) check_file_url(url);
+  const CurlLibrary &curl = curl_library();
+  if (!m_handle->curl) {
+    global_init();
+    m_handle->curl.reset(curl.easy_init());
+    if (!m_handle->curl) throw SystemError("libcurl", "curl_easy_init failed");
+  }
+  CURL *c = m_handle->curl.get();
+  curl.easy_reset(c);
 
   TransferState state;
   state.sink = &sink;
@@ -173,15 +178,15 @@ void Fetcher::perform(const std::string &url, uint64_t max_size,
   set(c, CURLOPT_XFERINFODATA, static_cast<void *>(&state), url);
   set(c, CURLOPT_NOPROGRESS, m_progress ? 0L : 1L, url);
 
-  CURLcode code = curl_easy_perform(c);
+  CURLcode code = curl.easy_perform(c);
   // The error buffer lives on this stack frame: detach it before returning.
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, nullptr);
+  curl.easy_setopt(c, CURLOPT_ERRORBUFFER, nullptr);
   if (code == CURLE_OK) return;
   if (!state.error.empty()) throw SystemError(url, state.error);
-  std::string message = error_buffer[0] ? error_buffer : curl_easy_strerror(code);
+  std::string message = error_buffer[0] ? error_buffer : curl.easy_strerror(code);
   if (code == CURLE_HTTP_RETURNED_ERROR) {
     long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl.easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     if (status == 404 || status == 410) throw NotFoundError(url, "not found (HTTP " + std::to_string(status) + ")");
     throw SystemError(url, "HTTP status " + std::to_string(status));
   }

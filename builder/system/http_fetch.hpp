@@ -1,4 +1,5 @@
-// Downloads over http://, https:// and file:// with libcurl.
+// Downloads over http://, https:// and file:// with libcurl, loaded when the first Fetcher is made
+// (curl_library.hpp): commands that download nothing do not load it.
 //
 // No retries: a failure is reported once, with the URL and curl's message or the HTTP status.
 // Limits (measure/util/input_limits.hpp): every transfer has a size limit (the size the signed index or
@@ -34,8 +35,9 @@ using FetchProgress = std::function<void(uint64_t received, uint64_t total)>;
 
 class Fetcher {
 public:
-  // `deadline_seconds`: the most one transfer may take. Throws SystemError if libcurl cannot be
-  // initialised.
+  // `deadline_seconds`: the most one transfer may take. libcurl is loaded and initialised by the
+  // first transfer, which throws MissingLibraryError (a SystemError) if libcurl.so.4 is not
+  // installed, SystemError if it cannot be initialised.
   explicit Fetcher(long deadline_seconds = deadline_from_environment());
   ~Fetcher();
   Fetcher(const Fetcher &) = delete;
