@@ -17,7 +17,7 @@
 
 #include <measure/util/errors.hpp>
 
-#include <zlib.h>
+#include <libdeflate.h>
 #include <zstd.h>
 
 #include <algorithm>
@@ -162,7 +162,7 @@ std::unique_ptr<ByteSink> make_compressor(const Compression &compression, ByteSi
 std::string compressor_version(CompressionKind kind) {
   switch (kind) {
   case CompressionKind::none: return "none";
-  case CompressionKind::gzip: return std::string("zlib ") + zlibVersion();
+  case CompressionKind::gzip: return std::string("libdeflate ") + LIBDEFLATE_VERSION_STRING;
   case CompressionKind::zstd: return std::string("zstd ") + ZSTD_versionString();
   }
   return "unknown";

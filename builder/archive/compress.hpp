@@ -1,7 +1,7 @@
 // Deterministic compression. The output bytes depend only on the input bytes, the algorithm and
-// the level, never on the thread count: gzip splits the input into fixed 128 KiB blocks, each
-// deflated by zlib (pinned: Debian bookworm's zlib 1.2.13) with the previous 32 KiB as dictionary
-// and ended with a sync flush, as pigz does, so blocks can be compressed in parallel; zstd uses
+// the level, never on the thread count: gzip splits the input into fixed 2 MiB blocks, each
+// deflated independently by libdeflate (pinned: Debian bookworm's libdeflate 1.14) and joined into
+// one gzip member (builder/archive/parallel_gzip.hpp), so blocks can be compressed in parallel; zstd uses
 // libzstd's multi-threaded mode with at least one worker, whose output is documented to be the
 // same for any number of workers. gzip headers carry no time, no name, OS byte 255 ("unknown").
 #pragma once
@@ -24,7 +24,7 @@ struct Compression {
 // "gzip", "zstd", "none"; parse throws InputError naming `what`.
 const char *compression_name(CompressionKind kind);
 CompressionKind parse_compression(const std::string &name, const std::string &what);
-// The levels of `kind` are 1 to max_compression_level(kind): gzip 9 (zlib), zstd 19 (the highest
+// The levels of `kind` are 1 to max_compression_level(kind): gzip 9 (as gzip's), zstd 19 (the highest
 // without --ultra's memory use); none has no levels (0).
 int max_compression_level(CompressionKind kind);
 bool is_compression_level(CompressionKind kind, int level);
@@ -36,7 +36,7 @@ const char *compression_media_suffix(CompressionKind kind);
 // A sink that compresses into `out`; finish() ends the stream and calls out.finish().
 std::unique_ptr<ByteSink> make_compressor(const Compression &compression, ByteSink &out);
 
-// Recorded in build outputs so a digest names its compressor: "zlib 1.2.13", "zstd 1.5.4".
+// Recorded in build outputs so a digest names its compressor: "libdeflate 1.14", "zstd 1.5.4".
 std::string compressor_version(CompressionKind kind);
 
 } // namespace mrforge::builder

@@ -1,9 +1,11 @@
 #include <builder/archive/parallel_gzip.hpp>
 
 #include <builder/archive/compress.hpp>
+#include <builder/archive/deflate_join.hpp>
 
 #include <measure/util/errors.hpp>
 
+#include <libdeflate.h>
 #define ZLIB_CONST
 #include <zlib.h>
 
@@ -36,16 +38,11 @@ void put_le32(uint8_t *p, uint32_t v) {
   for (int i = 0; i < 4; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
 }
 
-std::string zlib_message(const z_stream &z, int code) {
-  return std::string(z.msg != nullptr ? z.msg : "error") + " (zlib code " + std::to_string(code) + ")";
-}
-
 } // namespace
 
 struct ParallelGzipSink::Block {
-  std::vector<uint8_t> input;      // at most k_gzip_block_size bytes
-  std::vector<uint8_t> dictionary; // the previous block's last 32 KiB (empty for the first block)
-  std::vector<uint8_t> output;     // compressed bytes: the first output_size are valid
+  std::vector<uint8_t> input;  // at most k_gzip_block_size bytes
+  std::vector<uint8_t> output; // compressed bytes: the first output_size are valid
   size_t output_size = 0;
   bool last = false;
   bool done = false; // set by the worker under the mutex
@@ -55,58 +52,35 @@ struct ParallelGzipSink::Block {
 
 namespace {
 
-// One raw deflate stream per worker thread, reset for every block.
-class RawDeflater {
+// One libdeflate compressor per worker thread.
+class BlockDeflater {
 public:
-  explicit RawDeflater(int level) {
-    int r = deflateInit2(&m_z, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY);
-    if (r != Z_OK) throw Error("gzip: deflateInit2 failed: " + zlib_message(m_z, r));
+  explicit BlockDeflater(int level) : m_compressor(libdeflate_alloc_compressor(level)) {
+    if (m_compressor == nullptr) throw Error("gzip: libdeflate_alloc_compressor failed (out of memory)");
   }
-  ~RawDeflater() { deflateEnd(&m_z); }
-  RawDeflater(const RawDeflater &) = delete;
-  RawDeflater &operator=(const RawDeflater &) = delete;
+  ~BlockDeflater() { libdeflate_free_compressor(m_compressor); }
+  BlockDeflater(const BlockDeflater &) = delete;
+  BlockDeflater &operator=(const BlockDeflater &) = delete;
 
-  // Deflates `input` after priming the window with `dictionary`; returns the number of bytes
-  // written to `output` (grown as needed).
-  size_t deflate_block(const std::vector<uint8_t> &input, const std::vector<uint8_t> &dictionary, bool last,
-                       std::vector<uint8_t> &output) {
-    int r = deflateReset(&m_z);
-    if (r != Z_OK) throw Error("gzip: deflateReset failed: " + zlib_message(m_z, r));
-    if (!dictionary.empty()) {
-      r = deflateSetDictionary(&m_z, dictionary.data(), static_cast<uInt>(dictionary.size()));
-      if (r != Z_OK) throw Error("gzip: deflateSetDictionary failed: " + zlib_message(m_z, r));
-    }
-    // deflateBound covers Z_FINISH; a sync flush adds at most an empty stored block (5 bytes).
-    size_t bound = static_cast<size_t>(deflateBound(&m_z, static_cast<uLong>(input.size()))) + 16;
+  // Deflates `input` into `output` (grown as needed) as one raw deflate stream, unfinished unless
+  // `last`; returns the number of bytes written.
+  size_t deflate_block(const std::vector<uint8_t> &input, bool last, std::vector<uint8_t> &output) {
+    // The bound covers libdeflate's worst case; unfinishing adds at most 5 bytes.
+    const size_t bound = libdeflate_deflate_compress_bound(m_compressor, input.size()) + 8;
     if (output.size() < bound) output.resize(bound);
-    m_z.next_in = input.data();
-    m_z.avail_in = static_cast<uInt>(input.size());
-    m_z.next_out = output.data();
-    m_z.avail_out = static_cast<uInt>(output.size());
-    const int flush = last ? Z_FINISH : Z_SYNC_FLUSH;
-    while (true) {
-      r = deflate(&m_z, flush);
-      if (r != Z_OK && r != Z_STREAM_END && r != Z_BUF_ERROR)
-        throw Error("gzip: deflate failed: " + zlib_message(m_z, r));
-      // Z_FINISH is complete at Z_STREAM_END; a sync flush when output space is left over.
-      if (last ? r == Z_STREAM_END : (m_z.avail_in == 0 && m_z.avail_out != 0)) break;
-      if (m_z.avail_out != 0) throw Error("gzip: deflate made no progress (zlib code " + std::to_string(r) + ")");
-      size_t used = output.size();
-      output.resize(used * 2);
-      m_z.next_out = output.data() + used;
-      m_z.avail_out = static_cast<uInt>(output.size() - used);
-    }
-    return output.size() - m_z.avail_out;
+    const size_t size =
+        libdeflate_deflate_compress(m_compressor, input.data(), input.size(), output.data(), output.size());
+    if (size == 0) throw Error("gzip: libdeflate_deflate_compress found its output bound too small");
+    return last ? size : unfinish_deflate_stream(output, size);
   }
 
 private:
-  z_stream m_z{};
+  libdeflate_compressor *m_compressor;
 };
 
 } // namespace
 
-ParallelGzipSink::ParallelGzipSink(ByteSink &out, int level, int threads)
-    : m_out(out), m_level(level), m_crc(static_cast<uint32_t>(crc32_z(0, nullptr, 0))) {
+ParallelGzipSink::ParallelGzipSink(ByteSink &out, int level, int threads) : m_out(out), m_level(level), m_crc(0) {
   check_compression_level(CompressionKind::gzip, level);
   if (threads < 1 || threads > k_max_threads)
     throw InputError("threads", std::to_string(threads) + " is not in 1-" + std::to_string(k_max_threads));
@@ -136,10 +110,10 @@ ParallelGzipSink::~ParallelGzipSink() {
 }
 
 void ParallelGzipSink::worker() {
-  std::unique_ptr<RawDeflater> deflater;
+  std::unique_ptr<BlockDeflater> deflater;
   std::exception_ptr init_error;
   try {
-    deflater = std::make_unique<RawDeflater>(m_level);
+    deflater = std::make_unique<BlockDeflater>(m_level);
   } catch (...) {
     init_error = std::current_exception(); // reported with the first block this worker takes
   }
@@ -154,8 +128,8 @@ void ParallelGzipSink::worker() {
     }
     try {
       if (init_error) std::rethrow_exception(init_error);
-      block->crc = static_cast<uint32_t>(crc32_z(0, block->input.data(), block->input.size()));
-      block->output_size = deflater->deflate_block(block->input, block->dictionary, block->last, block->output);
+      block->crc = libdeflate_crc32(0, block->input.data(), block->input.size());
+      block->output_size = deflater->deflate_block(block->input, block->last, block->output);
     } catch (...) {
       block->error = std::current_exception(); // rethrown on the caller's thread by emit()
     }
@@ -185,9 +159,6 @@ void ParallelGzipSink::submit(bool last) {
   block->last = last;
   block->done = false;
   block->error = nullptr;
-  block->dictionary.assign(m_dictionary.begin(), m_dictionary.end());
-  size_t keep = std::min(k_gzip_dictionary_size, block->input.size());
-  m_dictionary.assign(block->input.end() - static_cast<std::ptrdiff_t>(keep), block->input.end());
 
   drain(m_max_in_flight - 1); // make room: bounded memory
   {
