@@ -605,7 +605,7 @@ TEST_CASE("write_directory_archive writes, hashes and renames into place", "[wri
   std::string tar = run("gzip -dc '" + o.output_path + "'");
   CHECK(r.uncompressed_sha256 == to_hex(sha256(ByteView::of(tar))));
   CHECK(r.uncompressed_size == tar.size());
-  CHECK(r.compressor.rfind("zlib ", 0) == 0);
+  CHECK(r.compressor.rfind("libdeflate ", 0) == 0);
   CHECK(run("ls '" + dir.path() + "'") == "layer.tar.gz\nsrc\n"); // no temporary left behind
   // Again with other threads, over the existing file: same bytes.
   o.compression.threads = 1;
