@@ -70,6 +70,11 @@ TEST_CASE("The guest image is byte-identical when built under different conditio
   // The verity tree covers the file system: veritysetup (independent of mrforge) accepts it
   // with the root hash from the command line.
   nlohmann::json record = parse_json(read_text(work / "out-a/mrforge-build.json"));
+  // The record names the initramfs's compressor (its bytes depend on it); gzip reads the initrd.
+  const std::string compressor = record.at("initramfs_compressor");
+  CHECK(compressor.rfind("gzip level ", 0) == 0);
+  CHECK(compressor.find(" (libdeflate ") != std::string::npos);
+  CHECK(run_shell("gzip -t " + shell_quote(work / "out-a/initrd.img")).exit_code == 0);
   const auto &v = record.at("verity");
   std::string cmdline = parse_json(read_text(work / "out-a/metadata.json")).at("cmdline");
   CHECK(cmdline.find("mrforge.roothash=" + v.at("root_hash").get<std::string>()) != std::string::npos);

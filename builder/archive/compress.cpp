@@ -168,4 +168,10 @@ std::string compressor_version(CompressionKind kind) {
   return "unknown";
 }
 
+std::string compression_description(const Compression &compression) {
+  if (compression.kind == CompressionKind::none) return compression_name(compression.kind);
+  return std::string(compression_name(compression.kind)) + " level " + std::to_string(compression.level) + " (" +
+         compressor_version(compression.kind) + ")";
+}
+
 } // namespace mrforge::builder

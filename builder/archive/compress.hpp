@@ -38,5 +38,7 @@ std::unique_ptr<ByteSink> make_compressor(const Compression &compression, ByteSi
 
 // Recorded in build outputs so a digest names its compressor: "libdeflate 1.14", "zstd 1.5.4".
 std::string compressor_version(CompressionKind kind);
+// What a build record says of a compression: "gzip level 6 (libdeflate 1.14)", "none".
+std::string compression_description(const Compression &compression);
 
 } // namespace mrforge::builder

@@ -406,6 +406,7 @@ private:
     record["artifacts"] = guest_build_json(result)["artifacts"];
     record["verity"] = v;
     record["initramfs_modules"] = result.module_order;
+    record["initramfs_compressor"] = compression_description(m_guest.initramfs.compression);
     record["kernel"] = {
         {"package", m_lock.kernel->package}, {"version", m_lock.kernel->version}, {"sha256", m_lock.kernel->sha256}};
     record["source_date_epoch"] = m_settings.source_date_epoch;

@@ -67,9 +67,7 @@ OciBuildResult build_oci(const Recipe &recipe, const Lock &lock, Store &store, c
   result.image = write_oci_image(inputs, recipe.config, options, out.temp_path());
   result.ref_name = options.ref_name;
   result.lock_sha256 = to_hex(sha256(ByteView::of(lock_to_json(lock))));
-  result.compressor = std::string(compression_name(recipe.compression.kind)) + " level " +
-                      std::to_string(recipe.compression.level) + " (" + compressor_version(recipe.compression.kind) +
-                      ")";
+  result.compressor = compression_description(recipe.compression);
 
   // The SBOMs sit beside the layout (not in the image: its manifest digest does not change).
   SbomModel sbom = make_sbom_model(recipe, lock, store, result.image.manifest_digest, {}, settings.source_date_epoch);
