@@ -208,8 +208,9 @@ TEST_CASE("gzip header has no time, no name, OS 255 and XFL by level", "[compres
 
 TEST_CASE("gzip blocks are compressed independently, and the output is no larger than gzip -6's", "[compress]") {
   REQUIRE(have_tool("gzip"));
-  // 20 KiB of noise repeated over four blocks: within a block later copies are matches, but each
-  // block starts with an empty window, so it pays for the noise once: four copies in all, not one.
+  // 20 KiB of noise repeated over four blocks: within a block later copies are matches (about
+  // 3 bytes per 258), but each block starts with an empty window, so it pays for the noise once:
+  // four literal copies in all, not one.
   std::string noise;
   uint32_t x = 1;
   while (noise.size() < 20000) {
@@ -220,7 +221,7 @@ TEST_CASE("gzip blocks are compressed independently, and the output is no larger
   while (data.size() < 4 * k_gzip_block_size) data += noise;
   std::string gz = compress({CompressionKind::gzip, 6, 2}, data);
   CHECK(gz.size() > 4 * noise.size());
-  CHECK(gz.size() < 5 * noise.size());
+  CHECK(gz.size() < 4 * noise.size() + data.size() / 50);
   CHECK(zlib_gunzip(gz) == data);
 
   // Mixed data over several blocks: smaller than what gzip -n -6 makes of it.
