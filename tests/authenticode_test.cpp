@@ -2,6 +2,7 @@
 
 #include <measure/engine/authenticode.hpp>
 #include <measure/formats/pe.hpp>
+#include <measure/formats/setup_header.hpp>
 #include <measure/util/hash.hpp>
 
 #include <catch2/catch.hpp>
@@ -13,6 +14,8 @@
 
 #include <fstream>
 #include <memory>
+#include <optional>
+#include <stdexcept>
 #include <string>
 
 using namespace mrforge;
@@ -199,4 +202,59 @@ TEST_CASE("Authenticode SHA-384 of the kernel is 48 bytes and agrees with a one-
   flat.insert(flat.end(), kernel.begin() + static_cast<long>(entry + 8), kernel.begin() + pe.cert_table_offset);
   const Sha384 one_shot = sha384(flat);
   CHECK(to_hex(digest) == to_hex(one_shot));
+}
+
+TEST_CASE("A kernel's patched first page and the rest of the file give the Authenticode of the whole patched copy",
+          "[authenticode]") {
+  const Bytes kernel = test::read(test::debian_kernel_612());
+  const SetupHeader header = parse_setup_header(kernel, "vmlinuz");
+  struct Case {
+    uint64_t memory;
+    std::optional<uint64_t> initrd;
+    std::string cmdline;
+  };
+  for (const Case &c : {Case{2ull << 30, 0x1234567, "console=hvc0"}, Case{8ull << 30, std::nullopt, "vga=ext"}}) {
+    QemuPatchInput in;
+    in.memory_bytes = c.memory;
+    in.initrd_size = c.initrd;
+    in.cmdline = c.cmdline;
+    const Bytes whole = qemu_patched_kernel(kernel, header, in);
+    const PeImage whole_pe = parse_pe(whole, "vmlinuz");
+    const Bytes head = qemu_patched_head(kernel, header, in, 4096);
+    CHECK(head == Bytes(whole.begin(), whole.begin() + 4096));
+    const std::optional<PeImage> pe = parse_pe_head(head, kernel.size(), "vmlinuz");
+    REQUIRE(pe);
+    CHECK(pe->size_of_headers == whole_pe.size_of_headers);
+    CHECK(pe->checksum_offset == whole_pe.checksum_offset);
+    CHECK(pe->cert_table_size == whole_pe.cert_table_size);
+    REQUIRE(pe->sections.size() == whole_pe.sections.size());
+    for (size_t i = 0; i < pe->sections.size(); ++i) {
+      CHECK(pe->sections[i].raw_offset == whole_pe.sections[i].raw_offset);
+      CHECK(pe->sections[i].raw_size == whole_pe.sections[i].raw_size);
+    }
+    for (HashAlgorithm alg : {HashAlgorithm::sha384, HashAlgorithm::sha256})
+      CHECK(to_hex(authenticode(head, kernel, *pe, alg)) == to_hex(authenticode(whole, whole_pe, alg)));
+  }
+}
+
+TEST_CASE("parse_pe_head gives up when the headers reach beyond the head or do not parse", "[authenticode]") {
+  const Bytes kernel = test::read(test::debian_kernel_612());
+  const PeImage whole = parse_pe(kernel, "vmlinuz");
+  REQUIRE(whole.size_of_headers > 1024);
+  // A head shorter than SizeOfHeaders: the whole file decides.
+  CHECK_FALSE(parse_pe_head(ByteView(kernel.data(), 1024), kernel.size(), "vmlinuz"));
+  // The whole file as the head is parse_pe.
+  const std::optional<PeImage> all = parse_pe_head(kernel, kernel.size(), "vmlinuz");
+  REQUIRE(all);
+  CHECK(all->size_of_headers == whole.size_of_headers);
+  // A malformed head: no result, so that the caller's parse of the whole file reports the error.
+  Bytes broken(kernel.begin(), kernel.begin() + 4096);
+  broken[0] = 'X';
+  CHECK_FALSE(parse_pe_head(broken, kernel.size(), "vmlinuz"));
+  CHECK_THROWS_AS(parse_pe_head(kernel, kernel.size() - 1, "vmlinuz"), std::invalid_argument);
+  // The head must hold the fields QEMU patches.
+  const SetupHeader header = parse_setup_header(kernel, "vmlinuz");
+  QemuPatchInput in;
+  in.memory_bytes = 2ull << 30;
+  CHECK_THROWS_AS(qemu_patched_head(kernel, header, in, 0x200), std::invalid_argument);
 }

@@ -12,6 +12,7 @@
 #include <measure/engine/td_hob.hpp>
 #include <measure/formats/firmware.hpp>
 #include <measure/formats/pe.hpp>
+#include <measure/formats/setup_header.hpp>
 #include <measure/util/mapped_file.hpp>
 
 #include <catch2/catch.hpp>
@@ -194,4 +195,21 @@ TEST_CASE("Supplying the initrd digest and size gives the same measurement as th
   Measurement from_digest = measure(profile, ovmf, in);
   for (size_t i = 0; i < 3; ++i) CHECK(to_hex(from_digest.rtmr[i]) == to_hex(from_file.rtmr[i]));
   CHECK(from_digest.events.at(17).source == "supplied digest (--digest initrd)");
+}
+
+TEST_CASE("The engine's kernel event is the Authenticode of QEMU's whole patched copy of the kernel", "[composition]") {
+  MappedFile kernel(debian_kernel_612(), limits::k_kernel);
+  Bytes initrd(12288, 7);
+  PlatformProfile profile = load_platform_profile("qemu-9.2-tdx");
+  MeasureInputs in = test::debian_measure_inputs({}, kernel.bytes(), initrd, 2ull << 30);
+  QemuPatchInput patch;
+  patch.memory_bytes = in.memory;
+  patch.initrd_size = initrd.size();
+  patch.cmdline = in.cmdline;
+  patch.layout = profile.memory_layout;
+  patch.acpi_data_size = profile.qemu_acpi_data_size;
+  const Bytes whole =
+      qemu_patched_kernel(kernel.bytes(), parse_setup_header(kernel.bytes(), "vmlinuz"), patch); // as QEMU serves it
+  const Bytes expected = authenticode(whole, parse_pe(whole, "vmlinuz"), HashAlgorithm::sha384);
+  CHECK(to_hex(kernel_event_digest(profile, in).first) == to_hex(expected));
 }

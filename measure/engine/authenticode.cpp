@@ -32,14 +32,22 @@ constexpr uint64_t k_checksum_size = 4;
 constexpr uint64_t k_data_directory_size = 8;
 } // namespace
 
-Bytes authenticode(ByteView image, const PeImage &pe, HashAlgorithm alg) {
-  if (image.size() != pe.file_size)
+Bytes authenticode(ByteView image, const PeImage &pe, HashAlgorithm alg) { return authenticode({}, image, pe, alg); }
+
+Bytes authenticode(ByteView head, ByteView image, const PeImage &pe, HashAlgorithm alg) {
+  if (image.size() != pe.file_size || head.size() > image.size())
     throw std::invalid_argument("authenticode: the image is not the one its PeImage was parsed from");
   Hasher h(alg);
   // All ranges below were validated by parse_pe: checksum_offset + 4 <= cert entry <= entry + 8
   // <= SizeOfHeaders <= file size; section raw data and the certificate table inside the file.
+  // The part of a range below head.size() comes from the head, the rest from the image.
   auto hash_range = [&](uint64_t begin, uint64_t end) {
-    h.update(image.unchecked_sub(static_cast<size_t>(begin), static_cast<size_t>(end - begin)));
+    if (begin < head.size()) {
+      const uint64_t split = std::min<uint64_t>(end, head.size());
+      h.update(head.unchecked_sub(static_cast<size_t>(begin), static_cast<size_t>(split - begin)));
+      begin = split;
+    }
+    if (begin < end) h.update(image.unchecked_sub(static_cast<size_t>(begin), static_cast<size_t>(end - begin)));
   };
   const uint64_t after_checksum = pe.checksum_offset + k_checksum_size;
   hash_range(0, pe.checksum_offset);

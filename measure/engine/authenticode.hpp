@@ -20,6 +20,11 @@ namespace mrforge {
 // Reads every hashed byte once, straight from `image`. Cannot fail on a validated image; throws
 // std::invalid_argument if `image` is not the size `pe` was parsed from.
 Bytes authenticode(ByteView image, const PeImage &pe, HashAlgorithm alg);
+// authenticode() of the image whose first head.size() bytes are `head` and the rest those of
+// `image`: for a kernel whose patched first page is a copy (qemu_patched_head) and the rest the
+// mapped file, so that the kernel is never copied whole. `pe` must be parsed from that combined
+// image (parse_pe_head of the head). std::invalid_argument if the head is longer than the image.
+Bytes authenticode(ByteView head, ByteView image, const PeImage &pe, HashAlgorithm alg);
 
 // Where the image's certificate table (its WIN_CERTIFICATE list) is.
 struct CertificateTable {

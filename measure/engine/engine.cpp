@@ -10,6 +10,7 @@
 #include <measure/util/size_text.hpp>
 #include <measure/util/strings.hpp>
 
+#include <algorithm>
 #include <utility>
 
 namespace mrforge {
@@ -32,6 +33,10 @@ constexpr const char *k_exit_boot_services_returned = "Exit Boot Services Return
 
 // "ACPI DATA" is the event data OVMF logs with each fw_cfg ACPI blob (OvmfPkg/AcpiPlatformDxe).
 constexpr const char *k_acpi_event_data = "ACPI DATA";
+
+// How much of a kernel is copied for QEMU's setup-header patch: one page, which holds the setup
+// header and, in Linux's bzImages, all the PE headers (SizeOfHeaders 0x1000).
+constexpr size_t k_patched_head_size = 4096;
 
 } // namespace
 
@@ -62,13 +67,19 @@ std::pair<Sha384, std::string> kernel_event_digest(const PlatformProfile &profil
   patch.cmdline = in.cmdline;
   patch.layout = profile.memory_layout;
   patch.acpi_data_size = profile.qemu_acpi_data_size;
-  Bytes patched = qemu_patched_kernel(k.bytes, header, patch);
-  PeImage pe = parse_pe(patched, k.error_source());
   std::string initrd_note =
       patch.initrd_size ? ", initrd " + std::to_string(*patch.initrd_size) + " bytes" : ", no initrd";
-  return {to_sha384(authenticode(patched, pe, HashAlgorithm::sha384)),
-          "computed: Authenticode of " + k.name + " after QEMU's setup-header patch (memory " +
-              format_memory_size(patch.memory_bytes) + initrd_note + ")"};
+  std::string source = "computed: Authenticode of " + k.name + " after QEMU's setup-header patch (memory " +
+                       format_memory_size(patch.memory_bytes) + initrd_note + ")";
+  // The patch only touches the setup header, in the first page: copy and patch that page and hash
+  // the rest straight from the kernel's bytes. A kernel whose PE headers reach beyond the page (or
+  // do not parse) is copied whole, as QEMU serves it, so that it parses (or fails) exactly so.
+  Bytes head = qemu_patched_head(k.bytes, header, patch, std::min(k.bytes.size(), k_patched_head_size));
+  if (std::optional<PeImage> pe = parse_pe_head(head, k.bytes.size(), k.error_source()))
+    return {to_sha384(authenticode(head, k.bytes, *pe, HashAlgorithm::sha384)), std::move(source)};
+  Bytes patched = qemu_patched_kernel(k.bytes, header, patch);
+  PeImage pe = parse_pe(patched, k.error_source());
+  return {to_sha384(authenticode(patched, pe, HashAlgorithm::sha384)), std::move(source)};
 }
 
 namespace {

@@ -18,6 +18,7 @@
 #include <measure/util/reader.hpp>
 
 #include <array>
+#include <stdexcept>
 
 namespace mrforge {
 
@@ -120,21 +121,25 @@ const char *pe_machine_name(uint16_t machine) {
   return "unknown";
 }
 
-PeImage parse_pe(ByteView image, const std::string &source) {
+namespace {
+
+// Parses from `image`, the first image.size() bytes of a file of `file_size` bytes: every bound is
+// checked against file_size, every field read from `image` (a read beyond it is a FormatError).
+PeImage parse_pe_from(ByteView image, uint64_t file_size, const std::string &source) {
   Reader r(image, source);
   PeImage pe;
-  pe.file_size = image.size();
+  pe.file_size = file_size;
 
   // MS-DOS header.
-  if (image.size() < 2 || le_at<uint16_t>(r, 0, "MZ signature") != k_dos_magic)
+  if (file_size < 2 || le_at<uint16_t>(r, 0, "MZ signature") != k_dos_magic)
     r.fail_at(0, "not a PE/COFF image: no MZ signature");
   const uint32_t lfanew = le_at<uint32_t>(r, k_dos_lfanew_offset, "MS-DOS header e_lfanew");
   if (lfanew < k_dos_header_size)
     r.fail_at(k_dos_lfanew_offset, "e_lfanew " + hex_u64(lfanew) + " points into the MS-DOS header");
-  // image.size() >= k_dos_header_size here, since e_lfanew was read.
-  if (lfanew > image.size() - 4)
+  // file_size >= k_dos_header_size here, since e_lfanew was read.
+  if (lfanew > file_size - 4)
     r.fail_at(k_dos_lfanew_offset, "not a PE/COFF image: e_lfanew " + hex_u64(lfanew) +
-                                       " lies beyond the end of the file (size " + hex_u64(image.size()) + ")");
+                                       " lies beyond the end of the file (size " + hex_u64(file_size) + ")");
   if (le_at<uint32_t>(r, lfanew, "PE signature") != k_pe_signature)
     r.fail_at(lfanew, "not a PE/COFF image: no \"PE\\0\\0\" signature at e_lfanew " + hex_u64(lfanew));
   pe.pe_header_offset = lfanew;
@@ -210,9 +215,9 @@ PeImage parse_pe(ByteView image, const std::string &source) {
   if (pe.size_of_headers >= pe.size_of_image)
     r.fail_at(size_of_headers_pos, "SizeOfHeaders " + hex_u64(pe.size_of_headers) + " is not below SizeOfImage " +
                                        hex_u64(pe.size_of_image));
-  if (pe.size_of_headers > image.size())
+  if (pe.size_of_headers > file_size)
     r.fail_at(size_of_headers_pos, "SizeOfHeaders " + hex_u64(pe.size_of_headers) +
-                                       " lies beyond the end of the file (size " + hex_u64(image.size()) + ")");
+                                       " lies beyond the end of the file (size " + hex_u64(file_size) + ")");
 
   // Section table: inside SizeOfHeaders, hence inside the file.
   uint64_t raw_bytes = 0; // sum of SizeOfRawData: at most 96 * 4 GiB, no overflow
@@ -227,10 +232,10 @@ PeImage parse_pe(ByteView image, const std::string &source) {
     s.raw_size = le_at<uint32_t>(r, at + k_section_raw_size, "section SizeOfRawData");
     s.raw_offset = le_at<uint32_t>(r, at + k_section_raw_offset, "section PointerToRawData");
     s.characteristics = le_at<uint32_t>(r, at + k_section_characteristics, "section Characteristics");
-    if (s.raw_size != 0 && (s.raw_offset > image.size() || s.raw_size > image.size() - s.raw_offset))
+    if (s.raw_size != 0 && (s.raw_offset > file_size || s.raw_size > file_size - s.raw_offset))
       r.fail_at(at + k_section_raw_offset, section_label(i, s.name) + ": raw data [" + hex_u64(s.raw_offset) + ", +" +
                                                hex_u64(s.raw_size) + ") lies beyond the end of the file (size " +
-                                               hex_u64(image.size()) + ")");
+                                               hex_u64(file_size) + ")");
     raw_bytes += s.raw_size;
     pe.sections.push_back(std::move(s));
   }
@@ -245,9 +250,9 @@ PeImage parse_pe(ByteView image, const std::string &source) {
       if (cert.virtual_address < pe.size_of_headers)
         r.fail_at(entry, "certificate table at " + hex_u64(cert.virtual_address) +
                              " overlaps the headers (SizeOfHeaders " + hex_u64(pe.size_of_headers) + ")");
-      if (cert.virtual_address > image.size() || cert.size > image.size() - cert.virtual_address)
+      if (cert.virtual_address > file_size || cert.size > file_size - cert.virtual_address)
         r.fail_at(entry, "certificate table [" + hex_u64(cert.virtual_address) + ", +" + hex_u64(cert.size) +
-                             ") lies beyond the end of the file (size " + hex_u64(image.size()) + ")");
+                             ") lies beyond the end of the file (size " + hex_u64(file_size) + ")");
       pe.cert_table_offset = cert.virtual_address;
       pe.cert_table_size = cert.size;
     }
@@ -263,6 +268,24 @@ PeImage parse_pe(ByteView image, const std::string &source) {
                   hex_u64(pe.file_size - sum_of_bytes_hashed) +
                   " bytes after headers and section data: edk2 refuses to measure this image");
   return pe;
+}
+
+} // namespace
+
+PeImage parse_pe(ByteView image, const std::string &source) { return parse_pe_from(image, image.size(), source); }
+
+std::optional<PeImage> parse_pe_head(ByteView head, uint64_t file_size, const std::string &source) {
+  if (head.size() > file_size) throw std::invalid_argument("parse_pe_head: the head is longer than the file");
+  if (head.size() == file_size) return parse_pe(head, source);
+  // On success every field read lies below SizeOfHeaders (the section table ends there), so a
+  // parse whose SizeOfHeaders fits in the head read only bytes it has and equals parse_pe of the
+  // whole file. Any failure may come from a read beyond the head: the caller decides on the whole file.
+  try {
+    PeImage pe = parse_pe_from(head, file_size, source);
+    if (pe.size_of_headers <= head.size()) return pe;
+  } catch (const FormatError &) {
+  }
+  return std::nullopt;
 }
 
 } // namespace mrforge

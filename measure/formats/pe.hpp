@@ -59,6 +59,13 @@ struct PeImage {
 // whose raw data lies beyond the end of the file, or a certificate table outside the file.
 PeImage parse_pe(ByteView image, const std::string &source);
 
+// parse_pe() of a file of `file_size` bytes from its first head.size() bytes alone (for a kernel
+// whose patched first page is a copy and the rest a mapping): the same PeImage when the headers
+// (SizeOfHeaders) lie inside the head; nullopt when they do not or the parse fails, and the
+// caller must parse the whole file (which gives the error, if any). std::invalid_argument if the
+// head is longer than the file.
+std::optional<PeImage> parse_pe_head(ByteView head, uint64_t file_size, const std::string &source);
+
 // IMAGE_FILE_MACHINE_* as text ("x86_64", "aarch64", ...), for messages and reports.
 const char *pe_machine_name(uint16_t machine);
 

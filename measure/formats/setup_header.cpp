@@ -55,6 +55,8 @@ constexpr size_t k_kernel_info_offset = 0x268;
 constexpr size_t k_old_cmdline_magic = 0x20;
 constexpr size_t k_old_cmdline_offset = 0x22;
 constexpr uint16_t k_old_cmdline_magic_value = 0xA33F;
+// End of the last field QEMU's patch writes (cmd_line_ptr, 0x228..0x22B).
+constexpr size_t k_patched_header_end = k_cmd_line_ptr + 4;
 
 constexpr size_t k_sector_size = 512;
 constexpr uint8_t k_default_setup_sects = 4;               // "If this field is 0, the real value is 4."
@@ -283,11 +285,15 @@ QemuSetupPatch qemu_setup_patch(const SetupHeader &header, const QemuPatchInput 
   return p;
 }
 
-Bytes qemu_patched_kernel(ByteView kernel, const SetupHeader &header, const QemuPatchInput &in) {
+Bytes qemu_patched_head(ByteView kernel, const SetupHeader &header, const QemuPatchInput &in, size_t length) {
   if (kernel.size() != header.file_size || kernel.size() < header.setup_size)
     throw std::invalid_argument("qemu_patched_kernel: the kernel is not the one its SetupHeader was parsed from");
+  // Every field QEMU writes ends by 0x22C, inside the setup area (at least 1 KiB, checked by
+  // parse_setup_header); a head shorter than that could not hold the patch.
+  if (length < k_patched_header_end || length > kernel.size())
+    throw std::invalid_argument("qemu_patched_head: the head must cover the patched fields and lie inside the kernel");
   const QemuSetupPatch p = qemu_setup_patch(header, in);
-  Bytes out = kernel.to_bytes();
+  Bytes out(kernel.begin(), kernel.begin() + length);
   out.at(k_type_of_loader) = p.type_of_loader;
   out.at(k_loadflags) = p.loadflags;
   if (p.heap_end_ptr) store_le16(out, k_heap_end_ptr, *p.heap_end_ptr);
@@ -300,6 +306,10 @@ Bytes qemu_patched_kernel(ByteView kernel, const SetupHeader &header, const Qemu
   if (p.ramdisk_image) store_le32(out, k_ramdisk_image, *p.ramdisk_image);
   if (p.ramdisk_size) store_le32(out, k_ramdisk_size, *p.ramdisk_size);
   return out;
+}
+
+Bytes qemu_patched_kernel(ByteView kernel, const SetupHeader &header, const QemuPatchInput &in) {
+  return qemu_patched_head(kernel, header, in, kernel.size());
 }
 
 } // namespace mrforge

@@ -92,4 +92,10 @@ QemuSetupPatch qemu_setup_patch(const SetupHeader &header, const QemuPatchInput 
 // measures. `header` must be parse_setup_header() of `kernel` (std::invalid_argument otherwise).
 Bytes qemu_patched_kernel(ByteView kernel, const SetupHeader &header, const QemuPatchInput &in);
 
+// The first `length` bytes of qemu_patched_kernel(kernel, header, in), without copying the rest:
+// QEMU's patch only touches the setup header, so a caller can hash the patched head and the rest of
+// the kernel straight from `kernel`. `length` must be at least 0x22C (the end of the patched
+// fields; every setup area is longer) and at most the kernel's size (std::invalid_argument otherwise).
+Bytes qemu_patched_head(ByteView kernel, const SetupHeader &header, const QemuPatchInput &in, size_t length);
+
 } // namespace mrforge
