@@ -11,6 +11,8 @@
 #include <measure/util/strings.hpp>
 
 #include <algorithm>
+#include <future>
+#include <system_error>
 #include <utility>
 
 namespace mrforge {
@@ -91,6 +93,7 @@ public:
 
   Measurement run() {
     record_inputs();
+    start_file_digests();
     if (m_in.firmware) {
       m_fw = parse_firmware(m_in.firmware->bytes, m_in.firmware->error_source());
       m_result.mrtd = compute_mrtd(m_in.firmware->bytes, *m_fw, m_profile.mrtd_page_order);
@@ -102,6 +105,32 @@ public:
 
 private:
   void input(const std::string &name, const std::string &value) { m_result.inputs.emplace_back(name, value); }
+
+  bool has_step(EventStep step) const {
+    return std::find(m_profile.events.begin(), m_profile.events.end(), step) != m_profile.events.end();
+  }
+
+  // The initrd's SHA-384 and the kernel's Authenticode are independent of each other and of the
+  // firmware (MRTD, CFV, TD HOB, computed on this thread): each starts on its own thread here and is
+  // collected at its step. A failure (an exception in the future) surfaces only there, so errors
+  // come in event order as before; if an earlier step throws, the futures' destructors wait for
+  // the threads and the results are dropped.
+  void start_file_digests() {
+    if (m_in.initrd && !supplied(DigestSlot::initrd) && has_step(EventStep::initrd))
+      m_initrd_digest = on_own_thread([this] { return sha384(m_in.initrd->bytes); });
+    if (m_in.kernel && !supplied(DigestSlot::kernel) && has_step(EventStep::kernel))
+      m_kernel_digest = on_own_thread([this] { return kernel_event_digest(m_profile, m_in); });
+  }
+
+  // A future for f() run on a new thread; an empty one (computed in place at its step) when the
+  // system cannot start a thread.
+  template <typename F> static auto on_own_thread(F f) -> std::future<decltype(f())> {
+    try {
+      return std::async(std::launch::async, std::move(f));
+    } catch (const std::system_error &) {
+      return {};
+    }
+  }
 
   void record_inputs() {
     input("profile", m_profile.source.identity());
@@ -226,8 +255,10 @@ private:
       break;
     case EventStep::initrd:
       if (!has_initrd()) break;
-      add_slot(DigestSlot::initrd, Register::rtmr2, event_type::k_event_tag, "initrd (Linux initrd)",
-               [&] { return std::make_pair(sha384(m_in.initrd->bytes), "computed: SHA-384 of " + m_in.initrd->name); });
+      add_slot(DigestSlot::initrd, Register::rtmr2, event_type::k_event_tag, "initrd (Linux initrd)", [&] {
+        Sha384 d = m_initrd_digest.valid() ? m_initrd_digest.get() : sha384(m_in.initrd->bytes);
+        return std::make_pair(d, "computed: SHA-384 of " + m_in.initrd->name);
+      });
       break;
     case EventStep::exit_boot_services_invocation:
       add(Register::rtmr1, event_type::k_efi_action, k_exit_boot_services_invocation,
@@ -287,13 +318,19 @@ private:
     }
   }
 
-  std::pair<Sha384, std::string> kernel_digest() const { return kernel_event_digest(m_profile, m_in); }
+  std::pair<Sha384, std::string> kernel_digest() {
+    return m_kernel_digest.valid() ? m_kernel_digest.get() : kernel_event_digest(m_profile, m_in);
+  }
 
   const PlatformProfile &m_profile;
   const OvmfVariant &m_ovmf;
   const MeasureInputs &m_in;
   std::optional<FirmwareImage> m_fw;
   Measurement m_result;
+  // Declared last: destroyed first, so a thread still running when run() throws is waited for while
+  // the members it reads are alive.
+  std::future<Sha384> m_initrd_digest;
+  std::future<std::pair<Sha384, std::string>> m_kernel_digest;
 };
 
 } // namespace
