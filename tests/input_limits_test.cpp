@@ -14,8 +14,10 @@
 #include <measure/documents/json_text.hpp>
 #include <measure/documents/yaml_field.hpp>
 #include <measure/util/errors.hpp>
+#include <measure/util/hash.hpp>
 #include <measure/util/input_limits.hpp>
 #include <measure/util/mapped_file.hpp>
+#include <measure/util/mapped_read.hpp>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -549,4 +551,29 @@ TEST_CASE("mrforge lock against a trickling mirror stops at MRFORGE_FETCH_TIMEOU
   CHECK(bad.exit_code == 2);
   CHECK_THAT(bad.err, Catch::Contains("MRFORGE_FETCH_TIMEOUT: expected a whole number of seconds from 1 to 604800, "
                                       "got 'soon'"));
+}
+
+TEST_CASE("Hashing a mapped file through the file gives the digest of its bytes, and a file cut short is an error",
+          "[limits]") {
+  TempDir dir("limits");
+  const std::string path = dir / "blob";
+  std::string text;
+  for (uint32_t i = 0; text.size() < (1u << 20) + 123; ++i) text += std::to_string(i * 2654435761u) + ",";
+  write_text(path, text);
+  const Bytes copy = read_file(path, limits::k_initrd);
+  MappedFile m(path, limits::k_initrd);
+  auto by_file = [](ByteView b) {
+    Hasher h(HashAlgorithm::sha384);
+    update_from_file(h, b);
+    return to_hex(h.finish());
+  };
+  auto in_memory = [](ByteView b) { return to_hex(sha384(b)); };
+  CHECK(by_file(m.bytes()) == in_memory(copy));
+  CHECK(by_file(m.bytes().unchecked_sub(1000, 600000)) == in_memory(ByteView(copy).unchecked_sub(1000, 600000)));
+  CHECK(by_file(m.bytes().unchecked_sub(7, 100)) == in_memory(ByteView(copy).unchecked_sub(7, 100)));
+  CHECK(by_file(copy) == in_memory(copy)); // not a mapping: hashed from memory
+  // Cut short after mapping: the read fails naming the file (the mapping itself is not touched).
+  fs::resize_file(path, 4096);
+  CHECK_THAT(error_message([&] { by_file(m.bytes()); }),
+             Catch::Contains(path) && Catch::Contains("it was changed meanwhile"));
 }

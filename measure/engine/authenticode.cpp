@@ -20,6 +20,7 @@
 // (arch/x86/boot/tools/build.c) and signed ones 8-byte aligned, so the difference never shows for
 // kernels; tools that always pad to 8 (dstack-mr) differ from firmware for odd-sized images.
 #include <measure/engine/authenticode.hpp>
+#include <measure/util/mapped_read.hpp>
 
 #include <algorithm>
 #include <stdexcept>
@@ -47,7 +48,8 @@ Bytes authenticode(ByteView head, ByteView image, const PeImage &pe, HashAlgorit
       h.update(head.unchecked_sub(static_cast<size_t>(begin), static_cast<size_t>(split - begin)));
       begin = split;
     }
-    if (begin < end) h.update(image.unchecked_sub(static_cast<size_t>(begin), static_cast<size_t>(end - begin)));
+    if (begin < end)
+      update_from_file(h, image.unchecked_sub(static_cast<size_t>(begin), static_cast<size_t>(end - begin)));
   };
   const uint64_t after_checksum = pe.checksum_offset + k_checksum_size;
   hash_range(0, pe.checksum_offset);

@@ -1,5 +1,9 @@
 #include <measure/util/errors.hpp>
 #include <measure/util/mapped_file.hpp>
+#include <measure/util/mapped_read.hpp>
+
+#include <algorithm>
+#include <mutex>
 
 #include <cerrno>
 #include <cstring>
@@ -167,6 +171,85 @@ Bytes InputFile::read_all() {
   return out;
 }
 
+namespace {
+
+// The file behind each live mapping (mapped_read.hpp): a descriptor of its own, closed when the
+// mapping goes.
+struct Mapping {
+  const uint8_t *addr = nullptr;
+  size_t size = 0;
+  int fd = -1;
+  std::string path;
+};
+
+std::mutex g_mappings_mutex;
+std::vector<Mapping> g_mappings;
+
+void remember_mapping(const void *addr, size_t size, int fd, const std::string &path) {
+  int own = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (own < 0) return; // no descriptor to spare: hashes read the mapping instead
+  try {
+    std::lock_guard<std::mutex> lock(g_mappings_mutex);
+    g_mappings.push_back(Mapping{static_cast<const uint8_t *>(addr), size, own, path});
+  } catch (...) {
+    ::close(own); // not remembered: hashes read the mapping instead
+  }
+}
+
+void forget_mapping(const void *addr) {
+  std::lock_guard<std::mutex> lock(g_mappings_mutex);
+  auto it = std::find_if(g_mappings.begin(), g_mappings.end(), [&](const Mapping &m) { return m.addr == addr; });
+  if (it == g_mappings.end()) return;
+  ::close(it->fd);
+  g_mappings.erase(it);
+}
+
+// The live mapping that holds all of `bytes`, if any (copied: the caller reads without the lock;
+// the mapping outlives the read, since the caller's view points into it).
+bool find_mapping(ByteView bytes, Mapping &out) {
+  std::lock_guard<std::mutex> lock(g_mappings_mutex);
+  const auto at = reinterpret_cast<uintptr_t>(bytes.data());
+  for (const Mapping &m : g_mappings) {
+    const auto begin = reinterpret_cast<uintptr_t>(m.addr), end = begin + m.size;
+    if (at >= begin && at <= end && bytes.size() <= end - at) {
+      out = m;
+      return true;
+    }
+  }
+  return false;
+}
+
+// Below this, a hash reads the mapping: the pages are few, and the parsers have touched most.
+constexpr size_t k_read_threshold = 256 * 1024;
+// The read buffer: large enough for few system calls, small enough to stay in the L2 cache.
+constexpr size_t k_read_buffer_size = 256 * 1024;
+
+} // namespace
+
+void update_from_file(Hasher &h, ByteView bytes) {
+  Mapping m;
+  if (bytes.size() < k_read_threshold || !find_mapping(bytes, m)) {
+    h.update(bytes);
+    return;
+  }
+  thread_local std::vector<uint8_t> buffer(k_read_buffer_size);
+  auto offset = static_cast<off_t>(bytes.data() - m.addr);
+  size_t left = bytes.size();
+  while (left > 0) {
+    ssize_t n = ::pread(m.fd, buffer.data(), std::min(left, buffer.size()), offset);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw SystemError(m.path, errno_text("read failed"));
+    }
+    if (n == 0)
+      throw SystemError(m.path, "ended at byte " + std::to_string(offset) +
+                                    " while being read, before the end it had when opened: it was changed meanwhile");
+    h.update(buffer.data(), static_cast<size_t>(n));
+    offset += n;
+    left -= static_cast<size_t>(n);
+  }
+}
+
 MappedFile::MappedFile(InputFile file) : m_path(file.path()), m_size(static_cast<size_t>(file.size())) {
   if (m_size == 0) return;
   m_addr = ::mmap(nullptr, m_size, PROT_READ, MAP_PRIVATE, file.fd(), 0);
@@ -175,12 +258,15 @@ MappedFile::MappedFile(InputFile file) : m_path(file.path()), m_size(static_cast
     throw SystemError(m_path, errno_text("cannot map"));
   }
   ::madvise(m_addr, m_size, MADV_SEQUENTIAL);
+  remember_mapping(m_addr, m_size, file.fd(), m_path);
 }
 
 MappedFile::MappedFile(const std::string &path, FileLimit limit) : MappedFile(InputFile::open(path, limit)) {}
 
 MappedFile::~MappedFile() {
-  if (m_addr) ::munmap(m_addr, m_size);
+  if (!m_addr) return;
+  forget_mapping(m_addr);
+  ::munmap(m_addr, m_size);
 }
 
 Bytes read_file(const std::string &path, FileLimit limit) { return InputFile::open(path, limit).read_all(); }
