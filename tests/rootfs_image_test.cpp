@@ -21,6 +21,7 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -35,6 +36,7 @@
 using namespace mrforge;
 using namespace mrforge::builder;
 using namespace mrforge::test;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -649,4 +651,82 @@ TEST_CASE("rootfs: a one-block file system gets a verity superblock and no hash 
   CHECK(b.result.verity.data_blocks == 1);
   CHECK(b.result.verity.image_size == 2 * 4096);
   check_verity(b, RootfsFormat::erofs);
+}
+
+TEST_CASE("rootfs: contents of a consumable staging directory are hard-linked, not copied, and give the same image",
+          "[rootfs_image]") {
+  REQUIRE(::geteuid() == 0); // an owner of 1000
+  TempDir work("rootfs-consume");
+  // One content per entry, one shared by two entries, one in a subdirectory of the staging
+  // directory and one outside it: only the first kind may be consumed.
+  auto stage_into = [&](const std::string &dir) {
+    fs::create_directories(dir + "/sub");
+    fs::create_directories(dir + "-outside");
+    write_bytes(dir + "/single", pattern(70000, 1));
+    write_bytes(dir + "/shared", pattern(5000, 2));
+    write_bytes(dir + "/sub/nested", pattern(300, 3));
+    write_bytes(dir + "-outside/kept", pattern(9000, 4));
+    for (const std::string f : {"/single", "/shared", "/sub/nested"}) REQUIRE(::chmod((dir + f).c_str(), 0600) == 0);
+    REQUIRE(::chmod((dir + "-outside/kept").c_str(), 0600) == 0);
+    FsTree tree;
+    Node d;
+    d.type = NodeType::directory;
+    d.mode = 0755;
+    tree.add("srv", d);
+    auto file = [&](const std::string &path, const std::string &content, uint32_t mode, uint32_t uid) {
+      Node n;
+      n.type = NodeType::regular;
+      n.mode = mode;
+      n.uid = uid;
+      n.gid = uid;
+      n.content_path = content;
+      n.size = fs::file_size(content);
+      tree.add(path, n);
+    };
+    file("srv/one", dir + "/single", 0750, 1000);
+    file("srv/two", dir + "/shared", 0644, 0);
+    file("srv/three", dir + "/shared", 0644, 0);
+    file("srv/four", dir + "/sub/nested", 0644, 0);
+    file("srv/five", dir + "-outside/kept", 0644, 0);
+    return tree;
+  };
+  const std::string consumed = work / "consumed", copied = work / "copied";
+  FsTree a = stage_into(consumed);
+  FsTree b = stage_into(copied);
+  fs::create_directories(work / "scratch-a");
+  fs::create_directories(work / "scratch-b");
+  RootfsImageSettings s;
+  s.format = RootfsFormat::erofs;
+  s.seed = "consume";
+  s.source_date_epoch = k_epoch;
+  s.scratch_dir = work / "scratch-a";
+  s.consumable_content_dir = consumed;
+  write_rootfs_image(a, s, work / "a.img");
+  s.scratch_dir = work / "scratch-b";
+  s.consumable_content_dir.clear();
+  write_rootfs_image(b, s, work / "b.img");
+  CHECK(read_bytes(work / "a.img") == read_bytes(work / "b.img"));
+
+  auto links_and_mode = [](const std::string &path) {
+    struct stat st {};
+    REQUIRE(::lstat(path.c_str(), &st) == 0);
+    return std::make_pair(static_cast<unsigned>(st.st_nlink), static_cast<unsigned>(st.st_mode & 07777));
+  };
+  // Consumed: the materialized entry is the staged file itself, with the entry's owner and mode.
+  CHECK(links_and_mode(consumed + "/single") == std::make_pair(2u, 0750u));
+  struct stat staged {
+  }, placed{};
+  REQUIRE(::stat((consumed + "/single").c_str(), &staged) == 0);
+  REQUIRE(::stat((work / "scratch-a/tree/srv/one").c_str(), &placed) == 0);
+  CHECK(staged.st_ino == placed.st_ino);
+  CHECK(placed.st_uid == 1000);
+  // Shared, nested and outside contents were copied and are as they were.
+  CHECK(links_and_mode(consumed + "/shared") == std::make_pair(1u, 0600u));
+  CHECK(links_and_mode(consumed + "/sub/nested") == std::make_pair(1u, 0600u));
+  CHECK(links_and_mode(consumed + "-outside/kept") == std::make_pair(1u, 0600u));
+  // Without a consumable directory nothing is linked.
+  CHECK(links_and_mode(copied + "/single") == std::make_pair(1u, 0600u));
+  // The two entries of the shared content are two files in the image, not a hard link.
+  for (const std::string p : {"/srv/two", "/srv/three", "/srv/one"})
+    CHECK(sh("dump.erofs --path=" + p + " " + shell_quote(work / "a.img")).find("Links: 1") != std::string::npos);
 }

@@ -286,6 +286,7 @@ private:
       s.seed = m_guest.seed;
       s.source_date_epoch = m_settings.source_date_epoch;
       s.scratch_dir = m_scratch.path() + "/rootfs-tree";
+      s.consumable_content_dir = m_staging.dir(); // this build's own staging: linked, not copied
       fs::create_directories(s.scratch_dir);
       s.progress = m_settings.progress;
       RootfsImageResult r = write_rootfs_image(tree.full(), s, dir + "/rootfs.img");

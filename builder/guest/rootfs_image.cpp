@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <map>
 #include <sstream>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -143,7 +144,9 @@ bool all_root_owned(const FsTree &tree) {
 
 // ---- materializing the tree ----
 
-void copy_content(const std::string &tree_path, const Node &node, const std::string &dest) {
+// The staged content of a regular-file entry, opened and checked to be the regular file of the
+// size the tree recorded.
+UniqueFd open_content(const std::string &tree_path, const Node &node) {
   const std::string &host = node.content_path;
   // O_NONBLOCK: a FIFO put in its place cannot block the open; it is refused below (no effect on
   // regular files).
@@ -156,6 +159,21 @@ void copy_content(const std::string &tree_path, const Node &node, const std::str
     throw SystemError(host, "content of '" + tree_path + "' is " + std::to_string(st.st_size) +
                                 " bytes, but the tree recorded " + std::to_string(node.size) +
                                 " (changed since it was staged)");
+  return in;
+}
+
+// Hard-links the staged content (the checked open file, through /proc, so that the file checked is
+// the file linked) to `dest`. False if this file system or kernel cannot (the caller copies).
+bool link_content(const UniqueFd &in, const std::string &tree_path, const std::string &dest) {
+  const std::string proc = "/proc/self/fd/" + std::to_string(in.get());
+  if (::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, dest.c_str(), AT_SYMLINK_FOLLOW) == 0) return true;
+  if (errno == EXDEV || errno == EPERM || errno == EMLINK || errno == ENOENT || errno == EOPNOTSUPP) return false;
+  throw SystemError(dest, errno_text("cannot link the content of '" + tree_path + "'"));
+}
+
+void copy_content(const std::string &tree_path, const Node &node, const std::string &dest) {
+  const std::string &host = node.content_path;
+  UniqueFd in = open_content(tree_path, node);
   UniqueFd out(::open(dest.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
   if (out.get() < 0) throw SystemError(dest, errno_text("cannot create materialized '" + tree_path + "'"));
   uint64_t left = node.size;
@@ -242,8 +260,23 @@ void materialize(const FsTree &tree, const std::string &root, const RootfsImageS
   for (const auto &[path, node] : tree.nodes())
     if (node.type == NodeType::directory && ::mkdir(host(path).c_str(), k_dir_build_mode) != 0)
       throw SystemError(host(path), errno_text("mkdir failed"));
+  // A staged content the caller lets us consume and that backs one entry only is linked, not
+  // copied: its bytes are written once. (Linking a content shared by two entries would make them
+  // one inode, a hard link in the image.) The tools store nothing of the link count or inode.
+  std::map<std::string, int> uses;
   for (const auto &[path, node] : tree.nodes())
-    if (node.type == NodeType::regular) copy_content(path, node, host(path));
+    if (node.type == NodeType::regular) ++uses[node.content_path];
+  auto consumable = [&](const Node &node) {
+    const std::string &dir = settings.consumable_content_dir;
+    return !dir.empty() && uses[node.content_path] == 1 && node.content_path.size() > dir.size() + 1 &&
+           node.content_path.compare(0, dir.size() + 1, dir + "/") == 0 &&
+           node.content_path.find('/', dir.size() + 1) == std::string::npos;
+  };
+  for (const auto &[path, node] : tree.nodes()) {
+    if (node.type != NodeType::regular) continue;
+    if (consumable(node) && link_content(open_content(path, node), path, host(path))) continue;
+    copy_content(path, node, host(path));
+  }
   for (const auto &[path, node] : tree.nodes())
     if (node.type == NodeType::hardlink && ::link(host(node.link_target).c_str(), host(path).c_str()) != 0)
       throw SystemError(host(path), errno_text("cannot hard-link to '" + node.link_target + "'"));

@@ -6,9 +6,10 @@
 //   [file system: data_blocks blocks][verity superblock: 1 block][hash tree]
 // so the dm-verity table's hash start block is data_blocks + 1.
 //
-// The tree is materialized in a scratch directory (the file-system tools read only directories),
-// with every time set to the build's timestamp, and the tools run with a scrubbed environment
-// (no SOURCE_DATE_EPOCH, which would make mkfs.erofs 1.5 clamp instead of set times). Salt and
+// The tree is materialized in a scratch directory (the file-system tools read only directories;
+// staged contents are hard-linked rather than copied where the caller allows it), with every time
+// set to the build's timestamp, and the tools run with a scrubbed environment (no
+// SOURCE_DATE_EPOCH, which would make mkfs.erofs 1.5 clamp instead of set times). Salt and
 // UUIDs derive from the recipe seed. Both mkfs.erofs 1.5 and mksquashfs 4.5.1 store each file's
 // xattrs in the order llistxattr() returns them, and that order depends on the host file system;
 // the writer therefore sets xattrs in descending name order (the order tmpfs lists them in, and
@@ -60,6 +61,11 @@ struct RootfsImageSettings {
   std::string seed;              // salt, verity UUID and file-system UUID derive from it
   int64_t source_date_epoch = 0; // every inode time and the superblock time (0 ... 2^32-1)
   std::string scratch_dir;       // an existing empty directory for the materialized tree (caller removes it)
+  // A staging directory whose files this writer may consume: a regular file of the tree whose
+  // content is a file directly in it, used by no other entry, is hard-linked into the tree rather
+  // than copied (so its bytes are written once), and its owner, mode and xattrs become the entry's.
+  // Empty: every content is copied (the default; never give a directory of files you keep).
+  std::string consumable_content_dir;
   std::function<void(const std::string &)> progress; // may be empty
 };
 
