@@ -1,13 +1,19 @@
-// The step cache: hits only for the same key text, never for damaged entries, and nothing kept
-// when disabled.
+// The step cache: hits only for the same key text, never for damaged entries (stat stamps vouch
+// only for unchanged files), and nothing kept when disabled.
 #include "test_support.hpp"
 
 #include <builder/recipe/step_cache.hpp>
 #include <builder/system/store.hpp>
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
+#include <chrono>
+#include <fcntl.h>
 #include <filesystem>
+#include <fstream>
+#include <sys/stat.h>
+#include <thread>
 
 using namespace mrforge::builder;
 using namespace mrforge::test;
@@ -82,4 +88,46 @@ TEST_CASE("A disabled step cache never hits and keeps nothing under its steps", 
   CachedEntry e = put(off, key, "firmware");
   CHECK(read_text(e.file("out.bin")) == "firmware");
   CHECK(e.dir.find("/steps/firmware/") == std::string::npos); // not placed in the cache
+}
+
+TEST_CASE("The step cache trusts an output's stat stamp only while the file is unchanged", "[step_cache]") {
+  TempDir work("step-cache-stamp");
+  Store store(work / "store");
+  StepCache cache(store, true);
+  StepKey key("rootfs");
+  key.add("packages", "python3=abc");
+  CachedEntry made = put(cache, key, "image bytes");
+  const std::string out = made.file("out.bin");
+
+  // The record holds a stamp per output; one taken within 2 s of the file's last change does not
+  // vouch for it, so the output is hashed again and restamped on a later lookup.
+  auto stamp = [&] {
+    nlohmann::json j = nlohmann::json::parse(read_text(made.dir + "/entry.json"));
+    return j.at("outputs").at("out.bin").at("stat");
+  };
+  REQUIRE(stamp().is_array());
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  REQUIRE(cache.lookup(key));
+  const nlohmann::json vouching = stamp();
+  CHECK(vouching[4].get<int64_t>() - vouching[3].get<int64_t>() > int64_t{2000000000});
+  REQUIRE(cache.lookup(key));
+  CHECK(stamp() == vouching); // trusted: not restamped
+
+  // Rewritten in place with the same size, its modification time put back: the change time
+  // still moves, so the stamp no longer vouches, the bytes are hashed, and the entry is refused.
+  struct stat before {};
+  REQUIRE(::stat(out.c_str(), &before) == 0);
+  {
+    std::fstream f(out, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(0);
+    f.write("I", 1);
+  }
+  const struct timespec times[2] = {before.st_atim, before.st_mtim};
+  REQUIRE(::utimensat(AT_FDCWD, out.c_str(), times, 0) == 0);
+  struct stat after {};
+  REQUIRE(::stat(out.c_str(), &after) == 0);
+  CHECK(after.st_mtim.tv_sec == before.st_mtim.tv_sec);
+  CHECK(after.st_mtim.tv_nsec == before.st_mtim.tv_nsec);
+  CHECK(after.st_size == before.st_size);
+  CHECK_FALSE(cache.lookup(key));
 }

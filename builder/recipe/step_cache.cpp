@@ -15,6 +15,8 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <sys/stat.h>
+#include <time.h>
 
 namespace mrforge::builder {
 
@@ -42,6 +44,42 @@ StepCache::StepCache(const Store &store, bool enabled) : m_root(store.root() + "
 
 std::string StepCache::entry_dir(const StepKey &key) const { return m_root + "/" + key.step() + "/" + key.digest(); }
 
+namespace {
+
+// An output file as it was when its digest was last checked: its inode, size and modification and
+// change times (nanoseconds), and the clock then. Any write, truncation, chmod or replacement
+// changes the change time, which no caller can set back, so an output whose stamp still matches
+// has the bytes that were hashed; unless it changed within k_racy_ns of being stamped (timestamps
+// are as coarse as the kernel's tick), when it is hashed again, as git does with its index.
+constexpr int64_t k_racy_ns = int64_t{2} * 1000 * 1000 * 1000;
+
+int64_t ns_of(const struct timespec &t) { return int64_t{t.tv_sec} * 1000000000 + t.tv_nsec; }
+
+int64_t now_ns() {
+  struct timespec t {};
+  ::clock_gettime(CLOCK_REALTIME, &t);
+  return ns_of(t);
+}
+
+// [inode, size, mtime_ns, ctime_ns, stamped_at_ns]; empty if the file is not a regular file.
+nlohmann::json stat_stamp(const std::string &path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return nlohmann::json();
+  return nlohmann::json::array(
+      {uint64_t{st.st_ino}, int64_t{st.st_size}, ns_of(st.st_mtim), ns_of(st.st_ctim), now_ns()});
+}
+
+// True if `recorded` (a stat_stamp) vouches for the file's bytes as they are now.
+bool stamp_vouches(const nlohmann::json &recorded, const nlohmann::json &now) {
+  if (!recorded.is_array() || recorded.size() != 5 || !now.is_array()) return false;
+  for (size_t i = 0; i < 4; ++i)
+    if (recorded[i] != now[i]) return false;
+  const int64_t changed = recorded[3].get<int64_t>(), stamped = recorded[4].get<int64_t>();
+  return stamped - changed > k_racy_ns;
+}
+
+} // namespace
+
 std::optional<CachedEntry> StepCache::lookup(const StepKey &key) const {
   if (!m_enabled) return std::nullopt;
   CachedEntry entry;
@@ -52,13 +90,26 @@ std::optional<CachedEntry> StepCache::lookup(const StepKey &key) const {
   try {
     nlohmann::json j = parse_json_text(read_file(record, limits::k_json_document), record);
     if (j.at("key").get<std::string>() != key.text()) return std::nullopt;
-    for (const auto &[name, d] : j.at("outputs").items()) {
+    bool restamped = false;
+    for (auto &[name, d] : j.at("outputs").items()) {
       FileDigest expected{d.at("sha256").get<std::string>(), d.at("size").get<uint64_t>()};
-      std::error_code ec;
-      if (fs::file_size(entry.file(name), ec) != expected.size || ec) return std::nullopt;
-      FileDigest actual = digest_file(entry.file(name), limits::k_artifact);
-      if (actual.sha256_hex != expected.sha256_hex) return std::nullopt;
-      entry.files[name] = actual;
+      const std::string path = entry.file(name);
+      nlohmann::json stamp = stat_stamp(path);
+      if (stamp.is_null() || stamp[1].get<uint64_t>() != expected.size) return std::nullopt;
+      if (!stamp_vouches(d.value("stat", nlohmann::json()), stamp)) {
+        FileDigest actual = digest_file(path, limits::k_artifact);
+        if (actual.sha256_hex != expected.sha256_hex || actual.size != expected.size) return std::nullopt;
+        d["stat"] = stat_stamp(path); // taken after the hash: vouches for those bytes from now on
+        restamped = true;
+      }
+      entry.files[name] = expected;
+    }
+    if (restamped) {
+      try {
+        write_file_atomically(record, j.dump(2) + "\n");
+      } catch (const std::exception &) {
+        // A read-only store still works: its entries are hashed on every lookup.
+      }
     }
   } catch (const std::exception &) {
     return std::nullopt; // unreadable or damaged entry: rebuild
@@ -83,7 +134,7 @@ CachedEntry StepCache::commit(const StepKey &key, const std::string &dir, const 
   nlohmann::json record{{"step", key.step()}, {"key", key.text()}, {"outputs", nlohmann::json::object()}};
   for (const std::string &name : outputs) {
     FileDigest d = digest_file(dir + "/" + name, limits::k_artifact);
-    record["outputs"][name] = {{"sha256", d.sha256_hex}, {"size", d.size}};
+    record["outputs"][name] = {{"sha256", d.sha256_hex}, {"size", d.size}, {"stat", stat_stamp(dir + "/" + name)}};
     entry.files[name] = d;
   }
   write_file_atomically(dir + "/entry.json", record.dump(2) + "\n");

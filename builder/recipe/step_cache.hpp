@@ -4,7 +4,12 @@
 // the step's output files and entry.json (the key text and every output's sha256 and size).
 // Entries are written to a temporary directory and renamed into place, so a crash never leaves
 // a half entry; an entry whose outputs no longer match their recorded digests is ignored (and
-// replaced by the next build), so a damaged cache cannot change a build's bytes.
+// replaced by the next build), so a damaged cache cannot change a build's bytes. An output is
+// hashed when the entry is made and again whenever its stat stamp (inode, size, modification and
+// change times) differs from the one recorded with its digest or was taken within 2 s of its last
+// change; otherwise the stamp vouches for it (as git's index does), so that a no-op build does
+// not read a 200 MB root file system. A write through the file system always changes the change
+// time; damage below it (a failing disk) is what `build --no-cache` and `rebuild` are for.
 #pragma once
 
 #include <builder/system/store.hpp>
@@ -41,7 +46,8 @@ public:
   // enabled = false: lookups always miss and nothing is written (`build --no-cache`).
   StepCache(const Store &store, bool enabled);
 
-  // The entry if present and intact (every recorded output hashes to its digest).
+  // The entry if present and intact (every recorded output hashes to its digest, or its stamp
+  // vouches for that).
   std::optional<CachedEntry> lookup(const StepKey &key) const;
 
   // A fresh directory to write a step's outputs into (under the store, same file system).
