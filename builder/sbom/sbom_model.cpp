@@ -4,13 +4,18 @@
 #include <builder/debian/relations.hpp>
 
 #include <measure/util/errors.hpp>
+#include <measure/util/file_io.hpp>
+#include <measure/util/input_limits.hpp>
 #include <measure/util/version.hpp>
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
 #include <set>
 
 namespace mrforge::builder {
+
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -52,22 +57,50 @@ std::string base_name(const std::string &path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
-// A locked .deb read from the store (its control data only) into the model's form.
+// The control file of a stored .deb, read from the package (an xz stream to open per package:
+// most of a no-op build's time otherwise) once, then from STORE/deb-control/SHA256, where it is
+// kept as a fact of those content-addressed bytes, trusted as the step cache's entries are.
+std::string stored_control_text(const Store &store, const std::string &sha256, uint64_t size, const std::string &what,
+                                const std::string &deb_name) {
+  const std::string deb = store.require(sha256, size, what);
+  const std::string kept = store.root() + "/deb-control/" + sha256;
+  std::error_code ec;
+  if (fs::is_regular_file(kept, ec)) {
+    try {
+      return read_text_file(kept, limits::k_text_record);
+    } catch (const std::exception &) {
+      // unreadable: read the package again
+    }
+  }
+  std::string control = read_deb_control(deb, deb_name).control;
+  try {
+    fs::create_directories(store.root() + "/deb-control");
+    write_file_atomically(kept, control);
+  } catch (const std::exception &) {
+    // A read-only store still works: the package is read every time.
+  }
+  return control;
+}
+
+// A locked .deb from the store (its control file only) in the model's form.
 SbomPackage sbom_package(const std::string &name, const std::string &version, const std::string &architecture,
                          const std::string &sha256, uint64_t size, const std::string &filename,
                          const std::string &distro, const Store &store) {
   const std::string what = "package " + name + " " + version;
   const std::string deb_name = name + "_" + version + "_" + architecture + ".deb";
-  DebPackage control = read_deb_control(store.require(sha256, size, what), deb_name);
-  if (control.name != name || control.version != version || control.architecture != architecture)
-    throw InputError(deb_name, "its control file says " + control.name + " " + control.version + " " +
-                                   control.architecture + ", the lock " + name + " " + version + " " + architecture +
+  const std::string text = stored_control_text(store, sha256, size, what, deb_name);
+  const debian::Paragraph control = parse_control_paragraph(text, deb_name + ": control");
+  const std::string says_name = control.get("Package"), says_version = control.get("Version"),
+                    says_architecture = control.get("Architecture");
+  if (says_name != name || says_version != version || says_architecture != architecture)
+    throw InputError(deb_name, "its control file says " + says_name + " " + says_version + " " + says_architecture +
+                                   ", the lock " + name + " " + version + " " + architecture +
                                    " (run `mrforge fetch` again)");
   SbomPackage p;
   p.name = name;
   p.version = version;
   p.architecture = architecture;
-  std::tie(p.source_name, p.source_version) = deb_source(control.control, name, version, deb_name + ": control");
+  std::tie(p.source_name, p.source_version) = deb_source(text, name, version, deb_name + ": control");
   p.sha256 = sha256;
   p.size = size;
   p.file_name = base_name(filename);
