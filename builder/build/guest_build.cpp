@@ -25,8 +25,11 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <functional>
+#include <future>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -43,10 +46,6 @@ namespace {
 // packages are resolved through them.
 // 3: every root file system gains /tmp, /root and, with ca-certificates, /etc/ssl/certs.
 constexpr const char *k_step_format = "3";
-
-void say(const BuildSettings &s, const std::string &text) {
-  if (s.progress) s.progress(text);
-}
 
 void copy_file_to(const std::string &from, const std::string &to) {
   std::error_code ec;
@@ -129,21 +128,34 @@ public:
   GuestBuilder(const Recipe &recipe, const Lock &lock, Store &store, const BuildSettings &settings)
       : m_recipe(recipe), m_guest(*recipe.guest), m_lock(lock), m_store(store), m_settings(settings),
         m_cache(store, settings.use_cache), m_scratch(store.make_scratch_dir("guest-" + recipe.name)),
-        m_staging(m_scratch.path() + "/contents") {
+        m_staging(m_scratch.path() + "/contents"), m_kernel_staging(m_scratch.path() + "/kernel-contents") {
     m_policy.allow_setuid = recipe.allow.setuid;
     m_policy.allow_device_nodes = recipe.allow.device_nodes;
+    if (settings.progress)
+      m_progress = [this](const std::string &text) {
+        std::lock_guard<std::mutex> one_line_at_a_time(m_progress_mutex);
+        m_settings.progress(text);
+      };
   }
 
   GuestBuildResult run() {
     if (!m_lock.kernel) throw InputError(m_recipe.path, "the lock has no kernel; run `mrforge lock`");
     CachedEntry firmware = firmware_step();
+    // The kernel package (over 100 MB of xz, the longest single unpack) is unpacked on a second
+    // thread while the root file system is built, if the kernel or initramfs step needs it.
+    if (!m_cache.lookup(kernel_key()) || !m_cache.lookup(initramfs_key()))
+      m_kernel_unpack = std::async(std::launch::async, [this] { return unpack_kernel(); });
+    CachedEntry rootfs = rootfs_step();
     CachedEntry kernel = kernel_step();
     CachedEntry initrd = initramfs_step();
-    CachedEntry rootfs = rootfs_step();
     return finish(firmware, kernel, initrd, rootfs);
   }
 
 private:
+  void say(const std::string &text) {
+    if (m_progress) m_progress(text);
+  }
+
   // --- steps ---------------------------------------------------------------------------------
 
   CachedEntry firmware_step() {
@@ -164,7 +176,7 @@ private:
       if (!fw.file.empty()) {
         copy_file_to(fw.file_path, dir + "/OVMF.fd");
       } else {
-        say(m_settings, "firmware: unpacking " + fw.package);
+        say("firmware: unpacking " + fw.package);
         const LockedPackage &p = locked_package(m_lock, fw.package, "firmware");
         FsTree tree;
         unpack_deb(deb_path(m_store, p), deb_name(p), tree, m_staging, m_policy);
@@ -175,24 +187,37 @@ private:
     });
   }
 
+  // Runs on its own thread, with its own staging directory.
+  std::unique_ptr<FsTree> unpack_kernel() {
+    const LockedKernel &k = *m_lock.kernel;
+    std::string deb = m_store.require(k.sha256, k.size, "kernel " + k.package + " " + k.version);
+    say("kernel: unpacking " + k.package + " " + k.version);
+    auto tree = std::make_unique<FsTree>();
+    UnpackPolicy policy; // a kernel package has no devices or setuid files
+    unpack_deb(deb, k.package + "_" + k.version + "_" + k.architecture + ".deb", *tree, m_kernel_staging, policy);
+    return tree;
+  }
+
   const FsTree &kernel_tree() {
     if (!m_kernel_tree) {
-      const LockedKernel &k = *m_lock.kernel;
-      std::string deb = m_store.require(k.sha256, k.size, "kernel " + k.package + " " + k.version);
-      say(m_settings, "kernel: unpacking " + k.package + " " + k.version);
-      m_kernel_tree = std::make_unique<FsTree>();
-      UnpackPolicy policy; // a kernel package has no devices or setuid files
-      unpack_deb(deb, k.package + "_" + k.version + "_" + k.architecture + ".deb", *m_kernel_tree, m_staging, policy);
+      if (!m_kernel_unpack.valid()) // a cache entry vanished since run() looked
+        m_kernel_unpack = std::async(std::launch::deferred, [this] { return unpack_kernel(); });
+      m_kernel_tree = m_kernel_unpack.get();
     }
     return *m_kernel_tree;
   }
 
-  CachedEntry kernel_step() {
+  StepKey kernel_key() const {
     const LockedKernel &k = *m_lock.kernel;
     StepKey key("kernel");
     key.add("format", k_step_format).add("deb", k.sha256).add("release", k.release);
     key.add("require_config", join(m_guest.kernel.require_config, " "));
-    return cached(key, "kernel", [&](const std::string &dir) {
+    return key;
+  }
+
+  CachedEntry kernel_step() {
+    const LockedKernel &k = *m_lock.kernel;
+    return cached(kernel_key(), "kernel", [&](const std::string &dir) {
       const FsTree &tree = kernel_tree();
       std::string what = m_guest.kernel.file + ": kernel " + k.package;
       check_config(tree, k.release, what);
@@ -220,7 +245,7 @@ private:
     }
   }
 
-  CachedEntry initramfs_step() {
+  StepKey initramfs_key() const {
     const InitramfsSpec &spec = m_guest.initramfs;
     const LockedKernel &k = *m_lock.kernel;
     StepKey key("initramfs");
@@ -236,9 +261,14 @@ private:
                                 compressor_version(spec.compression.kind))
         .add("epoch", std::to_string(m_settings.source_date_epoch))
         .add("init", to_hex(sha256(ByteView::of(std::string(initramfs_init_script())))));
-    return cached(key, "initramfs", [&](const std::string &dir) {
-      say(m_settings,
-          "initramfs: unpacking " + std::to_string(packages_in_set(m_lock, "initramfs").size()) + " packages");
+    return key;
+  }
+
+  CachedEntry initramfs_step() {
+    const InitramfsSpec &spec = m_guest.initramfs;
+    const LockedKernel &k = *m_lock.kernel;
+    return cached(initramfs_key(), "initramfs", [&](const std::string &dir) {
+      say("initramfs: unpacking " + std::to_string(packages_in_set(m_lock, "initramfs").size()) + " packages");
       FsTree packages = unpack_set(m_lock, "initramfs", m_store, m_staging, m_policy);
       // Programs are named as the root file system has them (/bin/busybox), so a merged-/usr
       // suite's packages (usr/bin/busybox) are read through its links.
@@ -256,7 +286,7 @@ private:
       in.where = spec.where.describe() + ": initramfs";
       InitramfsResult r = assemble_initramfs(in, m_staging);
       write_file_atomically(dir + "/modules.txt", join(r.module_order, "\n") + "\n");
-      say(m_settings, "initramfs: writing " + std::to_string(r.tree.size()) + " entries");
+      say("initramfs: writing " + std::to_string(r.tree.size()) + " entries");
       Compression c = spec.compression;
       c.threads = std::max(1, m_settings.threads);
       FileSink sink(dir + "/initrd.img");
@@ -277,7 +307,7 @@ private:
         .add("epoch", std::to_string(m_settings.source_date_epoch));
     return cached(key, "rootfs", [&](const std::string &dir) {
       AssemblyOptions assembly;
-      assembly.progress = m_settings.progress;
+      assembly.progress = m_progress;
       LayeredTree tree = assemble_rootfs(m_recipe, m_lock, m_store, m_staging, assembly);
       // The initramfs ends in `exec switch_root /newroot /sbin/init` (initramfs_init.cpp).
       check_program_runs(tree.full(), "/sbin/init", "", "init", m_recipe.path);
@@ -288,7 +318,7 @@ private:
       s.scratch_dir = m_scratch.path() + "/rootfs-tree";
       s.consumable_content_dir = m_staging.dir(); // this build's own staging: linked, not copied
       fs::create_directories(s.scratch_dir);
-      s.progress = m_settings.progress;
+      s.progress = m_progress;
       RootfsImageResult r = write_rootfs_image(tree.full(), s, dir + "/rootfs.img");
       fs::remove_all(s.scratch_dir);
       nlohmann::ordered_json v = r;
@@ -299,7 +329,7 @@ private:
 
   template <typename Fn> CachedEntry cached(const StepKey &key, const std::string &name, Fn &&produce) {
     if (std::optional<CachedEntry> hit = m_cache.lookup(key)) {
-      say(m_settings, name + ": unchanged (step cache " + key.digest().substr(0, 12) + ")");
+      say(name + ": unchanged (step cache " + key.digest().substr(0, 12) + ")");
       m_steps.emplace_back(name, true);
       return *hit;
     }
@@ -354,9 +384,8 @@ private:
     for (const MeasureShape &shape : m_guest.measure) {
       result.shapes.push_back(measure_guest_shape(shape, files));
       const ShapeMeasurement &m = result.shapes.back();
-      say(m_settings, "measured: " + m.profile + ", " + std::to_string(m.cpus) + " vCPU, " +
-                          format_memory_size(m.memory) + ", OVMF variant " + m.ovmf_variant + " (" + m.ovmf_basis +
-                          ")");
+      say("measured: " + m.profile + ", " + std::to_string(m.cpus) + " vCPU, " + format_memory_size(m.memory) +
+          ", OVMF variant " + m.ovmf_variant + " (" + m.ovmf_basis + ")");
     }
     write_file_atomically(t + "/measurements.json", measurements_json(result.shapes).dump(2) + "\n");
     // dstack's measurement file, so that dstack's tooling can verify a TD of this image from its
@@ -395,6 +424,10 @@ private:
         make_sbom_model(m_recipe, m_lock, m_store, result.digest, cached_digests, m_settings.source_date_epoch);
     const std::map<std::string, std::string> sbom_digests = write_sboms(sbom, t);
 
+    // In the order of the image (the root file system was built while the kernel unpacked).
+    const std::vector<std::string> order = {"firmware", "kernel", "initramfs", "rootfs"};
+    auto rank = [&](const std::pair<std::string, bool> &s) { return std::find(order.begin(), order.end(), s.first); };
+    std::stable_sort(m_steps.begin(), m_steps.end(), [&](const auto &a, const auto &b) { return rank(a) < rank(b); });
     result.steps = m_steps;
     // The record depends only on the inputs (not on the cache or the output path), so that two
     // builds of the same recipe give identical directories.
@@ -432,7 +465,11 @@ private:
   StepCache m_cache;
   ScratchDir m_scratch;
   ContentStaging m_staging;
+  ContentStaging m_kernel_staging; // written by the kernel's unpacking thread only
   UnpackPolicy m_policy;
+  std::function<void(const std::string &)> m_progress; // m_settings.progress, one call at a time
+  std::mutex m_progress_mutex;
+  std::future<std::unique_ptr<FsTree>> m_kernel_unpack;
   std::unique_ptr<FsTree> m_kernel_tree;
   std::vector<std::pair<std::string, bool>> m_steps;
   std::vector<std::string> m_uncached;
