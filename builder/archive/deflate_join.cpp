@@ -2,6 +2,7 @@
 
 #include <measure/util/errors.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <memory>
@@ -113,17 +114,40 @@ uint32_t reverse_bits(uint32_t code, int length) {
   return reversed;
 }
 
-// A canonical Huffman code. Codes of up to k_fast_bits bits decode with one lookup in a table
-// indexed by the next k_fast_bits input bits (entry: symbol << 4 | code length; 0 where a longer
-// code or no code starts); the rare longer codes decode bit by bit from the counts per length, as
-// zlib's puff.c does.
+// How a skip-table entry (HuffmanTable::skip_entry) continues the walk. An entry is
+// bits << 3 | kind, where bits is what to consume: the code's length plus, for a length or
+// distance symbol, its extra bits (they are skipped unread), or for a run of literals the sum of
+// their codes' lengths.
+enum SkipKind : uint16_t {
+  k_skip_slow = 0,     // no code short enough for the table starts here: decode_slowly()
+  k_skip_literals = 1, // one or more literals
+  k_skip_length = 2,   // a length symbol: a distance code follows
+  k_skip_end = 3,      // the end-of-block symbol
+  k_skip_invalid = 4,  // a length or distance symbol the format does not define (286-287, 30-31)
+  k_skip_distance = 5, // a distance symbol
+};
+
+// Which alphabet a code is for: the skip table is built for the literal/length and distance codes.
+enum class Alphabet { code_lengths, litlen, distance };
+
+// A canonical Huffman code. Codes of up to m_bits bits (11 for literal/length codes, 10 for
+// distance codes, 7 for the code length code, whose codes are never longer; measured: larger
+// tables cost more to build than they save) decode with one lookup in a table indexed by the next
+// m_bits input bits; the rare longer codes decode bit by bit from the counts per length, as zlib's
+// puff.c does. The code length code's table holds
+// symbol << 4 | code length (0 where a longer code or no code starts). The literal/length and
+// distance tables hold skip entries instead (see SkipKind): the walk needs only how many bits each
+// symbol takes, so extra bits are folded into the code, and consecutive literals are packed into
+// one lookup. The tables are rebuilt for every block (libdeflate writes dozens per 2 MiB), so they
+// are kept small and filled in one pass.
 class HuffmanTable {
 public:
-  static constexpr int k_fast_bits = 12;
+  static constexpr int k_max_fast_bits = 11;
 
   // lengths[i] is the code length of symbol i (0: the symbol has no code). `header_bit` names
   // the block in errors.
-  void build(const uint8_t *lengths, int count, uint64_t header_bit) {
+  void build(const uint8_t *lengths, int count, uint64_t header_bit, Alphabet alphabet) {
+    m_bits = alphabet == Alphabet::litlen ? 11 : alphabet == Alphabet::distance ? 10 : 7;
     m_length_count.fill(0);
     for (int symbol = 0; symbol < count; ++symbol) ++m_length_count[lengths[symbol]];
     m_length_count[0] = 0;
@@ -140,22 +164,23 @@ public:
     for (int symbol = 0; symbol < count; ++symbol)
       if (lengths[symbol] != 0) m_sorted_symbols[offset[lengths[symbol]]++] = static_cast<uint16_t>(symbol);
 
-    m_fast.fill(0);
+    const uint32_t size = uint32_t{1} << m_bits;
+    std::fill(m_table.begin(), m_table.begin() + size, uint16_t{0}); // 0: decode slowly
     uint32_t code = 0;
     size_t index = 0;
-    for (int length = 1; length <= k_fast_bits; ++length) {
+    for (int length = 1; length <= m_bits; ++length) {
       for (uint16_t n = 0; n < m_length_count[static_cast<size_t>(length)]; ++n, ++code, ++index) {
-        const auto entry = static_cast<uint16_t>(m_sorted_symbols[index] << 4 | length);
-        for (uint32_t i = reverse_bits(code, length); i < (uint32_t{1} << k_fast_bits); i += uint32_t{1} << length)
-          m_fast[i] = entry;
+        const uint16_t entry = table_entry(alphabet, m_sorted_symbols[index], static_cast<unsigned>(length));
+        for (uint32_t i = reverse_bits(code, length); i < size; i += uint32_t{1} << length) m_table[i] = entry;
       }
       code <<= 1;
     }
+    if (alphabet == Alphabet::litlen) pack_literals();
   }
 
-  // Needs at least 15 buffered bits.
+  // The code length code only. Needs at least 15 buffered bits.
   int decode(BitReader &in) const {
-    const uint16_t entry = m_fast[in.peek(k_fast_bits)];
+    const uint16_t entry = m_table[in.peek(m_bits)];
     if (entry != 0) {
       in.consume(entry & 15U);
       return entry >> 4;
@@ -163,7 +188,9 @@ public:
     return decode_slowly(in);
   }
 
-private:
+  // The skip entry for the next buffered bits (literal/length and distance codes only).
+  uint16_t skip_entry(const BitReader &in) const { return m_table[in.peek(m_bits)]; }
+
   int decode_slowly(BitReader &in) const {
     int code = 0;  // the bits read so far, first bit most significant
     int first = 0; // the first code of the current length
@@ -180,7 +207,45 @@ private:
     fail(in.position(), "bits that match no Huffman code");
   }
 
-  std::array<uint16_t, size_t{1} << k_fast_bits> m_fast{};
+private:
+  static uint16_t skip(unsigned bits, SkipKind kind) { return static_cast<uint16_t>(bits << 3 | kind); }
+
+  static uint16_t table_entry(Alphabet alphabet, int symbol, unsigned length) {
+    switch (alphabet) {
+    case Alphabet::code_lengths: return static_cast<uint16_t>(symbol << 4 | static_cast<int>(length));
+    case Alphabet::distance:
+      return symbol <= k_max_distance_symbol ? skip(length + k_distance_extra_bits[symbol], k_skip_distance)
+                                             : skip(length, k_skip_invalid);
+    case Alphabet::litlen: break;
+    }
+    if (symbol < k_end_of_block) return skip(length, k_skip_literals);
+    if (symbol == k_end_of_block) return skip(length, k_skip_end);
+    if (symbol <= k_max_length_symbol) return skip(length + k_length_extra_bits[symbol - 257], k_skip_length);
+    return skip(length, k_skip_invalid);
+  }
+
+  // Packs the literals that follow a literal within the same m_bits bits. The entry at i >> bits
+  // describes the code starting after the first `bits` bits of i, provided that code fits in the
+  // bits of i left (the high bits of i >> bits are zeros, not input). Going down from the highest
+  // index, every entry read (at an index below i, or i itself before it is written) still holds
+  // its single-code value.
+  void pack_literals() {
+    for (uint32_t i = uint32_t{1} << m_bits; i-- > 0;) {
+      const uint16_t first = m_table[i];
+      if ((first & 7U) != k_skip_literals) continue;
+      unsigned bits = first >> 3U;
+      while (true) {
+        const uint16_t next = m_table[i >> bits];
+        const unsigned next_bits = next >> 3U;
+        if ((next & 7U) != k_skip_literals || bits + next_bits > static_cast<unsigned>(m_bits)) break;
+        bits += next_bits;
+      }
+      m_table[i] = skip(bits, k_skip_literals);
+    }
+  }
+
+  int m_bits = k_max_fast_bits;
+  std::array<uint16_t, size_t{1} << k_max_fast_bits> m_table{};
   std::array<uint16_t, k_max_code_bits + 1> m_length_count{};
   std::array<uint16_t, 288> m_sorted_symbols{};
 };
@@ -199,7 +264,7 @@ void read_dynamic_codes(BitReader &in, Tables &tables, uint64_t header_bit) {
   uint8_t code_length_lengths[19] = {};
   for (int i = 0; i < code_length_count; ++i)
     code_length_lengths[k_code_length_order[i]] = static_cast<uint8_t>(in.read(3));
-  tables.code_lengths.build(code_length_lengths, 19, header_bit);
+  tables.code_lengths.build(code_length_lengths, 19, header_bit, Alphabet::code_lengths);
 
   uint8_t lengths[k_max_litlen_codes + k_max_distance_codes] = {};
   const int total = litlen_count + distance_count;
@@ -225,32 +290,61 @@ void read_dynamic_codes(BitReader &in, Tables &tables, uint64_t header_bit) {
     while (repeat-- > 0) lengths[n++] = value;
   }
   if (lengths[k_end_of_block] == 0) fail(header_bit, "a dynamic block without an end-of-block code");
-  tables.litlen.build(lengths, litlen_count, header_bit);
-  tables.distance.build(lengths + litlen_count, distance_count, header_bit);
+  tables.litlen.build(lengths, litlen_count, header_bit, Alphabet::litlen);
+  tables.distance.build(lengths + litlen_count, distance_count, header_bit, Alphabet::distance);
 }
 
 void build_fixed_codes(Tables &tables, uint64_t header_bit) {
   uint8_t lengths[k_fixed_litlen_codes];
   for (int i = 0; i < k_fixed_litlen_codes; ++i) lengths[i] = i < 144 ? 8 : i < 256 ? 9 : i < 280 ? 7 : 8;
-  tables.litlen.build(lengths, k_fixed_litlen_codes, header_bit);
+  tables.litlen.build(lengths, k_fixed_litlen_codes, header_bit, Alphabet::litlen);
   uint8_t distance_lengths[k_fixed_distance_codes];
   std::memset(distance_lengths, 5, sizeof distance_lengths);
-  tables.distance.build(distance_lengths, k_fixed_distance_codes, header_bit);
+  tables.distance.build(distance_lengths, k_fixed_distance_codes, header_bit, Alphabet::distance);
 }
 
-// Skips a Huffman-coded block's symbols up to and including its end-of-block code.
-void skip_symbols(BitReader &in, const Tables &tables) {
-  // One refill per symbol: a length/distance pair takes at most 15 + 5 + 15 + 13 = 48 bits.
+// Skips a Huffman-coded block's symbols up to and including its end-of-block code, through the
+// skip tables: one lookup per run of literals, one per length (with its extra bits) and one per
+// distance (with its extra bits). Codes longer than the table take the slow path, symbol by
+// symbol, as a plain decoder would.
+void skip_symbols(BitReader &stream, const Tables &tables) {
+  // A local copy, written back at the end: through the reference the compiler kept the reader's
+  // state in memory, a store and a load on every step's critical path.
+  BitReader in = stream;
+  // One refill per step: a length/distance pair takes at most 15 + 5 + 15 + 13 = 48 bits, a run
+  // of literals at most 11.
   while (true) {
     in.refill();
-    const int symbol = tables.litlen.decode(in);
-    if (symbol < k_end_of_block) continue;
-    if (symbol == k_end_of_block) return;
-    if (symbol > k_max_length_symbol) fail(in.position(), "an invalid length symbol");
-    in.consume(k_length_extra_bits[symbol - 257]);
-    const int distance = tables.distance.decode(in);
-    if (distance > k_max_distance_symbol) fail(in.position(), "an invalid distance symbol");
-    in.consume(k_distance_extra_bits[distance]);
+    const uint16_t entry = tables.litlen.skip_entry(in);
+    switch (entry & 7U) {
+    case k_skip_literals: in.consume(entry >> 3); continue;
+    case k_skip_length: in.consume(entry >> 3); break;
+    case k_skip_end:
+      in.consume(entry >> 3);
+      stream = in;
+      return;
+    case k_skip_invalid: in.consume(entry >> 3); fail(in.position(), "an invalid length symbol");
+    default: { // k_skip_slow
+      const int symbol = tables.litlen.decode_slowly(in);
+      if (symbol < k_end_of_block) continue;
+      if (symbol == k_end_of_block) {
+        stream = in;
+        return;
+      }
+      if (symbol > k_max_length_symbol) fail(in.position(), "an invalid length symbol");
+      in.consume(k_length_extra_bits[symbol - 257]);
+    }
+    }
+    const uint16_t distance = tables.distance.skip_entry(in);
+    switch (distance & 7U) {
+    case k_skip_distance: in.consume(distance >> 3); break;
+    case k_skip_invalid: in.consume(distance >> 3); fail(in.position(), "an invalid distance symbol");
+    default: { // k_skip_slow
+      const int symbol = tables.distance.decode_slowly(in);
+      if (symbol > k_max_distance_symbol) fail(in.position(), "an invalid distance symbol");
+      in.consume(k_distance_extra_bits[symbol]);
+    }
+    }
   }
 }
 
