@@ -15,6 +15,11 @@ namespace {
 // Writes are collected up to this size before a write(2): fewer system calls for the many small
 // pieces (512-byte tar headers, compressed blocks) that writers produce.
 constexpr size_t k_file_buffer_size = size_t{1} << 20;
+// After this many bytes written, the kernel is asked to start writing them back
+// (sync_file_range(SYNC_FILE_RANGE_WRITE), which does not wait for the disk): finish()'s fsync then
+// finds most of the file already on its way instead of all of it still dirty, which for a layer
+// of 100 MB cost about 0.1 s of idle waiting at the end.
+constexpr uint64_t k_writeback_interval = uint64_t{8} << 20;
 
 std::string errno_text(const char *what) { return std::string(what) + ": " + std::strerror(errno); }
 
@@ -63,6 +68,8 @@ void FileSink::write(const uint8_t *data, size_t size) {
   if (m_buffer.size() + size > k_file_buffer_size) flush_buffer();
   if (size >= k_file_buffer_size) {
     write_all(m_fd.get(), data, size, m_path); // large pieces go straight to the file
+    m_written += size;
+    start_writeback();
     return;
   }
   m_buffer.append(reinterpret_cast<const char *>(data), size);
@@ -70,7 +77,17 @@ void FileSink::write(const uint8_t *data, size_t size) {
 
 void FileSink::flush_buffer() {
   write_all(m_fd.get(), m_buffer.data(), m_buffer.size(), m_path);
+  m_written += m_buffer.size();
   m_buffer.clear();
+  start_writeback();
+}
+
+void FileSink::start_writeback() {
+  if (m_written - m_writeback_started < k_writeback_interval) return;
+  // A hint: an error here changes nothing (finish()'s fsync reports real write errors).
+  ::sync_file_range(m_fd.get(), static_cast<off_t>(m_writeback_started),
+                    static_cast<off_t>(m_written - m_writeback_started), SYNC_FILE_RANGE_WRITE);
+  m_writeback_started = m_written;
 }
 
 void FileSink::finish() {

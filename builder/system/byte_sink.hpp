@@ -56,9 +56,12 @@ public:
 
 private:
   void flush_buffer();
+  void start_writeback();
   std::string m_path;
   UniqueFd m_fd;
   std::string m_buffer;
+  uint64_t m_written = 0;           // bytes handed to write(2)
+  uint64_t m_writeback_started = 0; // bytes sync_file_range was asked to write back
 };
 
 // Collects bytes in memory (small outputs and tests).
