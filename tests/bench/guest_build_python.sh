@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Benchmark: building the realistic guest, recipes/debian-bookworm-python.yaml (86 locked packages,
-# about 190 MB installed: python3, Flask, pandas/NumPy, cryptography, lxml, PyYAML, requests; a
-# 205 MB erofs root). Goals (issue 20), on 2 cores: a cold build in under 20 s, a no-op build in
-# under 0.5 s, peak RSS under 256 MB.
+# Benchmark: building the realistic guest, recipes/debian-bookworm-python.yaml (82 root file system
+# packages, about 190 MB installed: python3, Flask, pandas/NumPy, cryptography, lxml, PyYAML,
+# requests; a 205 MB erofs root). Goals (issue 20), on 2 cores: a cold build in under 20 s, a no-op
+# build in under 0.5 s, peak RSS under 256 MB.
 #   cold:  every locked input is in the store (fetched first, not timed) and nothing else: the
 #          step cache (STORE/steps) and the kept control files (STORE/deb-control) are removed
 #          before each run, as is the output directory.
