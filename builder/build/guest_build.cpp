@@ -33,6 +33,7 @@
 #include <optional>
 #include <set>
 #include <sstream>
+#include <utility>
 
 namespace mrforge::builder {
 
@@ -143,11 +144,14 @@ public:
     CachedEntry firmware = firmware_step();
     // The kernel package (over 100 MB of xz, the longest single unpack) is unpacked on a second
     // thread while the root file system is built, if the kernel or initramfs step needs it.
-    if (!m_cache.lookup(kernel_key()) || !m_cache.lookup(initramfs_key()))
+    // Each step's cache is looked up once, here.
+    std::optional<CachedEntry> kernel_hit = m_cache.lookup(kernel_key());
+    std::optional<CachedEntry> initrd_hit = m_cache.lookup(initramfs_key());
+    if (!kernel_hit || !initrd_hit)
       m_kernel_unpack = std::async(std::launch::async, [this] { return unpack_kernel(); });
     CachedEntry rootfs = rootfs_step();
-    CachedEntry kernel = kernel_step();
-    CachedEntry initrd = initramfs_step();
+    CachedEntry kernel = kernel_step(kernel_hit);
+    CachedEntry initrd = initramfs_step(initrd_hit);
     return finish(firmware, kernel, initrd, rootfs);
   }
 
@@ -199,11 +203,7 @@ private:
   }
 
   const FsTree &kernel_tree() {
-    if (!m_kernel_tree) {
-      if (!m_kernel_unpack.valid()) // a cache entry vanished since run() looked
-        m_kernel_unpack = std::async(std::launch::deferred, [this] { return unpack_kernel(); });
-      m_kernel_tree = m_kernel_unpack.get();
-    }
+    if (!m_kernel_tree) m_kernel_tree = m_kernel_unpack.get(); // started by run() for a step that missed
     return *m_kernel_tree;
   }
 
@@ -215,9 +215,9 @@ private:
     return key;
   }
 
-  CachedEntry kernel_step() {
+  CachedEntry kernel_step(const std::optional<CachedEntry> &hit) {
     const LockedKernel &k = *m_lock.kernel;
-    return cached(kernel_key(), "kernel", [&](const std::string &dir) {
+    return cached(kernel_key(), hit, "kernel", [&](const std::string &dir) {
       const FsTree &tree = kernel_tree();
       std::string what = m_guest.kernel.file + ": kernel " + k.package;
       check_config(tree, k.release, what);
@@ -264,10 +264,10 @@ private:
     return key;
   }
 
-  CachedEntry initramfs_step() {
+  CachedEntry initramfs_step(const std::optional<CachedEntry> &hit) {
     const InitramfsSpec &spec = m_guest.initramfs;
     const LockedKernel &k = *m_lock.kernel;
-    return cached(initramfs_key(), "initramfs", [&](const std::string &dir) {
+    return cached(initramfs_key(), hit, "initramfs", [&](const std::string &dir) {
       say("initramfs: unpacking " + std::to_string(packages_in_set(m_lock, "initramfs").size()) + " packages");
       FsTree packages = unpack_set(m_lock, "initramfs", m_store, m_staging, m_policy);
       // Programs are named as the root file system has them (/bin/busybox), so a merged-/usr
@@ -328,7 +328,13 @@ private:
   }
 
   template <typename Fn> CachedEntry cached(const StepKey &key, const std::string &name, Fn &&produce) {
-    if (std::optional<CachedEntry> hit = m_cache.lookup(key)) {
+    return cached(key, m_cache.lookup(key), name, std::forward<Fn>(produce));
+  }
+
+  // The step with its cache already looked up (`hit`).
+  template <typename Fn>
+  CachedEntry cached(const StepKey &key, const std::optional<CachedEntry> &hit, const std::string &name, Fn &&produce) {
+    if (hit) {
       say(name + ": unchanged (step cache " + key.digest().substr(0, 12) + ")");
       m_steps.emplace_back(name, true);
       return *hit;
