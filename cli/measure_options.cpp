@@ -111,8 +111,13 @@ LoadedRequest load_measure_request(const MeasureOptions &o) {
     if (std::optional<MeasureSpec> recorded = recorded_spec(o, loaded.notes)) spec = *recorded;
     // Files of the image directory are opened inside it, never through a link.
     spec.firmware = Given{meta->bios, "IMAGE_DIR metadata.json: bios", meta->dir};
-    spec.kernel = Given{meta->kernel, "IMAGE_DIR metadata.json: kernel", meta->dir};
-    if (meta->initrd) spec.initrd = Given{*meta->initrd, "IMAGE_DIR metadata.json: initrd", meta->dir};
+    if (meta->boot == "uki") { // the kernel, initrd and command line are the UKI's sections
+      spec.disk = Given{*meta->disk, "IMAGE_DIR metadata.json: disk", meta->dir};
+      spec.uki = Given{*meta->uki, "IMAGE_DIR metadata.json: uki", meta->dir};
+    } else {
+      spec.kernel = Given{meta->kernel, "IMAGE_DIR metadata.json: kernel", meta->dir};
+      if (meta->initrd) spec.initrd = Given{*meta->initrd, "IMAGE_DIR metadata.json: initrd", meta->dir};
+    }
     spec.cmdline = meta->cmdline;
   } else if (o.image_shape) {
     throw InputError("--image-shape", "only with an IMAGE_DIR");

@@ -49,6 +49,15 @@ ImageMetadata read_image_metadata(const std::string &dir) {
   m.cmdline = *str("cmdline", true);
   if (auto rootfs = str("rootfs", false)) m.rootfs = file_in(dir, meta, "rootfs", *rootfs);
   m.version = str("version", false);
+  if (auto boot = str("boot", false)) {
+    if (*boot != "direct" && *boot != "uki")
+      throw InputError(meta + ": boot", "unknown boot path '" + *boot + "' (direct, uki): a newer mrforge's image?");
+    m.boot = *boot;
+  }
+  if (m.boot == "uki") {
+    m.disk = file_in(dir, meta, "disk", *str("disk", true));
+    m.uki = file_in(dir, meta, "uki", *str("uki", true));
+  }
   return m;
 }
 

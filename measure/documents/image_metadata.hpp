@@ -1,6 +1,7 @@
 // The image directory layout dstack uses (and mrforge's guest images write): metadata.json
 // naming the firmware, kernel, initrd and command line. Fields (dstack's names): "bios",
-// "kernel", "initrd", "cmdline", optional "rootfs", "version".
+// "kernel", "initrd", "cmdline", optional "rootfs", "version"; mrforge adds for a disk-booted
+// image "boot" ("direct", the default, or "uki"), "disk" (the boot disk) and "uki" (its UKI).
 //
 // The directory is an input tree: metadata.json and the files it names are opened inside it with
 // no symbolic link followed (InputFile::open_in), and each name must be a plain file name.
@@ -22,6 +23,9 @@ struct ImageMetadata {
   std::string cmdline;
   std::optional<std::string> rootfs;
   std::optional<std::string> version;
+  std::string boot = "direct";     // or "uki": OVMF boots `disk`, whose ESP holds `uki`
+  std::optional<std::string> disk; // path; with boot "uki"
+  std::optional<std::string> uki;  // path; with boot "uki"
 };
 
 // Reads DIR/metadata.json. Throws SystemError if it cannot be read (also: a symbolic link, not a

@@ -395,7 +395,7 @@ AcpiProfile load_acpi_profile(const std::string &name_or_path) {
 PlatformProfile parse_platform_profile(const std::string &yaml, const std::string &file) {
   Field root = load_root(yaml, file, "PlatformProfile");
   root.expect_map({"apiVersion", "kind", "name", "description", "measured_into", "mrtd", "memory_layout", "kernel",
-                   "acpi", "default_ovmf_variant", "events"});
+                   "acpi", "default_ovmf_variant", "events", "uki_events"});
   PlatformProfile p;
   p.source = ProfileSource{file_name_of(file), sha256_hex(yaml), file};
   p.name = root.required("name").str();
@@ -465,21 +465,37 @@ PlatformProfile parse_platform_profile(const std::string &yaml, const std::strin
 
   p.default_ovmf_variant = root.required("default_ovmf_variant").str();
 
-  std::set<EventStep> seen;
-  for (const Field &f : root.required("events").list()) {
-    std::optional<EventStep> step = event_step_from_name(f.str());
-    if (!step) f.fail("unknown event step '" + echoed(f.str()) + "'");
-    if (!seen.insert(*step).second) f.fail("event step '" + echoed(f.str()) + "' listed twice");
-    p.events.push_back(*step);
+  auto steps = [](const Field &list) {
+    std::vector<EventStep> out;
+    std::set<EventStep> seen;
+    for (const Field &f : list.list()) {
+      std::optional<EventStep> step = event_step_from_name(f.str());
+      if (!step) f.fail("unknown event step '" + echoed(f.str()) + "'");
+      if (!seen.insert(*step).second) f.fail("event step '" + echoed(f.str()) + "' listed twice");
+      out.push_back(*step);
+    }
+    if (out.empty()) list.fail("the event list is empty");
+    return out;
+  };
+  p.events = steps(root.required("events"));
+  for (EventStep disk_only : {EventStep::gpt, EventStep::boot_application, EventStep::uki_sections})
+    if (std::count(p.events.begin(), p.events.end(), disk_only))
+      root.required("events").fail(std::string("'") + event_step_name(disk_only) +
+                                   "' belongs to a disk boot: list it under uki_events");
+  if (auto uki = root.optional("uki_events")) {
+    p.uki_events = steps(*uki);
+    for (EventStep needed : {EventStep::gpt, EventStep::boot_application})
+      if (!std::count(p.uki_events.begin(), p.uki_events.end(), needed))
+        uki->fail(std::string("a disk boot measures the GPT and the boot application: '") + event_step_name(needed) +
+                  "' is missing");
   }
-  if (p.events.empty()) root.required("events").fail("the event list is empty");
   return p;
 }
 
 OvmfVariant parse_ovmf_variant(const std::string &yaml, const std::string &file) {
   Field root = load_root(yaml, file, "OvmfVariant");
   root.expect_map({"apiVersion", "kind", "name", "description", "secure_boot_variables", "separator_boot_register",
-                   "boot_variables", "extra_events", "vtpm_acpi_blobs", "known_builds", "dstack"});
+                   "boot_variables", "disk_boot", "extra_events", "vtpm_acpi_blobs", "known_builds", "dstack"});
   OvmfVariant v;
   v.source = ProfileSource{file_name_of(file), sha256_hex(yaml), file};
   v.name = root.required("name").str();
@@ -501,15 +517,31 @@ OvmfVariant parse_ovmf_variant(const std::string &yaml, const std::string &file)
   boot.expect_map({"vendor", "boot_order", "options"});
   v.global_variable_guid = field_guid(boot.required("vendor"));
   v.boot_order = boot.required("boot_order").hex();
-  for (const Field &f : boot.required("options").list()) {
-    f.expect_map({"variable", "attributes", "description", "fv", "file"});
+  auto load_option = [](const Field &f, bool named) {
+    if (named)
+      f.expect_map({"variable", "attributes", "description", "fv", "file"});
+    else
+      f.expect_map({"attributes", "description", "fv", "file"});
     LoadOption o;
-    o.variable = f.required("variable").str();
+    if (named) o.variable = f.required("variable").str();
     o.attributes = f.required("attributes").u32();
     o.description = f.required("description").str();
     o.fv = field_guid(f.required("fv"));
     o.file = field_guid(f.required("file"));
-    v.boot_options.push_back(std::move(o));
+    return o;
+  };
+  for (const Field &f : boot.required("options").list()) v.boot_options.push_back(load_option(f, true));
+  if (auto disk = root.optional("disk_boot")) {
+    disk->expect_map({"before", "disk", "after"});
+    DiskBootOptions d;
+    for (const Field &f : disk->required("before").list()) d.before.push_back(load_option(f, false));
+    for (const Field &f : disk->required("after").list()) d.after.push_back(load_option(f, false));
+    Field each = disk->required("disk");
+    each.expect_map({"attributes", "description", "optional_data"});
+    d.disk_attributes = each.required("attributes").u32();
+    d.disk_description = each.required("description").str();
+    d.disk_optional_data = each.required("optional_data").hex();
+    v.disk_boot = std::move(d);
   }
   if (auto extra = root.optional("extra_events")) {
     for (const Field &f : extra->list()) {

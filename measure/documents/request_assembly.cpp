@@ -120,6 +120,37 @@ std::unique_ptr<AssembledRequest> assemble_measure_request(const MeasureSpec &sp
   r.kernel = map(spec.kernel, limits::k_kernel);
   r.initrd = map(spec.initrd, limits::k_initrd);
   r.initrd_size = spec.initrd_size;
+  if (spec.disk || spec.uki) {
+    if (!spec.disk || !spec.uki)
+      throw InputError((spec.disk ? spec.disk : spec.uki)->where, "a disk boot needs the disk image and its UKI");
+    if (spec.kernel || spec.initrd)
+      throw InputError(spec.disk->where, "a disk boot takes the kernel and initrd from the UKI, not as files");
+    DiskBootInputs d;
+    d.disk = *map(spec.disk, limits::k_disk_image);
+    d.uki = *map(spec.uki, limits::k_kernel);
+    if (spec.disk_slots) {
+      d.disk_slots = *spec.disk_slots;
+    } else if (spec.acpi.shape) {
+      const VmShape &shape = *spec.acpi.shape;
+      NumaLayout layout = numa_layout(shape);
+      std::vector<unsigned> slots = root_bus_slots(layout);
+      for (size_t i = 0; i < layout.root_bus.size(); ++i) {
+        if (layout.root_bus[i].kind != PciDeviceKind::virtio_blk)
+          throw InputError(shape.origin,
+                           std::string("a disk boot is predicted for VMs whose PCI devices are virtio-blk disks only; "
+                                       "this shape has ") +
+                               pci_device_kind_name(layout.root_bus[i].kind) +
+                               " (OVMF's boot options for it are not modelled)");
+        d.disk_slots.push_back(slots[i]);
+      }
+      if (!layout.nodes.empty())
+        throw InputError(shape.origin, "a disk boot is not predicted for NUMA layouts (expander bridges)");
+    }
+    if (d.disk_slots.empty())
+      throw InputError(spec.shape_where.empty() ? spec.disk->where : spec.shape_where,
+                       "a disk boot needs the VM's disks: a VM shape file whose devices list the virtio-blk disk");
+    r.disk_boot = std::move(d);
+  }
   if (!spec.cmdline) throw InputError("cmdline", "give the kernel command line (empty for none)");
   r.cmdline = *spec.cmdline;
   r.supplied = spec.supplied;

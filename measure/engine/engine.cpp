@@ -1,11 +1,14 @@
 #include <measure/engine/authenticode.hpp>
+#include <measure/engine/disk_boot_events.hpp>
 #include <measure/engine/engine.hpp>
 #include <measure/engine/mrtd.hpp>
 #include <measure/engine/td_hob.hpp>
 #include <measure/engine/uefi_events.hpp>
 #include <measure/formats/firmware.hpp>
+#include <measure/formats/gpt.hpp>
 #include <measure/formats/pe.hpp>
 #include <measure/formats/setup_header.hpp>
+#include <measure/formats/uki.hpp>
 #include <measure/util/errors.hpp>
 #include <measure/util/mapped_read.hpp>
 #include <measure/util/size_text.hpp>
@@ -101,13 +104,21 @@ public:
       : m_profile(profile), m_ovmf(ovmf), m_in(in) {}
 
   Measurement run() {
+    if (m_in.disk_boot) {
+      if (m_profile.uki_events.empty())
+        throw InputError("profile " + m_profile.name + " (" + m_profile.source.location + ")",
+                         "describes no boot of a UKI from a disk (uki_events): use one that does, such as "
+                         "qemu-8.2-tdx or qemu-7.2-vtpm");
+      m_steps = &m_profile.uki_events;
+      m_uki = read_uki(m_in.disk_boot->uki.bytes, m_in.disk_boot->uki.error_source());
+    }
     record_inputs();
     start_file_digests();
     if (m_in.firmware) {
       m_fw = parse_firmware(m_in.firmware->bytes, m_in.firmware->error_source());
       m_result.mrtd = compute_mrtd(m_in.firmware->bytes, *m_fw, m_profile.mrtd_page_order);
     }
-    for (EventStep step : m_profile.events) add_step(step);
+    for (EventStep step : *m_steps) add_step(step);
     m_result.rtmr = fold_events(m_result.events);
     return std::move(m_result);
   }
@@ -115,9 +126,7 @@ public:
 private:
   void input(const std::string &name, const std::string &value) { m_result.inputs.emplace_back(name, value); }
 
-  bool has_step(EventStep step) const {
-    return std::find(m_profile.events.begin(), m_profile.events.end(), step) != m_profile.events.end();
-  }
+  bool has_step(EventStep step) const { return std::find(m_steps->begin(), m_steps->end(), step) != m_steps->end(); }
 
   // The initrd's SHA-384 and the kernel's Authenticode are independent of each other and of the
   // firmware (MRTD, CFV, TD HOB, computed on this thread): each starts on its own thread here and is
@@ -125,6 +134,7 @@ private:
   // come in event order as before; if an earlier step throws, the futures' destructors wait for
   // the threads and the results are dropped.
   void start_file_digests() {
+    if (m_in.disk_boot) return; // the UKI's sections are hashed at their steps
     if (m_in.initrd && !supplied(DigestSlot::initrd) && has_step(EventStep::initrd))
       m_initrd_digest = on_own_thread([this] { return file_sha384(m_in.initrd->bytes); });
     if (m_in.kernel && !supplied(DigestSlot::kernel) && has_step(EventStep::kernel))
@@ -153,6 +163,13 @@ private:
     input("cpus", std::to_string(m_in.cpus));
     input("memory", std::to_string(m_in.memory));
     if (m_in.acpi) input("acpi_tables", m_in.acpi_origin);
+    if (m_in.disk_boot) {
+      input("boot", "uki");
+      input("disk", m_in.disk_boot->disk.name);
+      input("uki", m_in.disk_boot->uki.name);
+      input("uki_stub", "systemd-stub " + m_uki->stub_version);
+      input("disk_slots", join(m_in.disk_boot->disk_slots, " ", [](unsigned s) { return std::to_string(s); }));
+    }
     for (const auto &[slot, digest] : m_in.supplied)
       input(std::string("digest.") + digest_slot_name(slot), to_hex(digest));
   }
@@ -228,10 +245,18 @@ private:
       break;
     case EventStep::acpi_tables: add_acpi(); break;
     case EventStep::kernel:
+      if (m_in.disk_boot) {
+        add_uki_kernel();
+        break;
+      }
       add_slot(DigestSlot::kernel, Register::rtmr1, event_type::k_efi_boot_services_application,
                "kernel (PE Authenticode, SHA-384)", [&] { return kernel_digest(); });
       break;
     case EventStep::boot_variables: {
+      if (m_in.disk_boot) {
+        add_disk_boot_variables();
+        break;
+      }
       std::string origin = "OVMF variant " + m_ovmf.name;
       add(Register::rtmr0, event_type::k_efi_variable_boot, "UEFI variable BootOrder (data)", sha384(m_ovmf.boot_order),
           origin + ": BootOrder " + to_hex(m_ovmf.boot_order));
@@ -256,6 +281,10 @@ private:
           separator_digest(), "constant: SHA-384 of 00000000; register from OVMF variant " + m_ovmf.name);
       break;
     case EventStep::cmdline:
+      if (m_in.disk_boot) {
+        add_uki_cmdline();
+        break;
+      }
       add_slot(DigestSlot::cmdline, Register::rtmr2, event_type::k_event_tag, "kernel command line (LoadOptions)", [&] {
         std::string shown = m_in.cmdline + (has_initrd() ? " initrd=initrd" : "");
         return std::make_pair(cmdline_digest(m_in.cmdline, has_initrd()),
@@ -263,6 +292,13 @@ private:
       });
       break;
     case EventStep::initrd:
+      if (m_in.disk_boot) {
+        if (const UkiSectionView *initrd = m_uki->section(".initrd"))
+          add(Register::rtmr2, event_type::k_event_tag, "initrd (Linux initrd)", sha384(initrd->data),
+              "computed: SHA-384 of the .initrd section of " + m_in.disk_boot->uki.name +
+                  " (systemd-stub serves it through LoadFile2)");
+        break;
+      }
       if (!has_initrd()) break;
       add_slot(DigestSlot::initrd, Register::rtmr2, event_type::k_event_tag, "initrd (Linux initrd)", [&] {
         Sha384 d = m_initrd_digest.valid() ? m_initrd_digest.get() : file_sha384(m_in.initrd->bytes);
@@ -277,7 +313,81 @@ private:
       add(Register::rtmr1, event_type::k_efi_action, k_exit_boot_services_returned,
           action_digest(k_exit_boot_services_returned), "constant: EFI action string");
       break;
+    case EventStep::gpt: {
+      const NamedBytes &disk = disk_boot("gpt").disk;
+      GptTable gpt = read_gpt(disk.bytes, disk.error_source());
+      add(Register::rtmr1, event_type::k_efi_gpt_event,
+          "GPT of the boot disk (" + std::to_string(gpt.partitions) + " partitions)", sha384(gpt.event_data),
+          "computed: SHA-384 of UEFI_GPT_DATA (header and used entries) of " + disk.name);
+      break;
     }
+    case EventStep::boot_application: {
+      const NamedBytes &uki = disk_boot("boot_application").uki;
+      add(Register::rtmr1, event_type::k_efi_boot_services_application, "UKI (PE Authenticode, SHA-384)",
+          to_sha384(authenticode(uki.bytes, m_uki->pe, HashAlgorithm::sha384)),
+          "computed: Authenticode of " + uki.name + ", loaded by OVMF from the ESP as \\EFI\\BOOT\\BOOTX64.EFI");
+      break;
+    }
+    case EventStep::uki_sections: {
+      const NamedBytes &uki = disk_boot("uki_sections").uki;
+      std::vector<StubEvent> events = systemd_stub_section_events(*m_uki, uki.name);
+      // With a TPM, systemd-stub measures into PCR11 (RTMR2's range); in a TD only from systemd 256.
+      if (m_profile.measured_into == MeasurementTarget::tdx_rtmrs && !systemd_stub_measures_in_td(*m_uki)) break;
+      for (StubEvent &e : events)
+        add(Register::rtmr2, event_type::k_ipl, std::move(e.description), e.digest, std::move(e.source));
+      break;
+    }
+    }
+  }
+
+  const DiskBootInputs &disk_boot(const char *step) const {
+    if (!m_in.disk_boot)
+      throw InputError("profile " + m_profile.name,
+                       std::string("step ") + step + " needs a disk boot (a UKI and its disk)");
+    return *m_in.disk_boot;
+  }
+
+  // The kernel systemd-stub loads from the UKI's .linux section (LoadImage: OVMF measures it as an
+  // application, as it is: QEMU patches no header on a disk boot).
+  void add_uki_kernel() {
+    const UkiSectionView *linux_section = m_uki->section(".linux");
+    const std::string where = m_in.disk_boot->uki.error_source() + ": .linux";
+    PeImage pe = parse_pe(linux_section->data, where);
+    add(Register::rtmr1, event_type::k_efi_boot_services_application,
+        "kernel (.linux of the UKI, loaded by systemd-stub; PE Authenticode, SHA-384)",
+        to_sha384(authenticode(linux_section->data, pe, HashAlgorithm::sha384)),
+        "computed: Authenticode of the .linux section of " + m_in.disk_boot->uki.name + " (no header patch)");
+  }
+
+  // The Linux EFI stub measures the command line systemd-stub gives it: the .cmdline section
+  // widened to UTF-16 with a NUL (no "initrd=": the initrd comes through LoadFile2).
+  void add_uki_cmdline() {
+    const UkiSectionView *c = m_uki->section(".cmdline");
+    const std::string &uki = m_in.disk_boot->uki.name;
+    if (!c) throw InputError(m_in.disk_boot->uki.error_source(), "the UKI has no .cmdline section");
+    std::string text(c->data.begin(), c->data.end());
+    for (char ch : text)
+      if (static_cast<unsigned char>(ch) >= 0x80 || ch == 0)
+        throw InputError(m_in.disk_boot->uki.error_source() + ": .cmdline",
+                         "not plain ASCII: systemd-stub's UTF-8 decoding is not modelled");
+    if (!m_in.cmdline.empty() && m_in.cmdline != text)
+      throw InputError(m_in.disk_boot->uki.error_source() + ": .cmdline",
+                       "differs from the command line given with it (\"" + m_in.cmdline + "\")");
+    add(Register::rtmr2, event_type::k_event_tag, "kernel command line (LoadOptions)", cmdline_digest(text, false),
+        "computed: UTF-16 of the .cmdline section of " + uki + " as systemd-stub passes it to the EFI stub");
+  }
+
+  void add_disk_boot_variables() {
+    if (!m_ovmf.disk_boot)
+      throw InputError("OVMF variant " + m_ovmf.name + " (" + m_ovmf.source.location + ")",
+                       "describes no boot options for a disk boot (disk_boot)");
+    std::string origin = "OVMF variant " + m_ovmf.name + " disk_boot, disks in slots " +
+                         join(m_in.disk_boot->disk_slots, ", ", [](unsigned s) { return std::to_string(s); });
+    for (const BootVariableData &v : disk_boot_variables(*m_ovmf.disk_boot, m_in.disk_boot->disk_slots))
+      add(Register::rtmr0, event_type::k_efi_variable_boot,
+          v.description.empty() ? "UEFI variable " + v.name + " (data)"
+                                : "UEFI variable " + v.name + " (data: " + v.description + " load option)",
+          sha384(v.data), origin + ": " + v.name + " = " + to_hex(v.data));
   }
 
   // TDX: the three blobs of QEMU's TDX machine, in the order OVMF measures them. A vTPM: the blobs
@@ -335,6 +445,8 @@ private:
   const OvmfVariant &m_ovmf;
   const MeasureInputs &m_in;
   std::optional<FirmwareImage> m_fw;
+  const std::vector<EventStep> *m_steps = &m_profile.events; // uki_events for a disk boot
+  std::optional<UkiImage> m_uki;                             // a disk boot's UKI
   Measurement m_result;
   // Declared last: destroyed first, so a thread still running when run() throws is waited for while
   // the members it reads are alive.

@@ -32,6 +32,16 @@ struct NamedBytes {
   const std::string &error_source() const { return path.empty() ? name : path; }
 };
 
+// Booting a UKI from a GPT disk's EFI system partition instead of QEMU's -kernel: the disk (its
+// GPT is measured), the UKI OVMF loads from the ESP (its sections give the kernel, initrd and
+// command line), and the pcie.0 slots of the VM's virtio-blk disks in PCI order (one boot option
+// each).
+struct DiskBootInputs {
+  NamedBytes disk;
+  NamedBytes uki;
+  std::vector<unsigned> disk_slots;
+};
+
 struct MeasureInputs {
   std::optional<NamedBytes> firmware;
   std::optional<NamedBytes> kernel;
@@ -46,6 +56,8 @@ struct MeasureInputs {
   // Where a supplied digest comes from, for the event's source ("tdx_measurement
   // image.kernel_authenticode"); absent: "supplied digest (--digest NAME)".
   std::map<DigestSlot, std::string> supplied_origin;
+  // When set: a disk boot (the profile's uki_events); kernel, initrd and cmdline stay unset.
+  std::optional<DiskBootInputs> disk_boot;
 };
 
 struct Measurement {

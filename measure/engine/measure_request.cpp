@@ -19,6 +19,7 @@ MeasureInputs measure_inputs(const MeasureRequest &r) {
   in.firmware = r.firmware;
   in.kernel = r.kernel;
   in.initrd = r.initrd;
+  in.disk_boot = r.disk_boot;
   in.initrd_size = r.initrd_size;
   in.cmdline = r.cmdline;
   in.cpus = r.cpus;

@@ -40,7 +40,8 @@ struct MeasureRequest {
   std::string profile_origin; // who chose it: "--profile", "measurements.json shapes[0]", "recipe.yaml:40:7"
   OvmfChoice ovmf;            // the variant, why it was chosen and how sure we are
   std::optional<NamedBytes> firmware, kernel, initrd;
-  std::optional<uint64_t> initrd_size; // for the header patch when only the initrd digest is supplied
+  std::optional<DiskBootInputs> disk_boot; // a disk boot: the disk, its UKI and the disks' slots
+  std::optional<uint64_t> initrd_size;     // for the header patch when only the initrd digest is supplied
   std::string cmdline;
   uint32_t cpus = 0;
   uint64_t memory = 0;      // bytes

@@ -21,6 +21,9 @@ const std::pair<EventStep, const char *> k_step_names[] = {
     {EventStep::initrd, "initrd"},
     {EventStep::exit_boot_services_invocation, "exit_boot_services_invocation"},
     {EventStep::exit_boot_services_returned, "exit_boot_services_returned"},
+    {EventStep::gpt, "gpt"},
+    {EventStep::boot_application, "boot_application"},
+    {EventStep::uki_sections, "uki_sections"},
 };
 
 const std::pair<AcpiBlob, const char *> k_acpi_blob_names[] = {

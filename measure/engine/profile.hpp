@@ -33,6 +33,10 @@ enum class EventStep {
   initrd,                        // RTMR2 EV_EVENT_TAG: Linux initrd (when one is passed)
   exit_boot_services_invocation, // RTMR1 EV_EFI_ACTION
   exit_boot_services_returned,   // RTMR1 EV_EFI_ACTION
+  // Booting a disk (uki_events):
+  gpt,              // RTMR1 (PCR5) EV_EFI_GPT_EVENT: the boot disk's GPT (DxeTpm2MeasureBootLib)
+  boot_application, // RTMR1 (PCR4) EV_EFI_BOOT_SERVICES_APPLICATION: the UKI OVMF loads from the ESP
+  uki_sections,     // RTMR2 (PCR11) EV_IPL: systemd-stub's section names and contents (when it measures)
 };
 const char *event_step_name(EventStep s);
 std::optional<EventStep> event_step_from_name(const std::string &name);
@@ -90,7 +94,8 @@ struct PlatformProfile {
   // bytes as QEMU serves it; 0 when the profile does not say (then it cannot be predicted).
   uint64_t qemu_tpm_log_size = 0; // at most k_max_tpm_log_size
   std::string default_ovmf_variant;
-  std::vector<EventStep> events;
+  std::vector<EventStep> events;     // QEMU's direct kernel boot (-kernel/-initrd/-append)
+  std::vector<EventStep> uki_events; // OVMF booting a UKI from a disk's ESP; empty: not described
 };
 
 struct UefiVariable {
@@ -105,6 +110,19 @@ struct LoadOption {
   std::string description;
   Guid fv;   // firmware volume holding the application
   Guid file; // the application's file GUID
+};
+
+// The boot options OVMF's boot manager creates when it boots from a disk (no -kernel): `before`
+// (UiApp), one auto-created option per virtio-blk disk in PCI order (description
+// `disk_description`, then "... 2", "... 3"; device path PciRoot(0x0)/Pci(slot,0x0); optional data
+// `disk_optional_data`, edk2's mBmAutoCreateBootOptionGuid), then `after` (the EFI shell).
+// BootOrder lists them in that order (Boot0000, Boot0001, ...).
+struct DiskBootOptions {
+  std::vector<LoadOption> before;
+  uint32_t disk_attributes = 1; // LOAD_OPTION_ACTIVE
+  std::string disk_description;
+  Bytes disk_optional_data;
+  std::vector<LoadOption> after;
 };
 
 // An event the OVMF variant adds, given by its digest or by the bytes that are hashed.
@@ -137,9 +155,10 @@ struct OvmfVariant {
   std::string description;
   std::vector<UefiVariable> secure_boot_variables; // in measurement order
   Register separator_boot_register = Register::rtmr1;
-  Guid global_variable_guid;            // vendor of BootOrder / Boot####
-  Bytes boot_order;                     // BootOrder data
-  std::vector<LoadOption> boot_options; // Boot#### in BootOrder order
+  Guid global_variable_guid;                // vendor of BootOrder / Boot####
+  Bytes boot_order;                         // BootOrder data
+  std::vector<LoadOption> boot_options;     // Boot#### in BootOrder order
+  std::optional<DiskBootOptions> disk_boot; // booting a disk; absent: not described for this build
   std::vector<ExtraEvent> extra_events;
   // Under a vTPM (a tpm-pcrs profile's acpi_tables step): the fw_cfg blobs this build measures into
   // PCR1 as "ACPI DATA", in log order; empty when it measures none (OVMF before edk2-stable202302).

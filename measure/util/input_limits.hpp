@@ -36,6 +36,8 @@ constexpr FileLimit k_ima_list{"IMA measurement list", 64 * k_mib};
 constexpr FileLimit k_firmware{"firmware image", 64 * k_mib}; // OVMF images are 2-16 MiB
 constexpr FileLimit k_kernel{"kernel", 512 * k_mib};          // a bzImage is ~10 MiB, a UKI up to a few hundred
 constexpr FileLimit k_initrd{"initrd", 4 * k_gib};            // the boot protocol's ramdisk_size is 32 bits
+// A boot disk image (mapped; only its GPT is read): an ESP and a root file system.
+constexpr FileLimit k_disk_image{"disk image", 64 * k_gib};
 // QEMU's ACPI blobs (table-loader, rsdp, tables): QEMU caps the tables at 2 MiB
 // (ACPI_BUILD_TABLE_MAX_SIZE in hw/i386/acpi-build.c).
 constexpr FileLimit k_acpi_blob{"ACPI blob", 4 * k_mib};

@@ -43,7 +43,10 @@ std::vector<uint32_t> tpm_pcrs_of(EventStep step) {
   case EventStep::secure_boot_variables:
   case EventStep::separator_firmware: return {7};
   case EventStep::kernel:
+  case EventStep::boot_application:
   case EventStep::calling_efi_application: return {4};
+  case EventStep::gpt: return {5};
+  case EventStep::uki_sections: return {11}; // systemd-stub: TPM2_PCR_KERNEL_BOOT
   case EventStep::boot_variables:
   case EventStep::acpi_tables: return {1};
   case EventStep::separator_boot: return {0, 1, 2, 3, 4, 5, 6};
@@ -79,9 +82,12 @@ VtpmPrediction predict_vtpm(const PlatformProfile &profile, const OvmfVariant &o
   VtpmPrediction out;
   // One engine run per step tells which step each event came from; the steps are independent, so
   // the concatenation is exactly what one run over the whole list gives.
-  for (EventStep step : profile.events) {
+  const std::vector<EventStep> &steps = in.disk_boot ? profile.uki_events : profile.events;
+  if (steps.empty()) // the engine says why
+    measure(profile, ovmf, inputs);
+  for (EventStep step : steps) {
     PlatformProfile one = profile;
-    one.events = {step};
+    (in.disk_boot ? one.uki_events : one.events) = {step};
     Measurement m = measure(one, ovmf, inputs);
     if (out.measurement.inputs.empty()) out.measurement.inputs = m.inputs;
     std::vector<uint32_t> pcrs = tpm_pcrs_of(step);

@@ -25,7 +25,10 @@ namespace mrforge {
 
 // The PCRs the events of a step extend on a TPM, in log order:
 //   secure_boot_variables, separator_firmware: 7 (Secure Boot policy)
-//   kernel, calling_efi_application: 4 (boot manager code and the "Calling EFI Application" action)
+//   kernel, boot_application, calling_efi_application: 4 (boot manager code and the "Calling EFI
+//     Application" action)
+//   gpt: 5 (the boot disk's partition table)
+//   uki_sections: 11 (systemd-stub, src/fundamental/tpm-pcr.h TPM_PCR_INDEX_KERNEL_IMAGE)
 //   boot_variables, acpi_tables: 1 (platform configuration; RTMR0 in a TD)
 //   separator_boot: 0, 1, 2, 3, 4, 5, 6 (one separator each at ReadyToBoot)
 //   cmdline, initrd: 9 (Linux EFI stub)
