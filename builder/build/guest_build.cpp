@@ -1,3 +1,5 @@
+#include <builder/boot/disk_image.hpp>
+#include <builder/boot/uki_image.hpp>
 #include <builder/build/guest_build.hpp>
 #include <builder/debian/deb_unpack.hpp>
 #include <builder/fs/content_staging.hpp>
@@ -152,7 +154,10 @@ public:
     CachedEntry rootfs = rootfs_step();
     CachedEntry kernel = kernel_step(kernel_hit);
     CachedEntry initrd = initramfs_step(initrd_hit);
-    return finish(firmware, kernel, initrd, rootfs);
+    read_verity(rootfs);
+    std::optional<CachedEntry> disk;
+    if (m_guest.boot.path == BootPath::uki) disk = uki_disk_step(kernel, initrd, rootfs);
+    return finish(firmware, kernel, initrd, rootfs, disk);
   }
 
 private:
@@ -327,6 +332,88 @@ private:
     });
   }
 
+  // The verity parameters of the root file system step, and the command line that pins them (with
+  // the root partition of disk.img as the root device on disk-booted paths).
+  void read_verity(const CachedEntry &rootfs) {
+    const std::string verity = rootfs.file("verity.json");
+    m_verity_json = parse_json_text(read_text_file(verity, limits::k_text_record), verity);
+    try {
+      m_verity = m_verity_json.get<VerityInfo>();
+    } catch (const nlohmann::json::exception &e) { // a record of another mrforge version, or tampered with
+      throw FormatError(verity, 0,
+                        std::string("not a verity record this mrforge writes (") + e.what() +
+                            "); remove the step cache entry " + rootfs.dir + " or build with --no-cache");
+    }
+    std::string params = verity_cmdline(m_verity, m_guest.rootfs_format);
+    if (m_guest.boot.path != BootPath::direct)
+      params += " mrforge.rootdev=/dev/vda" + std::to_string(k_root_partition_number);
+    m_cmdline = m_guest.cmdline.empty() ? params : m_guest.cmdline + " " + params;
+  }
+
+  // The os-release text of the UKI's .osrel section: who the image is (the recipe), not Debian.
+  std::string uki_os_release() const {
+    return "ID=" + m_recipe.name + "\nVERSION_ID=" + m_guest.version + "\nPRETTY_NAME=\"" + m_recipe.name + " " +
+           m_guest.version + "\"\n";
+  }
+
+  // boot: uki. The UKI (stub + .osrel, .cmdline, .initrd, .linux) and disk.img: a GPT disk
+  // whose ESP holds it as the removable-media boot loader, with the verity root as partition 2.
+  CachedEntry uki_disk_step(const CachedEntry &kernel, const CachedEntry &initrd, const CachedEntry &rootfs) {
+    const PackageFile &stub = m_guest.boot.stub;
+    const LockedPackage &p = locked_package(m_lock, stub.package, "firmware");
+    StepKey key("uki-disk");
+    key.add("format", k_step_format)
+        .add("stub", p.name + "=" + p.sha256)
+        .add("stub_path", stub.path)
+        .add("kernel", kernel.files.at("vmlinuz").sha256_hex)
+        .add("release", m_lock.kernel->release)
+        .add("initrd", initrd.files.at("initrd.img").sha256_hex)
+        .add("rootfs", rootfs.files.at("rootfs.img").sha256_hex)
+        .add("cmdline", m_cmdline)
+        .add("osrel", uki_os_release())
+        .add("seed", m_guest.seed)
+        .add("epoch", std::to_string(m_settings.source_date_epoch))
+        .add("tools", disk_tool_versions());
+    return cached(key, "uki-disk", [&](const std::string &dir) {
+      say("uki: unpacking " + stub.package);
+      FsTree tree;
+      unpack_deb(deb_path(m_store, p), deb_name(p), tree, m_staging, m_policy);
+      const Node &n = file_in_tree(tree, stub.path, stub.where.describe() + ": stub: package " + stub.package);
+      MappedFile stub_file(n.content_path, limits::k_artifact);
+      MappedFile kernel_file(kernel.file("vmlinuz"), limits::k_artifact);
+      MappedFile initrd_file(initrd.file("initrd.img"), limits::k_artifact);
+      const std::string osrel = uki_os_release();
+      say("uki: assembling");
+      Bytes uki = assemble_uki(stub_file.bytes(), stub.package + ":/" + stub.path,
+                               {{".osrel", ByteView::of(osrel)},
+                                {".cmdline", ByteView::of(m_cmdline)},
+                                {".initrd", initrd_file.bytes()},
+                                {".linux", kernel_file.bytes()}});
+      write_file_atomically(dir + "/uki.efi", ByteView(uki.data(), uki.size()));
+      DiskImageSettings d;
+      d.seed = m_guest.seed;
+      d.source_date_epoch = m_settings.source_date_epoch;
+      d.esp_files = {{"EFI/BOOT/BOOTX64.EFI", dir + "/uki.efi"}};
+      d.root_image = rootfs.file("rootfs.img");
+      d.scratch_dir = m_scratch.path();
+      d.progress = m_progress;
+      DiskImageResult r = write_disk_image(d, dir + "/disk.img");
+      nlohmann::ordered_json j{{"boot", "uki"},
+                               {"disk_guid", r.disk_guid},
+                               {"esp",
+                                {{"guid", r.esp_guid},
+                                 {"offset", r.esp_offset},
+                                 {"size", r.esp_size},
+                                 {"volume_id", r.esp_volume_id},
+                                 {"files", {"EFI/BOOT/BOOTX64.EFI"}}}},
+                               {"root", {{"guid", r.root_guid}, {"offset", r.root_offset}, {"size", r.root_size}}},
+                               {"size", r.disk_size},
+                               {"tools", r.tools}};
+      write_file_atomically(dir + "/disk.json", j.dump(2) + "\n");
+      return std::vector<std::string>{"uki.efi", "disk.img", "disk.json"};
+    });
+  }
+
   template <typename Fn> CachedEntry cached(const StepKey &key, const std::string &name, Fn &&produce) {
     return cached(key, m_cache.lookup(key), name, std::forward<Fn>(produce));
   }
@@ -356,24 +443,17 @@ private:
   // --- output --------------------------------------------------------------------------------
 
   GuestBuildResult finish(const CachedEntry &firmware, const CachedEntry &kernel, const CachedEntry &initrd,
-                          const CachedEntry &rootfs) {
+                          const CachedEntry &rootfs, const std::optional<CachedEntry> &disk) {
     GuestBuildResult result;
-    const std::string verity = rootfs.file("verity.json");
-    nlohmann::json v = parse_json_text(read_text_file(verity, limits::k_text_record), verity);
-    try {
-      result.verity = v.get<VerityInfo>();
-    } catch (const nlohmann::json::exception &e) { // a record of another mrforge version, or tampered with
-      throw FormatError(verity, 0,
-                        std::string("not a verity record this mrforge writes (") + e.what() +
-                            "); remove the step cache entry " + rootfs.dir + " or build with --no-cache");
-    }
+    result.verity = m_verity;
+    const nlohmann::json &v = m_verity_json;
     {
       std::istringstream mods(read_text_file(initrd.file("modules.txt"), limits::k_text_record));
       for (std::string line; std::getline(mods, line);)
         if (!line.empty()) result.module_order.push_back(line);
     }
-    std::string params = verity_cmdline(result.verity, m_guest.rootfs_format);
-    result.cmdline = m_guest.cmdline.empty() ? params : m_guest.cmdline + " " + params;
+    result.cmdline = m_cmdline;
+    result.boot = boot_path_name(m_guest.boot.path);
 
     OutputDir out(m_settings.out_dir, OutputKind::guest_image);
     const std::string &t = out.temp_path();
@@ -381,12 +461,27 @@ private:
     copy_file_to(kernel.file("vmlinuz"), t + "/vmlinuz");
     copy_file_to(initrd.file("initrd.img"), t + "/initrd.img");
     copy_file_to(rootfs.file("rootfs.img"), t + "/rootfs.img");
+    if (disk) {
+      copy_file_to(disk->file("uki.efi"), t + "/uki.efi");
+      copy_file_to(disk->file("disk.img"), t + "/disk.img");
+    }
 
+    // dstack's names, and for a disk-booted image how it boots (the kernel, initrd and command
+    // line are then inside the boot disk; they stay listed as its parts).
     nlohmann::ordered_json meta{{"bios", "OVMF.fd"},         {"kernel", "vmlinuz"},    {"initrd", "initrd.img"},
                                 {"cmdline", result.cmdline}, {"rootfs", "rootfs.img"}, {"version", m_guest.version}};
+    if (disk) {
+      meta["boot"] = result.boot;
+      meta["disk"] = "disk.img";
+      meta["uki"] = "uki.efi";
+    }
     write_file_atomically(t + "/metadata.json", meta.dump(2) + "\n");
 
-    GuestFiles files{t + "/OVMF.fd", t + "/vmlinuz", t + "/initrd.img", result.cmdline};
+    GuestFiles files{t + "/OVMF.fd", t + "/vmlinuz", t + "/initrd.img", result.cmdline, "", ""};
+    if (disk) {
+      files.disk = t + "/disk.img";
+      files.uki = t + "/uki.efi";
+    }
     for (const MeasureShape &shape : m_guest.measure) {
       result.shapes.push_back(measure_guest_shape(shape, files));
       const ShapeMeasurement &m = result.shapes.back();
@@ -396,24 +491,33 @@ private:
     write_file_atomically(t + "/measurements.json", measurements_json(result.shapes).dump(2) + "\n");
     // dstack's measurement file, so that dstack's tooling can verify a TD of this image from its
     // attestation document (its line in sha256sum.txt binds it to the image's digest).
-    const Bytes dstack = dstack_measurement_file(result.shapes);
-    write_file_atomically(t + "/" + k_tdx_measurement_file_name, ByteView(dstack.data(), dstack.size()));
+    // (A disk-booted image has none: dstack boots its images directly.)
+    if (!disk) {
+      const Bytes dstack = dstack_measurement_file(result.shapes);
+      write_file_atomically(t + "/" + k_tdx_measurement_file_name, ByteView(dstack.data(), dstack.size()));
+    }
     write_file_atomically(t + "/recipe.lock", lock_to_json(m_lock));
 
     // In sha256sum.txt order (by name). The artifacts copied from the step cache keep the digests
     // the cache verified; only the files written here are hashed.
-    const std::map<std::string, FileDigest> cached_digests = {{"OVMF.fd", firmware.files.at("OVMF.fd")},
-                                                              {"initrd.img", initrd.files.at("initrd.img")},
-                                                              {"rootfs.img", rootfs.files.at("rootfs.img")},
-                                                              {"vmlinuz", kernel.files.at("vmlinuz")}};
-    const std::vector<std::pair<std::string, std::string>> listed = {
-        {"bios", "OVMF.fd"},
-        {"initrd", "initrd.img"},
-        {"dstack_measurement", k_tdx_measurement_file_name},
-        {"measurements", "measurements.json"},
-        {"metadata", "metadata.json"},
-        {"rootfs", "rootfs.img"},
-        {"kernel", "vmlinuz"}};
+    std::map<std::string, FileDigest> cached_digests = {{"OVMF.fd", firmware.files.at("OVMF.fd")},
+                                                        {"initrd.img", initrd.files.at("initrd.img")},
+                                                        {"rootfs.img", rootfs.files.at("rootfs.img")},
+                                                        {"vmlinuz", kernel.files.at("vmlinuz")}};
+    std::vector<std::pair<std::string, std::string>> listed = {{"bios", "OVMF.fd"},
+                                                               {"initrd", "initrd.img"},
+                                                               {"dstack_measurement", k_tdx_measurement_file_name},
+                                                               {"measurements", "measurements.json"},
+                                                               {"metadata", "metadata.json"},
+                                                               {"rootfs", "rootfs.img"},
+                                                               {"kernel", "vmlinuz"}};
+    if (disk) {
+      cached_digests["disk.img"] = disk->files.at("disk.img");
+      cached_digests["uki.efi"] = disk->files.at("uki.efi");
+      listed.erase(listed.begin() + 2); // no dstack measurement file
+      listed.insert(listed.begin() + 1, {"disk", "disk.img"});
+      listed.insert(listed.end() - 1, {"uki", "uki.efi"});
+    }
     std::string sums;
     for (const auto &[role, name] : listed) {
       auto known = cached_digests.find(name);
@@ -431,7 +535,7 @@ private:
     const std::map<std::string, std::string> sbom_digests = write_sboms(sbom, t);
 
     // In the order of the image (the root file system was built while the kernel unpacked).
-    const std::vector<std::string> order = {"firmware", "kernel", "initramfs", "rootfs"};
+    const std::vector<std::string> order = {"firmware", "kernel", "initramfs", "rootfs", "uki-disk"};
     auto rank = [&](const std::pair<std::string, bool> &s) { return std::find(order.begin(), order.end(), s.first); };
     std::stable_sort(m_steps.begin(), m_steps.end(), [&](const auto &a, const auto &b) { return rank(a) < rank(b); });
     result.steps = m_steps;
@@ -443,6 +547,7 @@ private:
     record["version"] = m_guest.version;
     record["digest"] = result.digest;
     record["cmdline"] = result.cmdline;
+    record["boot"] = result.boot;
     record["artifacts"] = guest_build_json(result)["artifacts"];
     record["verity"] = v;
     record["initramfs_modules"] = result.module_order;
@@ -479,6 +584,9 @@ private:
   std::unique_ptr<FsTree> m_kernel_tree;
   std::vector<std::pair<std::string, bool>> m_steps;
   std::vector<std::string> m_uncached;
+  VerityInfo m_verity;          // read_verity()
+  nlohmann::json m_verity_json; // verity.json as the rootfs step wrote it
+  std::string m_cmdline;        // the kernel command line with the verity parameters
 };
 
 } // namespace

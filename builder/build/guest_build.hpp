@@ -45,6 +45,7 @@ struct GuestBuildResult {
   std::string out_dir;
   std::vector<GuestArtifact> artifacts; // firmware, kernel, initrd, rootfs, metadata, measurements
   std::string cmdline;
+  std::string boot = "direct"; // the boot path (boot_path_name)
   VerityInfo verity;
   std::vector<std::string> module_order;
   std::vector<ShapeMeasurement> shapes;

@@ -24,8 +24,13 @@ MeasureSpec spec_for(const MeasureShape &shape, const GuestFiles &files) {
   spec.profile = Given{shape.profile, at + ": profile"};
   if (!shape.ovmf_variant.empty()) spec.ovmf_variant = Given{shape.ovmf_variant, at + ": ovmf_variant"};
   spec.firmware = Given{files.firmware, "OVMF.fd"};
-  spec.kernel = Given{files.kernel, "vmlinuz"};
-  spec.initrd = Given{files.initrd, "initrd.img"};
+  if (files.disk.empty()) {
+    spec.kernel = Given{files.kernel, "vmlinuz"};
+    spec.initrd = Given{files.initrd, "initrd.img"};
+  } else {
+    spec.disk = Given{files.disk, "disk.img"};
+    spec.uki = Given{files.uki, "uki.efi"};
+  }
   spec.cmdline = files.cmdline;
   if (shape.cpus) spec.cpus = Given{std::to_string(*shape.cpus), at + ": cpus"};
   if (shape.memory) spec.memory = Given{std::to_string(*shape.memory), at + ": memory"};
@@ -70,7 +75,7 @@ ShapeMeasurement measure_guest_shape(const MeasureShape &shape, const GuestFiles
     MeasureInputs in = measure_inputs(req);
     r.measurement = measure(req);
     r.record = recorded_shape_json(req, in, r.measurement);
-    r.dstack = tdx_measurement_for_image(req.profile, req.ovmf.variant, in);
+    if (!req.disk_boot) r.dstack = tdx_measurement_for_image(req.profile, req.ovmf.variant, in);
   } catch (const InputError &e) {
     throw InputError(shape.where.describe() + ": measure", e.what());
   }
@@ -79,9 +84,10 @@ ShapeMeasurement measure_guest_shape(const MeasureShape &shape, const GuestFiles
 
 Bytes dstack_measurement_file(const std::vector<ShapeMeasurement> &shapes) {
   if (shapes.empty()) throw InputError("measure", "no VM shape to write measurement.tdx.cbor for");
-  Bytes first = write_tdx_measurement_file(shapes.front().dstack);
+  if (!shapes.front().dstack) throw InputError("measure", "dstack's measurement.tdx.cbor describes a direct boot only");
+  Bytes first = write_tdx_measurement_file(*shapes.front().dstack);
   for (size_t i = 1; i < shapes.size(); ++i)
-    if (write_tdx_measurement_file(shapes[i].dstack) != first)
+    if (write_tdx_measurement_file(*shapes[i].dstack) != first)
       throw InputError(
           shapes[i].shape.where.describe() + ": measure",
           "dstack's measurement.tdx.cbor holds one kernel digest and OVMF variant, and this shape (profile " +

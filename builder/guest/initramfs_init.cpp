@@ -15,9 +15,9 @@ namespace {
 // instead of carrying on if poweroff ever returned.
 constexpr const char *k_script = R"MRFORGE(#!/bin/sh
 # /init of an mrforge initramfs (busybox sh). It creates the dm-verity root device from the
-# kernel command line, mounts it read-only, optionally dumps attestation inputs (mrforge.check=1)
-# and switches to the root's /sbin/init. On any failure it prints a FATAL line and powers off; it
-# never starts a shell.
+# kernel command line, mounts it read-only, optionally dumps attestation inputs (mrforge.check=1,
+# or the fw_cfg file opt/org.mrforge/check) and switches to the root's /sbin/init. On any failure
+# it prints a FATAL line and powers off; it never starts a shell.
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 umask 022
 set -f
@@ -71,6 +71,12 @@ for w in $CMDLINE; do
     mrforge.check=*) CHECK=${w#*=} ;;
   esac
 done
+# Check mode can also come from the host, for images whose command line is sealed in what the
+# firmware measures (a UKI): QEMU's -fw_cfg name=opt/org.mrforge/check,string=1.
+FWCHECK=/sys/firmware/qemu_fw_cfg/by_name/opt/org.mrforge/check/raw
+if [ -r $FWCHECK ]; then
+  CHECK=$(cat $FWCHECK) || fail "read $FWCHECK"
+fi
 
 is_hex() {
   case $1 in '' | *[!0-9a-fA-F]*) return 1 ;; esac

@@ -29,7 +29,6 @@ namespace {
 
 constexpr uint64_t k_block_size = 4096;              // erofs 1.5 block size, verity data and hash blocks
 constexpr uint32_t k_dir_build_mode = 0700;          // directories while they are being filled
-constexpr size_t k_max_tool_output = 4000;           // characters of a failing tool's output in messages
 constexpr int64_t k_max_epoch = int64_t{0xffffffff}; // squashfs stores times as 32-bit unsigned
 constexpr size_t k_copy_chunk = size_t{1} << 20;
 
@@ -56,24 +55,6 @@ private:
 
 void report(const RootfsImageSettings &settings, const std::string &message) {
   if (settings.progress) settings.progress(message);
-}
-
-std::string tail(const std::string &text) {
-  std::string t = text;
-  while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) t.pop_back();
-  if (t.size() > k_max_tool_output) t = "..." + t.substr(t.size() - k_max_tool_output);
-  return t;
-}
-
-// Runs a tool and throws SystemError naming `subject`, the step and the tool's output on failure.
-ProcessResult run_tool(const std::vector<std::string> &argv, const std::string &subject, const std::string &step) {
-  ProcessResult r = run_process(argv);
-  if (!r.success()) {
-    std::string output = tail(r.stderr_data.empty() ? r.stdout_data : r.stderr_data + "\n" + r.stdout_data);
-    throw SystemError(subject, step + ": " + argv[0] + " failed (" + r.describe() + ")" +
-                                   (output.empty() ? std::string() : ": " + output));
-  }
-  return r;
 }
 
 uint64_t file_size(const std::string &path) {
@@ -517,9 +498,10 @@ RootfsImageResult write_rootfs_image(const FsTree &tree, const RootfsImageSettin
                              tmp, "appending the dm-verity hash tree");
   v.root_hash = verity_field(r.stdout_data, "Root hash:");
   if (v.root_hash.size() != 64 || !is_hex(v.root_hash))
-    throw SystemError(tmp, "veritysetup format printed no sha256 root hash: " + tail(r.stdout_data));
+    throw SystemError(tmp, "veritysetup format printed no sha256 root hash: " + tool_output_tail(r.stdout_data));
   if (verity_field(r.stdout_data, "Salt:") != v.salt || verity_field(r.stdout_data, "UUID:") != v.uuid)
-    throw SystemError(tmp, "veritysetup format reports another salt or UUID than given: " + tail(r.stdout_data));
+    throw SystemError(tmp,
+                      "veritysetup format reports another salt or UUID than given: " + tool_output_tail(r.stdout_data));
   v.image_size = file_size(tmp);
   if (v.image_size < v.hash_start_block * k_block_size) // one data block needs no hash block
     throw SystemError(tmp, "veritysetup format did not append its superblock");

@@ -414,6 +414,20 @@ LockedKernel kernel_of(const Recipe &recipe) {
                       k.release};
 }
 
+// The firmware set: the packages of the boot chain, each with where the recipe names it. OVMF's
+// package (unless the firmware is a local file) and, for boot: uki, the stub's.
+std::vector<std::pair<std::string, std::string>> boot_chain_packages(const Recipe &recipe) {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (!recipe.guest) return out;
+  const GuestSpec &g = *recipe.guest;
+  if (!g.firmware.package.empty()) out.emplace_back(g.firmware.package, g.firmware.where.describe());
+  if (g.boot.path == BootPath::uki) out.emplace_back(g.boot.stub.package, g.boot.stub.where.describe());
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end(), [](const auto &a, const auto &b) { return a.first == b.first; }),
+            out.end());
+  return out;
+}
+
 LockedFirmware firmware_of(const Recipe &recipe) {
   const FirmwareSpec &f = recipe.guest->firmware;
   return LockedFirmware{f.package, f.path, f.file, f.sha256};
@@ -443,8 +457,7 @@ Lock lock_recipe_side(const Recipe &recipe) {
       for (const PackageRequest *p : requests) names.push_back(p->name);
       std::sort(names.begin(), names.end());
     }
-    if (!recipe.guest->firmware.package.empty())
-      lock.requested_sets[k_set_firmware].push_back(recipe.guest->firmware.package);
+    for (const auto &[name, where] : boot_chain_packages(recipe)) lock.requested_sets[k_set_firmware].push_back(name);
     lock.firmware = firmware_of(recipe);
     lock.kernel = kernel_of(recipe);
   }
@@ -458,8 +471,7 @@ void compare_sets(const Recipe &recipe, const Lock &lock, std::vector<std::strin
   std::map<std::string, std::vector<std::pair<std::string, std::string>>> want; // set -> (name, where)
   for (const auto &[set, requests] : set_requests(recipe))
     for (const PackageRequest *p : requests) want[set].emplace_back(p->name, p->where.describe());
-  if (recipe.guest && !recipe.guest->firmware.package.empty())
-    want[k_set_firmware].emplace_back(recipe.guest->firmware.package, recipe.guest->firmware.where.describe());
+  for (const auto &[name, where] : boot_chain_packages(recipe)) want[k_set_firmware].emplace_back(name, where);
   for (const char *set : {k_set_firmware, k_set_initramfs, k_set_rootfs}) {
     auto it = lock.requested_sets.find(set);
     std::set<std::string> have;

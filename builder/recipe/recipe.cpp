@@ -412,6 +412,39 @@ void parse_firmware(const YamlField &f, const Recipe &r, FirmwareSpec &fw) {
   }
 }
 
+PackageFile package_file(const YamlField &f, const Recipe &r, const std::string &what) {
+  f.expect_map({"package", "path"});
+  PackageFile pf;
+  pf.where = location_of(f);
+  YamlField package = f.required("package");
+  pf.package = package_name(package);
+  pf.path = target_path(f.required("path"));
+  if (!r.has_debian) package.fail(what + " needs a 'debian:' section saying where its package comes from");
+  return pf;
+}
+
+void parse_boot(const YamlField &f, const Recipe &r, BootSpec &boot) {
+  boot.where = location_of(f);
+  if (f.node().IsScalar()) {
+    std::string p = f.str();
+    if (p == "direct") return;
+    if (p == "uki") f.fail("boot: uki needs its stub: {path: uki, stub: {package: PACKAGE, path: FILE}}");
+    f.fail("unknown boot path '" + echoed(p) + "' (direct, uki)");
+  }
+  f.expect_map({"path", "stub"});
+  YamlField path = f.required("path");
+  std::string p = path.str();
+  if (p == "direct") {
+    boot.path = BootPath::direct;
+    if (auto stub = f.optional("stub")) stub->fail("only boot: uki takes a stub");
+  } else if (p == "uki") {
+    boot.path = BootPath::uki;
+    boot.stub = package_file(f.required("stub"), r, "the UKI stub");
+  } else {
+    path.fail("unknown boot path '" + echoed(p) + "' (direct, uki)");
+  }
+}
+
 void parse_initramfs(const YamlField &f, const Recipe &r, InitramfsSpec &in) {
   f.expect_map({"packages", "programs", "modules", "optional_modules", "compression"});
   in.where = location_of(f);
@@ -576,11 +609,20 @@ void parse_guest(const YamlField &root, Recipe &r) {
       pos = end == std::string::npos ? g.cmdline.size() : end;
     }
   }
+  if (auto b = root.optional("boot")) parse_boot(*b, r, g.boot);
   parse_measure(root.required("measure"), r, g.measure);
   r.guest = std::move(g);
 }
 
 } // namespace
+
+const char *boot_path_name(BootPath p) {
+  switch (p) {
+  case BootPath::direct: return "direct";
+  case BootPath::uki: return "uki";
+  }
+  return "?";
+}
 
 Recipe load_recipe(const std::string &path) {
   Bytes bytes = read_file(path, limits::k_yaml_document);
@@ -591,13 +633,13 @@ Recipe load_recipe(const std::string &path) {
     reject_keys(root, {"tag", "layers", "config", "compression"},
                 "is for OciImage recipes; a GuestImage has one root file system and no container config");
   else
-    reject_keys(root, {"version", "seed", "firmware", "kernel", "initramfs", "rootfs", "cmdline", "measure"},
+    reject_keys(root, {"version", "seed", "firmware", "kernel", "initramfs", "rootfs", "cmdline", "boot", "measure"},
                 "is for GuestImage recipes (kind: GuestImage)");
   root.expect_map({"apiVersion", "kind",     "name",    "tag",         "source_date_epoch",
                    "debian",     "packages", "files",   "directories", "symlinks",
                    "users",      "groups",   "config",  "layers",      "compression",
                    "allow",      "version",  "seed",    "firmware",    "kernel",
-                   "initramfs",  "rootfs",   "cmdline", "measure"});
+                   "initramfs",  "rootfs",   "cmdline", "boot",        "measure"});
   Recipe r;
   r.path = path;
   r.sha256 = to_hex(sha256(ByteView(bytes.data(), bytes.size())));

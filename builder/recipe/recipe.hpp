@@ -64,6 +64,8 @@
 //     compression: {algorithm: gzip, level: 9}
 //   rootfs: {format: erofs}         # or squashfs
 //   cmdline: "console=ttyS0 panic=-1"   # the build appends the verity parameters
+//   boot: direct                    # the default; or a disk image with a Unified Kernel Image:
+//   # boot: {path: uki, stub: {package: systemd-boot-efi, path: /usr/lib/systemd/boot/efi/linuxx64.efi.stub}}
 //   measure:                        # VM shapes to precompute (at least one)
 //     - profile: qemu-8.2-tdx       # shipped name or a path relative to the recipe folder
 //       ovmf_variant: debian-bookworm-2022.11   # optional: identified by the firmware's
@@ -248,6 +250,28 @@ struct MeasureShape {
   Location where;
 };
 
+// How the guest boots (recipe `boot:`; see docs in README "Boot paths"):
+//   direct: QEMU loads the kernel, initrd and command line itself (-kernel/-initrd/-append); the
+//           build's outputs are OVMF.fd, vmlinuz, initrd.img and rootfs.img.
+//   uki:    OVMF boots disk.img: a GPT disk whose EFI system partition holds a Unified Kernel
+//           Image (systemd's EFI stub `stub` with the kernel, initrd and command line) as
+//           /EFI/BOOT/BOOTX64.EFI, and whose second partition is the verity root.
+enum class BootPath { direct, uki };
+const char *boot_path_name(BootPath p); // "direct", "uki"
+
+// A file of a pinned Debian package (its package joins the lock's firmware set).
+struct PackageFile {
+  std::string package;
+  std::string path; // tree path inside the package, normalized ("usr/lib/systemd/boot/efi/linuxx64.efi.stub")
+  Location where;
+};
+
+struct BootSpec {
+  BootPath path = BootPath::direct;
+  PackageFile stub; // uki
+  Location where;
+};
+
 struct GuestSpec {
   std::string version = "0";
   std::string seed;
@@ -257,6 +281,7 @@ struct GuestSpec {
   InitramfsSpec initramfs;
   std::string rootfs_format = "erofs"; // "erofs" or "squashfs"
   std::string cmdline;
+  BootSpec boot;
   std::vector<MeasureShape> measure;
 };
 

@@ -203,6 +203,25 @@ ProcessResult status_to_result(int status) {
 
 } // namespace
 
+std::string tool_output_tail(const std::string &text) {
+  constexpr size_t k_max_tool_output = 4000; // characters of a failing tool's output in messages
+  std::string t = text;
+  while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) t.pop_back();
+  if (t.size() > k_max_tool_output) t = "..." + t.substr(t.size() - k_max_tool_output);
+  return t;
+}
+
+ProcessResult run_tool(const std::vector<std::string> &argv, const std::string &subject, const std::string &step,
+                       const ProcessOptions &options) {
+  ProcessResult r = run_process(argv, options);
+  if (!r.success()) {
+    std::string output = tool_output_tail(r.stderr_data.empty() ? r.stdout_data : r.stderr_data + "\n" + r.stdout_data);
+    throw SystemError(subject, step + ": " + argv[0] + " failed (" + r.describe() + ")" +
+                                   (output.empty() ? std::string() : ": " + output));
+  }
+  return r;
+}
+
 std::string ProcessResult::describe() const {
   if (timed_out) return "timed out and was killed";
   if (signal != 0) return "killed by signal " + std::to_string(signal);

@@ -51,6 +51,14 @@ struct ProcessResult {
 // pipes/fork fail. A non-zero exit is not an error here: callers inspect the result.
 ProcessResult run_process(const std::vector<std::string> &argv, const ProcessOptions &options = {});
 
+// run_process() for a tool whose failure ends the step: throws SystemError naming `subject`,
+// "STEP: TOOL failed (exit status N): OUTPUT" with the tail of what the tool printed.
+ProcessResult run_tool(const std::vector<std::string> &argv, const std::string &subject, const std::string &step,
+                       const ProcessOptions &options = {});
+
+// The last 4000 characters of a tool's output, trailing blank space removed, for messages.
+std::string tool_output_tail(const std::string &text);
+
 // A long-running child (a test HTTP server, later QEMU). Moving transfers ownership; the
 // destructor kills the child with SIGKILL (if still running) and reaps it.
 class ChildProcess {

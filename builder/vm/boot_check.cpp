@@ -23,6 +23,9 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr const char *k_check_param = "mrforge.check=1";
+// QEMU 7.2's q35 with -nodefaults puts the first -drive if=virtio disk in slot 1 of pcie.0 (the
+// TPM is an ISA device), which OVMF names PciRoot(0x0)/Pci(0x1,0x0) in the disk's boot option.
+constexpr unsigned k_boot_disk_slot = 1;
 
 // Writes a file through a temporary sibling renamed into place (a symlink at `path` is replaced,
 // not written through), creating its parent directories.
@@ -85,15 +88,25 @@ BootCheckResult run_boot_check(const BootCheckSettings &o) {
     throw InputError("metadata.json: rootfs", "'" + *meta.rootfs + "' is not a file");
 
   // Check mode: the image's init dumps the TPM log and the fw_cfg ACPI blobs. The prediction uses
-  // exactly the command line QEMU passes; the firmware decides the OVMF variant.
-  std::string cmdline = meta.cmdline.empty() ? k_check_param : meta.cmdline + " " + k_check_param;
+  // exactly the command line QEMU passes; the firmware decides the OVMF variant. A disk-booted
+  // image's command line is sealed in its UKI: check mode comes through fw_cfg instead.
+  const bool disk_boot = meta.boot == "uki";
+  std::string cmdline = disk_boot              ? meta.cmdline
+                        : meta.cmdline.empty() ? k_check_param
+                                               : meta.cmdline + " " + k_check_param;
   MeasureSpec spec;
   spec.target = MeasurementTarget::tpm_pcrs;
   spec.profile = Given{o.profile, "--profile"};
   if (!o.ovmf_variant.empty()) spec.ovmf_variant = Given{o.ovmf_variant, "--ovmf-variant"};
   spec.firmware = Given{meta.bios, "metadata.json: bios", meta.dir};
-  spec.kernel = Given{meta.kernel, "metadata.json: kernel", meta.dir};
-  if (meta.initrd) spec.initrd = Given{*meta.initrd, "metadata.json: initrd", meta.dir};
+  if (disk_boot) {
+    spec.disk = Given{*meta.disk, "metadata.json: disk", meta.dir};
+    spec.uki = Given{*meta.uki, "metadata.json: uki", meta.dir};
+    spec.disk_slots = std::vector<unsigned>{k_boot_disk_slot};
+  } else {
+    spec.kernel = Given{meta.kernel, "metadata.json: kernel", meta.dir};
+    if (meta.initrd) spec.initrd = Given{*meta.initrd, "metadata.json: initrd", meta.dir};
+  }
   spec.cmdline = cmdline;
   spec.cpus = Given{std::to_string(o.cpus), "--cpus"};
   spec.memory = Given{std::to_string(memory), "--memory"};
@@ -106,19 +119,25 @@ BootCheckResult run_boot_check(const BootCheckSettings &o) {
   // boot, from the blobs the guest read from fw_cfg; everything else is predicted (and its inputs
   // refused) before it.
   PlatformProfile without_acpi = profile;
-  without_acpi.events.erase(std::remove(without_acpi.events.begin(), without_acpi.events.end(), EventStep::acpi_tables),
-                            without_acpi.events.end());
-  const bool acpi_measured = without_acpi.events.size() != profile.events.size() && !ovmf.vtpm_acpi_blobs.empty();
+  std::vector<EventStep> &steps = disk_boot ? without_acpi.uki_events : without_acpi.events;
+  const size_t all_steps = steps.size();
+  steps.erase(std::remove(steps.begin(), steps.end(), EventStep::acpi_tables), steps.end());
+  const bool acpi_measured = steps.size() != all_steps && !ovmf.vtpm_acpi_blobs.empty();
   VtpmPrediction prediction = predict_vtpm(acpi_measured ? without_acpi : profile, ovmf, in);
 
   // The TPM state and logs, removed with their directory at the end.
   ScratchDir scratch = ScratchDir::create("mrforge-boot");
   BootSettings settings;
   settings.firmware = meta.bios;
-  settings.kernel = meta.kernel;
-  settings.initrd = meta.initrd.value_or("");
-  settings.disk = meta.rootfs.value_or("");
-  settings.cmdline = cmdline;
+  if (disk_boot) {
+    settings.boot_disk = *meta.disk; // the first virtio-blk disk: slot k_boot_disk_slot
+    settings.check_by_fw_cfg = true;
+  } else {
+    settings.kernel = meta.kernel;
+    settings.initrd = meta.initrd.value_or("");
+    settings.disk = meta.rootfs.value_or("");
+    settings.cmdline = cmdline;
+  }
   settings.cpus = o.cpus;
   settings.memory = memory;
   settings.timeout = std::chrono::seconds(o.timeout);

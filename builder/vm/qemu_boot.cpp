@@ -275,11 +275,22 @@ std::vector<std::string> qemu_command(const BootSettings &s) {
     argv.push_back("-cpu");
     argv.push_back(s.cpu);
   }
-  for (const std::string &a : std::initializer_list<std::string>{
-           "-smp", std::to_string(s.cpus), "-m", std::to_string(s.memory >> 20) + "M", "-nodefaults", "-no-user-config",
-           "-no-reboot", "-display", "none", "-serial", std::string("file:") + k_serial_file, "-bios",
-           absolute(s.firmware), "-kernel", absolute(s.kernel), "-append", s.cmdline})
+  for (const std::string &a :
+       std::initializer_list<std::string>{"-smp", std::to_string(s.cpus), "-m", std::to_string(s.memory >> 20) + "M",
+                                          "-nodefaults", "-no-user-config", "-no-reboot", "-display", "none", "-serial",
+                                          std::string("file:") + k_serial_file, "-bios", absolute(s.firmware)})
     argv.push_back(a);
+  if (!s.boot_disk.empty()) {
+    argv.push_back("-drive");
+    argv.push_back("file=" + qemu_escape(absolute(s.boot_disk)) + ",if=virtio,format=raw,readonly=on");
+  } else {
+    for (const std::string &a : {std::string("-kernel"), absolute(s.kernel), std::string("-append"), s.cmdline})
+      argv.push_back(a);
+  }
+  if (s.check_by_fw_cfg) {
+    argv.push_back("-fw_cfg");
+    argv.push_back("name=opt/org.mrforge/check,string=1");
+  }
   if (!s.initrd.empty()) {
     argv.push_back("-initrd");
     argv.push_back(absolute(s.initrd));
@@ -299,7 +310,13 @@ std::vector<std::string> qemu_command(const BootSettings &s) {
 
 void validate(const BootSettings &s) {
   require_file(s.firmware, "firmware");
-  require_file(s.kernel, "kernel");
+  if (!s.boot_disk.empty()) {
+    if (!s.kernel.empty() || !s.initrd.empty() || !s.disk.empty() || !s.cmdline.empty())
+      throw InputError("boot disk", "a disk boot takes no kernel, initrd, command line or second disk");
+    require_file(s.boot_disk, "boot disk");
+  } else {
+    require_file(s.kernel, "kernel");
+  }
   if (!s.initrd.empty()) require_file(s.initrd, "initrd");
   if (!s.disk.empty()) require_file(s.disk, "rootfs disk");
   if (s.accel != "tcg" && s.accel != "kvm") throw InputError("accel", "expected tcg or kvm, got '" + s.accel + "'");

@@ -34,6 +34,12 @@ struct BootSettings {
   std::string initrd;   // optional (-initrd)
   std::string disk;     // optional: the rootfs image (virtio, raw, read-only)
   std::string cmdline;  // exactly as passed with -append
+  // Instead of kernel/initrd/cmdline/disk: a bootable disk image OVMF boots from (the first
+  // virtio disk, raw, read-only; no -kernel).
+  std::string boot_disk;
+  // Check mode through QEMU's fw_cfg (opt/org.mrforge/check = "1") rather than the command line,
+  // for images whose command line is sealed in what the firmware measures (a UKI).
+  bool check_by_fw_cfg = false;
   uint32_t cpus = 1;
   uint64_t memory = 1ull << 30;      // bytes; a multiple of 1 MiB
   bool tpm = true;                   // swtpm with sha256 + sha384 banks, tpm-tis
