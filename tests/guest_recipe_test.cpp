@@ -186,6 +186,7 @@ TEST_CASE("A GuestImage recipe loads its firmware, kernel pin, initramfs, root f
   CHECK(g.initramfs.compression.level == 9);
   CHECK(g.rootfs_format == "erofs");
   CHECK(g.cmdline == "console=ttyS0 panic=-1");
+  CHECK(g.boot.path == BootPath::direct);
   REQUIRE(g.measure.size() == 2);
   CHECK(g.measure[0].profile == "qemu-8.2-tdx");
   CHECK(g.measure[0].ovmf_variant.empty());
@@ -213,6 +214,22 @@ TEST_CASE("A GuestImage recipe loads its firmware, kernel pin, initramfs, root f
     CHECK_FALSE(gen.measure[1].memory);
     write_text(folder.recipe, replaced(body, "    acpi: generate\n", ""));
     CHECK(load_recipe(folder.recipe).guest->measure[1].acpi.generate);
+  }
+
+  // boot: uki names its stub, whose package joins the lock's firmware set (sorted, once).
+  {
+    write_text(folder.recipe, guest_text() + "boot: {path: uki, stub: {package: systemd-boot-efi, path: "
+                                             "/usr/lib/systemd/boot/efi/linuxx64.efi.stub}}\n");
+    Recipe uki = load_recipe(folder.recipe);
+    CHECK(uki.guest->boot.path == BootPath::uki);
+    CHECK(uki.guest->boot.stub.package == "systemd-boot-efi");
+    CHECK(uki.guest->boot.stub.path == "usr/lib/systemd/boot/efi/linuxx64.efi.stub");
+    CHECK(uki.guest->boot.stub.where.line == 27);
+    CHECK(lock_recipe_side(uki).requested_sets.at("firmware") == std::vector<std::string>{"ovmf", "systemd-boot-efi"});
+    write_text(folder.recipe, guest_text() + "boot: direct\n");
+    CHECK(load_recipe(folder.recipe).guest->boot.path == BootPath::direct);
+    CHECK(lock_recipe_side(load_recipe(folder.recipe)).requested_sets.at("firmware") ==
+          std::vector<std::string>{"ovmf"});
   }
 
   // The other firmware form, a profile given as a path, squashfs, zstd, an explicit seed.
@@ -288,6 +305,17 @@ TEST_CASE("Each bad GuestImage field is named with file, line, column and what w
       {"cmdline: \"console=ttyS0 panic=-1\"", "cmdline: \"console=ttyS0\\ninit=/bin/sh\"",
        "recipe/r.yaml:16:10: cmdline: the kernel command line cannot contain newlines"},
       {"cmdline: \"console=ttyS0 panic=-1\"", "cmdline: \"a\\0b\"", "recipe/r.yaml:16:10: cmdline: the kernel command"},
+      {"cmdline: \"console=ttyS0 panic=-1\"", "boot: grub",
+       "recipe/r.yaml:16:7: boot: unknown boot path 'grub' (direct, uki)"},
+      {"cmdline: \"console=ttyS0 panic=-1\"", "boot: uki", "recipe/r.yaml:16:7: boot: boot: uki needs its stub"},
+      {"cmdline: \"console=ttyS0 panic=-1\"", "boot: {path: uki}",
+       "recipe/r.yaml:16:7: boot: missing required field 'stub'"},
+      {"cmdline: \"console=ttyS0 panic=-1\"", "boot: {path: uki, stub: {package: systemd-boot-efi}}",
+       "recipe/r.yaml:16:25: boot.stub: missing required field 'path'"},
+      {"cmdline: \"console=ttyS0 panic=-1\"", "boot: {path: direct, stub: {package: a, path: /b}}",
+       "recipe/r.yaml:16:28: boot.stub: only boot: uki takes a stub"},
+      {"cmdline: \"console=ttyS0 panic=-1\"", "boot: {path: shim}",
+       "recipe/r.yaml:16:14: boot.path: unknown boot path 'shim' (direct, uki)"},
       {"cmdline: \"console=ttyS0 panic=-1\"", "rootfs: {format: ext4}",
        "recipe/r.yaml:16:18: rootfs.format: expected erofs or squashfs, got 'ext4'"},
       {"  - profile: qemu-8.2-tdx", "  - profile: qemu-1.0-tdx",

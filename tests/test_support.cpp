@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <sstream>
 #include <stdexcept>
 #include <sys/wait.h>
 #include <vector>
@@ -171,6 +172,20 @@ std::map<std::string, std::string> file_digests(const std::string &dir) {
           builder::digest_file(e.path().string(), limits::k_artifact).sha256_hex;
   return out;
 }
+std::map<std::string, std::pair<uint64_t, uint64_t>> objdump_sections(const std::string &image) {
+  std::istringstream lines(sh("objdump -h " + shell_quote(image)));
+  std::map<std::string, std::pair<uint64_t, uint64_t>> out;
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream words(line);
+    std::string idx, name, size, vma, lma, off;
+    if (!(words >> idx >> name >> size >> vma >> lma >> off) ||
+        idx.find_first_not_of("0123456789") != std::string::npos)
+      continue; // headers and flag lines
+    out[name] = {std::stoull(size, nullptr, 16), std::stoull(off, nullptr, 16)};
+  }
+  return out;
+}
+
 ShellResult run_mrforge_cli(const std::vector<std::string> &args, const std::string &prefix) {
   std::string cmd = prefix.empty() ? std::string() : prefix + " ";
   cmd += shell_quote(MRFORGE_BINARY);

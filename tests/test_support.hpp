@@ -76,6 +76,9 @@ std::string sh(const std::string &command, int status = 0);
 std::string sha256sum_of(const std::string &path);
 // Every file below `dir` (relative path -> sha256), to compare two outputs byte for byte.
 std::map<std::string, std::string> file_digests(const std::string &dir);
+// `objdump -h`'s section table of a PE image (binutils, independent of mrforge): name -> (size,
+// file offset).
+std::map<std::string, std::pair<uint64_t, uint64_t>> objdump_sections(const std::string &image);
 // Runs the mrforge binary under test with these arguments (each quoted), optionally prefixed by
 // shell text (e.g. "cd /x && umask 077 && TZ=Asia/Tokyo").
 ShellResult run_mrforge_cli(const std::vector<std::string> &args, const std::string &prefix = "");

@@ -27,9 +27,12 @@ namespace {
 // The recipe, its files, its shape and the kernel pin, in DEST's recipes/ and kernels/, created in
 // sorted or reverse order with every mtime set to `mtime`. Returns the copied recipe.
 std::string copy_uki_recipe(const std::string &dest, bool reverse, const std::string &mtime) {
-  std::vector<std::string> files = {"recipes/debian-bookworm-uki.yaml", "recipes/debian-bookworm-uki.yaml.lock",
-                                    "recipes/debian-bookworm-uki/one-disk-vm.yaml", "recipes/debian-bookworm-tdx/init",
-                                    "recipes/debian-bookworm-tdx/index.html", "kernels/debian-bookworm-6.12-amd64.yaml"};
+  std::vector<std::string> files = {"recipes/debian-bookworm-uki.yaml",
+                                    "recipes/debian-bookworm-uki.yaml.lock",
+                                    "recipes/debian-bookworm-uki/one-disk-vm.yaml",
+                                    "recipes/debian-bookworm-tdx/init",
+                                    "recipes/debian-bookworm-tdx/index.html",
+                                    "kernels/debian-bookworm-6.12-amd64.yaml"};
   if (reverse) std::reverse(files.begin(), files.end());
   for (const std::string &rel : files) {
     fs::create_directories(fs::path(dest + "/" + rel).parent_path());
@@ -46,24 +49,6 @@ std::string bytes_at(const std::string &path, uint64_t offset, uint64_t size) {
   std::string out(size, '\0');
   in.read(&out[0], static_cast<std::streamsize>(size));
   REQUIRE(static_cast<uint64_t>(in.gcount()) == size);
-  return out;
-}
-
-struct ObjdumpSection {
-  uint64_t size = 0, file_offset = 0;
-};
-
-// `objdump -h`'s section table of a PE image: name -> (size, file offset).
-std::map<std::string, ObjdumpSection> objdump_sections(const std::string &image) {
-  std::istringstream lines(sh("objdump -h " + shell_quote(image)));
-  std::map<std::string, ObjdumpSection> out;
-  for (std::string line; std::getline(lines, line);) {
-    std::istringstream words(line);
-    std::string idx, name, size, vma, lma, off;
-    if (!(words >> idx >> name >> size >> vma >> lma >> off) || idx.find_first_not_of("0123456789") != std::string::npos)
-      continue;
-    out[name] = {std::stoull(size, nullptr, 16), std::stoull(off, nullptr, 16)};
-  }
   return out;
 }
 
@@ -94,8 +79,8 @@ TEST_CASE("The UKI guest is byte-identical under different conditions, holds wha
   const std::string recipe_b = copy_uki_recipe(work / "b/nested", true, "2024-12-24 18:00:00");
   fs::create_directories(work / "cwd");
   const std::string debs = fetch_or_relock(recipe_a, work / "store-a");
-  fs::copy_file(work / "a/recipes/debian-bookworm-uki.yaml.lock", work / "b/nested/recipes/debian-bookworm-uki.yaml.lock",
-                fs::copy_options::overwrite_existing);
+  fs::copy_file(work / "a/recipes/debian-bookworm-uki.yaml.lock",
+                work / "b/nested/recipes/debian-bookworm-uki.yaml.lock", fs::copy_options::overwrite_existing);
   fs::copy_file(work / "a/kernels/debian-bookworm-6.12-amd64.yaml",
                 work / "b/nested/kernels/debian-bookworm-6.12-amd64.yaml", fs::copy_options::overwrite_existing);
   ShellResult fb = run_mrforge_cli({"fetch", "--frozen", "--debs", debs, "--store", work / "store-b", recipe_b});
@@ -105,9 +90,9 @@ TEST_CASE("The UKI guest is byte-identical under different conditions, holds wha
   nlohmann::json a =
       build_guest_json(recipe_a, work / "store-a", work / "out-a",
                        "cd " + shell_quote(work / "cwd") + " && umask 022 && TZ=UTC LC_ALL=C", {"--threads", "1"});
-  nlohmann::json b = build_guest_json(recipe_b, work / "store-b", work / "out-b",
-                                      "sleep 1 && cd / && umask 077 && TZ=Pacific/Chatham LC_ALL=C.UTF-8",
-                                      {"--threads", "2"});
+  nlohmann::json b =
+      build_guest_json(recipe_b, work / "store-b", work / "out-b",
+                       "sleep 1 && cd / && umask 077 && TZ=Pacific/Chatham LC_ALL=C.UTF-8", {"--threads", "2"});
   for (const auto &s : a.at("steps")) CHECK_FALSE(s.at("cached").get<bool>()); // fresh store: every step ran
   CHECK(a.at("steps").back().at("step") == "uki-disk");
   const auto da = file_digests(work / "out-a");
@@ -124,14 +109,14 @@ TEST_CASE("The UKI guest is byte-identical under different conditions, holds wha
   CHECK(meta.at("boot") == "uki");
   const std::string cmdline = meta.at("cmdline");
   CHECK(cmdline.find(" mrforge.rootdev=/dev/vda2") != std::string::npos);
-  std::map<std::string, ObjdumpSection> sections = objdump_sections(out + "/uki.efi");
+  std::map<std::string, std::pair<uint64_t, uint64_t>> sections = objdump_sections(out + "/uki.efi");
   REQUIRE(sections.count(".cmdline") == 1);
   REQUIRE(sections.count(".linux") == 1);
   REQUIRE(sections.count(".initrd") == 1);
   REQUIRE(sections.count(".osrel") == 1);
   CHECK(sections.count(".uname") == 0); // systemd-stub 252 does not know it
   auto section = [&](const char *name) {
-    return bytes_at(out + "/uki.efi", sections[name].file_offset, sections[name].size);
+    return bytes_at(out + "/uki.efi", sections[name].second, sections[name].first);
   };
   CHECK(section(".cmdline") == cmdline);
   CHECK(section(".linux") == read_text(out + "/vmlinuz"));

@@ -17,6 +17,8 @@ constexpr uint64_t k_page = 4096;
 constexpr uint32_t k_data_section_flags = 0x40000040;
 // COFF header: NumberOfSections at +2 after "PE\0\0"; optional header fields (PE32+).
 constexpr size_t k_coff_number_of_sections = 4 + 2;
+constexpr size_t k_coff_symbol_table = 4 + 8;  // PointerToSymbolTable
+constexpr size_t k_coff_symbol_count = 4 + 12; // NumberOfSymbols
 constexpr size_t k_optional_header = 4 + 20;
 constexpr size_t k_opt_size_of_initialized_data = 8;
 constexpr size_t k_opt_size_of_image = 56;
@@ -122,6 +124,11 @@ Bytes assemble_uki(ByteView stub, const std::string &stub_source, const std::vec
   const uint64_t size_of_image = round_up(next_va, va_alignment);
   put_le16(out, pe.pe_header_offset + k_coff_number_of_sections,
            static_cast<uint16_t>(pe.sections.size() + sections.size()));
+  // The stub's COFF symbol table (debug data after its last section, which the PE format says an
+  // image should not have) is not copied: its pointer and count are cleared rather than left
+  // pointing into the new sections.
+  put_le32(out, pe.pe_header_offset + k_coff_symbol_table, 0);
+  put_le32(out, pe.pe_header_offset + k_coff_symbol_count, 0);
   put_le32(out, pe.pe_header_offset + k_optional_header + k_opt_size_of_initialized_data,
            static_cast<uint32_t>(std::min<uint64_t>(initialized, 0xffffffffull)));
   put_le32(out, pe.pe_header_offset + k_optional_header + k_opt_size_of_image, static_cast<uint32_t>(size_of_image));

@@ -7,7 +7,8 @@
 // the next free virtual address after the stub's last section, rounded up to the page size (4 KiB,
 // a multiple of every stub's SectionAlignment), and its raw data the next FileAlignment-aligned
 // offset at the end of the file (zero-padded); NumberOfSections, SizeOfInitializedData,
-// SizeOfImage and the optional header's CheckSum are updated. Section order is ukify's: .osrel,
+// SizeOfImage and the optional header's CheckSum are updated; the stub's COFF symbol table (debug
+// data after its sections) is dropped and its pointer cleared. Section order is ukify's: .osrel,
 // .cmdline, .initrd, .linux (no .uname: systemd-stub 252 does not know it). Nothing depends on
 // time or the host: the same stub and sections give the same bytes. (Hand-written: Debian has no
 // library that writes PE sections; objcopy 2.40 stamps the current time into TimeDateStamp.)
