@@ -20,7 +20,8 @@ UkiImage read_uki(ByteView image, const std::string &source) {
                         "section " + s.name + " is larger in memory (" + std::to_string(s.virtual_size) +
                             " bytes) than in the file (" + std::to_string(s.raw_size) +
                             "): its zero fill is not modelled");
-    u.sections.push_back({s.name, ByteView(image.data() + s.raw_offset, s.virtual_size)});
+    // parse_pe() checked [raw_offset, +raw_size) lies in the file when raw_size is not zero.
+    u.sections.push_back({s.name, s.virtual_size ? ByteView(image.data() + s.raw_offset, s.virtual_size) : ByteView()});
   }
   if (!u.section(".linux")) throw FormatError(source, u.pe.section_table_offset, "not a UKI: no .linux section");
   const UkiSectionView *magic = u.section(".sdmagic");

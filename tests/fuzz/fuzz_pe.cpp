@@ -1,10 +1,14 @@
 // Fuzz target for the kernel layer: PE/COFF headers, the bzImage setup header, the QEMU
-// setup-header patch and Authenticode. Any input must either parse or throw mrforge::Error;
+// setup-header patch and Authenticode; a disk boot's UKI reader (with systemd-stub's section
+// events) and GPT reader (the same bytes as a disk image). Any input must either parse or throw mrforge::Error;
 // parsed images must hash without error. The seed corpus (tests/fuzz/corpus/pe) also runs as an
 // ordinary test through corpus_runner.cpp.
 #include <measure/engine/authenticode.hpp>
+#include <measure/engine/disk_boot_events.hpp>
+#include <measure/formats/gpt.hpp>
 #include <measure/formats/pe.hpp>
 #include <measure/formats/setup_header.hpp>
+#include <measure/formats/uki.hpp>
 #include <measure/util/errors.hpp>
 
 #include <cstddef>
@@ -26,6 +30,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const mrforge::ByteView input(data, size);
   try {
     hash_pe(input, "fuzz");
+  } catch (const mrforge::Error &) {
+  }
+  try {
+    const mrforge::UkiImage uki = mrforge::read_uki(input, "fuzz");
+    (void)mrforge::systemd_stub_section_events(uki, "fuzz");
+  } catch (const mrforge::Error &) {
+  }
+  try {
+    (void)mrforge::read_gpt(input, "fuzz");
   } catch (const mrforge::Error &) {
   }
   try {
