@@ -49,6 +49,9 @@ namespace {
 // packages are resolved through them.
 // 3: every root file system gains /tmp, /root and, with ca-certificates, /etc/ssl/certs.
 constexpr const char *k_step_format = "3";
+// The uki-disk step's own output format (bumped like k_step_format, for that step alone).
+// 2: the stub's COFF symbol table is dropped and its pointer cleared.
+constexpr const char *k_uki_disk_format = "2";
 
 void copy_file_to(const std::string &from, const std::string &to) {
   std::error_code ec;
@@ -363,6 +366,7 @@ private:
     const LockedPackage &p = locked_package(m_lock, stub.package, "firmware");
     StepKey key("uki-disk");
     key.add("format", k_step_format)
+        .add("uki_format", k_uki_disk_format)
         .add("stub", p.name + "=" + p.sha256)
         .add("stub_path", stub.path)
         .add("kernel", kernel.files.at("vmlinuz").sha256_hex)
