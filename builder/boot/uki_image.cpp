@@ -1,6 +1,7 @@
 #include <builder/boot/uki_image.hpp>
 
 #include <measure/util/errors.hpp>
+#include <measure/util/reader.hpp>
 
 #include <algorithm>
 #include <cstring>
@@ -24,21 +25,6 @@ constexpr size_t k_opt_size_of_initialized_data = 8;
 constexpr size_t k_opt_size_of_image = 56;
 
 uint64_t round_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
-
-void put_le16(Bytes &b, size_t at, uint16_t v) {
-  b[at] = static_cast<uint8_t>(v);
-  b[at + 1] = static_cast<uint8_t>(v >> 8);
-}
-
-void put_le32(Bytes &b, size_t at, uint32_t v) {
-  for (size_t i = 0; i < 4; ++i) b[at + i] = static_cast<uint8_t>(v >> (8 * i));
-}
-
-uint32_t get_le32(const Bytes &b, size_t at) {
-  uint32_t v = 0;
-  for (size_t i = 4; i-- > 0;) v = (v << 8) | b[at + i];
-  return v;
-}
 
 } // namespace
 
@@ -101,7 +87,9 @@ Bytes assemble_uki(ByteView stub, const std::string &stub_source, const std::vec
   Bytes out(stub.data(), stub.data() + file_end);
   out.resize(round_up(out.size(), file_alignment), 0);
 
-  uint64_t initialized = get_le32(out, pe.pe_header_offset + k_optional_header + k_opt_size_of_initialized_data);
+  uint64_t initialized =
+      Reader(out, stub_source)
+          .peek_le<uint32_t>(pe.pe_header_offset + k_optional_header + k_opt_size_of_initialized_data);
   size_t header_at = table_end;
   for (const UkiSection &s : sections) {
     next_va = round_up(next_va, va_alignment);
@@ -111,29 +99,28 @@ Bytes assemble_uki(ByteView stub, const std::string &stub_source, const std::vec
       throw InputError("UKI", "the image would exceed 4 GiB, beyond what PE32+ addresses");
     out.insert(out.end(), s.data.begin(), s.data.end());
     out.resize(raw_offset + raw_size, 0);
-    std::memcpy(&out[header_at], s.name.data(), s.name.size());         // the rest of the 8 bytes stays zero
-    put_le32(out, header_at + 8, static_cast<uint32_t>(s.data.size())); // VirtualSize
-    put_le32(out, header_at + 12, static_cast<uint32_t>(next_va));      // VirtualAddress
-    put_le32(out, header_at + 16, static_cast<uint32_t>(raw_size));     // SizeOfRawData
-    put_le32(out, header_at + 20, static_cast<uint32_t>(raw_offset));   // PointerToRawData
-    put_le32(out, header_at + 36, k_data_section_flags);                // Characteristics
+    std::memcpy(&out[header_at], s.name.data(), s.name.size());            // the rest of the 8 bytes stays zero
+    store_le(out, header_at + 8, static_cast<uint32_t>(s.data.size()), 4); // VirtualSize
+    store_le(out, header_at + 12, static_cast<uint32_t>(next_va), 4);      // VirtualAddress
+    store_le(out, header_at + 16, static_cast<uint32_t>(raw_size), 4);     // SizeOfRawData
+    store_le(out, header_at + 20, static_cast<uint32_t>(raw_offset), 4);   // PointerToRawData
+    store_le(out, header_at + 36, k_data_section_flags, 4);                // Characteristics
     header_at += k_section_header_size;
     initialized += raw_size;
     next_va += s.data.size();
   }
   const uint64_t size_of_image = round_up(next_va, va_alignment);
-  put_le16(out, pe.pe_header_offset + k_coff_number_of_sections,
-           static_cast<uint16_t>(pe.sections.size() + sections.size()));
+  store_le(out, pe.pe_header_offset + k_coff_number_of_sections, pe.sections.size() + sections.size(), 2);
   // The stub's COFF symbol table (debug data after its last section, which the PE format says an
   // image should not have) is not copied: its pointer and count are cleared rather than left
   // pointing into the new sections.
-  put_le32(out, pe.pe_header_offset + k_coff_symbol_table, 0);
-  put_le32(out, pe.pe_header_offset + k_coff_symbol_count, 0);
-  put_le32(out, pe.pe_header_offset + k_optional_header + k_opt_size_of_initialized_data,
-           static_cast<uint32_t>(std::min<uint64_t>(initialized, 0xffffffffull)));
-  put_le32(out, pe.pe_header_offset + k_optional_header + k_opt_size_of_image, static_cast<uint32_t>(size_of_image));
-  put_le32(out, pe.checksum_offset, 0);
-  put_le32(out, pe.checksum_offset, pe_checksum(ByteView(out.data(), out.size()), pe.checksum_offset));
+  store_le(out, pe.pe_header_offset + k_coff_symbol_table, 0, 4);
+  store_le(out, pe.pe_header_offset + k_coff_symbol_count, 0, 4);
+  store_le(out, pe.pe_header_offset + k_optional_header + k_opt_size_of_initialized_data,
+           std::min<uint64_t>(initialized, 0xffffffffull), 4);
+  store_le(out, pe.pe_header_offset + k_optional_header + k_opt_size_of_image, static_cast<uint32_t>(size_of_image), 4);
+  store_le(out, pe.checksum_offset, 0, 4);
+  store_le(out, pe.checksum_offset, pe_checksum(ByteView(out.data(), out.size()), pe.checksum_offset), 4);
   parse_pe(ByteView(out.data(), out.size()), "assembled UKI"); // what we wrote must be what OVMF accepts
   return out;
 }

@@ -11,11 +11,6 @@ namespace {
 constexpr unsigned k_max_disks = 64;
 constexpr unsigned k_systemd_stub_cc = 256;
 
-void put_u16(Bytes &b, uint16_t v) {
-  b.push_back(static_cast<uint8_t>(v));
-  b.push_back(static_cast<uint8_t>(v >> 8));
-}
-
 std::string option_name(size_t n) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "Boot%04zX", n);
@@ -64,7 +59,7 @@ std::vector<BootVariableData> disk_boot_variables(const DiskBootOptions &o, cons
   BootVariableData order{"BootOrder", "", {}};
   for (size_t i = 0; i < options.size(); ++i) {
     options[i].name = option_name(i);
-    put_u16(order.data, static_cast<uint16_t>(i));
+    append_le(order.data, i, 2);
   }
   options.insert(options.begin(), std::move(order));
   return options;

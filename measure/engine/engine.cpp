@@ -168,7 +168,7 @@ private:
       input("disk", m_in.disk_boot->disk.name);
       input("uki", m_in.disk_boot->uki.name);
       input("uki_stub", "systemd-stub " + m_uki->stub_version);
-      input("disk_slots", join(m_in.disk_boot->disk_slots, " ", [](unsigned s) { return std::to_string(s); }));
+      input("disk_slots", disk_slots_text(" "));
     }
     for (const auto &[slot, digest] : m_in.supplied)
       input(std::string("digest.") + digest_slot_name(slot), to_hex(digest));
@@ -340,6 +340,10 @@ private:
     }
   }
 
+  std::string disk_slots_text(std::string_view separator) const {
+    return join(m_in.disk_boot->disk_slots, separator, [](unsigned s) { return std::to_string(s); });
+  }
+
   const DiskBootInputs &disk_boot(const char *step) const {
     if (!m_in.disk_boot)
       throw InputError("profile " + m_profile.name,
@@ -381,8 +385,7 @@ private:
     if (!m_ovmf.disk_boot)
       throw InputError("OVMF variant " + m_ovmf.name + " (" + m_ovmf.source.location + ")",
                        "describes no boot options for a disk boot (disk_boot)");
-    std::string origin = "OVMF variant " + m_ovmf.name + " disk_boot, disks in slots " +
-                         join(m_in.disk_boot->disk_slots, ", ", [](unsigned s) { return std::to_string(s); });
+    std::string origin = "OVMF variant " + m_ovmf.name + " disk_boot, disks in slots " + disk_slots_text(", ");
     for (const BootVariableData &v : disk_boot_variables(*m_ovmf.disk_boot, m_in.disk_boot->disk_slots))
       add(Register::rtmr0, event_type::k_efi_variable_boot,
           v.description.empty() ? "UEFI variable " + v.name + " (data)"

@@ -59,10 +59,6 @@ struct Accepted {
   size_t index; // of the section
 };
 
-void put_le(Bytes &out, uint64_t v, size_t n) {
-  for (size_t i = 0; i < n; ++i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
-}
-
 std::string section_label(size_t index, const TdvfSection &s) {
   return "TDVF section " + std::to_string(index) + " (" + section_type_name(s.type) + ") [" + hex_u64(s.gpa) + ", +" +
          hex_u64(s.mem_size) + ")";
@@ -187,27 +183,27 @@ Bytes build_td_hob(const std::vector<TdvfSection> &sections, uint64_t memory_byt
   Bytes hob;
   hob.reserve(static_cast<size_t>(list_size));
   // PHIT HOB (EFI_HOB_HANDOFF_INFO_TABLE).
-  put_le(hob, k_hob_type_handoff, 2);
-  put_le(hob, k_phit_size, 2);
-  put_le(hob, 0, 4); // Reserved
-  put_le(hob, k_handoff_table_version, 4);
-  put_le(hob, 0, 4);                                                // BootMode
-  put_le(hob, 0, 8);                                                // EfiMemoryTop
-  put_le(hob, 0, 8);                                                // EfiMemoryBottom
-  put_le(hob, 0, 8);                                                // EfiFreeMemoryTop
-  put_le(hob, 0, 8);                                                // EfiFreeMemoryBottom
-  put_le(hob, hob_section.gpa + list_size + k_end_of_list_size, 8); // EfiEndOfHobList
+  append_le(hob, k_hob_type_handoff, 2);
+  append_le(hob, k_phit_size, 2);
+  append_le(hob, 0, 4); // Reserved
+  append_le(hob, k_handoff_table_version, 4);
+  append_le(hob, 0, 4);                                                // BootMode
+  append_le(hob, 0, 8);                                                // EfiMemoryTop
+  append_le(hob, 0, 8);                                                // EfiMemoryBottom
+  append_le(hob, 0, 8);                                                // EfiFreeMemoryTop
+  append_le(hob, 0, 8);                                                // EfiFreeMemoryBottom
+  append_le(hob, hob_section.gpa + list_size + k_end_of_list_size, 8); // EfiEndOfHobList
   // Resource descriptor HOBs (EFI_HOB_RESOURCE_DESCRIPTOR).
   for (const RamRange &r : ranges) {
-    put_le(hob, k_hob_type_resource_descriptor, 2);
-    put_le(hob, k_resource_descriptor_size, 2);
-    put_le(hob, 0, 4); // Reserved
-    put_le(hob, 0, 8); // Owner GUID, zero (EFI_HOB_OWNER_ZERO)
-    put_le(hob, 0, 8);
-    put_le(hob, r.accepted ? k_resource_system_memory : k_resource_memory_unaccepted, 4);
-    put_le(hob, k_resource_attributes, 4);
-    put_le(hob, r.start, 8);
-    put_le(hob, r.length, 8);
+    append_le(hob, k_hob_type_resource_descriptor, 2);
+    append_le(hob, k_resource_descriptor_size, 2);
+    append_le(hob, 0, 4); // Reserved
+    append_le(hob, 0, 8); // Owner GUID, zero (EFI_HOB_OWNER_ZERO)
+    append_le(hob, 0, 8);
+    append_le(hob, r.accepted ? k_resource_system_memory : k_resource_memory_unaccepted, 4);
+    append_le(hob, k_resource_attributes, 4);
+    append_le(hob, r.start, 8);
+    append_le(hob, r.length, 8);
   }
   return hob;
 }

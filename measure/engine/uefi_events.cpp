@@ -5,16 +5,9 @@ namespace mrforge {
 
 namespace {
 
-void put_u16(Bytes &out, uint16_t v) {
-  out.push_back(static_cast<uint8_t>(v));
-  out.push_back(static_cast<uint8_t>(v >> 8));
-}
-void put_u32(Bytes &out, uint32_t v) {
-  for (int i = 0; i < 4; ++i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
-}
-void put_u64(Bytes &out, uint64_t v) {
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
-}
+void put_u16(Bytes &out, uint16_t v) { append_le(out, v, 2); }
+void put_u32(Bytes &out, uint32_t v) { append_le(out, v, 4); }
+void put_u64(Bytes &out, uint64_t v) { append_le(out, v, 8); }
 void put_ascii_utf16(Bytes &out, std::string_view s, const char *what) {
   for (char c : s) {
     if (static_cast<unsigned char>(c) > 0x7F) throw InputError(what, "'" + std::string(s) + "' is not ASCII");

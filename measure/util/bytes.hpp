@@ -34,6 +34,16 @@ private:
   size_t m_size = 0;
 };
 
+// Appends the low `n` bytes of v, least significant first (the little-endian fields of UEFI,
+// PE/COFF and TDX structures).
+inline void append_le(Bytes &out, uint64_t v, size_t n) {
+  for (size_t i = 0; i < n; ++i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
+}
+// Overwrites out[at, at+n) with the low `n` bytes of v, little-endian; the caller checked the range.
+inline void store_le(Bytes &out, size_t at, uint64_t v, size_t n) {
+  for (size_t i = 0; i < n; ++i) out[at + i] = static_cast<uint8_t>(v >> (8 * i));
+}
+
 inline bool operator==(ByteView a, ByteView b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i)
