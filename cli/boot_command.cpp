@@ -95,7 +95,9 @@ void add_boot_command(CLI::App &app, Runner &run) {
                   "Boot a built image under QEMU with a software TPM and check what the firmware measured", run_boot);
   cmd->footer("Boots OUT's firmware, kernel, initrd and rootfs (from OUT/metadata.json) under QEMU TCG with swtpm\n"
               "(SHA-384 bank), adding mrforge.check=1 to the command line: the image's init then dumps the TPM\n"
-              "event log and the fw_cfg ACPI blobs, prints its ready line and powers off. Each event real OVMF\n"
+              "event log and the fw_cfg ACPI blobs, prints its ready line and powers off. An image built with\n"
+              "boot: uki boots its disk.img instead (no -kernel), check mode coming through QEMU's fw_cfg\n"
+              "(opt/org.mrforge/check) since the UKI seals the command line. Each event real OVMF\n"
               "and the Linux EFI stub measured is compared with the measure engine's prediction for a vTPM\n"
               "profile (same kernel header patch, Authenticode, command line and initrd rules as in a TD):\n"
               "  pass|FAIL  PCRn  what  expected  actual\n"

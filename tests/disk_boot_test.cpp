@@ -91,6 +91,11 @@ TEST_CASE("A disk image is reproducible, sgdisk verifies its GPT, mtools reads i
   damaged[512 + 40] ^= 1;
   CHECK_THAT(error_message([&] { read_gpt(damaged, "d.img"); }), Catch::Contains("header CRC32 does not match"));
   CHECK_THAT(error_message([&] { read_gpt(Bytes(4096, 0), "zero.img"); }), Catch::Contains("no GPT"));
+  // Cut short: before the header, and inside the entry array.
+  CHECK_THAT(error_message([&] { read_gpt(Bytes(image.begin(), image.begin() + 600), "cut.img"); }),
+             Catch::Contains("cut.img"));
+  CHECK_THAT(error_message([&] { read_gpt(Bytes(image.begin(), image.begin() + 2048), "cut.img"); }),
+             Catch::Contains("the GPT entry array lies outside the image"));
 
   // Bad ESP paths are refused before anything is written.
   for (const char *bad : {"../x", "EFI//x", "EFI/BOOT/", "EFI/BO OT/x", ""}) {

@@ -23,9 +23,6 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr const char *k_check_param = "mrforge.check=1";
-// QEMU 7.2's q35 with -nodefaults puts the first -drive if=virtio disk in slot 1 of pcie.0 (the
-// TPM is an ISA device), which OVMF names PciRoot(0x0)/Pci(0x1,0x0) in the disk's boot option.
-constexpr unsigned k_boot_disk_slot = 1;
 
 // Writes a file through a temporary sibling renamed into place (a symlink at `path` is replaced,
 // not written through), creating its parent directories.
@@ -102,7 +99,7 @@ BootCheckResult run_boot_check(const BootCheckSettings &o) {
   if (disk_boot) {
     spec.disk = Given{*meta.disk, "metadata.json: disk", meta.dir};
     spec.uki = Given{*meta.uki, "metadata.json: uki", meta.dir};
-    spec.disk_slots = std::vector<unsigned>{k_boot_disk_slot};
+    spec.disk_slots = std::vector<unsigned>{k_boot_disk_slot}; // the only PCI device QEMU gets
   } else {
     spec.kernel = Given{meta.kernel, "metadata.json: kernel", meta.dir};
     if (meta.initrd) spec.initrd = Given{*meta.initrd, "metadata.json: initrd", meta.dir};
@@ -130,7 +127,7 @@ BootCheckResult run_boot_check(const BootCheckSettings &o) {
   BootSettings settings;
   settings.firmware = meta.bios;
   if (disk_boot) {
-    settings.boot_disk = *meta.disk; // the first virtio-blk disk: slot k_boot_disk_slot
+    settings.boot_disk = *meta.disk; // in k_boot_disk_slot, as predicted
     settings.check_by_fw_cfg = true;
   } else {
     settings.kernel = meta.kernel;

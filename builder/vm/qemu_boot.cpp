@@ -281,8 +281,11 @@ std::vector<std::string> qemu_command(const BootSettings &s) {
                                           std::string("file:") + k_serial_file, "-bios", absolute(s.firmware)})
     argv.push_back(a);
   if (!s.boot_disk.empty()) {
-    argv.push_back("-drive");
-    argv.push_back("file=" + qemu_escape(absolute(s.boot_disk)) + ",if=virtio,format=raw,readonly=on");
+    for (const std::string &a :
+         {std::string("-drive"),
+          "file=" + qemu_escape(absolute(s.boot_disk)) + ",if=none,id=bootdisk,format=raw,readonly=on",
+          std::string("-device"), "virtio-blk-pci,drive=bootdisk,addr=" + std::to_string(s.boot_disk_slot)})
+      argv.push_back(a);
   } else {
     for (const std::string &a : {std::string("-kernel"), absolute(s.kernel), std::string("-append"), s.cmdline})
       argv.push_back(a);
@@ -314,6 +317,8 @@ void validate(const BootSettings &s) {
     if (!s.kernel.empty() || !s.initrd.empty() || !s.disk.empty() || !s.cmdline.empty())
       throw InputError("boot disk", "a disk boot takes no kernel, initrd, command line or second disk");
     require_file(s.boot_disk, "boot disk");
+    if (s.boot_disk_slot == 0 || s.boot_disk_slot > 31)
+      throw InputError("boot disk slot", "a PCI slot on pcie.0 is 1 to 31, got " + std::to_string(s.boot_disk_slot));
   } else {
     require_file(s.kernel, "kernel");
   }

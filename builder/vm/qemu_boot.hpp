@@ -28,15 +28,20 @@
 
 namespace mrforge::builder {
 
+// Where a disk boot's disk goes unless a caller says otherwise: slot 1 of pcie.0, the first free one.
+constexpr unsigned k_boot_disk_slot = 1;
+
 struct BootSettings {
   std::string firmware; // OVMF.fd (-bios)
   std::string kernel;   // bzImage (-kernel)
   std::string initrd;   // optional (-initrd)
   std::string disk;     // optional: the rootfs image (virtio, raw, read-only)
   std::string cmdline;  // exactly as passed with -append
-  // Instead of kernel/initrd/cmdline/disk: a bootable disk image OVMF boots from (the first
-  // virtio disk, raw, read-only; no -kernel).
+  // Instead of kernel/initrd/cmdline/disk: a bootable disk image OVMF boots from (no -kernel): a
+  // virtio-blk disk, raw, read-only, placed in slot `boot_disk_slot` of pcie.0 (OVMF's boot option
+  // for it names PciRoot(0x0)/Pci(slot,0x0)).
   std::string boot_disk;
+  unsigned boot_disk_slot = k_boot_disk_slot;
   // Check mode through QEMU's fw_cfg (opt/org.mrforge/check = "1") rather than the command line,
   // for images whose command line is sealed in what the firmware measures (a UKI).
   bool check_by_fw_cfg = false;
