@@ -111,9 +111,17 @@ LoadedRequest load_measure_request(const MeasureOptions &o) {
     if (std::optional<MeasureSpec> recorded = recorded_spec(o, loaded.notes)) spec = *recorded;
     // Files of the image directory are opened inside it, never through a link.
     spec.firmware = Given{meta->bios, "IMAGE_DIR metadata.json: bios", meta->dir};
+    auto in_image = [&](const std::optional<std::string> &path, const char *field) {
+      return Given{*path, std::string("IMAGE_DIR metadata.json: ") + field, meta->dir};
+    };
+    if (meta->boot != "direct") spec.disk = in_image(meta->disk, "disk");
+    if (meta->boot == "shim-grub") {
+      spec.shim = in_image(meta->shim, "shim");
+      spec.grub = in_image(meta->grub, "grub");
+      spec.grub_cfg = in_image(meta->grub_cfg, "grub_cfg");
+    }
     if (meta->boot == "uki") { // the kernel, initrd and command line are the UKI's sections
-      spec.disk = Given{*meta->disk, "IMAGE_DIR metadata.json: disk", meta->dir};
-      spec.uki = Given{*meta->uki, "IMAGE_DIR metadata.json: uki", meta->dir};
+      spec.uki = in_image(meta->uki, "uki");
     } else {
       spec.kernel = Given{meta->kernel, "IMAGE_DIR metadata.json: kernel", meta->dir};
       if (meta->initrd) spec.initrd = Given{*meta->initrd, "IMAGE_DIR metadata.json: initrd", meta->dir};

@@ -45,14 +45,7 @@ TEST_CASE("The guest image is byte-identical when built under different conditio
   std::string recipe_b = copy_guest_recipe(work / "b/nested", true, "2024-12-24 18:00:00");
   fs::create_directories(work / "cwd");
   std::string debs = fetch_or_relock(recipe_a, work / "store-a");
-  // b gets exactly a's lock and pin (they may have been renewed above).
-  fs::copy_file(work / "a/recipes/debian-bookworm-tdx.yaml.lock",
-                work / "b/nested/recipes/debian-bookworm-tdx.yaml.lock", fs::copy_options::overwrite_existing);
-  fs::copy_file(work / "a/kernels/debian-bookworm-6.12-amd64.yaml",
-                work / "b/nested/kernels/debian-bookworm-6.12-amd64.yaml", fs::copy_options::overwrite_existing);
-  ShellResult fb = run_mrforge_cli({"fetch", "--frozen", "--debs", debs, "--store", work / "store-b", recipe_b});
-  INFO(fb.err);
-  REQUIRE(fb.exit_code == 0);
+  fetch_as(recipe_a, recipe_b, work / "store-b", debs); // b gets exactly a's lock and pin
 
   nlohmann::json a =
       build_guest_json(recipe_a, work / "store-a", work / "out-a",

@@ -22,70 +22,16 @@
 using namespace mrforge::test;
 namespace fs = std::filesystem;
 
-namespace {
-
-// The recipe, its files, its shape and the kernel pin, in DEST's recipes/ and kernels/, created in
-// sorted or reverse order with every mtime set to `mtime`. Returns the copied recipe.
-std::string copy_uki_recipe(const std::string &dest, bool reverse, const std::string &mtime) {
-  std::vector<std::string> files = {"recipes/debian-bookworm-uki.yaml",
-                                    "recipes/debian-bookworm-uki.yaml.lock",
-                                    "recipes/debian-bookworm-uki/one-disk-vm.yaml",
-                                    "recipes/debian-bookworm-tdx/init",
-                                    "recipes/debian-bookworm-tdx/index.html",
-                                    "kernels/debian-bookworm-6.12-amd64.yaml"};
-  if (reverse) std::reverse(files.begin(), files.end());
-  for (const std::string &rel : files) {
-    fs::create_directories(fs::path(dest + "/" + rel).parent_path());
-    fs::copy_file(source_path(rel), dest + "/" + rel, fs::copy_options::overwrite_existing);
-  }
-  sh("find " + shell_quote(dest) + " -exec touch -h -d " + shell_quote(mtime) + " {} +");
-  return dest + "/recipes/debian-bookworm-uki.yaml";
-}
-
-std::string bytes_at(const std::string &path, uint64_t offset, uint64_t size) {
-  std::ifstream in(path, std::ios::binary);
-  REQUIRE(in);
-  in.seekg(static_cast<std::streamoff>(offset));
-  std::string out(size, '\0');
-  in.read(&out[0], static_cast<std::streamsize>(size));
-  REQUIRE(static_cast<uint64_t>(in.gcount()) == size);
-  return out;
-}
-
-// sgdisk's first sector of partition N.
-uint64_t first_sector(const std::string &disk, int n) {
-  std::istringstream lines(sh("sgdisk -i " + std::to_string(n) + " " + shell_quote(disk)));
-  for (std::string line; std::getline(lines, line);)
-    if (line.rfind("First sector: ", 0) == 0) return std::stoull(line.substr(14));
-  FAIL("sgdisk -i " << n << " printed no first sector");
-  return 0;
-}
-
-std::set<std::string> failed_events(const nlohmann::json &boot) {
-  std::set<std::string> out;
-  for (const auto &c : boot.at("checks"))
-    if (c.at("status") == "FAIL") out.insert(c.at("what").get<std::string>());
-  return out;
-}
-
-} // namespace
 
 TEST_CASE("The UKI guest is byte-identical under different conditions, holds what it names, boots with every event "
           "predicted, and a changed .cmdline byte is named",
           "[guest][network]") {
   REQUIRE(geteuid() == 0); // the root file system has owners (uid 1000)
   TempDir work("uki-guest");
-  const std::string recipe_a = copy_uki_recipe(work / "a", false, "2001-02-03 04:05:06");
-  const std::string recipe_b = copy_uki_recipe(work / "b/nested", true, "2024-12-24 18:00:00");
+  const std::string recipe_a = copy_guest_recipe(work / "a", false, "2001-02-03 04:05:06", "debian-bookworm-uki");
+  const std::string recipe_b = copy_guest_recipe(work / "b/nested", true, "2024-12-24 18:00:00", "debian-bookworm-uki");
   fs::create_directories(work / "cwd");
-  const std::string debs = fetch_or_relock(recipe_a, work / "store-a");
-  fs::copy_file(work / "a/recipes/debian-bookworm-uki.yaml.lock",
-                work / "b/nested/recipes/debian-bookworm-uki.yaml.lock", fs::copy_options::overwrite_existing);
-  fs::copy_file(work / "a/kernels/debian-bookworm-6.12-amd64.yaml",
-                work / "b/nested/kernels/debian-bookworm-6.12-amd64.yaml", fs::copy_options::overwrite_existing);
-  ShellResult fb = run_mrforge_cli({"fetch", "--frozen", "--debs", debs, "--store", work / "store-b", recipe_b});
-  INFO(fb.err);
-  REQUIRE(fb.exit_code == 0);
+  fetch_as(recipe_a, recipe_b, work / "store-b", fetch_or_relock(recipe_a, work / "store-a"));
 
   nlohmann::json a =
       build_guest_json(recipe_a, work / "store-a", work / "out-a",

@@ -24,12 +24,17 @@ MeasureSpec spec_for(const MeasureShape &shape, const GuestFiles &files) {
   spec.profile = Given{shape.profile, at + ": profile"};
   if (!shape.ovmf_variant.empty()) spec.ovmf_variant = Given{shape.ovmf_variant, at + ": ovmf_variant"};
   spec.firmware = Given{files.firmware, "OVMF.fd"};
-  if (files.disk.empty()) {
+  if (!files.disk.empty()) spec.disk = Given{files.disk, "disk.img"};
+  if (!files.uki.empty()) {
+    spec.uki = Given{files.uki, "uki.efi"};
+  } else {
     spec.kernel = Given{files.kernel, "vmlinuz"};
     spec.initrd = Given{files.initrd, "initrd.img"};
-  } else {
-    spec.disk = Given{files.disk, "disk.img"};
-    spec.uki = Given{files.uki, "uki.efi"};
+  }
+  if (!files.shim.empty()) {
+    spec.shim = Given{files.shim, "shimx64.efi"};
+    spec.grub = Given{files.grub, "grubx64.efi"};
+    spec.grub_cfg = Given{files.grub_cfg, "grub.cfg"};
   }
   spec.cmdline = files.cmdline;
   if (shape.cpus) spec.cpus = Given{std::to_string(*shape.cpus), at + ": cpus"};

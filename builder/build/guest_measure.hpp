@@ -21,7 +21,9 @@ namespace mrforge::builder {
 struct GuestFiles {
   std::string firmware, kernel, initrd; // host paths
   std::string cmdline;
-  std::string disk, uki; // a disk boot (boot: uki): the disk image and its UKI; kernel and initrd unused
+  std::string disk;                 // a disk boot: the disk image, and what its ESP boots:
+  std::string uki;                  // boot: uki (kernel and initrd then unused: they are its sections)
+  std::string shim, grub, grub_cfg; // boot: shim-grub (GRUB loads the kernel and initrd)
 };
 
 struct ShapeMeasurement {

@@ -86,8 +86,8 @@ BootCheckResult run_boot_check(const BootCheckSettings &o) {
 
   // Check mode: the image's init dumps the TPM log and the fw_cfg ACPI blobs. The prediction uses
   // exactly the command line QEMU passes; the firmware decides the OVMF variant. A disk-booted
-  // image's command line is sealed in its UKI: check mode comes through fw_cfg instead.
-  const bool disk_boot = meta.boot == "uki";
+  // image's command line is sealed in its UKI or grub.cfg: check mode comes through fw_cfg instead.
+  const bool disk_boot = meta.boot != "direct";
   std::string cmdline = disk_boot              ? meta.cmdline
                         : meta.cmdline.empty() ? k_check_param
                                                : meta.cmdline + " " + k_check_param;
@@ -98,9 +98,16 @@ BootCheckResult run_boot_check(const BootCheckSettings &o) {
   spec.firmware = Given{meta.bios, "metadata.json: bios", meta.dir};
   if (disk_boot) {
     spec.disk = Given{*meta.disk, "metadata.json: disk", meta.dir};
-    spec.uki = Given{*meta.uki, "metadata.json: uki", meta.dir};
     spec.disk_slots = std::vector<unsigned>{k_boot_disk_slot}; // the only PCI device QEMU gets
+  }
+  if (meta.boot == "uki") {
+    spec.uki = Given{*meta.uki, "metadata.json: uki", meta.dir};
   } else {
+    if (meta.boot == "shim-grub") {
+      spec.shim = Given{*meta.shim, "metadata.json: shim", meta.dir};
+      spec.grub = Given{*meta.grub, "metadata.json: grub", meta.dir};
+      spec.grub_cfg = Given{*meta.grub_cfg, "metadata.json: grub_cfg", meta.dir};
+    }
     spec.kernel = Given{meta.kernel, "metadata.json: kernel", meta.dir};
     if (meta.initrd) spec.initrd = Given{*meta.initrd, "metadata.json: initrd", meta.dir};
   }
@@ -116,7 +123,9 @@ BootCheckResult run_boot_check(const BootCheckSettings &o) {
   // boot, from the blobs the guest read from fw_cfg; everything else is predicted (and its inputs
   // refused) before it.
   PlatformProfile without_acpi = profile;
-  std::vector<EventStep> &steps = disk_boot ? without_acpi.uki_events : without_acpi.events;
+  std::vector<EventStep> &steps = meta.boot == "uki"         ? without_acpi.uki_events
+                                  : meta.boot == "shim-grub" ? without_acpi.shim_grub_events
+                                                             : without_acpi.events;
   const size_t all_steps = steps.size();
   steps.erase(std::remove(steps.begin(), steps.end(), EventStep::acpi_tables), steps.end());
   const bool acpi_measured = steps.size() != all_steps && !ovmf.vtpm_acpi_blobs.empty();

@@ -50,13 +50,17 @@ ImageMetadata read_image_metadata(const std::string &dir) {
   if (auto rootfs = str("rootfs", false)) m.rootfs = file_in(dir, meta, "rootfs", *rootfs);
   m.version = str("version", false);
   if (auto boot = str("boot", false)) {
-    if (*boot != "direct" && *boot != "uki")
-      throw InputError(meta + ": boot", "unknown boot path '" + *boot + "' (direct, uki): a newer mrforge's image?");
+    if (*boot != "direct" && *boot != "uki" && *boot != "shim-grub")
+      throw InputError(meta + ": boot",
+                       "unknown boot path '" + *boot + "' (direct, uki, shim-grub): a newer mrforge's image?");
     m.boot = *boot;
   }
-  if (m.boot == "uki") {
-    m.disk = file_in(dir, meta, "disk", *str("disk", true));
-    m.uki = file_in(dir, meta, "uki", *str("uki", true));
+  if (m.boot != "direct") m.disk = file_in(dir, meta, "disk", *str("disk", true));
+  if (m.boot == "uki") m.uki = file_in(dir, meta, "uki", *str("uki", true));
+  if (m.boot == "shim-grub") {
+    m.shim = file_in(dir, meta, "shim", *str("shim", true));
+    m.grub = file_in(dir, meta, "grub", *str("grub", true));
+    m.grub_cfg = file_in(dir, meta, "grub_cfg", *str("grub_cfg", true));
   }
   return m;
 }

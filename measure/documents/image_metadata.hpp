@@ -1,7 +1,9 @@
 // The image directory layout dstack uses (and mrforge's guest images write): metadata.json
 // naming the firmware, kernel, initrd and command line. Fields (dstack's names): "bios",
 // "kernel", "initrd", "cmdline", optional "rootfs", "version"; mrforge adds for a disk-booted
-// image "boot" ("direct", the default, or "uki"), "disk" (the boot disk) and "uki" (its UKI).
+// image "boot" ("direct", the default, "uki" or "shim-grub"), "disk" (the boot disk), and what
+// its ESP boots: "uki" (the UKI), or "shim", "grub" and "grub_cfg" (the kernel and initrd GRUB
+// loads are then "kernel" and "initrd").
 //
 // The directory is an input tree: metadata.json and the files it names are opened inside it with
 // no symbolic link followed (InputFile::open_in), and each name must be a plain file name.
@@ -23,9 +25,10 @@ struct ImageMetadata {
   std::string cmdline;
   std::optional<std::string> rootfs;
   std::optional<std::string> version;
-  std::string boot = "direct";     // or "uki": OVMF boots `disk`, whose ESP holds `uki`
-  std::optional<std::string> disk; // path; with boot "uki"
+  std::string boot = "direct";     // "uki": OVMF boots `disk`, whose ESP holds `uki`; "shim-grub": shim, GRUB, grub.cfg
+  std::optional<std::string> disk; // path; with boot "uki" or "shim-grub"
   std::optional<std::string> uki;  // path; with boot "uki"
+  std::optional<std::string> shim, grub, grub_cfg; // paths; with boot "shim-grub"
 };
 
 // Reads DIR/metadata.json. Throws SystemError if it cannot be read (also: a symbolic link, not a

@@ -395,7 +395,7 @@ AcpiProfile load_acpi_profile(const std::string &name_or_path) {
 PlatformProfile parse_platform_profile(const std::string &yaml, const std::string &file) {
   Field root = load_root(yaml, file, "PlatformProfile");
   root.expect_map({"apiVersion", "kind", "name", "description", "measured_into", "mrtd", "memory_layout", "kernel",
-                   "acpi", "default_ovmf_variant", "events", "uki_events"});
+                   "acpi", "default_ovmf_variant", "events", "uki_events", "shim_grub_events"});
   PlatformProfile p;
   p.source = ProfileSource{file_name_of(file), sha256_hex(yaml), file};
   p.name = root.required("name").str();
@@ -478,17 +478,29 @@ PlatformProfile parse_platform_profile(const std::string &yaml, const std::strin
     return out;
   };
   p.events = steps(root.required("events"));
-  for (EventStep disk_only : {EventStep::gpt, EventStep::boot_application, EventStep::uki_sections})
+  for (EventStep disk_only : {EventStep::gpt, EventStep::boot_application, EventStep::uki_sections,
+                              EventStep::shim_measurements, EventStep::grub_application, EventStep::grub_measurements})
     if (std::count(p.events.begin(), p.events.end(), disk_only))
       root.required("events").fail(std::string("'") + event_step_name(disk_only) +
-                                   "' belongs to a disk boot: list it under uki_events");
-  if (auto uki = root.optional("uki_events")) {
-    p.uki_events = steps(*uki);
+                                   "' belongs to a disk boot: list it under uki_events or shim_grub_events");
+  // A disk boot's list: it measures the GPT and the boot application, and has no step of the other path.
+  auto disk_steps = [&](const Field &list, std::vector<EventStep> foreign) {
+    std::vector<EventStep> out = steps(list);
     for (EventStep needed : {EventStep::gpt, EventStep::boot_application})
-      if (!std::count(p.uki_events.begin(), p.uki_events.end(), needed))
-        uki->fail(std::string("a disk boot measures the GPT and the boot application: '") + event_step_name(needed) +
+      if (!std::count(out.begin(), out.end(), needed))
+        list.fail(std::string("a disk boot measures the GPT and the boot application: '") + event_step_name(needed) +
                   "' is missing");
-  }
+    for (EventStep other : foreign)
+      if (std::count(out.begin(), out.end(), other))
+        list.fail(std::string("'") + event_step_name(other) + "' does not occur on this disk boot path");
+    return out;
+  };
+  if (auto uki = root.optional("uki_events"))
+    p.uki_events =
+        disk_steps(*uki, {EventStep::shim_measurements, EventStep::grub_application, EventStep::grub_measurements});
+  if (auto sg = root.optional("shim_grub_events"))
+    p.shim_grub_events =
+        disk_steps(*sg, {EventStep::uki_sections, EventStep::kernel, EventStep::cmdline, EventStep::initrd});
   return p;
 }
 

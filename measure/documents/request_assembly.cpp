@@ -120,14 +120,29 @@ std::unique_ptr<AssembledRequest> assemble_measure_request(const MeasureSpec &sp
   r.kernel = map(spec.kernel, limits::k_kernel);
   r.initrd = map(spec.initrd, limits::k_initrd);
   r.initrd_size = spec.initrd_size;
-  if (spec.disk || spec.uki) {
-    if (!spec.disk || !spec.uki)
-      throw InputError((spec.disk ? spec.disk : spec.uki)->where, "a disk boot needs the disk image and its UKI");
-    if (spec.kernel || spec.initrd)
-      throw InputError(spec.disk->where, "a disk boot takes the kernel and initrd from the UKI, not as files");
+  const bool shim_grub = spec.shim || spec.grub || spec.grub_cfg;
+  if (spec.disk || spec.uki || shim_grub) {
+    const Given &first = *(spec.disk   ? spec.disk
+                           : spec.uki  ? spec.uki
+                           : spec.shim ? spec.shim
+                           : spec.grub ? spec.grub
+                                       : spec.grub_cfg);
+    if (!spec.disk) throw InputError(first.where, "a disk boot needs the disk image");
+    if (spec.uki && shim_grub) throw InputError(spec.uki->where, "a disk boot boots a UKI or shim and GRUB, not both");
+    if (!spec.uki && !shim_grub)
+      throw InputError(spec.disk->where, "a disk boot needs what its ESP boots: the UKI, or shim, GRUB and grub.cfg");
+    if (shim_grub && (!spec.shim || !spec.grub || !spec.grub_cfg))
+      throw InputError(first.where, "a shim-grub boot needs shim, GRUB and grub.cfg");
+    if (spec.uki && (spec.kernel || spec.initrd))
+      throw InputError(spec.disk->where, "a UKI boot takes the kernel and initrd from the UKI, not as files");
+    if (shim_grub && !spec.kernel)
+      throw InputError(spec.disk->where, "a shim-grub boot needs the kernel GRUB loads from the ESP");
     DiskBootInputs d;
     d.disk = *map(spec.disk, limits::k_disk_image);
-    d.uki = *map(spec.uki, limits::k_kernel);
+    if (spec.uki) d.uki = *map(spec.uki, limits::k_kernel);
+    if (shim_grub)
+      d.shim_grub = ShimGrubFiles{*map(spec.shim, limits::k_kernel), *map(spec.grub, limits::k_kernel),
+                                  *map(spec.grub_cfg, limits::k_text_record)};
     if (spec.disk_slots) {
       d.disk_slots = *spec.disk_slots;
     } else if (spec.acpi.shape) {

@@ -55,10 +55,12 @@ struct MeasureSpec {
   std::optional<Given> profile;                            // name or path; may come from the shape (dstack vm_config)
   std::optional<Given> ovmf_variant; // name or path; absent: decided by the firmware or the profile's default
   std::optional<Given> firmware, kernel, initrd; // host paths; events name them by file name
-  // A disk boot (the profile's uki_events): the disk image and the UKI on its ESP (both or
-  // neither; then kernel and initrd are not given), and the pcie.0 slots of the VM's virtio-blk
+  // A disk boot: the disk image, what its ESP holds, and the pcie.0 slots of the VM's virtio-blk
   // disks (absent: from the VM shape, whose PCI devices must then all be virtio-blk disks).
-  std::optional<Given> disk, uki;
+  //  - boot: uki (uki_events): the UKI; kernel and initrd are not given (they are its sections);
+  //  - boot: shim-grub (shim_grub_events): shim, GRUB and grub.cfg; kernel and initrd are the files
+  //    GRUB loads from the ESP.
+  std::optional<Given> disk, uki, shim, grub, grub_cfg;
   std::optional<std::vector<unsigned>> disk_slots;
   std::optional<std::string> cmdline;
   std::optional<uint64_t> initrd_size;

@@ -2,10 +2,13 @@
 #include <measure/engine/disk_boot_events.hpp>
 #include <measure/engine/engine.hpp>
 #include <measure/engine/mrtd.hpp>
+#include <measure/engine/shim_grub_events.hpp>
 #include <measure/engine/td_hob.hpp>
 #include <measure/engine/uefi_events.hpp>
+#include <measure/formats/efi_loaders.hpp>
 #include <measure/formats/firmware.hpp>
 #include <measure/formats/gpt.hpp>
+#include <measure/formats/grub_config.hpp>
 #include <measure/formats/pe.hpp>
 #include <measure/formats/setup_header.hpp>
 #include <measure/formats/uki.hpp>
@@ -104,14 +107,10 @@ public:
       : m_profile(profile), m_ovmf(ovmf), m_in(in) {}
 
   Measurement run() {
-    if (m_in.disk_boot) {
-      if (m_profile.uki_events.empty())
-        throw InputError("profile " + m_profile.name + " (" + m_profile.source.location + ")",
-                         "describes no boot of a UKI from a disk (uki_events): use one that does, such as "
-                         "qemu-8.2-tdx or qemu-7.2-vtpm");
-      m_steps = &m_profile.uki_events;
-      m_uki = read_uki(m_in.disk_boot->uki.bytes, m_in.disk_boot->uki.error_source());
-    }
+    m_steps = &event_steps_for(m_profile, m_in);
+    if (m_in.disk_boot && m_in.disk_boot->uki)
+      m_uki = read_uki(m_in.disk_boot->uki->bytes, m_in.disk_boot->uki->error_source());
+    if (m_in.disk_boot && m_in.disk_boot->shim_grub) read_shim_grub(*m_in.disk_boot->shim_grub);
     record_inputs();
     start_file_digests();
     if (m_in.firmware) {
@@ -164,10 +163,20 @@ private:
     input("memory", std::to_string(m_in.memory));
     if (m_in.acpi) input("acpi_tables", m_in.acpi_origin);
     if (m_in.disk_boot) {
-      input("boot", "uki");
-      input("disk", m_in.disk_boot->disk.name);
-      input("uki", m_in.disk_boot->uki.name);
-      input("uki_stub", "systemd-stub " + m_uki->stub_version);
+      const DiskBootInputs &d = *m_in.disk_boot;
+      input("boot", d.path_name());
+      input("disk", d.disk.name);
+      if (d.uki) {
+        input("uki", d.uki->name);
+        input("uki_stub", "systemd-stub " + m_uki->stub_version);
+      }
+      if (d.shim_grub) {
+        input("shim", d.shim_grub->shim.name);
+        input("shim_version", m_shim->vendor + " shim " + m_shim->version);
+        input("grub", d.shim_grub->grub.name);
+        input("grub_version", m_grub->vendor + " GRUB " + m_grub->vendor_version);
+        input("grub_cfg", d.shim_grub->grub_cfg.name);
+      }
       input("disk_slots", disk_slots_text(" "));
     }
     for (const auto &[slot, digest] : m_in.supplied)
@@ -245,7 +254,7 @@ private:
       break;
     case EventStep::acpi_tables: add_acpi(); break;
     case EventStep::kernel:
-      if (m_in.disk_boot) {
+      if (m_uki) { // a UKI boot: from its sections
         add_uki_kernel();
         break;
       }
@@ -281,7 +290,7 @@ private:
           separator_digest(), "constant: SHA-384 of 00000000; register from OVMF variant " + m_ovmf.name);
       break;
     case EventStep::cmdline:
-      if (m_in.disk_boot) {
+      if (m_uki) { // a UKI boot: from its sections
         add_uki_cmdline();
         break;
       }
@@ -292,10 +301,10 @@ private:
       });
       break;
     case EventStep::initrd:
-      if (m_in.disk_boot) {
+      if (m_uki) { // a UKI boot: from its sections
         if (const UkiSectionView *initrd = m_uki->section(".initrd"))
           add(Register::rtmr2, event_type::k_event_tag, "initrd (Linux initrd)", sha384(initrd->data),
-              "computed: SHA-384 of the .initrd section of " + m_in.disk_boot->uki.name +
+              "computed: SHA-384 of the .initrd section of " + m_in.disk_boot->uki->name +
                   " (systemd-stub serves it through LoadFile2)");
         break;
       }
@@ -322,14 +331,51 @@ private:
       break;
     }
     case EventStep::boot_application: {
-      const NamedBytes &uki = disk_boot("boot_application").uki;
-      add(Register::rtmr1, event_type::k_efi_boot_services_application, "UKI (PE Authenticode, SHA-384)",
-          to_sha384(authenticode(uki.bytes, m_uki->pe, HashAlgorithm::sha384)),
-          "computed: Authenticode of " + uki.name + ", loaded by OVMF from the ESP as \\EFI\\BOOT\\BOOTX64.EFI");
+      const DiskBootInputs &d = disk_boot("boot_application");
+      const NamedBytes &app = d.uki ? *d.uki : d.shim_grub->shim;
+      const PeImage &pe = d.uki ? m_uki->pe : m_shim->pe;
+      add(Register::rtmr1, event_type::k_efi_boot_services_application,
+          std::string(d.uki ? "UKI" : "shim") + " (PE Authenticode, SHA-384)",
+          to_sha384(authenticode(app.bytes, pe, HashAlgorithm::sha384)),
+          "computed: Authenticode of " + app.name + ", loaded by OVMF from the ESP as \\EFI\\BOOT\\BOOTX64.EFI");
+      break;
+    }
+    case EventStep::shim_measurements: {
+      const ShimGrubFiles &sg = shim_grub("shim_measurements");
+      if (m_profile.measured_into == MeasurementTarget::tdx_rtmrs && !shim_measures_in_td(*m_shim)) break;
+      for (Event &e : shim_events(*m_shim, sg.shim.name)) m_result.events.push_back(std::move(e));
+      break;
+    }
+    case EventStep::grub_application: {
+      const ShimGrubFiles &sg = shim_grub("grub_application");
+      if (m_profile.measured_into == MeasurementTarget::tdx_rtmrs && !shim_measures_in_td(*m_shim)) break;
+      add(Register::rtmr1, event_type::k_efi_boot_services_application, "GRUB (PE Authenticode, SHA-384)",
+          to_sha384(authenticode(sg.grub.bytes, m_grub->pe, HashAlgorithm::sha384)),
+          "computed: Authenticode of " + sg.grub.name + ", loaded and measured by shim as \\EFI\\BOOT\\grubx64.efi");
+      break;
+    }
+    case EventStep::grub_measurements: {
+      const ShimGrubFiles &sg = shim_grub("grub_measurements");
+      // With a TPM, GRUB measures into PCR8 and PCR9 (RTMR2's range); in a TD GRUB 2.06 measures nothing.
+      if (m_profile.measured_into == MeasurementTarget::tdx_rtmrs && !grub_measures_in_td(*m_grub)) break;
+      GrubBootFiles f;
+      f.esp_device = "(hd0,gpt" + std::to_string(m_esp_number) + ")";
+      f.grub_cfg = sg.grub_cfg.bytes;
+      f.grub_cfg_name = sg.grub_cfg.name;
+      if (!m_in.kernel) throw InputError("kernel", "a shim-grub boot needs the kernel file GRUB loads from the ESP");
+      f.kernel = m_in.kernel->bytes;
+      f.kernel_name = m_in.kernel->name;
+      if (m_in.initrd) {
+        f.initrd = m_in.initrd->bytes;
+        f.initrd_name = m_in.initrd->name;
+      }
+      for (Event &e : grub_events(*m_grub, *m_grub_cfg, f)) m_result.events.push_back(std::move(e));
       break;
     }
     case EventStep::uki_sections: {
-      const NamedBytes &uki = disk_boot("uki_sections").uki;
+      const DiskBootInputs &d = disk_boot("uki_sections");
+      if (!d.uki) throw InputError("profile " + m_profile.name, "step uki_sections needs a UKI boot");
+      const NamedBytes &uki = *d.uki;
       std::vector<StubEvent> events = systemd_stub_section_events(*m_uki, uki.name);
       // With a TPM, systemd-stub measures into PCR11 (RTMR2's range); in a TD only from systemd 256.
       if (m_profile.measured_into == MeasurementTarget::tdx_rtmrs && !systemd_stub_measures_in_td(*m_uki)) break;
@@ -345,37 +391,68 @@ private:
   }
 
   const DiskBootInputs &disk_boot(const char *step) const {
-    if (!m_in.disk_boot)
+    if (!m_in.disk_boot || (!m_in.disk_boot->uki && !m_in.disk_boot->shim_grub))
       throw InputError("profile " + m_profile.name,
-                       std::string("step ") + step + " needs a disk boot (a UKI and its disk)");
+                       std::string("step ") + step + " needs a disk boot (a disk and its UKI, or shim and GRUB)");
     return *m_in.disk_boot;
+  }
+
+  const ShimGrubFiles &shim_grub(const char *step) const {
+    const DiskBootInputs &d = disk_boot(step);
+    if (!d.shim_grub)
+      throw InputError("profile " + m_profile.name, std::string("step ") + step + " needs a shim-grub boot");
+    return *d.shim_grub;
+  }
+
+  // Reads shim, GRUB and grub.cfg; checks what this path's model assumes: Secure Boot off (shim then
+  // verifies nothing and GRUB measures through TCG2 alone), the ESP on the boot disk's GPT, and a
+  // command line that is the one the kernel command of grub.cfg passes.
+  void read_shim_grub(const ShimGrubFiles &sg) {
+    m_shim = read_shim(sg.shim.bytes, sg.shim.error_source());
+    m_grub = read_grub(sg.grub.bytes, sg.grub.error_source());
+    m_grub_cfg = read_grub_config(sg.grub_cfg.bytes, sg.grub_cfg.error_source());
+    for (const UefiVariable &v : m_ovmf.secure_boot_variables)
+      if (v.name == "SecureBoot" && !v.data.empty() && !(v.data.size() == 1 && v.data[0] == 0))
+        throw InputError("OVMF variant " + m_ovmf.name,
+                         "has Secure Boot on: what shim and GRUB measure then (their verification) is not modelled");
+    const NamedBytes &disk = m_in.disk_boot->disk;
+    m_esp_number = read_gpt(disk.bytes, disk.error_source()).esp_number;
+    if (m_esp_number == 0)
+      throw InputError(disk.error_source(), "has no EFI system partition: GRUB has no ESP to read");
+    if (!m_in.cmdline.empty() && m_in.cmdline != m_grub_cfg->kernel_args)
+      throw InputError(sg.grub_cfg.error_source(), "its " + m_grub_cfg->kernel_command +
+                                                       " arguments differ from the command line given with it (\"" +
+                                                       m_in.cmdline + "\")");
+    if (m_grub_cfg->initrd_command.empty() != !m_in.initrd)
+      throw InputError(sg.grub_cfg.error_source(),
+                       m_in.initrd ? "names no initrd, but one was given" : "names an initrd, but none was given");
   }
 
   // The kernel systemd-stub loads from the UKI's .linux section (LoadImage: OVMF measures it as an
   // application, as it is: QEMU patches no header on a disk boot).
   void add_uki_kernel() {
     const UkiSectionView *linux_section = m_uki->section(".linux");
-    const std::string where = m_in.disk_boot->uki.error_source() + ": .linux";
+    const std::string where = m_in.disk_boot->uki->error_source() + ": .linux";
     PeImage pe = parse_pe(linux_section->data, where);
     add(Register::rtmr1, event_type::k_efi_boot_services_application,
         "kernel (.linux of the UKI, loaded by systemd-stub; PE Authenticode, SHA-384)",
         to_sha384(authenticode(linux_section->data, pe, HashAlgorithm::sha384)),
-        "computed: Authenticode of the .linux section of " + m_in.disk_boot->uki.name + " (no header patch)");
+        "computed: Authenticode of the .linux section of " + m_in.disk_boot->uki->name + " (no header patch)");
   }
 
   // The Linux EFI stub measures the command line systemd-stub gives it: the .cmdline section
   // widened to UTF-16 with a NUL (no "initrd=": the initrd comes through LoadFile2).
   void add_uki_cmdline() {
     const UkiSectionView *c = m_uki->section(".cmdline");
-    const std::string &uki = m_in.disk_boot->uki.name;
-    if (!c) throw InputError(m_in.disk_boot->uki.error_source(), "the UKI has no .cmdline section");
+    const std::string &uki = m_in.disk_boot->uki->name;
+    if (!c) throw InputError(m_in.disk_boot->uki->error_source(), "the UKI has no .cmdline section");
     std::string text(c->data.begin(), c->data.end());
     for (char ch : text)
       if (static_cast<unsigned char>(ch) >= 0x80 || ch == 0)
-        throw InputError(m_in.disk_boot->uki.error_source() + ": .cmdline",
+        throw InputError(m_in.disk_boot->uki->error_source() + ": .cmdline",
                          "not plain ASCII: systemd-stub's UTF-8 decoding is not modelled");
     if (!m_in.cmdline.empty() && m_in.cmdline != text)
-      throw InputError(m_in.disk_boot->uki.error_source() + ": .cmdline",
+      throw InputError(m_in.disk_boot->uki->error_source() + ": .cmdline",
                        "differs from the command line given with it (\"" + m_in.cmdline + "\")");
     add(Register::rtmr2, event_type::k_event_tag, "kernel command line (LoadOptions)", cmdline_digest(text, false),
         "computed: UTF-16 of the .cmdline section of " + uki + " as systemd-stub passes it to the EFI stub");
@@ -449,7 +526,11 @@ private:
   const MeasureInputs &m_in;
   std::optional<FirmwareImage> m_fw;
   const std::vector<EventStep> *m_steps = &m_profile.events; // uki_events for a disk boot
-  std::optional<UkiImage> m_uki;                             // a disk boot's UKI
+  std::optional<UkiImage> m_uki;                             // a UKI boot's UKI
+  std::optional<ShimImage> m_shim;                           // a shim-grub boot's shim, GRUB and grub.cfg
+  std::optional<GrubImage> m_grub;
+  std::optional<GrubConfig> m_grub_cfg;
+  uint32_t m_esp_number = 0; // the ESP's partition number on the boot disk (shim-grub)
   Measurement m_result;
   // Declared last: destroyed first, so a thread still running when run() throws is waited for while
   // the members it reads are alive.
@@ -487,6 +568,18 @@ uint64_t parse_memory_size(const std::string &text, const std::string &what) {
 
 Measurement measure(const PlatformProfile &profile, const OvmfVariant &ovmf, const MeasureInputs &in) {
   return EventBuilder(profile, ovmf, in).run();
+}
+
+const std::vector<EventStep> &event_steps_for(const PlatformProfile &profile, const MeasureInputs &in) {
+  if (!in.disk_boot) return profile.events;
+  const bool uki = in.disk_boot->uki.has_value();
+  const std::vector<EventStep> &steps = uki ? profile.uki_events : profile.shim_grub_events;
+  if (steps.empty())
+    throw InputError("profile " + profile.name + " (" + profile.source.location + ")",
+                     std::string("describes no boot of ") + (uki ? "a UKI" : "shim and GRUB") + " from a disk (" +
+                         (uki ? "uki_events" : "shim_grub_events") +
+                         "): use one that does, such as qemu-8.2-tdx or qemu-7.2-vtpm");
+  return steps;
 }
 
 } // namespace mrforge

@@ -32,14 +32,22 @@ struct NamedBytes {
   const std::string &error_source() const { return path.empty() ? name : path; }
 };
 
-// Booting a UKI from a GPT disk's EFI system partition instead of QEMU's -kernel: the disk (its
-// GPT is measured), the UKI OVMF loads from the ESP (its sections give the kernel, initrd and
-// command line), and the pcie.0 slots of the VM's virtio-blk disks in PCI order (one boot option
-// each).
+// Booting a GPT disk's EFI system partition instead of QEMU's -kernel: the disk (its GPT is
+// measured), what OVMF loads from the ESP, and the pcie.0 slots of the VM's virtio-blk disks in PCI
+// order (one boot option each; the first is the boot disk).
+//  - boot: uki: the UKI (its sections give the kernel, initrd and command line);
+//  - boot: shim-grub: shim, GRUB and grub.cfg; the kernel and initrd GRUB loads from the ESP are
+//    MeasureInputs::kernel and initrd.
+struct ShimGrubFiles {
+  NamedBytes shim, grub, grub_cfg;
+};
+
 struct DiskBootInputs {
   NamedBytes disk;
-  NamedBytes uki;
+  std::optional<NamedBytes> uki;
+  std::optional<ShimGrubFiles> shim_grub;
   std::vector<unsigned> disk_slots;
+  const char *path_name() const { return uki ? "uki" : "shim-grub"; }
 };
 
 struct MeasureInputs {
@@ -56,7 +64,8 @@ struct MeasureInputs {
   // Where a supplied digest comes from, for the event's source ("tdx_measurement
   // image.kernel_authenticode"); absent: "supplied digest (--digest NAME)".
   std::map<DigestSlot, std::string> supplied_origin;
-  // When set: a disk boot (the profile's uki_events); kernel, initrd and cmdline stay unset.
+  // When set: a disk boot (the profile's uki_events or shim_grub_events). For a UKI, kernel,
+  // initrd and cmdline stay unset (they are its sections).
   std::optional<DiskBootInputs> disk_boot;
 };
 
@@ -77,6 +86,10 @@ uint64_t parse_memory_size(const std::string &text, const std::string &what = "-
 // Throws InputError when an input needed by the profile is missing or unacceptable (naming the
 // option to give), FormatError when a supplied binary is malformed.
 Measurement measure(const PlatformProfile &profile, const OvmfVariant &ovmf, const MeasureInputs &in);
+
+// The profile's event steps for this boot: events, uki_events or shim_grub_events. Throws
+// InputError when the profile does not describe the boot path.
+const std::vector<EventStep> &event_steps_for(const PlatformProfile &profile, const MeasureInputs &in);
 
 // The kernel's RTMR1 digest as measure() computes it from in.kernel (Authenticode, after QEMU's
 // setup-header patch for in.memory when the profile says QEMU patches it), and its source text.

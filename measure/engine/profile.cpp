@@ -24,6 +24,9 @@ const std::pair<EventStep, const char *> k_step_names[] = {
     {EventStep::gpt, "gpt"},
     {EventStep::boot_application, "boot_application"},
     {EventStep::uki_sections, "uki_sections"},
+    {EventStep::shim_measurements, "shim_measurements"},
+    {EventStep::grub_application, "grub_application"},
+    {EventStep::grub_measurements, "grub_measurements"},
 };
 
 const std::pair<AcpiBlob, const char *> k_acpi_blob_names[] = {

@@ -37,6 +37,10 @@ enum class EventStep {
   gpt,              // RTMR1 (PCR5) EV_EFI_GPT_EVENT: the boot disk's GPT (DxeTpm2MeasureBootLib)
   boot_application, // RTMR1 (PCR4) EV_EFI_BOOT_SERVICES_APPLICATION: the UKI OVMF loads from the ESP
   uki_sections,     // RTMR2 (PCR11) EV_IPL: systemd-stub's section names and contents (when it measures)
+  // Booting shim and GRUB from a disk (shim_grub_events); boot_application is then shim:
+  shim_measurements, // shim's MokList, MokListX (PCR14 -> RTMR2), SbatLevel (PCR7 -> RTMR0), MokListTrusted
+  grub_application,  // RTMR1 (PCR4) EV_EFI_BOOT_SERVICES_APPLICATION: GRUB, loaded and measured by shim
+  grub_measurements, // RTMR2 (PCR8, PCR9) EV_IPL: GRUB's commands, files and kernel command line (when it measures)
 };
 const char *event_step_name(EventStep s);
 std::optional<EventStep> event_step_from_name(const std::string &name);
@@ -94,8 +98,9 @@ struct PlatformProfile {
   // bytes as QEMU serves it; 0 when the profile does not say (then it cannot be predicted).
   uint64_t qemu_tpm_log_size = 0; // at most k_max_tpm_log_size
   std::string default_ovmf_variant;
-  std::vector<EventStep> events;     // QEMU's direct kernel boot (-kernel/-initrd/-append)
-  std::vector<EventStep> uki_events; // OVMF booting a UKI from a disk's ESP; empty: not described
+  std::vector<EventStep> events;           // QEMU's direct kernel boot (-kernel/-initrd/-append)
+  std::vector<EventStep> uki_events;       // OVMF booting a UKI from a disk's ESP; empty: not described
+  std::vector<EventStep> shim_grub_events; // OVMF booting shim, shim GRUB, from a disk's ESP; empty: not described
 };
 
 struct UefiVariable {

@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,9 @@ struct Event {
   std::string description; // what was measured, e.g. "TD HOB (2 GiB)"
   Sha384 digest{};
   std::string source; // the input it came from, e.g. "computed from --memory and OVMF.fd TDVF sections"
+  // The PCR the measuring code extends when a TPM is there, for the steps whose events go to
+  // different PCRs (shim's and GRUB's); unset where the step fixes the PCR (vtpm_check.hpp).
+  std::optional<uint32_t> tpm_pcr;
 };
 
 using RtmrValues = std::array<Sha384, 4>;

@@ -12,6 +12,9 @@ namespace {
 constexpr uint64_t k_gpt_signature = 0x5452415020494645ull; // "EFI PART"
 constexpr uint32_t k_min_header_size = 92;                  // UEFI 2.10 5.3.2, table 5.5
 constexpr uint64_t k_max_entry_array = 1ull << 20;
+// C12A7328-F81F-11D2-BA4B-00A0C93EC93B, the EFI system partition type, as stored (mixed-endian).
+constexpr uint8_t k_esp_type[16] = {0x28, 0x73, 0x2a, 0xc1, 0x1f, 0xf8, 0xd2, 0x11,
+                                    0xba, 0x4b, 0x00, 0xa0, 0xc9, 0x3e, 0xc9, 0x3b};
 
 uint32_t crc32_of(ByteView b) {
   uLong c = crc32(0L, Z_NULL, 0);
@@ -56,6 +59,7 @@ GptTable read_gpt(ByteView disk, const std::string &source) {
     for (size_t k = 0; k < 16; ++k) empty = empty && e[k] == 0;
     if (empty) continue;
     ++t.partitions;
+    if (t.esp_number == 0 && std::memcmp(e.data(), k_esp_type, 16) == 0) t.esp_number = i + 1;
     entries.insert(entries.end(), e.begin(), e.end());
   }
   t.event_data = header;

@@ -18,6 +18,9 @@ constexpr uint64_t k_gpt_sector_size = 512; // what QEMU's virtio-blk reports by
 struct GptTable {
   uint64_t partitions = 0; // non-empty entries
   Bytes event_data;        // UEFI_GPT_DATA, the bytes OVMF hashes and logs
+  // The number (1-based table index, as GRUB's "gptN" and Linux's partition numbers count) of the
+  // first EFI system partition (type C12A7328-F81F-11D2-BA4B-00A0C93EC93B); 0 when there is none.
+  uint32_t esp_number = 0;
 };
 
 // Reads the primary GPT of a disk image with 512-byte sectors. Throws FormatError{source, offset}

@@ -44,6 +44,7 @@ std::vector<uint32_t> tpm_pcrs_of(EventStep step) {
   case EventStep::separator_firmware: return {7};
   case EventStep::kernel:
   case EventStep::boot_application:
+  case EventStep::grub_application:
   case EventStep::calling_efi_application: return {4};
   case EventStep::gpt: return {5};
   case EventStep::uki_sections: return {11}; // systemd-stub: TPM2_PCR_KERNEL_BOOT
@@ -54,6 +55,8 @@ std::vector<uint32_t> tpm_pcrs_of(EventStep step) {
   case EventStep::initrd: return {9};
   case EventStep::exit_boot_services_invocation:
   case EventStep::exit_boot_services_returned: return {5};
+  case EventStep::shim_measurements: // 14 and 7, per event (Event::tpm_pcr)
+  case EventStep::grub_measurements: // 8 and 9, per event
   case EventStep::td_hob:
   case EventStep::cfv:
   case EventStep::ovmf_extra_events: return {};
@@ -82,16 +85,18 @@ VtpmPrediction predict_vtpm(const PlatformProfile &profile, const OvmfVariant &o
   VtpmPrediction out;
   // One engine run per step tells which step each event came from; the steps are independent, so
   // the concatenation is exactly what one run over the whole list gives.
-  const std::vector<EventStep> &steps = in.disk_boot ? profile.uki_events : profile.events;
-  if (steps.empty()) // the engine says why
-    measure(profile, ovmf, inputs);
+  const std::vector<EventStep> &steps = event_steps_for(profile, in);
   for (EventStep step : steps) {
     PlatformProfile one = profile;
-    (in.disk_boot ? one.uki_events : one.events) = {step};
+    std::vector<EventStep> &list = !in.disk_boot       ? one.events
+                                   : in.disk_boot->uki ? one.uki_events
+                                                       : one.shim_grub_events;
+    list = {step};
     Measurement m = measure(one, ovmf, inputs);
     if (out.measurement.inputs.empty()) out.measurement.inputs = m.inputs;
     std::vector<uint32_t> pcrs = tpm_pcrs_of(step);
-    if (!m.events.empty() && pcrs.empty())
+    const bool own_pcrs = std::all_of(m.events.begin(), m.events.end(), [](const Event &e) { return e.tpm_pcr; });
+    if (!m.events.empty() && pcrs.empty() && !own_pcrs)
       throw InputError(
           "profile " + profile.name + " (" + profile.source.location + ")",
           std::string("step ") + event_step_name(step) +
@@ -100,6 +105,11 @@ VtpmPrediction predict_vtpm(const PlatformProfile &profile, const OvmfVariant &o
       throw Error(std::string("step ") + event_step_name(step) + " yielded " + std::to_string(m.events.size()) +
                   " events; one was expected (it is logged once per PCR)");
     for (const Event &e : m.events) {
+      if (e.tpm_pcr) { // a step whose events go to different PCRs (shim's, GRUB's)
+        out.events.push_back(PcrEvent{*e.tpm_pcr, step, e});
+        out.measurement.events.push_back(e);
+        continue;
+      }
       for (uint32_t pcr : pcrs) out.events.push_back(PcrEvent{pcr, step, e});
       out.measurement.events.push_back(e);
     }

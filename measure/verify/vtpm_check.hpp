@@ -29,12 +29,16 @@ namespace mrforge {
 //     Application" action)
 //   gpt: 5 (the boot disk's partition table)
 //   uki_sections: 11 (systemd-stub, src/fundamental/tpm-pcr.h TPM_PCR_INDEX_KERNEL_IMAGE)
+//   grub_application: 4 (shim measures the image it loads as boot manager code)
+//   shim_measurements, grub_measurements: each event names its own PCR (Event::tpm_pcr): shim's
+//     MOK lists 14, its SbatLevel 7 (shim's include/tpm.h); GRUB's commands 8, its files 9
+//     (grub-core/commands/tpm.c GRUB_STRING_PCR, GRUB_BINARY_PCR)
 //   boot_variables, acpi_tables: 1 (platform configuration; RTMR0 in a TD)
 //   separator_boot: 0, 1, 2, 3, 4, 5, 6 (one separator each at ReadyToBoot)
 //   cmdline, initrd: 9 (Linux EFI stub)
 //   exit_boot_services_*: 5
 // Empty for td_hob, cfv and ovmf_extra_events, which have no TPM counterpart (TD-only, or given
-// by RTMR only).
+// by RTMR only), and for the steps whose events name their PCR.
 std::vector<uint32_t> tpm_pcrs_of(EventStep step);
 
 // One predicted PCR extend.

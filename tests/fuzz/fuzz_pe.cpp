@@ -1,11 +1,15 @@
 // Fuzz target for the kernel layer: PE/COFF headers, the bzImage setup header, the QEMU
 // setup-header patch and Authenticode; a disk boot's UKI reader (with systemd-stub's section
-// events) and GPT reader (the same bytes as a disk image). Any input must either parse or throw mrforge::Error;
+// events), shim's and GRUB's readers (SBAT, the vendor certificate table) with shim's events,
+// grub.cfg's reader, and the GPT reader (the same bytes as a disk image). Any input must either parse or throw mrforge::Error;
 // parsed images must hash without error. The seed corpus (tests/fuzz/corpus/pe) also runs as an
 // ordinary test through corpus_runner.cpp.
 #include <measure/engine/authenticode.hpp>
 #include <measure/engine/disk_boot_events.hpp>
+#include <measure/engine/shim_grub_events.hpp>
+#include <measure/formats/efi_loaders.hpp>
 #include <measure/formats/gpt.hpp>
+#include <measure/formats/grub_config.hpp>
 #include <measure/formats/pe.hpp>
 #include <measure/formats/setup_header.hpp>
 #include <measure/formats/uki.hpp>
@@ -35,6 +39,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   try {
     const mrforge::UkiImage uki = mrforge::read_uki(input, "fuzz");
     (void)mrforge::systemd_stub_section_events(uki, "fuzz");
+  } catch (const mrforge::Error &) {
+  }
+  try {
+    const mrforge::ShimImage shim = mrforge::read_shim(input, "fuzz");
+    (void)mrforge::shim_events(shim, "fuzz");
+  } catch (const mrforge::Error &) {
+  }
+  try {
+    (void)mrforge::read_grub(input, "fuzz");
+  } catch (const mrforge::Error &) {
+  }
+  try {
+    (void)mrforge::read_grub_config(input, "fuzz");
   } catch (const mrforge::Error &) {
   }
   try {

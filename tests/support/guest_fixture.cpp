@@ -6,7 +6,10 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <memory>
+#include <set>
+#include <sstream>
 #include <unistd.h>
 
 namespace fs = std::filesystem;
@@ -41,18 +44,21 @@ std::string repin_kernel(const std::string &pin_path, const std::string &debs_di
 
 } // namespace
 
-std::string copy_guest_recipe(const std::string &dest, bool reverse, const std::string &mtime) {
-  fs::create_directories(dest + "/recipes/debian-bookworm-tdx");
-  fs::create_directories(dest + "/kernels");
-  std::vector<std::pair<std::string, std::string>> files;
-  for (const char *rel : {"recipes/debian-bookworm-tdx.yaml", "recipes/debian-bookworm-tdx.yaml.lock",
-                          "recipes/debian-bookworm-tdx/init", "recipes/debian-bookworm-tdx/index.html",
-                          "recipes/debian-bookworm-tdx/dstack-lite-vm.yaml", "kernels/debian-bookworm-6.12-amd64.yaml"})
-    files.emplace_back(source_path(rel), dest + "/" + rel);
-  if (reverse) std::reverse(files.begin(), files.end());
-  for (const auto &[from, to] : files) fs::copy_file(from, to, fs::copy_options::overwrite_existing);
+std::string copy_guest_recipe(const std::string &dest, bool reverse, const std::string &mtime, const std::string &name) {
+  std::vector<std::string> rels = {"recipes/" + name + ".yaml", "recipes/" + name + ".yaml.lock",
+                                   "kernels/debian-bookworm-6.12-amd64.yaml"};
+  std::set<std::string> folders = {"recipes/debian-bookworm-tdx", "recipes/" + name};
+  for (const std::string &folder : folders)
+    for (const auto &e : fs::directory_iterator(source_path(folder)))
+      rels.push_back(folder + "/" + e.path().filename().string());
+  std::sort(rels.begin(), rels.end());
+  if (reverse) std::reverse(rels.begin(), rels.end());
+  for (const std::string &rel : rels) {
+    fs::create_directories(fs::path(dest + "/" + rel).parent_path());
+    fs::copy_file(source_path(rel), dest + "/" + rel, fs::copy_options::overwrite_existing);
+  }
   REQUIRE(run_shell("find " + shell_quote(dest) + " -exec touch -h -d " + shell_quote(mtime) + " {} +").exit_code == 0);
-  return dest + "/recipes/debian-bookworm-tdx.yaml";
+  return dest + "/recipes/" + name + ".yaml";
 }
 
 std::string fetch_or_relock(const std::string &recipe, const std::string &store) {
@@ -68,6 +74,41 @@ std::string fetch_or_relock(const std::string &recipe, const std::string &store)
   INFO(again.err);
   REQUIRE(again.exit_code == 0);
   return debs;
+}
+
+void fetch_as(const std::string &from, const std::string &to, const std::string &store, const std::string &debs) {
+  const fs::path from_root = fs::path(from).parent_path().parent_path(), to_root = fs::path(to).parent_path().parent_path();
+  const std::string pin = "kernels/debian-bookworm-6.12-amd64.yaml";
+  fs::copy_file(from + ".lock", to + ".lock", fs::copy_options::overwrite_existing);
+  fs::copy_file(from_root / pin, to_root / pin, fs::copy_options::overwrite_existing);
+  ShellResult fetched = run_mrforge_cli({"fetch", "--frozen", "--debs", debs, "--store", store, to});
+  INFO(fetched.err);
+  REQUIRE(fetched.exit_code == 0);
+}
+
+std::set<std::string> failed_events(const nlohmann::json &boot) {
+  std::set<std::string> out;
+  for (const auto &c : boot.at("checks"))
+    if (c.at("status") == "FAIL") out.insert(c.at("what").get<std::string>());
+  return out;
+}
+
+uint64_t first_sector(const std::string &disk, int n) {
+  std::istringstream lines(sh("sgdisk -i " + std::to_string(n) + " " + shell_quote(disk)));
+  for (std::string line; std::getline(lines, line);)
+    if (line.rfind("First sector: ", 0) == 0) return std::stoull(line.substr(14));
+  FAIL("sgdisk -i " << n << " printed no first sector");
+  return 0;
+}
+
+std::string bytes_at(const std::string &path, uint64_t offset, uint64_t size) {
+  std::ifstream in(path, std::ios::binary);
+  REQUIRE(in);
+  in.seekg(static_cast<std::streamoff>(offset));
+  std::string out(size, '\0');
+  in.read(&out[0], static_cast<std::streamsize>(size));
+  REQUIRE(static_cast<uint64_t>(in.gcount()) == size);
+  return out;
 }
 
 nlohmann::json build_guest_json(const std::string &recipe, const std::string &store, const std::string &out,

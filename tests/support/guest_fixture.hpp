@@ -9,20 +9,37 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
 namespace mrforge::test {
 
-// Copies the recipe, its folder, its lock and the kernel pins to DEST (DEST/recipes/...,
-// DEST/kernels/...), creating files in sorted or reverse order and setting every mtime to `mtime`.
-// Returns DEST/recipes/debian-bookworm-tdx.yaml.
+// Copies a bundled guest recipe (recipes/NAME.yaml), its lock, its folder, the bundled guest's
+// folder (recipes/debian-bookworm-tdx: the disk-boot recipes use its init) and the kernel pin to
+// DEST (DEST/recipes/..., DEST/kernels/...), creating files in sorted or reverse order and setting
+// every mtime to `mtime`. Returns DEST/recipes/NAME.yaml.
 std::string copy_guest_recipe(const std::string &dest, bool reverse = false,
-                              const std::string &mtime = "2001-02-03 04:05:06");
+                              const std::string &mtime = "2001-02-03 04:05:06",
+                              const std::string &name = "debian-bookworm-tdx");
 
 // Fetches the recipe's inputs into `store`; locks (and re-pins the kernel) afresh when the
 // committed lock can no longer be fetched. Returns the --debs directory that serves the kernel.
 std::string fetch_or_relock(const std::string &recipe, const std::string &store);
+
+// Gives the copy `to` exactly the lock and kernel pin of the copy `from` (fetch_or_relock may have
+// renewed them) and fetches its inputs into `store` from `debs`, REQUIREd to succeed.
+void fetch_as(const std::string &from, const std::string &to, const std::string &store, const std::string &debs);
+
+// The check names of a `mrforge boot --json` result whose status is FAIL.
+std::set<std::string> failed_events(const nlohmann::json &boot);
+
+// sgdisk's first sector of partition N of a disk image.
+uint64_t first_sector(const std::string &disk, int n);
+
+// `size` bytes of a file from `offset`, REQUIREd to be there.
+std::string bytes_at(const std::string &path, uint64_t offset, uint64_t size);
 
 // `mrforge build --frozen --offline --json --store STORE RECIPE -o OUT [extra]`, REQUIREd to succeed.
 nlohmann::json build_guest_json(const std::string &recipe, const std::string &store, const std::string &out,

@@ -1,0 +1,110 @@
+#include <measure/formats/efi_loaders.hpp>
+#include <measure/util/errors.hpp>
+#include <measure/util/reader.hpp>
+
+namespace mrforge {
+
+namespace {
+
+const PeSection *find_section(const PeImage &pe, const std::string &name) {
+  for (const PeSection &s : pe.sections)
+    if (s.name == name) return &s;
+  return nullptr;
+}
+
+// The section's bytes as loaded: VirtualSize bytes, the part beyond the raw data zero.
+ByteView section_bytes(ByteView image, const PeSection &s) {
+  const uint32_t n = std::min(s.virtual_size, s.raw_size);
+  return n ? ByteView(image.data() + s.raw_offset, n) : ByteView();
+}
+
+// The distribution's entry: "NAME.VENDOR" (shim.debian, grub.debian), the first one that has a
+// version (grub.debian12 is a generation-only entry of Debian's).
+const SbatEntry *vendor_entry(const std::vector<SbatEntry> &sbat, const std::string &name) {
+  for (const SbatEntry &e : sbat)
+    if (e.component.rfind(name + ".", 0) == 0 && !e.version.empty() && e.version != "-") return &e;
+  return nullptr;
+}
+
+const SbatEntry *entry(const std::vector<SbatEntry> &sbat, const std::string &component) {
+  for (const SbatEntry &e : sbat)
+    if (e.component == component) return &e;
+  return nullptr;
+}
+
+} // namespace
+
+std::vector<SbatEntry> read_sbat(ByteView image, const PeImage &pe, const std::string &source) {
+  std::vector<SbatEntry> out;
+  const PeSection *s = find_section(pe, ".sbat");
+  if (!s) return out;
+  ByteView bytes = section_bytes(image, *s);
+  size_t line_start = 0;
+  for (size_t i = 0; i <= bytes.size(); ++i) {
+    const bool end = i == bytes.size() || bytes[i] == 0; // the section is NUL-padded
+    if (!end && bytes[i] != '\n') {
+      if (bytes[i] < 0x20 || bytes[i] > 0x7e)
+        throw FormatError(source, s->raw_offset + i, "the .sbat section has a byte that is not printable ASCII");
+      continue;
+    }
+    if (i > line_start) {
+      std::vector<std::string> fields(1);
+      for (size_t k = line_start; k < i; ++k) {
+        if (bytes[k] == ',')
+          fields.emplace_back();
+        else
+          fields.back() += static_cast<char>(bytes[k]);
+      }
+      if (fields.size() < 5)
+        throw FormatError(source, s->raw_offset + line_start,
+                          "an .sbat line has " + std::to_string(fields.size()) +
+                              " fields; SBAT needs component, generation, vendor, package and version");
+      fields.resize(6);
+      out.push_back({fields[0], fields[1], fields[2], fields[3], fields[4], fields[5]});
+    }
+    if (end) break;
+    line_start = i + 1;
+  }
+  return out;
+}
+
+ShimImage read_shim(ByteView image, const std::string &source) {
+  ShimImage shim;
+  shim.pe = parse_pe(image, source);
+  shim.sbat = read_sbat(image, shim.pe, source);
+  const SbatEntry *vendor = vendor_entry(shim.sbat, "shim");
+  if (!entry(shim.sbat, "shim") || !vendor)
+    throw FormatError(source, shim.pe.section_table_offset,
+                      "not a shim: its .sbat section has no \"shim\" and \"shim.VENDOR\" entries");
+  shim.vendor = vendor->vendor;
+  shim.version = vendor->version;
+  if (const PeSection *s = find_section(shim.pe, ".vendor_cert")) {
+    ByteView bytes = section_bytes(image, *s);
+    Reader r(bytes, source, s->raw_offset);
+    const uint32_t cert_size = r.read_le<uint32_t>();
+    const uint32_t dbx_size = r.read_le<uint32_t>();
+    const uint32_t cert_offset = r.read_le<uint32_t>();
+    const uint32_t dbx_offset = r.read_le<uint32_t>();
+    shim.vendor_cert = r.view(cert_offset, cert_size, "the vendor certificate");
+    shim.vendor_dbx = r.view(dbx_offset, dbx_size, "the vendor dbx");
+    shim.vendor_cert_offset = s->raw_offset;
+  }
+  return shim;
+}
+
+GrubImage read_grub(ByteView image, const std::string &source) {
+  GrubImage grub;
+  grub.pe = parse_pe(image, source);
+  grub.sbat = read_sbat(image, grub.pe, source);
+  const SbatEntry *upstream = entry(grub.sbat, "grub");
+  const SbatEntry *vendor = vendor_entry(grub.sbat, "grub");
+  if (!upstream || !vendor)
+    throw FormatError(source, grub.pe.section_table_offset,
+                      "not a GRUB EFI image: its .sbat section has no \"grub\" and \"grub.VENDOR\" entries");
+  grub.version = upstream->version;
+  grub.vendor = vendor->vendor;
+  grub.vendor_version = vendor->version;
+  return grub;
+}
+
+} // namespace mrforge
