@@ -107,6 +107,33 @@ TEST_CASE("A disk image is reproducible, sgdisk verifies its GPT, mtools reads i
   CHECK_FALSE(fs::exists(dir / "bad.img"));
 }
 
+TEST_CASE("The ESP grows past its 64 MiB minimum with its content, deterministically", "[disk]") {
+  // shim-grub's ESP holds the kernel and initrd besides the loaders; a big initrd must still fit.
+  TempDir dir("disk-grow");
+  const std::string big = pattern(70u << 20, 3);
+  write_text(dir / "initrd.img", big);
+  write_text(dir / "grub.cfg", "boot\n");
+  DiskImageSettings s;
+  s.seed = "test/grow";
+  s.source_date_epoch = 1700000000;
+  s.esp_files = {{"initrd.img", dir / "initrd.img"},
+                 {"EFI/debian/grub.cfg", dir / "grub.cfg"},
+                 {"EFI/BOOT/grubx64.efi", dir / "grub.cfg"}};
+  s.scratch_dir = dir.path();
+  DiskImageResult r = write_disk_image(s, dir / "a.img");
+  // 70 MiB of content, plus a sixteenth and 4 MiB for the FAT and directories, in whole MiB.
+  CHECK(r.esp_size == (79u << 20));
+  CHECK(r.root_size == 0);
+  write_disk_image(s, dir / "b.img");
+  CHECK(sha256sum_of(dir / "a.img") == sha256sum_of(dir / "b.img"));
+  CHECK_THAT(sh("sgdisk -v " + shell_quote(dir / "a.img")), Catch::Contains("No problems found"));
+  const std::string esp = shell_quote(dir / "a.img") + "@@" + std::to_string(r.esp_offset);
+  sh("mcopy -n -i " + esp + " ::/initrd.img " + shell_quote(dir / "back.img"));
+  CHECK(read_text(dir / "back.img") == big);
+  CHECK(sh("mtype -i " + esp + " ::/EFI/BOOT/grubx64.efi") == "boot\n");
+  CHECK(sh("mtype -i " + esp + " ::/EFI/debian/grub.cfg") == "boot\n");
+}
+
 TEST_CASE("The UKI assembler appends sections where objdump finds them and refuses a signed stub", "[uki]") {
   std::string kernel;
   for (const auto &e : fs::directory_iterator("/boot"))

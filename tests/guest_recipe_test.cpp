@@ -232,6 +232,37 @@ TEST_CASE("A GuestImage recipe loads its firmware, kernel pin, initramfs, root f
           std::vector<std::string>{"ovmf"});
   }
 
+  // boot: shim-grub names shim and GRUB; both packages join the firmware set (sorted by name).
+  {
+    write_text(folder.recipe,
+               guest_text() + "boot:\n"                                                                  // 27
+                              "  path: shim-grub\n"                                                      // 28
+                              "  shim: {package: shim-signed, path: /usr/lib/shim/shimx64.efi.signed}\n" // 29
+                              "  grub: {package: grub-efi-amd64-signed, path: "                          // 30
+                              "/usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed}\n");
+    Recipe sg = load_recipe(folder.recipe);
+    CHECK(sg.guest->boot.path == BootPath::shim_grub);
+    CHECK(std::string(boot_path_name(sg.guest->boot.path)) == "shim-grub");
+    CHECK(sg.guest->boot.shim.package == "shim-signed");
+    CHECK(sg.guest->boot.shim.path == "usr/lib/shim/shimx64.efi.signed");
+    CHECK(sg.guest->boot.shim.where.line == 29);
+    CHECK(sg.guest->boot.grub.package == "grub-efi-amd64-signed");
+    CHECK(sg.guest->boot.grub.path == "usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed");
+    CHECK(sg.guest->boot.grub.where.line == 30);
+    CHECK(sg.guest->boot.stub.package.empty());
+    CHECK(lock_recipe_side(sg).requested_sets.at("firmware") ==
+          std::vector<std::string>{"grub-efi-amd64-signed", "ovmf", "shim-signed"});
+    // The recipe's command line goes into grub.cfg as it is: an empty one is fine (the build's
+    // parameters follow), so is one of GRUB's plain word characters.
+    write_text(folder.recipe, replaced(read_text(folder.recipe), "cmdline: \"console=ttyS0 panic=-1\"\n", ""));
+    CHECK(load_recipe(folder.recipe).guest->cmdline.empty());
+    write_text(folder.recipe, replaced(read_text(folder.recipe), "measure:\n",
+                                       "cmdline: \"console=ttyS0,115200n8 ip=10.0.2.15::10.0.2.2:255.255.255.0 "
+                                       "loglevel=4 a_b+c@d%e\"\nmeasure:\n"));
+    CHECK(load_recipe(folder.recipe).guest->cmdline ==
+          "console=ttyS0,115200n8 ip=10.0.2.15::10.0.2.2:255.255.255.0 loglevel=4 a_b+c@d%e");
+  }
+
   // The other firmware form, a profile given as a path, squashfs, zstd, an explicit seed.
   std::string body = replaced(guest_text(), "firmware: {package: ovmf, path: /usr/share/ovmf/OVMF.fd}",
                               "firmware: {file: OVMF.fd, sha256: " + std::string(64, 'A') + "}");
@@ -306,7 +337,7 @@ TEST_CASE("Each bad GuestImage field is named with file, line, column and what w
        "recipe/r.yaml:16:10: cmdline: the kernel command line cannot contain newlines"},
       {"cmdline: \"console=ttyS0 panic=-1\"", "cmdline: \"a\\0b\"", "recipe/r.yaml:16:10: cmdline: the kernel command"},
       {"cmdline: \"console=ttyS0 panic=-1\"", "boot: grub",
-       "recipe/r.yaml:16:7: boot: unknown boot path 'grub' (direct, uki)"},
+       "recipe/r.yaml:16:7: boot: unknown boot path 'grub' (direct, uki, shim-grub)"},
       {"cmdline: \"console=ttyS0 panic=-1\"", "boot: uki", "recipe/r.yaml:16:7: boot: boot: uki needs its stub"},
       {"cmdline: \"console=ttyS0 panic=-1\"", "boot: {path: uki}",
        "recipe/r.yaml:16:7: boot: missing required field 'stub'"},
@@ -315,7 +346,43 @@ TEST_CASE("Each bad GuestImage field is named with file, line, column and what w
       {"cmdline: \"console=ttyS0 panic=-1\"", "boot: {path: direct, stub: {package: a, path: /b}}",
        "recipe/r.yaml:16:28: boot.stub: only boot: uki takes a stub"},
       {"cmdline: \"console=ttyS0 panic=-1\"", "boot: {path: shim}",
-       "recipe/r.yaml:16:14: boot.path: unknown boot path 'shim' (direct, uki)"},
+       "recipe/r.yaml:16:14: boot.path: unknown boot path 'shim' (direct, uki, shim-grub)"},
+      {"cmdline: \"console=ttyS0 panic=-1\"", "boot: shim-grub",
+       "recipe/r.yaml:16:7: boot: boot: shim-grub needs its shim and GRUB"},
+      {"cmdline: \"console=ttyS0 panic=-1\"", "boot: {path: shim-grub, shim: {package: shim-signed, path: /a}}",
+       "recipe/r.yaml:16:7: boot: missing required field 'grub'"},
+      {"cmdline: \"console=ttyS0 panic=-1\"",
+       "boot: {path: shim-grub, grub: {package: grub-efi-amd64-signed, path: /b}}",
+       "recipe/r.yaml:16:7: boot: missing required field 'shim'"},
+      {"cmdline: \"console=ttyS0 panic=-1\"", "boot: {path: shim-grub, shim: {package: shim-signed}, grub: {}}",
+       "recipe/r.yaml:16:31: boot.shim: missing required field 'path'"},
+      {"cmdline: \"console=ttyS0 panic=-1\"",
+       "boot: {path: shim-grub, shim: {package: sa, path: /a}, grub: {path: /b}}",
+       "recipe/r.yaml:16:62: boot.grub: missing required field 'package'"},
+      {"cmdline: \"console=ttyS0 panic=-1\"", "boot: {path: shim-grub, stub: {package: a, path: /b}}",
+       "recipe/r.yaml:16:31: boot.stub: only boot: uki takes a stub"},
+      {"cmdline: \"console=ttyS0 panic=-1\"",
+       "boot: {path: uki, stub: {package: a, path: /b}, shim: {package: a, path: /b}}",
+       "recipe/r.yaml:16:55: boot.shim: only boot: shim-grub takes a shim"},
+      {"cmdline: \"console=ttyS0 panic=-1\"", "boot: {path: direct, grub: {package: a, path: /b}}",
+       "recipe/r.yaml:16:28: boot.grub: only boot: shim-grub takes a grub"},
+      {"cmdline: \"console=ttyS0 panic=-1\"",
+       "boot: {path: shim-grub, shim: {package: sa, path: /a}, grub: {package: gb, path: /b}, tpm: x}",
+       "recipe/r.yaml:16:87: boot.tpm: unknown key"},
+      {"cmdline: \"console=ttyS0 panic=-1\"",
+       "cmdline: \"console=ttyS0 init=$x\"\nboot: {path: shim-grub, shim: {package: sa, path: /a}, grub: {package: gb, "
+       "path: /b}}",
+       "recipe/r.yaml:16:10: cmdline: boot: shim-grub puts the command line into grub.cfg: character '$' (offset 19) "
+       "is "
+       "special to GRUB's script parser"},
+      {"cmdline: \"console=ttyS0 panic=-1\"",
+       "cmdline: \"console=ttyS0  quiet\"\nboot: {path: shim-grub, shim: {package: sa, path: /a}, grub: {package: gb, "
+       "path: /b}}",
+       "recipe/r.yaml:16:10: cmdline: boot: shim-grub puts the command line into grub.cfg: two spaces at offset 13"},
+      {"cmdline: \"console=ttyS0 panic=-1\"",
+       "cmdline: \"a=\\\"b c\\\"\"\nboot: {path: shim-grub, shim: {package: sa, path: /a}, grub: {package: gb, path: "
+       "/b}}",
+       "recipe/r.yaml:16:10: cmdline: boot: shim-grub puts the command line into grub.cfg: character '\"' (offset 2)"},
       {"cmdline: \"console=ttyS0 panic=-1\"", "rootfs: {format: ext4}",
        "recipe/r.yaml:16:18: rootfs.format: expected erofs or squashfs, got 'ext4'"},
       {"  - profile: qemu-8.2-tdx", "  - profile: qemu-1.0-tdx",

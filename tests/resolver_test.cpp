@@ -145,6 +145,34 @@ TEST_CASE("The closure follows Depends and Pre-Depends and ignores what is not n
   CHECK(r.packages[0].source_index == "bookworm/main");
 }
 
+TEST_CASE("Without following dependencies the result is the requested packages alone", "[debian][resolver]") {
+  // A firmware set: files are taken out of these packages, nothing is installed, so shim-signed's
+  // Depends (even one no index can meet) are neither followed nor checked.
+  auto index = make_index("bookworm", {{"shim-signed", "1.44~1+deb12u1+15.8-1~deb12u1",
+                                        "shim-helpers-amd64-signed (>= 1+15.8+1~deb12u1), grub-efi-amd64-bin, "
+                                        "mokutil (>= 0.6.0), missing-package"},
+                                       {"grub-efi-amd64-signed", "1+2.06+13+deb12u1", "grub-efi-amd64-bin (= 2.06-13)"},
+                                       {"grub-efi-amd64-bin", "2.06-13+deb12u1", "grub-common"},
+                                       {"mokutil", "0.6.0-2"},
+                                       {"ovmf", "2022.11-6+deb12u2", "", "", "", "all"},
+                                       {"edk2", "1", "", "ovmf-firmware"}});
+  ResolveOptions files_only;
+  files_only.follow_dependencies = false;
+  Resolution r =
+      resolve_dependencies({"shim-signed", "ovmf", "grub-efi-amd64-signed", "ovmf"}, {index}, "amd64", files_only);
+  CHECK(names(r) == std::vector<std::string>{"grub-efi-amd64-signed=1+2.06+13+deb12u1", "ovmf=2022.11-6+deb12u2",
+                                             "shim-signed=1.44~1+deb12u1+15.8-1~deb12u1"});
+  CHECK(r.reason.at("shim-signed") == "requested");
+  CHECK(r.reason.size() == 3);
+  // Requested names are still resolved as ever: a virtual name to its one provider, a missing one
+  // is an error.
+  CHECK(names(resolve_dependencies({"ovmf-firmware"}, {index}, "amd64", files_only)) ==
+        std::vector<std::string>{"edk2=1"});
+  CHECK_THROWS_AS(resolve_dependencies({"no-such-package"}, {index}, "amd64", files_only), ResolutionError);
+  // The default follows them (and fails here on a missing one).
+  CHECK(contains(resolution_error({"shim-signed"}, {index}), "shim-signed depends on shim-helpers-amd64-signed"));
+}
+
 TEST_CASE("The candidate is the highest version for the target architecture or all", "[debian][resolver]") {
   auto main = make_index("bookworm", {{"tzdata", "2024a-0+deb12u1", "", "", "", "all"},
                                       {"bash", "5.2.15-2+b2"},

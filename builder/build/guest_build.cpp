@@ -1,4 +1,5 @@
 #include <builder/boot/disk_image.hpp>
+#include <builder/boot/grub_config.hpp>
 #include <builder/boot/uki_image.hpp>
 #include <builder/build/guest_build.hpp>
 #include <builder/debian/deb_unpack.hpp>
@@ -52,6 +53,8 @@ constexpr const char *k_step_format = "3";
 // The uki-disk step's own output format (bumped like k_step_format, for that step alone).
 // 2: the stub's COFF symbol table is dropped and its pointer cleared.
 constexpr const char *k_uki_disk_format = "2";
+// The shim-grub-disk step's own output format (bumped like k_step_format, for that step alone).
+constexpr const char *k_shim_grub_disk_format = "1";
 
 void copy_file_to(const std::string &from, const std::string &to) {
   std::error_code ec;
@@ -160,6 +163,7 @@ public:
     read_verity(rootfs);
     std::optional<CachedEntry> disk;
     if (m_guest.boot.path == BootPath::uki) disk = uki_disk_step(kernel, initrd, rootfs);
+    if (m_guest.boot.path == BootPath::shim_grub) disk = shim_grub_disk_step(kernel, initrd, rootfs);
     return finish(firmware, kernel, initrd, rootfs, disk);
   }
 
@@ -418,6 +422,81 @@ private:
     });
   }
 
+  // boot: shim-grub. The grub.cfg that boots the kernel and initrd from the ESP, and disk.img
+  // with, on its ESP: shim as the removable-media boot loader, GRUB next to it (shim starts
+  // grubx64.efi from its own folder), grub.cfg where GRUB's built-in prefix /EFI/debian finds it,
+  // the kernel and initrd at the root; and NO fbx64.efi (shim would run its fallback and reset, see
+  // BOOT_NOTES.md). The verity root is partition 2.
+  CachedEntry shim_grub_disk_step(const CachedEntry &kernel, const CachedEntry &initrd, const CachedEntry &rootfs) {
+    const BootSpec &boot = m_guest.boot;
+    const LockedPackage &shim = locked_package(m_lock, boot.shim.package, "firmware");
+    const LockedPackage &grub = locked_package(m_lock, boot.grub.package, "firmware");
+    StepKey key("shim-grub-disk");
+    key.add("format", k_step_format)
+        .add("shim_grub_format", k_shim_grub_disk_format)
+        .add("shim", shim.name + "=" + shim.sha256)
+        .add("shim_path", boot.shim.path)
+        .add("grub", grub.name + "=" + grub.sha256)
+        .add("grub_path", boot.grub.path)
+        .add("kernel", kernel.files.at("vmlinuz").sha256_hex)
+        .add("release", m_lock.kernel->release)
+        .add("initrd", initrd.files.at("initrd.img").sha256_hex)
+        .add("rootfs", rootfs.files.at("rootfs.img").sha256_hex)
+        .add("cmdline", m_cmdline)
+        .add("seed", m_guest.seed)
+        .add("epoch", std::to_string(m_settings.source_date_epoch))
+        .add("tools", disk_tool_versions());
+    return cached(key, "shim-grub-disk", [&](const std::string &dir) {
+      std::string cfg;
+      try {
+        cfg = grub_config_text("/vmlinuz", "/initrd.img", m_cmdline);
+      } catch (const InputError &e) { // the recipe's part was checked when it loaded; this is the whole line
+        throw InputError(m_recipe.path + ": cmdline", e.what());
+      }
+      struct ChainFile {
+        const LockedPackage &package;
+        const PackageFile &file;
+        const char *name;
+      };
+      for (const ChainFile &c :
+           {ChainFile{shim, boot.shim, "shimx64.efi"}, ChainFile{grub, boot.grub, "grubx64.efi"}}) {
+        say("shim-grub: unpacking " + c.package.name);
+        FsTree tree;
+        unpack_deb(deb_path(m_store, c.package), deb_name(c.package), tree, m_staging, m_policy);
+        const Node &n = file_in_tree(tree, c.file.path, c.file.where.describe() + ": package " + c.package.name);
+        copy_file_to(n.content_path, dir + "/" + c.name);
+      }
+      write_file_atomically(dir + "/grub.cfg", cfg);
+      DiskImageSettings d;
+      d.seed = m_guest.seed;
+      d.source_date_epoch = m_settings.source_date_epoch;
+      d.esp_files = {{"EFI/BOOT/BOOTX64.EFI", dir + "/shimx64.efi"},
+                     {"EFI/BOOT/grubx64.efi", dir + "/grubx64.efi"},
+                     {"EFI/debian/grub.cfg", dir + "/grub.cfg"},
+                     {"initrd.img", initrd.file("initrd.img")},
+                     {"vmlinuz", kernel.file("vmlinuz")}};
+      d.root_image = rootfs.file("rootfs.img");
+      d.scratch_dir = m_scratch.path();
+      d.progress = m_progress;
+      DiskImageResult r = write_disk_image(d, dir + "/disk.img");
+      nlohmann::ordered_json esp_files = nlohmann::ordered_json::array();
+      for (const EspFile &f : d.esp_files) esp_files.push_back(f.path);
+      nlohmann::ordered_json j{{"boot", "shim-grub"},
+                               {"disk_guid", r.disk_guid},
+                               {"esp",
+                                {{"guid", r.esp_guid},
+                                 {"offset", r.esp_offset},
+                                 {"size", r.esp_size},
+                                 {"volume_id", r.esp_volume_id},
+                                 {"files", esp_files}}},
+                               {"root", {{"guid", r.root_guid}, {"offset", r.root_offset}, {"size", r.root_size}}},
+                               {"size", r.disk_size},
+                               {"tools", r.tools}};
+      write_file_atomically(dir + "/disk.json", j.dump(2) + "\n");
+      return std::vector<std::string>{"shimx64.efi", "grubx64.efi", "grub.cfg", "disk.img", "disk.json"};
+    });
+  }
+
   template <typename Fn> CachedEntry cached(const StepKey &key, const std::string &name, Fn &&produce) {
     return cached(key, m_cache.lookup(key), name, std::forward<Fn>(produce));
   }
@@ -465,9 +544,14 @@ private:
     copy_file_to(kernel.file("vmlinuz"), t + "/vmlinuz");
     copy_file_to(initrd.file("initrd.img"), t + "/initrd.img");
     copy_file_to(rootfs.file("rootfs.img"), t + "/rootfs.img");
+    // A disk-booted image's boot chain files (role, name), besides disk.img.
+    std::vector<std::pair<std::string, std::string>> chain;
+    if (m_guest.boot.path == BootPath::uki) chain = {{"uki", "uki.efi"}};
+    if (m_guest.boot.path == BootPath::shim_grub)
+      chain = {{"shim", "shimx64.efi"}, {"grub", "grubx64.efi"}, {"grub_cfg", "grub.cfg"}};
     if (disk) {
-      copy_file_to(disk->file("uki.efi"), t + "/uki.efi");
       copy_file_to(disk->file("disk.img"), t + "/disk.img");
+      for (const auto &[role, name] : chain) copy_file_to(disk->file(name), t + "/" + name);
     }
 
     // dstack's names, and for a disk-booted image how it boots (the kernel, initrd and command
@@ -477,14 +561,15 @@ private:
     if (disk) {
       meta["boot"] = result.boot;
       meta["disk"] = "disk.img";
-      meta["uki"] = "uki.efi";
+      for (const auto &[role, name] : chain) meta[role] = name;
     }
     write_file_atomically(t + "/metadata.json", meta.dump(2) + "\n");
 
     GuestFiles files{t + "/OVMF.fd", t + "/vmlinuz", t + "/initrd.img", result.cmdline, "", ""};
     if (disk) {
       files.disk = t + "/disk.img";
-      files.uki = t + "/uki.efi";
+      if (m_guest.boot.path == BootPath::uki) files.uki = t + "/uki.efi";
+      // TODO(measure): shim/grub/grub_cfg
     }
     for (const MeasureShape &shape : m_guest.measure) {
       result.shapes.push_back(measure_guest_shape(shape, files));
@@ -502,7 +587,7 @@ private:
     }
     write_file_atomically(t + "/recipe.lock", lock_to_json(m_lock));
 
-    // In sha256sum.txt order (by name). The artifacts copied from the step cache keep the digests
+    // sha256sum.txt lists them by name. The artifacts copied from the step cache keep the digests
     // the cache verified; only the files written here are hashed.
     std::map<std::string, FileDigest> cached_digests = {{"OVMF.fd", firmware.files.at("OVMF.fd")},
                                                         {"initrd.img", initrd.files.at("initrd.img")},
@@ -517,11 +602,14 @@ private:
                                                                {"kernel", "vmlinuz"}};
     if (disk) {
       cached_digests["disk.img"] = disk->files.at("disk.img");
-      cached_digests["uki.efi"] = disk->files.at("uki.efi");
       listed.erase(listed.begin() + 2); // no dstack measurement file
-      listed.insert(listed.begin() + 1, {"disk", "disk.img"});
-      listed.insert(listed.end() - 1, {"uki", "uki.efi"});
+      listed.push_back({"disk", "disk.img"});
+      for (const auto &[role, name] : chain) {
+        cached_digests[name] = disk->files.at(name);
+        listed.push_back({role, name});
+      }
     }
+    std::sort(listed.begin(), listed.end(), [](const auto &a, const auto &b) { return a.second < b.second; });
     std::string sums;
     for (const auto &[role, name] : listed) {
       auto known = cached_digests.find(name);
@@ -539,7 +627,7 @@ private:
     const std::map<std::string, std::string> sbom_digests = write_sboms(sbom, t);
 
     // In the order of the image (the root file system was built while the kernel unpacked).
-    const std::vector<std::string> order = {"firmware", "kernel", "initramfs", "rootfs", "uki-disk"};
+    const std::vector<std::string> order = {"firmware", "kernel", "initramfs", "rootfs", "uki-disk", "shim-grub-disk"};
     auto rank = [&](const std::pair<std::string, bool> &s) { return std::find(order.begin(), order.end(), s.first); };
     std::stable_sort(m_steps.begin(), m_steps.end(), [&](const auto &a, const auto &b) { return rank(a) < rank(b); });
     result.steps = m_steps;

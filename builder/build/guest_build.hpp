@@ -4,6 +4,8 @@
 // an output directory that appears whole or not at all:
 //
 //   OVMF.fd  vmlinuz  initrd.img  rootfs.img   the artifacts (rootfs.img = file system + verity)
+//   disk.img           a disk-booted image's GPT disk (ESP + verity root), with its boot chain:
+//                      uki.efi (boot: uki), or shimx64.efi, grubx64.efi, grub.cfg (boot: shim-grub)
 //   metadata.json      dstack's names: bios, kernel, initrd, cmdline, rootfs, version
 //   measurements.json  per VM shape: MRTD, RTMR0-2 and the expected events (guest_measure.hpp)
 //   sha256sum.txt      "HEX  NAME" for each of the above, sorted by name

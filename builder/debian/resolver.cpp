@@ -51,13 +51,13 @@ public:
     }
   }
 
-  Resolution run(std::vector<std::string> requested) {
+  Resolution run(std::vector<std::string> requested, bool follow_dependencies) {
     std::sort(requested.begin(), requested.end());
     requested.erase(std::unique(requested.begin(), requested.end()), requested.end());
     std::deque<const PackageRecord *> queue;
     for (const auto &name : requested) {
       const PackageRecord *record = resolve_requested(name);
-      if (select(record, "requested")) queue.push_back(record);
+      if (select(record, "requested") && follow_dependencies) queue.push_back(record);
     }
     while (!queue.empty()) {
       const PackageRecord *record = queue.front();
@@ -219,9 +219,9 @@ private:
 } // namespace
 
 Resolution resolve_dependencies(const std::vector<std::string> &requested, const std::vector<RepositoryIndex> &indexes,
-                                const std::string &architecture) {
+                                const std::string &architecture, const ResolveOptions &options) {
   Resolver resolver(indexes, architecture);
-  return resolver.run(requested);
+  return resolver.run(requested, options.follow_dependencies);
 }
 
 } // namespace mrforge::builder::debian

@@ -20,6 +20,10 @@
 //   needed, is an error listing them, asking the recipe to name one.
 // - Requested names are sorted and all selected before any dependency is followed, so the result
 //   does not depend on the order of the request or on hash-map iteration.
+// - With ResolveOptions::follow_dependencies false, the result is the requested packages alone
+//   (each resolved to its candidate as above, a virtual name to its one provider); no Pre-Depends
+//   or Depends is followed or checked. For packages that are only unpacked to take files out of
+//   them (a guest's firmware set: OVMF, systemd-stub, shim, GRUB), never installed.
 #pragma once
 
 #include <builder/debian/repository.hpp>
@@ -45,8 +49,12 @@ struct Resolution {
   std::map<std::string, std::string> reason; // name -> "requested" or "dependency of X"
 };
 
+struct ResolveOptions {
+  bool follow_dependencies = true; // false: the requested packages only (see the rules above)
+};
+
 // Throws ResolutionError, or InputError for malformed relationship fields in the indexes.
 Resolution resolve_dependencies(const std::vector<std::string> &requested, const std::vector<RepositoryIndex> &indexes,
-                                const std::string &architecture);
+                                const std::string &architecture, const ResolveOptions &options = {});
 
 } // namespace mrforge::builder::debian

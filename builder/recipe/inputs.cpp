@@ -136,8 +136,13 @@ Lock lock_recipe(const Recipe &recipe, Fetcher &fetcher, const SourceOptions &op
     std::map<std::string, debian::Resolution> sets;
     for (const auto &[set, names] : lock.requested_sets) {
       if (names.empty()) continue;
+      // The firmware set's packages are only unpacked to take files out of them (OVMF.fd, a
+      // stub, shim, GRUB); their dependencies (shim-signed's mokutil, grub2-common, ...) never
+      // reach the image, so they are not followed.
+      debian::ResolveOptions resolve;
+      resolve.follow_dependencies = set != k_set_firmware;
       try {
-        sets[set] = debian::resolve_dependencies(names, indexes, architecture);
+        sets[set] = debian::resolve_dependencies(names, indexes, architecture, resolve);
       } catch (const debian::ResolutionError &e) {
         std::string message = e.what();
         if (message.rfind(e.input() + ": ", 0) == 0) message.erase(0, e.input().size() + 2);

@@ -415,13 +415,17 @@ LockedKernel kernel_of(const Recipe &recipe) {
 }
 
 // The firmware set: the packages of the boot chain, each with where the recipe names it. OVMF's
-// package (unless the firmware is a local file) and, for boot: uki, the stub's.
+// package (unless the firmware is a local file), for boot: uki the stub's, for boot: shim-grub
+// shim's and GRUB's. (Files are taken out of them; nothing is installed, so their dependencies are
+// not part of the set: see lock_recipe.)
 std::vector<std::pair<std::string, std::string>> boot_chain_packages(const Recipe &recipe) {
   std::vector<std::pair<std::string, std::string>> out;
   if (!recipe.guest) return out;
   const GuestSpec &g = *recipe.guest;
   if (!g.firmware.package.empty()) out.emplace_back(g.firmware.package, g.firmware.where.describe());
   if (g.boot.path == BootPath::uki) out.emplace_back(g.boot.stub.package, g.boot.stub.where.describe());
+  if (g.boot.path == BootPath::shim_grub)
+    for (const PackageFile *f : {&g.boot.shim, &g.boot.grub}) out.emplace_back(f->package, f->where.describe());
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end(), [](const auto &a, const auto &b) { return a.first == b.first; }),
             out.end());

@@ -1,3 +1,4 @@
+#include <builder/boot/grub_config.hpp>
 #include <builder/debian/relations.hpp>
 #include <builder/fs/fs_tree.hpp>
 #include <builder/recipe/recipe.hpp>
@@ -424,24 +425,37 @@ PackageFile package_file(const YamlField &f, const Recipe &r, const std::string 
 }
 
 void parse_boot(const YamlField &f, const Recipe &r, BootSpec &boot) {
+  const std::string known = "(direct, uki, shim-grub)";
   boot.where = location_of(f);
   if (f.node().IsScalar()) {
     std::string p = f.str();
     if (p == "direct") return;
     if (p == "uki") f.fail("boot: uki needs its stub: {path: uki, stub: {package: PACKAGE, path: FILE}}");
-    f.fail("unknown boot path '" + echoed(p) + "' (direct, uki)");
+    if (p == "shim-grub")
+      f.fail("boot: shim-grub needs its shim and GRUB: {path: shim-grub, shim: {package: PACKAGE, path: FILE}, "
+             "grub: {package: PACKAGE, path: FILE}}");
+    f.fail("unknown boot path '" + echoed(p) + "' " + known);
   }
-  f.expect_map({"path", "stub"});
+  f.expect_map({"path", "stub", "shim", "grub"});
   YamlField path = f.required("path");
   std::string p = path.str();
-  if (p == "direct") {
+  if (p == "direct")
     boot.path = BootPath::direct;
-    if (auto stub = f.optional("stub")) stub->fail("only boot: uki takes a stub");
-  } else if (p == "uki") {
+  else if (p == "uki")
     boot.path = BootPath::uki;
-    boot.stub = package_file(f.required("stub"), r, "the UKI stub");
-  } else {
-    path.fail("unknown boot path '" + echoed(p) + "' (direct, uki)");
+  else if (p == "shim-grub")
+    boot.path = BootPath::shim_grub;
+  else
+    path.fail("unknown boot path '" + echoed(p) + "' " + known);
+  if (boot.path != BootPath::uki)
+    if (auto stub = f.optional("stub")) stub->fail("only boot: uki takes a stub");
+  if (boot.path != BootPath::shim_grub)
+    for (const char *key : {"shim", "grub"})
+      if (auto field = f.optional(key)) field->fail(std::string("only boot: shim-grub takes a ") + key);
+  if (boot.path == BootPath::uki) boot.stub = package_file(f.required("stub"), r, "the UKI stub");
+  if (boot.path == BootPath::shim_grub) {
+    boot.shim = package_file(f.required("shim"), r, "shim");
+    boot.grub = package_file(f.required("grub"), r, "GRUB");
   }
 }
 
@@ -610,6 +624,12 @@ void parse_guest(const YamlField &root, Recipe &r) {
     }
   }
   if (auto b = root.optional("boot")) parse_boot(*b, r, g.boot);
+  // GRUB measures its commands as it reads them back: the recipe's part of the command line must
+  // be text GRUB keeps as it is (the build's mrforge.* parameters are).
+  if (auto c = root.optional("cmdline"); c && g.boot.path == BootPath::shim_grub && !g.cmdline.empty()) {
+    std::string problem = grub_cmdline_problem(g.cmdline);
+    if (!problem.empty()) c->fail("boot: shim-grub puts the command line into grub.cfg: " + problem);
+  }
   parse_measure(root.required("measure"), r, g.measure);
   r.guest = std::move(g);
 }
@@ -620,6 +640,7 @@ const char *boot_path_name(BootPath p) {
   switch (p) {
   case BootPath::direct: return "direct";
   case BootPath::uki: return "uki";
+  case BootPath::shim_grub: return "shim-grub";
   }
   return "?";
 }

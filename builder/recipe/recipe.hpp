@@ -66,6 +66,11 @@
 //   cmdline: "console=ttyS0 panic=-1"   # the build appends the verity parameters
 //   boot: direct                    # the default; or a disk image with a Unified Kernel Image:
 //   # boot: {path: uki, stub: {package: systemd-boot-efi, path: /usr/lib/systemd/boot/efi/linuxx64.efi.stub}}
+//   # or a disk image with shim and GRUB (Debian's signed builds):
+//   # boot:
+//   #   path: shim-grub
+//   #   shim: {package: shim-signed, path: /usr/lib/shim/shimx64.efi.signed}
+//   #   grub: {package: grub-efi-amd64-signed, path: /usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed}
 //   measure:                        # VM shapes to precompute (at least one)
 //     - profile: qemu-8.2-tdx       # shipped name or a path relative to the recipe folder
 //       ovmf_variant: debian-bookworm-2022.11   # optional: identified by the firmware's
@@ -81,7 +86,9 @@
 // recipe's folder (kernels/ lives beside recipes/) but must be relative, like a profile path; file
 // sources, the local firmware and ACPI table directories stay inside it. initramfs.compression:
 // gzip 1-9 (default 9), zstd 1-19 (default 19), none (no level). cmdline (default empty) cannot
-// hold control characters or mrforge.* parameters. Digests are hex in either case (stored lower).
+// hold control characters or mrforge.* parameters; with boot: shim-grub it is also a text GRUB reads
+// back as itself (grub_config.hpp: letters, digits, `.,:=/+-_@%`, single spaces). Digests are hex in either case
+// (stored lower).
 #pragma once
 
 #include <builder/archive/compress.hpp>
@@ -256,8 +263,12 @@ struct MeasureShape {
 //   uki:    OVMF boots disk.img: a GPT disk whose EFI system partition holds a Unified Kernel
 //           Image (systemd's EFI stub `stub` with the kernel, initrd and command line) as
 //           /EFI/BOOT/BOOTX64.EFI, and whose second partition is the verity root.
-enum class BootPath { direct, uki };
-const char *boot_path_name(BootPath p); // "direct", "uki"
+//   shim-grub: OVMF boots disk.img whose ESP holds shim (`shim`) as /EFI/BOOT/BOOTX64.EFI, GRUB
+//           (`grub`) next to it as grubx64.efi, the grub.cfg the build writes (linuxefi/initrdefi
+//           with the command line) as /EFI/debian/grub.cfg, and the kernel and initrd as /vmlinuz
+//           and /initrd.img; the second partition is the verity root.
+enum class BootPath { direct, uki, shim_grub };
+const char *boot_path_name(BootPath p); // "direct", "uki", "shim-grub"
 
 // A file of a pinned Debian package (its package joins the lock's firmware set).
 struct PackageFile {
@@ -268,7 +279,8 @@ struct PackageFile {
 
 struct BootSpec {
   BootPath path = BootPath::direct;
-  PackageFile stub; // uki
+  PackageFile stub;       // uki
+  PackageFile shim, grub; // shim-grub
   Location where;
 };
 
