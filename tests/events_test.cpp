@@ -124,7 +124,7 @@ TEST_CASE("The command line is measured byte by byte widened to 16 bits with ini
 
 TEST_CASE("Folding events extends each register from zero", "[events]") {
   Sha384 d = separator_digest();
-  std::vector<Event> events = {{Register::rtmr1, event_type::k_separator, "s", d, "test"}};
+  std::vector<Event> events = {{Register::rtmr1, event_type::k_separator, "s", d, "test", std::nullopt}};
   RtmrValues mr = fold_events(events);
   Bytes manual(96, 0);
   std::copy(d.begin(), d.end(), manual.begin() + 48);

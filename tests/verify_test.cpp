@@ -401,7 +401,7 @@ TEST_CASE("Mutations of a real CCEL log with its quote (GCE COS 113)", "[verify]
   ExpectedValues expected;
   for (const LoggedEvent &e : original.events)
     if (e.reg && *e.reg != Register::rtmr3 && e.digest)
-      expected.events.push_back(Event{*e.reg, e.type, "expected", *e.digest, "expected file"});
+      expected.events.push_back(Event{*e.reg, e.type, "expected", *e.digest, "expected file", std::nullopt});
   VerifyReport same = verify(expected, original, quote);
   CHECK(same.ok());
   CHECK_FALSE(same.mrtd_match.has_value());
@@ -442,7 +442,8 @@ TEST_CASE("Expected values only: stated RTMRs are compared, and a self-contradic
   CHECK_FALSE(r.ok());
   CHECK(r.rtmr_match[2] == std::optional<bool>(false));
   CHECK(r.rtmr_match[0] == std::optional<bool>(true));
-  values.events.push_back(Event{Register::rtmr2, event_type::k_event_tag, "x", Sha384{}, "expected file"});
+  values.events.push_back(
+      Event{Register::rtmr2, event_type::k_event_tag, "x", Sha384{}, "expected file", std::nullopt});
   CHECK_THROWS_AS(verify(values, log, quote), InputError);
   // Nothing expected: nothing compared, not ok.
   CHECK_FALSE(verify(ExpectedValues{}, log, quote).ok());

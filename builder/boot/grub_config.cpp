@@ -1,5 +1,6 @@
 #include <builder/boot/grub_config.hpp>
 
+#include <measure/formats/grub_config.hpp>
 #include <measure/util/errors.hpp>
 #include <measure/util/terminal_text.hpp>
 
@@ -10,13 +11,6 @@ namespace mrforge::builder {
 namespace {
 
 bool is_alnum(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
-
-// Word characters of a command line GRUB keeps as they are (no quoting, expansion, escape,
-// comment, glob or separator meaning in GRUB 2.06's script lexer).
-bool is_cmdline_char(char c) {
-  return is_alnum(c) || c == '.' || c == ',' || c == ':' || c == '=' || c == '/' || c == '+' || c == '-' || c == '_' ||
-         c == '@' || c == '%';
-}
 
 bool is_path_char(char c) { return is_alnum(c) || c == '.' || c == '_' || c == '-' || c == '/'; }
 
@@ -46,7 +40,7 @@ std::string grub_cmdline_problem(std::string_view cmdline) {
                " (GRUB joins words with one, so the measured text would differ)";
       continue;
     }
-    if (!is_cmdline_char(c))
+    if (!is_grub_plain_char(c)) // what mrforge reads back (measure/formats/grub_config.hpp)
       return "character " + shown(c) + " (offset " + std::to_string(i) +
              ") is special to GRUB's script parser or not modelled by mrforge; " + k_allowed;
   }

@@ -565,11 +565,19 @@ private:
     }
     write_file_atomically(t + "/metadata.json", meta.dump(2) + "\n");
 
-    GuestFiles files{t + "/OVMF.fd", t + "/vmlinuz", t + "/initrd.img", result.cmdline, "", ""};
+    GuestFiles files;
+    files.firmware = t + "/OVMF.fd";
+    files.kernel = t + "/vmlinuz";
+    files.initrd = t + "/initrd.img";
+    files.cmdline = result.cmdline;
     if (disk) {
       files.disk = t + "/disk.img";
       if (m_guest.boot.path == BootPath::uki) files.uki = t + "/uki.efi";
-      // TODO(measure): shim/grub/grub_cfg
+      if (m_guest.boot.path == BootPath::shim_grub) {
+        files.shim = t + "/shimx64.efi";
+        files.grub = t + "/grubx64.efi";
+        files.grub_cfg = t + "/grub.cfg";
+      }
     }
     for (const MeasureShape &shape : m_guest.measure) {
       result.shapes.push_back(measure_guest_shape(shape, files));

@@ -189,7 +189,7 @@ private:
   }
 
   void add(Register reg, uint32_t type, std::string description, const Sha384 &digest, std::string source) {
-    m_result.events.push_back(Event{reg, type, std::move(description), digest, std::move(source)});
+    m_result.events.push_back(Event{reg, type, std::move(description), digest, std::move(source), std::nullopt});
   }
 
   // The digest a user supplied for `slot`, else the computed one.

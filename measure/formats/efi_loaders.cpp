@@ -6,9 +6,30 @@ namespace mrforge {
 
 namespace {
 
-const PeSection *find_section(const PeImage &pe, const std::string &name) {
+// A section's full name: names over 8 bytes are stored as "/N", N the decimal offset of the name
+// in the COFF string table, which follows the symbol table (PE/COFF specification, "Section
+// Table"; shim's .vendor_cert is such a name). Empty when the reference does not resolve.
+std::string full_name(ByteView image, const PeImage &pe, const PeSection &s, const std::string &source) {
+  if (s.name.size() < 2 || s.name[0] != '/') return s.name;
+  uint64_t offset = 0;
+  for (size_t i = 1; i < s.name.size(); ++i) {
+    if (s.name[i] < '0' || s.name[i] > '9') return s.name;
+    offset = offset * 10 + static_cast<uint64_t>(s.name[i] - '0');
+  }
+  Reader r(image, source);
+  const uint32_t symbols_at = r.peek_le<uint32_t>(pe.pe_header_offset + 12);
+  const uint32_t symbols = r.peek_le<uint32_t>(pe.pe_header_offset + 16);
+  const uint64_t strings_at = uint64_t{symbols_at} + uint64_t{symbols} * 18; // IMAGE_SYMBOL is 18 bytes
+  if (symbols_at == 0 || strings_at + offset >= image.size()) return "";
+  std::string name;
+  for (uint64_t i = strings_at + offset; i < image.size() && image[i] != 0 && name.size() < 256; ++i)
+    name += static_cast<char>(image[i]);
+  return name;
+}
+
+const PeSection *find_section(ByteView image, const PeImage &pe, const std::string &name, const std::string &source) {
   for (const PeSection &s : pe.sections)
-    if (s.name == name) return &s;
+    if (full_name(image, pe, s, source) == name) return &s;
   return nullptr;
 }
 
@@ -36,7 +57,7 @@ const SbatEntry *entry(const std::vector<SbatEntry> &sbat, const std::string &co
 
 std::vector<SbatEntry> read_sbat(ByteView image, const PeImage &pe, const std::string &source) {
   std::vector<SbatEntry> out;
-  const PeSection *s = find_section(pe, ".sbat");
+  const PeSection *s = find_section(image, pe, ".sbat", source);
   if (!s) return out;
   ByteView bytes = section_bytes(image, *s);
   size_t line_start = 0;
@@ -78,7 +99,7 @@ ShimImage read_shim(ByteView image, const std::string &source) {
                       "not a shim: its .sbat section has no \"shim\" and \"shim.VENDOR\" entries");
   shim.vendor = vendor->vendor;
   shim.version = vendor->version;
-  if (const PeSection *s = find_section(shim.pe, ".vendor_cert")) {
+  if (const PeSection *s = find_section(image, shim.pe, ".vendor_cert", source)) {
     ByteView bytes = section_bytes(image, *s);
     Reader r(bytes, source, s->raw_offset);
     const uint32_t cert_size = r.read_le<uint32_t>();

@@ -1,13 +1,13 @@
 #include <measure/formats/grub_config.hpp>
 #include <measure/util/errors.hpp>
 
-#include <cctype>
+#include <string_view>
 
 namespace mrforge {
 
 bool is_grub_plain_char(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) ||
-         std::string_view(".,:=/+-_@%").find(c) != std::string_view::npos;
+  const bool ascii_alnum = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+  return ascii_alnum || (c != 0 && std::string_view(".,:=/+-_@%").find(c) != std::string_view::npos);
 }
 
 GrubConfig read_grub_config(ByteView text, const std::string &source) {
