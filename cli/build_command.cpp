@@ -11,6 +11,7 @@
 #include <builder/recipe/inputs.hpp>
 #include <builder/system/output_dir.hpp>
 #include <measure/util/size_text.hpp>
+#include <measure/util/terminal_text.hpp>
 
 #include <cstdlib>
 #include <iostream>
@@ -60,6 +61,8 @@ int run_guest_build(const builder::Recipe &recipe, const builder::BuildSettings 
     mr.push_back({"MRTD", s.measurement.mrtd ? to_hex(*s.measurement.mrtd) : "-"});
     for (size_t i = 0; i < 3; ++i) mr.push_back({"RTMR" + std::to_string(i), to_hex(s.measurement.rtmr[i])});
     print_table(mr);
+    for (const auto &[name, value] : s.measurement.inputs)
+      if (name == "not_measured") std::cout << "warning: not measured in a TD: " << terminal_text(value) << "\n";
   }
   std::cout << "\noutput    " << result.out_dir << "\n";
   return k_exit_ok;
@@ -148,7 +151,9 @@ void add_build_command(CLI::App &app, Runner &run) {
               "The timestamp is SOURCE_DATE_EPOCH if set, else the recipe's source_date_epoch.\n"
               "GuestImage output: OVMF.fd vmlinuz initrd.img rootfs.img metadata.json measurements.json\n"
               "sha256sum.txt digest.txt recipe.lock mrforge-build.json, and with boot: uki also uki.efi and disk.img\n"
-              "(the UKI on a GPT disk with the verity root). Steps whose inputs are unchanged come from\n"
+              "(the UKI on a GPT disk with the verity root), with boot: shim-grub also shimx64.efi, grubx64.efi,\n"
+              "grub.cfg and disk.img (shim, GRUB, grub.cfg, kernel and initrd on the ESP). Steps whose inputs are "
+              "unchanged come from\n"
               "the step cache in the store (--no-cache runs them all).\n"
               "DstackApp output: app-compose.json (dstack's normalized form; its sha256 is the compose hash),\n"
               "docker-compose.yaml (the embedded compose file, images pinned REF@sha256:DIGEST), mrforge-app.json\n"

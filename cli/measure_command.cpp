@@ -207,6 +207,8 @@ void run_measure(const MeasureCommandOptions &o) {
   for (size_t i = 0; i < 3; ++i) rows.push_back({"RTMR" + std::to_string(i), to_hex(m.rtmr[i])});
   if (app) rows.push_back({"RTMR3", to_hex(app->rtmr3)});
   print_table(rows);
+  for (const auto &[name, value] : m.inputs)
+    if (name == "not_measured") std::cerr << "warning: not measured in a TD: " << terminal_text(value) << "\n";
   if (o.events) {
     std::cout << "\n";
     std::vector<std::vector<std::string>> table = {{"#", "MR", "TYPE", "DIGEST", "DESCRIPTION"}};

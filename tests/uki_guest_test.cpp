@@ -22,7 +22,6 @@
 using namespace mrforge::test;
 namespace fs = std::filesystem;
 
-
 TEST_CASE("The UKI guest is byte-identical under different conditions, holds what it names, boots with every event "
           "predicted, and a changed .cmdline byte is named",
           "[guest][network]") {
@@ -110,17 +109,7 @@ TEST_CASE("The UKI guest is byte-identical under different conditions, holds wha
   // One byte of the UKI's .cmdline changed inside disk.img (panic=-1 -> panic=-2): the events
   // covering it, and only those, differ.
   const std::string tampered = work / "tampered";
-  sh("cp -a " + shell_quote(out) + " " + shell_quote(tampered));
-  const std::string disk = read_text(tampered + "/disk.img");
-  const size_t at = disk.find(cmdline);
-  REQUIRE(at != std::string::npos);
-  REQUIRE(disk.find(cmdline, at + 1) == std::string::npos);
-  const size_t flip = at + cmdline.find("panic=-1") + 7;
-  {
-    std::fstream f(tampered + "/disk.img", std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(static_cast<std::streamoff>(flip));
-    f.put('2');
-  }
+  copy_with_cmdline_byte_changed(out, tampered, cmdline);
   ShellResult bad = run_mrforge_cli({"boot", tampered, "--json"});
   INFO(bad.out << bad.err);
   CHECK(bad.exit_code == 4);

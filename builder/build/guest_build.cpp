@@ -398,26 +398,7 @@ private:
                                 {".initrd", initrd_file.bytes()},
                                 {".linux", kernel_file.bytes()}});
       write_file_atomically(dir + "/uki.efi", ByteView(uki.data(), uki.size()));
-      DiskImageSettings d;
-      d.seed = m_guest.seed;
-      d.source_date_epoch = m_settings.source_date_epoch;
-      d.esp_files = {{"EFI/BOOT/BOOTX64.EFI", dir + "/uki.efi"}};
-      d.root_image = rootfs.file("rootfs.img");
-      d.scratch_dir = m_scratch.path();
-      d.progress = m_progress;
-      DiskImageResult r = write_disk_image(d, dir + "/disk.img");
-      nlohmann::ordered_json j{{"boot", "uki"},
-                               {"disk_guid", r.disk_guid},
-                               {"esp",
-                                {{"guid", r.esp_guid},
-                                 {"offset", r.esp_offset},
-                                 {"size", r.esp_size},
-                                 {"volume_id", r.esp_volume_id},
-                                 {"files", {"EFI/BOOT/BOOTX64.EFI"}}}},
-                               {"root", {{"guid", r.root_guid}, {"offset", r.root_offset}, {"size", r.root_size}}},
-                               {"size", r.disk_size},
-                               {"tools", r.tools}};
-      write_file_atomically(dir + "/disk.json", j.dump(2) + "\n");
+      write_boot_disk(dir, "uki", {{"EFI/BOOT/BOOTX64.EFI", dir + "/uki.efi"}}, rootfs);
       return std::vector<std::string>{"uki.efi", "disk.img", "disk.json"};
     });
   }
@@ -467,34 +448,43 @@ private:
         copy_file_to(n.content_path, dir + "/" + c.name);
       }
       write_file_atomically(dir + "/grub.cfg", cfg);
-      DiskImageSettings d;
-      d.seed = m_guest.seed;
-      d.source_date_epoch = m_settings.source_date_epoch;
-      d.esp_files = {{"EFI/BOOT/BOOTX64.EFI", dir + "/shimx64.efi"},
-                     {"EFI/BOOT/grubx64.efi", dir + "/grubx64.efi"},
-                     {"EFI/debian/grub.cfg", dir + "/grub.cfg"},
-                     {"initrd.img", initrd.file("initrd.img")},
-                     {"vmlinuz", kernel.file("vmlinuz")}};
-      d.root_image = rootfs.file("rootfs.img");
-      d.scratch_dir = m_scratch.path();
-      d.progress = m_progress;
-      DiskImageResult r = write_disk_image(d, dir + "/disk.img");
-      nlohmann::ordered_json esp_files = nlohmann::ordered_json::array();
-      for (const EspFile &f : d.esp_files) esp_files.push_back(f.path);
-      nlohmann::ordered_json j{{"boot", "shim-grub"},
-                               {"disk_guid", r.disk_guid},
-                               {"esp",
-                                {{"guid", r.esp_guid},
-                                 {"offset", r.esp_offset},
-                                 {"size", r.esp_size},
-                                 {"volume_id", r.esp_volume_id},
-                                 {"files", esp_files}}},
-                               {"root", {{"guid", r.root_guid}, {"offset", r.root_offset}, {"size", r.root_size}}},
-                               {"size", r.disk_size},
-                               {"tools", r.tools}};
-      write_file_atomically(dir + "/disk.json", j.dump(2) + "\n");
+      write_boot_disk(dir, "shim-grub",
+                      {{"EFI/BOOT/BOOTX64.EFI", dir + "/shimx64.efi"},
+                       {"EFI/BOOT/grubx64.efi", dir + "/grubx64.efi"},
+                       {"EFI/debian/grub.cfg", dir + "/grub.cfg"},
+                       {"initrd.img", initrd.file("initrd.img")},
+                       {"vmlinuz", kernel.file("vmlinuz")}},
+                      rootfs);
       return std::vector<std::string>{"shimx64.efi", "grubx64.efi", "grub.cfg", "disk.img", "disk.json"};
     });
+  }
+
+  // A disk boot's disk.img in `dir`: an ESP holding `esp_files` and the verity root as partition 2;
+  // and disk.json, its layout (GUIDs, offsets, volume ID, the ESP's files, the tools).
+  void write_boot_disk(const std::string &dir, const char *boot, std::vector<EspFile> esp_files,
+                       const CachedEntry &rootfs) {
+    DiskImageSettings d;
+    d.seed = m_guest.seed;
+    d.source_date_epoch = m_settings.source_date_epoch;
+    d.esp_files = std::move(esp_files);
+    d.root_image = rootfs.file("rootfs.img");
+    d.scratch_dir = m_scratch.path();
+    d.progress = m_progress;
+    DiskImageResult r = write_disk_image(d, dir + "/disk.img");
+    nlohmann::ordered_json files = nlohmann::ordered_json::array();
+    for (const EspFile &f : d.esp_files) files.push_back(f.path);
+    nlohmann::ordered_json j{{"boot", boot},
+                             {"disk_guid", r.disk_guid},
+                             {"esp",
+                              {{"guid", r.esp_guid},
+                               {"offset", r.esp_offset},
+                               {"size", r.esp_size},
+                               {"volume_id", r.esp_volume_id},
+                               {"files", files}}},
+                             {"root", {{"guid", r.root_guid}, {"offset", r.root_offset}, {"size", r.root_size}}},
+                             {"size", r.disk_size},
+                             {"tools", r.tools}};
+    write_file_atomically(dir + "/disk.json", j.dump(2) + "\n");
   }
 
   template <typename Fn> CachedEntry cached(const StepKey &key, const std::string &name, Fn &&produce) {

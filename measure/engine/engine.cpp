@@ -356,8 +356,14 @@ private:
     }
     case EventStep::grub_measurements: {
       const ShimGrubFiles &sg = shim_grub("grub_measurements");
-      // With a TPM, GRUB measures into PCR8 and PCR9 (RTMR2's range); in a TD GRUB 2.06 measures nothing.
-      if (m_profile.measured_into == MeasurementTarget::tdx_rtmrs && !grub_measures_in_td(*m_grub)) break;
+      // With a TPM, GRUB measures into PCR8 and PCR9 (RTMR2's range); in a TD GRUB 2.06 measures
+      // nothing, and nothing else measures what it loads: say so beside the inputs.
+      if (m_profile.measured_into == MeasurementTarget::tdx_rtmrs && !grub_measures_in_td(*m_grub)) {
+        input("not_measured", "grub.cfg, the kernel, its command line and the initrd: " + m_grub->vendor + " GRUB " +
+                                  m_grub->vendor_version +
+                                  " measures only through TCG2, which a TD does not have; no RTMR covers them");
+        break;
+      }
       GrubBootFiles f;
       f.esp_device = "(hd0,gpt" + std::to_string(m_esp_number) + ")";
       f.grub_cfg = sg.grub_cfg.bytes;

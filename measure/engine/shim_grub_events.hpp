@@ -57,8 +57,8 @@ struct GrubBootFiles {
 // is not modelled or a grub.cfg naming an initrd when none is given.
 std::vector<Event> grub_events(const GrubImage &grub, const GrubConfig &cfg, const GrubBootFiles &files);
 
-// Whether GRUB measures in a TD: GRUB 2.06 measures through TCG2 only (no CC measurement protocol
-// until GRUB 2.12's tpm/cc support), so in a TD none of its events exist.
+// Whether GRUB measures in a TD: Debian's GRUB 2.06 measures through TCG2 only (its image holds
+// TCG2's protocol GUID, not EFI_CC_MEASUREMENT_PROTOCOL's), so in a TD none of its events exist.
 bool grub_measures_in_td(const GrubImage &grub);
 
 } // namespace mrforge

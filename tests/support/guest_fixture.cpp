@@ -44,7 +44,8 @@ std::string repin_kernel(const std::string &pin_path, const std::string &debs_di
 
 } // namespace
 
-std::string copy_guest_recipe(const std::string &dest, bool reverse, const std::string &mtime, const std::string &name) {
+std::string copy_guest_recipe(const std::string &dest, bool reverse, const std::string &mtime,
+                              const std::string &name) {
   std::vector<std::string> rels = {"recipes/" + name + ".yaml", "recipes/" + name + ".yaml.lock",
                                    "kernels/debian-bookworm-6.12-amd64.yaml"};
   std::set<std::string> folders = {"recipes/debian-bookworm-tdx", "recipes/" + name};
@@ -77,7 +78,8 @@ std::string fetch_or_relock(const std::string &recipe, const std::string &store)
 }
 
 void fetch_as(const std::string &from, const std::string &to, const std::string &store, const std::string &debs) {
-  const fs::path from_root = fs::path(from).parent_path().parent_path(), to_root = fs::path(to).parent_path().parent_path();
+  const fs::path from_root = fs::path(from).parent_path().parent_path(),
+                 to_root = fs::path(to).parent_path().parent_path();
   const std::string pin = "kernels/debian-bookworm-6.12-amd64.yaml";
   fs::copy_file(from + ".lock", to + ".lock", fs::copy_options::overwrite_existing);
   fs::copy_file(from_root / pin, to_root / pin, fs::copy_options::overwrite_existing);
@@ -99,6 +101,20 @@ uint64_t first_sector(const std::string &disk, int n) {
     if (line.rfind("First sector: ", 0) == 0) return std::stoull(line.substr(14));
   FAIL("sgdisk -i " << n << " printed no first sector");
   return 0;
+}
+
+void copy_with_cmdline_byte_changed(const std::string &out, const std::string &tampered, const std::string &cmdline) {
+  sh("cp -a " + shell_quote(out) + " " + shell_quote(tampered));
+  const std::string disk = read_text(tampered + "/disk.img");
+  const size_t at = disk.find(cmdline);
+  REQUIRE(at != std::string::npos);
+  REQUIRE(disk.find(cmdline, at + 1) == std::string::npos);
+  const size_t panic = cmdline.find("panic=-1");
+  REQUIRE(panic != std::string::npos);
+  std::fstream f(tampered + "/disk.img", std::ios::in | std::ios::out | std::ios::binary);
+  f.seekp(static_cast<std::streamoff>(at + panic + 7));
+  f.put('2');
+  REQUIRE(f.good());
 }
 
 std::string bytes_at(const std::string &path, uint64_t offset, uint64_t size) {

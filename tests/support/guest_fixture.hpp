@@ -38,6 +38,11 @@ std::set<std::string> failed_events(const nlohmann::json &boot);
 // sgdisk's first sector of partition N of a disk image.
 uint64_t first_sector(const std::string &disk, int n);
 
+// Copies the image directory `out` to `tampered` and changes one byte of the command line inside
+// its disk.img ("panic=-1" to "panic=-2"), where the command line appears exactly once (REQUIREd):
+// in a UKI's .cmdline, or in grub.cfg on the ESP.
+void copy_with_cmdline_byte_changed(const std::string &out, const std::string &tampered, const std::string &cmdline);
+
 // `size` bytes of a file from `offset`, REQUIREd to be there.
 std::string bytes_at(const std::string &path, uint64_t offset, uint64_t size);
 
