@@ -27,7 +27,8 @@ std::string refusal(const std::string &text) {
 } // namespace
 
 TEST_CASE("grub.cfg: the kernel, its arguments and the initrd of mrforge's configuration", "[shim-grub]") {
-  GrubConfig c = read("linuxefi /vmlinuz console=ttyS0 panic=-1 mrforge.rootdev=/dev/vda2\ninitrdefi /initrd.img\nboot\n");
+  GrubConfig c =
+      read("linuxefi /vmlinuz console=ttyS0 panic=-1 mrforge.rootdev=/dev/vda2\ninitrdefi /initrd.img\nboot\n");
   CHECK(c.commands == std::vector<std::string>{"linuxefi /vmlinuz console=ttyS0 panic=-1 mrforge.rootdev=/dev/vda2",
                                                "initrdefi /initrd.img", "boot"});
   CHECK(c.kernel_command == "linuxefi");
@@ -53,7 +54,8 @@ TEST_CASE("grub.cfg: text GRUB might parse differently from how it reads is refu
   CHECK_THAT(refusal("linuxefi /vmlinuz\n\n" + tail), Catch::Contains("line 2 is empty"));
   CHECK_THAT(refusal("linuxefi /vmlinuz\tquiet\n" + tail), Catch::Contains("a control or non-ASCII byte"));
   CHECK_THAT(refusal("set timeout=0\nlinuxefi /vmlinuz\n" + tail), Catch::Contains("command 'set' is not modelled"));
-  CHECK_THAT(refusal("linuxefi /vmlinuz\ninitrdefi /a /b\nboot\n"), Catch::Contains("with one file is modelled, not 2"));
+  CHECK_THAT(refusal("linuxefi /vmlinuz\ninitrdefi /a /b\nboot\n"),
+             Catch::Contains("with one file is modelled, not 2"));
   CHECK_THAT(refusal("linuxefi /vmlinuz\nlinux /vmlinuz\nboot\n"), Catch::Contains("line 2: a second kernel command"));
   CHECK_THAT(refusal("linuxefi /vmlinuz\ninitrdefi /initrd.img\n"), Catch::Contains("no `boot` command at the end"));
   CHECK_THAT(refusal("linuxefi /vmlinuz\nboot\nboot\n"), Catch::Contains("line 3 comes after `boot`"));

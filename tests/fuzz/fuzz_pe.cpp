@@ -1,9 +1,9 @@
 // Fuzz target for the kernel layer: PE/COFF headers, the bzImage setup header, the QEMU
 // setup-header patch and Authenticode; a disk boot's UKI reader (with systemd-stub's section
 // events), shim's and GRUB's readers (SBAT, the vendor certificate table) with shim's events,
-// grub.cfg's reader, and the GPT reader (the same bytes as a disk image). Any input must either parse or throw mrforge::Error;
-// parsed images must hash without error. The seed corpus (tests/fuzz/corpus/pe) also runs as an
-// ordinary test through corpus_runner.cpp.
+// grub.cfg's reader, and the GPT reader (the same bytes as a disk image). Any input must either
+// parse or throw mrforge::Error; parsed images must hash without error. The seed corpus
+// (tests/fuzz/corpus/pe) also runs as an ordinary test through corpus_runner.cpp.
 #include <measure/engine/authenticode.hpp>
 #include <measure/engine/disk_boot_events.hpp>
 #include <measure/engine/shim_grub_events.hpp>
