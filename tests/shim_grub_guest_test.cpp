@@ -102,6 +102,10 @@ TEST_CASE("The shim-grub guest is byte-identical under different conditions, hol
   REQUIRE(measured.exit_code == 0);
   const nlohmann::json mj = nlohmann::json::parse(measured.out);
   for (const char *r : {"rtmr0", "rtmr1", "rtmr2"}) CHECK(mj.at(r) == m.at("shapes").at(0).at(r));
+  // GRUB reads the kernel from the disk: a supplied kernel digest would be used by no event.
+  ShellResult supplied = run_mrforge_cli({"measure", out, "--digest", "kernel=" + std::string(96, '0')});
+  CHECK(supplied.exit_code == 2);
+  CHECK_THAT(supplied.err, Catch::Contains("--digest kernel") && Catch::Contains("would not be used"));
 
   // Booted: every firmware, shim and GRUB event as predicted.
   ShellResult boot = run_mrforge_cli({"boot", out, "--json"});

@@ -111,6 +111,13 @@ public:
     if (m_in.disk_boot && m_in.disk_boot->uki)
       m_uki = read_uki(m_in.disk_boot->uki->bytes, m_in.disk_boot->uki->error_source());
     if (m_in.disk_boot && m_in.disk_boot->shim_grub) read_shim_grub(*m_in.disk_boot->shim_grub);
+    // A disk boot measures the kernel, command line and initrd from the boot disk's files, never
+    // from a supplied digest: refuse one rather than record an input no event used.
+    for (DigestSlot slot : {DigestSlot::kernel, DigestSlot::cmdline, DigestSlot::initrd})
+      if (m_in.disk_boot && supplied(slot))
+        throw InputError(std::string("--digest ") + digest_slot_name(slot),
+                         std::string("a ") + m_in.disk_boot->path_name() +
+                             " boot measures it from the files on its disk; a supplied digest would not be used");
     record_inputs();
     start_file_digests();
     if (m_in.firmware) {
