@@ -21,8 +21,11 @@ struct ShimRules {
   // The SbatLevel shim writes when the variable store has none and Secure Boot is off: shim 16.1's
   // SBAT_VAR_ORIGINAL ("sbat,1,2021030218\n", include/sbat_var_defs.h), observed in the log.
   const char *sbat_level;
+  // Whether it measures through EFI_CC_MEASUREMENT_PROTOCOL in a TD: shim 15.7 and later do
+  // (rhboot/shim PR #485); Debian's 16.1 image holds the protocol's GUID.
+  bool measures_in_td;
 };
-const ShimRules k_shims[] = {{"Debian", "16.1", "sbat,1,2021030218\n"}};
+const ShimRules k_shims[] = {{"Debian", "16.1", "sbat,1,2021030218\n", true}};
 
 // The GRUB builds whose events are modelled: Debian's signed images are built by
 // debian/build-efi-images with the prefix /EFI/debian and an embedded memdisk grub.cfg that
@@ -32,8 +35,10 @@ struct GrubRules {
   const char *vendor;
   const char *vendor_version;
   const char *prefix;
+  // Whether it measures in a TD: Debian's 2.06 image holds TCG2's protocol GUID only.
+  bool measures_in_td;
 };
-const GrubRules k_grubs[] = {{"Debian", "2.06-13+deb12u2", "/EFI/debian"}};
+const GrubRules k_grubs[] = {{"Debian", "2.06-13+deb12u2", "/EFI/debian", false}};
 
 const ShimRules &rules_for(const ShimImage &shim, const std::string &name) {
   for (const ShimRules &r : k_shims)
@@ -100,7 +105,7 @@ std::vector<Event> shim_events(const ShimImage &shim, const std::string &name) {
   return out;
 }
 
-bool shim_measures_in_td(const ShimImage &) { return true; }
+bool shim_measures_in_td(const ShimImage &shim) { return rules_for(shim, "shim " + shim.version).measures_in_td; }
 
 std::vector<Event> grub_events(const GrubImage &grub, const GrubConfig &cfg, const GrubBootFiles &f) {
   const GrubRules &rules = rules_for(grub, "GRUB " + grub.vendor_version);
@@ -137,6 +142,8 @@ std::vector<Event> grub_events(const GrubImage &grub, const GrubConfig &cfg, con
   return out;
 }
 
-bool grub_measures_in_td(const GrubImage &) { return false; }
+bool grub_measures_in_td(const GrubImage &grub) {
+  return rules_for(grub, "GRUB " + grub.vendor_version).measures_in_td;
+}
 
 } // namespace mrforge

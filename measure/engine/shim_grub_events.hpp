@@ -40,8 +40,8 @@ Register rtmr_of_pcr(uint32_t pcr);
 // Throws InputError for a shim version that is not modelled or one without a vendor certificate.
 std::vector<Event> shim_events(const ShimImage &shim, const std::string &shim_name);
 
-// Whether shim measures in a TD: shim 15.7 and later use EFI_CC_MEASUREMENT_PROTOCOL (rhboot/shim
-// PR #485); the versions modelled here all do.
+// Whether shim measures in a TD (through EFI_CC_MEASUREMENT_PROTOCOL), by the rules of its build.
+// Throws InputError for a build that is not modelled.
 bool shim_measures_in_td(const ShimImage &shim);
 
 struct GrubBootFiles {
@@ -57,8 +57,9 @@ struct GrubBootFiles {
 // is not modelled or a grub.cfg naming an initrd when none is given.
 std::vector<Event> grub_events(const GrubImage &grub, const GrubConfig &cfg, const GrubBootFiles &files);
 
-// Whether GRUB measures in a TD: Debian's GRUB 2.06 measures through TCG2 only (its image holds
-// TCG2's protocol GUID, not EFI_CC_MEASUREMENT_PROTOCOL's), so in a TD none of its events exist.
+// Whether GRUB measures in a TD, by the rules of its build: Debian's GRUB 2.06 measures through TCG2
+// only (its image holds TCG2's protocol GUID, not EFI_CC_MEASUREMENT_PROTOCOL's), so in a TD none
+// of its events exist. Throws InputError for a build that is not modelled.
 bool grub_measures_in_td(const GrubImage &grub);
 
 } // namespace mrforge

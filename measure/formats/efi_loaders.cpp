@@ -8,23 +8,25 @@ namespace {
 
 // A section's full name: names over 8 bytes are stored as "/N", N the decimal offset of the name
 // in the COFF string table, which follows the symbol table (PE/COFF specification, "Section
-// Table"; shim's .vendor_cert is such a name). Empty when the reference does not resolve.
+// Table"; shim's .vendor_cert is such a name). Throws FormatError when the reference points
+// outside the file or the name has no NUL there (a cut or damaged image).
 std::string full_name(ByteView image, const PeImage &pe, const PeSection &s, const std::string &source) {
   if (s.name.size() < 2 || s.name[0] != '/') return s.name;
   uint64_t offset = 0;
   for (size_t i = 1; i < s.name.size(); ++i) {
     if (s.name[i] < '0' || s.name[i] > '9') return s.name;
-    offset = offset * 10 + static_cast<uint64_t>(s.name[i] - '0');
+    offset = offset * 10 + static_cast<uint64_t>(s.name[i] - '0'); // at most 7 digits
   }
   Reader r(image, source);
   const uint32_t symbols_at = r.peek_le<uint32_t>(pe.pe_header_offset + 12);
   const uint32_t symbols = r.peek_le<uint32_t>(pe.pe_header_offset + 16);
-  const uint64_t strings_at = uint64_t{symbols_at} + uint64_t{symbols} * 18; // IMAGE_SYMBOL is 18 bytes
-  if (symbols_at == 0 || strings_at + offset >= image.size()) return "";
-  std::string name;
-  for (uint64_t i = strings_at + offset; i < image.size() && image[i] != 0 && name.size() < 256; ++i)
-    name += static_cast<char>(image[i]);
-  return name;
+  const uint64_t name_at = uint64_t{symbols_at} + uint64_t{symbols} * 18 + offset; // IMAGE_SYMBOL: 18 bytes
+  for (uint64_t i = name_at; symbols_at != 0 && i < image.size() && i - name_at <= 256; ++i)
+    if (image[i] == 0)
+      return std::string(reinterpret_cast<const char *>(image.data() + name_at), static_cast<size_t>(i - name_at));
+  r.fail_at(pe.section_table_offset, "section name " + s.name +
+                                         " refers to the COFF string table, which is not in the file or has no "
+                                         "NUL-terminated name there");
 }
 
 const PeSection *find_section(ByteView image, const PeImage &pe, const std::string &name, const std::string &source) {
